@@ -1,0 +1,1 @@
+"""The ``voucherctl`` command line. Nothing imports this package."""
