@@ -1,1 +1,1 @@
-"""storage"""
+"""The one place for the SQLAlchemy schema, engines, units of work and migrations."""

@@ -16,6 +16,12 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("voucherctl.init_cmd", "init"),
     ("voucherctl.keys_cmd", "keys"),
     ("voucherctl.batch_cmd", "batch"),
+    ("voucherctl.accounts_cmd", "accounts"),
+    ("voucherctl.vouchers_cmd", "vouchers"),
+    ("voucherctl.payments_cmd", "payments"),
+    ("voucherctl.reconcile_cmd", "reconcile"),
+    ("voucherctl.report_cmd", "report"),
+    ("voucherctl.ledger_cmd", "ledger"),
     ("voucherctl.tariff_cmd", "tariff"),
     ("voucherctl.sts_cmd", "sts"),
 )

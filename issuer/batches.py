@@ -1,0 +1,247 @@
+"""Batch issuance and the batch lifecycle (maker-checker, void)."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from issuer.cardstore import CardRow, card_file_path, csv_chunks, sealed_writer
+from issuer.errors import BatchNotFound, BatchStateError, InvalidBatchRequest, MakerCheckerViolation
+from issuer.generation import BatchSpec, CardFactory, GeneratedCard, generate
+from issuer.signing_keys import signer_from_raw, unlock_signing_key
+from keystore.store import KeyStore
+from storage import audit
+from storage.bulk import existing_code_hashes, insert_voucher_rows
+from storage.models import Batch, Voucher
+from vouchers.lifecycle import check_batch_transition
+from vouchers.money import check_currency
+from vouchers.serials import MAX_BATCH_NUMBER, MAX_SEQUENCE, Serial, batch_id_for
+
+log = logging.getLogger(__name__)
+MAX_COLLISION_ROUNDS = 5
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    face_value: int
+    count: int
+    expires: dt.date
+    currency: str
+    operator: str
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    batch_id: str
+    status: str
+    face_value: int
+    currency: str
+    count: int
+    expires: dt.date
+    first_serial: str
+    last_serial: str
+    key_id: str
+    created_by: str
+    created_at: dt.datetime
+    approved_by: str | None
+    card_data_sha256: str
+    void_reason: str | None
+
+    @classmethod
+    def of(cls, b: Batch) -> BatchSummary:
+        return cls(b.batch_id, b.status, b.face_value, b.currency, b.count, b.expires, b.first_serial,
+                   b.last_serial, b.key_id, b.created_by, b.created_at, b.approved_by, b.card_data_sha256,
+                   b.void_reason)
+
+
+def validate_request(request: BatchRequest, *, today: dt.date, max_count: int) -> None:
+    if isinstance(request.face_value, bool) or not isinstance(request.face_value, int) or request.face_value <= 0:
+        raise InvalidBatchRequest("face value must be greater than zero")
+    if not 1 <= request.count <= min(max_count, MAX_SEQUENCE):
+        raise InvalidBatchRequest(f"count must be between 1 and {min(max_count, MAX_SEQUENCE):,}")
+    if request.expires <= today:
+        raise InvalidBatchRequest(f"expiry {request.expires.isoformat()} is not in the future")
+    check_currency(request.currency)
+    if not request.operator or not request.operator.strip() or len(request.operator) > 100:
+        raise InvalidBatchRequest("operator name is required (at most 100 characters)")
+
+
+def get_batch(session: Session, batch_id: str) -> Batch:
+    batch = session.execute(select(Batch).where(Batch.batch_id == batch_id)).scalar_one_or_none()
+    if batch is None:
+        raise BatchNotFound(f"no batch {batch_id!r}")
+    return batch
+
+
+class _Inserter:
+    """Stores generated chunks, replacing any card whose code hash collides."""
+
+    def __init__(self, session: Session, batch_pk: int, factory: CardFactory) -> None:
+        self.session, self.batch_pk, self.factory = session, batch_pk, factory
+        self.collisions_retried = 0
+
+    def store(self, cards: list[GeneratedCard]) -> list[GeneratedCard]:
+        for _ in range(MAX_COLLISION_ROUNDS):
+            connection = self.session.connection()
+            savepoint = connection.begin_nested()
+            try:
+                insert_voucher_rows(connection, [
+                    (c.row.serial, self.batch_pk, c.sequence, c.code_hash, c.row.face_value, c.row.currency,
+                     c.row.expires) for c in cards])
+                savepoint.commit()
+                return cards
+            except IntegrityError:
+                savepoint.rollback()
+                cards = self._replace_collisions(cards)
+        raise InvalidBatchRequest("could not generate unique codes (collisions kept recurring)")
+
+    def _replace_collisions(self, cards: list[GeneratedCard]) -> list[GeneratedCard]:
+        taken = existing_code_hashes(self.session.connection(), [c.code_hash for c in cards])
+        seen: set[bytes] = set()
+        fixed = []
+        for card in cards:
+            if card.code_hash in taken or card.code_hash in seen:
+                card = self.factory.make(card.sequence)
+                self.collisions_retried += 1
+                log.warning("code-hash collision at sequence %d; regenerated", card.sequence)
+            seen.add(card.code_hash)
+            fixed.append(card)
+        return fixed
+
+
+def create_batch(sessions: sessionmaker[Session], store: KeyStore, passphrase: str, request: BatchRequest, *,
+                 now: dt.datetime, today: dt.date, issuer_code: int, max_count: int, workers: int | None = None,
+                 progress: Callable[[int], None] = lambda n: None,
+                 code_source: Callable[[], str] | None = None,
+                 fail_after: int | None = None) -> BatchSummary:
+    """Generate a whole batch in ONE transaction: it exists completely or not at all.
+
+    ``code_source`` forces in-process generation with that code generator and
+    ``fail_after`` injects a failure after that many stored cards (tests).
+    """
+    validate_request(request, today=today, max_count=max_count)
+    pepper = store.pepper(passphrase)
+    key_id, raw_key = unlock_signing_key(store, passphrase)
+    recipient = store.cardstore_recipient()
+
+    with sessions() as session, session.begin():
+        batch = Batch(batch_id=f"pending-{secrets.token_hex(6)}", issuer_code=issuer_code,
+                      face_value=request.face_value, currency=request.currency, count=request.count,
+                      expires=request.expires, status="draft", key_id=key_id, first_serial="", last_serial="",
+                      card_data_sha256="", created_by=request.operator, created_at=now)
+        session.add(batch)
+        session.flush()
+        if batch.id > MAX_BATCH_NUMBER:
+            raise InvalidBatchRequest("batch numbers exhausted for this issuer code")
+        batch.batch_id = batch_id_for(issuer_code, batch.id)
+        batch.first_serial = str(Serial(issuer_code, batch.id, 1))
+        batch.last_serial = str(Serial(issuer_code, batch.id, request.count))
+        spec = BatchSpec(issuer_code, batch.id, batch.batch_id, request.face_value, request.currency,
+                         request.expires, request.count)
+        local_factory = CardFactory(spec, signer_from_raw(key_id, raw_key), pepper,
+                                    **({"code_source": code_source} if code_source else {}))
+        inserter = _Inserter(session, batch.id, local_factory)
+        digest = hashlib.sha256()
+
+        def stored_rows() -> Iterator[list[CardRow]]:
+            stored = 0
+            chunks = ([local_factory.make_range(s, min(s + 1000, request.count + 1))
+                       for s in range(1, request.count + 1, 1000)] if code_source else
+                      generate(spec, key_id, raw_key, pepper, workers=workers))
+            for chunk in chunks:
+                cards = inserter.store(chunk)
+                stored += len(cards)
+                if fail_after is not None and stored >= fail_after:
+                    raise RuntimeError("injected failure during batch generation")
+                progress(len(cards))
+                yield [c.row for c in cards]
+
+        def hashed(chunks: Iterator[bytes]) -> Iterator[bytes]:
+            for chunk in chunks:
+                digest.update(chunk)
+                yield chunk
+
+        final_path = card_file_path(store.home, batch.batch_id)
+        with sealed_writer(final_path, recipient) as write:
+            write(hashed(csv_chunks(stored_rows())))
+        try:
+            batch.card_data_sha256 = digest.hexdigest()
+            audit.record(session, now=now, actor=request.operator, action="batch.create", subject_type="batch",
+                         subject_id=batch.batch_id, to_state="draft",
+                         details={"count": request.count, "face_value": request.face_value,
+                                  "currency": request.currency, "expires": request.expires.isoformat(),
+                                  "key_id": key_id, "collisions_retried": inserter.collisions_retried})
+            session.flush()
+        except BaseException:
+            final_path.unlink(missing_ok=True)
+            raise
+        summary = BatchSummary.of(batch)
+    log.info("created batch %s with %d vouchers (key %s)", summary.batch_id, summary.count, key_id)
+    return summary
+
+
+def approve_batch(session: Session, batch_id: str, operator: str, now: dt.datetime) -> BatchSummary:
+    batch = get_batch(session, batch_id)
+    if not operator or not operator.strip():
+        raise InvalidBatchRequest("operator name is required")
+    if operator.strip().casefold() == batch.created_by.strip().casefold():
+        raise MakerCheckerViolation(f"{operator} created batch {batch_id} and cannot approve it: a second person must")
+    _transition(session, batch, "approved", operator, now)
+    batch.approved_by, batch.approved_at = operator, now
+    return BatchSummary.of(batch)
+
+
+def void_batch(session: Session, batch_id: str, reason: str, operator: str, now: dt.datetime,
+               on_void: Callable[[Session, Batch], None] | None = None) -> tuple[BatchSummary, int]:
+    """Void a batch and every unredeemed voucher in it; returns (summary, vouchers voided)."""
+    if not reason or not reason.strip():
+        raise InvalidBatchRequest("a reason is required to void a batch")
+    batch = get_batch(session, batch_id)
+    _transition(session, batch, "void", operator, now, reason=reason)
+    batch.void_reason = reason
+    if on_void is not None:
+        on_void(session, batch)  # the books reverse the liability of activated stock first
+    result = session.execute(
+        update(Voucher).where(Voucher.batch_pk == batch.id, Voucher.status.in_(("inactive", "active")))
+        .values(status="void", updated_at=now))
+    return BatchSummary.of(batch), result.rowcount
+
+
+def _transition(session: Session, batch: Batch, target: str, actor: str, now: dt.datetime,
+                reason: str | None = None) -> None:
+    try:
+        check_batch_transition(batch.status, target)
+    except Exception as e:
+        raise BatchStateError(f"batch {batch.batch_id} is {batch.status}: cannot become {target}") from e
+    audit.record(session, now=now, actor=actor, action=f"batch.{target}", subject_type="batch",
+                 subject_id=batch.batch_id, from_state=batch.status, to_state=target, reason=reason)
+    batch.status = target
+
+
+def transition_batch(session: Session, batch_id: str, target: str, actor: str, now: dt.datetime,
+                     reason: str | None = None) -> BatchSummary:
+    batch = get_batch(session, batch_id)
+    _transition(session, batch, target, actor, now, reason)
+    return BatchSummary.of(batch)
+
+
+def list_batches(session: Session) -> list[BatchSummary]:
+    return [BatchSummary.of(b) for b in session.execute(select(Batch).order_by(Batch.id)).scalars()]
+
+
+def status_counts(session: Session, batch: Batch) -> dict[str, int]:
+    rows = session.execute(select(Voucher.status, func.count()).where(Voucher.batch_pk == batch.id)
+                           .group_by(Voucher.status)).all()
+    return {status: n for status, n in rows}
+
+
+def card_file(store_home: Path, batch_id: str) -> Path:
+    return card_file_path(store_home, batch_id)

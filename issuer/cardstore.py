@@ -1,0 +1,95 @@
+"""The sealed card file of a batch: the contract's export CSV, age-encrypted
+to the issuer's own card-store key, kept under VOUCHER_HOME (never in the
+database). It is the only copy of the codes between creation and printing.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import io
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyrage import x25519
+
+from issuer.errors import CardStoreError
+from issuer.streams import decrypt_chunks, encrypt_stream, iter_lines
+from keystore.files import ensure_private_dir
+from vouchers.money import format_amount, parse_amount
+
+CSV_HEADER = "serial,code,token,face_value,currency,expires"
+
+
+@dataclass(frozen=True, slots=True)
+class CardRow:
+    serial: str
+    code: str
+    token: str
+    face_value: int
+    currency: str
+    expires: dt.date
+
+    def csv_line(self) -> str:
+        return f"{self.serial},{self.code},{self.token},{format_amount(self.face_value)},{self.currency},{self.expires.isoformat()}\n"
+
+
+def parse_card_line(line: str) -> CardRow:
+    fields = next(csv.reader([line]))
+    if len(fields) != 6:
+        raise CardStoreError("card file line has the wrong number of fields")
+    serial, code, token, face, currency, expires = fields
+    return CardRow(serial, code, token, parse_amount(face), currency, dt.date.fromisoformat(expires))
+
+
+def card_file_path(home: Path, batch_id: str) -> Path:
+    return Path(home) / "batches" / f"{batch_id}.cards.age"
+
+
+@contextlib.contextmanager
+def sealed_writer(final_path: Path, recipient: str) -> Iterator[callable]:
+    """Yields ``write(chunks)``; the file appears at ``final_path`` (0600) only on success."""
+    ensure_private_dir(final_path.parent)
+    tmp = final_path.with_name(f".{final_path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    handle = os.fdopen(fd, "wb")
+    recipients = [x25519.Recipient.from_str(recipient)]
+    try:
+        yield lambda chunks: encrypt_stream(chunks, handle, recipients)
+        handle.flush()
+        os.fsync(handle.fileno())
+        handle.close()
+        os.replace(tmp, final_path)
+    except BaseException:
+        handle.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def plaintext_chunks(path: Path, identity: str) -> Iterator[bytes]:
+    if not path.exists():
+        raise CardStoreError(f"the sealed card file of this batch is missing ({path.name})")
+    with open(path, "rb") as source:
+        yield from decrypt_chunks(source, [x25519.Identity.from_str(identity)])
+
+
+def read_cards(path: Path, identity: str) -> Iterator[CardRow]:
+    lines = iter_lines(plaintext_chunks(path, identity))
+    header = next(lines, b"").decode("utf-8")
+    if header != CSV_HEADER:
+        raise CardStoreError("sealed card file has an unexpected header")
+    for raw in lines:
+        if raw:
+            yield parse_card_line(raw.decode("utf-8"))
+
+
+def csv_chunks(rows_chunks: Iterable[list[CardRow]]) -> Iterator[bytes]:
+    yield (CSV_HEADER + "\n").encode("utf-8")
+    for rows in rows_chunks:
+        buffer = io.StringIO()
+        for row in rows:
+            buffer.write(row.csv_line())
+        yield buffer.getvalue().encode("utf-8")

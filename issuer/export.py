@@ -1,0 +1,104 @@
+"""Print-house export: the batch's card CSV, age-encrypted to the print house."""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyrage
+from pyrage import x25519
+from sqlalchemy.orm import Session
+
+from issuer.batches import get_batch
+from issuer.cardstore import card_file_path, plaintext_chunks
+from issuer.errors import BatchStateError, ExportError
+from issuer.streams import encrypt_stream
+from keystore.store import KeyStore
+from storage import audit
+from storage.models import PrintJob
+from vouchers.lifecycle import ISSUED_BATCH_STATES
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    batch_id: str
+    path: str
+    count: int
+    sha256: str  # of the encrypted file
+    plaintext_sha256: str
+
+
+def parse_recipient(text: str) -> x25519.Recipient:
+    try:
+        return x25519.Recipient.from_str(text.strip())
+    except (pyrage.RecipientError, ValueError) as e:
+        raise ExportError("recipient must be an age X25519 recipient (age1...)") from e
+
+
+@contextlib.contextmanager
+def private_output(path: Path) -> Iterator[object]:
+    """A 0600 file that appears at ``path`` only if the block succeeds."""
+    path = Path(path)
+    if path.exists() and path.is_dir():
+        raise ExportError(f"output path {path} is a directory")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as e:
+        raise ExportError(f"cannot write {path}: {e.strerror}") from e
+    handle = os.fdopen(fd, "wb")
+    try:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
+        handle.close()
+        os.replace(tmp, path)
+    except BaseException:
+        handle.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def export_batch(session: Session, store: KeyStore, passphrase: str, batch_id: str, recipient: str,
+                 out_path: Path, *, operator: str, now: dt.datetime) -> ExportResult:
+    target = parse_recipient(recipient)
+    batch = get_batch(session, batch_id)
+    if batch.status not in ISSUED_BATCH_STATES:
+        raise BatchStateError(f"batch {batch_id} is {batch.status}: only approved, not void batches can be exported")
+    identity = store.cardstore_identity(passphrase)
+    digest = hashlib.sha256()
+    lines = 0
+
+    def checked(chunks: Iterator[bytes]) -> Iterator[bytes]:
+        nonlocal lines
+        for chunk in chunks:
+            digest.update(chunk)
+            lines += chunk.count(b"\n")
+            yield chunk
+
+    with private_output(out_path) as handle:
+        encrypt_stream(checked(plaintext_chunks(card_file_path(store.home, batch_id), identity)), handle, [target])
+        if digest.hexdigest() != batch.card_data_sha256 or lines - 1 != batch.count:
+            raise ExportError(f"sealed card data of {batch_id} does not match the batch record; not exported")
+    file_hash = file_sha256(Path(out_path))
+    session.add(PrintJob(batch_pk=batch.id, kind="export", operator=operator, at=now, card_count=batch.count,
+                         files=json.dumps([{"name": Path(out_path).name, "sha256": file_hash, "cards": batch.count}])))
+    audit.record(session, now=now, actor=operator, action="batch.export", subject_type="batch", subject_id=batch_id,
+                 from_state=batch.status, to_state=batch.status,
+                 details={"file": Path(out_path).name, "sha256": file_hash, "recipient": recipient.strip(),
+                          "count": batch.count})
+    return ExportResult(batch_id, str(out_path), batch.count, file_hash, batch.card_data_sha256)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from vouchers.errors import VoucherError
+
+
+class KeyStoreError(VoucherError):
+    code = "keystore_error"
+
+
+class KeyStoreMissing(KeyStoreError):
+    code = "keystore_missing"
+
+
+class PassphraseMissing(KeyStoreError):
+    code = "passphrase_missing"
+
+
+class WrongPassphrase(KeyStoreError):
+    code = "wrong_passphrase"
+
+
+class KeyNotFound(KeyStoreError):
+    code = "key_not_found"
+
+
+class NoActiveKey(KeyStoreError):
+    code = "no_active_key"
+
+
+class KeyStateError(KeyStoreError):
+    code = "key_state"

@@ -1,0 +1,23 @@
+"""Alembic environment: the URL and connection come from storage.migrate."""
+from __future__ import annotations
+
+from alembic import context
+
+from storage.db import Base
+import storage.models  # noqa: F401  (register tables)
+
+config = context.config
+target_metadata = Base.metadata
+
+connection = config.attributes.get("connection")
+if connection is None:  # pragma: no cover - only for the alembic CLI
+    from sqlalchemy import create_engine
+
+    with create_engine(config.get_main_option("sqlalchemy.url")).connect() as conn:
+        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+else:
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()

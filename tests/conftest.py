@@ -1,0 +1,99 @@
+"""Shared fixtures: injected time, databases on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+import zoneinfo
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from storage.db import make_engine, session_factory
+from storage.migrate import upgrade_to_head
+
+SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
+PG_ADMIN_URL = os.environ.get("VOUCHER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--soak", action="store_true", help="also run the long soak variants (marked slow)")
+    parser.addoption("--no-postgres", action="store_true", help="skip PostgreSQL tests (CI never sets this)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_slow = pytest.mark.skip(reason="soak variant: run with --soak")
+    skip_pg = pytest.mark.skip(reason="--no-postgres given")
+    for item in items:
+        if "slow" in item.keywords and not config.getoption("--soak"):
+            item.add_marker(skip_slow)
+        if "postgres" in item.keywords and config.getoption("--no-postgres"):
+            item.add_marker(skip_pg)
+
+
+@pytest.fixture
+def now() -> dt.datetime:
+    """The injected clock: 2026-11-26 10:00 in Beijing."""
+    return dt.datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A PostgreSQL database of our own for this test session, dropped at the end."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"voucher_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_engine(pg_database: str) -> Iterator[Engine]:
+    engine = make_engine(pg_database)
+    upgrade_to_head(engine)
+    yield engine
+    engine.dispose()
+
+
+def _truncate_all(engine: Engine) -> None:
+    with engine.begin() as conn:
+        tables = conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+        )).scalars().all()
+        if tables:
+            names = ", ".join(f'"{t}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """A migrated, empty database URL, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'vouchers.db'}"
+        engine = make_engine(url)
+        upgrade_to_head(engine)
+        engine.dispose()
+        return url
+    engine = request.getfixturevalue("pg_engine")
+    _truncate_all(engine)
+    return engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine):
+    return session_factory(engine)

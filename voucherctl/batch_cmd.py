@@ -1,0 +1,144 @@
+"""``voucherctl batch``: create, approve, print, export, activate, void, show, list."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from issuer import batches as batch_service
+from issuer.export import export_batch
+from voucherctl import context
+from voucherctl.output import CliError, emit, json_option, progress
+from vouchers.money import format_amount, parse_positive_amount
+
+
+def _summary_json(summary: batch_service.BatchSummary) -> dict:
+    document = dataclasses.asdict(summary)
+    document["face_value"] = format_amount(summary.face_value)
+    document["expires"] = summary.expires.isoformat()
+    document["created_at"] = summary.created_at.isoformat()
+    return document
+
+
+def _parse_date(text: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as e:
+        raise CliError(f"{option} must be a date like 2027-12-31, got {text!r}") from e
+
+
+@click.group()
+def batch() -> None:
+    """Voucher batches: draft -> approved (second person) -> printed -> shipped -> closed, or void."""
+
+
+@batch.command("create")
+@click.option("--face-value", required=True, help="Face value as a decimal, e.g. 100.00")
+@click.option("--count", required=True, type=int, help="Number of vouchers.")
+@click.option("--expires", required=True, help="Last valid day, YYYY-MM-DD.")
+@click.option("--operator", required=True, help="Who creates it (cannot approve it).")
+@click.option("--currency", default=None, help="ISO 4217 code (default VOUCHER_CURRENCY or CNY).")
+@click.option("--workers", type=int, default=None, help="Signing processes (default: one per core).")
+@json_option
+def create(face_value: str, count: int, expires: str, operator: str, currency: str | None, workers: int | None,
+           as_json: bool) -> None:
+    """Generate a signed batch in one transaction (all or nothing)."""
+    settings = context.settings()
+    request = batch_service.BatchRequest(
+        face_value=parse_positive_amount(face_value), count=count, expires=_parse_date(expires, "--expires"),
+        currency=(currency or settings.currency).upper(), operator=operator.strip())
+    now = context.now()
+    today = settings.local_date(now)
+    batch_service.validate_request(request, today=today, max_count=settings.max_batch_size)
+    store = context.key_store()
+    phrase = context.passphrase()
+    factory = context.sessions()
+    with progress(count, "generating") as advance:
+        summary = batch_service.create_batch(factory, store, phrase, request, now=now, today=today,
+                                             issuer_code=settings.issuer_code, max_count=settings.max_batch_size,
+                                             workers=workers, progress=advance)
+    emit(as_json, _summary_json(summary),
+         f"created {summary.batch_id}: {summary.count} x {format_amount(summary.face_value)} {summary.currency}, "
+         f"serials {summary.first_serial}..{summary.last_serial}, status draft (needs approval by someone else)")
+
+
+@batch.command("approve")
+@click.argument("batch_id")
+@click.option("--operator", required=True, help="The approver; must differ from the creator.")
+@json_option
+def approve(batch_id: str, operator: str, as_json: bool) -> None:
+    """Second-person approval: the batch's creator is refused."""
+    with context.sessions().begin() as session:
+        summary = batch_service.approve_batch(session, batch_id, operator, context.now())
+    emit(as_json, _summary_json(summary), f"approved {batch_id} by {operator}")
+
+
+def _reverse_liability(session, batch) -> None:
+    try:
+        from ledger.voucher_books import reverse_liability_for_void
+    except ImportError:  # books not installed in this build
+        return
+    reverse_liability_for_void(session, batch.id, context.now(), actor="batch-void")
+
+
+@batch.command("void")
+@click.argument("batch_id")
+@click.option("--reason", required=True, help="Why (lost, stolen, misprint...).")
+@click.option("--operator", default="operator", show_default=True)
+@json_option
+def void(batch_id: str, reason: str, operator: str, as_json: bool) -> None:
+    """Void lost or stolen stock: its vouchers can never be redeemed."""
+    with context.sessions().begin() as session:
+        summary, voided = batch_service.void_batch(session, batch_id, reason, operator, context.now(),
+                                                   on_void=_reverse_liability)
+    emit(as_json, {**_summary_json(summary), "vouchers_voided": voided}, f"voided {batch_id} ({voided} vouchers)")
+
+
+@batch.command("show")
+@click.argument("batch_id")
+@json_option
+def show(batch_id: str, as_json: bool) -> None:
+    """One batch with its voucher counts by status."""
+    with context.sessions().begin() as session:
+        record = batch_service.get_batch(session, batch_id)
+        document = {**_summary_json(batch_service.BatchSummary.of(record)),
+                    "vouchers_by_status": batch_service.status_counts(session, record)}
+    emit(as_json, document)
+
+
+@batch.command("list")
+@json_option
+def list_batches(as_json: bool) -> None:
+    """All batches, oldest first."""
+    with context.sessions().begin() as session:
+        summaries = batch_service.list_batches(session)
+    emit(as_json, {"batches": [_summary_json(s) for s in summaries]}, lambda: [
+        click.echo(f"{s.batch_id}  {s.status:<9} {s.count:>9} x {format_amount(s.face_value):>9} {s.currency} "
+                   f"expires {s.expires}  by {s.created_by}") for s in summaries] or click.echo("no batches"))
+
+
+@batch.command("export")
+@click.argument("batch_id")
+@click.option("--recipient", required=True, help="The print house's age X25519 recipient (age1...).")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--operator", default="operator", show_default=True)
+@json_option
+def export(batch_id: str, recipient: str, out_path: Path, operator: str, as_json: bool) -> None:
+    """Write the age-encrypted CSV the print house opens with `age -d -i key.txt`."""
+    store = context.key_store()
+    phrase = context.passphrase()
+    with context.sessions().begin() as session:
+        result = export_batch(session, store, phrase, batch_id, recipient, out_path, operator=operator,
+                              now=context.now())
+    emit(as_json, dataclasses.asdict(result), f"exported {result.count} vouchers of {batch_id} to {result.path}")
+
+
+try:  # the books add sale activation
+    from voucherctl.activate_cmd import activate as _activate
+
+    batch.add_command(_activate, "activate")
+except ModuleNotFoundError as _e:
+    if _e.name != "voucherctl.activate_cmd":
+        raise

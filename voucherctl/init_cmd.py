@@ -1,0 +1,26 @@
+"""``voucherctl init``: schema and key store, idempotent."""
+from __future__ import annotations
+
+import click
+
+from storage.migrate import upgrade_to_head
+from voucherctl import context
+from voucherctl.output import emit, json_option
+
+
+@click.command()
+@json_option
+def init(as_json: bool) -> None:
+    """Create or upgrade the database schema and the key store (safe to re-run)."""
+    settings = context.settings()
+    phrase = context.passphrase()
+    created = context.key_store().initialise(phrase)
+    before, after = upgrade_to_head(context.engine())
+    document = {
+        "home": str(settings.home), "database": context.engine().url.render_as_string(hide_password=True),
+        "schema_before": before, "schema": after, "key_store_created": created, "demo": settings.demo,
+    }
+    emit(as_json, document, lambda: click.echo(
+        f"key store {'created' if created else 'ok'} in {settings.home}; schema "
+        f"{'upgraded ' + str(before) + ' -> ' if before != after else 'at '}{after}"
+        + ("  [DEMO MODE: passphrase stored next to the keys]" if settings.demo else "")))

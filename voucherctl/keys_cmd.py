@@ -1,0 +1,55 @@
+"""``voucherctl keys``: the Ed25519 signing keys."""
+from __future__ import annotations
+
+import click
+
+from issuer.signing_keys import create_key, revoke_key, rotate_key
+from voucherctl import context
+from voucherctl.output import emit, json_option
+
+
+@click.group()
+def keys() -> None:
+    """Signing keys: create, list, rotate, revoke, export the public half."""
+
+
+@keys.command("create")
+@json_option
+def create(as_json: bool) -> None:
+    """Create the first active signing key."""
+    record = create_key(context.key_store(), context.passphrase(), context.now())
+    emit(as_json, record.to_json(), f"created active key {record.key_id}")
+
+
+@keys.command("list")
+@json_option
+def list_keys(as_json: bool) -> None:
+    """List keys with status (active signs; retired still verifies; revoked fails)."""
+    records = context.key_store().records()
+    emit(as_json, {"keys": [r.to_json() for r in records]}, lambda: [
+        click.echo(f"{r.key_id:<20} {r.status.value:<8} created {r.created_at}") for r in records
+    ] or click.echo("no keys: run `voucherctl keys create`"))
+
+
+@keys.command("rotate")
+@json_option
+def rotate(as_json: bool) -> None:
+    """Make a new active key; the old one is retired and its tokens stay valid."""
+    record, retired = rotate_key(context.key_store(), context.passphrase(), context.now())
+    emit(as_json, {**record.to_json(), "retired": retired},
+         f"new active key {record.key_id}; retired {', '.join(retired) or 'none'}")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@json_option
+def revoke(key_id: str, as_json: bool) -> None:
+    """Revoke KEY_ID: every token it signed is refused from now on."""
+    record = revoke_key(context.key_store(), key_id, context.now())
+    emit(as_json, record.to_json(), f"revoked {record.key_id}")
+
+
+@keys.command("export-public")
+def export_public() -> None:
+    """Print the public key document terminals use to verify tokens offline."""
+    emit(True, context.key_store().keyring().export())
