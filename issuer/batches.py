@@ -98,7 +98,7 @@ class _Inserter:
                      c.row.expires) for c in cards])
                 savepoint.commit()
                 return cards
-            except IntegrityError:
+            except (IntegrityError, connection.dialect.loaded_dbapi.IntegrityError):
                 savepoint.rollback()
                 cards = self._replace_collisions(cards)
         raise InvalidBatchRequest("could not generate unique codes (collisions kept recurring)")

@@ -11,7 +11,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Date,
-    DateTime,
+
     ForeignKey,
     Index,
     Integer,
@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.db import Base
+from storage.types import UTCDateTime
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite rowid aliasing needs INTEGER
 
@@ -45,9 +46,9 @@ class Batch(Base):
     last_serial: Mapped[str] = mapped_column(String(32))
     card_data_sha256: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     approved_by: Mapped[str | None] = mapped_column(String(100))
-    approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     void_reason: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (
         CheckConstraint("face_value > 0", name="ck_batches_face_positive"),
@@ -68,9 +69,9 @@ class Voucher(Base):
     expires: Mapped[dt.date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="inactive")
     distributor_id: Mapped[str | None] = mapped_column(String(64))
-    activated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    redeemed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    activated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    redeemed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     __table_args__ = (
         CheckConstraint("face_value > 0", name="ck_vouchers_face_positive"),
         CheckConstraint(f"status IN {VOUCHER_STATUSES!r}", name="ck_vouchers_status"),
@@ -84,7 +85,7 @@ class AuditEvent(Base):
 
     __tablename__ = "audit_events"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(64))
     subject_type: Mapped[str] = mapped_column(String(32))
@@ -105,7 +106,7 @@ class PrintJob(Base):
     batch_pk: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # print | export
     operator: Mapped[str] = mapped_column(String(100))
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     card_count: Mapped[int] = mapped_column(Integer)
     files: Mapped[str] = mapped_column(Text)  # JSON list of {name, sha256, cards}
     layout: Mapped[str | None] = mapped_column(String(64))

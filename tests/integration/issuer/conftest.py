@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from issuer.batches import BatchRequest, BatchSummary, create_batch
+from issuer.signing_keys import create_key
+from keystore.store import KeyStore
+
+PASSPHRASE = "correct horse battery staple"
+
+
+@dataclass
+class Issuer:
+    store: KeyStore
+    passphrase: str
+    sessions: sessionmaker[Session]
+    now: dt.datetime
+
+    def create(self, count: int = 10, face: int = 10000, operator: str = "alice", **kwargs) -> BatchSummary:
+        request = BatchRequest(face_value=face, count=count, expires=dt.date(2027, 12, 31), currency="CNY",
+                               operator=operator)
+        return create_batch(self.sessions, self.store, self.passphrase, request, now=self.now,
+                            today=self.now.date(), issuer_code=1, max_count=100_000, **kwargs)
+
+
+@pytest.fixture
+def issuer(tmp_path, sessions, now) -> Issuer:
+    store = KeyStore(tmp_path / "home")
+    store.initialise(PASSPHRASE)
+    create_key(store, PASSPHRASE, now)
+    return Issuer(store, PASSPHRASE, sessions, now)

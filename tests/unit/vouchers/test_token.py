@@ -1,0 +1,167 @@
+"""EV1 tokens: frozen vectors, independent verification, tampering."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import base45
+import cbor2
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from vouchers.claims import VoucherClaims
+from vouchers.errors import BadSignature, ExpiredToken, MalformedToken, RevokedKey, TokenError, UnknownKey
+from vouchers.keyring import KeyRing, KeyStatus, PublicKey
+from vouchers.token import encode_token, read_unverified, verify_token
+
+DOC = json.loads((Path(__file__).parents[2] / "vectors" / "vouchers" / "tokens.json").read_text())
+KEY = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(DOC["private_key_hex"]))
+PUBLIC = bytes.fromhex(DOC["public_key_hex"])
+TODAY = dt.date(2026, 11, 26)
+
+
+def ring(status: KeyStatus = KeyStatus.ACTIVE, key_id: str = "ev-test-1") -> KeyRing:
+    return KeyRing([PublicKey(key_id, PUBLIC, status)])
+
+
+def claims_of(row: dict) -> VoucherClaims:
+    c = row["claims"]
+    return VoucherClaims(c["serial"], c["batch_id"], c["face_value"], c["currency"],
+                         dt.date.fromisoformat(c["expires"]), c["code"])
+
+
+@pytest.mark.parametrize("row", DOC["vectors"], ids=lambda r: r["claims"]["serial"])
+def test_frozen_vectors(row):
+    assert encode_token(claims_of(row), row["key_id"], KEY) == row["token"]
+    assert read_unverified(row["token"]) == (row["key_id"], claims_of(row))
+
+
+@pytest.mark.parametrize("row", DOC["vectors"], ids=lambda r: r["claims"]["serial"])
+def test_independent_verification_with_cbor2_and_cryptography(row):
+    """Decode and verify per RFC 9052 without any project code."""
+    text = row["token"]
+    assert text.startswith("EV1:")
+    tag = cbor2.loads(base45.b45decode(text[4:]))
+    assert tag.tag == 18
+    protected, unprotected, payload, signature = tag.value
+    assert dict(unprotected) == {}
+    header = cbor2.loads(protected)
+    assert dict(header) == {1: -8, 4: row["key_id"].encode()}
+    to_be_signed = cbor2.dumps(["Signature1", protected, b"", payload])
+    Ed25519PublicKey.from_public_bytes(PUBLIC).verify(signature, to_be_signed)  # raises if wrong
+    claims = cbor2.loads(payload)
+    c = row["claims"]
+    expected_days = (dt.date.fromisoformat(c["expires"]) - dt.date(1970, 1, 1)).days
+    assert dict(claims) == {1: c["serial"], 2: c["batch_id"], 3: c["face_value"], 4: c["currency"],
+                            5: expected_days, 6: c["code"]}
+
+
+def test_verify_ok_and_expiry_inclusive():
+    row = DOC["vectors"][0]
+    claims = claims_of(row)
+    assert verify_token(row["token"], ring(), TODAY) == claims
+    assert verify_token(row["token"], ring(), claims.expires) == claims  # valid through that day
+    with pytest.raises(ExpiredToken):
+        verify_token(row["token"], ring(), claims.expires + dt.timedelta(days=1))
+
+
+def test_retired_key_still_verifies_revoked_fails():
+    token = DOC["vectors"][0]["token"]
+    assert verify_token(token, ring(KeyStatus.RETIRED), TODAY)
+    with pytest.raises(RevokedKey):
+        verify_token(token, ring(KeyStatus.REVOKED), TODAY)
+    with pytest.raises(UnknownKey):
+        verify_token(token, ring(key_id="other"), TODAY)
+
+
+def _rebuild(protected: bytes, payload: bytes, signature: bytes, unprotected=None, tag=18) -> str:
+    cose = cbor2.dumps(cbor2.CBORTag(tag, [protected, unprotected or {}, payload, signature]))
+    return "EV1:" + base45.b45encode(cose).decode()
+
+
+def _parts(text: str):
+    value = cbor2.loads(base45.b45decode(text[4:])).value
+    return value[0], value[2], value[3]
+
+
+@pytest.mark.parametrize("claim, value", [(1, "0100000100000024"), (2, "B01-000002"), (3, 1000000), (4, "USD"),
+                                          (5, 30000), (6, "13643121583831274360")])
+def test_any_changed_claim_is_refused(claim, value):
+    protected, payload, signature = _parts(DOC["vectors"][0]["token"])
+    claims = dict(cbor2.loads(payload))
+    claims[claim] = value
+    forged = _rebuild(protected, cbor2.dumps(claims, canonical=True), signature)
+    with pytest.raises(BadSignature):
+        verify_token(forged, ring(), TODAY)
+
+
+def test_every_flipped_signature_byte_is_refused():
+    protected, payload, signature = _parts(DOC["vectors"][0]["token"])
+    for i in range(len(signature)):
+        broken = bytearray(signature)
+        broken[i] ^= 0x01
+        with pytest.raises(BadSignature):
+            verify_token(_rebuild(protected, payload, bytes(broken)), ring(), TODAY)
+
+
+def test_swapped_signature_is_refused():
+    p0, payload0, _ = _parts(DOC["vectors"][0]["token"])
+    _, _, sig1 = _parts(DOC["vectors"][2]["token"])
+    with pytest.raises(BadSignature):
+        verify_token(_rebuild(p0, payload0, sig1), ring(), TODAY)
+
+
+def test_kid_swap_is_refused():
+    protected, payload, signature = _parts(DOC["vectors"][0]["token"])
+    other = cbor2.dumps({1: -8, 4: b"ev-test-2"}, canonical=True)
+    both = KeyRing([PublicKey("ev-test-1", PUBLIC, KeyStatus.ACTIVE),
+                    PublicKey("ev-test-2", PUBLIC, KeyStatus.ACTIVE)])
+    with pytest.raises(BadSignature):
+        verify_token(_rebuild(other, payload, signature), both, TODAY)
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda t: "EV2:" + t[4:],
+    lambda t: t[4:],
+    lambda t: t[:-7],
+    lambda t: t[:40],
+    lambda t: t + "A",
+    lambda t: t.lower(),
+    lambda t: "EV1:",
+    lambda t: "EV1:" + "A" * 2000,
+    lambda t: t.replace("EV1:", "EV1: "),
+])
+def test_malformed_envelopes(mutate):
+    with pytest.raises(TokenError) as info:
+        verify_token(mutate(DOC["vectors"][0]["token"]), ring(), TODAY)
+    assert isinstance(info.value, (MalformedToken, BadSignature))
+
+
+def test_structure_variants_refused():
+    protected, payload, signature = _parts(DOC["vectors"][0]["token"])
+    with pytest.raises(MalformedToken):
+        verify_token(_rebuild(protected, payload, signature, tag=98), ring(), TODAY)
+    with pytest.raises(MalformedToken):
+        verify_token(_rebuild(protected, payload, signature, unprotected={4: b"x"}), ring(), TODAY)
+    with pytest.raises(MalformedToken):
+        verify_token(_rebuild(cbor2.dumps({1: -7, 4: b"ev-test-1"}), payload, signature), ring(), TODAY)
+    signer_claims = dict(cbor2.loads(payload))
+    del signer_claims[6]
+    bad_payload = cbor2.dumps(signer_claims)
+    sig = KEY.sign(cbor2.dumps(["Signature1", protected, b"", bad_payload]))
+    with pytest.raises(MalformedToken):
+        verify_token(_rebuild(protected, bad_payload, sig), ring(), TODAY)
+
+
+@pytest.mark.parametrize("junk", [None, 5, b"EV1:", "EV1:%%%%"])
+def test_non_text_and_junk(junk):
+    with pytest.raises(TokenError):
+        verify_token(junk, ring(), TODAY)  # type: ignore[arg-type]
+
+
+def test_keyring_export_round_trip():
+    document = ring().export()
+    assert document == {"keys": [{"key_id": "ev-test-1", "alg": "Ed25519",
+                                  "public_key": document["keys"][0]["public_key"], "status": "active"}]}
+    assert KeyRing.from_export(document).get("ev-test-1").public_bytes == PUBLIC
