@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import datetime as dt
+import os
+import stat
+
+import pytest
+
+from issuer.signing_keys import create_key, revoke_key, rotate_key, unlock_signing_key
+from keystore.errors import KeyStateError, KeyStoreMissing, NoActiveKey, PassphraseMissing, WrongPassphrase
+from keystore.passphrase import DEMO_FILE, resolve_passphrase
+from keystore.sealing import seal, unseal
+from keystore.store import KeyStore
+from vouchers.keyring import KeyStatus
+from vouchers.settings import Settings
+
+NOW = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc)
+
+
+def test_seal_round_trip_and_purpose_binding():
+    blob = seal(b"top secret", "pw", "pepper")
+    assert b"top secret" not in blob
+    assert unseal(blob, "pw", "pepper") == b"top secret"
+    with pytest.raises(WrongPassphrase):
+        unseal(blob, "other", "pepper")
+    with pytest.raises(Exception):
+        unseal(blob, "pw", "signing-key:x")
+
+
+def test_store_files_are_private_and_secrets_sealed(tmp_path):
+    store = KeyStore(tmp_path / "home")
+    assert store.initialise("pw") is True
+    assert store.initialise("pw") is False  # idempotent
+    record = create_key(store, "pw", NOW)
+    key_id, raw = unlock_signing_key(store, "pw")
+    assert key_id == record.key_id and len(raw) == 32
+    pepper = store.pepper("pw")
+    for path in (tmp_path / "home").rglob("*"):
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        assert mode & 0o077 == 0, f"{path} is {oct(mode)}"
+        if path.is_file():
+            data = path.read_bytes()
+            assert raw not in data and pepper not in data
+            assert raw.hex().encode() not in data and pepper.hex().encode() not in data
+
+
+def test_wrong_passphrase_on_existing_store(tmp_path):
+    store = KeyStore(tmp_path)
+    store.initialise("pw")
+    with pytest.raises(WrongPassphrase):
+        store.initialise("nope")
+    with pytest.raises(WrongPassphrase):
+        create_key(store, "nope", NOW)
+
+
+def test_missing_store(tmp_path):
+    with pytest.raises(KeyStoreMissing):
+        KeyStore(tmp_path / "absent").keyring()
+
+
+def test_rotate_and_revoke(tmp_path):
+    store = KeyStore(tmp_path)
+    store.initialise("pw")
+    first = create_key(store, "pw", NOW)
+    with pytest.raises(KeyStateError):
+        create_key(store, "pw", NOW)
+    second, retired = rotate_key(store, "pw", NOW)
+    assert retired == [first.key_id]
+    statuses = {r.key_id: r.status for r in store.records()}
+    assert statuses == {first.key_id: KeyStatus.RETIRED, second.key_id: KeyStatus.ACTIVE}
+    revoke_key(store, second.key_id, NOW)
+    with pytest.raises(NoActiveKey):
+        unlock_signing_key(store, "pw")
+    with pytest.raises(KeyStateError):
+        revoke_key(store, second.key_id, NOW)
+    exported = store.keyring().export()["keys"]
+    assert {k["status"] for k in exported} == {"retired", "revoked"}
+    assert all(set(k) == {"key_id", "alg", "public_key", "status"} for k in exported)
+
+
+def test_passphrase_resolution(tmp_path):
+    with pytest.raises(PassphraseMissing):
+        resolve_passphrase(Settings.from_env({"VOUCHER_HOME": str(tmp_path)}))
+    demo = Settings.from_env({"VOUCHER_HOME": str(tmp_path), "VOUCHER_DEMO": "1"})
+    generated = resolve_passphrase(demo)
+    assert resolve_passphrase(demo) == generated
+    assert stat.S_IMODE(os.stat(tmp_path / DEMO_FILE).st_mode) == 0o600
+    explicit = Settings.from_env({"VOUCHER_HOME": str(tmp_path), "VOUCHER_DEMO": "1", "VOUCHER_KEY_PASSPHRASE": "x"})
+    assert resolve_passphrase(explicit) == "x"

@@ -1,0 +1,3 @@
+from voucherctl.main import entry
+
+entry()
