@@ -56,8 +56,10 @@ class OverlappingVersions(TariffDataError):
     code = "tariff_versions_overlap"
 
 
-class DuplicateTariff(TariffDataError):
-    code = "tariff_duplicate_id"
+class DuplicateDefinition(TariffDataError):
+    """A tariff id or the late-fee rules defined in two files."""
+
+    code = "tariff_data_duplicate"
 
 
 # --- look-ups -----------------------------------------------------------------------

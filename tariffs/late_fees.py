@@ -67,6 +67,11 @@ class LateFeeSchedule:
     name: str = ""
     source: str = ""
 
+    @property
+    def current(self) -> LateFeePolicy:
+        """The latest version (by effective date)."""
+        return self.versions[-1]
+
     def version_for(self, day: date) -> LateFeePolicy:
         if not isinstance(day, date):
             raise InvalidQuantity("date must be a datetime.date")

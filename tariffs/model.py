@@ -103,7 +103,13 @@ class TariffVersion:
         """Validate a months-of-supply figure; ``None`` means a full period."""
         if months is None:
             return self.period_months
-        return parse_count(months, "months of supply", 1, self.period_months)
+        count = parse_count(months, "months of supply", 1)
+        if count > self.period_months:
+            raise InvalidQuantity(
+                f"months of supply must be 1 to {self.period_months} for {self.label} "
+                f"({self.period} tariff period), got {count}"
+            )
+        return count
 
     def bounds(self, months_of_supply: int | None = None) -> tuple[Decimal | None, ...]:
         """Upper tier bounds for an account supplied ``months_of_supply`` months of

@@ -53,7 +53,7 @@ def _hundredths(value: Decimal, name: str, unit: str, maximum: Decimal, error: t
         raise error(f"{name} is implausibly large: {value}")
     if value != value.quantize(CENTI_KWH, rounding=ROUND_DOWN):
         raise error(f"{name} has more than two decimals ({unit} resolution is 0.01): {value}")
-    return value
+    return value.copy_abs()  # never a negative zero
 
 
 def normalize_kwh(value: Decimal) -> Decimal:
