@@ -1,0 +1,210 @@
+"""``voucherctl sts``: STS prepaid-meter tokens (IEC 62055-41, DKGA04 + EA11/MISTY1).
+
+A calculator for customer service, auditors and certification labs: it vends or
+decodes one token from the parameters given and writes no records. The ``sts``
+package is imported inside the commands so the rest of ``voucherctl`` never
+depends on it. Amounts in JSON are decimal strings; TIDs are integers.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from voucherctl.output import CliError, emit, json_option
+
+if TYPE_CHECKING:
+    from sts.decoder import DecodedToken
+
+F = TypeVar("F", bound=Callable[..., Any])
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _sts_errors(func: F) -> F:
+    """Every refusal from the sts package becomes a one-line CLI error."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from sts.errors import StsError
+
+        try:
+            return func(*args, **kwargs)
+        except StsError as e:
+            raise CliError(str(e)) from e
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _int(text: str, option: str, low: int, high: int, max_digits: int) -> int:
+    text = text.strip()
+    if not _DIGITS.fullmatch(text) or len(text) > max_digits or not low <= int(text) <= high:
+        raise CliError(f"{option} must be a whole number {low}..{high}, got {text!r}")
+    return int(text)
+
+
+def _issued(text: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError as e:
+        raise CliError(f"--issued must be an ISO 8601 date and time like 2004-03-01T13:00:00Z, got {text!r}") from e
+    if moment.tzinfo is None:  # the compliance tests give naive times; the standard's base dates are UTC
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment
+
+
+@click.group()
+def sts() -> None:
+    """STS prepaid-meter tokens: vend or decode one token (no records written).
+
+    Keys come in as hex on the command line: use this for test keys and
+    certification vectors, not for production vending keys.
+    """
+
+
+@sts.command("token")
+@click.option("--vending-key", required=True, metavar="HEX", help="The 20-byte DKGA04 vending key.")
+@click.option("--sgc", required=True, metavar="S", help="Supply group code (up to 6 digits).")
+@click.option("--ti", required=True, metavar="T", help="Tariff index (0-99).")
+@click.option("--krn", required=True, metavar="K", help="Key revision number (1-9).")
+@click.option("--key-type", required=True, metavar="KT", help="Key type (0-3; 2 for the vectors).")
+@click.option("--ken", default="255", show_default=True, metavar="N",
+              help="Key expiry number: tokens whose TID the meter would reject are refused.")
+@click.option("--base-date", required=True, metavar="1993|2014|2035", help="The meter's TID base date.")
+@click.option("--pan", required=True, metavar="PAN", help="The 18-digit meter PAN (Luhn checked).")
+@click.option("--issued", required=True, metavar="ISO8601",
+              help="Issue time; without a zone it is taken as UTC. Seconds are dropped.")
+@click.option("--token-class", default="0", show_default=True, metavar="0|2",
+              help="0 credit; 2 engineering (subclass 0 power limit, 1 clear credit, 5 clear tamper, "
+                   "6 phase unbalance limit).")
+@click.option("--subclass", required=True, metavar="N",
+              help="Class 0: 0 electricity, 1 water, 2 gas, 3 time.")
+@click.option("--rnd", default=None, metavar="N", help="The 4-bit random number (0-15); random if omitted.")
+@click.option("--amount", default=None, metavar="KWH",
+              help="Class 0 amount in kWh (units of 0.1, rounded up in the customer's favour).")
+@click.option("--power-limit", default=None, metavar="WATTS", help="Class 2 subclass 0 or 6: the limit in watts.")
+@click.option("--register", default=None, metavar="N", help="Class 2 subclass 1: register to clear (default 65535).")
+@json_option
+@_sts_errors
+def token_cmd(vending_key: str, sgc: str, ti: str, krn: str, key_type: str, ken: str, base_date: str, pan: str,
+              issued: str, token_class: str, subclass: str, rnd: str | None, amount: str | None,
+              power_limit: str | None, register: str | None, as_json: bool) -> None:
+    """Vend one token; prints the 20 digits, the TID and the decoder key."""
+    from sts import backend as b
+    from sts.amount import decode_field, encode_units, kwh_to_units, units_to_kwh
+    from sts.dkga04 import VENDING_KEY_BYTES, MeterKeyParams, derive_decoder_key, parse_hex_key
+    from sts.pan import MeterPan
+    from sts.tid import BaseDate, tid_at
+
+    meter = MeterKeyParams(
+        pan=MeterPan.parse(pan),
+        sgc=_int(sgc, "--sgc", 0, 999_999, 6),
+        ti=_int(ti, "--ti", 0, 99, 2),
+        krn=_int(krn, "--krn", 1, 9, 1),
+        key_type=_int(key_type, "--key-type", 0, 3, 1),
+        base_date=BaseDate.from_year(base_date.strip()),
+        ken=_int(ken, "--ken", 0, 255, 3),
+    )
+    key = parse_hex_key(vending_key, VENDING_KEY_BYTES, "vending key")
+    tid = tid_at(_issued(issued), meter.base_date)
+    cls = _int(token_class, "--token-class", 0, 3, 1)
+    sub = _int(subclass, "--subclass", 0, 15, 2)
+    nibble = None if rnd is None else _int(rnd, "--rnd", 0, 15, 2)
+
+    document: dict[str, Any] = {}
+    request: b.TokenRequest
+    if cls == 0:
+        if sub > 3:
+            raise CliError("--subclass for class 0 must be 0 (electricity), 1 (water), 2 (gas) or 3 (time); "
+                           "currency tokens are not implemented")
+        if amount is None:
+            raise CliError("--amount is required for class 0 tokens")
+        if power_limit is not None or register is not None:
+            raise CliError("--power-limit and --register apply to class 2 tokens only")
+        units = kwh_to_units(amount.strip())
+        request = b.CreditRequest(units=units, subclass=sub)
+        document["amount"] = str(units_to_kwh(decode_field(encode_units(units))))
+    elif cls == 2:
+        if amount is not None:
+            raise CliError("--amount applies to class 0 tokens only")
+        if sub in (0, 6):
+            if power_limit is None or register is not None:
+                raise CliError(f"class 2 subclass {sub} takes --power-limit WATTS (and no --register)")
+            watts = _int(power_limit, "--power-limit", 0, 18_201_624, 8)
+            request = (b.SetMaximumPowerLimitRequest(watts) if sub == 0
+                       else b.SetMaximumPhasePowerUnbalanceLimitRequest(watts))
+            document["power_limit"] = str(decode_field(encode_units(watts)))
+        elif sub == 1:
+            if power_limit is not None:
+                raise CliError("class 2 subclass 1 (clear credit) takes --register, not --power-limit")
+            request = b.ClearCreditRequest() if register is None else \
+                b.ClearCreditRequest(_int(register, "--register", 0, 0xFFFF, 5))
+        elif sub == 5:
+            if power_limit is not None or register is not None:
+                raise CliError("class 2 subclass 5 (clear tamper) takes no value")
+            request = b.ClearTamperRequest()
+        else:
+            raise CliError("class 2 subclasses 0, 1, 5 and 6 are available here (key changes: use the sts package)")
+    else:
+        raise CliError("--token-class must be 0 or 2")
+
+    vended = b.SoftwareVendingBackend.single_key(key).vend(meter, request, tid=tid, rnd=nibble)
+    decoder_key = derive_decoder_key(key, meter).hex()
+    result = {"token": vended.digits, "tid": vended.tid, "decoder_key": decoder_key,
+              "token_class": vended.token_class, "subclass": vended.subclass, **document}
+
+    def human() -> None:
+        click.echo(vended.grouped)
+        click.echo(f"tid          {vended.tid}")
+        click.echo(f"decoder key  {decoder_key}")
+        for name, value in document.items():
+            click.echo(f"{name:<12} {value}")
+
+    emit(as_json, result, human)
+
+
+def _decoded_document(decoded: DecodedToken) -> dict[str, Any]:
+    from sts.amount import decode_field, units_to_kwh
+
+    doc: dict[str, Any] = {"token_class": decoded.token_class, "subclass": None, "rnd": None, "tid": None,
+                           "amount": None, "crc_ok": decoded.crc_ok}
+    if not decoded.crc_ok:  # the fields would be noise
+        return doc
+    doc.update(subclass=decoded.subclass, rnd=decoded.rnd, tid=decoded.tid, kind=decoded.kind)
+    if decoded.units is not None:
+        doc["amount"] = str(units_to_kwh(decoded.units))
+    elif decoded.kind in ("set_maximum_power_limit", "set_maximum_phase_power_unbalance_limit"):
+        doc["power_limit"] = str(decode_field(decoded.data or 0))
+    elif decoded.kind == "clear_credit":
+        doc["register"] = decoded.data
+    section = decoded.key_change
+    if section is not None:
+        doc["key_change"] = {name: (f"{value:08x}" if name.startswith("nk") else value)
+                             for name, value in section.fields().items()}
+    return doc
+
+
+@sts.command("decode")
+@click.argument("token")
+@click.option("--decoder-key", required=True, metavar="HEX", help="The meter's 16-byte decoder key.")
+@json_option
+@_sts_errors
+def decode_cmd(token: str, decoder_key: str, as_json: bool) -> None:
+    """Decode TOKEN (20 digits) with a decoder key and check its CRC.
+
+    With a wrong key (or a mistyped token) crc_ok is false and the fields are null.
+    """
+    from sts.decoder import decode_token
+    from sts.dkga04 import DECODER_KEY_BYTES, parse_hex_key
+
+    key = parse_hex_key(decoder_key, DECODER_KEY_BYTES, "decoder key")
+    doc = _decoded_document(decode_token(token, key))
+
+    def human() -> None:
+        for name, value in doc.items():
+            click.echo(f"{name:<12} {'-' if value is None else value}")
+
+    emit(as_json, doc, human)
