@@ -13,13 +13,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from issuer.cardstore import CardRow, card_file_path, csv_chunks, sealed_writer
+from issuer.cardstore import CSV_HEADER, card_file_path, sealed_writer
 from issuer.errors import BatchNotFound, BatchStateError, InvalidBatchRequest, MakerCheckerViolation
-from issuer.generation import BatchSpec, CardFactory, GeneratedCard, generate
+from issuer.generation import BatchSpec, CardFactory, GeneratedChunk, generate
 from issuer.signing_keys import signer_from_raw, unlock_signing_key
 from keystore.store import KeyStore
 from storage import audit
-from storage.bulk import existing_code_hashes, insert_voucher_rows
+from storage.bulk import insert_voucher_rows
 from storage.models import Batch, Voucher
 from vouchers.lifecycle import check_batch_transition
 from vouchers.money import check_currency
@@ -82,39 +82,30 @@ def get_batch(session: Session, batch_id: str) -> Batch:
 
 
 class _Inserter:
-    """Stores generated chunks, replacing any card whose code hash collides."""
+    """Stores generated chunks; a chunk whose code hashes collide is regenerated whole.
 
-    def __init__(self, session: Session, batch_pk: int, factory: CardFactory) -> None:
-        self.session, self.batch_pk, self.factory = session, batch_pk, factory
+    A collision needs two equal 63-bit codes, so regenerating the chunk is
+    simpler than patching single cards and costs nothing in practice.
+    """
+
+    def __init__(self, session: Session, factory: CardFactory) -> None:
+        self.session, self.factory = session, factory
         self.collisions_retried = 0
 
-    def store(self, cards: list[GeneratedCard]) -> list[GeneratedCard]:
+    def store(self, chunk: GeneratedChunk) -> GeneratedChunk:
         for _ in range(MAX_COLLISION_ROUNDS):
             connection = self.session.connection()
             savepoint = connection.begin_nested()
             try:
-                insert_voucher_rows(connection, [
-                    (c.row.serial, self.batch_pk, c.sequence, c.code_hash, c.row.face_value, c.row.currency,
-                     c.row.expires) for c in cards])
+                insert_voucher_rows(connection, chunk.rows, chunk.copy_text)
                 savepoint.commit()
-                return cards
+                return chunk
             except (IntegrityError, connection.dialect.loaded_dbapi.IntegrityError):
                 savepoint.rollback()
-                cards = self._replace_collisions(cards)
-        raise InvalidBatchRequest("could not generate unique codes (collisions kept recurring)")
-
-    def _replace_collisions(self, cards: list[GeneratedCard]) -> list[GeneratedCard]:
-        taken = existing_code_hashes(self.session.connection(), [c.code_hash for c in cards])
-        seen: set[bytes] = set()
-        fixed = []
-        for card in cards:
-            if card.code_hash in taken or card.code_hash in seen:
-                card = self.factory.make(card.sequence)
                 self.collisions_retried += 1
-                log.warning("code-hash collision at sequence %d; regenerated", card.sequence)
-            seen.add(card.code_hash)
-            fixed.append(card)
-        return fixed
+                log.warning("code-hash collision in sequences %d..%d; regenerating them", chunk.start, chunk.stop - 1)
+                chunk = self.factory.make_chunk(chunk.start, chunk.stop)
+        raise InvalidBatchRequest("could not generate unique codes (collisions kept recurring)")
 
 
 def create_batch(sessions: sessionmaker[Session], store: KeyStore, passphrase: str, request: BatchRequest, *,
@@ -148,30 +139,30 @@ def create_batch(sessions: sessionmaker[Session], store: KeyStore, passphrase: s
                          request.expires, request.count)
         local_factory = CardFactory(spec, signer_from_raw(key_id, raw_key), pepper,
                                     **({"code_source": code_source} if code_source else {}))
-        inserter = _Inserter(session, batch.id, local_factory)
+        inserter = _Inserter(session, local_factory)
         digest = hashlib.sha256()
 
-        def stored_rows() -> Iterator[list[CardRow]]:
+        def card_csv() -> Iterator[bytes]:
+            """Generate, store, and hand on each chunk's CSV for the sealed file."""
             stored = 0
-            chunks = ([local_factory.make_range(s, min(s + 1000, request.count + 1))
-                       for s in range(1, request.count + 1, 1000)] if code_source else
+            chunks = ((local_factory.make_chunk(s, min(s + 1000, request.count + 1))
+                       for s in range(1, request.count + 1, 1000)) if code_source else
                       generate(spec, key_id, raw_key, pepper, workers=workers))
+            header = (CSV_HEADER + "\n").encode("utf-8")
+            digest.update(header)
+            yield header
             for chunk in chunks:
-                cards = inserter.store(chunk)
-                stored += len(cards)
+                chunk = inserter.store(chunk)
+                stored += len(chunk)
                 if fail_after is not None and stored >= fail_after:
                     raise RuntimeError("injected failure during batch generation")
-                progress(len(cards))
-                yield [c.row for c in cards]
-
-        def hashed(chunks: Iterator[bytes]) -> Iterator[bytes]:
-            for chunk in chunks:
-                digest.update(chunk)
-                yield chunk
+                progress(len(chunk))
+                digest.update(chunk.csv)
+                yield chunk.csv
 
         final_path = card_file_path(store.home, batch.batch_id)
         with sealed_writer(final_path, recipient) as write:
-            write(hashed(csv_chunks(stored_rows())))
+            write(card_csv())
         try:
             batch.card_data_sha256 = digest.hexdigest()
             audit.record(session, now=now, actor=request.operator, action="batch.create", subject_type="batch",

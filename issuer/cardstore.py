@@ -7,9 +7,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
-import io
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +32,13 @@ class CardRow:
     expires: dt.date
 
     def csv_line(self) -> str:
-        return f"{self.serial},{self.code},{self.token},{format_amount(self.face_value)},{self.currency},{self.expires.isoformat()}\n"
+        return card_csv_line(self.serial, self.code, self.token, format_amount(self.face_value), self.currency,
+                             self.expires.isoformat())
+
+
+def card_csv_line(serial: str, code: str, token: str, face_text: str, currency: str, expires_text: str) -> str:
+    """One row of the contract's card CSV (no field ever needs quoting)."""
+    return f"{serial},{code},{token},{face_text},{currency},{expires_text}\n"
 
 
 def parse_card_line(line: str) -> CardRow:
@@ -84,12 +89,3 @@ def read_cards(path: Path, identity: str) -> Iterator[CardRow]:
     for raw in lines:
         if raw:
             yield parse_card_line(raw.decode("utf-8"))
-
-
-def csv_chunks(rows_chunks: Iterable[list[CardRow]]) -> Iterator[bytes]:
-    yield (CSV_HEADER + "\n").encode("utf-8")
-    for rows in rows_chunks:
-        buffer = io.StringIO()
-        for row in rows:
-            buffer.write(row.csv_line())
-        yield buffer.getvalue().encode("utf-8")

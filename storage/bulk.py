@@ -1,41 +1,29 @@
 """Fast bulk insertion of voucher rows: COPY on PostgreSQL, executemany on SQLite."""
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from storage.models import Voucher
-
-VoucherTuple = tuple[str, int, int, bytes, int, str, dt.date]  # serial, batch_pk, sequence, hash, face, currency, expires
-_COLUMNS = ("serial", "batch_pk", "sequence", "code_hash", "face_value", "currency", "expires", "status")
+# Column order of both ``rows`` tuples and ``copy_text`` lines.
+VOUCHER_COLUMNS = ("serial", "batch_pk", "sequence", "code_hash", "face_value", "currency", "expires", "status")
 
 
-def insert_voucher_rows(connection: Connection, rows: Sequence[VoucherTuple]) -> None:
-    """Insert ``rows`` as inactive vouchers inside the connection's transaction."""
+def insert_voucher_rows(connection: Connection, rows: Sequence[tuple], copy_text: bytes) -> None:
+    """Insert one chunk of vouchers inside the connection's transaction.
+
+    ``copy_text`` (PostgreSQL COPY text format) and ``rows`` hold the same
+    vouchers; each database takes the form it loads fastest.
+    """
     raw = connection.connection.driver_connection
+    columns = ", ".join(VOUCHER_COLUMNS)
     if connection.dialect.name == "postgresql":
-        with raw.cursor() as cursor:
-            with cursor.copy(f"COPY vouchers ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row((*row, "inactive"))
+        with raw.cursor() as cursor, cursor.copy(f"COPY vouchers ({columns}) FROM STDIN") as copy:
+            copy.write(copy_text)
         return
     cursor = raw.cursor()
     try:
-        placeholders = ", ".join("?" for _ in _COLUMNS)
-        cursor.executemany(
-            f"INSERT INTO vouchers ({', '.join(_COLUMNS)}) VALUES ({placeholders})",
-            [(s, b, q, h, f, c, e.isoformat(), "inactive") for s, b, q, h, f, c, e in rows],
-        )
+        placeholders = ", ".join("?" for _ in VOUCHER_COLUMNS)
+        cursor.executemany(f"INSERT INTO vouchers ({columns}) VALUES ({placeholders})", rows)
     finally:
         cursor.close()
-
-
-def existing_code_hashes(connection: Connection, hashes: Sequence[bytes]) -> set[bytes]:
-    """Which of ``hashes`` are already stored (collision detection)."""
-    found: set[bytes] = set()
-    for start in range(0, len(hashes), 500):
-        part = list(hashes[start : start + 500])
-        found.update(connection.execute(select(Voucher.code_hash).where(Voucher.code_hash.in_(part))).scalars())
-    return found

@@ -61,7 +61,8 @@ class Voucher(Base):
     __tablename__ = "vouchers"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     serial: Mapped[str] = mapped_column(String(32), unique=True)
-    batch_pk: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
+    # indexed through uq_vouchers_batch_sequence (batch_pk leads it)
+    batch_pk: Mapped[int] = mapped_column(ForeignKey("batches.id"))
     sequence: Mapped[int] = mapped_column(Integer)
     code_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     face_value: Mapped[int] = mapped_column(BigInteger)

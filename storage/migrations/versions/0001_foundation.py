@@ -47,7 +47,7 @@ def upgrade() -> None:
         "vouchers",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
         sa.Column("serial", sa.String(32), nullable=False, unique=True),
-        sa.Column("batch_pk", sa.Integer, sa.ForeignKey("batches.id"), nullable=False, index=True),
+        sa.Column("batch_pk", sa.Integer, sa.ForeignKey("batches.id"), nullable=False),
         sa.Column("sequence", sa.Integer, nullable=False),
         sa.Column("code_hash", sa.LargeBinary(32), nullable=False, unique=True),
         sa.Column("face_value", sa.BigInteger, nullable=False),

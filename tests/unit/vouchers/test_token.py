@@ -8,12 +8,14 @@ from pathlib import Path
 import base45
 import cbor2
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from vouchers.claims import VoucherClaims
 from vouchers.errors import BadSignature, ExpiredToken, MalformedToken, RevokedKey, TokenError, UnknownKey
 from vouchers.keyring import KeyRing, KeyStatus, PublicKey
-from vouchers.token import encode_token, read_unverified, verify_token
+from vouchers.token import b45encode, encode_token, read_unverified, verify_token
 
 DOC = json.loads((Path(__file__).parents[2] / "vectors" / "vouchers" / "tokens.json").read_text())
 KEY = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(DOC["private_key_hex"]))
@@ -165,3 +167,15 @@ def test_keyring_export_round_trip():
     assert document == {"keys": [{"key_id": "ev-test-1", "alg": "Ed25519",
                                   "public_key": document["keys"][0]["public_key"], "status": "active"}]}
     assert KeyRing.from_export(document).get("ev-test-1").public_bytes == PUBLIC
+
+
+@given(st.binary(max_size=400))
+def test_fast_base45_matches_the_reference_package(data):
+    assert b45encode(data) == base45.b45encode(data).decode("ascii")
+
+
+def test_base45_rfc9285_examples():
+    assert b45encode(b"AB") == "BB8"
+    assert b45encode(b"Hello!!") == "%69 VD92EX0"
+    assert b45encode(b"base-45") == "UJCLQE7W581"
+    assert b45encode(b"") == ""
