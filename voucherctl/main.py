@@ -16,6 +16,7 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("voucherctl.init_cmd", "init"),
     ("voucherctl.keys_cmd", "keys"),
     ("voucherctl.batch_cmd", "batch"),
+    ("voucherctl.audit_cmd", "audit"),
     ("voucherctl.accounts_cmd", "accounts"),
     ("voucherctl.vouchers_cmd", "vouchers"),
     ("voucherctl.payments_cmd", "payments"),
