@@ -135,6 +135,46 @@ def export(batch_id: str, recipient: str, out_path: Path, operator: str, as_json
     emit(as_json, dataclasses.asdict(result), f"exported {result.count} vouchers of {batch_id} to {result.path}")
 
 
+@batch.command("print")
+@click.argument("batch_id", required=False)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="PDF to write; numbered out-0001.pdf ... when split.")
+@click.option("--layout", default="a4-cards", show_default=True, help="Card layout (see --list-layouts).")
+@click.option("--list-layouts", is_flag=True, help="List the available layouts and exit.")
+@click.option("--max-cards-per-file", type=click.IntRange(1), default=None, help="Split into files of at most N cards.")
+@click.option("--workers", type=click.IntRange(1), default=None, help="Rendering processes (default: one per core).")
+@click.option("--operator", default="operator", show_default=True, help="Who prints (recorded).")
+@click.option("--reprint", is_flag=True, help="Print a batch again (needs --reason; audited).")
+@click.option("--reason", default=None, help="Why a reprint is needed.")
+@json_option
+def print_(batch_id: str | None, out_path: Path | None, layout: str, list_layouts: bool,
+           max_cards_per_file: int | None, workers: int | None, operator: str, reprint: bool, reason: str | None,
+           as_json: bool) -> None:
+    """Render printable PDF cards: QR = signed token, Code 128 = serial. Files are 0600."""
+    from print_templates import list_layouts as available_layouts
+
+    if list_layouts:
+        names = available_layouts()
+        emit(as_json, {"layouts": names}, "\n".join(names))
+        return
+    if not batch_id or out_path is None:
+        raise CliError("BATCH and --out are required (or use --list-layouts)")
+    from issuer.printing import print_batch
+
+    store = context.key_store()
+    phrase = context.passphrase()
+    with context.sessions().begin() as session:
+        count = batch_service.get_batch(session, batch_id).count
+        with progress(count, "rendering") as advance:
+            files = print_batch(session, store, phrase, batch_id, out_path, layout_name=layout, operator=operator,
+                                now=context.now(), reprint=reprint, reason=reason,
+                                max_cards_per_file=max_cards_per_file, workers=workers, progress=advance)
+    document = {"batch_id": batch_id, "layout": layout,
+                "files": [{"path": str(f.path), "sha256": f.sha256, "cards": f.card_count, "pages": f.pages}
+                          for f in files]}
+    emit(as_json, document, lambda: [click.echo(f"{f.path}  {f.card_count} cards  sha256 {f.sha256}") for f in files])
+
+
 try:  # the books add sale activation
     from voucherctl.activate_cmd import activate as _activate
 

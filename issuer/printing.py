@@ -1,0 +1,88 @@
+"""Printing a batch with chain of custody: who printed what, when, which files."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from issuer.batches import get_batch
+from issuer.cardstore import card_file_path, read_cards
+from issuer.errors import BatchStateError, IssuerError
+from keystore.store import KeyStore
+from print_templates import BatchCover, CardRecord, PrintError, RenderedFile, load_layout, render_batch
+from storage import audit
+from storage.models import PrintJob
+from vouchers.lifecycle import ISSUED_BATCH_STATES, check_batch_transition
+
+
+class PrintRefused(IssuerError):
+    code = "print_refused"
+
+
+class PrintFailed(IssuerError):
+    code = "print_failed"
+
+
+def print_batch(session: Session, store: KeyStore, passphrase: str, batch_id: str, out_path: Path, *,
+                layout_name: str, operator: str, now: dt.datetime, reprint: bool = False,
+                reason: str | None = None, max_cards_per_file: int | None = None, workers: int | None = None,
+                progress: Callable[[int], None] | None = None) -> list[RenderedFile]:
+    """Render the batch's cards to PDF; the first print moves it to ``printed``.
+
+    Printing again needs ``reprint=True`` and a reason; both are audited.
+    """
+    try:
+        layout = load_layout(layout_name)
+    except PrintError as e:
+        raise PrintRefused(str(e)) from e
+    batch = get_batch(session, batch_id)
+    if batch.status not in ISSUED_BATCH_STATES:
+        raise BatchStateError(f"batch {batch_id} is {batch.status}: only approved, not void batches print")
+    earlier = session.execute(select(PrintJob).where(PrintJob.batch_pk == batch.id, PrintJob.kind == "print")
+                              .order_by(PrintJob.id)).scalars().first()
+    if earlier is not None and not reprint:
+        raise PrintRefused(f"batch {batch_id} was printed on {earlier.at:%Y-%m-%d %H:%M} UTC by {earlier.operator}: "
+                           "use --reprint --reason TEXT")
+    if reprint and not (reason and reason.strip()):
+        raise PrintRefused("a reprint needs --reason")
+    if reprint and earlier is None:
+        raise PrintRefused(f"batch {batch_id} has not been printed yet: drop --reprint")
+
+    identity = store.cardstore_identity(passphrase)
+
+    def cards() -> Iterator[CardRecord]:
+        for row in read_cards(card_file_path(store.home, batch_id), identity):
+            yield CardRecord(row.serial, row.code, row.token, row.face_value, row.currency, row.expires)
+
+    cover = BatchCover(batch_id=batch.batch_id, face_value=batch.face_value, currency=batch.currency,
+                       count=batch.count, first_serial=batch.first_serial, last_serial=batch.last_serial,
+                       expires=batch.expires, key_id=batch.key_id, card_data_sha256=batch.card_data_sha256,
+                       printed_at=now, operator=operator)
+    try:
+        files = render_batch(cards(), cover, layout, out_path, max_cards_per_file=max_cards_per_file,
+                             workers=workers, progress=progress)
+    except PrintError as e:
+        raise PrintFailed(str(e)) from e
+    try:
+        manifest = [{"name": f.path.name, "sha256": f.sha256, "cards": f.card_count} for f in files]
+        session.add(PrintJob(batch_pk=batch.id, kind="print", operator=operator, at=now, card_count=batch.count,
+                             files=json.dumps(manifest), layout=layout_name, reprint_reason=reason if reprint else None))
+        action = "batch.reprint" if reprint else "batch.print"
+        target = batch.status
+        if batch.status == "approved":
+            check_batch_transition("approved", "printed")
+            target = "printed"
+        audit.record(session, now=now, actor=operator, action=action, subject_type="batch", subject_id=batch_id,
+                     from_state=batch.status, to_state=target, reason=reason if reprint else None,
+                     details={"layout": layout_name, "files": manifest})
+        batch.status = target
+        session.flush()
+    except BaseException:
+        for f in files:
+            Path(f.path).unlink(missing_ok=True)
+        raise
+    return files

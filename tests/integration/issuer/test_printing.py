@@ -1,0 +1,103 @@
+"""Chain of custody around printing: who, when, which files; reprints audited."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import shutil
+import subprocess
+
+import pytest
+from sqlalchemy import select
+
+from issuer.batches import approve_batch, void_batch
+from issuer.errors import BatchStateError
+from issuer.printing import PrintRefused, print_batch
+from storage.models import AuditEvent, Batch, PrintJob
+from vouchers.token import verify_token
+
+
+def _print(issuer, batch_id, out, **kwargs):
+    kwargs.setdefault("layout_name", "a4-cards")
+    with issuer.sessions.begin() as session:
+        return print_batch(session, issuer.store, issuer.passphrase, batch_id, out, operator="carol",
+                           now=issuer.now, workers=1, **kwargs)
+
+
+@pytest.fixture
+def approved(issuer):
+    summary = issuer.create(count=4)
+    with issuer.sessions.begin() as session:
+        approve_batch(session, summary.batch_id, "bob", issuer.now)
+    return summary
+
+
+def test_print_records_custody_and_moves_to_printed(issuer, approved, tmp_path):
+    files = _print(issuer, approved.batch_id, tmp_path / "cards.pdf")
+    assert [f.card_count for f in files] == [4]
+    assert stat.S_IMODE(os.stat(tmp_path / "cards.pdf").st_mode) == 0o600
+    with issuer.sessions() as session:
+        batch = session.execute(select(Batch)).scalar_one()
+        job = session.execute(select(PrintJob)).scalar_one()
+        event = session.execute(select(AuditEvent).where(AuditEvent.action == "batch.print")).scalar_one()
+    assert batch.status == "printed"
+    assert (job.operator, job.card_count, job.layout, job.reprint_reason) == ("carol", 4, "a4-cards", None)
+    assert json.loads(job.files) == [{"name": "cards.pdf", "sha256": files[0].sha256, "cards": 4}]
+    assert (event.from_state, event.to_state, event.actor) == ("approved", "printed", "carol")
+
+
+def test_reprint_needs_flag_and_reason(issuer, approved, tmp_path):
+    _print(issuer, approved.batch_id, tmp_path / "a.pdf")
+    with pytest.raises(PrintRefused, match="--reprint"):
+        _print(issuer, approved.batch_id, tmp_path / "b.pdf")
+    with pytest.raises(PrintRefused, match="--reason"):
+        _print(issuer, approved.batch_id, tmp_path / "b.pdf", reprint=True)
+    assert not (tmp_path / "b.pdf").exists()
+    _print(issuer, approved.batch_id, tmp_path / "b.pdf", reprint=True, reason="printer jam",
+           layout_name="receipt-80mm")
+    with issuer.sessions() as session:
+        reprint = session.execute(select(AuditEvent).where(AuditEvent.action == "batch.reprint")).scalar_one()
+        jobs = session.execute(select(PrintJob).order_by(PrintJob.id)).scalars().all()
+    assert reprint.reason == "printer jam" and [j.reprint_reason for j in jobs] == [None, "printer jam"]
+
+
+def test_draft_void_and_unknown_layout_refused_without_files(issuer, tmp_path, now):
+    draft = issuer.create(count=2)
+    with pytest.raises(BatchStateError):
+        _print(issuer, draft.batch_id, tmp_path / "d.pdf")
+    with pytest.raises(PrintRefused, match="unknown layout"):
+        _print(issuer, draft.batch_id, tmp_path / "d.pdf", layout_name="no-such-layout")
+    with issuer.sessions.begin() as session:
+        approve_batch(session, draft.batch_id, "bob", now)
+        void_batch(session, draft.batch_id, "lost", "bob", now)
+    with pytest.raises(BatchStateError):
+        _print(issuer, draft.batch_id, tmp_path / "d.pdf")
+    assert list(tmp_path.glob("*.pdf")) == [] and list(tmp_path.glob(".*")) == []
+
+
+def test_unwritable_path_leaves_nothing(issuer, approved, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    with pytest.raises(Exception):
+        _print(issuer, approved.batch_id, locked / "missing-dir" / "x.pdf")
+    with issuer.sessions() as session:
+        assert session.execute(select(PrintJob)).first() is None
+        assert session.execute(select(Batch.status)).scalar_one() == "approved"
+
+
+@pytest.mark.skipif(not (shutil.which("zbarimg") and shutil.which("pdftoppm")), reason="needs zbar-tools and poppler")
+def test_printed_qr_codes_scan_and_verify(issuer, approved, tmp_path, db_url):
+    if not db_url.startswith("sqlite"):
+        pytest.skip("rendering does not depend on the database")
+    _print(issuer, approved.batch_id, tmp_path / "cards.pdf")
+    subprocess.run(["pdftoppm", "-r", "300", "-png", "-f", "2", "-l", "2", str(tmp_path / "cards.pdf"),
+                    str(tmp_path / "page")], check=True)
+    png = next(tmp_path.glob("page*.png"))
+    qr = subprocess.run(["zbarimg", "--raw", "-q", "-Sdisable", "-Sqrcode.enable", str(png)],
+                        capture_output=True, text=True).stdout.splitlines()
+    ring = issuer.store.keyring()
+    serials = sorted(verify_token(t, ring, issuer.now.date()).serial for t in qr)
+    assert len(serials) == 4 and serials[0] == approved.first_serial and serials[-1] == approved.last_serial
+    barcodes = subprocess.run(["zbarimg", "--raw", "-q", "-Sdisable", "-Scode128.enable", str(png)],
+                              capture_output=True, text=True).stdout.splitlines()
+    assert sorted(barcodes) == serials
