@@ -7,7 +7,6 @@ import logging
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -232,7 +231,3 @@ def status_counts(session: Session, batch: Batch) -> dict[str, int]:
     rows = session.execute(select(Voucher.status, func.count()).where(Voucher.batch_pk == batch.id)
                            .group_by(Voucher.status)).all()
     return {status: n for status, n in rows}
-
-
-def card_file(store_home: Path, batch_id: str) -> Path:
-    return card_file_path(store_home, batch_id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,7 +152,3 @@ class KeyStore:
 
 def utc_stamp(now: dt.datetime) -> str:
     return now.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def default_permissions_ok(path: Path) -> bool:
-    return (os.stat(path).st_mode & 0o077) == 0

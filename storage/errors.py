@@ -17,7 +17,3 @@ def describe_database_error(error: BaseException) -> str | None:
     if isinstance(error, sa_exc.SQLAlchemyError):
         return "database error: " + type(error).__name__
     return None
-
-
-def is_unique_violation(error: BaseException) -> bool:
-    return isinstance(error, sa_exc.IntegrityError)
