@@ -8,6 +8,8 @@ import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from pathlib import Path
+
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -220,6 +222,18 @@ def transition_batch(session: Session, batch_id: str, target: str, actor: str, n
                      reason: str | None = None) -> BatchSummary:
     batch = get_batch(session, batch_id)
     _transition(session, batch, target, actor, now, reason)
+    return BatchSummary.of(batch)
+
+
+def close_batch(session: Session, batch_id: str, operator: str, now: dt.datetime, home: Path) -> BatchSummary:
+    """End of life: no voucher left to sell or redeem; the sealed card file is destroyed."""
+    batch = get_batch(session, batch_id)
+    open_vouchers = {k: v for k, v in status_counts(session, batch).items() if k in ("inactive", "active")}
+    if open_vouchers:
+        raise BatchStateError(f"batch {batch_id} still has vouchers that can be sold or redeemed: {open_vouchers}")
+    _transition(session, batch, "closed", operator, now)
+    session.flush()
+    card_file_path(home, batch_id).unlink(missing_ok=True)
     return BatchSummary.of(batch)
 
 

@@ -96,6 +96,28 @@ def void(batch_id: str, reason: str, operator: str, as_json: bool) -> None:
     emit(as_json, {**_summary_json(summary), "vouchers_voided": voided}, f"voided {batch_id} ({voided} vouchers)")
 
 
+@batch.command("ship")
+@click.argument("batch_id")
+@click.option("--operator", required=True, help="Who hands the printed stock over.")
+@json_option
+def ship(batch_id: str, operator: str, as_json: bool) -> None:
+    """Printed stock left for the distributors."""
+    with context.sessions().begin() as session:
+        summary = batch_service.transition_batch(session, batch_id, "shipped", operator, context.now())
+    emit(as_json, _summary_json(summary), f"{batch_id} shipped")
+
+
+@batch.command("close")
+@click.argument("batch_id")
+@click.option("--operator", required=True)
+@json_option
+def close(batch_id: str, operator: str, as_json: bool) -> None:
+    """End of life once no voucher can be sold or redeemed; destroys the sealed card file."""
+    with context.sessions().begin() as session:
+        summary = batch_service.close_batch(session, batch_id, operator, context.now(), context.settings().home)
+    emit(as_json, _summary_json(summary), f"{batch_id} closed; its sealed card file is destroyed")
+
+
 @batch.command("show")
 @click.argument("batch_id")
 @json_option

@@ -161,3 +161,22 @@ def test_concurrent_batches_on_postgres_are_disjoint_and_complete(issuer, db_url
     with issuer.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Voucher)) == 9000
         assert session.scalar(select(func.count(func.distinct(Voucher.serial)))) == 9000
+
+
+def test_ship_and_close_destroys_card_file(issuer, now):
+    from sqlalchemy import update
+
+    from issuer.batches import close_batch, transition_batch
+
+    summary = issuer.create(count=2)
+    path = card_file_path(issuer.store.home, summary.batch_id)
+    with issuer.sessions.begin() as session:
+        approve_batch(session, summary.batch_id, "bob", now)
+        transition_batch(session, summary.batch_id, "shipped", "bob", now)
+        with pytest.raises(BatchStateError, match="can be sold or redeemed"):
+            close_batch(session, summary.batch_id, "bob", now, issuer.store.home)
+    assert path.exists()
+    with issuer.sessions.begin() as session:
+        session.execute(update(Voucher).values(status="expired"))
+        assert close_batch(session, summary.batch_id, "bob", now, issuer.store.home).status == "closed"
+    assert not path.exists()
