@@ -163,7 +163,8 @@ def export(batch_id: str, recipient: str, out_path: Path, operator: str, as_json
               help="PDF to write; numbered out-0001.pdf ... when split.")
 @click.option("--layout", default="a4-cards", show_default=True, help="Card layout (see --list-layouts).")
 @click.option("--list-layouts", is_flag=True, help="List the available layouts and exit.")
-@click.option("--max-cards-per-file", type=click.IntRange(1), default=None, help="Split into files of at most N cards.")
+@click.option("--max-cards-per-file", type=click.IntRange(1), default=5000, show_default=True,
+              help="Split into numbered files of at most N cards (keeps memory flat).")
 @click.option("--workers", type=click.IntRange(1), default=None, help="Rendering processes (default: one per core).")
 @click.option("--operator", default="operator", show_default=True, help="Who prints (recorded).")
 @click.option("--reprint", is_flag=True, help="Print a batch again (needs --reason; audited).")

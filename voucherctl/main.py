@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import signal
 import sys
 
 import click
@@ -53,8 +54,14 @@ def _one_line(message: str) -> str:
     return " ".join(str(message).split())
 
 
+def _terminate(signum: int, _frame) -> None:
+    # Unwind like Ctrl-C so half-written files and transactions are cleaned up.
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; map every expected failure to one stderr line and exit code."""
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         cli.main(args=argv, prog_name="voucherctl", standalone_mode=False)
     except click.exceptions.Exit as e:
