@@ -109,9 +109,10 @@ def main() -> None:
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}  date: {dt.date.today()}")
     for count in args.counts:
-        baseline = raw_rate(min(count, 200_000))
-        print(f"raw primitives (secrets+HMAC+Ed25519, all cores): {baseline:,.0f}/s")
         for database in args.databases:
+            # the baseline right before each run: the machine is shared and noisy
+            baseline = raw_rate(min(count, 200_000))
+            print(f"raw primitives (secrets+HMAC+Ed25519, all cores): {baseline:,.0f}/s")
             result = end_to_end(count, database)
             print(f"{database:<10} {count:>9,} vouchers: {result['rate']:>9,.0f}/s  "
                   f"({result['seconds']:.1f} s)  peak RSS {result['peak_rss_mb']:.0f} MB  "
