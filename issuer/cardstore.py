@@ -57,6 +57,7 @@ def card_file_path(home: Path, batch_id: str) -> Path:
 def sealed_writer(final_path: Path, recipient: str) -> Iterator[callable]:
     """Yields ``write(chunks)``; the file appears at ``final_path`` (0600) only on success."""
     ensure_private_dir(final_path.parent)
+    sweep_abandoned(final_path.parent)
     tmp = final_path.with_name(f".{final_path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     handle = os.fdopen(fd, "wb")
@@ -72,6 +73,30 @@ def sealed_writer(final_path: Path, recipient: str) -> Iterator[callable]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_abandoned(directory: Path) -> list[Path]:
+    """Delete temporary card files left by a killed process (never a live one's)."""
+    removed = []
+    for path in directory.glob(".*.tmp"):
+        try:
+            pid = int(path.name.rsplit(".", 2)[-2])
+        except (ValueError, IndexError):
+            continue
+        if not _pid_alive(pid):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def plaintext_chunks(path: Path, identity: str) -> Iterator[bytes]:
