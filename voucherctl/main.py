@@ -24,6 +24,13 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("voucherctl.reconcile_cmd", "reconcile"),
     ("voucherctl.report_cmd", "report"),
     ("voucherctl.ledger_cmd", "ledger"),
+    ("voucherctl.clients_cmd", "clients"),
+    ("voucherctl.serve_cmd", "serve"),
+    ("voucherctl.fraud_cmd", "fraud"),
+    ("voucherctl.readings_cmd", "readings"),
+    ("voucherctl.billing_cmd", "billing"),
+    ("voucherctl.collection_cmd", "collection"),
+    ("voucherctl.costcontrol_cmd", "cost_control"),
     ("voucherctl.tariff_cmd", "tariff"),
     ("voucherctl.sts_cmd", "sts"),
 )
