@@ -1,0 +1,1 @@
+"""Channel-specific settlement formats mapped onto the generic CSV lines."""

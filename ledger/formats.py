@@ -1,0 +1,51 @@
+"""Channel files by format: ``generic`` (CONTRACT.md) or an adapter (``alipay``)."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from ledger.adapters.alipay import AlipayBill
+from ledger.errors import UnsupportedFormat
+from ledger.imports import ImportResult, import_file, import_lines
+from ledger.reconcile import ReconcileResult, reconcile_file, reconcile_lines
+from ledger.staging import file_sha256
+from ledger.timeutil import DEFAULT_TZ
+
+FORMATS = ("generic", "alipay")
+
+
+def _check(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise UnsupportedFormat(f"unknown file format {fmt!r}; known: {', '.join(FORMATS)}")
+
+
+def import_payments(session: Session, channel: str, path: Path, *, fmt: str = "generic", now: dt.datetime,
+                    actor: str, tz: str = DEFAULT_TZ) -> ImportResult:
+    _check(fmt)
+    path = Path(path)
+    if fmt == "generic":
+        return import_file(session, channel, path, now=now, actor=actor, tz=tz)
+    with path.open("rb") as f:
+        bill = AlipayBill(f, tz)
+        result = import_lines(session, channel, bill, file_name=path.name, sha256=file_sha256(path), now=now,
+                              actor=actor)
+    return dataclasses.replace(result, skipped=tuple(bill.skipped))
+
+
+def reconcile_payments(session: Session, channel: str, path: Path, *, fmt: str = "generic", now: dt.datetime,
+                       actor: str, tz: str = DEFAULT_TZ,
+                       period: tuple[dt.datetime, dt.datetime] | None = None) -> ReconcileResult:
+    _check(fmt)
+    path = Path(path)
+    if fmt == "generic":
+        return reconcile_file(session, channel, path, now=now, actor=actor, tz=tz, period=period)
+    with path.open("rb") as f:
+        bill = AlipayBill(f, tz)
+        items = list(bill)  # the period is known from the header; the footer is checked at the end
+        result = reconcile_lines(session, channel, items, file_name=path.name, sha256=file_sha256(path), now=now,
+                                 actor=actor, tz=tz, period=period or bill.period)
+    result.skipped = list(bill.skipped)
+    return result

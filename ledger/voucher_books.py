@@ -1,0 +1,358 @@
+"""What the voucher lifecycle books.
+
+- activation (sale): Dr distributor (face - commission), Dr expense:commission,
+  Cr voucher_liability (face) - one transaction and one audit event per range;
+- redemption: Dr voucher_liability; Cr arrears oldest bill first, rest Cr prepaid;
+- expiry: Dr voucher_liability, Cr income:breakage;
+- void of activated stock: the sale reversed (Dr liability, Cr distributor, Cr commission).
+
+Voucher rows are changed with conditional set-based UPDATEs (never one ORM
+object per card) so 100,000 cards activate in one statement.
+"""
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from ledger import chart, journal
+from ledger.customers import get_customer
+from ledger.distributors import commission_for, ensure_distributor
+from ledger.errors import ActivationError, BatchNotFound, CurrencyMismatch, RedemptionBookingError
+from ledger.incoming import book_incoming, prepaid_balance, record_allocations
+from ledger.payments import get_payment, insert_payment
+from ledger.timeutil import from_db, utc
+from storage import audit
+from storage.ledger_models import Distributor, VoucherActivation
+from storage.ledger_models import vouchers_lifecycle as V
+from storage.models import Batch
+from vouchers.errors import InvalidSerial
+from vouchers.lifecycle import ISSUED_BATCH_STATES
+from vouchers.serials import Serial
+
+REDEMPTION_SOURCE = "redemption"
+
+
+# --- activation -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActivationResult:
+    batch_id: str
+    distributor_id: str
+    first_serial: str
+    last_serial: str
+    count: int
+    face_value: int
+    currency: str
+    face_total: int
+    commission_total: int
+    receivable: int  # what the distributor owes: face_total - commission_total
+    transaction_id: int
+
+
+def _batch(session: Session, batch_id: str) -> Batch:
+    batch = session.execute(select(Batch).where(Batch.batch_id == batch_id)).scalar_one_or_none()
+    if batch is None:
+        raise BatchNotFound(f"no batch {batch_id!r}")
+    return batch
+
+
+def _sequence_in(batch: Batch, serial_text: str, label: str) -> int:
+    try:
+        serial = Serial.parse(serial_text)
+    except InvalidSerial as e:
+        raise ActivationError(f"{label} serial {serial_text!r} is not a valid serial") from e
+    if serial.batch_number != batch.id or serial.issuer != batch.issuer_code or serial.sequence > batch.count:
+        raise ActivationError(f"{label} serial {serial_text} is not in batch {batch.batch_id}")
+    return serial.sequence
+
+
+def activate(session: Session, batch_id: str, distributor_id: str, from_serial: str | None = None,
+             to_serial: str | None = None, *, now: dt.datetime, actor: str) -> ActivationResult:
+    """Activate a sold range (default: the whole batch) for ``distributor_id``.
+
+    Only stock of approved/printed/shipped batches, only if every card of the
+    range is still inactive (all or nothing), and so only once.
+    """
+    batch = _batch(session, batch_id)
+    if batch.status not in ISSUED_BATCH_STATES:
+        raise ActivationError(f"batch {batch_id} is {batch.status}: only approved, printed or shipped stock "
+                              "can be activated")
+    if (from_serial is None) != (to_serial is None):
+        raise ActivationError("give both --from and --to (the same serial for one card), or neither")
+    if from_serial is None or to_serial is None:
+        first, last = 1, batch.count
+    else:
+        first, last = _sequence_in(batch, from_serial, "--from"), _sequence_in(batch, to_serial, "--to")
+        if first > last:
+            raise ActivationError(f"--from {from_serial} comes after --to {to_serial}")
+    in_range = and_(V.c.batch_pk == batch.id, V.c.sequence.between(first, last))
+    by_status = dict(session.execute(select(V.c.status, func.count()).where(in_range).group_by(V.c.status)).all())
+    expected = last - first + 1
+    if sum(by_status.values()) != expected:
+        raise ActivationError(f"batch {batch_id} has {sum(by_status.values())} of the {expected} cards in that range")
+    not_inactive = {s: n for s, n in by_status.items() if s != "inactive"}
+    if not_inactive:
+        detail = ", ".join(f"{n} {s}" for s, n in sorted(not_inactive.items()))
+        raise ActivationError(f"{sum(not_inactive.values())} of {expected} cards in that range are not inactive "
+                              f"({detail}); nothing activated")
+    distributor = ensure_distributor(session, distributor_id, now)
+    face, currency = batch.face_value, batch.currency
+    commission_each = commission_for(face, distributor.commission_bp)
+    face_total, commission_total = face * expected, commission_each * expected
+    at = utc(now)
+    changed = session.execute(
+        update(V).where(in_range, V.c.status == "inactive")
+        .values(status="active", distributor_id=distributor_id, activated_at=at, updated_at=at)).rowcount
+    if changed != expected:  # someone else changed a card between our count and update
+        raise ActivationError(f"only {changed} of {expected} cards could be activated (concurrent change); "
+                              "nothing activated")
+    first_serial = str(Serial(batch.issuer_code, batch.id, first))
+    last_serial = str(Serial(batch.issuer_code, batch.id, last))
+    legs = [journal.credit(chart.VOUCHER_LIABILITY, face_total, currency)]
+    if face_total - commission_total:
+        legs.append(journal.debit(chart.distributor(distributor_id), face_total - commission_total, currency))
+    if commission_total:
+        legs.append(journal.debit(chart.COMMISSION, commission_total, currency))
+    posted = journal.post(session, journal.Entry(
+        kind="activation", source="activation", external_ref=f"{batch_id}:{first}-{last}", legs=tuple(legs),
+        occurred_at=now, actor=actor, memo=f"sale of {expected} cards {first_serial}..{last_serial}"), now=now)
+    session.execute(insert(VoucherActivation.__table__).values(
+        batch_pk=batch.id, distributor_pk=distributor.id, first_sequence=first, last_sequence=last, count=expected,
+        face_value=face, commission_each=commission_each, currency=currency, transaction_id=posted.transaction_id,
+        activated_at=at, actor=actor))
+    audit.record(session, now=at, actor=actor, action="voucher.activate", subject_type="batch", subject_id=batch_id,
+                 from_state="inactive", to_state="active", details={
+                     "count": expected, "first_serial": first_serial, "last_serial": last_serial,
+                     "distributor_id": distributor_id, "face_total": face_total,
+                     "commission_total": commission_total, "transaction_id": posted.transaction_id})
+    return ActivationResult(batch_id, distributor_id, first_serial, last_serial, expected, face, currency,
+                            face_total, commission_total, face_total - commission_total, posted.transaction_id)
+
+
+# --- redemption -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RedemptionBooking:
+    transaction_id: int
+    voucher_id: int
+    serial: str
+    account_no: str
+    amount: int
+    currency: str
+    applied_to_arrears: int
+    credited_to_balance: int
+    balance: int  # the customer's prepaid balance right after this redemption
+    created: bool  # False: this voucher was already booked (replay)
+
+
+def _voucher_id(voucher: object) -> int:
+    if isinstance(voucher, bool):
+        raise RedemptionBookingError("not a voucher")
+    if isinstance(voucher, int):
+        return voucher
+    vid = getattr(voucher, "id", None)
+    if not isinstance(vid, int):
+        raise RedemptionBookingError("pass a voucher id or a voucher row")
+    return vid
+
+
+def claim_for_redemption(session: Session, voucher: object, *, today: dt.date, now: dt.datetime) -> bool:
+    """The hot path's conditional update: active and valid through ``today`` -> redeemed.
+
+    True if this caller won the card. The web API may use its own equivalent.
+    No audit event here: audit events come after the books (see :func:`redeem`).
+    """
+    vid = _voucher_id(voucher)
+    at = utc(now)
+    return session.execute(
+        update(V).where(V.c.id == vid, V.c.status == "active", V.c.expires >= today)
+        .values(status="redeemed", redeemed_at=at, updated_at=at)).rowcount == 1
+
+
+def redeem(session: Session, voucher: object, account_no: str, *, today: dt.date, now: dt.datetime,
+           actor: str) -> RedemptionBooking:
+    """Claim, book and audit one redemption (the CLI, tests and any caller without its own hot path).
+
+    Raises :class:`RedemptionBookingError` (code ``invalid_voucher`` semantics) if the card is not active
+    and valid today.
+    """
+    if not claim_for_redemption(session, voucher, today=today, now=now):
+        raise RedemptionBookingError("voucher is not active and valid today")
+    booking = redeem_voucher(session, voucher, account_no, now=now, actor=actor)
+    audit.record(session, now=utc(now), actor=actor, action="voucher.redeem", subject_type="voucher",
+                 subject_id=booking.serial, from_state="active", to_state="redeemed",
+                 details={"account_no": account_no, "transaction_id": booking.transaction_id})
+    return booking
+
+
+def redeem_voucher(session: Session, voucher: object, account_no: str, *, now: dt.datetime,
+                   actor: str | None = None) -> RedemptionBooking:
+    """Book a redemption the caller has already claimed (voucher status ``redeemed``).
+
+    Dr voucher_liability (face); Cr the account's arrears oldest bill first,
+    the rest Cr its prepaid balance. Idempotent per voucher: a second call for
+    the same account returns the original booking; another account raises.
+    """
+    vid = _voucher_id(voucher)
+    row = session.execute(select(V.c.id, V.c.serial, V.c.status, V.c.face_value, V.c.currency, V.c.activated_at)
+                          .where(V.c.id == vid)).one_or_none()
+    if row is None:
+        raise RedemptionBookingError(f"no voucher with id {vid}")
+    if row.status != "redeemed":
+        raise RedemptionBookingError(f"voucher {row.serial} is {row.status}: claim it (conditional update to "
+                                     "redeemed) before booking")
+    if row.activated_at is None:
+        raise RedemptionBookingError(f"voucher {row.serial} was never activated: no liability to redeem")
+    customer = get_customer(session, account_no)
+    if customer.currency != row.currency:
+        raise CurrencyMismatch(f"voucher {row.serial} is in {row.currency}, account {account_no} in "
+                               f"{customer.currency}")
+    existing = get_payment(session, "voucher", row.serial)
+    if existing is None:
+        booked = book_incoming(session, customer, debit_account=chart.VOUCHER_LIABILITY, amount=row.face_value,
+                               currency=row.currency, kind="redemption", source=REDEMPTION_SOURCE,
+                               external_ref=f"voucher:{vid}", occurred_at=now, now=now, actor=actor,
+                               memo=f"voucher {row.serial}")
+        if booked.created:
+            assert booked.allocation is not None
+            balance = prepaid_balance(session, customer)
+            payment_id = insert_payment(
+                session, channel="voucher", external_ref=row.serial, customer=customer, amount=row.face_value,
+                currency=row.currency, applied=booked.allocation.to_arrears, balance_after=balance, paid_at=now,
+                transaction_id=booked.transaction_id)
+            record_allocations(session, booked.transaction_id, booked.allocation.to_bills, payment_id=payment_id)
+            return RedemptionBooking(booked.transaction_id, vid, row.serial, account_no, row.face_value,
+                                     row.currency, booked.allocation.to_arrears, booked.allocation.to_prepaid,
+                                     balance, True)
+        existing = get_payment(session, "voucher", row.serial)
+        assert existing is not None
+    if existing.customer_id != customer.id:
+        raise RedemptionBookingError(f"voucher {row.serial} was already booked to another account")
+    return RedemptionBooking(existing.transaction_id, vid, row.serial, account_no, existing.amount, existing.currency,
+                             existing.applied_to_arrears, existing.amount - existing.applied_to_arrears,
+                             existing.balance_after, False)
+
+
+# --- expiry -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpiryResult:
+    as_of: dt.date
+    count: int
+    amounts: dict[str, int]  # currency -> face value moved to breakage
+    by_batch: dict[str, int]  # batch id -> cards expired
+    transaction_ids: tuple[int, ...]
+
+
+def expire_vouchers(session: Session, as_of: dt.date, now: dt.datetime, *, actor: str = "expiry-job") -> ExpiryResult:
+    """Active cards whose last valid day is before ``as_of`` -> expired; Dr liability, Cr breakage."""
+    at = utc(now)
+    rows = session.execute(
+        update(V).where(V.c.status == "active", V.c.expires < as_of)
+        .values(status="expired", expired_at=at, updated_at=at)
+        .returning(V.c.id, V.c.batch_pk, V.c.currency, V.c.face_value)).all()
+    if not rows:
+        return ExpiryResult(as_of, 0, {}, {}, ())
+    amounts: dict[str, int] = defaultdict(int)
+    first_id: dict[str, int] = {}
+    per_batch: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for vid, batch_pk, currency, face in rows:
+        amounts[currency] += face
+        first_id[currency] = min(first_id.get(currency, vid), vid)
+        per_batch[batch_pk][0] += 1
+        per_batch[batch_pk][1] += face
+    transaction_ids = []
+    for currency, amount in sorted(amounts.items()):
+        posted = journal.post(session, journal.Entry(
+            kind="expiry", source="expiry", external_ref=f"{as_of.isoformat()}:{currency}:{first_id[currency]}",
+            legs=(journal.debit(chart.VOUCHER_LIABILITY, amount, currency),
+                  journal.credit(chart.BREAKAGE, amount, currency)),
+            occurred_at=now, actor=actor, memo=f"cards expired before {as_of.isoformat()}"), now=now)
+        transaction_ids.append(posted.transaction_id)
+    names = dict(session.execute(select(Batch.id, Batch.batch_id).where(Batch.id.in_(list(per_batch)))).all())
+    for batch_pk, (count, amount) in sorted(per_batch.items()):
+        audit.record(session, now=at, actor=actor, action="voucher.expire", subject_type="batch",
+                     subject_id=names[batch_pk], from_state="active", to_state="expired",
+                     reason=f"unredeemed after last valid day (before {as_of.isoformat()})",
+                     details={"count": count, "face_total": amount})
+    return ExpiryResult(as_of, len(rows), dict(amounts), {names[b]: c for b, (c, _) in per_batch.items()},
+                        tuple(transaction_ids))
+
+
+# --- void -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VoidResult:
+    batch_pk: int
+    count: int
+    face_total: int
+    commission_total: int
+    transaction_ids: tuple[int, ...]
+
+
+def reverse_liability_for_void(session: Session, batch_pk: int, now: dt.datetime, actor: str = "batch-void"
+                               ) -> VoidResult:
+    """Reverse the sale of the batch's activated, unredeemed cards as it is voided.
+
+    Call it in the same transaction as the void, before or after the voucher
+    statuses change: it books every card of the batch that was activated, is
+    active or void, and whose liability was not reversed yet (``voided_at``
+    unset), and stamps ``voided_at``. Calling it twice books nothing new.
+    """
+    at = utc(now)
+    rows = session.execute(
+        update(V).where(V.c.batch_pk == batch_pk, V.c.activated_at.is_not(None), V.c.voided_at.is_(None),
+                        V.c.status.in_(("active", "void")))
+        .values(voided_at=at, updated_at=at)
+        .returning(V.c.id, V.c.sequence, V.c.face_value, V.c.currency)).all()
+    if not rows:
+        return VoidResult(batch_pk, 0, 0, 0, ())
+    activations = session.execute(
+        select(VoucherActivation.first_sequence, VoucherActivation.last_sequence,
+               VoucherActivation.commission_each, Distributor.distributor_id)
+        .join(Distributor, Distributor.id == VoucherActivation.distributor_pk)
+        .where(VoucherActivation.batch_pk == batch_pk).order_by(VoucherActivation.first_sequence)).all()
+    starts = [a.first_sequence for a in activations]
+    face_by_currency: dict[str, int] = defaultdict(int)
+    commission_by_currency: dict[str, int] = defaultdict(int)
+    receivable: dict[tuple[str, str], int] = defaultdict(int)
+    first_id = min(r.id for r in rows)
+    for row in rows:
+        i = bisect.bisect_right(starts, row.sequence) - 1
+        if i < 0 or activations[i].last_sequence < row.sequence:
+            raise ActivationError(f"voucher {row.id} is active but no activation covers it")
+        commission = activations[i].commission_each
+        face_by_currency[row.currency] += row.face_value
+        commission_by_currency[row.currency] += commission
+        receivable[(row.currency, activations[i].distributor_id)] += row.face_value - commission
+    transaction_ids = []
+    for currency, face_total in sorted(face_by_currency.items()):
+        legs = [journal.debit(chart.VOUCHER_LIABILITY, face_total, currency)]
+        legs += [journal.credit(chart.distributor(d), amount, currency)
+                 for (c, d), amount in sorted(receivable.items()) if c == currency and amount]
+        if commission_by_currency[currency]:
+            legs.append(journal.credit(chart.COMMISSION, commission_by_currency[currency], currency))
+        posted = journal.post(session, journal.Entry(
+            kind="void", source="void", external_ref=f"batch:{batch_pk}:{currency}:{first_id}", legs=tuple(legs),
+            occurred_at=now, actor=actor, memo=f"sale reversed: {len(rows)} activated cards voided"), now=now)
+        transaction_ids.append(posted.transaction_id)
+    batch_id = session.execute(select(Batch.batch_id).where(Batch.id == batch_pk)).scalar_one()
+    audit.record(session, now=at, actor=actor, action="voucher.void_liability", subject_type="batch",
+                 subject_id=batch_id, from_state="active", to_state="void",
+                 details={"count": len(rows), "face_total": sum(face_by_currency.values()),
+                          "commission_total": sum(commission_by_currency.values())})
+    return VoidResult(batch_pk, len(rows), sum(face_by_currency.values()), sum(commission_by_currency.values()),
+                      tuple(transaction_ids))
+
+
+def activated_at(session: Session, voucher_id: int) -> dt.datetime | None:
+    return from_db(session.execute(select(V.c.activated_at).where(V.c.id == voucher_id)).scalar_one_or_none())

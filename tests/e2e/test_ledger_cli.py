@@ -1,0 +1,179 @@
+"""The books through ``voucherctl``, in process, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from storage.db import make_engine, session_factory
+from tests.integration.ledger.conftest import make_batch
+from voucherctl import context
+from voucherctl.main import main
+
+ALIPAY_SAMPLE = Path(__file__).parents[1] / "vectors" / "ledger" / "alipay_bill_20261125.csv"
+HEADER = "external_ref,account_no,amount,currency,paid_at\n"
+
+
+@pytest.fixture
+def cli(db_url, tmp_path, monkeypatch, capsys):
+    """``cli(*argv) -> (exit code, stdout, stderr)`` against a migrated database."""
+    monkeypatch.setenv("VOUCHER_DATABASE_URL", db_url)
+    monkeypatch.setenv("VOUCHER_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("VOUCHER_TIMEZONE", raising=False)
+    monkeypatch.delenv("VOUCHER_CURRENCY", raising=False)
+    context.settings.cache_clear()
+    context.engine.cache_clear()
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    yield run
+    context.engine().dispose()
+    context.settings.cache_clear()
+    context.engine.cache_clear()
+
+
+def ok_json(result: tuple[int, str, str]) -> dict:
+    code, out, err = result
+    assert code == 0, err
+    return json.loads(out)
+
+
+def fails(result: tuple[int, str, str], fragment: str) -> None:
+    code, out, err = result
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert lines and lines[-1].startswith("voucherctl: error:") and fragment in lines[-1], err
+
+
+@pytest.fixture
+def stock(db_url):
+    engine = make_engine(db_url)
+    with session_factory(engine).begin() as s:
+        batch = make_batch(s, count=10, face_value=5000)
+    engine.dispose()
+    return batch
+
+
+def test_accounts(cli):
+    created = ok_json(cli("accounts", "create", "--account-no", "3100123456", "--name", "张三", "--meter", "M-9",
+                          "--arrears", "12.34", "--json"))
+    assert (created["account_no"], created["balance"], created["arrears"], created["meter_no"]) == \
+        ("3100123456", "0.00", "12.34", "M-9")
+    assert ok_json(cli("accounts", "show", "3100123456", "--json"))["arrears"] == "12.34"
+    fails(cli("accounts", "create", "--account-no", "3100123456", "--name", "again", "--json"), "already exists")
+    fails(cli("accounts", "create", "--account-no", "31001", "--name", "x", "--arrears", "-5"), "--arrears")
+    fails(cli("accounts", "show", "999"), "unknown account")
+
+
+def test_sale_redemption_expiry_and_reports(cli, stock, db_url, tmp_path):
+    ok_json(cli("accounts", "create", "--account-no", "0101", "--name", "张三", "--arrears", "20.00", "--json"))
+    ok_json(cli("ledger", "commission", "--distributor", "SHOP-1", "--rate", "2%", "--operator", "mkt", "--json"))
+    sold = ok_json(cli("batch", "activate", stock.batch_id, "--distributor", "SHOP-1", "--from", stock.serial(1),
+                       "--to", stock.serial(6), "--json"))
+    assert (sold["count"], sold["face_total"], sold["commission_total"], sold["receivable"]) == \
+        (6, "300.00", "6.00", "294.00")
+    fails(cli("batch", "activate", stock.batch_id, "--distributor", "SHOP-1", "--from", stock.serial(6),
+              "--to", stock.serial(7)), "not inactive")
+
+    liability = ok_json(cli("report", "liability", "--json"))
+    assert {k: liability[k] for k in ("currency", "total", "ledger_balance")} == \
+        {"currency": "CNY", "total": "300.00", "ledger_balance": "300.00"}
+    assert liability["by_batch"] == [{"batch_id": stock.batch_id, "active_count": 6, "liability": "300.00",
+                                      "face_value": "50.00"}]
+    assert liability["roll_forward"]["closes"] is True
+
+    expired = ok_json(cli("vouchers", "expire", "--as-of", "2028-01-01", "--json"))
+    assert (expired["expired"], expired["amounts"]) == (6, {"CNY": "300.00"})
+    assert ok_json(cli("report", "liability", "--json"))["total"] == "0.00"
+    assert ok_json(cli("report", "breakage", "--from", "2000-01-01", "--to", "2100-01-01", "--json"))["amount"] \
+        == "300.00"
+    trial = ok_json(cli("report", "trial-balance", "--json"))
+    assert trial["balanced"] and trial["total_debit"] == trial["total_credit"]
+    statement = ok_json(cli("report", "distributor", "SHOP-1", "--from", "2000-01-01", "--json"))
+    assert (statement["closing"], statement["sold_count"], statement["closes"]) == ("294.00", 6, True)
+    verified = ok_json(cli("ledger", "verify", "--json"))
+    assert verified["ok"] and verified["problems"] == []
+
+
+def test_payments_import_reconcile_and_reports(cli, tmp_path):
+    for no in ("0101", "0102", "0103", "0104"):
+        ok_json(cli("accounts", "create", "--account-no", no, "--name", f"户主{no}", "--json"))
+    bill = tmp_path / ALIPAY_SAMPLE.name
+    shutil.copy(ALIPAY_SAMPLE, bill)
+    imported = ok_json(cli("payments", "import", "--channel", "alipay", "--format", "alipay", str(bill), "--json"))
+    assert (imported["booked"], imported["amounts"], len(imported["skipped"])) == (5, {"CNY": "469.38"}, 1)
+    again = ok_json(cli("payments", "import", "--channel", "alipay", "--format", "alipay", str(bill), "--json"))
+    assert (again["booked"], again["duplicates"]) == (0, 5)
+
+    report_csv = tmp_path / "recon.csv"
+    recon = ok_json(cli("reconcile", "--channel", "alipay", "--format", "alipay", str(bill), "--json",
+                        "--csv", str(report_csv)))
+    assert {k: recon[k] for k in ("matched", "missing_in_books", "missing_in_file", "amount_mismatch")} == \
+        {"matched": 5, "missing_in_books": [], "missing_in_file": [], "amount_mismatch": []}
+    assert recon["settled"]["amounts"] == {"CNY": "469.38"}
+    assert report_csv.read_text(encoding="utf-8").startswith("status,external_ref")
+    assert ok_json(cli("reconcile", "--channel", "alipay", "--format", "alipay", str(bill), "--json"))[
+        "settled"]["count"] == 0
+
+    generic = tmp_path / "bank.csv"
+    generic.write_text(HEADER + "B-1,0101,10.00,CNY,2026-11-25T10:00:00+08:00\n", encoding="utf-8")
+    ok_json(cli("payments", "import", "--channel", "bank_counter", str(generic), "--json"))
+    channels = ok_json(cli("report", "channels", "--from", "2026-11-01", "--to", "2026-11-30", "--by", "day",
+                           "--json"))
+    assert {t["channel"]: (t["count"], t["amount"]) for t in channels["totals"]} == \
+        {"bank_counter": (1, "10.00"), "alipay": (5, "469.38")}
+    assert channels["totals"][1]["count_share"] == "83.33"
+    pdf = tmp_path / "finance.pdf"
+    ok_json(cli("report", "liability", "--from", "2026-11-01", "--json", "--pdf", str(pdf)))
+    _pdf_renders_with_embedded_fonts(pdf, tmp_path)
+    assert ok_json(cli("ledger", "verify", "--json"))["ok"]
+
+
+def test_bad_files_and_channels(cli, tmp_path):
+    ok_json(cli("accounts", "create", "--account-no", "0101", "--name", "张三", "--json"))
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER + "R1,0101,10.00,CNY,2026-11-25T10:00:00+08:00\nR2,0999,-1,CNY,soon\n", encoding="utf-8")
+    code, out, err = cli("payments", "import", "--channel", "pos_card", str(bad), "--json")
+    assert code == 1
+    report = json.loads(out)["error"]
+    assert report["code"] == "file_rejected" and report["lines"][0]["line"] == 3
+    assert err.strip().splitlines()[-1].startswith("voucherctl: error:")
+    fails(cli("payments", "import", "--channel", "paypal", str(bad)), "unknown channel")
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes((HEADER + "R3,0101,1.00,CNY,2026年11月25日\n").encode("gbk"))
+    fails(cli("payments", "import", "--channel", "pos_card", str(gbk)), "not valid UTF-8")
+    fails(cli("payments", "import", "--channel", "alipay", "--format", "alipay", str(bad)), "not an Alipay bill")
+    fails(cli("reconcile", "--channel", "voucher", str(bad), "--json"), "no settlement file")
+    assert ok_json(cli("accounts", "show", "0101", "--json"))["balance"] == "0.00"
+
+
+def test_verify_exits_non_zero_on_damage(cli, db_url):
+    ok_json(cli("accounts", "create", "--account-no", "0101", "--name", "张三", "--arrears", "5.00", "--json"))
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_accounts SET balance = balance + 1 WHERE code = 'revenue:electricity'"))
+    engine.dispose()
+    code, out, err = cli("ledger", "verify", "--json")
+    assert code == 1 and not json.loads(out)["ok"]
+    assert "problem" in err
+
+
+def _pdf_renders_with_embedded_fonts(pdf: Path, tmp_path: Path) -> None:
+    assert pdf.read_bytes().startswith(b"%PDF")
+    if shutil.which("pdftoppm") is None or shutil.which("pdffonts") is None:
+        pytest.skip("poppler-utils not installed")
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True)
+    assert list(tmp_path.glob("page*.png"))
+    fonts = subprocess.run(["pdffonts", str(pdf)], check=True, capture_output=True, text=True).stdout.splitlines()
+    rows = fonts[2:]
+    assert rows, fonts
+    for row in rows:  # name type encoding emb sub uni object ID
+        assert row.split()[-5] == "yes", f"font not embedded: {row}"

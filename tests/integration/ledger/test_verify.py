@@ -1,0 +1,59 @@
+"""`verify` finds every kind of damage (a verifier that never fails proves nothing)."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from ledger import customers, payments, voucher_books
+from ledger.verify import verify
+
+from .conftest import voucher_id
+
+
+@pytest.fixture
+def books(sessions, now, stock):
+    batch = stock(count=5, face_value=10000)
+    with sessions.begin() as s:
+        customers.create_customer(s, "0101", "张三", arrears=500, arrears_due=now.date(), now=now)
+        voucher_books.activate(s, batch.batch_id, "D1", now=now, actor="D1")
+        vid = voucher_id(s, batch, 1)
+        voucher_books.claim_for_redemption(s, vid, today=now.date(), now=now)
+        voucher_books.redeem_voucher(s, vid, "0101", now=now)
+        payments.post_payment(s, "alipay", "0101", 999, "AP-1", now, now)
+    with sessions.begin() as s:
+        assert verify(s).ok
+    return batch
+
+
+def _problems(sessions, statement: str) -> set[str]:
+    with sessions() as s:
+        with s.begin():
+            if s.get_bind().dialect.name == "sqlite":
+                s.execute(text("PRAGMA foreign_keys=OFF"))
+            s.execute(text(statement))
+            found = {p.check for p in verify(s).problems}
+            s.rollback()
+    return found
+
+
+@pytest.mark.parametrize("statement, check", [
+    ("UPDATE ledger_accounts SET balance = balance + 1 WHERE code = 'bank' OR code = 'voucher_liability'",
+     "balance"),
+    ("UPDATE vouchers SET status = 'inactive' WHERE status = 'active' AND sequence = 2", "voucher_liability"),
+    ("UPDATE customer_bills SET outstanding = outstanding + 1", "arrears"),
+    ("UPDATE payments SET reconciliation_id = NULL, amount = amount + 1 WHERE channel = 'alipay'", "clearing"),
+])
+def test_verify_reports_tampering(sessions, books, statement, check):
+    assert check in _problems(sessions, statement)
+
+
+def test_verify_reports_a_broken_transaction_on_sqlite(sessions, books, engine):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL refuses the edit itself (see test_journal)")
+    with sessions() as s, s.begin():
+        s.execute(text("DROP TRIGGER ledger_postings_no_update"))
+        s.execute(text("UPDATE ledger_postings SET amount = amount + 7 WHERE transaction_id = "
+                       "(SELECT max(transaction_id) FROM ledger_postings) AND line = 1"))
+        found = {p.check for p in verify(s).problems}
+        s.rollback()
+    assert {"zero_sum", "balance"} <= found

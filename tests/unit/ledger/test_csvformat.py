@@ -1,0 +1,64 @@
+"""The generic CSV reader: header, fields, line numbers, encodings."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+
+from ledger.csvformat import LineProblem, PaymentLine, parse_timestamp, read_generic
+from ledger.errors import FileRejected, LineError, WrongEncoding
+
+UTC = dt.timezone.utc
+HEADER = b"external_ref,account_no,amount,currency,paid_at\n"
+
+
+def items(body: bytes) -> list[PaymentLine | LineError]:
+    return list(read_generic(io.BytesIO(HEADER + body)))
+
+
+def test_good_lines():
+    (line,) = items(b"R1,0101,12.5,CNY,2026-11-25T10:00:00+08:00\n")
+    assert line == PaymentLine(2, "R1", "0101", 1250, "CNY", dt.datetime(2026, 11, 25, 2, tzinfo=UTC))
+
+
+def test_bom_crlf_quotes_and_blank_lines_are_fine():
+    data = "\ufeff".encode() + HEADER.replace(b"\n", b"\r\n") + b'"R1","0101","1.00","CNY","2026-11-25 10:00"\r\n\r\n'
+    (line,) = list(read_generic(io.BytesIO(data)))
+    assert (line.line, line.paid_at) == (2, dt.datetime(2026, 11, 25, 2, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2026-11-25T10:00:00+08:00", dt.datetime(2026, 11, 25, 2, tzinfo=UTC)),
+    ("2026-11-25T10:00:00Z", dt.datetime(2026, 11, 25, 10, tzinfo=UTC)),
+    ("2026-11-25 10:00:00.123456", dt.datetime(2026, 11, 25, 2, 0, 0, 123456, tzinfo=UTC)),
+    ("2026-11-25T10:00-0500", dt.datetime(2026, 11, 25, 15, tzinfo=UTC)),
+])
+def test_timestamps(text, expected):
+    assert parse_timestamp(text) == expected
+
+
+@pytest.mark.parametrize("text", ["2026-11-25", "yesterday", "2026-02-30T10:00:00", "2026-11-25T25:00:00",
+                                  "2026-11-25T10:00:00+15:00", "1700000000"])
+def test_bad_timestamps(text):
+    with pytest.raises(LineProblem):
+        parse_timestamp(text)
+
+
+def test_errors_carry_physical_line_numbers_even_after_a_multiline_field():
+    body = b'R1,0101,1.00,CNY,2026-11-25T10:00:00Z\n"R\n2",0101,1.00,CNY,2026-11-25T10:00:00Z\nR3,0101,x,CNY,2026-11-25T10:00:00Z\n'
+    found = items(body)
+    assert isinstance(found[0], PaymentLine)
+    assert [(e.line, e.external_ref) for e in found[1:]] == [(3, "R\n2"), (5, "R3")]
+
+
+def test_header_is_required():
+    with pytest.raises(FileRejected, match="header"):
+        list(read_generic(io.BytesIO(b"ref,acc,amount\n")))
+    with pytest.raises(FileRejected, match="empty"):
+        list(read_generic(io.BytesIO(b"")))
+
+
+def test_gbk_is_refused_with_the_line_number():
+    with pytest.raises(WrongEncoding, match="line 3"):
+        items(b"R1,0101,1.00,CNY,2026-11-25T10:00:00Z\n" + "R2,0101,1.00,CNY,二〇二六\n".encode("gbk"))

@@ -1,0 +1,91 @@
+"""``voucherctl ledger``: verify the books; corrections; distributor commission."""
+from __future__ import annotations
+
+import click
+
+from ledger import distributors
+from ledger.corrections import reverse_transaction
+from ledger.verify import verify as verify_books
+from voucherctl import context
+from voucherctl._ledger_common import money, today
+from voucherctl.output import CliError, emit, json_option
+
+
+@click.group()
+def ledger() -> None:
+    """The double-entry books."""
+
+
+@ledger.command("verify")
+@json_option
+def verify(as_json: bool) -> None:
+    """Recompute every balance from postings, check zero-sum and the voucher liability."""
+    with context.sessions().begin() as session:
+        report = verify_books(session, today=today())
+    document = {
+        "ok": report.ok, "accounts": report.accounts, "transactions": report.transactions,
+        "postings": report.postings, "problems": [p.as_dict() for p in report.problems],
+        "warnings": report.warnings,
+        "voucher_liability": {c: {"ledger": money(v["ledger"]), "active_face_value": money(v["active_face_value"]),
+                                  "active_count": v["active_count"]} for c, v in report.liability.items()},
+    }
+
+    def human() -> None:
+        click.echo(f"{report.accounts} accounts, {report.transactions} transactions, {report.postings} postings")
+        for p in report.problems:
+            click.echo(f"PROBLEM {p.check}: {p.subject}: {p.message}")
+        for w in report.warnings:
+            click.echo(f"warning: {w}")
+        if report.ok:
+            click.echo("books verified: every balance, zero-sum and the voucher liability check out")
+
+    emit(as_json, document, human)
+    if not report.ok:
+        raise CliError(f"ledger verify found {len(report.problems)} problem(s)")
+
+
+@ledger.command("reverse")
+@click.argument("transaction_id", type=int)
+@click.option("--reason", required=True)
+@click.option("--operator", required=True)
+@json_option
+def reverse(transaction_id: int, reason: str, operator: str, as_json: bool) -> None:
+    """Reverse a payment, bill or remittance (once) with a mirror-image transaction."""
+    with context.sessions().begin() as session:
+        posted = reverse_transaction(session, transaction_id, now=context.now(), actor=operator, reason=reason)
+    emit(as_json, {"reversed": transaction_id, "reversal_id": posted.transaction_id},
+         f"transaction {transaction_id} reversed by {posted.transaction_id}")
+
+
+@ledger.command("commission")
+@click.option("--distributor", "distributor_id", required=True)
+@click.option("--rate", required=True, help="Percent of face value for future sales, e.g. 2.5%.")
+@click.option("--name", default=None)
+@click.option("--operator", required=True)
+@json_option
+def commission(distributor_id: str, rate: str, name: str | None, operator: str, as_json: bool) -> None:
+    """Set a distributor's commission rate (past sales keep theirs)."""
+    bp = distributors.parse_rate(rate)
+    with context.sessions().begin() as session:
+        d = distributors.set_commission(session, distributor_id, bp, now=context.now(), actor=operator, name=name)
+        document = {"distributor_id": d.distributor_id, "name": d.name, "commission_bp": d.commission_bp,
+                    "commission": f"{d.commission_bp // 100}.{d.commission_bp % 100:02d}%"}
+    emit(as_json, document, f"{distributor_id}: commission {document['commission']}")
+
+
+@ledger.command("remit")
+@click.option("--distributor", "distributor_id", required=True)
+@click.option("--amount", required=True, help="e.g. 9700.00")
+@click.option("--ref", "external_ref", required=True, help="Bank reference of the transfer (idempotency key).")
+@click.option("--operator", required=True)
+@json_option
+def remit(distributor_id: str, amount: str, external_ref: str, operator: str, as_json: bool) -> None:
+    """Record a distributor paying for cards it sold: Dr bank, Cr distributor."""
+    from voucherctl._ledger_common import parse_money
+
+    minor = parse_money(amount, "--amount", positive=True)
+    with context.sessions().begin() as session:
+        transaction_id = distributors.post_remittance(session, distributor_id, minor, external_ref,
+                                                      now=context.now(), actor=operator)
+    emit(as_json, {"distributor_id": distributor_id, "amount": money(minor), "transaction_id": transaction_id},
+         f"remittance of {money(minor)} from {distributor_id} booked ({transaction_id})")

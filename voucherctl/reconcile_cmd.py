@@ -1,0 +1,53 @@
+"""``voucherctl reconcile``: a channel's settlement file against the books (对账)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ledger import formats
+from ledger.errors import FileRejected
+from ledger.reconcile import write_report_csv
+from voucherctl import context
+from voucherctl._ledger_common import money
+from voucherctl.output import emit, json_option
+from voucherctl.payments_cmd import report_rejection
+
+
+@click.command("reconcile")
+@click.option("--channel", required=True, help="The channel whose settlement file this is.")
+@click.option("--format", "fmt", type=click.Choice(formats.FORMATS), default="generic", show_default=True)
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write every line with its status to this CSV file.")
+@click.option("--operator", default="reconciliation", show_default=True)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@json_option
+def reconcile(channel: str, fmt: str, csv_out: Path | None, operator: str, file: Path, as_json: bool) -> None:
+    """Match the file against the channel's payments over its period; settle confirmed matches once."""
+    settings = context.settings()
+    try:
+        with context.sessions().begin() as session:
+            result = formats.reconcile_payments(session, channel, file, fmt=fmt, now=context.now(), actor=operator,
+                                                tz=settings.timezone)
+            rows = write_report_csv(session, result, csv_out) if csv_out else None
+    except FileRejected as e:
+        report_rejection(e, as_json)
+        return
+    document = result.contract_document()
+    if rows is not None:
+        document["csv"] = {"path": str(csv_out), "rows": rows}
+
+    def human() -> None:
+        click.echo(f"{result.channel} {result.file_name}: {result.lines} lines, period "
+                   f"{result.period_start.isoformat()} .. {result.period_end.isoformat()}")
+        click.echo(f"  matched {result.matched} (settled now {result.settled_count}"
+                   + "".join(f", {money(a)} {c}" for c, a in sorted(result.settled_amounts.items()))
+                   + f"; settled before {result.already_settled})")
+        for key in ("amount_mismatch", "account_mismatch", "missing_in_books", "missing_in_file"):
+            refs = getattr(result, key)
+            click.echo(f"  {key}: {len(refs)}" + (f"  {', '.join(refs[:10])}{' ...' if len(refs) > 10 else ''}"
+                                                  if refs else ""))
+        if rows is not None:
+            click.echo(f"  report: {csv_out} ({rows} rows)")
+
+    emit(as_json, document, human)

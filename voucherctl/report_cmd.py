@@ -1,0 +1,289 @@
+"""``voucherctl report``: finance reports as text, JSON (--json), CSV (--csv OUT) and PDF (--pdf OUT).
+
+Dates are local business days (VOUCHER_TIMEZONE, default Asia/Shanghai):
+``--as-of 2026-11-30`` means the end of that day; ``--from``/``--to`` are
+inclusive. ``--pdf`` renders the finance report with the sections the
+command computes (``liability --pdf`` also adds channels, breakage and the
+trial balance of the same period).
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import click
+
+from ledger.reports.breakage import BreakageReport, breakage_report
+from ledger.reports.channels import ChannelReport, channel_report
+from ledger.reports.collection import collection_report
+from ledger.reports.distributor import distributor_statement
+from ledger.reports.liability import LiabilityReport, liability_report
+from ledger.reports.trial_balance import TrialBalance, trial_balance
+from ledger.timeutil import end_of_day, start_of_day
+from voucherctl import context
+from voucherctl._ledger_common import money, parse_date, today
+from voucherctl.output import emit, json_option
+
+csv_option = click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                          help="Also write the report's rows to this CSV file.")
+pdf_option = click.option("--pdf", "pdf_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                          help="Also render a PDF report (charts by reportlab, embedded fonts).")
+currency_option = click.option("--currency", default=None, help="ISO 4217 (default VOUCHER_CURRENCY or CNY).")
+
+
+def _period(date_from: str | None, date_to: str | None) -> tuple[dt.date, dt.date, dt.datetime, dt.datetime]:
+    last = parse_date(date_to, "--to") if date_to else today()
+    first = parse_date(date_from, "--from") if date_from else last.replace(day=1)
+    if first > last:
+        from voucherctl.output import CliError
+
+        raise CliError("--from is after --to")
+    tz = context.settings().timezone
+    return first, last, start_of_day(first, tz), end_of_day(last, tz)
+
+
+def _write_csv(path: Path | None, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    if path is None:
+        return
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _currency(currency: str | None) -> str:
+    return (currency or context.settings().currency).upper()
+
+
+@click.group()
+def report() -> None:
+    """Finance reports: liability, breakage, channels, collection, trial balance, distributor."""
+
+
+def liability_document(r: LiabilityReport) -> dict:
+    """CONTRACT.md's document (currency, total, by_batch, ledger_balance) plus the detail."""
+    document = {
+        "currency": r.currency, "total": money(r.total),
+        "by_batch": [{"batch_id": b["batch_id"], "active_count": b["active_count"],
+                      "liability": money(int(b["liability"])), "face_value": money(int(b["face_value"]))}
+                     for b in r.by_batch],
+        "ledger_balance": money(r.ledger_balance),
+        "as_of": r.as_of.isoformat(), "active_count": r.active_count, "difference": money(r.ledger_balance - r.total),
+        "by_face_value": [{"face_value": money(int(x.key)), "active_count": x.count, "liability": money(x.amount)}
+                          for x in r.by_face_value],
+        "by_distributor": [{"distributor_id": x.key, "active_count": x.count, "liability": money(x.amount)}
+                           for x in r.by_distributor],
+        "aging": [{"days": x.key, "active_count": x.count, "liability": money(x.amount)} for x in r.aging],
+        "past_last_valid_day": {"active_count": r.past_last_valid_day.count,
+                                "liability": money(r.past_last_valid_day.amount)},
+    }
+    if r.roll_forward is not None:
+        rf = r.roll_forward
+        document["roll_forward"] = {
+            "start": rf.start.isoformat(), "end": rf.end.isoformat(),
+            **{line.key: {"count": line.count, "amount": money(line.amount)}
+               for line in (rf.opening, rf.activated, rf.redeemed, rf.expired, rf.voided, rf.closing)},
+            "ledger_opening": money(rf.ledger_opening), "ledger_closing": money(rf.ledger_closing),
+            "closes": rf.closes,
+        }
+    return document
+
+
+@report.command("liability")
+@click.option("--as-of", "as_of", default=None, help="Local date (default today): the liability at its end.")
+@click.option("--from", "date_from", default=None, help="Start of the roll-forward (default: 1st of the month).")
+@currency_option
+@csv_option
+@pdf_option
+@json_option
+def liability(as_of: str | None, date_from: str | None, currency: str | None, csv_out: Path | None,
+              pdf_out: Path | None, as_json: bool) -> None:
+    """Outstanding voucher value by batch, face value, distributor and age, with a roll-forward."""
+    first, last, start, end = _period(date_from, as_of)
+    cur = _currency(currency)
+    with context.sessions().begin() as session:
+        r = liability_report(session, as_of=end, currency=cur, last_valid_day=last, period_start=start)
+        if pdf_out:
+            from ledger.reports.pdf import render_finance_report
+
+            tz = context.settings().timezone
+            render_finance_report(
+                pdf_out, title_note=f"{first} .. {last} ({tz}) · {cur}", liability=r,
+                channels=channel_report(session, start=start, end=end, currency=cur, granularity="month", tz=tz),
+                breakage=breakage_report(session, start=start, end=end, currency=cur, tz=tz),
+                trial=trial_balance(session, as_of=end, currency=cur), tz=tz)
+    _write_csv(csv_out, ["batch_id", "face_value", "active_count", "liability"],
+               ([b["batch_id"], money(int(b["face_value"])), b["active_count"], money(int(b["liability"]))]
+                for b in r.by_batch))
+    document = liability_document(r)
+
+    def human() -> None:
+        click.echo(f"voucher liability as of {last} (end of day): {money(r.total)} {cur} on {r.active_count} cards; "
+                   f"books {money(r.ledger_balance)}")
+        for b in r.by_batch:
+            click.echo(f"  {b['batch_id']}  {b['active_count']:>9} x {money(int(b['face_value'])):>8} = "
+                       f"{money(int(b['liability']))}")
+        for a in r.aging:
+            click.echo(f"  age {a.key:>8} days: {a.count:>9} cards {money(a.amount)}")
+        if r.roll_forward is not None:
+            rf = r.roll_forward
+            click.echo(f"  roll-forward from {first}: opening {money(rf.opening.amount)} + activated "
+                       f"{money(rf.activated.amount)} - redeemed {money(rf.redeemed.amount)} - expired "
+                       f"{money(rf.expired.amount)} - voided {money(rf.voided.amount)} = closing "
+                       f"{money(rf.closing.amount)} ({'closes' if rf.closes else 'DOES NOT CLOSE'})")
+
+    emit(as_json, document, human)
+
+
+@report.command("breakage")
+@click.option("--from", "date_from", default=None)
+@click.option("--to", "date_to", default=None)
+@currency_option
+@csv_option
+@pdf_option
+@json_option
+def breakage(date_from: str | None, date_to: str | None, currency: str | None, csv_out: Path | None,
+             pdf_out: Path | None, as_json: bool) -> None:
+    """Value of cards that expired unredeemed (breakage income), per month and batch."""
+    first, last, start, end = _period(date_from, date_to)
+    cur = _currency(currency)
+    with context.sessions().begin() as session:
+        r: BreakageReport = breakage_report(session, start=start, end=end, currency=cur,
+                                            tz=context.settings().timezone)
+    _write_csv(csv_out, ["month", "batch_id", "count", "amount", "activated", "rate_percent"],
+               ([x.month, x.batch_id, x.count, money(x.amount), money(x.activated), x.rate] for x in r.lines))
+    if pdf_out:
+        from ledger.reports.pdf import render_finance_report
+
+        render_finance_report(pdf_out, title_note=f"breakage {first} .. {last} · {cur}", breakage=r)
+    emit(as_json, {"currency": cur, "from": first.isoformat(), "to": last.isoformat(), "count": r.count,
+                   "amount": money(r.amount), "ledger_income": money(r.ledger_income),
+                   "lines": [{"month": x.month, "batch_id": x.batch_id, "count": x.count, "amount": money(x.amount),
+                              "activated": money(x.activated), "rate": x.rate} for x in r.lines]},
+         f"breakage {first} .. {last}: {r.count} cards, {money(r.amount)} {cur} (books {money(r.ledger_income)})")
+
+
+@report.command("channels")
+@click.option("--from", "date_from", default=None)
+@click.option("--to", "date_to", default=None)
+@click.option("--by", "granularity", type=click.Choice(["day", "month"]), default="month", show_default=True)
+@currency_option
+@csv_option
+@pdf_option
+@json_option
+def channels(date_from: str | None, date_to: str | None, granularity: str, currency: str | None,
+             csv_out: Path | None, pdf_out: Path | None, as_json: bool) -> None:
+    """Payments and redemptions by channel per day or month: count, amount and share."""
+    first, last, start, end = _period(date_from, date_to)
+    cur = _currency(currency)
+    with context.sessions().begin() as session:
+        r: ChannelReport = channel_report(session, start=start, end=end, currency=cur, granularity=granularity,
+                                          tz=context.settings().timezone)
+    _write_csv(csv_out, ["period", "channel", "count", "count_share_percent", "amount", "amount_share_percent"],
+               ([x.period, x.channel, x.count, x.count_share, money(x.amount), x.amount_share]
+                for x in r.lines + r.totals))
+    if pdf_out:
+        from ledger.reports.pdf import render_finance_report
+
+        render_finance_report(pdf_out, title_note=f"channels {first} .. {last} · {cur}", channels=r)
+
+    def line(x) -> dict:
+        return {"period": x.period, "channel": x.channel, "count": x.count, "count_share": x.count_share,
+                "amount": money(x.amount), "amount_share": x.amount_share}
+
+    def human() -> None:
+        for x in r.totals:
+            click.echo(f"{x.channel:<22} {x.count:>9} payments ({x.count_share:>6}%)  {money(x.amount):>14} "
+                       f"({x.amount_share:>6}%)")
+        click.echo(f"{'total':<22} {r.count:>9} payments            {money(r.amount):>14}")
+
+    emit(as_json, {"currency": cur, "from": first.isoformat(), "to": last.isoformat(), "by": granularity,
+                   "count": r.count, "amount": money(r.amount), "lines": [line(x) for x in r.lines],
+                   "totals": [line(x) for x in r.totals]}, human)
+
+
+@report.command("collection")
+@click.option("--from", "date_from", default=None)
+@click.option("--to", "date_to", default=None)
+@currency_option
+@csv_option
+@json_option
+def collection(date_from: str | None, date_to: str | None, currency: str | None, csv_out: Path | None,
+               as_json: bool) -> None:
+    """Collection rate per month: applied to bills ÷ billed."""
+    first, last, start, end = _period(date_from, date_to)
+    cur = _currency(currency)
+    with context.sessions().begin() as session:
+        r = collection_report(session, start=start, end=end, currency=cur, tz=context.settings().timezone)
+    _write_csv(csv_out, ["month", "billed", "collected", "rate_percent"],
+               ([x.month, money(x.billed), money(x.collected), x.rate] for x in r.lines))
+    emit(as_json, {"currency": cur, "from": first.isoformat(), "to": last.isoformat(),
+                   "months": [{"month": x.month, "billed": money(x.billed), "collected": money(x.collected),
+                               "rate": x.rate} for x in r.lines]},
+         lambda: [click.echo(f"{x.month}: billed {money(x.billed)}, collected {money(x.collected)} ({x.rate}%)")
+                  for x in r.lines] or click.echo("no bills or collections in the period"))
+
+
+@report.command("trial-balance")
+@click.option("--as-of", "as_of", default=None, help="Local date (default today), end of day.")
+@click.option("--detail", is_flag=True, help="One line per account instead of per class.")
+@currency_option
+@csv_option
+@pdf_option
+@json_option
+def trial_balance_cmd(as_of: str | None, detail: bool, currency: str | None, csv_out: Path | None,
+                      pdf_out: Path | None, as_json: bool) -> None:
+    """Debits and credits of every account (class); the totals must agree."""
+    day = parse_date(as_of, "--as-of") if as_of else today()
+    cur = _currency(currency)
+    with context.sessions().begin() as session:
+        r: TrialBalance = trial_balance(session, as_of=end_of_day(day, context.settings().timezone), currency=cur,
+                                        detail=detail)
+    _write_csv(csv_out, ["account", "kind", "accounts", "debit", "credit"],
+               ([x.account, x.kind, x.accounts, money(x.debit), money(x.credit)] for x in r.lines))
+    if pdf_out:
+        from ledger.reports.pdf import render_finance_report
+
+        render_finance_report(pdf_out, title_note=f"trial balance as of {day} · {cur}", trial=r)
+    emit(as_json, {"currency": cur, "as_of": r.as_of.isoformat(), "balanced": r.balanced,
+                   "total_debit": money(r.total_debit), "total_credit": money(r.total_credit),
+                   "lines": [{"account": x.account, "kind": x.kind, "accounts": x.accounts, "debit": money(x.debit),
+                              "credit": money(x.credit)} for x in r.lines]},
+         lambda: [click.echo(f"{x.account:<32} {x.kind:<10} {money(x.debit):>16} {money(x.credit):>16}")
+                  for x in r.lines] + [click.echo(f"{'total':<43} {money(r.total_debit):>16} "
+                                                  f"{money(r.total_credit):>16}")])
+
+
+@report.command("distributor")
+@click.argument("distributor_id")
+@click.option("--from", "date_from", default=None)
+@click.option("--to", "date_to", default=None)
+@currency_option
+@csv_option
+@json_option
+def distributor(distributor_id: str, date_from: str | None, date_to: str | None, currency: str | None,
+                csv_out: Path | None, as_json: bool) -> None:
+    """A distributor's settlement statement: sales, commission, voids, remittances, balance owed."""
+    first, last, start, end = _period(date_from, date_to)
+    cur = _currency(currency)
+    with context.sessions().begin() as session:
+        s = distributor_statement(session, distributor_id, start=start, end=end, currency=cur)
+    _write_csv(csv_out, ["at", "kind", "reference", "count", "face_value", "commission", "amount"],
+               ([x.at.isoformat(), x.kind, x.reference, x.count if x.count is not None else "",
+                 money(x.face_value) if x.face_value is not None else "",
+                 money(x.commission) if x.commission is not None else "", money(x.amount)] for x in s.lines))
+    emit(as_json, {
+        "distributor_id": s.distributor_id, "name": s.name, "commission_bp": s.commission_bp, "currency": cur,
+        "from": first.isoformat(), "to": last.isoformat(), "opening": money(s.opening), "closing": money(s.closing),
+        "sold_count": s.sold_count, "sold_face_value": money(s.sold_face), "commission": money(s.commission),
+        "closes": s.closes,
+        "lines": [{"at": x.at.isoformat(), "kind": x.kind, "reference": x.reference, "count": x.count,
+                   "face_value": money(x.face_value) if x.face_value is not None else None,
+                   "commission": money(x.commission) if x.commission is not None else None,
+                   "amount": money(x.amount)} for x in s.lines]},
+        lambda: [click.echo(f"{s.distributor_id}: owed {money(s.opening)} on {first}")]
+        + [click.echo(f"  {x.at:%Y-%m-%d %H:%M} {x.kind:<10} {x.reference:<40} {money(x.amount):>14}") for x in s.lines]
+        + [click.echo(f"  owed {money(s.closing)} at the end of {last}; sold {s.sold_count} cards "
+                      f"({money(s.sold_face)}), commission {money(s.commission)}")])
