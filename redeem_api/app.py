@@ -1,0 +1,179 @@
+"""The application factory: ``create_app(config)``.
+
+The engine, the pepper and the public key ring are loaded here, once per
+process (gunicorn calls this in every worker after the fork), never at
+import time. Each request gets its own session.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+
+from flask import Flask, Response, g, request
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from keystore.store import KeyStore
+from redeem_api.config import ApiConfig
+from redeem_api.errors import ApiError, ServiceUnavailable
+from redeem_api.http import error_response, json_response
+from redeem_api.metrics import Metrics
+from redeem_api.state import EXTENSION, AppState, KeyRingCache, close_db
+from redeem_api.throttle import DatabaseThrottle, RedisThrottle
+from storage.db import make_engine, session_factory
+from storage.migrate import current_revision, head_revision
+from vouchers.settings import ConfigError, Settings
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    406: "not_acceptable", 408: "request_timeout", 411: "length_required", 413: "payload_too_large",
+    414: "uri_too_long", 415: "unsupported_media_type", 429: "too_many_attempts", 431: "headers_too_large",
+}
+_HTML_PREFIXES = ("/redeem", "/static")
+_CSP_HTML = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+             "frame-ancestors 'none'; base-uri 'none'")
+
+
+def _is_html_request() -> bool:
+    return request.path.startswith(_HTML_PREFIXES) or request.path == "/docs"
+
+
+def create_app(config: ApiConfig | None = None) -> Flask:
+    """Build the WSGI app. Without ``config``, read it from the environment."""
+    if config is None:
+        config = ApiConfig.from_settings(Settings.from_env(os.environ))
+    store = KeyStore(config.settings.home)
+    store.require()
+    pepper = store.pepper(config.passphrase)
+    engine = make_engine(config.settings.database_url, pool_size=config.db_pool_size)
+    have, want = current_revision(engine), head_revision()
+    if have != want:
+        engine.dispose()
+        raise ConfigError(f"database schema is at {have}, expected {want}: run `voucherctl init`")
+    if config.settings.redis_url:
+        import redis
+
+        throttle = RedisThrottle(redis.Redis.from_url(config.settings.redis_url, socket_timeout=2,
+                                                      socket_connect_timeout=2), config.throttle.window_seconds,
+                                 prefix=config.redis_prefix)
+    else:
+        throttle = DatabaseThrottle(config.throttle.window_seconds)
+
+    app = Flask(__name__, static_folder="static", template_folder="templates")
+    app.config.update(
+        MAX_CONTENT_LENGTH=config.max_body_bytes,
+        MAX_FORM_MEMORY_SIZE=config.max_body_bytes,
+        SECRET_KEY=AppState.derive(pepper, "session-cookie"),
+        SESSION_COOKIE_NAME="voucher_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=config.cookie_secure,
+        PERMANENT_SESSION_LIFETIME=3600,
+        TRAP_HTTP_EXCEPTIONS=False,
+    )
+    if config.trusted_proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies, x_proto=config.trusted_proxies)
+    app.extensions[EXTENSION] = AppState(
+        config=config, engine=engine, sessions=session_factory(engine), pepper=pepper,
+        keyring=KeyRingCache(store, config.keyring_refresh_seconds), throttle=throttle,
+        metrics=Metrics(config.metrics_dir), fingerprint_secret=AppState.derive(pepper, "idempotency"),
+        csrf_secret=AppState.derive(pepper, "csrf"),
+    )
+
+    from redeem_api.routes import accounts, keys, ops, payments, redemptions, vouchers, web
+
+    for module in (redemptions, payments, accounts, vouchers, keys, web, ops):
+        app.register_blueprint(module.bp)
+    _register_hooks(app)
+    _register_error_handlers(app)
+    return app
+
+
+def _register_hooks(app: Flask) -> None:
+    @app.before_request
+    def _start_timer() -> None:
+        g._started = time.perf_counter()
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Content-Security-Policy", _CSP_HTML)
+        started = g.get("_started")
+        if started is not None:
+            rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+            app.extensions[EXTENSION].metrics.observe_request(rule, request.method, response.status_code,
+                                                              time.perf_counter() - started)
+        return response
+
+    app.teardown_appcontext(close_db)
+
+
+def _render(error: ApiError) -> Response:
+    if _is_html_request() and request.path != "/docs":
+        from redeem_api.routes.web import render_error
+
+        return render_error(error)
+    return error_response(error)
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(error: ApiError) -> Response:
+        return _render(error)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        code = _HTTP_CODES.get(status, f"http_{status}")
+        api_error = ApiError(error.description or code.replace("_", " "), status=status, code=code)
+        response = _render(api_error)
+        if status == 405 and error.valid_methods:
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+        return response
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(DisconnectionError)
+    def _database_down(error: Exception) -> Response:
+        log.error("database unavailable: %s", type(getattr(error, "orig", error)).__name__)
+        return _render(ServiceUnavailable(retry_after=app.extensions[EXTENSION].config.retry_after_unavailable))
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        if isinstance(error, HTTPException):  # pragma: no cover - handled above
+            return _http_error(error)
+        if _is_redis_error(error) or isinstance(error, (DBAPIError, SQLAlchemyError)) and _is_connection_problem(error):
+            log.error("backing store unavailable: %s", type(error).__name__)
+            return _render(ServiceUnavailable(retry_after=app.extensions[EXTENSION].config.retry_after_unavailable))
+        # Never the message: it could quote a parameter. The type and route are enough to find it.
+        log.error("unexpected %s on %s %s\n%s", type(error).__name__, request.method,
+                  request.url_rule.rule if request.url_rule else "?",
+                  "".join(traceback.format_tb(error.__traceback__)), exc_info=_debug())
+        return _render(ApiError("an unexpected error occurred; it has been logged", status=500,
+                                code="internal_error"))
+
+
+def _debug() -> bool:
+    return bool(os.environ.get("VOUCHER_DEBUG"))
+
+
+def _is_redis_error(error: Exception) -> bool:
+    try:
+        import redis
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(error, redis.RedisError)
+
+
+def _is_connection_problem(error: Exception) -> bool:
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+__all__ = ["create_app", "json_response"]

@@ -1,0 +1,125 @@
+"""The web process's configuration, built once from :class:`vouchers.settings.Settings`.
+
+Every knob is a ``VOUCHER_*`` environment variable (see docs/api.md). Nothing
+here touches the database or the key store: :func:`redeem_api.app.create_app`
+does that when it builds the application.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from vouchers.errors import InvalidSerial
+from vouchers.serials import Serial
+from vouchers.settings import ConfigError, Settings
+
+
+def utc_now() -> dt.datetime:
+    """The web process's one clock; services receive ``now`` as an argument."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1, maximum: int | None = None) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as e:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from e
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ConfigError(f"{name} must be between {minimum} and {maximum if maximum is not None else 'any'}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be 1/0, true/false or yes/no, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class ThrottleLimits:
+    """Failed redemption attempts allowed per subject in one window, then 429 until the window ends.
+
+    Terminals are authenticated and counted per client and per account; the
+    public web page is counted per IP address and per account, with lower
+    limits. Typos caught by the check digit never count.
+    """
+
+    window_seconds: int = 900
+    client_failures: int = 20
+    account_failures: int = 10
+    web_ip_failures: int = 5
+    web_account_failures: int = 5
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ThrottleLimits:
+        d = cls()
+        return cls(
+            window_seconds=_int(env, "VOUCHER_THROTTLE_WINDOW_SECONDS", d.window_seconds, maximum=7 * 86400),
+            client_failures=_int(env, "VOUCHER_THROTTLE_CLIENT_FAILURES", d.client_failures),
+            account_failures=_int(env, "VOUCHER_THROTTLE_ACCOUNT_FAILURES", d.account_failures),
+            web_ip_failures=_int(env, "VOUCHER_THROTTLE_WEB_IP_FAILURES", d.web_ip_failures),
+            web_account_failures=_int(env, "VOUCHER_THROTTLE_WEB_ACCOUNT_FAILURES", d.web_account_failures),
+        )
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """What :func:`redeem_api.app.create_app` needs; build it with :meth:`from_settings`."""
+
+    settings: Settings
+    passphrase: str  # unseals the code-hash pepper; the web process never holds signing keys
+    throttle: ThrottleLimits = ThrottleLimits()
+    max_body_bytes: int = 16 * 1024
+    canary_serials: frozenset[str] = frozenset()
+    trusted_proxies: int = 0
+    db_pool_size: int = 4
+    metrics_dir: str | None = None
+    redis_prefix: str = "vouchers:throttle:"
+    cookie_secure: bool = True
+    idempotency_stale_seconds: int = 120
+    keyring_refresh_seconds: int = 5
+    retry_after_unavailable: int = 5
+    clock: Callable[[], dt.datetime] = field(default=utc_now, compare=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, passphrase: str | None = None,
+                      clock: Callable[[], dt.datetime] | None = None) -> ApiConfig:
+        """Read the API's ``VOUCHER_*`` knobs; the passphrase comes from the key-store rules."""
+        env = settings.extra
+        if passphrase is None:
+            from keystore.passphrase import resolve_passphrase
+
+            passphrase = resolve_passphrase(settings)
+        canaries = set()
+        for item in (env.get("VOUCHER_CANARY_SERIALS") or "").replace(";", ",").split(","):
+            item = item.strip().replace(" ", "").replace("-", "")
+            if not item:
+                continue
+            try:
+                Serial.parse(item)
+            except InvalidSerial as e:
+                raise ConfigError(f"VOUCHER_CANARY_SERIALS: {item!r} is not a valid serial") from e
+            canaries.add(item)
+        return cls(
+            settings=settings,
+            passphrase=passphrase,
+            throttle=ThrottleLimits.from_env(env),
+            max_body_bytes=_int(env, "VOUCHER_MAX_BODY_BYTES", 16 * 1024, minimum=256, maximum=10 * 1024 * 1024),
+            canary_serials=frozenset(canaries),
+            trusted_proxies=_int(env, "VOUCHER_TRUSTED_PROXIES", 0, minimum=0, maximum=5),
+            db_pool_size=_int(env, "VOUCHER_DB_POOL_SIZE", 4, maximum=100),
+            metrics_dir=env.get("VOUCHER_METRICS_DIR") or None,
+            redis_prefix=env.get("VOUCHER_REDIS_PREFIX") or "vouchers:throttle:",
+            cookie_secure=_flag(env, "VOUCHER_COOKIE_SECURE", True),
+            idempotency_stale_seconds=_int(env, "VOUCHER_IDEMPOTENCY_STALE_SECONDS", 120, minimum=10),
+            clock=clock or utc_now,
+        )

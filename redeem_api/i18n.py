@@ -1,0 +1,78 @@
+"""Texts of the customer page in Chinese (default) and English."""
+from __future__ import annotations
+
+LANGUAGES = ("zh", "en")
+
+TEXT: dict[str, dict[str, str]] = {
+    "zh": {
+        "html_lang": "zh-CN",
+        "title": "电费充值卡充值",
+        "intro": "输入户号和充值卡上刮开的20位卡密，充值金额先抵扣欠费，余额计入预付电费。",
+        "account_label": "户号",
+        "account_hint": "电费账单上的户号（字母、数字）",
+        "code_label": "卡密",
+        "code_hint": "20位数字，可带空格或短横线",
+        "submit": "充值",
+        "switch": "English",
+        "success_title": "充值成功",
+        "serial": "卡号",
+        "amount": "充值金额",
+        "applied_to_arrears": "抵扣欠费",
+        "credited_to_balance": "计入余额",
+        "balance": "当前余额",
+        "again": "继续充值",
+        "error_title": "未能充值",
+        "invalid_voucher": "此充值卡无法使用：请核对卡密，或联系售卡网点。",
+        "invalid_code_format": "卡密格式有误：应为20位数字，请重新输入。",
+        "invalid_token": "此二维码不是有效的充值卡。",
+        "unknown_account": "户号不存在，请核对后重试。",
+        "validation_error": "请正确填写户号和卡密。",
+        "too_many_attempts": "失败次数过多，请在 {seconds} 秒后再试。",
+        "csrf_failed": "页面已过期，请重新打开本页后再试。",
+        "currency_mismatch": "此充值卡的币种与户号不符。",
+        "service_unavailable": "系统繁忙，请稍后再试。",
+        "idempotency_in_flight": "您的上一次提交仍在处理中，请稍候刷新。",
+        "default_error": "请求无法处理，请稍后再试。",
+        "footer": "请勿向任何人透露卡密。客服热线 95598。",
+    },
+    "en": {
+        "html_lang": "en",
+        "title": "Recharge your electricity account",
+        "intro": "Enter your account number and the 20-digit code under the scratch panel. "
+                 "The money pays any arrears first; the rest becomes prepaid balance.",
+        "account_label": "Account number",
+        "account_hint": "As printed on your electricity bill (letters and digits)",
+        "code_label": "Voucher code",
+        "code_hint": "20 digits; spaces or dashes are fine",
+        "submit": "Redeem",
+        "switch": "中文",
+        "success_title": "Recharge successful",
+        "serial": "Card serial",
+        "amount": "Amount",
+        "applied_to_arrears": "Paid towards arrears",
+        "credited_to_balance": "Added to balance",
+        "balance": "New balance",
+        "again": "Redeem another card",
+        "error_title": "Not redeemed",
+        "invalid_voucher": "This voucher cannot be redeemed: check the code, or ask the seller.",
+        "invalid_code_format": "That code is not valid: it has 20 digits; please re-type it.",
+        "invalid_token": "This QR code is not a valid voucher.",
+        "unknown_account": "There is no account with that number; please check it.",
+        "validation_error": "Please fill in your account number and the voucher code.",
+        "too_many_attempts": "Too many failed attempts: try again in {seconds} seconds.",
+        "csrf_failed": "This page has expired: open it again and retry.",
+        "currency_mismatch": "This voucher is in another currency than your account.",
+        "service_unavailable": "The service is busy; please try again shortly.",
+        "idempotency_in_flight": "Your previous submission is still being processed; reload in a moment.",
+        "default_error": "The request could not be processed; please try again later.",
+        "footer": "Never tell anyone your voucher code. Customer service: 95598.",
+    },
+}
+
+
+def pick_language(requested: str | None, accept_language: str | None) -> str:
+    if requested in LANGUAGES:
+        return requested  # type: ignore[return-value]
+    header = (accept_language or "").lower()
+    first = header.split(",")[0].strip()
+    return "en" if first.startswith("en") else "zh"

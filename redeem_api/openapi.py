@@ -1,0 +1,408 @@
+"""The OpenAPI 3.1 description of every route and every error (served at ``/openapi.json``).
+
+Written by hand next to the routes it describes; a test walks the Flask URL
+map and fails if a route is missing here, and schemathesis checks every
+response against these schemas.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+from typing import Any
+
+AMOUNT = {"type": "string", "pattern": r"^-?(0|[1-9][0-9]*)\.[0-9]{2}$", "examples": ["100.00"]}
+ACCOUNT_NO_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z\-]{0,31}$"
+TIMESTAMP = {"type": "string", "format": "date-time"}
+NULLABLE_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
+
+# Every stable error code, with its status and meaning (also rendered on /docs).
+ERROR_CODES: dict[str, tuple[int, str]] = {
+    "bad_request": (400, "The request could not be understood."),
+    "malformed_json": (400, "The body is not valid UTF-8 JSON, has duplicate keys, or is not an object."),
+    "validation_error": (400, "A field is missing or has the wrong type or format (the message names it)."),
+    "invalid_amount": (400, 'An amount is not a positive decimal string with at most two decimals ("100.00").'),
+    "invalid_serial": (400, "A serial is not 16 digits with a valid check digit."),
+    "idempotency_key_required": (400, "The Idempotency-Key header is missing."),
+    "invalid_idempotency_key": (400, "The Idempotency-Key is not 1..255 visible ASCII characters."),
+    "unauthorized": (401, "No API key, or an invalid or revoked one."),
+    "forbidden": (403, "The client's role (or channel / distributor) may not do this."),
+    "csrf_failed": (403, "The web form's security token is missing or expired."),
+    "not_found": (404, "No such route."),
+    "unknown_account": (404, "No electricity account with that number."),
+    "voucher_not_found": (404, "No voucher with that serial in the caller's stock."),
+    "batch_not_found": (404, "No batch with that id."),
+    "method_not_allowed": (405, "The route does not accept this method."),
+    "idempotency_in_flight": (409, "A request with the same Idempotency-Key is still being processed."),
+    "payment_conflict": (409, "The channel's external_ref was already booked with another amount or account."),
+    "activation_refused": (409, "Cards in the range are not all inactive, or the batch is not issued."),
+    "payload_too_large": (413, "The body is larger than the configured limit."),
+    "unsupported_media_type": (415, "The body is not JSON (API) or not a form (web page)."),
+    "invalid_voucher": (422, "The code cannot be redeemed. Unknown, not activated, already used, expired and "
+                             "void codes all get this same answer."),
+    "invalid_code_format": (422, "The typed code is not 20 digits with a valid check digit (a typo); it costs "
+                                 "no attempt."),
+    "invalid_token": (422, "The scanned EV1: token does not verify."),
+    "idempotency_key_reused": (422, "The Idempotency-Key was used before with another request."),
+    "currency_mismatch": (422, "The voucher or payment currency differs from the account's."),
+    "too_many_attempts": (429, "Too many failed attempts for this client, IP address or account; see "
+                               "Retry-After."),
+    "internal_error": (500, "Never expected; logged."),
+    "service_unavailable": (503, "The database (or Redis) is unreachable; see Retry-After."),
+}
+
+_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string", "pattern": "^[a-z0-9_]+$"}, "message": {"type": "string"}},
+        }
+    },
+}
+
+
+def _error(status: int, *codes: str) -> dict[str, Any]:
+    listed = ", ".join(f"`{c}`" for c in codes) if codes else "see the error codes"
+    headers: dict[str, Any] = {}
+    if status in (429, 503) or "idempotency_in_flight" in codes:
+        headers["Retry-After"] = {"description": "Seconds to wait before retrying.",
+                                  "schema": {"type": "string", "pattern": "^[0-9]+$"}}
+    if status == 401:
+        headers["WWW-Authenticate"] = {"schema": {"type": "string"}}
+    response: dict[str, Any] = {
+        "description": f"Error codes: {listed}.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _html_error(status: int, *codes: str) -> dict[str, Any]:
+    headers = {}
+    if status == 429:
+        headers["Retry-After"] = {"schema": {"type": "string", "pattern": "^[0-9]+$"}}
+    response: dict[str, Any] = {"description": f"The page with a message ({', '.join(codes)}).",
+                                "content": {"text/html": {"schema": {"type": "string"}}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+_AUTH_ERRORS = {
+    "401": _error(401, "unauthorized"),
+    "403": _error(403, "forbidden"),
+}
+_COMMON = {
+    "404": _error(404, "not_found"),
+    "405": _error(405, "method_not_allowed"),
+    "500": _error(500, "internal_error"),
+    "503": _error(503, "service_unavailable"),
+}
+_WRITE_ERRORS = {
+    "413": _error(413, "payload_too_large"),
+    "415": _error(415, "unsupported_media_type"),
+}
+_IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key", "in": "header", "required": True,
+    "description": "Unique per intended operation (e.g. a UUID). A retry with the same key and body returns "
+                   "the stored response; the same key with another body gets 422; while the first request is "
+                   "still running, 409. Keys are scoped per client.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
+}
+_REPLAYED_HEADER = {"Idempotent-Replayed": {"description": "`true` when this is a stored response replayed.",
+                                            "schema": {"type": "string", "enum": ["true"]}}}
+
+
+def _json_body(ref: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+
+
+def _ok(status_text: str, ref: str, *, replayable: bool = False) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": status_text,
+                                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+    if replayable:
+        response["headers"] = copy.deepcopy(_REPLAYED_HEADER)
+    return response
+
+
+def _roles(*roles: str) -> dict[str, Any]:
+    return {"x-roles": list(roles), "security": [{"bearer": []}]}
+
+
+def _build() -> dict[str, Any]:
+    schemas: dict[str, Any] = {
+        "Error": _ERROR_SCHEMA,
+        "RedemptionRequest": {
+            "type": "object", "required": ["code", "account_no"],
+            "description": "Fields other than these are ignored (never applied).",
+            "properties": {
+                "code": {"type": "string", "minLength": 1, "maxLength": 1024,
+                         "description": "The typed 20-digit code (spaces and dashes allowed) or the scanned "
+                                        "`EV1:` token.", "examples": ["1234 5678 9012 3456 7890"]},
+                "account_no": {"type": "string", "pattern": ACCOUNT_NO_PATTERN, "examples": ["3100012345"]},
+            },
+        },
+        "Redemption": {
+            "type": "object",
+            "required": ["redemption_id", "serial", "amount", "currency", "account_no", "applied_to_arrears",
+                         "credited_to_balance", "balance"],
+            "properties": {
+                "redemption_id": {"type": "string"}, "serial": {"type": "string"}, "amount": AMOUNT,
+                "currency": {"type": "string"}, "account_no": {"type": "string"}, "applied_to_arrears": AMOUNT,
+                "credited_to_balance": AMOUNT, "balance": AMOUNT, "redeemed_at": TIMESTAMP,
+            },
+        },
+        "PaymentRequest": {
+            "type": "object", "required": ["account_no", "amount", "external_ref"],
+            "description": "Fields other than these are ignored. `channel`, if given, must be the client's own.",
+            "properties": {
+                "account_no": {"type": "string", "pattern": ACCOUNT_NO_PATTERN},
+                "amount": {"type": "string", "pattern": r"^(0|[1-9][0-9]{0,14})(\.[0-9]{1,2})?$",
+                           "examples": ["50.00"]},
+                "external_ref": {"type": "string", "minLength": 1, "maxLength": 64,
+                                 "description": "The channel's own reference; a payment is booked once per "
+                                                "(channel, external_ref)."},
+                "channel": {"type": "string"},
+                "paid_at": {"type": "string", "format": "date-time",
+                            "description": "When the customer paid (ISO 8601 with offset); default now."},
+            },
+        },
+        "Payment": {
+            "type": "object",
+            "required": ["payment_id", "channel", "external_ref", "account_no", "amount", "currency",
+                         "applied_to_arrears", "credited_to_balance", "balance", "paid_at", "created"],
+            "properties": {
+                "payment_id": {"type": "string"}, "channel": {"type": "string"},
+                "external_ref": {"type": "string"}, "account_no": {"type": "string"}, "amount": AMOUNT,
+                "currency": {"type": "string"}, "applied_to_arrears": AMOUNT, "credited_to_balance": AMOUNT,
+                "balance": AMOUNT, "paid_at": TIMESTAMP,
+                "created": {"type": "boolean", "description": "false: this external_ref was booked before"},
+            },
+        },
+        "Account": {
+            "type": "object", "required": ["account_no", "balance", "arrears", "currency"],
+            "properties": {"account_no": {"type": "string"}, "balance": AMOUNT, "arrears": AMOUNT,
+                           "currency": {"type": "string"}},
+        },
+        "Voucher": {
+            "type": "object",
+            "required": ["serial", "batch_id", "status", "redeemable", "face_value", "currency", "expires"],
+            "description": "Never contains the code.",
+            "properties": {
+                "serial": {"type": "string"}, "batch_id": {"type": "string"},
+                "status": {"type": "string", "enum": ["inactive", "active", "redeemed", "expired", "void"]},
+                "redeemable": {"type": "boolean"}, "face_value": AMOUNT, "currency": {"type": "string"},
+                "expires": {"type": "string", "format": "date"},
+                "distributor_id": {"type": ["string", "null"]},
+                "activated_at": NULLABLE_TIMESTAMP, "redeemed_at": NULLABLE_TIMESTAMP,
+            },
+        },
+        "ActivationRequest": {
+            "type": "object", "required": ["batch_id"],
+            "description": "A serial range of one batch (both ends, inclusive) or, without them, the whole batch. "
+                           "`distributor_id` is required for admins; a distributor activates only for itself.",
+            "properties": {
+                "batch_id": {"type": "string", "pattern": "^B[0-9]{2}-[0-9]{6}$"},
+                "from_serial": {"type": "string"}, "to_serial": {"type": "string"},
+                "distributor_id": {"type": "string"},
+            },
+        },
+        "Activation": {
+            "type": "object",
+            "required": ["batch_id", "distributor_id", "first_serial", "last_serial", "count", "face_value",
+                         "currency", "face_total", "commission_total", "receivable"],
+            "properties": {
+                "batch_id": {"type": "string"}, "distributor_id": {"type": "string"},
+                "first_serial": {"type": "string"}, "last_serial": {"type": "string"},
+                "count": {"type": "integer", "minimum": 1}, "face_value": AMOUNT, "currency": {"type": "string"},
+                "face_total": AMOUNT, "commission_total": AMOUNT, "receivable": AMOUNT,
+            },
+        },
+        "PublicKeys": {
+            "type": "object", "required": ["keys"],
+            "properties": {"keys": {"type": "array", "items": {
+                "type": "object", "required": ["key_id", "alg", "public_key", "status"],
+                "properties": {"key_id": {"type": "string"}, "alg": {"type": "string", "enum": ["Ed25519"]},
+                               "public_key": {"type": "string", "description": "raw 32 bytes, base64url"},
+                               "status": {"type": "string", "enum": ["active", "retired", "revoked"]}}}}},
+        },
+        "Health": {"type": "object", "required": ["status"],
+                   "properties": {"status": {"type": "string"}, "database": {"type": "string"}}},
+    }
+    paths: dict[str, Any] = {
+        "/api/v1/redemptions": {"post": {
+            "operationId": "redeemVoucher", "tags": ["redemption"],
+            "summary": "Redeem a voucher onto an electricity account (terminal role)",
+            "description": "Arrears are paid first (oldest bill first), the rest becomes prepaid balance. Exactly "
+                           "once: concurrent attempts on one code give one 201. Well-formed codes that fail are "
+                           "counted per client and per account; over the limit, 429.",
+            **_roles("terminal"),
+            "parameters": [_IDEMPOTENCY_HEADER],
+            "requestBody": _json_body("RedemptionRequest"),
+            "responses": {
+                "201": _ok("Redeemed (or the replay of a stored answer).", "Redemption", replayable=True),
+                "400": _error(400, "malformed_json", "validation_error", "idempotency_key_required",
+                              "invalid_idempotency_key"),
+                **_AUTH_ERRORS, **_COMMON,
+                "404": _error(404, "unknown_account", "not_found"),
+                "409": _error(409, "idempotency_in_flight"),
+                **_WRITE_ERRORS,
+                "422": _error(422, "invalid_voucher", "invalid_code_format", "invalid_token",
+                              "idempotency_key_reused", "currency_mismatch"),
+                "429": _error(429, "too_many_attempts"),
+            },
+        }},
+        "/api/v1/payments": {"post": {
+            "operationId": "postPayment", "tags": ["payments"],
+            "summary": "Post a channel payment onto an account (channel role, own channel only)",
+            **_roles("channel"),
+            "parameters": [_IDEMPOTENCY_HEADER],
+            "requestBody": _json_body("PaymentRequest"),
+            "responses": {
+                "201": _ok("Booked.", "Payment", replayable=True),
+                "200": _ok("This external_ref was already booked with the same content; nothing new booked.",
+                           "Payment", replayable=True),
+                "400": _error(400, "malformed_json", "validation_error", "invalid_amount",
+                              "idempotency_key_required", "invalid_idempotency_key"),
+                **_AUTH_ERRORS, **_COMMON,
+                "403": _error(403, "forbidden"),
+                "404": _error(404, "unknown_account", "not_found"),
+                "409": _error(409, "idempotency_in_flight", "payment_conflict"),
+                **_WRITE_ERRORS,
+                "422": _error(422, "idempotency_key_reused", "currency_mismatch"),
+            },
+        }},
+        "/api/v1/accounts/{account_no}": {"get": {
+            "operationId": "getAccount", "tags": ["accounts"],
+            "summary": "Balance and arrears of an electricity account (terminal, channel, finance, admin)",
+            **_roles("terminal", "channel", "finance", "admin"),
+            "parameters": [{"name": "account_no", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": _ok("The account.", "Account"), **_AUTH_ERRORS, **_COMMON,
+                          "404": _error(404, "unknown_account", "not_found")},
+        }},
+        "/api/v1/vouchers/{serial}": {"get": {
+            "operationId": "getVoucher", "tags": ["stock"],
+            "summary": "Status of a voucher by serial (distributor: own stock only; admin: all). Never the code.",
+            **_roles("distributor", "admin"),
+            "parameters": [{"name": "serial", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": _ok("The voucher.", "Voucher"), "400": _error(400, "invalid_serial"),
+                          **_AUTH_ERRORS, **_COMMON, "404": _error(404, "voucher_not_found", "not_found")},
+        }},
+        "/api/v1/activations": {"post": {
+            "operationId": "activateRange", "tags": ["stock"],
+            "summary": "Activate sold stock: a serial range of one batch (distributor for itself; admin)",
+            **_roles("distributor", "admin"),
+            "parameters": [_IDEMPOTENCY_HEADER],
+            "requestBody": _json_body("ActivationRequest"),
+            "responses": {
+                "201": _ok("Activated (books: Dr distributor, Dr commission, Cr voucher liability).", "Activation",
+                           replayable=True),
+                "400": _error(400, "malformed_json", "validation_error", "invalid_serial",
+                              "idempotency_key_required", "invalid_idempotency_key"),
+                **_AUTH_ERRORS, **_COMMON,
+                "404": _error(404, "batch_not_found", "not_found"),
+                "409": _error(409, "activation_refused", "idempotency_in_flight"),
+                **_WRITE_ERRORS,
+                "422": _error(422, "idempotency_key_reused"),
+            },
+        }},
+        "/api/v1/keys": {"get": {
+            "operationId": "listKeys", "tags": ["keys"],
+            "summary": "Public verification keys for EV1: tokens (any role)",
+            **_roles("terminal", "distributor", "channel", "finance", "admin"),
+            "responses": {"200": _ok("The `keys export-public` document.", "PublicKeys"), **_AUTH_ERRORS,
+                          **_COMMON},
+        }},
+        "/redeem": {
+            "get": {
+                "operationId": "redeemPage", "tags": ["web"], "security": [],
+                "summary": "The customer page (Chinese by default; `?lang=en`)",
+                "parameters": [{"name": "lang", "in": "query", "required": False,
+                                "schema": {"type": "string", "enum": ["zh", "en"]}}],
+                "responses": {"200": {"description": "The form.", "content": {"text/html": {"schema": {
+                    "type": "string"}}}}, "405": _error(405, "method_not_allowed")},
+            },
+            "post": {
+                "operationId": "redeemPageSubmit", "tags": ["web"], "security": [],
+                "summary": "Submit the customer form (CSRF token from the page's session cookie required)",
+                "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+                    "type": "object", "required": ["csrf_token", "submission", "account_no", "code"],
+                    "properties": {"csrf_token": {"type": "string"},
+                                   "submission": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                                   "account_no": {"type": "string"}, "code": {"type": "string"},
+                                   "lang": {"type": "string", "enum": ["zh", "en"]}}}}}},
+                "responses": {
+                    "200": {"description": "Result page with the new balance.",
+                            "content": {"text/html": {"schema": {"type": "string"}}}},
+                    "400": _html_error(400, "validation_error"),
+                    "403": _html_error(403, "csrf_failed"),
+                    "404": _html_error(404, "unknown_account"),
+                    "409": _html_error(409, "idempotency_in_flight"),
+                    "413": _html_error(413, "payload_too_large"),
+                    "415": _html_error(415, "unsupported_media_type"),
+                    "422": _html_error(422, "invalid_voucher", "invalid_code_format"),
+                    "429": _html_error(429, "too_many_attempts"),
+                    "500": _html_error(500, "internal_error"),
+                    "503": _html_error(503, "service_unavailable"),
+                },
+            },
+        },
+        "/healthz": {"get": {
+            "operationId": "health", "tags": ["operations"], "security": [], "summary": "Liveness and database check",
+            "responses": {"200": _ok("Healthy.", "Health"), "503": _error(503, "service_unavailable"),
+                          "405": _error(405, "method_not_allowed")},
+        }},
+        "/metrics": {"get": {
+            "operationId": "metrics", "tags": ["operations"], "security": [],
+            "summary": "Prometheus text: redemptions by outcome, requests, latency histogram",
+            "responses": {"200": {"description": "Prometheus exposition format 0.0.4.",
+                                  "content": {"text/plain": {"schema": {"type": "string"}}}},
+                          "405": _error(405, "method_not_allowed")},
+        }},
+        "/openapi.json": {"get": {
+            "operationId": "openapi", "tags": ["operations"], "security": [], "summary": "This document",
+            "responses": {"200": {"description": "OpenAPI 3.1.",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}},
+                          "405": _error(405, "method_not_allowed")},
+        }},
+        "/docs": {"get": {
+            "operationId": "docs", "tags": ["operations"], "security": [],
+            "summary": "Human-readable API documentation (served locally, no CDN)",
+            "responses": {"200": {"description": "HTML.", "content": {"text/html": {"schema": {"type": "string"}}}},
+                          "405": _error(405, "method_not_allowed")},
+        }},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Prepaid electricity voucher API (电费充值卡)",
+            "version": "1.0.0",
+            "description": "Redeem recharge vouchers, post channel payments, read balances, manage stock. "
+                           "Amounts are decimal strings in the account's currency (`\"100.00\"`). Every error is "
+                           "`{\"error\": {\"code\", \"message\"}}` with a stable code.",
+            "x-error-codes": {code: {"status": status, "meaning": meaning}
+                              for code, (status, meaning) in ERROR_CODES.items()},
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "tags": [{"name": n} for n in ("redemption", "payments", "accounts", "stock", "keys", "web", "operations")],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "`voucherctl clients create` prints the key once."}},
+        },
+    }
+
+
+@functools.cache
+def _cached() -> dict[str, Any]:
+    return _build()
+
+
+def spec() -> dict[str, Any]:
+    """The document (a fresh copy: callers may not mutate the cached one)."""
+    return copy.deepcopy(_cached())

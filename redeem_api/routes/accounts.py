@@ -1,0 +1,32 @@
+"""``GET /api/v1/accounts/<account_no>``: balance and arrears of one electricity account."""
+from __future__ import annotations
+
+from flask import Blueprint
+
+from ledger.customers import customer_summary
+from ledger.errors import UnknownAccount as LedgerUnknownAccount
+from redeem_api.errors import UnknownAccount
+from redeem_api.http import json_response, require_roles, valid_account_no
+from redeem_api.state import db
+from vouchers.money import format_amount
+
+bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
+
+
+@bp.get("/accounts/<account_no>")
+@require_roles("terminal", "channel", "finance", "admin")
+def get_account(account_no: str):
+    if not valid_account_no(account_no):
+        raise UnknownAccount("no electricity account with that number")
+    session = db()
+    try:
+        with session.begin():
+            summary = customer_summary(session, account_no)
+    except LedgerUnknownAccount as e:
+        raise UnknownAccount(f"no electricity account {account_no}") from e
+    return json_response(200, {
+        "account_no": summary.account_no,
+        "balance": format_amount(summary.balance),
+        "arrears": format_amount(summary.arrears),
+        "currency": summary.currency,
+    })

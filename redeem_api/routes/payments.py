@@ -1,0 +1,103 @@
+"""``POST /api/v1/payments``: a channel client posts a payment for its own channel only."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, request
+
+from ledger.errors import CurrencyMismatch, InvalidPayment, PaymentConflict, UnknownChannel
+from ledger.errors import UnknownAccount as LedgerUnknownAccount
+from ledger.payments import post_payment, validate_ref
+from redeem_api import idempotency
+from redeem_api.errors import ApiError, Conflict, Forbidden, UnknownAccount, ValidationFailed
+from redeem_api.http import (
+    account_no_field,
+    current_client,
+    json_response,
+    now,
+    read_json_object,
+    require_roles,
+    run_idempotent,
+    text_field,
+)
+from vouchers.errors import InvalidMoney
+from vouchers.money import format_amount, parse_positive_amount
+
+bp = Blueprint("payments", __name__, url_prefix="/api/v1")
+MAX_FUTURE = dt.timedelta(minutes=5)
+
+
+def _paid_at(body: dict, at: dt.datetime) -> dt.datetime:
+    raw = body.get("paid_at")
+    if raw is None:
+        return at
+    if not isinstance(raw, str) or len(raw) > 40:
+        raise ValidationFailed("paid_at must be an ISO 8601 time with an offset, e.g. 2026-11-26T10:00:00+08:00")
+    try:
+        value = dt.datetime.fromisoformat(raw)
+    except ValueError as e:
+        raise ValidationFailed("paid_at must be an ISO 8601 time with an offset, e.g. "
+                               "2026-11-26T10:00:00+08:00") from e
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationFailed("paid_at needs a UTC offset (e.g. +08:00)")
+    if value > at + MAX_FUTURE:
+        raise ValidationFailed("paid_at is in the future")
+    return value
+
+
+@bp.post("/payments")
+@require_roles("channel")
+def create_payment():
+    client = current_client()
+    body = read_json_object()
+    key = idempotency.parse_key(request.headers.get("Idempotency-Key"))
+    account_no = account_no_field(body)
+    amount_text = body.get("amount")
+    if not isinstance(amount_text, str):
+        raise ValidationFailed('amount is required as a decimal string, e.g. "100.00"')
+    try:
+        amount = parse_positive_amount(amount_text)
+    except InvalidMoney as e:
+        raise ApiError(str(e), status=400, code="invalid_amount") from e
+    external_ref = text_field(body, "external_ref", max_length=64)
+    try:
+        validate_ref(external_ref)
+    except InvalidPayment as e:
+        raise ValidationFailed(str(e)) from e
+    channel = body.get("channel")
+    if channel is not None and channel != client.channel:
+        raise Forbidden("a channel client may only post payments for its own channel")
+    at = now()
+    paid_at = _paid_at(body, at)
+
+    def handler(session):
+        try:
+            result = post_payment(session, client.channel, account_no, amount, external_ref, paid_at, at,
+                                  actor=client.actor)
+        except LedgerUnknownAccount as e:
+            raise UnknownAccount(f"no electricity account {account_no}") from e
+        except PaymentConflict as e:
+            raise Conflict(str(e), code="payment_conflict") from e
+        except CurrencyMismatch as e:
+            raise ApiError(str(e), status=422, code="currency_mismatch") from e
+        except UnknownChannel as e:  # pragma: no cover - checked when the client was created
+            raise Forbidden(str(e)) from e
+        except InvalidPayment as e:
+            raise ValidationFailed(str(e)) from e
+        return (201 if result.created else 200), {
+            "payment_id": str(result.payment_id),
+            "channel": result.channel,
+            "external_ref": result.external_ref,
+            "account_no": result.account_no,
+            "amount": format_amount(result.amount),
+            "currency": result.currency,
+            "applied_to_arrears": format_amount(result.applied_to_arrears),
+            "credited_to_balance": format_amount(result.credited_to_balance),
+            "balance": format_amount(result.balance),
+            "paid_at": result.paid_at.astimezone(dt.timezone.utc).isoformat(),
+            "created": result.created,
+        }
+
+    status, text, replayed = run_idempotent(scope=f"client:{client.pk}", client_pk=client.pk, key=key, body=body,
+                                            route="POST /api/v1/payments", handler=handler)
+    return json_response(status, text, {"Idempotent-Replayed": "true"} if replayed else None)

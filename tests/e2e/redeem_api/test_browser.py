@@ -1,0 +1,55 @@
+"""Headless Chromium redeems a card on /redeem (no JavaScript needed) and sees the new balance."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN
+from vouchers.codes import group_code
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian chromium is not installed")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_customer_redeems_on_the_web_page(e2e_world, serve, browser):
+    world = e2e_world
+    server = serve(world, workers=1, threads=2)
+    context = browser.new_context(java_script_enabled=False, locale="en-US")
+    page = context.new_page()
+    page.goto(server.url + "/redeem?lang=en")
+    assert page.title() == "Recharge your electricity account"
+    page.get_by_label("Account number").fill(ACCOUNT_ARREARS)
+    page.get_by_label("Voucher code").fill(group_code(world.cards[0].code))
+    page.get_by_role("button", name="Redeem").click()
+    page.wait_for_selector("#result")
+    assert page.get_by_role("status").inner_text().startswith("Recharge successful")
+    assert page.locator("#result-balance").inner_text() == "70.00 CNY"
+    assert page.locator("#result-arrears").inner_text() == "30.00 CNY"
+    assert world.balance(ACCOUNT_ARREARS) == (7000, 0)
+
+    # the Chinese page, a second card, and a refused one shown as an alert
+    page.get_by_role("link", name="Redeem another card").click()
+    page.get_by_role("link", name="中文").click()
+    page.get_by_label("户号").fill(ACCOUNT_CLEAN)
+    page.get_by_label("卡密").fill(world.cards[-1].code)  # never activated
+    page.get_by_role("button", name="充值").click()
+    assert "此充值卡无法使用" in page.get_by_role("alert").inner_text()
+    page.get_by_label("户号").fill(ACCOUNT_CLEAN)
+    page.get_by_label("卡密").fill(world.cards[1].code)
+    page.get_by_role("button", name="充值").click()
+    assert page.locator("#result-balance").inner_text() == "100.00 CNY"
+    context.close()

@@ -1,0 +1,119 @@
+"""Acceptance against a real ``voucherctl serve`` (gunicorn, several worker processes)."""
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from storage.api_models import Redemption
+from storage.ledger_models import LedgerPosting, LedgerTransaction
+from storage.models import Voucher
+from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, fresh_key
+from vouchers.codes import generate_code
+
+URL = "/api/v1/redemptions"
+
+
+def headers(key: str, idem: str | None = None) -> dict[str, str]:
+    h = {"Authorization": f"Bearer {key}"}
+    if idem:
+        h["Idempotency-Key"] = idem
+    return h
+
+
+@pytest.mark.postgres
+def test_fifty_concurrent_redemptions_of_one_code_give_exactly_one(pg_world, serve):
+    world = pg_world
+    server = serve(world, workers=3, threads=4, VOUCHER_THROTTLE_CLIENT_FAILURES="1000",
+                   VOUCHER_THROTTLE_ACCOUNT_FAILURES="1000")
+    card = world.cards[0]
+    accounts = [f"32{i:08d}" for i in range(50)]
+    barrier = threading.Barrier(50)
+    results: list[tuple[int, bytes]] = []
+    lock = threading.Lock()
+
+    def fire(i: int) -> None:
+        with requests.Session() as http:
+            http.get(server.url + "/healthz", timeout=10)  # connect before the start line
+            barrier.wait()
+            r = http.post(server.url + URL, json={"code": card.code, "account_no": accounts[i]},
+                          headers=headers(world.keys["terminal"], f"race-{i}"), timeout=60)
+            with lock:
+                results.append((r.status_code, r.content))
+
+    threads = [threading.Thread(target=fire, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    statuses = sorted(s for s, _ in results)
+    assert statuses == [201] + [422] * 49, statuses
+    assert len({body for s, body in results if s == 422}) == 1  # the same invalid_voucher for all losers
+    winner = next(body for s, body in results if s == 201)
+    account = re.search(rb'"account_no":"(\d+)"', winner).group(1).decode()
+    assert world.balance(account) == (10000, 0)  # credited once
+    assert sum(world.balance(a)[0] for a in accounts) == 10000
+    with world.sessions.begin() as s:
+        voucher_id = s.execute(select(Voucher.id).where(Voucher.serial == card.serial)).scalar_one()
+        txs = s.execute(select(LedgerTransaction.id).where(LedgerTransaction.kind == "redemption")).scalars().all()
+        assert len(txs) == 1
+        tx = s.execute(select(LedgerTransaction).where(LedgerTransaction.id == txs[0])).scalar_one()
+        assert tx.external_ref == f"voucher:{voucher_id}"
+        postings = s.execute(select(func.count()).select_from(LedgerPosting)
+                             .where(LedgerPosting.transaction_id == txs[0])).scalar_one()
+        assert postings == 2  # Dr liability, Cr prepaid (no arrears on these accounts)
+        assert s.execute(select(func.count()).select_from(Redemption)).scalar_one() == 1
+    # /metrics, answered by any worker, adds up every worker's counts
+    time.sleep(1.5)
+    metrics = requests.get(server.url + "/metrics", timeout=10).text
+    assert 'voucher_redemptions_total{outcome="redeemed"} 1' in metrics
+    assert 'voucher_redemptions_total{outcome="invalid_voucher"} 49' in metrics
+
+
+def test_brute_force_is_locked_out_and_the_lockout_survives_a_restart(e2e_world, serve):
+    world = e2e_world
+    env = dict(VOUCHER_THROTTLE_CLIENT_FAILURES="5", VOUCHER_THROTTLE_ACCOUNT_FAILURES="1000",
+               VOUCHER_THROTTLE_WINDOW_SECONDS="900")
+    server = serve(world, workers=2, threads=2, **env)
+    key = world.keys["terminal"]
+    with requests.Session() as http:
+        statuses = []
+        for _ in range(8):
+            r = http.post(server.url + URL, json={"code": generate_code(), "account_no": ACCOUNT_ARREARS},
+                          headers=headers(key, fresh_key()), timeout=30)
+            statuses.append(r.status_code)
+        assert statuses == [422] * 5 + [429] * 3, statuses
+        assert 0 < int(r.headers["Retry-After"]) <= 900
+        assert r.json()["error"]["code"] == "too_many_attempts"
+    server.stop()
+    restarted = serve(world, workers=2, threads=2, **env)
+    r = requests.post(restarted.url + URL, json={"code": world.cards[0].code, "account_no": ACCOUNT_ARREARS},
+                      headers=headers(key, fresh_key()), timeout=30)
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    assert world.count(Redemption) == 0
+    # another terminal is not locked out
+    r = requests.post(restarted.url + URL, json={"code": world.cards[0].code, "account_no": ACCOUNT_CLEAN},
+                      headers=headers(world.keys["terminal2"], fresh_key()), timeout=30)
+    assert r.status_code == 201, r.text
+
+
+def test_the_server_speaks_the_contract(e2e_world, serve):
+    world = e2e_world
+    server = serve(world, workers=2, threads=2)
+    r = requests.post(server.url + URL, json={"code": world.cards[0].token, "account_no": ACCOUNT_ARREARS},
+                      headers=headers(world.keys["terminal"], "k-1"), timeout=30)
+    assert r.status_code == 201 and r.json()["balance"] == "70.00"
+    replay = requests.post(server.url + URL, json={"code": world.cards[0].token, "account_no": ACCOUNT_ARREARS},
+                           headers=headers(world.keys["terminal"], "k-1"), timeout=30)
+    assert replay.status_code == 201 and replay.content == r.content
+    big = requests.post(server.url + URL, data=b"{" + b" " * 100_000 + b"}",
+                        headers={**headers(world.keys["terminal"], "k-2"), "Content-Type": "application/json"},
+                        timeout=30)
+    assert big.status_code == 413 and big.json()["error"]["code"] == "payload_too_large"
+    assert requests.get(server.url + "/openapi.json", timeout=10).json()["openapi"].startswith("3.1")
+    keys = requests.get(server.url + "/api/v1/keys", headers=headers(world.keys["admin"]), timeout=10).json()
+    assert keys == world.store.keyring().export()

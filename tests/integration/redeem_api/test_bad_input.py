@@ -1,0 +1,135 @@
+"""Bad input gets a 4xx JSON error with a stable code, and nothing changes."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from storage.api_models import OutboxMessage, Redemption
+from storage.ledger_models import LedgerPosting, LedgerTransaction, Payment
+from storage.models import AuditEvent, Voucher
+from tests.integration.redeem_api.world import ACCOUNT_ARREARS, auth, fresh_key
+
+STABLE = re.compile(r"^[a-z][a-z0-9_]+$")
+FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+def snapshot(world) -> tuple:
+    with world.sessions.begin() as s:
+        statuses = tuple(s.execute(select(Voucher.status, func.count()).group_by(Voucher.status)
+                                   .order_by(Voucher.status)).all())
+        counts = tuple(s.execute(select(func.count()).select_from(m)).scalar_one()
+                       for m in (LedgerTransaction, LedgerPosting, Payment, Redemption, OutboxMessage, AuditEvent))
+    return statuses, counts, world.balance(ACCOUNT_ARREARS)
+
+
+def assert_error(response, status, code=None):
+    assert response.status_code == status, (response.status_code, response.get_data()[:300])
+    assert response.mimetype == "application/json"
+    error = response.get_json()["error"]
+    assert STABLE.match(error["code"]) and isinstance(error["message"], str) and error["message"]
+    if code is not None:
+        assert error["code"] == code, error
+
+
+def test_bad_redemption_requests(client, world):
+    before = snapshot(world)
+    key = world.keys["terminal"]
+    code = world.cards[0].code
+    url = "/api/v1/redemptions"
+
+    def raw(data, content_type="application/json", **headers):
+        return client.post(url, data=data, content_type=content_type, headers={**auth(key, fresh_key()), **headers})
+
+    def body(doc):
+        return client.post(url, json=doc, headers=auth(key, fresh_key()))
+
+    assert_error(raw('{"code": "1234'), 400, "malformed_json")
+    assert_error(raw("[1, 2]"), 400, "malformed_json")
+    assert_error(raw('"just a string"'), 400, "malformed_json")
+    assert_error(raw(b"\xff\xfe{}"), 400, "malformed_json")
+    assert_error(raw('{"code": NaN, "account_no": "1"}'), 400, "malformed_json")
+    dup = f'{{"code": "{code}", "account_no": "{ACCOUNT_ARREARS}", "account_no": "3100000002"}}'
+    assert_error(raw(dup), 400, "malformed_json")
+    assert_error(raw("[" * 5000 + "]" * 5000), 400)
+    assert_error(raw(f"code={code}&account_no={ACCOUNT_ARREARS}", "application/x-www-form-urlencoded"), 415,
+                 "unsupported_media_type")
+    assert_error(raw(json.dumps({"code": code, "account_no": ACCOUNT_ARREARS}), "text/plain"), 415)
+    assert_error(raw(json.dumps({"code": code, "account_no": ACCOUNT_ARREARS, "pad": "x" * 20_000})), 413,
+                 "payload_too_large")
+    assert_error(body({"account_no": ACCOUNT_ARREARS}), 400, "validation_error")
+    assert_error(body({"code": int(code), "account_no": ACCOUNT_ARREARS}), 400, "validation_error")
+    assert_error(body({"code": code, "account_no": 3100000001}), 400, "validation_error")
+    assert_error(body({"code": code, "account_no": None}), 400, "validation_error")
+    assert_error(body({"code": code}), 400, "validation_error")
+    assert_error(body({"code": code, "account_no": "9999999999"}), 404, "unknown_account")
+    assert_error(body({"code": code.translate(FULLWIDTH), "account_no": ACCOUNT_ARREARS}), 422,
+                 "invalid_code_format")
+    assert_error(body({"code": code.translate(ARABIC_INDIC), "account_no": ACCOUNT_ARREARS}), 422,
+                 "invalid_code_format")
+    assert_error(body({"code": code, "account_no": ACCOUNT_ARREARS.translate(FULLWIDTH)}), 400, "validation_error")
+    assert_error(body({"code": "1' OR '1'='1", "account_no": ACCOUNT_ARREARS}), 422, "invalid_code_format")
+    assert_error(body({"code": code + "' --", "account_no": ACCOUNT_ARREARS}), 422, "invalid_code_format")
+    assert_error(body({"code": code, "account_no": "1' OR 1=1--"}), 400, "validation_error")
+    assert_error(body({"code": code, "account_no": "3100000001; DROP TABLE vouchers"}), 400, "validation_error")
+    assert_error(body({"code": code, "account_no": "3100000001\n"}), 400, "validation_error")
+    assert_error(body({"code": "x" * 2000, "account_no": ACCOUNT_ARREARS}), 400, "validation_error")
+    assert snapshot(world) == before
+
+
+def test_bad_payment_requests(client, world):
+    before = snapshot(world)
+    key = world.keys["channel"]
+
+    def pay(doc):
+        return client.post("/api/v1/payments", json=doc, headers=auth(key, fresh_key()))
+
+    good = {"account_no": ACCOUNT_ARREARS, "amount": "10.00", "external_ref": "r-1"}
+    for amount in ("1e3", "-5.00", "10.001", "0.00", "0", "１０.00", "10,00", " ", "NaN", "Infinity", "1_000.00"):
+        assert_error(pay({**good, "amount": amount}), 400, "invalid_amount")
+    for amount in (10.5, 10, None, True, ["10.00"]):
+        assert_error(pay({**good, "amount": amount}), 400, "validation_error")
+    for ref in ("", "a,b", " lead", "x" * 65, "tab\there", 7):
+        assert_error(pay({**good, "external_ref": ref}), 400, "validation_error")
+    assert_error(pay({**good, "account_no": "0000000000"}), 404, "unknown_account")
+    assert_error(pay({**good, "account_no": "' OR 1=1; --"}), 400, "validation_error")
+    assert_error(pay({**good, "paid_at": "yesterday"}), 400, "validation_error")
+    assert_error(pay({**good, "paid_at": "2026-11-26T10:00:00"}), 400, "validation_error")  # no offset
+    assert_error(pay({**good, "paid_at": "2099-01-01T00:00:00+08:00"}), 400, "validation_error")
+    assert snapshot(world) == before
+
+
+def test_bad_lookups(client, world):
+    before = snapshot(world)
+    for path in ("/api/v1/accounts/1'%20OR%201=1", "/api/v1/accounts/%EF%BC%93%EF%BC%91", "/api/v1/accounts/x" * 3):
+        assert_error(client.get(path, headers=auth(world.keys["admin"])), 404)
+    assert_error(client.get("/api/v1/vouchers/123", headers=auth(world.keys["admin"])), 400, "invalid_serial")
+    bad_check = world.cards[0].serial[:-1] + str((int(world.cards[0].serial[-1]) + 1) % 10)
+    assert_error(client.get(f"/api/v1/vouchers/{bad_check}", headers=auth(world.keys["admin"])), 400,
+                 "invalid_serial")
+    assert_error(client.get("/api/v1/nowhere", headers=auth(world.keys["admin"])), 404, "not_found")
+    assert_error(client.delete("/api/v1/redemptions", headers=auth(world.keys["terminal"])), 405,
+                 "method_not_allowed")
+    assert snapshot(world) == before
+
+
+@pytest.mark.parametrize("route", ["/api/v1/activations"])
+def test_bad_activation_requests(client, world, route):
+    before = snapshot(world)
+    key = world.keys["distributor"]
+
+    def act(doc):
+        return client.post(route, json=doc, headers=auth(key, fresh_key()))
+
+    card = world.cards[-1]
+    assert_error(act({"batch_id": "B01-999999"}), 404, "batch_not_found")
+    assert_error(act({"batch_id": "nonsense"}), 400, "validation_error")
+    assert_error(act({"batch_id": world.batch_id, "from_serial": card.serial}), 400, "validation_error")
+    assert_error(act({"batch_id": world.batch_id, "from_serial": "1", "to_serial": card.serial}), 400,
+                 "invalid_serial")
+    assert_error(act({"batch_id": world.batch_id, "from_serial": world.cards[0].serial,
+                      "to_serial": world.cards[0].serial}), 409, "activation_refused")  # already active
+    assert snapshot(world) == before

@@ -1,0 +1,135 @@
+"""/healthz, /metrics, /openapi.json, /docs, a database outage, and the app factory's checks."""
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from redeem_api.state import EXTENSION
+from storage.db import make_engine
+from storage.migrate import upgrade_to_head
+from tests.conftest import PG_ADMIN_URL
+from tests.integration.redeem_api.world import ACCOUNT_ARREARS, auth, build_world, fresh_key
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.get_json()["status"] == "ok"
+
+
+def test_metrics_count_redemptions_by_outcome_and_latency(client, world):
+    client.post("/api/v1/redemptions", json={"code": world.cards[0].code, "account_no": ACCOUNT_ARREARS},
+                headers=auth(world.keys["terminal"], "m1"))
+    client.post("/api/v1/redemptions", json={"code": world.cards[0].code, "account_no": ACCOUNT_ARREARS},
+                headers=auth(world.keys["terminal"], "m1"))
+    client.post("/api/v1/redemptions", json={"code": world.cards[0].code, "account_no": ACCOUNT_ARREARS},
+                headers=auth(world.keys["terminal"], "m2"))
+    client.post("/api/v1/redemptions", json={"code": "1234", "account_no": ACCOUNT_ARREARS},
+                headers=auth(world.keys["terminal"], "m3"))
+    response = client.get("/metrics")
+    assert response.status_code == 200 and response.mimetype == "text/plain"
+    body = response.get_data(as_text=True)
+    assert 'voucher_redemptions_total{outcome="redeemed"} 1' in body
+    assert 'voucher_redemptions_total{outcome="replayed"} 1' in body
+    assert 'voucher_redemptions_total{outcome="invalid_voucher"} 1' in body
+    assert 'voucher_redemptions_total{outcome="invalid_code_format"} 1' in body
+    assert "# TYPE voucher_http_request_duration_seconds histogram" in body
+    count = re.search(r'voucher_http_request_duration_seconds_count\{route="/api/v1/redemptions",method="POST"\} (\d+)',
+                      body)
+    assert count and int(count.group(1)) == 4
+    inf = re.search(r'duration_seconds_bucket\{route="/api/v1/redemptions",method="POST",le="\+Inf"\} (\d+)', body)
+    assert inf and int(inf.group(1)) == 4
+    assert world.cards[0].code not in body
+
+
+def _spec_paths(rule: str) -> str:
+    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule)
+
+
+def test_openapi_describes_every_route_and_error(app, client):
+    spec = client.get("/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.1")
+    documented = {(m.upper(), p) for p, item in spec["paths"].items() for m in item}
+    served = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            served.add((method, _spec_paths(rule.rule)))
+    assert served == documented
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            responses = op["responses"]
+            assert "405" in responses or method == "post", (method, path)
+            if op.get("security", spec["security"]):
+                assert {"401", "403", "503"} <= set(responses), (method, path)
+            if "requestBody" in op and path.startswith("/api"):
+                assert {"400", "413", "415", "422"} <= set(responses), (method, path)
+    codes_in_spec = set(spec["info"]["x-error-codes"])
+    for code in ("invalid_voucher", "too_many_attempts", "idempotency_key_reused", "idempotency_in_flight",
+                 "unauthorized", "forbidden", "service_unavailable", "payload_too_large", "malformed_json"):
+        assert code in codes_in_spec
+
+
+def test_docs_page_is_local(client):
+    response = client.get("/docs")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "POST /api/v1/redemptions" in html and "invalid_voucher" in html
+    assert "<script" not in html
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+
+
+def test_create_app_refuses_an_uninitialised_database(world, tmp_path):
+    from vouchers.settings import ConfigError
+
+    with pytest.raises(ConfigError, match="voucherctl init"):
+        world.app(VOUCHER_DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}")
+
+
+def test_create_app_refuses_a_wrong_passphrase(world):
+    from keystore.errors import WrongPassphrase
+
+    with pytest.raises(WrongPassphrase):
+        world.app(VOUCHER_KEY_PASSPHRASE="not the passphrase")
+
+
+@pytest.mark.postgres
+def test_database_outage_is_503_with_retry_after(tmp_path, now, request):
+    """A real outage: the app's database disappears under it."""
+    if request.config.getoption("--no-postgres"):
+        pytest.skip("--no-postgres")
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"voucher_outage_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        engine = make_engine(url)
+        upgrade_to_head(engine)
+        engine.dispose()
+        world = build_world(tmp_path, url, now)
+        app = world.app()
+        client = app.test_client()
+        assert client.get("/healthz").status_code == 200
+        world.engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        redeem = client.post("/api/v1/redemptions", json={"code": world.cards[0].code, "account_no": ACCOUNT_ARREARS},
+                             headers=auth(world.keys["terminal"], fresh_key()))
+        health = client.get("/healthz")
+        account = client.get(f"/api/v1/accounts/{ACCOUNT_ARREARS}", headers=auth(world.keys["finance"]))
+        for response in (redeem, health, account):
+            assert response.status_code == 503, response.get_data()
+            assert response.get_json()["error"]["code"] == "service_unavailable"
+            assert int(response.headers["Retry-After"]) > 0
+        page = client.get("/redeem")
+        assert page.status_code == 200  # the form itself needs no database
+        app.extensions[EXTENSION].engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -1,0 +1,182 @@
+"""Failed-attempt throttling (database and Redis) and fraud alerts."""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+import pytest
+from click.testing import CliRunner
+
+from redeem_api.state import EXTENSION
+from storage.api_models import FraudAlert, Redemption
+from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, Clock, auth, fresh_key
+from vouchers.codes import generate_code
+
+URL = "/api/v1/redemptions"
+
+
+def attempt(client, world, code, account=ACCOUNT_ARREARS, who="terminal"):
+    return client.post(URL, json={"code": code, "account_no": account}, headers=auth(world.keys[who], fresh_key()))
+
+
+def make_app(world, clock, **env):
+    return world.app(clock, **env)
+
+
+def dispose(app):
+    app.extensions[EXTENSION].engine.dispose()
+
+
+def test_client_is_locked_out_after_the_configured_failures(world, now):
+    clock = Clock(now)
+    app = make_app(world, clock, VOUCHER_THROTTLE_CLIENT_FAILURES="5", VOUCHER_THROTTLE_ACCOUNT_FAILURES="1000",
+                   VOUCHER_THROTTLE_WINDOW_SECONDS="600")
+    client = app.test_client()
+    accounts = [ACCOUNT_ARREARS, ACCOUNT_CLEAN]
+    for i in range(5):
+        response = attempt(client, world, generate_code(), accounts[i % 2])
+        assert response.status_code == 422, i
+    locked = attempt(client, world, generate_code())
+    assert locked.status_code == 429
+    assert locked.get_json()["error"]["code"] == "too_many_attempts"
+    assert 1 <= int(locked.headers["Retry-After"]) <= 600
+    # even a genuine code is refused while locked, and nothing is redeemed
+    assert attempt(client, world, world.cards[0].code).status_code == 429
+    assert world.count(Redemption) == 0
+    # another terminal is not affected
+    assert attempt(client, world, world.cards[0].code, who="terminal2").status_code == 201
+    # the lockout survives a restart: a brand-new app (another worker) sees it
+    dispose(app)
+    app2 = make_app(world, clock, VOUCHER_THROTTLE_CLIENT_FAILURES="5", VOUCHER_THROTTLE_ACCOUNT_FAILURES="1000",
+                    VOUCHER_THROTTLE_WINDOW_SECONDS="600")
+    assert attempt(app2.test_client(), world, world.cards[1].code).status_code == 429
+    clock.advance(601)
+    assert attempt(app2.test_client(), world, world.cards[1].code).status_code == 201
+    assert world.count(FraudAlert, FraudAlert.kind == "lockout") == 1
+    dispose(app2)
+
+
+def test_account_is_locked_across_terminals(world, now):
+    clock = Clock(now)
+    app = make_app(world, clock, VOUCHER_THROTTLE_CLIENT_FAILURES="1000", VOUCHER_THROTTLE_ACCOUNT_FAILURES="3")
+    client = app.test_client()
+    for who in ("terminal", "terminal2", "terminal"):
+        assert attempt(client, world, generate_code(), ACCOUNT_ARREARS, who=who).status_code == 422
+    for who in ("terminal", "terminal2"):
+        assert attempt(client, world, world.cards[0].code, ACCOUNT_ARREARS, who=who).status_code == 429
+    assert attempt(client, world, world.cards[0].code, ACCOUNT_CLEAN).status_code == 201
+    dispose(app)
+
+
+def test_limits_come_from_the_environment(world):
+    config = world.config(VOUCHER_THROTTLE_CLIENT_FAILURES="7", VOUCHER_THROTTLE_WEB_IP_FAILURES="2",
+                          VOUCHER_THROTTLE_WINDOW_SECONDS="60")
+    limits = config.throttle
+    assert (limits.client_failures, limits.web_ip_failures, limits.window_seconds) == (7, 2, 60)
+    from vouchers.settings import ConfigError
+
+    with pytest.raises(ConfigError):
+        world.config(VOUCHER_THROTTLE_CLIENT_FAILURES="zero")
+    with pytest.raises(ConfigError):
+        world.config(VOUCHER_THROTTLE_CLIENT_FAILURES="0")
+
+
+@pytest.fixture
+def redis_prefix():
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    prefix = f"test-{uuid.uuid4().hex}:"
+    yield prefix
+    for key in client.scan_iter(prefix + "*"):
+        client.delete(key)
+    client.close()
+
+
+def test_redis_backend_locks_out_and_is_shared(world, now, redis_prefix):
+    env = dict(VOUCHER_REDIS_URL="redis://127.0.0.1:6379/0", VOUCHER_REDIS_PREFIX=redis_prefix,
+               VOUCHER_THROTTLE_CLIENT_FAILURES="3", VOUCHER_THROTTLE_ACCOUNT_FAILURES="1000")
+    app = make_app(world, Clock(now), **env)
+    client = app.test_client()
+    for _ in range(3):
+        assert attempt(client, world, generate_code()).status_code == 422
+    response = attempt(client, world, world.cards[0].code)
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
+    other_worker = make_app(world, Clock(now), **env)
+    assert attempt(other_worker.test_client(), world, world.cards[0].code).status_code == 429
+    import redis
+
+    assert redis.Redis.from_url("redis://127.0.0.1:6379/0").get(
+        f"{redis_prefix}client:{world.client_ids['terminal']}") == b"3"
+    dispose(app)
+    dispose(other_worker)
+
+
+def test_redis_outage_is_503_not_500(world, now):
+    app = make_app(world, Clock(now), VOUCHER_REDIS_URL="redis://127.0.0.1:1/0")
+    response = attempt(app.test_client(), world, world.cards[0].code)
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "service_unavailable"
+    assert int(response.headers["Retry-After"]) > 0
+    assert world.count(Redemption) == 0
+    dispose(app)
+
+
+def test_fraud_alerts_for_void_inactive_and_canary(world, now):
+    void_batch, void_cards = world.new_batch(2, activate_count=1)
+    world.void(void_batch)
+    canary = world.cards[world.active]  # an unsold card planted as a trap
+    app = make_app(world, Clock(now), VOUCHER_CANARY_SERIALS=f"{canary.serial}, ")
+    client = app.test_client()
+    responses = [
+        attempt(client, world, void_cards[0].code),  # void (was active)
+        attempt(client, world, void_cards[1].code),  # void (never sold)
+        attempt(client, world, world.cards[-1].code),  # inactive
+        attempt(client, world, canary.code),  # canary
+        attempt(client, world, generate_code()),  # unknown: no alert
+    ]
+    assert {r.status_code for r in responses} == {422}
+    assert len({r.get_data() for r in responses}) == 1
+    with world.sessions.begin() as s:
+        alerts = s.query(FraudAlert).order_by(FraudAlert.id).all()
+        kinds = [(a.kind, a.serial, a.voucher_status, a.client_id) for a in alerts]
+    terminal = world.client_ids["terminal"]
+    assert kinds == [
+        ("void_voucher", void_cards[0].serial, "void", terminal),
+        ("void_voucher", void_cards[1].serial, "void", terminal),
+        ("inactive_voucher", world.cards[-1].serial, "inactive", terminal),
+        ("canary_serial", canary.serial, "inactive", terminal),
+    ]
+    dispose(app)
+    # ... and the CLI lists them
+    from voucherctl import context
+    from voucherctl.fraud_cmd import fraud
+
+    context.settings.cache_clear()
+    context.engine.cache_clear()
+    try:
+        result = CliRunner().invoke(fraud, ["alerts", "--json"], env=world.env(), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        listed = json.loads(result.output)["alerts"]
+        assert [a["kind"] for a in listed] == ["canary_serial", "inactive_voucher", "void_voucher", "void_voucher"]
+        assert all(a["account_no"] == ACCOUNT_ARREARS and a["channel"] == "terminal" for a in listed)
+        only = json.loads(CliRunner().invoke(fraud, ["alerts", "--json", "--kind", "canary_serial"],
+                                             env=world.env()).output)["alerts"]
+        assert len(only) == 1
+    finally:
+        context.engine().dispose()
+        context.settings.cache_clear()
+        context.engine.cache_clear()
+
+
+def test_canary_config_is_validated(world):
+    from vouchers.settings import ConfigError
+
+    with pytest.raises(ConfigError):
+        world.config(VOUCHER_CANARY_SERIALS="12345")
+    assert world.config(VOUCHER_CANARY_SERIALS=world.cards[0].serial).canary_serials == {world.cards[0].serial}
+    assert os.environ.get("VOUCHER_CANARY_SERIALS") is None

@@ -1,0 +1,118 @@
+"""The customer page /redeem: forms without JavaScript, CSRF, languages, harder throttling."""
+from __future__ import annotations
+
+import re
+
+from storage.api_models import Redemption
+from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, Clock
+from vouchers.codes import generate_code, group_code
+
+
+def form_fields(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', html))
+
+
+def open_form(client, lang=None):
+    response = client.get("/redeem" + (f"?lang={lang}" if lang else ""))
+    assert response.status_code == 200
+    return response, form_fields(response.get_data(as_text=True))
+
+
+def submit(client, fields, account, code, **kwargs):
+    return client.post("/redeem", data={**fields, "account_no": account, "code": code}, **kwargs)
+
+
+def test_page_is_accessible_and_chinese_by_default(client):
+    response, fields = open_form(client)
+    html = response.get_data(as_text=True)
+    assert '<html lang="zh-CN">' in html and "电费充值卡充值" in html
+    assert '<label for="account_no">户号</label>' in html and '<label for="code">卡密</label>' in html
+    assert 'id="account_no"' in html and 'id="code"' in html and 'aria-describedby="code_hint"' in html
+    assert "<script" not in html and "http://" not in html and "https://" not in html
+    assert set(fields) == {"csrf_token", "submission", "lang"}
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_english_page(client):
+    response, _ = open_form(client, "en")
+    html = response.get_data(as_text=True)
+    assert '<html lang="en">' in html and "Voucher code" in html and "Account number" in html
+    assert open_form(client.application.test_client(), None)[0].status_code == 200
+    accept = client.application.test_client().get("/redeem", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert "Voucher code" in accept.get_data(as_text=True)
+
+
+def test_redeem_on_the_web_shows_the_new_balance(client, world):
+    _, fields = open_form(client, "en")
+    response = submit(client, fields, ACCOUNT_ARREARS, group_code(world.cards[0].code))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200, html
+    assert "Recharge successful" in html
+    assert 'id="result-balance" data-balance="70.00"' in html
+    assert 'id="result-arrears">30.00 CNY' in html
+    assert world.balance(ACCOUNT_ARREARS) == (7000, 0)
+    # a double submit of the same form shows the same result and redeems nothing more
+    again = submit(client, fields, ACCOUNT_ARREARS, group_code(world.cards[0].code))
+    assert again.status_code == 200 and 'data-balance="70.00"' in again.get_data(as_text=True)
+    assert world.count(Redemption) == 1
+
+
+def test_post_without_a_valid_csrf_token_is_refused(client, world):
+    _, fields = open_form(client)
+    for bad in ({**fields, "csrf_token": "forged"}, {k: v for k, v in fields.items() if k != "csrf_token"}):
+        response = submit(client, bad, ACCOUNT_ARREARS, world.cards[0].code)
+        assert response.status_code == 403
+        assert 'data-code="csrf_failed"' in response.get_data(as_text=True)
+    fresh = client.application.test_client()  # no session cookie at all
+    assert submit(fresh, fields, ACCOUNT_ARREARS, world.cards[0].code).status_code == 403
+    cross = submit(client, fields, ACCOUNT_ARREARS, world.cards[0].code, headers={"Origin": "https://evil.example"})
+    assert cross.status_code == 403
+    assert world.count(Redemption) == 0 and world.balance(ACCOUNT_ARREARS) == (0, 3000)
+
+
+def test_web_errors_are_generic_and_localised(client, world):
+    _, fields = open_form(client, "zh")
+    response = submit(client, fields, ACCOUNT_ARREARS, world.cards[-1].code)  # not activated
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "此充值卡无法使用" in html and 'role="alert"' in html
+    _, fields = open_form(client, "zh")
+    typo = submit(client, fields, ACCOUNT_ARREARS, "1234")
+    assert typo.status_code == 422 and 'data-code="invalid_code_format"' in typo.get_data(as_text=True)
+    _, fields = open_form(client, "en")
+    missing = submit(client, fields, "", "")
+    assert missing.status_code == 400
+    _, fields = open_form(client, "en")
+    unknown = submit(client, fields, "9999999999", world.cards[0].code)
+    assert unknown.status_code == 404 and "no account with that number" in unknown.get_data(as_text=True)
+    assert client.post("/redeem", json={"a": 1}).status_code == 415
+    big = client.post("/redeem", data={**fields, "code": "1" * 50_000, "account_no": ACCOUNT_ARREARS})
+    assert big.status_code == 413 and big.mimetype == "text/html"
+
+
+def test_web_is_throttled_harder_per_ip(world, now):
+    app = world.app(Clock(now), VOUCHER_THROTTLE_WEB_IP_FAILURES="3", VOUCHER_THROTTLE_WEB_ACCOUNT_FAILURES="100")
+    client = app.test_client()
+    for i in range(3):
+        _, fields = open_form(client, "en")
+        assert submit(client, fields, ACCOUNT_CLEAN, generate_code()).status_code == 422, i
+    _, fields = open_form(client, "en")
+    locked = submit(client, fields, ACCOUNT_ARREARS, world.cards[0].code)
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
+    assert "Too many failed attempts" in locked.get_data(as_text=True)
+    # another address is not locked
+    other = app.test_client()
+    _, fields = open_form(other, "en")
+    ok = submit(other, fields, ACCOUNT_ARREARS, world.cards[0].code, environ_base={"REMOTE_ADDR": "10.9.8.7"})
+    assert ok.status_code == 200
+    from redeem_api.state import EXTENSION
+
+    app.extensions[EXTENSION].engine.dispose()
+
+
+def test_web_limit_is_lower_than_the_terminal_limit(world):
+    config = world.config()
+    assert config.throttle.web_ip_failures < config.throttle.client_failures
+    assert config.throttle.web_account_failures < config.throttle.account_failures

@@ -1,0 +1,156 @@
+"""A real world for the API tests: key store, an approved and partly activated batch
+(codes read back from the sealed card file), customers, and one API client per role.
+
+Tests may use ``issuer`` to set data up; ``redeem_api`` itself never does.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from issuer.batches import BatchRequest, approve_batch, create_batch, void_batch
+from issuer.cardstore import CardRow, card_file_path, read_cards
+from issuer.signing_keys import create_key
+from keystore.store import KeyStore
+from ledger.customers import create_customer, customer_summary
+from ledger.voucher_books import activate
+from redeem_api.clients import create_client
+from redeem_api.config import ApiConfig
+from storage.db import make_engine, session_factory
+from vouchers.settings import Settings
+
+PASSPHRASE = "api test passphrase"
+DISTRIBUTOR = "D001"
+OTHER_DISTRIBUTOR = "D002"
+ACCOUNT_ARREARS = "3100000001"  # 30.00 of arrears
+ACCOUNT_CLEAN = "3100000002"
+EXPIRES = dt.date(2027, 12, 31)
+
+
+class Clock:
+    """A settable clock for the app under test."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
+
+
+@dataclass
+class World:
+    home: Path
+    db_url: str
+    engine: Engine
+    sessions: sessionmaker[Session]
+    store: KeyStore
+    now: dt.datetime
+    batch_id: str
+    cards: list[CardRow]
+    active: int  # cards[:active] are activated for DISTRIBUTOR
+    keys: dict[str, str] = field(default_factory=dict)  # name -> API key
+    client_ids: dict[str, str] = field(default_factory=dict)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {"VOUCHER_HOME": str(self.home), "VOUCHER_DATABASE_URL": self.db_url,
+               "VOUCHER_KEY_PASSPHRASE": PASSPHRASE, "VOUCHER_COOKIE_SECURE": "0"}
+        env.update(extra)
+        return env
+
+    def settings(self, **extra: str) -> Settings:
+        return Settings.from_env(self.env(**extra))
+
+    def config(self, clock: Clock | None = None, **extra: str) -> ApiConfig:
+        return ApiConfig.from_settings(self.settings(**extra), clock=clock or Clock(self.now))
+
+    def app(self, clock: Clock | None = None, **extra: str):
+        from redeem_api.app import create_app
+
+        app = create_app(self.config(clock, **extra))
+        app.testing = True
+        return app
+
+    def balance(self, account_no: str) -> tuple[int, int]:
+        """(prepaid balance, arrears) in minor units."""
+        with self.sessions.begin() as s:
+            summary = customer_summary(s, account_no)
+        return summary.balance, summary.arrears
+
+    def count(self, model, *where) -> int:
+        with self.sessions.begin() as s:
+            return s.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
+
+    def add_client(self, name: str, role: str, **kwargs) -> str:
+        with self.sessions.begin() as s:
+            record, key = create_client(s, name=name, role=role, now=self.now, **kwargs)
+        self.keys[name] = key
+        self.client_ids[name] = record.client_id
+        return key
+
+    def new_batch(self, count: int, *, face: int = 10000, activate_count: int = 0,
+                  distributor: str = DISTRIBUTOR) -> tuple[str, list[CardRow]]:
+        summary = create_batch(self.sessions, self.store, PASSPHRASE,
+                               BatchRequest(face_value=face, count=count, expires=EXPIRES, currency="CNY",
+                                            operator="alice"),
+                               now=self.now, today=self.now.date(), issuer_code=1, max_count=1_000_000)
+        with self.sessions.begin() as s:
+            approve_batch(s, summary.batch_id, "bob", self.now)
+        cards = list(read_cards(card_file_path(self.store.home, summary.batch_id),
+                                self.store.cardstore_identity(PASSPHRASE)))
+        if activate_count:
+            with self.sessions.begin() as s:
+                activate(s, summary.batch_id, distributor, cards[0].serial, cards[activate_count - 1].serial,
+                         now=self.now, actor="test")
+        return summary.batch_id, cards
+
+    def void(self, batch_id: str) -> None:
+        from ledger.voucher_books import reverse_liability_for_void
+
+        with self.sessions.begin() as s:
+            void_batch(s, batch_id, "stolen in transit", "carol", self.now,
+                       on_void=lambda session, batch: reverse_liability_for_void(session, batch.id, self.now))
+
+
+def build_world(tmp_path: Path, db_url: str, now: dt.datetime, *, count: int = 12, active: int = 8,
+                accounts: int = 0) -> World:
+    home = tmp_path / "home"
+    store = KeyStore(home)
+    store.initialise(PASSPHRASE)
+    create_key(store, PASSPHRASE, now)
+    engine = make_engine(db_url)
+    sessions = session_factory(engine)
+    world = World(home, db_url, engine, sessions, store, now, "", [], active)
+    world.batch_id, world.cards = world.new_batch(count, activate_count=active)
+    with sessions.begin() as s:
+        create_customer(s, ACCOUNT_ARREARS, "张三", arrears=3000, arrears_due=now.date() - dt.timedelta(days=20),
+                        now=now)
+        create_customer(s, ACCOUNT_CLEAN, "李四", now=now)
+        for i in range(accounts):
+            create_customer(s, f"32{i:08d}", f"customer {i}", now=now)
+    world.add_client("terminal", "terminal")
+    world.add_client("terminal2", "terminal")
+    world.add_client("distributor", "distributor", distributor_id=DISTRIBUTOR)
+    world.add_client("distributor2", "distributor", distributor_id=OTHER_DISTRIBUTOR)
+    world.add_client("channel", "channel", channel="alipay")
+    world.add_client("finance", "finance")
+    world.add_client("admin", "admin")
+    return world
+
+
+def auth(key: str, idempotency_key: str | None = None) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {key}"}
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
+    return headers
+
+
+def fresh_key() -> str:
+    return os.urandom(12).hex()
