@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from ledger import chart
 from ledger.errors import AccountNotFound
 from ledger.sql import insert_ignoring_conflicts, is_postgres
 from ledger.timeutil import utc
+from storage.commit_hooks import state
 from storage.ledger_models import LedgerAccount
 from vouchers.money import check_currency
 
@@ -52,6 +54,9 @@ def ensure_account(session: Session, code: str, currency: str, now: dt.datetime)
     return ensure_accounts(session, [(code, currency)], now)[(code, currency)]
 
 
+_per_party = or_(*(LedgerAccount.code.like(f"{name}:%") for name in chart.CLASSES if name not in chart.SHARED_CLASSES))
+
+
 def lock_accounts(session: Session, account_ids: Iterable[int]) -> None:
     """Lock the balance rows in ascending id order (PostgreSQL; SQLite has one writer).
 
@@ -63,25 +68,33 @@ def lock_accounts(session: Session, account_ids: Iterable[int]) -> None:
     ids = sorted(set(account_ids))
     if not ids or not is_postgres(session):
         return
+    # Shared accounts (chart.SHARED_CLASSES) are not locked here: their rows
+    # are only moved at commit, after every per-party row (ledger.journal).
     session.execute(
-        select(LedgerAccount.id).where(LedgerAccount.id.in_(ids)).order_by(LedgerAccount.id)
+        select(LedgerAccount.id).where(LedgerAccount.id.in_(ids), _per_party).order_by(LedgerAccount.id)
         .with_for_update(key_share=True)
     ).all()
 
 
+def pending_shared_deltas(session: Session) -> dict[int, int]:
+    """Moves of shared balance rows this transaction will apply at commit (ledger.journal)."""
+    return state(session, "ledger_shared_balance_deltas", lambda: defaultdict(int))
+
+
 def balance(session: Session, code: str, currency: str) -> int:
-    """Stored balance (debits - credits); 0 for an account never used."""
-    value = session.execute(
-        select(LedgerAccount.balance).where(LedgerAccount.code == code, LedgerAccount.currency == currency)
-    ).scalar_one_or_none()
-    return int(value or 0)
+    """Balance (debits - credits) as this transaction sees it; 0 for an account never used."""
+    row = session.execute(
+        select(LedgerAccount.id, LedgerAccount.balance).where(LedgerAccount.code == code,
+                                                              LedgerAccount.currency == currency)
+    ).one_or_none()
+    return 0 if row is None else int(row.balance) + pending_shared_deltas(session).get(row.id, 0)
 
 
 def balance_by_id(session: Session, account_id: int) -> int:
     value = session.execute(select(LedgerAccount.balance).where(LedgerAccount.id == account_id)).scalar_one_or_none()
     if value is None:
         raise AccountNotFound(f"no ledger account with id {account_id}")
-    return int(value)
+    return int(value) + pending_shared_deltas(session).get(account_id, 0)
 
 
 def normal_balance(session: Session, code: str, currency: str) -> int:

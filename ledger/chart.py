@@ -52,6 +52,18 @@ def validate(code: str) -> str:
     return code
 
 
+# Accounts every writer of one kind shares (one row for all redemptions, one per
+# channel...). Their balance rows are moved only at commit time
+# (storage.commit_hooks) so concurrent writers do not queue behind each other
+# for a whole transaction; per-party accounts (customers, distributors) are
+# locked up front.
+SHARED_CLASSES = frozenset({"bank", "clearing", "voucher_liability", "revenue", "income", "expense"})
+
+
+def is_shared(code: str) -> bool:
+    return class_of(code) in SHARED_CLASSES
+
+
 def kind_of(code: str) -> str:
     return CLASSES[split(code)[0]][0]
 

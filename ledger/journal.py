@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from ledger.accounts import AccountKey, ensure_accounts, lock_accounts
+from ledger import chart
+from ledger.accounts import AccountKey, ensure_accounts, lock_accounts, pending_shared_deltas
 from ledger.errors import IdempotencyConflict, InvalidPosting, TransactionNotFound, UnbalancedTransaction
-from ledger.sql import insert_ignoring_conflicts
+from ledger.sql import insert_ignoring_conflicts, is_postgres
 from ledger.timeutil import utc
+from storage.commit_hooks import SHARED_BALANCES, at_commit
 from storage.ledger_models import LedgerAccount, LedgerPosting, LedgerTransaction
 
 MAX_REF = 160
@@ -153,8 +155,26 @@ def add_postings(session: Session, transaction_id: int, legs: Iterable[Leg],
          "currency": leg.currency, "amount": leg.amount}
         for line, leg in enumerate(final, start=1)
     ])
-    apply_balance_deltas(session, {account_ids[leg.key]: leg.amount for leg in final})
+    deltas: dict[int, int] = defaultdict(int)
+    shared: set[int] = set()
+    for leg in final:
+        account_id = account_ids[leg.key]
+        deltas[account_id] += leg.amount
+        if chart.is_shared(leg.account):
+            shared.add(account_id)
+    if is_postgres(session) and shared:
+        # Shared rows are moved at commit, in one ascending-id UPDATE with every
+        # other shared delta of the transaction (storage.commit_hooks).
+        pending = pending_shared_deltas(session)
+        for account_id in shared:
+            pending[account_id] += deltas.pop(account_id)
+        at_commit(session, SHARED_BALANCES, "ledger-shared-balances", _apply_shared_deltas)
+    apply_balance_deltas(session, deltas)
     return final
+
+
+def _apply_shared_deltas(session: Session) -> None:
+    apply_balance_deltas(session, pending_shared_deltas(session))
 
 
 def apply_balance_deltas(session: Session, deltas: Mapping[int, int]) -> None:

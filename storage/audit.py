@@ -11,10 +11,12 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from storage.commit_hooks import AUDIT_CHAIN, at_commit, state
 from storage.models import AuditEvent
 
 GENESIS = "0" * 64
 _AUDIT_LOCK = 0x5641_5544  # "VAUD"
+_QUEUE = "audit_events_queued"
 
 
 def _digest(prev_hash: str, at: dt.datetime, actor: str, action: str, subject_type: str, subject_id: str,
@@ -30,25 +32,40 @@ def _digest(prev_hash: str, at: dt.datetime, actor: str, action: str, subject_ty
 
 def record(session: Session, *, now: dt.datetime, actor: str, action: str, subject_type: str, subject_id: str,
            from_state: str | None = None, to_state: str | None = None, reason: str | None = None,
-           details: dict[str, Any] | None = None) -> AuditEvent:
+           details: dict[str, Any] | None = None) -> None:
     """Append one event chained to the newest one. Never pass secrets in ``details``.
 
-    On PostgreSQL a transaction-scoped advisory lock serialises writers so two
-    transactions never chain to the same predecessor; SQLite has one writer.
+    On PostgreSQL the event is written at commit (``storage.commit_hooks``),
+    under a transaction-scoped advisory lock that serialises chain writers so
+    two transactions never chain to the same predecessor; the lock is held
+    only for the commit itself. SQLite has one writer: written at once.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    event = {"at": now, "actor": actor, "action": action, "subject_type": subject_type, "subject_id": subject_id,
+             "from_state": from_state, "to_state": to_state, "reason": reason,
+             "details": json.dumps(details, ensure_ascii=False, sort_keys=True) if details else None}
+    if session.get_bind().dialect.name != "postgresql":
+        _append(session, [event])
+        return
+    state(session, _QUEUE, list).append(event)
+    at_commit(session, AUDIT_CHAIN, "audit", _write_queued)
+
+
+def _write_queued(session: Session) -> None:
+    events = state(session, _QUEUE, list)
+    if events:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK})
+        _append(session, events)
+
+
+def _append(session: Session, events: list[dict[str, Any]]) -> None:
     prev = session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
     prev_hash = prev or GENESIS
-    details_json = json.dumps(details, ensure_ascii=False, sort_keys=True) if details else None
-    event = AuditEvent(
-        at=now, actor=actor, action=action, subject_type=subject_type, subject_id=subject_id,
-        from_state=from_state, to_state=to_state, reason=reason, details=details_json, prev_hash=prev_hash,
-        hash=_digest(prev_hash, now, actor, action, subject_type, subject_id, from_state, to_state, reason, details_json),
-    )
-    session.add(event)
-    session.flush()
-    return event
+    for e in events:
+        digest = _digest(prev_hash, e["at"], e["actor"], e["action"], e["subject_type"], e["subject_id"],
+                         e["from_state"], e["to_state"], e["reason"], e["details"])
+        session.add(AuditEvent(**e, prev_hash=prev_hash, hash=digest))
+        session.flush()
+        prev_hash = digest
 
 
 @dataclass(frozen=True)
