@@ -16,7 +16,7 @@ from pyrage import x25519
 
 from issuer.errors import CardStoreError
 from issuer.streams import decrypt_chunks, encrypt_stream, iter_lines
-from keystore.files import ensure_private_dir
+from keystore.files import ensure_private_dir, private_file
 from vouchers.money import format_amount, parse_amount
 
 CSV_HEADER = "serial,code,token,face_value,currency,expires"
@@ -58,21 +58,9 @@ def sealed_writer(final_path: Path, recipient: str) -> Iterator[callable]:
     """Yields ``write(chunks)``; the file appears at ``final_path`` (0600) only on success."""
     ensure_private_dir(final_path.parent)
     sweep_abandoned(final_path.parent)
-    tmp = final_path.with_name(f".{final_path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    handle = os.fdopen(fd, "wb")
     recipients = [x25519.Recipient.from_str(recipient)]
-    try:
+    with private_file(final_path) as handle:
         yield lambda chunks: encrypt_stream(chunks, handle, recipients)
-        handle.flush()
-        os.fsync(handle.fileno())
-        handle.close()
-        os.replace(tmp, final_path)
-    except BaseException:
-        handle.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _pid_alive(pid: int) -> bool:

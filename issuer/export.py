@@ -5,7 +5,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from issuer.batches import get_batch
 from issuer.cardstore import card_file_path, plaintext_chunks
 from issuer.errors import BatchStateError, ExportError
 from issuer.streams import encrypt_stream
+from keystore.files import private_file
 from keystore.store import KeyStore
 from storage import audit
 from storage.models import PrintJob
@@ -46,23 +46,12 @@ def private_output(path: Path) -> Iterator[object]:
     path = Path(path)
     if path.exists() and path.is_dir():
         raise ExportError(f"output path {path} is a directory")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    except OSError as e:
-        raise ExportError(f"cannot write {path}: {e.strerror}") from e
-    handle = os.fdopen(fd, "wb")
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            handle = stack.enter_context(private_file(path, "partial"))
+        except OSError as e:
+            raise ExportError(f"cannot write {path}: {e.strerror}") from e
         yield handle
-        handle.flush()
-        os.fsync(handle.fileno())
-        handle.close()
-        os.replace(tmp, path)
-    except BaseException:
-        handle.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def export_batch(session: Session, store: KeyStore, passphrase: str, batch_id: str, recipient: str,

@@ -5,6 +5,7 @@ import contextlib
 import fcntl
 import os
 from collections.abc import Iterator
+from typing import BinaryIO
 from pathlib import Path
 
 
@@ -14,20 +15,33 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically with mode 0600."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+@contextlib.contextmanager
+def private_file(path: Path, temp_suffix: str = "tmp") -> Iterator[BinaryIO]:
+    """A 0600 file that appears at ``path`` (atomically) only if the block succeeds.
+
+    It is written as ``.<name>.<pid>.<temp_suffix>`` beside ``path`` and
+    removed on any failure; raises OSError if it cannot be created.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{temp_suffix}")
+    handle = os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
+        handle.close()
         os.replace(tmp, path)
     except BaseException:
+        handle.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically with mode 0600."""
+    with private_file(path) as handle:
+        handle.write(data)
 
 
 @contextlib.contextmanager
