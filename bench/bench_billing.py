@@ -1,0 +1,216 @@
+"""Benchmark: a monthly billing run on PostgreSQL against COPY of as many bill rows.
+
+    .venv/bin/python bench/bench_billing.py --accounts 50000
+
+Creates a database of its own (dropped at the end unless ``--keep``), loads
+``--accounts`` customer accounts with synthetic readings by COPY (not timed):
+half Jiangxi annual tiers (postpaid, with an earlier bill of the same tariff
+year so positions in the year vary and some accounts cross 2160 kWh), half
+Fujian monthly tiers (prepaid, with random balances, so some bills are paid
+from the balance, some partly, some not at all). Then it times
+
+1. ``metering.billing.run_billing`` for period 2026-11: every account billed,
+   posted to the books (one journal transaction per batch), ledger bills for
+   what the balances do not cover;
+2. in the same process and database, ``COPY metering_bills FROM STDIN`` of the
+   same number of bill rows built in Python (the floor for writing one row
+   per bill).
+
+Prints one JSON line: accounts/s of both, their ratio (target >= 0.25) and
+the peak RSS of each phase (the peak is reset before each phase through
+``/proc/self/clear_refs``, so setup does not count).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import random
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from metering.billing import run_billing
+from metering.config import MeteringConfig
+from storage.db import make_engine, session_factory
+from storage.migrate import upgrade_to_head
+from tariffs import load_catalog
+
+ADMIN_URL = os.environ.get("VOUCHER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+UTC = dt.UTC
+
+
+def peak_rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")  # pragma: no cover
+
+
+def reset_peak_rss() -> None:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:  # pragma: no cover - not Linux
+        pass
+
+
+def copy_rows(raw, table: str, columns: tuple[str, ...], rows) -> None:  # type: ignore[no-untyped-def]
+    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def setup(engine, n: int, seed: int, fractional: bool) -> None:  # type: ignore[no-untyped-def]
+    rng = random.Random(seed)
+    created = dt.datetime(2026, 1, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        raw = conn.connection.driver_connection
+        conn.execute(text("INSERT INTO ledger_accounts (id, code, currency, kind, balance, created_at) VALUES "
+                          "(1, 'bank', 'CNY', 'asset', 0, :t), (2, 'revenue:electricity', 'CNY', 'income', 0, :t), "
+                          "(3, 'expense:low_income_allowance', 'CNY', 'expense', 0, :t)"), {"t": created})
+        balances = [rng.choice((0, 0, 5_000, 20_000, 100_000)) if i % 2 else 0 for i in range(n)]
+        # customers: ledger accounts 4.. (arrears, prepaid pairs)
+        copy_rows(raw, "ledger_accounts", ("id", "code", "currency", "kind", "balance", "created_at"), (
+            row for i in range(n) for row in (
+                (4 + 2 * i, f"customer_arrears:B{i:08d}", "CNY", "asset", 0, created),
+                (5 + 2 * i, f"customer_prepaid:B{i:08d}", "CNY", "liability", -balances[i], created))))
+        conn.execute(text("SELECT setval(pg_get_serial_sequence('ledger_accounts', 'id'), :m)"), {"m": 3 + 2 * n})
+        copy_rows(raw, "customer_accounts", ("id", "account_no", "name", "currency", "arrears_account_id",
+                                             "prepaid_account_id", "created_at"),
+                  ((i + 1, f"B{i:08d}", f"bench {i}", "CNY", 4 + 2 * i, 5 + 2 * i, created) for i in range(n)))
+        conn.execute(text("SELECT setval(pg_get_serial_sequence('customer_accounts', 'id'), :m)"), {"m": n})
+        # the opening balances, booked so the books balance
+        total = sum(balances)
+        if total:
+            conn.execute(text("INSERT INTO ledger_transactions (id, kind, source, external_ref, occurred_at, "
+                              "posted_at) VALUES (1, 'opening', 'bench', 'opening', :t, :t)"), {"t": created})
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('ledger_transactions', 'id'), 1)"))
+            copy_rows(raw, "ledger_postings", ("transaction_id", "line", "account_id", "currency", "amount"),
+                      [(1, 1, 1, "CNY", total)] + [(1, 2 + k, 5 + 2 * i, "CNY", -b) for k, (i, b) in enumerate(
+                          (i, b) for i, b in enumerate(balances) if b)])
+            conn.execute(text("UPDATE ledger_accounts SET balance = :t WHERE id = 1"), {"t": total})
+        copy_rows(raw, "metering_accounts", (
+            "account_no", "tariff_id", "customer_class", "payment_mode", "low_income", "time_of_use",
+            "large_customer", "area", "meter_no", "created_at", "updated_at"),
+            ((f"B{i:08d}", "fj-residential" if i % 2 else "jx-residential", "residential",
+              "prepaid" if i % 2 else "postpaid", False, False, False, f"area-{i % 7}", f"MB{i:08d}", created, created)
+             for i in range(n)))
+        copy_rows(raw, "meters", ("meter_no", "account_no", "installed_on"),
+                  ((f"MB{i:08d}", f"B{i:08d}", dt.date(2026, 2, 1)) for i in range(n)))
+        opening = [rng.randrange(0, 5_000_000) for _ in range(n)]
+        used = [rng.randrange(0, 400_000) for _ in range(n)]  # kWh hundredths used earlier this tariff year
+        # this month's consumption in hundredths: whole kWh (TARIFFS.md §2: a bill's kWh is an integer
+        # register difference) unless --fractional-kwh
+        use = [rng.randrange(0, 60_000) if fractional else rng.randrange(0, 600) * 100 for _ in range(n)]
+        copy_rows(raw, "meter_readings", (
+            "account_no", "meter_no", "reading_date", "reading_ckwh", "kwh_ckwh", "replacement", "source",
+            "created_at"), (row for i in range(n) for row in (
+                (f"B{i:08d}", f"MB{i:08d}", dt.date(2026, 10, 20), opening[i], used[i] if i % 2 == 0 else 0, False,
+                 "bench", created),
+                (f"B{i:08d}", f"MB{i:08d}", dt.date(2026, 11, 20), opening[i] + use[i], use[i], False, "bench",
+                 created))))
+        # the October bills (history only: positions in the Jiangxi tariff year)
+        copy_rows(raw, "metering_bills", (
+            "account_no", "period", "tariff_id", "version_from", "tariff_period_start", "months_of_supply",
+            "payment_mode", "customer_class", "closing_date", "kwh_ckwh", "used_before_ckwh", "period_kwh_ckwh",
+            "lines", "subtotal", "total_fen", "due_date", "issued_on", "issued_at"),
+            ((f"B{i:08d}", "2026-10", "fj-residential" if i % 2 else "jx-residential",
+              dt.date(2016, 11, 1) if i % 2 else dt.date(2012, 7, 1),
+              dt.date(2026, 10, 1) if i % 2 else dt.date(2026, 2, 1), 1 if i % 2 else 12,
+              "prepaid" if i % 2 else "postpaid", "residential", dt.date(2026, 10, 20), used[i] if i % 2 == 0 else 0,
+              0, used[i] if i % 2 == 0 else 0, "[]", "0", 0, dt.date(2026, 10, 31), dt.date(2026, 10, 31), created)
+             for i in range(n)))
+        conn.execute(text("ANALYZE"))
+
+
+def copy_baseline(engine, n: int) -> float:  # type: ignore[no-untyped-def]
+    issued = dt.datetime(2026, 12, 1, tzinfo=UTC)
+    lines = '[["2012-07-01","1","energy","123.45","0.60","74.0700"]]'
+    columns = ("account_no", "period", "tariff_id", "version_from", "tariff_period_start", "months_of_supply",
+               "payment_mode", "customer_class", "opening_date", "closing_date", "kwh_ckwh", "used_before_ckwh",
+               "period_kwh_ckwh", "lines", "subtotal", "total_fen", "allowance_refund_fen", "from_prepaid_fen",
+               "due_date", "issued_on", "issued_at")
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        raw = conn.connection.driver_connection
+        copy_rows(raw, "metering_bills", columns, (
+            (f"B{i:08d}", "2027-01", "jx-residential", dt.date(2012, 7, 1), dt.date(2026, 2, 1), 12, "postpaid",
+             "residential", dt.date(2026, 12, 20), dt.date(2027, 1, 20), 12345 + i % 1000, 0, 12345 + i % 1000,
+             lines, "74.0700", 7407, 0, 0, dt.date(2027, 2, 7), dt.date(2027, 1, 31), issued)
+            for i in range(n)))
+    return time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--accounts", type=int, default=50_000)
+    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument("--workers", type=int, default=2, help="billing threads")
+    parser.add_argument("--fractional-kwh", action="store_true",
+                        help="consumption in 0.01 kWh steps (default: whole kWh); fewer repeated quotes")
+    args = parser.parse_args(argv)
+
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"voucher_bench_billing_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    try:
+        upgrade_to_head(engine)
+        t0 = time.perf_counter()
+        setup(engine, args.accounts, args.seed, args.fractional_kwh)
+        setup_s = time.perf_counter() - t0
+        catalog = load_catalog()
+        config = MeteringConfig(batch_size=args.batch_size, billing_workers=args.workers)
+        factory = session_factory(engine)
+
+        reset_peak_rss()
+        rss_before = peak_rss_mib()
+        started = time.perf_counter()
+        result = run_billing(factory, "2026-11", as_of=dt.date(2026, 11, 30),
+                             now=dt.datetime(2026, 11, 30, 12, tzinfo=UTC), catalog=catalog, config=config,
+                             actor="bench")
+        billing_s = time.perf_counter() - started
+        billing_rss = peak_rss_mib()
+        assert result.billed == args.accounts, result
+
+        reset_peak_rss()
+        copy_s = copy_baseline(engine, args.accounts)
+        copy_rss = peak_rss_mib()
+        with engine.connect() as conn:
+            open_bills = conn.execute(text("SELECT count(*) FROM customer_bills")).scalar_one()
+            postings = conn.execute(text("SELECT count(*) FROM ledger_postings")).scalar_one()
+        report = {
+            "accounts": args.accounts, "batch_size": args.batch_size, "workers": args.workers,
+            "fractional_kwh": args.fractional_kwh,
+            "billing_s": round(billing_s, 2), "billing_accounts_per_s": round(args.accounts / billing_s),
+            "copy_s": round(copy_s, 2), "copy_rows_per_s": round(args.accounts / copy_s),
+            "ratio": round(copy_s / billing_s, 3), "target_ratio": 0.25,
+            "billing_peak_rss_mib": round(billing_rss, 1), "copy_peak_rss_mib": round(copy_rss, 1),
+            "rss_at_start_mib": round(rss_before, 1), "setup_s": round(setup_s, 1),
+            "ledger_bills_created": open_bills, "postings": postings, "total": result.as_dict()["total"],
+            "python": platform.python_version(), "machine": platform.machine(), "cpus_visible": os.cpu_count(),
+        }
+        print(json.dumps(report))
+    finally:
+        engine.dispose()
+        if not args.keep:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,484 @@
+"""Monthly billing: one bill per account per period, posted to the books.
+
+A run bills, for period ``YYYY-MM``, every assigned account that has no bill
+for that period yet and has unbilled readings dated up to the cut-off (the
+period's last day, or ``as_of`` if earlier). It works in batches of accounts
+(``MeteringConfig.batch_size``), one database transaction per batch, so a
+run can be interrupted and run again: accounts already billed are skipped
+(the unique (account, period) key guarantees one bill per period).
+
+Per batch, set-based: select the accounts, lock their balance rows in id
+order (the books' lock order), read balances, unbilled readings and each
+account's position in its tariff period with a few queries, price every
+account (:func:`metering.pricing.compute_bill`), then post **one** journal
+transaction for the batch (as the books do for an imported payments file):
+
+* the part of each bill the prepaid balance covers: Dr ``customer_prepaid:<acct>``;
+* the rest: Dr ``customer_arrears:<acct>`` and a ledger bill (``customer_bills``)
+  with a due date — ``as_of`` for prepaid accounts (owed at once; cost
+  control acts on it), ``as_of + due_days`` for postpaid accounts (the
+  arrears-first rule of the books pays it; late fees run after it);
+* Cr ``revenue:electricity`` with the batch's total;
+* a Fujian-style low-income refund (先征后返): Dr ``expense:low_income_allowance``,
+  Cr ``customer_prepaid:<acct>``, credited before the bill is charged.
+
+An account that cannot be billed (unknown tariff, no version in force, a
+missing time-of-use split...) is recorded in ``billing_exceptions`` with the
+reason and nothing is posted for it; the run goes on with the others.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from ledger import chart, journal
+from ledger.accounts import ensure_accounts
+from ledger.customers import apply_prepaid
+from ledger.retry import run_in_transaction
+from metering import bulk
+from metering import positions as pos
+from metering.config import MeteringConfig
+from metering.errors import BillingError, BillNotFound, InvalidPeriod, MeteringError
+from metering.pricing import BillCalc, BillLine, compute_bill, lines_from_json
+from storage.ledger_models import CustomerAccount, CustomerBill
+from storage.metering_models import BillingException, BillingRun, MeteringBill
+from tariffs import Catalog
+from tariffs.errors import TariffError
+
+log = logging.getLogger(__name__)
+
+PERIOD = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
+SOURCE = "metering_billing"
+ALLOWANCE_EXPENSE = "expense:low_income_allowance"
+MAX_EXCEPTIONS_LISTED = 100
+
+
+def bill_ref(period: str) -> str:
+    """The reference of an electricity bill in the books (unique per account)."""
+    return f"elec-{period}"
+
+
+def parse_period(text: str) -> tuple[dt.date, dt.date]:
+    """``"2026-11"`` -> (first day, last day)."""
+    match = PERIOD.match(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise InvalidPeriod(f"period must look like 2026-11, got {text!r}")
+    year, month = int(match[1]), int(match[2])
+    first = dt.date(year, month, 1)
+    following = dt.date(year + month // 12, month % 12 + 1, 1)
+    return first, following - dt.timedelta(days=1)
+
+
+def cutoff_for(period: str, as_of: dt.date) -> dt.date:
+    first, last = parse_period(period)
+    if as_of < first:
+        raise InvalidPeriod(f"as-of date {as_of} is before period {period} begins")
+    return min(last, as_of)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    done: bool
+    last_account_no: str | None = None
+    billed: int = 0
+    zero_bills: int = 0
+    no_reading: int = 0
+    skipped: int = 0
+    total_fen: int = 0
+    exceptions: tuple[tuple[str, str, str], ...] = ()
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    period: str
+    as_of: dt.date
+    cutoff: dt.date
+    billed: int = 0
+    zero_bills: int = 0
+    no_reading: int = 0
+    skipped: int = 0
+    total_fen: int = 0
+    batches: int = 0
+    exceptions: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        from vouchers.money import format_amount
+
+        return {"run_id": self.run_id, "period": self.period, "as_of": self.as_of.isoformat(),
+                "cutoff": self.cutoff.isoformat(), "billed": self.billed, "zero_bills": self.zero_bills,
+                "no_reading": self.no_reading, "skipped": self.skipped, "total": format_amount(self.total_fen),
+                "batches": self.batches,
+                "exceptions": [{"account_no": a, "code": c, "message": m} for a, c, m in self.exceptions]}
+
+
+class _Claimer:
+    """Hands out the next batch of unbilled accounts to the workers, in account order."""
+
+    def __init__(self, factory: sessionmaker[Session], period: str, limit: int,
+                 account_nos: Sequence[str] | None) -> None:
+        self.factory = factory
+        self.period = period
+        self.limit = limit
+        self.account_nos = account_nos
+        self.after: str | None = None
+        self.batch_no = 0
+        self.done = False
+        self.lock = threading.Lock()
+
+    def next(self) -> tuple[int, list[pos.Position]] | None:
+        with self.lock:
+            if self.done:
+                return None
+            # A plain keyset walk over the accounts: accounts already billed for the period are
+            # skipped by the batch itself, through the (account, period) key. (An anti-join here
+            # would be planned from statistics that the run's own inserts make stale.)
+            with self.factory() as session, session.begin():
+                candidates = pos.select_accounts(session, after=self.after, limit=self.limit,
+                                                 account_nos=self.account_nos)
+            if not candidates:
+                self.done = True
+                return None
+            self.after = candidates[-1].account_no
+            self.batch_no += 1
+            return self.batch_no, candidates
+
+
+def run_billing(factory: sessionmaker[Session], period: str, *, as_of: dt.date, now: dt.datetime, catalog: Catalog,
+                config: MeteringConfig | None = None, actor: str = "billing",
+                account_nos: Sequence[str] | None = None,
+                on_batch: Callable[[BatchResult], None] | None = None) -> RunResult:
+    """Bill ``period`` for every assigned account (or only ``account_nos``), batch by batch.
+
+    On PostgreSQL ``config.billing_workers`` threads bill batches side by side
+    (one prices its batch while another writes); SQLite, with its single
+    writer, uses one.
+    """
+    config = config or MeteringConfig()
+    cutoff = cutoff_for(period, as_of)
+    if as_of > config.local_date(now):
+        raise InvalidPeriod(f"as-of date {as_of} is in the future")
+
+    def start(session: Session) -> int:
+        run = BillingRun(period=period, as_of=as_of, status="running", started_at=now, actor=actor,
+                         accounts_billed=0, zero_bills=0, skipped=0, total_fen=0, batches=0)
+        session.add(run)
+        session.flush()
+        currencies = session.execute(select(CustomerAccount.currency).distinct()).scalars().all()
+        ensure_accounts(session, [(code, c) for c in currencies for code in (chart.REVENUE, ALLOWANCE_EXPENSE)], now)
+        return run.id
+
+    run_id = run_in_transaction(factory, start)
+    result = RunResult(run_id, period, as_of, cutoff)
+    claimer = _Claimer(factory, period, config.batch_size, account_nos)
+    stop = threading.Event()
+    merge = threading.Lock()
+
+    def worker() -> None:
+        try:
+            work_batches()
+        except BaseException:
+            stop.set()  # the other workers stop after their current batch
+            raise
+
+    def work_batches() -> None:
+        while not stop.is_set():
+            claim = claimer.next()
+            if claim is None:
+                return
+            batch_no, candidates = claim
+
+            def work(session: Session, batch_no: int = batch_no,
+                     candidates: list[pos.Position] = candidates) -> BatchResult:
+                return bill_batch(session, run_id=run_id, batch_no=batch_no, period=period, as_of=as_of,
+                                  now=now, catalog=catalog, config=config, candidates=candidates,
+                                  contiguous=account_nos is None, actor=actor)
+
+            batch = run_in_transaction(factory, work)
+            with merge:
+                result.batches += 1
+                result.billed += batch.billed
+                result.zero_bills += batch.zero_bills
+                result.no_reading += batch.no_reading
+                result.skipped += batch.skipped
+                result.total_fen += batch.total_fen
+                room = MAX_EXCEPTIONS_LISTED - len(result.exceptions)
+                result.exceptions.extend(batch.exceptions[:max(room, 0)])
+                if on_batch is not None:
+                    on_batch(batch)
+
+    bind = factory.kw.get("bind")
+    workers = config.billing_workers if bind is not None and bind.dialect.name == "postgresql" else 1
+    try:
+        if workers == 1:
+            worker()
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="billing") as pool:
+                futures = [pool.submit(worker) for _ in range(workers)]
+                try:
+                    for future in futures:
+                        future.result()
+                finally:
+                    stop.set()
+    except BaseException:
+        def fail(session: Session) -> None:
+            session.execute(update(BillingRun).where(BillingRun.id == run_id)
+                            .values(status="failed", finished_at=now))
+        run_in_transaction(factory, fail)
+        raise
+
+    def finish(session: Session) -> None:
+        session.execute(update(BillingRun).where(BillingRun.id == run_id)
+                        .values(status="finished", finished_at=now))
+    run_in_transaction(factory, finish)
+    result.exceptions.sort()
+    return result
+
+
+def bill_batch(session: Session, *, run_id: int, batch_no: int, period: str, as_of: dt.date, now: dt.datetime,
+               catalog: Catalog, config: MeteringConfig, candidates: Sequence[pos.Position],
+               contiguous: bool = False, actor: str = "billing") -> BatchResult:
+    """Bill ``candidates`` (accounts without a bill for ``period``) in the session's transaction.
+
+    Pricing needs no locks (readings of an account only ever arrive after its
+    latest reading, so a concurrent import cannot change a bill); the
+    balance rows are locked, in id order, only to split each bill between
+    the prepaid balance and arrears and to post.
+    """
+    if not candidates:
+        return BatchResult(done=True)
+    cutoff = cutoff_for(period, as_of)
+    last_account_no = candidates[-1].account_no
+    scope = pos.Scope(candidates, contiguous=contiguous)
+    billed_before = _billed(session, period, scope)
+    candidates = [p for p in candidates if p.account_no not in billed_before]
+    if not candidates:
+        return BatchResult(False, last_account_no)
+    pos.fill_usage(session, candidates, cutoff=cutoff, scope=scope)
+
+    priced: list[tuple[pos.Position, BillCalc]] = []
+    exceptions: list[tuple[str, str, str]] = []
+    no_reading = 0
+    for p in candidates:
+        if not p.unbilled or (p.last_close is None and len(p.unbilled) == 1 and not p.unbilled[0].kwh_ckwh):
+            no_reading += 1  # nothing read yet, or only the meter's opening reading (the baseline)
+            continue
+        try:
+            tariff = catalog.get(p.tariff_id)
+            calc = compute_bill(tariff, p.terms, p.unbilled, p.used_by_period,
+                                opening_date=p.last_close or p.unbilled[0].reading_date)
+        except (BillingError, TariffError) as e:
+            exceptions.append((p.account_no, getattr(e, "code", "billing_error"), str(e)))
+            continue
+        priced.append((p, calc))
+
+    currencies = sorted({p.currency for p, _ in priced})
+    book_ids = ensure_accounts(session, [(code, c) for c in currencies for code in (chart.REVENUE, ALLOWANCE_EXPENSE)],
+                               now)
+    balances = pos.lock(session, candidates, extra_ids=list(book_ids.values()), scope=scope)
+    # A concurrent run may have billed some of them while we waited for the locks.
+    billed_meanwhile = _billed(session, period, scope)
+    if billed_meanwhile:
+        priced = [(p, calc) for p, calc in priced if p.account_no not in billed_meanwhile]
+        exceptions = [e for e in exceptions if e[0] not in billed_meanwhile]
+    pos.apply_balances([p for p, _ in priced], balances)
+    _settle_old_bills_first(session, [p for p, _ in priced], run_id=run_id, now=now)
+
+    legs: list[journal.Leg] = []
+    account_ids: dict[journal.AccountKey, int] = dict(book_ids)
+    revenue: dict[str, int] = defaultdict(int)
+    allowance: dict[str, int] = defaultdict(int)
+    bills: list[tuple[pos.Position, BillCalc, int, int]] = []  # (position, calc, from prepaid, rest)
+    zero = 0
+    for p, calc in priced:
+        total, refund = calc.total_fen, calc.allowance_refund_fen
+        from_prepaid = min(max(p.prepaid_fen, 0) + refund, total)
+        rest = total - from_prepaid
+        if from_prepaid - refund:
+            code = chart.customer_prepaid(p.account_no)
+            legs.append(journal.Leg(code, from_prepaid - refund, p.currency))
+            account_ids[(code, p.currency)] = p.prepaid_account_id
+        if rest:
+            code = chart.customer_arrears(p.account_no)
+            legs.append(journal.Leg(code, rest, p.currency))
+            account_ids[(code, p.currency)] = p.arrears_account_id
+        revenue[p.currency] += total
+        allowance[p.currency] += refund
+        if total == 0:
+            zero += 1
+        bills.append((p, calc, from_prepaid, rest))
+    for currency, amount in revenue.items():
+        if amount:
+            legs.append(journal.Leg(chart.REVENUE, -amount, currency))
+    for currency, amount in allowance.items():
+        if amount:
+            legs.append(journal.Leg(ALLOWANCE_EXPENSE, amount, currency))
+
+    transaction_id = None
+    if legs:
+        transaction_id, created = journal.claim(
+            session, kind="billing", source=SOURCE, external_ref=f"run:{run_id}:batch:{batch_no}", occurred_at=now,
+            now=now, actor=actor, memo=f"electricity bills {period}, run {run_id}, batch {batch_no}")
+        if not created:  # pragma: no cover - a batch number is used once per run
+            raise MeteringError(f"billing run {run_id} batch {batch_no} was already posted")
+        bulk.post_legs(session, transaction_id, legs, account_ids)
+
+    owed = [(p, rest) for p, _, _, rest in bills if rest]
+    bill_ids: dict[str, int] = {}
+    if owed:
+        rows = [{"customer_id": p.customer_id, "bill_ref": bill_ref(period), "amount": rest, "outstanding": rest,
+                 "due_date": _due_date(p.payment_mode, as_of, config), "issued_at": now,
+                 "transaction_id": transaction_id} for p, rest in owed]
+        ids = bulk.insert_returning_ids(session, CustomerBill.__table__, rows)
+        bill_ids = {p.account_no: i for (p, _), i in zip(owed, ids)}
+    if bills:
+        bulk.insert_rows(session, MeteringBill.__table__, _BILL_COLUMNS, [
+            (p.account_no, period, run_id, calc.tariff_id, calc.version_from, calc.tariff_period_start,
+             calc.months_of_supply, p.payment_mode, p.customer_class, calc.opening_date, calc.closing_date,
+             calc.kwh_ckwh, calc.peak_ckwh, calc.valley_ckwh, calc.used_before_ckwh, calc.period_kwh_ckwh,
+             calc.lines_json(), format(calc.subtotal, "f"), calc.total_fen, calc.allowance_refund_fen, from_prepaid,
+             bill_ids.get(p.account_no),
+             transaction_id if calc.total_fen or calc.allowance_refund_fen else None,
+             _due_date(p.payment_mode, as_of, config), as_of, now)
+            for p, calc, from_prepaid, _ in bills])
+    if exceptions:
+        session.execute(insert(BillingException.__table__), [
+            {"run_id": run_id, "account_no": a, "code": c, "message": m[:2000]} for a, c, m in exceptions])
+    total = sum(calc.total_fen for _, calc, _, _ in bills)
+    session.execute(update(BillingRun).where(BillingRun.id == run_id).values(
+        accounts_billed=BillingRun.accounts_billed + len(bills), zero_bills=BillingRun.zero_bills + zero,
+        skipped=BillingRun.skipped + len(exceptions), total_fen=BillingRun.total_fen + total,
+        batches=BillingRun.batches + 1))
+    return BatchResult(False, last_account_no, len(bills), zero, no_reading, len(exceptions), total, tuple(exceptions))
+
+
+def _billed(session: Session, period: str, scope: pos.Scope) -> set[str]:
+    """Accounts of the batch that already have a bill for ``period`` (via the (account, period) key)."""
+    return set(session.execute(
+        select(MeteringBill.account_no).where(scope.where(MeteringBill.account_no), MeteringBill.period == period)
+    ).scalars())
+
+
+_BILL_COLUMNS = ("account_no", "period", "run_id", "tariff_id", "version_from", "tariff_period_start",
+                 "months_of_supply", "payment_mode", "customer_class", "opening_date", "closing_date", "kwh_ckwh",
+                 "peak_ckwh", "valley_ckwh", "used_before_ckwh", "period_kwh_ckwh", "lines", "subtotal", "total_fen",
+                 "allowance_refund_fen", "from_prepaid_fen", "customer_bill_id", "transaction_id", "due_date",
+                 "issued_on", "issued_at")
+
+
+def _due_date(payment_mode: str, as_of: dt.date, config: MeteringConfig) -> dt.date:
+    return as_of if payment_mode == "prepaid" else as_of + dt.timedelta(days=config.due_days)
+
+
+def _settle_old_bills_first(session: Session, positions: Sequence[pos.Position], *, run_id: int,
+                            now: dt.datetime) -> None:
+    """Arrears first: a prepaid balance beside open bills pays those bills before the new one.
+
+    Rare (money arriving is applied to arrears at once), so this uses the
+    books' own :func:`ledger.customers.apply_prepaid` one account at a time.
+    """
+    mixed = [p for p in positions if p.prepaid_fen > 0 and p.arrears_fen > 0]
+    for p in mixed:
+        customer = session.get(CustomerAccount, p.customer_id)
+        assert customer is not None
+        applied = apply_prepaid(session, customer, now=now, trigger=f"billing:{run_id}:{p.account_no}")
+        p.prepaid_fen -= applied
+        p.arrears_fen -= applied
+
+
+# --- reading bills back ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BillView:
+    bill_id: int
+    account_no: str
+    period: str
+    tariff_id: str
+    version_from: dt.date
+    tariff_period_start: dt.date
+    months_of_supply: int
+    payment_mode: str
+    customer_class: str
+    opening_date: dt.date | None
+    closing_date: dt.date
+    kwh_ckwh: int
+    peak_ckwh: int | None
+    valley_ckwh: int | None
+    used_before_ckwh: int
+    lines: tuple[BillLine, ...]
+    subtotal: str
+    total_fen: int
+    allowance_refund_fen: int
+    from_prepaid_fen: int
+    owed_fen: int  # the part billed as arrears (ledger bill amount)
+    outstanding_fen: int  # what of it is still unpaid
+    due_date: dt.date
+    issued_on: dt.date
+    customer_name: str
+    currency: str
+
+    @property
+    def status(self) -> str:
+        if self.total_fen == 0:
+            return "zero"
+        if self.outstanding_fen == 0:
+            return "paid"
+        return "open" if self.outstanding_fen == self.owed_fen else "part_paid"
+
+    def as_dict(self) -> dict[str, object]:
+        from metering.units import format_kwh
+        from vouchers.money import format_amount
+
+        return {
+            "bill_id": self.bill_id, "account_no": self.account_no, "period": self.period, "tariff": self.tariff_id,
+            "version": self.version_from.isoformat(), "tariff_period_start": self.tariff_period_start.isoformat(),
+            "months_of_supply": self.months_of_supply, "payment_mode": self.payment_mode,
+            "opening_date": self.opening_date.isoformat() if self.opening_date else None,
+            "closing_date": self.closing_date.isoformat(), "kwh": format_kwh(self.kwh_ckwh),
+            "peak_kwh": format_kwh(self.peak_ckwh), "valley_kwh": format_kwh(self.valley_ckwh),
+            "used_before_kwh": format_kwh(self.used_before_ckwh),
+            "lines": [{"version": line.version_from.isoformat(), "tier": line.tier, "kind": line.kind,
+                       "kwh": format(line.kwh, "f"), "price": format(line.price, "f"),
+                       "amount": format(line.amount, "f")} for line in self.lines],
+            "subtotal": self.subtotal, "total": format_amount(self.total_fen),
+            "allowance_refund": format_amount(self.allowance_refund_fen),
+            "from_prepaid": format_amount(self.from_prepaid_fen), "owed": format_amount(self.owed_fen),
+            "outstanding": format_amount(self.outstanding_fen), "due_date": self.due_date.isoformat(),
+            "issued_on": self.issued_on.isoformat(), "status": self.status, "currency": self.currency,
+        }
+
+
+def _views(session: Session, where) -> list[BillView]:  # type: ignore[no-untyped-def]
+    rows = session.execute(
+        select(MeteringBill, CustomerBill.amount, CustomerBill.outstanding, CustomerAccount.name,
+               CustomerAccount.currency)
+        .join(CustomerAccount, CustomerAccount.account_no == MeteringBill.account_no)
+        .outerjoin(CustomerBill, CustomerBill.id == MeteringBill.customer_bill_id)
+        .where(where).order_by(MeteringBill.period.desc(), MeteringBill.id.desc())).all()
+    return [BillView(b.id, b.account_no, b.period, b.tariff_id, b.version_from, b.tariff_period_start,
+                     b.months_of_supply, b.payment_mode, b.customer_class, b.opening_date, b.closing_date, b.kwh_ckwh,
+                     b.peak_ckwh, b.valley_ckwh, b.used_before_ckwh, lines_from_json(b.lines), b.subtotal,
+                     b.total_fen, b.allowance_refund_fen, b.from_prepaid_fen, int(amount or 0),
+                     int(outstanding or 0), b.due_date, b.issued_on, name, currency)
+            for b, amount, outstanding, name, currency in rows]
+
+
+def get_bill(session: Session, bill_id: int) -> BillView:
+    found = _views(session, MeteringBill.id == bill_id) if isinstance(bill_id, int) else []
+    if not found:
+        raise BillNotFound(f"no bill {bill_id!r}")
+    return found[0]
+
+
+def bills_of(session: Session, account_no: str, *, limit: int = 24) -> list[BillView]:
+    return _views(session, MeteringBill.account_no == account_no)[:limit]

@@ -1,0 +1,79 @@
+"""Set-based writes for billing batches: COPY on PostgreSQL, executemany on SQLite.
+
+:func:`post_legs` is the batch form of :func:`ledger.journal.add_postings`:
+the same checks (:func:`ledger.journal.balanced_legs`: netted per account,
+zero-sum per currency, at least two legs), the same rows and the same
+balance movement, but on PostgreSQL the postings go in by ``COPY`` and the
+balances move in one ``UPDATE ... FROM unnest(...)`` instead of one
+statement per row. The books' triggers (append-only, zero-sum at commit)
+see exactly what they would see from ``add_postings``. On SQLite it simply
+calls ``add_postings``.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Table, insert, text
+from sqlalchemy.orm import Session
+
+from ledger import journal
+from ledger.accounts import AccountKey
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def copy_rows(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """``COPY table (columns) FROM STDIN`` inside the session's transaction (PostgreSQL only)."""
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def post_legs(session: Session, transaction_id: int, legs: Iterable[journal.Leg],
+              account_ids: Mapping[AccountKey, int]) -> tuple[journal.Leg, ...]:
+    """Insert the legs of a claimed journal transaction and move the stored balances."""
+    if not is_postgres(session):
+        return journal.add_postings(session, transaction_id, legs, account_ids)
+    final = journal.balanced_legs(legs)
+    copy_rows(session, "ledger_postings", ("transaction_id", "line", "account_id", "currency", "amount"),
+              ((transaction_id, line, account_ids[leg.key], leg.currency, leg.amount)
+               for line, leg in enumerate(final, start=1)))
+    deltas: dict[int, int] = defaultdict(int)
+    for leg in final:
+        deltas[account_ids[leg.key]] += leg.amount
+    ids = sorted(aid for aid, delta in deltas.items() if delta)
+    session.execute(text(
+        "UPDATE ledger_accounts AS a SET balance = a.balance + d.delta "
+        "FROM unnest(CAST(:ids AS bigint[]), CAST(:deltas AS bigint[])) AS d(id, delta) WHERE a.id = d.id"),
+        {"ids": ids, "deltas": [deltas[i] for i in ids]})
+    return final
+
+
+def insert_returning_ids(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` (dicts with the same keys) and return their new ids, in order."""
+    if not rows:
+        return []
+    if not is_postgres(session):
+        return [int(i) for i in session.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), list(rows)).scalars().all()]
+    sequence = session.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}).scalar_one()
+    ids = [int(i) for i in session.execute(text("SELECT nextval(CAST(:s AS regclass)) FROM generate_series(1, :n)"),
+                                           {"s": sequence, "n": len(rows)}).scalars()]
+    columns = list(rows[0])
+    copy_rows(session, table.name, ["id", *columns], ([i, *(row[c] for c in columns)] for i, row in zip(ids, rows)))
+    return ids
+
+
+def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Insert ``rows`` (tuples in ``columns`` order): COPY on PostgreSQL, executemany elsewhere."""
+    if not rows:
+        return
+    if not is_postgres(session):
+        session.execute(insert(table), [dict(zip(columns, row)) for row in rows])
+        return
+    copy_rows(session, table.name, columns, rows)

@@ -1,0 +1,209 @@
+"""Where accounts stand, read set-based for a batch of accounts at a time.
+
+A :class:`Position` is everything billing, cost control and the kWh figures
+need about one account: its tariff terms, its ledger balances, the readings
+not yet billed and the kWh already billed per tariff period. Billing, cost
+control and the collection warnings all read positions in batches of a few
+thousand accounts with a handful of queries per batch (never one query per
+account).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from ledger.sql import is_postgres
+from metering.pricing import ReadingUse, Terms
+from storage.ledger_models import CustomerAccount, LedgerAccount
+from storage.metering_models import MeteringAccount, MeteringBill, MeterReading
+
+
+@dataclass(slots=True)
+class Position:
+    account_no: str
+    tariff_id: str
+    customer_class: str
+    payment_mode: str
+    low_income: bool
+    time_of_use: bool
+    large_customer: bool
+    area: str
+    meter_no: str
+    supply_start: dt.date | None
+    supply_end: dt.date | None
+    warning_threshold: int | None
+    customer_id: int
+    currency: str
+    arrears_account_id: int
+    prepaid_account_id: int
+    prepaid_fen: int = 0  # normal side: positive = the customer's money with us
+    arrears_fen: int = 0  # unpaid bills
+    last_close: dt.date | None = None  # closing date of the latest bill (set when readings are unbilled)
+    unbilled: tuple[ReadingUse, ...] = ()
+    used_by_period: dict[tuple[str, dt.date], int] = field(default_factory=dict)
+
+    @property
+    def terms(self) -> Terms:
+        return Terms(self.tariff_id, self.low_income, self.time_of_use, self.supply_start, self.supply_end)
+
+    @property
+    def net_balance_fen(self) -> int:
+        """Prepaid balance minus arrears: what the customer has (negative: owes)."""
+        return self.prepaid_fen - self.arrears_fen
+
+
+_ACCOUNT_COLUMNS = (
+    MeteringAccount.account_no, MeteringAccount.tariff_id, MeteringAccount.customer_class,
+    MeteringAccount.payment_mode, MeteringAccount.low_income, MeteringAccount.time_of_use,
+    MeteringAccount.large_customer, MeteringAccount.area, MeteringAccount.meter_no, MeteringAccount.supply_start,
+    MeteringAccount.supply_end, MeteringAccount.warning_threshold, CustomerAccount.id, CustomerAccount.currency,
+    CustomerAccount.arrears_account_id, CustomerAccount.prepaid_account_id,
+)
+
+
+def select_accounts(session: Session, *, after: str | None = None, limit: int | None = None,
+                    account_nos: Sequence[str] | None = None, payment_mode: str | None = None,
+                    not_billed_for: str | None = None) -> list[Position]:
+    """Accounts in account-number order (keyset ``after``), without balances or readings."""
+    stmt = (select(*_ACCOUNT_COLUMNS)
+            .join(CustomerAccount, CustomerAccount.account_no == MeteringAccount.account_no)
+            .order_by(MeteringAccount.account_no))
+    if after is not None:
+        stmt = stmt.where(MeteringAccount.account_no > after)
+    if account_nos is not None:
+        stmt = stmt.where(MeteringAccount.account_no.in_(list(account_nos)))
+    if payment_mode is not None:
+        stmt = stmt.where(MeteringAccount.payment_mode == payment_mode)
+    if not_billed_for is not None:
+        billed = select(MeteringBill.id).where(MeteringBill.account_no == MeteringAccount.account_no,
+                                               MeteringBill.period == not_billed_for)
+        stmt = stmt.where(~billed.exists())
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [Position(*row) for row in session.connection().execute(stmt).all()]
+
+
+class Scope:
+    """Which accounts a batch covers: a contiguous account-number range (a
+    keyset batch, queried with BETWEEN on the indexes) or an explicit list."""
+
+    def __init__(self, positions: Sequence[Position], *, contiguous: bool) -> None:
+        self.numbers = [p.account_no for p in positions]
+        self.contiguous = contiguous and bool(self.numbers)
+
+    def where(self, column):  # type: ignore[no-untyped-def]
+        if self.contiguous:
+            return column.between(self.numbers[0], self.numbers[-1])
+        return column.in_(self.numbers)
+
+
+def lock(session: Session, positions: Sequence[Position], extra_ids: Sequence[int] = (), *,
+         scope: Scope | None = None) -> dict[int, int]:
+    """Lock the balance rows of these accounts (and ``extra_ids``) in ascending id order
+    and return their stored balances (id -> debits - credits).
+
+    The same order as every writer of the books (:func:`ledger.accounts.lock_accounts`),
+    so a billing batch and a payment can wait for each other but never deadlock.
+    SQLite has a single writer and needs no row locks.
+    """
+    if not positions and not extra_ids:
+        return {}
+    if scope is not None and scope.contiguous:
+        owned = (select(CustomerAccount.arrears_account_id).where(scope.where(CustomerAccount.account_no))
+                 .union_all(select(CustomerAccount.prepaid_account_id).where(scope.where(CustomerAccount.account_no))))
+        wanted = or_(LedgerAccount.id.in_(owned), LedgerAccount.id.in_(list(extra_ids)))
+    else:
+        ids = [p.arrears_account_id for p in positions] + [p.prepaid_account_id for p in positions]
+        wanted = LedgerAccount.id.in_(sorted(set(ids) | set(extra_ids)))
+    stmt = select(LedgerAccount.id, LedgerAccount.balance).where(wanted).order_by(LedgerAccount.id)
+    if is_postgres(session):
+        stmt = stmt.with_for_update(key_share=True)
+    return {int(i): int(b) for i, b in session.connection().execute(stmt).all()}
+
+
+def apply_balances(positions: Sequence[Position], balances: dict[int, int]) -> None:
+    """Set each position's prepaid balance and arrears from stored balances (see :func:`lock`)."""
+    for p in positions:
+        p.arrears_fen = balances.get(p.arrears_account_id, 0)
+        p.prepaid_fen = -balances.get(p.prepaid_account_id, 0)
+
+
+def fill(session: Session, positions: Sequence[Position], *, cutoff: dt.date, scope: Scope | None = None) -> None:
+    """Balances, the last closing date, unbilled readings up to ``cutoff`` and
+    kWh billed per tariff period, for every position (in place)."""
+    fill_balances(session, positions, scope=scope)
+    fill_usage(session, positions, cutoff=cutoff, scope=scope)
+
+
+def fill_balances(session: Session, positions: Sequence[Position], *, scope: Scope | None = None) -> None:
+    """Prepaid balance and arrears of every position, from the books' stored balances."""
+    if not positions:
+        return
+    by_no = {p.account_no: p for p in positions}
+    scope = scope or Scope(positions, contiguous=False)
+    arrears = aliased(LedgerAccount)
+    prepaid = aliased(LedgerAccount)
+    for account_no, owed, held in session.connection().execute(
+            select(CustomerAccount.account_no, arrears.balance, prepaid.balance)
+            .join(arrears, arrears.id == CustomerAccount.arrears_account_id)
+            .join(prepaid, prepaid.id == CustomerAccount.prepaid_account_id)
+            .where(scope.where(CustomerAccount.account_no))).all():
+        p = by_no.get(account_no)
+        if p is not None:
+            p.arrears_fen = int(owed)
+            p.prepaid_fen = -int(held)
+
+
+def fill_usage(session: Session, positions: Sequence[Position], *, cutoff: dt.date, scope: Scope | None = None) -> None:
+    """The last closing date, unbilled readings up to ``cutoff`` and kWh billed per tariff period."""
+    if not positions:
+        return
+    by_no = {p.account_no: p for p in positions}
+    scope = scope or Scope(positions, contiguous=False)
+    for p in positions:
+        p.last_close, p.unbilled, p.used_by_period = None, (), {}
+    last = (select(MeteringBill.account_no.label("account_no"),
+                   func.max(MeteringBill.closing_date).label("last_close"))
+            .where(scope.where(MeteringBill.account_no)).group_by(MeteringBill.account_no).subquery())
+    r = aliased(MeterReading)
+    rows = session.connection().execute(
+        select(r.account_no, r.reading_date, r.kwh_ckwh, r.peak_kwh_ckwh, r.valley_kwh_ckwh, last.c.last_close)
+        .outerjoin(last, last.c.account_no == r.account_no)
+        .where(scope.where(r.account_no), r.reading_date <= cutoff,
+               or_(last.c.last_close.is_(None), r.reading_date > last.c.last_close))
+        .order_by(r.account_no, r.reading_date, r.id)).all()
+    unbilled: dict[str, list[ReadingUse]] = defaultdict(list)
+    for account_no, day, kwh, peak, valley, last_close in rows:
+        uses = unbilled[account_no]
+        if not uses and account_no in by_no:
+            by_no[account_no].last_close = last_close
+        uses.append(ReadingUse(day, kwh, peak, valley))
+    for account_no, uses in unbilled.items():
+        if account_no in by_no:
+            by_no[account_no].unbilled = tuple(uses)
+
+    # A tariff period lasts at most a year: older bills never count.
+    earliest = dt.date(cutoff.year - 1, cutoff.month, 1)
+    for account_no, tariff_id, start, kwh in session.connection().execute(
+            select(MeteringBill.account_no, MeteringBill.tariff_id, MeteringBill.tariff_period_start,
+                   func.sum(MeteringBill.period_kwh_ckwh))
+            .where(scope.where(MeteringBill.account_no), MeteringBill.tariff_period_start >= earliest)
+            .group_by(MeteringBill.account_no, MeteringBill.tariff_id, MeteringBill.tariff_period_start)).all():
+        if account_no in by_no:
+            by_no[account_no].used_by_period[(tariff_id, start)] = int(kwh)
+
+
+def load(session: Session, account_nos: Sequence[str], *, cutoff: dt.date) -> list[Position]:
+    """Filled positions of the given accounts (unknown or unassigned accounts are left out)."""
+    positions = select_accounts(session, account_nos=account_nos)
+    fill(session, positions, cutoff=cutoff)
+    return positions
+
+
+__all__ = ["Position", "Scope", "apply_balances", "fill", "fill_balances", "fill_usage", "load", "lock",
+           "select_accounts"]

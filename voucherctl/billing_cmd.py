@@ -1,0 +1,218 @@
+"""``voucherctl billing``: tariff assignment, the monthly billing run, bills, late fees.
+
+Also holds the helpers the other billing-side groups share (``readings``,
+``collection``, ``cost-control``): the tariff catalog (``VOUCHER_TARIFF_DIR``
+or the shipped data), the configuration from ``VOUCHER_*`` variables, date
+parsing and one-line errors.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from metering import billing as billing_service
+from metering import late_fees, pdf, prepaid
+from metering.accounts import assign_tariff, get_assignment
+from metering.config import MeteringConfig
+from metering.errors import MeteringError
+from metering.units import format_kwh, parse_register
+from tariffs import Catalog, TariffError, load_catalog
+from voucherctl import context
+from voucherctl.output import CliError, emit, json_option
+from vouchers.errors import InvalidMoney
+from vouchers.money import format_amount, parse_amount
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def cli_errors(func: F) -> F:
+    """Every expected refusal of the billing side as one CLI error line."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (TariffError, MeteringError) as e:
+            raise CliError(str(e)) from e
+
+    return wrapper  # type: ignore[return-value]
+
+
+@functools.cache
+def catalog() -> Catalog:
+    try:
+        return load_catalog(os.environ.get("VOUCHER_TARIFF_DIR") or None)
+    except TariffError as e:
+        raise CliError(str(e)) from e
+
+
+def config() -> MeteringConfig:
+    try:
+        return MeteringConfig.from_env(os.environ)
+    except MeteringError as e:
+        raise CliError(str(e)) from e
+
+
+def actor() -> str:
+    return os.environ.get("VOUCHER_ACTOR") or os.environ.get("USER") or "operator"
+
+
+def parse_day(text: str | None, option: str) -> dt.date:
+    """A local date; today (local) when not given."""
+    if text is None:
+        return config().local_date(context.now())
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as e:
+        raise CliError(f"{option} must be a date like 2026-11-30, got {text!r}") from e
+
+
+def parse_instant(text: str | None, option: str) -> dt.datetime:
+    """An instant: ISO date-time with or without offset (local time when without), or a date (local
+    midnight); now when not given."""
+    if text is None:
+        return context.now()
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError as e:
+        raise CliError(f"{option} must be a date-time like 2026-11-30T08:30 or 2026-11-30, got {text!r}") from e
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=config().tz)
+    return value
+
+
+def parse_yuan(text: str, option: str) -> int:
+    try:
+        return parse_amount(text)
+    except InvalidMoney as e:
+        raise CliError(f"{option}: {e}") from e
+
+
+@click.group()
+def billing() -> None:
+    """Electricity billing: tariff assignment, monthly runs, bills (PDF), late fees."""
+
+
+@billing.command("assign")
+@click.argument("account_no")
+@click.option("--tariff", "tariff_id", required=True, help="Tariff id, e.g. jx-residential (see `tariff list`).")
+@click.option("--class", "customer_class", type=click.Choice(["residential", "other"]), default="residential",
+              show_default=True, help="Customer class for late-fee rates.")
+@click.option("--mode", "payment_mode", type=click.Choice(["prepaid", "postpaid"]), required=True)
+@click.option("--area", required=True, help="Area for the collection analysis, e.g. 思明区.")
+@click.option("--meter", "meter_no", required=True, help="The meter read for this account.")
+@click.option("--low-income", is_flag=True, help="Low-income (低保/五保) allowance.")
+@click.option("--time-of-use", is_flag=True, help="Peak/valley (峰谷) pricing; readings need both registers.")
+@click.option("--large-customer", is_flag=True, help="Flag for the red warning level.")
+@click.option("--supply-start", default=None, help="First day of supply (part-year accounts).")
+@click.option("--supply-end", default=None, help="Last day of supply (closed or transferred accounts).")
+@click.option("--warning", "warning", default=None, help="Low-balance warning in yuan (default: configured).")
+@click.option("--opening-reading", default=None, help="The meter's first reading (baseline).")
+@click.option("--opening-date", default=None, help="Date of the opening reading.")
+@json_option
+@cli_errors
+def assign(account_no: str, tariff_id: str, customer_class: str, payment_mode: str, area: str, meter_no: str,
+           low_income: bool, time_of_use: bool, large_customer: bool, supply_start: str | None,
+           supply_end: str | None, warning: str | None, opening_reading: str | None, opening_date: str | None,
+           as_json: bool) -> None:
+    """Assign a tariff (and meter) to an existing customer account, or change it."""
+    start = parse_day(supply_start, "--supply-start") if supply_start else None
+    end = parse_day(supply_end, "--supply-end") if supply_end else None
+    with context.sessions().begin() as session:
+        result = assign_tariff(
+            session, account_no, tariff_id=tariff_id, customer_class=customer_class, payment_mode=payment_mode,
+            area=area, meter_no=meter_no, catalog=catalog(), now=context.now(), low_income=low_income,
+            time_of_use=time_of_use, large_customer=large_customer, supply_start=start, supply_end=end,
+            warning_threshold=parse_yuan(warning, "--warning") if warning else None,
+            opening_reading_ckwh=parse_register(opening_reading) if opening_reading else None,
+            opening_date=parse_day(opening_date, "--opening-date") if opening_reading else None, actor=actor())
+    emit(as_json, result.as_dict(), f"{account_no}: {tariff_id}, {payment_mode}, meter {meter_no}, area {area}")
+
+
+@billing.command("run")
+@click.option("--period", required=True, help="Billing period YYYY-MM.")
+@click.option("--as-of", "as_of", default=None, help="Bill date (default: today); readings up to it count.")
+@click.option("--account", "accounts", multiple=True, help="Only these accounts (repeatable).")
+@json_option
+@cli_errors
+def run(period: str, as_of: str | None, accounts: tuple[str, ...], as_json: bool) -> None:
+    """Bill every assigned account for PERIOD (accounts already billed are skipped)."""
+    result = billing_service.run_billing(
+        context.sessions(), period, as_of=parse_day(as_of, "--as-of"), now=context.now(), catalog=catalog(),
+        config=config(), actor=actor(), account_nos=list(accounts) or None)
+    document = result.as_dict()
+    emit(as_json, document,
+         f"run {result.run_id} for {period}: {result.billed} bills ({result.zero_bills} zero), total "
+         f"{document['total']}; {result.no_reading} without readings, {result.skipped} refused"
+         + "".join(f"\n  {a}: {m}" for a, _, m in result.exceptions[:20]))
+
+
+@billing.command("show")
+@click.argument("account_no")
+@click.option("--limit", default=12, show_default=True, type=click.IntRange(1, 1000))
+@json_option
+@cli_errors
+def show(account_no: str, limit: int, as_json: bool) -> None:
+    """Tariff, balance (available = prepaid − arrears − estimate) and recent bills of an account."""
+    now = context.now()
+    with context.sessions().begin() as session:
+        assignment = get_assignment(session, account_no)
+        standing = prepaid.standing(session, account_no, now=now, catalog=catalog(), config=config())
+        bills = billing_service.bills_of(session, account_no, limit=limit)
+        kwh = prepaid.kwh_fields(session, account_no, now=now, catalog=catalog(), config=config())
+    assert standing is not None
+    document = {
+        "assignment": assignment.as_dict(),
+        "balance": format_amount(standing.prepaid_fen), "arrears": format_amount(standing.arrears_fen),
+        "estimate": format_amount(standing.estimate_fen), "unbilled_kwh": format_kwh(standing.unbilled_ckwh),
+        "available_balance": format_amount(standing.available_fen), **{k: v for k, v in kwh.items()
+                                                                     if k != "available_balance"},
+        "bills": [b.as_dict() for b in bills],
+    }
+
+    def human() -> None:
+        click.echo(f"{account_no}: {assignment.tariff_id}, {assignment.payment_mode}, meter {assignment.meter_no}")
+        click.echo(f"  balance {document['balance']}, arrears {document['arrears']}, estimate "
+                   f"{document['estimate']} ({document['unbilled_kwh']} kWh unbilled), available "
+                   f"{document['available_balance']}" + (f" = {kwh['available_kwh']} kWh" if kwh else ""))
+        for b in bills:
+            click.echo(f"  bill {b.bill_id} {b.period}: {format_kwh(b.kwh_ckwh)} kWh, {format_amount(b.total_fen)}"
+                       f" ({b.status}, due {b.due_date})")
+
+    emit(as_json, document, human)
+
+
+@billing.command("pdf")
+@click.argument("bill_id", type=int)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@cli_errors
+def bill_pdf(bill_id: int, out: Path, lang: str) -> None:
+    """Write one bill as a PDF (fonts embedded)."""
+    with context.sessions().begin() as session:
+        bill = billing_service.get_bill(session, bill_id)
+    data = pdf.bill_pdf(bill, lang=lang)
+    try:
+        out.write_bytes(data)
+    except OSError as e:
+        raise CliError(f"cannot write {out}: {e.strerror}") from e
+    click.echo(f"wrote {out} ({len(data)} bytes)")
+
+
+@billing.command("late-fees")
+@click.option("--month", required=True, help="Month YYYY-MM: late fees accrued through its last day.")
+@json_option
+@cli_errors
+def month_end_late_fees(month: str, as_json: bool) -> None:
+    """Month-end late fees (电费违约金) for every overdue postpaid bill."""
+    result = late_fees.run_month_end(context.sessions(), month, now=context.now(), catalog=catalog(),
+                                     config=config())
+    document = result.as_dict()
+    emit(as_json, document, f"late fees through {document['upto']}: {result.charged_accounts} of "
+                            f"{result.accounts} accounts charged, total {document['total']}")
