@@ -153,6 +153,25 @@ def _build() -> dict[str, Any]:
                 "redemption_id": {"type": "string"}, "serial": {"type": "string"}, "amount": AMOUNT,
                 "currency": {"type": "string"}, "account_no": {"type": "string"}, "applied_to_arrears": AMOUNT,
                 "credited_to_balance": AMOUNT, "balance": AMOUNT, "redeemed_at": TIMESTAMP,
+                "sts": {"$ref": "#/components/schemas/StsToken"},
+            },
+        },
+        "StsToken": {
+            "type": "object",
+            "description": "Only for accounts with an STS keypad meter: the money credited to the balance as "
+                           "a 20-digit token for the meter (token null when all of it paid arrears). "
+                           "A replay returns the same token.",
+            "required": ["token", "tid", "meter", "kind"],
+            "properties": {
+                "token": {"type": ["string", "null"], "examples": ["5938 6323 4721 3742 6967"],
+                          "description": "20 digits in five groups of four"},
+                "tid": {"type": ["integer", "null"], "description": "token identifier (minutes since the "
+                                                                     "meter's base date)"},
+                "meter": {"type": "string", "description": "the meter PAN (18 digits)"},
+                "kind": {"type": "string", "enum": ["credit"]},
+                "kwh": {"type": "string", "description": "kWh the meter credits (0.1 kWh, rounded up)"},
+                "tariff_kwh": {"type": "string", "description": "kWh the tariff gives for the money "
+                                                                "(0.01 kWh, rounded down)"},
             },
         },
         "PaymentRequest": {
@@ -180,6 +199,7 @@ def _build() -> dict[str, Any]:
                 "currency": {"type": "string"}, "applied_to_arrears": AMOUNT, "credited_to_balance": AMOUNT,
                 "balance": AMOUNT, "paid_at": TIMESTAMP,
                 "created": {"type": "boolean", "description": "false: this external_ref was booked before"},
+                "sts": {"$ref": "#/components/schemas/StsToken"},
             },
         },
         "Account": {

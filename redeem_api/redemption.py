@@ -13,7 +13,14 @@ Everything that changes money happens in ONE database transaction:
    the rest Cr prepaid (:func:`ledger.voucher_books.redeem_voucher`);
 5. the redemption row (unique per voucher: a second line of defence), the
    SMS outbox row and the audit event (last, as the audit chain serialises
-   writers).
+   writers);
+6. if the account has an STS keypad meter, the money credited to the balance
+   becomes kWh (the account's tariff) and a 20-digit token for the meter
+   (:mod:`vending.service`), in the same transaction: the response, the web
+   page and the SMS outbox row gain an ``sts`` object. A refusal (KEN
+   expired, wrong key revision, amount too large) refuses the redemption.
+   The STS token is the one token the SMS payload carries on purpose: it
+   works once, on that one meter only.
 
 Every refusal of a well-formed code is the same ``invalid_voucher``; the
 reason is kept only for metrics and fraud alerts, which are written after
@@ -37,6 +44,7 @@ from redeem_api import fraud
 from redeem_api.clients import ClientInfo
 from redeem_api.config import ThrottleLimits
 from redeem_api.errors import ApiError, InvalidVoucher, TooManyAttempts, UnknownAccount
+from redeem_api.sts_support import sts_fields
 from redeem_api.throttle import Limit, Throttle, account_key, client_key, ip_key
 from storage import audit
 from storage.api_models import OutboxMessage, Redemption
@@ -218,6 +226,10 @@ def redeem(session: Session, attempt: Attempt, ctx: Context) -> dict[str, object
         "balance": format_amount(booking.balance),
         "redeemed_at": ctx.now.astimezone(dt.timezone.utc).isoformat(),
     }
+    sts = sts_fields(session, attempt.account_no, booking.credited_to_balance, ctx.now, source="redemption",
+                     source_ref=redemption_id, actor=attempt.actor)
+    if sts is not None:
+        document["sts"] = sts
     session.execute(_INSERT_OUTBOX, {
         "kind": "sms.voucher_redeemed", "account_no": attempt.account_no, "created_at": ctx.now, "attempts": 0,
         "payload": json.dumps({"template": "voucher_redeemed", **document}, ensure_ascii=False, sort_keys=True)})

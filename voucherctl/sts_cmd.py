@@ -208,3 +208,233 @@ def decode_cmd(token: str, decoder_key: str, as_json: bool) -> None:
             click.echo(f"{name:<12} {'-' if value is None else value}")
 
     emit(as_json, doc, human)
+
+
+# -- records: meters, vending keys, vending -------------------------------------------------
+# These commands use the database (VOUCHER_DATABASE_URL) and the key store (VOUCHER_HOME,
+# VOUCHER_KEY_PASSPHRASE). Vending keys are sealed in the key store, never printed.
+
+
+def _vending_errors(func: F) -> F:
+    """Refusals of the vending side, the books and the key store as one CLI error line."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from keystore.errors import KeyStoreError
+        from ledger.errors import LedgerError
+        from metering.errors import MeteringError
+        from sts.errors import StsError
+        from tariffs.errors import TariffError
+        from vending.errors import VendingError
+
+        try:
+            return func(*args, **kwargs)
+        except (VendingError, StsError, KeyStoreError, MeteringError, TariffError, LedgerError) as e:
+            raise CliError(str(e)) from e
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _actor() -> str:
+    import os
+
+    return os.environ.get("VOUCHER_ACTOR") or os.environ.get("USER") or "operator"
+
+
+def _vend_doc(result: Any) -> dict[str, Any]:
+    return result.as_dict()
+
+
+def _print_vend(doc: dict[str, Any]) -> None:
+    click.echo(doc["token_grouped"])
+    for name in ("pan", "account_no", "kind", "tid", "kwh", "tariff_kwh", "amount", "reprints"):
+        if doc.get(name) is not None:
+            click.echo(f"{name:<12} {doc[name]}")
+
+
+@sts.group("meters")
+def meters() -> None:
+    """STS keypad meters: PAN, key parameters and the account they credit."""
+
+
+@meters.command("add")
+@click.option("--pan", required=True, metavar="PAN", help="The 18-digit meter PAN (IIN + DRN + Luhn digit).")
+@click.option("--account", "account_no", required=True, metavar="NO", help="A prepaid metered account.")
+@click.option("--sgc", required=True, metavar="S", help="Supply group code (up to 6 digits).")
+@click.option("--ti", required=True, metavar="T", help="Tariff index (0-99).")
+@click.option("--krn", required=True, metavar="K", help="Key revision number (1-9).")
+@click.option("--key-type", default="2", show_default=True, metavar="KT")
+@click.option("--ken", default="255", show_default=True, metavar="N", help="Key expiry number.")
+@click.option("--base-date", default="2014", show_default=True, metavar="1993|2014|2035")
+@json_option
+@_vending_errors
+def meters_add(pan: str, account_no: str, sgc: str, ti: str, krn: str, key_type: str, ken: str, base_date: str,
+               as_json: bool) -> None:
+    """Register an STS meter for an account."""
+    from vending.meters import add_meter
+    from voucherctl import context
+
+    with context.sessions().begin() as s:
+        view = add_meter(s, pan=pan, account_no=account_no.strip(), sgc=_int(sgc, "--sgc", 0, 999_999, 6),
+                         ti=_int(ti, "--ti", 0, 99, 2), krn=_int(krn, "--krn", 1, 9, 1),
+                         key_type=_int(key_type, "--key-type", 0, 3, 1), ken=_int(ken, "--ken", 0, 255, 3),
+                         base_date=_int(base_date, "--base-date", 1993, 2035, 4), now=context.now(),
+                         actor=_actor())
+    emit(as_json, view.as_dict(), f"added meter {view.pan} for account {view.account_no}")
+
+
+@meters.command("list")
+@click.option("--account", "account_no", default=None, metavar="NO")
+@json_option
+@_vending_errors
+def meters_list(account_no: str | None, as_json: bool) -> None:
+    """List STS meters (optionally of one account)."""
+    from vending.meters import list_meters
+    from voucherctl import context
+
+    with context.sessions().begin() as s:
+        rows = [m.as_dict() for m in list_meters(s, account_no)]
+
+    def human() -> None:
+        for m in rows:
+            click.echo(f"{m['pan']}  {m['account_no']}  SGC {m['sgc']} TI {m['ti']:02d} KRN {m['krn']} "
+                       f"KT {m['key_type']} KEN {m['ken']} BD {m['base_date']} EA{m['ea']} "
+                       f"last TID {m['last_tid'] if m['last_tid'] is not None else '-'}"
+                       f"{'' if m['active'] else '  (inactive)'}")
+
+    emit(as_json, {"meters": rows}, human)
+
+
+@sts.group("vending-key")
+def vending_key() -> None:
+    """Vending keys (DKGA04), sealed in the key store apart from the voucher-signing keys."""
+
+
+@vending_key.command("import")
+@click.option("--hex", "hex_key", default=None, metavar="HEX", help="The 20-byte vending key (40 hex digits).")
+@click.option("--generate", is_flag=True, help="Make a random key instead (test supply groups only).")
+@click.option("--sgc", required=True, metavar="S")
+@click.option("--krn", required=True, metavar="K")
+@click.option("--key-type", default="2", show_default=True, metavar="KT")
+@click.option("--replace", is_flag=True, help="Overwrite an existing key for the same SGC/KRN/KT.")
+@json_option
+@_vending_errors
+def vending_key_import(hex_key: str | None, generate: bool, sgc: str, krn: str, key_type: str, replace: bool,
+                       as_json: bool) -> None:
+    """Seal a vending key into the key store (the key is never printed)."""
+    import secrets
+
+    from keystore.vending_keys import VENDING_KEY_BYTES, VendingKeyId, store_vending_key
+    from sts.dkga04 import parse_hex_key
+    from voucherctl import context
+
+    if (hex_key is None) == (not generate):
+        raise CliError("give exactly one of --hex HEX or --generate")
+    key = secrets.token_bytes(VENDING_KEY_BYTES) if generate else \
+        parse_hex_key(hex_key or "", VENDING_KEY_BYTES, "vending key")
+    key_id = VendingKeyId(_int(sgc, "--sgc", 0, 999_999, 6), _int(krn, "--krn", 1, 9, 1),
+                          _int(key_type, "--key-type", 0, 3, 1))
+    store_vending_key(context.key_store(), key_id, key, context.passphrase(), replace=replace)
+    emit(as_json, {**key_id.as_dict(), "generated": generate},
+         f"sealed vending key SGC {key_id.sgc:06d} KRN {key_id.krn} KT {key_id.key_type}")
+
+
+@vending_key.command("list")
+@json_option
+@_vending_errors
+def vending_key_list(as_json: bool) -> None:
+    """The vending keys in the key store (identifiers only)."""
+    from keystore.vending_keys import list_vending_keys
+    from voucherctl import context
+
+    keys = [k.as_dict() for k in list_vending_keys(context.key_store())]
+    emit(as_json, {"keys": keys}, lambda: [click.echo(f"SGC {k['sgc']:06d} KRN {k['krn']} KT {k['key_type']}")
+                                           for k in keys])
+
+
+def _backend() -> Any:
+    from vending.keys import software_backend
+    from voucherctl import context
+
+    return software_backend(context.key_store(), context.passphrase())
+
+
+def _catalog() -> Any:
+    import os
+
+    from tariffs import load_catalog
+
+    return load_catalog(os.environ.get("VOUCHER_TARIFF_DIR") or None)
+
+
+@sts.command("vend")
+@click.option("--account", "account_no", required=True, metavar="NO")
+@click.option("--amount", required=True, metavar="YUAN", help="Money paid, e.g. 100.00.")
+@click.option("--channel", default="counter_cash", show_default=True, help="Payment channel the money came in by.")
+@click.option("--ref", default=None, metavar="REF",
+              help="The payment's reference (default: generated). The same channel + ref again reprints the "
+                   "token of the first time instead of vending twice.")
+@click.option("--meter", "pan", default=None, metavar="PAN", help="Check that this is the account's meter.")
+@json_option
+@_vending_errors
+def vend_cmd(account_no: str, amount: str, channel: str, ref: str | None, pan: str | None, as_json: bool) -> None:
+    """Counter sale: book the payment and vend its credit as a token, in one transaction."""
+    import secrets
+
+    from ledger.payments import post_payment
+    from vending.service import vend_for_credit
+    from voucherctl import context
+    from vouchers.errors import InvalidMoney
+    from vouchers.money import format_amount, parse_positive_amount
+
+    try:
+        amount_minor = parse_positive_amount(amount.strip())
+    except InvalidMoney as e:
+        raise CliError(f"--amount: {e}") from e
+    at = context.now()
+    reference = ref or f"STS{at:%Y%m%d%H%M%S}{secrets.token_hex(3).upper()}"
+    backend, catalog = _backend(), _catalog()
+    with context.sessions().begin() as s:
+        payment = post_payment(s, channel, account_no.strip(), amount_minor, reference, at, at, actor=_actor())
+        if payment.credited_to_balance <= 0:
+            raise CliError("all of the money would pay arrears: no token to vend (nothing booked)")
+        result = vend_for_credit(s, payment.account_no, payment.credited_to_balance, at, backend, catalog=catalog,
+                                 pan=pan, source="payment", source_ref=str(payment.payment_id), actor=_actor())
+    doc = {**_vend_doc(result), "payment_id": str(payment.payment_id), "external_ref": reference,
+           "applied_to_arrears": format_amount(payment.applied_to_arrears)}
+    emit(as_json, doc, lambda: _print_vend(doc))
+
+
+@sts.command("reprint")
+@click.option("--meter", "pan", required=True, metavar="PAN")
+@json_option
+@_vending_errors
+def reprint_cmd(pan: str, as_json: bool) -> None:
+    """The meter's last token again (a meter accepts each TID once, so this cannot add credit)."""
+    from vending.service import reprint_last
+    from voucherctl import context
+
+    with context.sessions().begin() as s:
+        doc = _vend_doc(reprint_last(s, pan, now=context.now(), actor=_actor()))
+    emit(as_json, doc, lambda: _print_vend(doc))
+
+
+@sts.command("engineering")
+@click.option("--meter", "pan", required=True, metavar="PAN")
+@click.option("--kind", required=True, type=click.Choice(["clear-credit", "clear-tamper", "max-power"]))
+@click.option("--watts", default=None, metavar="N", help="max-power: the limit in watts (rounded up).")
+@json_option
+@_vending_errors
+def engineering_cmd(pan: str, kind: str, watts: str | None, as_json: bool) -> None:
+    """Class 2 engineering tokens, through the same TID record and vend log as credit."""
+    from vending.service import vend_engineering
+    from voucherctl import context
+
+    if (kind == "max-power") != (watts is not None):
+        raise CliError("--watts is required for max-power and not allowed otherwise")
+    limit = None if watts is None else _int(watts, "--watts", 0, 18_201_624, 8)
+    backend = _backend()
+    with context.sessions().begin() as s:
+        doc = _vend_doc(vend_engineering(s, pan, kind.replace("-", "_"), context.now(), backend, watts=limit,
+                                         actor=_actor()))
+    emit(as_json, doc, lambda: _print_vend(doc))

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from flask import Blueprint, request
+from sqlalchemy import insert
 
 from ledger.errors import CurrencyMismatch, InvalidPayment, PaymentConflict, UnknownChannel
 from ledger.errors import UnknownAccount as LedgerUnknownAccount
@@ -20,6 +22,8 @@ from redeem_api.http import (
     run_idempotent,
     text_field,
 )
+from redeem_api.sts_support import sts_fields
+from storage.api_models import OutboxMessage
 from vouchers.errors import InvalidMoney
 from vouchers.money import format_amount, parse_positive_amount
 
@@ -84,7 +88,7 @@ def create_payment():
             raise Forbidden(str(e)) from e
         except InvalidPayment as e:
             raise ValidationFailed(str(e)) from e
-        return (201 if result.created else 200), {
+        document = {
             "payment_id": str(result.payment_id),
             "channel": result.channel,
             "external_ref": result.external_ref,
@@ -97,6 +101,18 @@ def create_payment():
             "paid_at": result.paid_at.astimezone(dt.timezone.utc).isoformat(),
             "created": result.created,
         }
+        # An STS keypad meter: the money credited becomes a token (a replay returns the same token).
+        sts = sts_fields(session, result.account_no, result.credited_to_balance, at, source="payment",
+                         source_ref=str(result.payment_id), actor=client.actor)
+        if sts is not None:
+            document["sts"] = sts
+            if result.created and sts.get("token"):
+                session.execute(insert(OutboxMessage.__table__), {
+                    "kind": "sms.sts_token", "account_no": result.account_no, "created_at": at, "attempts": 0,
+                    "payload": json.dumps({"template": "sts_token", "payment_id": document["payment_id"],
+                                           "amount": document["amount"], "currency": document["currency"],
+                                           "sts": sts}, ensure_ascii=False, sort_keys=True)})
+        return (201 if result.created else 200), document
 
     status, text, replayed = run_idempotent(scope=f"client:{client.pk}", client_pk=client.pk, key=key, body=body,
                                             route="POST /api/v1/payments", handler=handler)

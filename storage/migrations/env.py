@@ -8,7 +8,8 @@ import importlib
 
 # Register every table module (for autogenerate comparisons); an area not
 # built in this checkout is simply absent.
-for _module in ("storage.models", "storage.ledger_models", "storage.api_models", "storage.metering_models"):
+for _module in ("storage.models", "storage.ledger_models", "storage.api_models", "storage.metering_models",
+                "storage.sts_models"):
     try:
         importlib.import_module(_module)
     except ModuleNotFoundError as _e:

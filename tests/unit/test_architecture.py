@@ -6,7 +6,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).parents[2]
 OURS = {"vouchers", "issuer", "keystore", "storage", "print_templates", "redeem_api", "ledger", "voucherctl",
-        "tariffs", "sts"}
+        "tariffs", "sts", "metering", "vending"}
 
 # package -> packages of ours it must never import
 FORBIDDEN = {
@@ -19,6 +19,8 @@ FORBIDDEN = {
     "storage": {"issuer", "redeem_api", "voucherctl", "ledger", "print_templates"},
     "keystore": {"issuer", "redeem_api", "voucherctl", "ledger", "storage"},
     "issuer": {"redeem_api", "voucherctl"},
+    "metering": {"issuer", "redeem_api", "voucherctl"},
+    "vending": {"issuer", "redeem_api", "voucherctl"},
 }
 
 

@@ -1,0 +1,50 @@
+"""A prepaid account with an STS meter, vending keys in a key store, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from keystore.store import KeyStore
+from keystore.vending_keys import VendingKeyId, store_vending_key
+from tests.integration.metering.conftest import CATALOG, World, at
+from vending.keys import software_backend
+from vending.meters import add_meter
+
+VENDING_KEY = bytes.fromhex("abababababababab949494949494949401234567")  # SPEC.md §7
+PASSPHRASE = "vending test passphrase"
+PAN = "600727000000000009"
+ACCOUNT = "3300000001"
+
+
+@dataclass
+class VendWorld:
+    metering: World
+    store: KeyStore
+
+    @property
+    def sessions(self):  # type: ignore[no-untyped-def]
+        return self.metering.sessions
+
+    def backend(self):  # type: ignore[no-untyped-def]
+        return software_backend(self.store, PASSPHRASE)
+
+    def meter(self, account_no: str, pan: str, *, ken: int = 255, krn: int = 1, sgc: int = 123457,
+              base_date: int = 2014) -> str:
+        with self.sessions.begin() as s:
+            add_meter(s, pan=pan, account_no=account_no, sgc=sgc, ti=1, krn=krn, key_type=2, ken=ken,
+                      base_date=base_date, now=at("2026-01-02"))
+        return pan
+
+
+@pytest.fixture
+def vw(sessions, tmp_path) -> VendWorld:
+    store = KeyStore(tmp_path / "home")
+    store_vending_key(store, VendingKeyId(123457, 1, 2), VENDING_KEY, PASSPHRASE)
+    world = VendWorld(World(sessions), store)
+    world.metering.customer(ACCOUNT, mode="prepaid")
+    world.meter(ACCOUNT, PAN)
+    return world
+
+
+__all__ = ["ACCOUNT", "CATALOG", "PAN", "PASSPHRASE", "VENDING_KEY", "VendWorld", "at"]

@@ -1,0 +1,127 @@
+"""End to end over HTTP: a card redeemed (or a payment posted) onto an STS-meter account returns a token."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from sqlalchemy import select
+
+from keystore.vending_keys import VendingKeyId, store_vending_key
+from metering import positions as pos
+from metering.accounts import assign_tariff
+from metering.prepaid import kwh_for_money
+from storage.api_models import OutboxMessage
+from storage.models import Voucher
+from sts.amount import kwh_to_units, representable_units, units_to_kwh
+from sts.decoder import decode_token
+from sts.dkga04 import derive_decoder_key
+from tariffs import load_catalog
+from tests.integration.redeem_api.world import (
+    ACCOUNT_ARREARS,
+    ACCOUNT_CLEAN,
+    PASSPHRASE,
+    Clock,
+    auth,
+    build_world,
+    fresh_key,
+)
+from tests.integration.vending.conftest import PAN, VENDING_KEY
+from vending.meters import add_meter, get_meter
+
+CATALOG = load_catalog()
+
+
+@pytest.fixture
+def world(tmp_path, db_url, now):
+    world = build_world(tmp_path, db_url, now)
+    store_vending_key(world.store, VendingKeyId(123457, 1, 2), VENDING_KEY, PASSPHRASE)
+    with world.sessions.begin() as s:
+        assign_tariff(s, ACCOUNT_CLEAN, tariff_id="fj-residential", customer_class="residential",
+                      payment_mode="prepaid", area="Xiamen", meter_no="MCLEAN", catalog=CATALOG, now=now)
+        add_meter(s, pan=PAN, account_no=ACCOUNT_CLEAN, sgc=123457, ti=1, krn=1, key_type=2, ken=255,
+                  base_date=2014, now=now)
+    yield world
+    world.engine.dispose()
+
+
+@pytest.fixture
+def client(world, now):
+    app = world.app(Clock(now))
+    yield app.test_client()
+    from redeem_api.state import EXTENSION
+
+    app.extensions[EXTENSION].engine.dispose()
+
+
+def expected_units(world, amount_fen, now):
+    with world.sessions.begin() as s:
+        position = pos.load(s, [ACCOUNT_CLEAN], cutoff=now.date())[0]
+        kwh = kwh_for_money(position, amount_fen, CATALOG, now.date())
+    return representable_units(kwh_to_units(kwh))
+
+
+def decode(world, grouped):
+    with world.sessions.begin() as s:
+        params = get_meter(s, PAN).params()
+    return decode_token(grouped, derive_decoder_key(VENDING_KEY, params)).verified()
+
+
+def test_redeemed_card_returns_a_token_the_decoder_turns_into_the_tariff_kwh(client, world, now):
+    units = expected_units(world, 10000, now)
+    card = world.cards[0]
+    response = client.post("/api/v1/redemptions", json={"code": card.code, "account_no": ACCOUNT_CLEAN},
+                           headers=auth(world.keys["terminal"], fresh_key()))
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["amount"] == "100.00" and body["credited_to_balance"] == "100.00"  # contract kept
+    sts = body["sts"]
+    assert re.fullmatch(r"\d{4}( \d{4}){4}", sts["token"])
+    decoded = decode(world, sts["token"])
+    assert decoded.kind == "electricity_credit"
+    assert decoded.units == units
+    assert sts["kwh"] == str(units_to_kwh(units)) and decoded.tid == sts["tid"]
+    with world.sessions.begin() as s:
+        payloads = [json.loads(p) for p in s.execute(select(OutboxMessage.payload)).scalars()]
+    assert any(p.get("sts", {}).get("token") == sts["token"] for p in payloads)
+
+
+def test_account_without_sts_meter_has_no_sts_field(client, world):
+    response = client.post("/api/v1/redemptions", json={"code": world.cards[1].code, "account_no": ACCOUNT_ARREARS},
+                           headers=auth(world.keys["terminal"], fresh_key()))
+    assert response.status_code == 201 and "sts" not in response.get_json()
+
+
+def test_payment_returns_a_token_and_a_replay_the_same_one(client, world, now):
+    units = expected_units(world, 5000, now)
+    body = {"account_no": ACCOUNT_CLEAN, "amount": "50.00", "external_ref": "ALI-1"}
+    first = client.post("/api/v1/payments", json=body, headers=auth(world.keys["channel"], fresh_key()))
+    assert first.status_code == 201, first.get_json()
+    sts = first.get_json()["sts"]
+    assert decode(world, sts["token"]).units == units
+    again = client.post("/api/v1/payments", json=body, headers=auth(world.keys["channel"], fresh_key()))
+    assert again.status_code == 200 and again.get_json()["sts"]["token"] == sts["token"]
+
+
+def test_web_page_shows_the_token(client, world):
+    page = client.get("/redeem?lang=en")
+    fields = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', page.get_data(as_text=True)))
+    response = client.post("/redeem", data={**fields, "account_no": ACCOUNT_CLEAN, "code": world.cards[2].code})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200, html
+    token = re.search(r'id="sts-token" data-token="([0-9 ]+)"', html).group(1)
+    assert decode(world, token).kind == "electricity_credit"
+
+
+def test_refused_vend_refuses_the_redemption_and_moves_no_money(client, world, now):
+    with world.sessions.begin() as s:
+        meter = s.get(__import__("storage.sts_models", fromlist=["StsMeter"]).StsMeter, PAN)
+        meter.ken = 10  # expired long ago for a 2026 TID
+    card = world.cards[3]
+    response = client.post("/api/v1/redemptions", json={"code": card.code, "account_no": ACCOUNT_CLEAN},
+                           headers=auth(world.keys["terminal"], fresh_key()))
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "sts_key_expired"
+    assert world.balance(ACCOUNT_CLEAN) == (0, 0)
+    with world.sessions.begin() as s:
+        assert s.execute(select(Voucher.status).where(Voucher.serial == card.serial)).scalar_one() == "active"

@@ -1,0 +1,162 @@
+"""Vending service: TIDs, money -> kWh -> token, refusals that move nothing."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from ledger.customers import customer_summary
+from ledger.payments import post_payment
+from metering import positions as pos
+from metering.prepaid import kwh_for_money
+from storage.sts_models import StsVend
+from sts.amount import kwh_to_units, representable_units
+from sts.backend import SoftwareVendingBackend
+from sts.decoder import decode_token
+from sts.dkga04 import derive_decoder_key
+from tests.integration.vending.conftest import (
+    ACCOUNT,
+    CATALOG,
+    PAN,
+    VENDING_KEY,
+    VendWorld,
+    at,
+)
+from vending.errors import VendingError
+from vending.meters import add_meter, get_meter
+from vending.service import reprint_last, vend_engineering, vend_for_credit
+
+NOW = at("2026-11-26", 10)
+
+
+def _decode(world: VendWorld, token: str):  # type: ignore[no-untyped-def]
+    with world.sessions.begin() as s:
+        params = get_meter(s, PAN).params()
+    return decode_token(token, derive_decoder_key(VENDING_KEY, params)).verified()
+
+
+def _vend(world: VendWorld, amount: int, now: dt.datetime = NOW, **kw):  # type: ignore[no-untyped-def]
+    with world.sessions.begin() as s:
+        return vend_for_credit(s, ACCOUNT, amount, now, world.backend(), catalog=CATALOG, **kw)
+
+
+def _count(world: VendWorld) -> int:
+    with world.sessions.begin() as s:
+        return s.execute(select(func.count()).select_from(StsVend)).scalar_one()
+
+
+def test_two_vends_in_one_minute_get_distinct_increasing_tids(vw: VendWorld) -> None:
+    first = _vend(vw, 5000)
+    second = _vend(vw, 5000, NOW + dt.timedelta(seconds=20))
+    third = _vend(vw, 5000, NOW - dt.timedelta(minutes=30))  # clock went back: still increasing
+    assert first.tid < second.tid < third.tid
+    assert second.tid == first.tid + 1 and third.tid == first.tid + 2
+    assert first.token != second.token
+    assert [_decode(vw, r.token).tid for r in (first, second, third)] == [first.tid, second.tid, third.tid]
+    later = _vend(vw, 5000, NOW + dt.timedelta(hours=1))
+    assert later.tid == first.tid + 60  # back on the clock once it has caught up
+
+
+def test_token_credits_the_tariff_kwh_rounded_up_to_a_tenth(vw: VendWorld) -> None:
+    result = _vend(vw, 10000)
+    with vw.sessions.begin() as s:
+        position = pos.load(s, [ACCOUNT], cutoff=NOW.date())[0]
+        kwh = kwh_for_money(position, 10000, CATALOG, NOW.date())
+    units = representable_units(kwh_to_units(kwh))
+    decoded = _decode(vw, result.token)
+    assert decoded.units == units == result.units
+    assert result.tariff_kwh == format(kwh, "f")
+    assert decoded.kind == "electricity_credit"
+
+
+def test_reprint_and_engineering(vw: VendWorld) -> None:
+    credit = _vend(vw, 3000)
+    with vw.sessions.begin() as s:
+        again = reprint_last(s, PAN, now=NOW)
+    assert again.token == credit.token and again.reprints == 1
+    with vw.sessions.begin() as s:
+        cc = vend_engineering(s, PAN, "clear_credit", NOW, vw.backend())
+        ct = vend_engineering(s, PAN, "clear_tamper", NOW, vw.backend())
+        mp = vend_engineering(s, PAN, "max_power", NOW, vw.backend(), watts=5000)
+    kinds = [_decode(vw, t.token).kind for t in (cc, ct, mp)]
+    assert kinds == ["clear_credit", "clear_tamper_condition", "set_maximum_power_limit"]
+    assert len({credit.tid, cc.tid, ct.tid, mp.tid}) == 4
+    assert _decode(vw, mp.token).data is not None
+
+
+def test_source_ref_makes_a_vend_idempotent(vw: VendWorld) -> None:
+    first = _vend(vw, 2000, source="payment", source_ref="42")
+    again = _vend(vw, 2000, source="payment", source_ref="42")
+    assert again.replayed and again.token == first.token and _count(vw) == 1
+
+
+def _refused_with_payment(world: VendWorld, code: str, amount: int = 10000, **kw) -> None:  # type: ignore[no-untyped-def]
+    before = customer_summary_of(world)
+    vends = _count(world)
+    with pytest.raises(VendingError) as info:
+        with world.sessions.begin() as s:
+            post_payment(s, "counter_cash", ACCOUNT, amount, "REFUSED1", NOW, NOW)
+            vend_for_credit(s, ACCOUNT, amount, NOW, world.backend(), catalog=CATALOG, **kw)
+    assert info.value.code == code, info.value
+    assert str(info.value)
+    assert customer_summary_of(world) == before  # no money moved
+    assert _count(world) == vends  # no token issued
+
+
+def customer_summary_of(world: VendWorld):  # type: ignore[no-untyped-def]
+    with world.sessions.begin() as s:
+        summary = customer_summary(s, ACCOUNT)
+        meter = get_meter(s, PAN)
+    return summary.balance, summary.arrears, meter.last_tid
+
+
+def test_bad_luhn_is_refused(vw: VendWorld) -> None:
+    _refused_with_payment(vw, "sts_invalid_pan", pan="600727000000000008")
+    with pytest.raises(VendingError) as info, vw.sessions.begin() as s:
+        add_meter(s, pan="600727000000000018", account_no=ACCOUNT, sgc=123457, ti=1, krn=1, now=NOW)
+    assert info.value.code == "sts_invalid_pan"
+
+
+def test_unknown_meter_is_refused(vw: VendWorld) -> None:
+    _refused_with_payment(vw, "sts_unknown_meter", pan="600727000000000017")
+    with pytest.raises(VendingError) as info, vw.sessions.begin() as s:
+        vend_engineering(s, "600727000000000017", "clear_tamper", NOW, vw.backend())
+    assert info.value.code == "sts_unknown_meter"
+
+
+def test_amount_too_large_is_refused(vw: VendWorld) -> None:
+    _refused_with_payment(vw, "sts_amount_too_large", amount=300_000_000)
+
+
+def test_ken_exceeded_is_refused(vw: VendWorld) -> None:
+    vw.metering.customer("3300000002", mode="prepaid")
+    vw.meter("3300000002", "600727000000000017", ken=50)
+    with pytest.raises(VendingError) as info, vw.sessions.begin() as s:
+        post_payment(s, "counter_cash", "3300000002", 5000, "KEN1", NOW, NOW)
+        vend_for_credit(s, "3300000002", 5000, NOW, vw.backend(), catalog=CATALOG)
+    assert info.value.code == "sts_key_expired"
+    with vw.sessions.begin() as s:
+        assert customer_summary(s, "3300000002").balance == 0
+        assert get_meter(s, "600727000000000017").last_tid is None
+    assert _count(vw) == 0
+
+
+def test_wrong_key_revision_is_refused(vw: VendWorld) -> None:
+    vw.metering.customer("3300000003", mode="prepaid")
+    vw.meter("3300000003", "600727000000000025", krn=2)
+    with pytest.raises(VendingError) as info, vw.sessions.begin() as s:
+        post_payment(s, "counter_cash", "3300000003", 5000, "KRN1", NOW, NOW)
+        vend_for_credit(s, "3300000003", 5000, NOW, vw.backend(), catalog=CATALOG)
+    assert info.value.code == "sts_wrong_key_revision"
+    assert "revision 2" in str(info.value)
+    with vw.sessions.begin() as s:
+        assert customer_summary(s, "3300000003").balance == 0
+    assert _count(vw) == 0
+
+
+def test_single_key_backend_can_replace_the_key_store(vw: VendWorld) -> None:
+    with vw.sessions.begin() as s:
+        result = vend_for_credit(s, ACCOUNT, 1000, NOW, SoftwareVendingBackend.single_key(VENDING_KEY),
+                                 catalog=CATALOG)
+    assert _decode(vw, result.token).units == result.units

@@ -1,0 +1,115 @@
+"""STS meter records: PAN, key parameters, the account they credit."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from metering.accounts import find_assignment
+from storage import audit
+from storage.sts_models import StsMeter
+from sts.dkga04 import MeterKeyParams
+from sts.errors import StsError
+from sts.pan import MeterPan
+from sts.tid import BaseDate
+from vending.errors import (
+    AccountNotMetered,
+    InvalidMeter,
+    MeterExists,
+    UnknownMeter,
+    VendingError,
+)
+
+
+@dataclass(frozen=True)
+class MeterView:
+    pan: str
+    account_no: str
+    sgc: int
+    ti: int
+    krn: int
+    key_type: int
+    ken: int
+    base_date: int
+    ea: int
+    active: bool
+    last_tid: int | None
+
+    def params(self) -> MeterKeyParams:
+        return MeterKeyParams(pan=MeterPan(self.pan), sgc=self.sgc, ti=self.ti, krn=self.krn,
+                              key_type=self.key_type, base_date=BaseDate.from_year(self.base_date), ken=self.ken)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"pan": self.pan, "account_no": self.account_no, "sgc": f"{self.sgc:06d}", "ti": self.ti,
+                "krn": self.krn, "key_type": self.key_type, "ken": self.ken, "base_date": self.base_date,
+                "ea": self.ea, "active": self.active, "last_tid": self.last_tid}
+
+
+def _view(row: StsMeter) -> MeterView:
+    return MeterView(row.pan, row.account_no, row.sgc, row.ti, row.krn, row.key_type, row.ken, row.base_date,
+                     row.ea, bool(row.active), row.last_tid)
+
+
+def parse_pan(text: str) -> str:
+    """The 18 PAN digits (spaces/dashes allowed), Luhn checked, or :class:`InvalidMeter` (``sts_invalid_pan``)."""
+    try:
+        return MeterPan.parse(str(text)).digits
+    except StsError as e:
+        raise VendingError.from_sts(e) from e
+
+
+def add_meter(session: Session, *, pan: str, account_no: str, sgc: int, ti: int, krn: int, key_type: int = 2,
+              ken: int = 255, base_date: int = 2014, ea: int = 11, now: dt.datetime,
+              actor: str = "system") -> MeterView:
+    """Register an STS meter for a prepaid metered account (one active STS meter per account)."""
+    digits = parse_pan(pan)
+    if ea != 11:
+        raise InvalidMeter("only EA11 (MISTY1) meters are supported (EA07 needs licensed tables)")
+    try:
+        params = MeterKeyParams(pan=MeterPan(digits), sgc=sgc, ti=ti, krn=krn, key_type=key_type,
+                                base_date=BaseDate.from_year(base_date), ken=ken)
+    except StsError as e:
+        raise VendingError.from_sts(e) from e
+    assignment = find_assignment(session, account_no)
+    if assignment is None:
+        raise AccountNotMetered(f"account {account_no} has no tariff assignment (`voucherctl billing assign`)")
+    if assignment.payment_mode != "prepaid":
+        raise InvalidMeter(f"account {account_no} is postpaid; STS keypad meters need a prepaid account")
+    if session.get(StsMeter, digits) is not None:
+        raise MeterExists(f"meter {digits} is already registered")
+    if find_meter(session, account_no) is not None:
+        raise MeterExists(f"account {account_no} already has an active STS meter")
+    row = StsMeter(pan=digits, account_no=account_no, sgc=params.sgc, ti=params.ti, krn=params.krn,
+                   key_type=params.key_type, ken=params.ken, base_date=params.base_date.year, ea=ea, active=True,
+                   last_tid=None, created_at=now, updated_at=now)
+    session.add(row)
+    session.flush()
+    audit.record(session, now=now, actor=actor, action="sts.meter_add", subject_type="sts_meter",
+                 subject_id=digits, from_state=None, to_state="active",
+                 details={"account_no": account_no, "sgc": params.sgc, "ti": params.ti, "krn": params.krn,
+                          "key_type": params.key_type, "ken": params.ken, "base_date": params.base_date.year})
+    return _view(row)
+
+
+def find_meter(session: Session, account_no: str) -> MeterView | None:
+    """The account's active STS meter, or None (the account has no keypad meter)."""
+    row = session.execute(select(StsMeter).where(StsMeter.account_no == account_no, StsMeter.active.is_(True))
+                          ).scalars().first()
+    return _view(row) if row is not None else None
+
+
+def get_meter(session: Session, pan: str) -> MeterView:
+    digits = parse_pan(pan)
+    row = session.get(StsMeter, digits)
+    if row is None:
+        raise UnknownMeter(f"no STS meter {digits}")
+    return _view(row)
+
+
+def list_meters(session: Session, account_no: str | None = None) -> list[MeterView]:
+    query = select(StsMeter).order_by(StsMeter.account_no, StsMeter.pan)
+    if account_no is not None:
+        query = query.where(StsMeter.account_no == account_no)
+    return [_view(r) for r in session.execute(query).scalars()]
