@@ -6,7 +6,7 @@ import click
 from ledger import customers
 from ledger.customers import AccountSummary
 from voucherctl import context
-from voucherctl._ledger_common import money, parse_date, parse_money, today
+from voucherctl.ledger_cmd import money, parse_date, parse_money, today
 from voucherctl.output import emit, json_option
 
 

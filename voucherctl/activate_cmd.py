@@ -7,7 +7,7 @@ import click
 
 from ledger import voucher_books
 from voucherctl import context
-from voucherctl._ledger_common import money
+from voucherctl.ledger_cmd import money
 from voucherctl.output import emit, json_option
 
 

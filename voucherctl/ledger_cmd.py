@@ -1,5 +1,10 @@
-"""``voucherctl ledger``: verify the books; corrections; distributor commission."""
+"""``voucherctl ledger``: verify the books; corrections; distributor commission and remittances.
+
+Also the small helpers the books' other commands share (dates, amounts, the business day).
+"""
 from __future__ import annotations
+
+import datetime as dt
 
 import click
 
@@ -7,8 +12,31 @@ from ledger import distributors
 from ledger.corrections import reverse_transaction
 from ledger.verify import verify as verify_books
 from voucherctl import context
-from voucherctl._ledger_common import money, today
 from voucherctl.output import CliError, emit, json_option
+from vouchers.errors import InvalidMoney
+from vouchers.money import format_amount, parse_amount, parse_positive_amount
+
+
+def parse_date(text: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except (TypeError, ValueError) as e:
+        raise CliError(f"{option} must be a date like 2026-11-30, got {text!r}") from e
+
+
+def parse_money(text: str, option: str, *, positive: bool = False) -> int:
+    try:
+        return parse_positive_amount(text) if positive else parse_amount(text)
+    except InvalidMoney as e:
+        raise CliError(f"{option}: {e}") from e
+
+
+def today() -> dt.date:
+    return context.settings().local_date(context.now())
+
+
+def money(minor: int) -> str:
+    return format_amount(int(minor))
 
 
 @click.group()
@@ -81,8 +109,6 @@ def commission(distributor_id: str, rate: str, name: str | None, operator: str, 
 @json_option
 def remit(distributor_id: str, amount: str, external_ref: str, operator: str, as_json: bool) -> None:
     """Record a distributor paying for cards it sold: Dr bank, Cr distributor."""
-    from voucherctl._ledger_common import parse_money
-
     minor = parse_money(amount, "--amount", positive=True)
     with context.sessions().begin() as session:
         transaction_id = distributors.post_remittance(session, distributor_id, minor, external_ref,

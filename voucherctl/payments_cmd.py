@@ -9,7 +9,7 @@ from ledger import formats
 from ledger import payments as payment_service
 from ledger.errors import FileRejected
 from voucherctl import context
-from voucherctl._ledger_common import money, parse_money
+from voucherctl.ledger_cmd import money, parse_money
 from voucherctl.output import CliError, emit, json_option
 
 

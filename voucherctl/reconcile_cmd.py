@@ -9,7 +9,7 @@ from ledger import formats
 from ledger.errors import FileRejected
 from ledger.reconcile import write_report_csv
 from voucherctl import context
-from voucherctl._ledger_common import money
+from voucherctl.ledger_cmd import money
 from voucherctl.output import emit, json_option
 from voucherctl.payments_cmd import report_rejection
 

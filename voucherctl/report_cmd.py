@@ -23,7 +23,7 @@ from ledger.reports.liability import LiabilityReport, liability_report
 from ledger.reports.trial_balance import TrialBalance, trial_balance
 from ledger.timeutil import end_of_day, start_of_day
 from voucherctl import context
-from voucherctl._ledger_common import money, parse_date, today
+from voucherctl.ledger_cmd import money, parse_date, today
 from voucherctl.output import emit, json_option
 
 csv_option = click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -5,7 +5,7 @@ import click
 
 from ledger import voucher_books
 from voucherctl import context
-from voucherctl._ledger_common import money, parse_date, today
+from voucherctl.ledger_cmd import money, parse_date, today
 from voucherctl.output import emit, json_option
 
 
