@@ -72,6 +72,8 @@ class Voucher(Base):
     distributor_id: Mapped[str | None] = mapped_column(String(64))
     activated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     redeemed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    expired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # added by 0002_ledger
+    voided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # liability reversed (0002_ledger)
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     __table_args__ = (
         CheckConstraint("face_value > 0", name="ck_vouchers_face_positive"),
