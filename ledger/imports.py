@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +32,22 @@ from ledger.channels import payment_channel
 from ledger.csvformat import MAX_REPORTED_ERRORS, PaymentLine
 from ledger.errors import FileRejected, LineError
 from ledger.sql import is_postgres
-from ledger.staging import ALLOC, STAGE, create_alloc, create_stage, file_sha256, stage_file, stage_items
+from ledger.staging import (
+    ALLOC,
+    STAGE,
+    create_alloc,
+    create_stage,
+    stage_file,
+    stage_items,
+)
 from ledger.timeutil import DEFAULT_TZ, utc
 from storage import audit
 from storage.ledger_models import PaymentImport
+
+# A generic-format line is well under 300 bytes (reference <= 64, account, amount, currency, time).
+# Longer physical lines are refused before anything is staged or parsed: no line is read into memory
+# whole, whatever the file holds (a file of one gigabyte-long line costs a streamed pass, nothing more).
+MAX_LINE_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -57,7 +70,7 @@ def import_file(session: Session, channel: str, path: Path, *, now: dt.datetime,
     """Import a generic-format file (CONTRACT.md) for ``channel``."""
     payment_channel(channel)
     path = Path(path)
-    sha = file_sha256(path)
+    sha = check_line_lengths(path)
     fast, found = stage_file(session, path, tz)
     return _book(session, channel, file_name=path.name, sha256=sha, now=now, actor=actor, fast_path=fast,
                  line_errors=found)
@@ -71,6 +84,33 @@ def import_lines(session: Session, channel: str, items: Iterable[PaymentLine | L
     found = stage_items(session, items)
     return _book(session, channel, file_name=file_name, sha256=sha256, now=now, actor=actor, fast_path=False,
                  line_errors=found)
+
+
+def check_line_lengths(path: Path, limit: int = MAX_LINE_BYTES) -> str:
+    """SHA-256 of the file, read in blocks; :class:`FileRejected` if any physical line exceeds ``limit`` bytes."""
+    digest = hashlib.sha256()
+    too_long: list[LineError] = []
+    total = 0
+    line_no, current = 1, 0  # the line being read and its length so far
+    with Path(path).open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+            pieces = block.split(b"\n")
+            for i, piece in enumerate(pieces):
+                current += len(piece)
+                if i < len(pieces) - 1:  # the line ends in this block
+                    if current > limit:
+                        total += 1
+                        if len(too_long) < MAX_REPORTED_ERRORS:
+                            too_long.append(LineError(line_no, f"line longer than {limit} bytes"))
+                    line_no, current = line_no + 1, 0
+    if current > limit:
+        total += 1
+        if len(too_long) < MAX_REPORTED_ERRORS:
+            too_long.append(LineError(line_no, f"line longer than {limit} bytes"))
+    if total:
+        raise FileRejected(f"{total} line(s) longer than {limit} bytes; nothing was booked", too_long, total)
+    return digest.hexdigest()
 
 
 # --- checks against the books ------------------------------------------------------------------

@@ -131,6 +131,15 @@ def read_json_object() -> dict[str, Any]:
     raw = request.get_data(cache=True)
     if len(raw) > limit:
         raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    if request.content_length is None and len(raw) >= limit:
+        # A chunked body (no Content-Length) is cut at the limit by Werkzeug's stream without an error:
+        # anything left in the server's input stream means the body was larger.
+        try:
+            more = request.environ["wsgi.input"].read(1)
+        except (OSError, ValueError):
+            more = b"?"
+        if more:
+            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
     try:
         text = raw.decode("utf-8")
         document = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)

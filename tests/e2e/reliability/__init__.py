@@ -1,0 +1,1 @@
+"""Reliability and attack tests: crash, restart, key compromise, secret hygiene, limits."""

@@ -1,0 +1,133 @@
+"""SIGKILL the whole ``voucherctl serve`` (master and workers) mid-load, twice; restart; retry with the same keys.
+
+Every request that got a 2xx is in the books exactly once, nothing else is, ``ledger verify`` passes,
+and a replay of every answered key returns the original body.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import dataclass
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from storage.api_models import Redemption
+from storage.ledger_models import LedgerTransaction, Payment
+from storage.models import Voucher
+
+from .conftest import Answer, post, voucherctl
+
+REDEEM, PAY = "/api/v1/redemptions", "/api/v1/payments"
+RETRYABLE = {409, 429, 502, 503, 504}
+
+
+@dataclass
+class Op:
+    path: str
+    key_name: str
+    idem: str
+    body: dict
+    answer: Answer | None = None  # the first real answer
+    retried: bool = False  # was sent again after an unanswered attempt
+
+
+def _ops(world, cards, accounts, payments: int) -> list[Op]:
+    ops = [Op(REDEEM, "terminal", f"r-{i}", {"code": c.code if i % 2 else c.token, "account_no": accounts[i % len(accounts)]})
+           for i, c in enumerate(cards)]
+    ops += [Op(PAY, "channel", f"p-{i}", {"account_no": accounts[(i * 7) % len(accounts)], "amount": f"{1 + i % 5}.25",
+                                            "external_ref": f"crash-{i}"})
+            for i in range(payments)]
+    # interleave redemptions and payments
+    return [op for pair in itertools.zip_longest(ops[:len(cards)], ops[len(cards):]) for op in pair if op]
+
+
+def _drive(server_url: list[str], world, ops: list[Op], answered: list[int], lock: threading.Lock,
+           deadline: float) -> None:
+    with requests.Session() as http:
+        for op in ops:
+            while True:
+                assert time.monotonic() < deadline, f"{op.idem} never answered"
+                try:
+                    a = post(http, server_url[0] + op.path, world.keys[op.key_name], op.idem, op.body, timeout=20)
+                except requests.RequestException:
+                    op.retried = True  # unanswered: the server died under us; retry with the same key
+                    http.close()
+                    time.sleep(0.2)
+                    continue
+                if a.status in RETRYABLE:
+                    op.retried = True
+                    time.sleep(0.3)
+                    continue
+                op.answer = a
+                with lock:
+                    answered[0] += 1
+                break
+
+
+def _crash_run(world, fleet, *, cards: int, payments: int, clients: int, kills: int) -> None:
+    accounts = [f"32{i:08d}" for i in range(50)]
+    _, batch = world.new_batch(cards, activate_count=cards)
+    ops = _ops(world, batch, accounts, payments)
+    server = fleet.start(world, workers=3, threads=4, VOUCHER_IDEMPOTENCY_STALE_SECONDS="10",
+                         VOUCHER_THROTTLE_CLIENT_FAILURES="100000", VOUCHER_THROTTLE_ACCOUNT_FAILURES="100000")
+    url = [server.url]
+    answered, lock = [0], threading.Lock()
+    deadline = time.monotonic() + 240
+    threads = [threading.Thread(target=_drive, args=(url, world, ops[i::clients], answered, lock, deadline))
+               for i in range(clients)]
+    for t in threads:
+        t.start()
+    kill_points = [len(ops) * (k + 1) // (kills + 1) for k in range(kills)]
+    for point in kill_points:
+        while answered[0] < point and any(t.is_alive() for t in threads):
+            time.sleep(0.005)
+        assert any(t.is_alive() for t in threads), "load finished before the kill: raise the counts"
+        fleet.kill(server)  # master and every worker, mid-request
+        server = fleet.restart(server)
+    for t in threads:
+        t.join(300)
+    assert all(op.answer is not None for op in ops), fleet.logs()[-3000:]
+    assert any(op.retried for op in ops), "no request was caught by a kill"
+
+    # every answered request succeeded (the load is all valid), no 5xx ever reached a client as an answer
+    bad = [(op.idem, op.answer.status, op.answer.body[:200]) for op in ops if op.answer.status not in (200, 201)]
+    assert not bad, bad
+    # the books: each 2xx exactly once, nothing else
+    redemptions = [op for op in ops if op.path == REDEEM]
+    pays = [op for op in ops if op.path == PAY]
+    serials = {c.serial for c in batch}
+    with world.sessions.begin() as s:
+        assert s.execute(select(func.count()).select_from(Redemption)).scalar_one() == len(redemptions)
+        assert s.execute(select(func.count()).select_from(LedgerTransaction)
+                         .where(LedgerTransaction.kind == "redemption")).scalar_one() == len(redemptions)
+        statuses = dict(s.execute(select(Voucher.serial, Voucher.status).where(Voucher.serial.in_(serials))).all())
+        assert set(statuses.values()) == {"redeemed"}, statuses
+        refs = s.execute(select(Payment.external_ref, func.count()).where(Payment.channel == "alipay")
+                         .group_by(Payment.external_ref)).all()
+        assert dict(refs) == {op.body["external_ref"]: 1 for op in pays}
+    total_paid = sum(int(op.body["amount"].replace(".", "")) for op in pays)
+    assert sum(world.balance(a)[0] for a in accounts) == cards * 10000 + total_paid
+    verify = voucherctl(server.env, "ledger", "verify", "--json")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+    # every key answers with its original result; a retried one too (same body, marked replayed)
+    with requests.Session() as http:
+        for op in ops:
+            again = post(http, url[0] + op.path, world.keys[op.key_name], op.idem, op.body)
+            assert again.status == op.answer.status, (op.idem, again.status, again.body)
+            assert again.body == op.answer.body, op.idem
+            assert again.headers.get("Idempotent-Replayed") == "true"
+
+
+@pytest.mark.postgres
+def test_sigkill_the_server_twice_under_load_books_every_answer_exactly_once(pg_world, fleet):
+    _crash_run(pg_world, fleet, cards=60, payments=60, clients=4, kills=2)
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_soak_sigkill_the_server_many_times(pg_world, fleet):
+    _crash_run(pg_world, fleet, cards=600, payments=600, clients=8, kills=8)
