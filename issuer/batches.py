@@ -124,58 +124,60 @@ def create_batch(sessions: sessionmaker[Session], store: KeyStore, passphrase: s
     key_id, raw_key = unlock_signing_key(store, passphrase)
     recipient = store.cardstore_recipient()
 
-    with sessions() as session, session.begin():
-        batch = Batch(batch_id=f"pending-{secrets.token_hex(6)}", issuer_code=issuer_code,
-                      face_value=request.face_value, currency=request.currency, count=request.count,
-                      expires=request.expires, status="draft", key_id=key_id, first_serial="", last_serial="",
-                      card_data_sha256="", created_by=request.operator, created_at=now)
-        session.add(batch)
-        session.flush()
-        if batch.id > MAX_BATCH_NUMBER:
-            raise InvalidBatchRequest("batch numbers exhausted for this issuer code")
-        batch.batch_id = batch_id_for(issuer_code, batch.id)
-        batch.first_serial = str(Serial(issuer_code, batch.id, 1))
-        batch.last_serial = str(Serial(issuer_code, batch.id, request.count))
-        spec = BatchSpec(issuer_code, batch.id, batch.batch_id, request.face_value, request.currency,
-                         request.expires, request.count)
-        local_factory = CardFactory(spec, signer_from_raw(key_id, raw_key), pepper,
-                                    **({"code_source": code_source} if code_source else {}))
-        inserter = _Inserter(session, local_factory)
-        digest = hashlib.sha256()
+    written: list[Path] = []  # the sealed card file, once it exists: removed if the commit fails
+    try:
+        with sessions() as session, session.begin():
+            batch = Batch(batch_id=f"pending-{secrets.token_hex(6)}", issuer_code=issuer_code,
+                          face_value=request.face_value, currency=request.currency, count=request.count,
+                          expires=request.expires, status="draft", key_id=key_id, first_serial="", last_serial="",
+                          card_data_sha256="", created_by=request.operator, created_at=now)
+            session.add(batch)
+            session.flush()
+            if batch.id > MAX_BATCH_NUMBER:
+                raise InvalidBatchRequest("batch numbers exhausted for this issuer code")
+            batch.batch_id = batch_id_for(issuer_code, batch.id)
+            batch.first_serial = str(Serial(issuer_code, batch.id, 1))
+            batch.last_serial = str(Serial(issuer_code, batch.id, request.count))
+            spec = BatchSpec(issuer_code, batch.id, batch.batch_id, request.face_value, request.currency,
+                             request.expires, request.count)
+            local_factory = CardFactory(spec, signer_from_raw(key_id, raw_key), pepper,
+                                        **({"code_source": code_source} if code_source else {}))
+            inserter = _Inserter(session, local_factory)
+            digest = hashlib.sha256()
 
-        def card_csv() -> Iterator[bytes]:
-            """Generate, store, and hand on each chunk's CSV for the sealed file."""
-            stored = 0
-            chunks = ((local_factory.make_chunk(s, min(s + 1000, request.count + 1))
-                       for s in range(1, request.count + 1, 1000)) if code_source else
-                      generate(spec, key_id, raw_key, pepper, workers=workers))
-            header = (CSV_HEADER + "\n").encode("utf-8")
-            digest.update(header)
-            yield header
-            for chunk in chunks:
-                chunk = inserter.store(chunk)
-                stored += len(chunk)
-                if fail_after is not None and stored >= fail_after:
-                    raise RuntimeError("injected failure during batch generation")
-                progress(len(chunk))
-                digest.update(chunk.csv)
-                yield chunk.csv
+            def card_csv() -> Iterator[bytes]:
+                """Generate, store, and hand on each chunk's CSV for the sealed file."""
+                stored = 0
+                chunks = ((local_factory.make_chunk(s, min(s + 1000, request.count + 1))
+                           for s in range(1, request.count + 1, 1000)) if code_source else
+                          generate(spec, key_id, raw_key, pepper, workers=workers))
+                header = (CSV_HEADER + "\n").encode("utf-8")
+                digest.update(header)
+                yield header
+                for chunk in chunks:
+                    chunk = inserter.store(chunk)
+                    stored += len(chunk)
+                    if fail_after is not None and stored >= fail_after:
+                        raise RuntimeError("injected failure during batch generation")
+                    progress(len(chunk))
+                    digest.update(chunk.csv)
+                    yield chunk.csv
 
-        final_path = card_file_path(store.home, batch.batch_id)
-        with sealed_writer(final_path, recipient) as write:
-            write(card_csv())
-        try:
+            final_path = card_file_path(store.home, batch.batch_id)
+            with sealed_writer(final_path, recipient) as write:
+                write(card_csv())
+            written.append(final_path)
             batch.card_data_sha256 = digest.hexdigest()
             audit.record(session, now=now, actor=request.operator, action="batch.create", subject_type="batch",
                          subject_id=batch.batch_id, to_state="draft",
                          details={"count": request.count, "face_value": request.face_value,
                                   "currency": request.currency, "expires": request.expires.isoformat(),
                                   "key_id": key_id, "collisions_retried": inserter.collisions_retried})
-            session.flush()
-        except BaseException:
-            final_path.unlink(missing_ok=True)
-            raise
-        summary = BatchSummary.of(batch)
+            summary = BatchSummary.of(batch)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     log.info("created batch %s with %d vouchers (key %s)", summary.batch_id, summary.count, key_id)
     return summary
 
