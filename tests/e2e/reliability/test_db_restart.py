@@ -18,6 +18,9 @@ from storage.ledger_models import LedgerTransaction, Payment
 
 from .conftest import post, voucherctl
 
+# Restarts the PostgreSQL cluster: must not run beside other PostgreSQL tests (see scripts/test).
+pytestmark = pytest.mark.exclusive
+
 REDEEM, PAY = "/api/v1/redemptions", "/api/v1/payments"
 CLUSTER = ["pg_ctlcluster", "15", "main"]
 
