@@ -284,7 +284,8 @@ def bill_batch(session: Session, *, run_id: int, batch_no: int, period: str, as_
     currencies = sorted({p.currency for p, _ in priced})
     book_ids = ensure_accounts(session, [(code, c) for c in currencies for code in (chart.REVENUE, ALLOWANCE_EXPENSE)],
                                now)
-    balances = pos.lock(session, candidates, extra_ids=list(book_ids.values()), scope=scope)
+    # per-party rows now; the shared revenue/expense rows move at commit (bulk.post_legs)
+    balances = pos.lock(session, candidates, scope=scope)
     # A concurrent run may have billed some of them while we waited for the locks.
     billed_meanwhile = _billed(session, period, scope)
     if billed_meanwhile:
@@ -339,7 +340,7 @@ def bill_batch(session: Session, *, run_id: int, batch_no: int, period: str, as_
                  "due_date": _due_date(p.payment_mode, as_of, config), "issued_at": now,
                  "transaction_id": transaction_id} for p, rest in owed]
         ids = bulk.insert_returning_ids(session, CustomerBill.__table__, rows)
-        bill_ids = {p.account_no: i for (p, _), i in zip(owed, ids)}
+        bill_ids = {p.account_no: i for (p, _), i in zip(owed, ids, strict=True)}
     if bills:
         bulk.insert_rows(session, MeteringBill.__table__, _BILL_COLUMNS, [
             (p.account_no, period, run_id, calc.tariff_id, calc.version_from, calc.tariff_period_start,

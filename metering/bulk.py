@@ -3,9 +3,9 @@
 :func:`post_legs` is the batch form of :func:`ledger.journal.add_postings`:
 the same checks (:func:`ledger.journal.balanced_legs`: netted per account,
 zero-sum per currency, at least two legs), the same rows and the same
-balance movement, but on PostgreSQL the postings go in by ``COPY`` and the
-balances move in one ``UPDATE ... FROM unnest(...)`` instead of one
-statement per row. The books' triggers (append-only, zero-sum at commit)
+balance movement (shared rows at commit), but on PostgreSQL the postings go
+in by ``COPY`` and the per-party balances move in one
+``UPDATE ... FROM unnest(...)`` instead of one statement per row. The books' triggers (append-only, zero-sum at commit)
 see exactly what they would see from ``add_postings``. On SQLite it simply
 calls ``add_postings``.
 """
@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import Table, insert, text
 from sqlalchemy.orm import Session
 
-from ledger import journal
-from ledger.accounts import AccountKey
+from ledger import chart, journal
+from ledger.accounts import AccountKey, pending_shared_deltas
+from storage.commit_hooks import SHARED_BALANCES, at_commit
 
 
 def is_postgres(session: Session) -> bool:
@@ -36,7 +37,14 @@ def copy_rows(session: Session, table: str, columns: Sequence[str], rows: Iterab
 
 def post_legs(session: Session, transaction_id: int, legs: Iterable[journal.Leg],
               account_ids: Mapping[AccountKey, int]) -> tuple[journal.Leg, ...]:
-    """Insert the legs of a claimed journal transaction and move the stored balances."""
+    """Insert the legs of a claimed journal transaction and move the stored balances.
+
+    As in :func:`ledger.journal.add_postings`: per-party rows (customers) move
+    now, in one statement; shared rows (``revenue:electricity``, expense and
+    income accounts) are added to the transaction's pending shared deltas and
+    moved by the books' commit hook, after every per-party row (the books'
+    global lock order, docs/ledger.md).
+    """
     if not is_postgres(session):
         return journal.add_postings(session, transaction_id, legs, account_ids)
     final = journal.balanced_legs(legs)
@@ -44,14 +52,26 @@ def post_legs(session: Session, transaction_id: int, legs: Iterable[journal.Leg]
               ((transaction_id, line, account_ids[leg.key], leg.currency, leg.amount)
                for line, leg in enumerate(final, start=1)))
     deltas: dict[int, int] = defaultdict(int)
+    shared: dict[int, int] = defaultdict(int)
     for leg in final:
-        deltas[account_ids[leg.key]] += leg.amount
+        (shared if chart.is_shared(leg.account) else deltas)[account_ids[leg.key]] += leg.amount
     ids = sorted(aid for aid, delta in deltas.items() if delta)
-    session.execute(text(
-        "UPDATE ledger_accounts AS a SET balance = a.balance + d.delta "
-        "FROM unnest(CAST(:ids AS bigint[]), CAST(:deltas AS bigint[])) AS d(id, delta) WHERE a.id = d.id"),
-        {"ids": ids, "deltas": [deltas[i] for i in ids]})
+    if ids:
+        session.execute(text(
+            "UPDATE ledger_accounts AS a SET balance = a.balance + d.delta "
+            "FROM unnest(CAST(:ids AS bigint[]), CAST(:deltas AS bigint[])) AS d(id, delta) WHERE a.id = d.id"),
+            {"ids": ids, "deltas": [deltas[i] for i in ids]})
+    if shared:
+        pending = pending_shared_deltas(session)
+        for account_id, delta in shared.items():
+            pending[account_id] += delta
+        # the same hook (name and effect) that ledger.journal.add_postings registers: one per transaction
+        at_commit(session, SHARED_BALANCES, "ledger-shared-balances", _apply_shared_deltas)
     return final
+
+
+def _apply_shared_deltas(session: Session) -> None:
+    journal.apply_balance_deltas(session, pending_shared_deltas(session))
 
 
 def insert_returning_ids(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
@@ -65,7 +85,8 @@ def insert_returning_ids(session: Session, table: Table, rows: Sequence[dict[str
     ids = [int(i) for i in session.execute(text("SELECT nextval(CAST(:s AS regclass)) FROM generate_series(1, :n)"),
                                            {"s": sequence, "n": len(rows)}).scalars()]
     columns = list(rows[0])
-    copy_rows(session, table.name, ["id", *columns], ([i, *(row[c] for c in columns)] for i, row in zip(ids, rows)))
+    copy_rows(session, table.name, ["id", *columns],
+              ([i, *(row[c] for c in columns)] for i, row in zip(ids, rows, strict=True)))
     return ids
 
 
@@ -74,6 +95,6 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Se
     if not rows:
         return
     if not is_postgres(session):
-        session.execute(insert(table), [dict(zip(columns, row)) for row in rows])
+        session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
         return
     copy_rows(session, table.name, columns, rows)

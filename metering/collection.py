@@ -458,7 +458,8 @@ def warnings(session: Session, *, now: dt.datetime, catalog: Catalog,
             threshold = config.warning_threshold_fen if p.warning_threshold is None else p.warning_threshold
             if state.available_fen < threshold:
                 reasons[p.account_no].append(
-                    ("blue", f"available balance {format_amount(state.available_fen)} below {format_amount(threshold)}"))
+                    ("blue", f"available balance {format_amount(state.available_fen)} "
+                             f"below {format_amount(threshold)}"))
             elif p.account_no in daily and daily[p.account_no] > 0:
                 days_left = Decimal(state.available_fen) / daily[p.account_no]
                 if days_left < config.blue_days_to_zero:

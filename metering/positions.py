@@ -104,12 +104,14 @@ class Scope:
 
 def lock(session: Session, positions: Sequence[Position], extra_ids: Sequence[int] = (), *,
          scope: Scope | None = None) -> dict[int, int]:
-    """Lock the balance rows of these accounts (and ``extra_ids``) in ascending id order
-    and return their stored balances (id -> debits - credits).
+    """Lock the customers' balance rows (per-party rows, and ``extra_ids``, which must
+    be per-party too) in ascending id order and return their stored balances
+    (id -> debits - credits).
 
-    The same order as every writer of the books (:func:`ledger.accounts.lock_accounts`),
-    so a billing batch and a payment can wait for each other but never deadlock.
-    SQLite has a single writer and needs no row locks.
+    The same order as every writer of the books (:func:`ledger.accounts.lock_accounts`:
+    per-party rows during the transaction, shared rows only at commit), so a billing
+    batch and a payment can wait for each other but never deadlock. SQLite has a
+    single writer and needs no row locks.
     """
     if not positions and not extra_ids:
         return {}

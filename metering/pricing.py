@@ -123,7 +123,7 @@ def months_of_supply(period: BillingPeriod, supply_start: dt.date | None, supply
 
 
 _CACHE: dict[tuple, tuple[TariffVersion, Quote]] = {}
-_CACHE_LIMIT = 20_000  # bounded: a few MiB of quotes
+_CACHE_LIMIT = 4096  # bounded: a few MiB of quotes; the hot keys are few (whole kWh inside a tier)
 
 
 _BOUNDS: dict[tuple[int, int | None], tuple[TariffVersion, tuple[Decimal | None, ...]]] = {}

@@ -373,7 +373,7 @@ def _parse_fields(line: int, fields: list[str], columns: tuple[str, ...]) -> Rea
     if len(fields) != len(columns):
         return LineError(line, "invalid_line", f"expected {len(columns)} fields ({','.join(columns)}), "
                                                f"got {len(fields)}")
-    row = dict(zip(columns, fields))
+    row = dict(zip(columns, fields, strict=False))
     try:
         account_no = row["account_no"]
         meter = row["meter"]

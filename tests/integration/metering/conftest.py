@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger import customers
-from ledger.payments import post_payment
+from ledger.payments import PaymentResult, post_payment
 from metering import billing
 from metering.accounts import assign_tariff
 from metering.config import MeteringConfig
@@ -76,7 +76,8 @@ class World:
         with self.sessions.begin() as s:
             return record_readings(s, items, now=now or at(latest.isoformat(), 20))
 
-    def pay(self, account_no: str, amount: str, day: str, *, channel: str = "counter_cash", hour: int = 12):  # type: ignore[no-untyped-def]
+    def pay(self, account_no: str, amount: str, day: str, *, channel: str = "counter_cash",
+            hour: int = 12) -> PaymentResult:
         with self.sessions.begin() as s:
             return post_payment(s, channel, account_no, yuan(amount), f"P{next(self._refs)}", at(day, hour),
                                 at(day, hour))

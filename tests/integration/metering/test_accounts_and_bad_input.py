@@ -53,7 +53,8 @@ def plain(world: World) -> World:
     ({"time_of_use": True, "opening_reading_ckwh": 0, "opening_date": dt.date(2026, 3, 1)}, InvalidAssignment,
      "peak and valley"),
 ])
-def test_assignment_refusals_store_nothing(plain: World, overrides, error, message) -> None:  # type: ignore[no-untyped-def]
+def test_assignment_refusals_store_nothing(plain: World, overrides: dict, error: type[Exception],
+                                           message: str) -> None:
     with pytest.raises(error, match=message):
         _assign(plain, "N1", **overrides)
     with plain.sessions.begin() as s:

@@ -199,3 +199,25 @@ def test_bad_periods(world: World) -> None:
     with pytest.raises(InvalidPeriod, match="future"):
         billing.run_billing(world.sessions, "2026-11", as_of=dt.date(2026, 11, 30), now=at("2026-11-20"),
                             catalog=world.catalog)
+
+
+def test_bulk_posting_and_the_books_share_one_commit_hook(world: World) -> None:
+    """bulk.post_legs defers shared rows exactly like journal.add_postings: applied once, at commit."""
+    from ledger import journal
+    from ledger.accounts import ensure_accounts
+    from metering import bulk
+
+    world.customer("S1", mode="prepaid", opening=("2026-10-01", "0"))
+    world.pay("S1", "10.00", "2026-10-02")
+    now = at("2026-10-31")
+    prepaid = chart.customer_prepaid("S1")
+    with world.sessions.begin() as s:
+        journal.post(s, journal.Entry("adjustment", "test", "first", (
+            journal.debit(prepaid, 100, "CNY"), journal.credit(chart.REVENUE, 100, "CNY")), now), now=now)
+        ids = ensure_accounts(s, [(prepaid, "CNY"), (chart.REVENUE, "CNY")], now)
+        tx, _ = journal.claim(s, kind="billing", source="test", external_ref="second", occurred_at=now, now=now)
+        bulk.post_legs(s, tx, [journal.debit(prepaid, 250, "CNY"), journal.credit(chart.REVENUE, 250, "CNY")], ids)
+        assert balance(s, chart.REVENUE, "CNY") == -350  # pending shared moves are seen in the transaction
+    assert _revenue(world) == 350
+    assert world.summary("S1").balance == 1000 - 350
+    _verify(world)

@@ -150,7 +150,7 @@ def test_month_end_run_over_all_accounts(world: World) -> None:
     ([], Decimal(0)),
     ([(dt.date(2026, 11, 7), 1000)], Decimal(0)),
 ])
-def test_accrue_nothing_before_or_on_the_due_date(world: World, payments, expected) -> None:  # type: ignore[no-untyped-def]
+def test_accrue_nothing_before_or_on_the_due_date(world: World, payments: list, expected: Decimal) -> None:
     schedule = world.catalog.require_late_fees()
     assert late_fees.accrue(schedule, amount=1000, due_date=dt.date(2026, 11, 7), payments=payments,
                             after=dt.date(2026, 11, 1), upto=dt.date(2026, 11, 7),

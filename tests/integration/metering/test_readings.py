@@ -8,12 +8,13 @@ import pytest
 from sqlalchemy import func, select
 
 from metering.errors import ReadingsRejected
-from metering.readings import import_readings_file
+from metering.readings import RecordResult, import_readings_file
 from storage.metering_models import Meter, MeteringAccount, MeterReading, ReadingImport
 from tests.integration.metering.conftest import World, at
 
 
-def _import(world: World, text: str, *, now: dt.datetime | None = None, name: str = "readings.csv"):  # type: ignore[no-untyped-def]
+def _import(world: World, text: str, *, now: dt.datetime | None = None,
+            name: str = "readings.csv") -> RecordResult:
     with world.sessions.begin() as s:
         return import_readings_file(s, io.BytesIO(text.encode("utf-8")), file_name=name,
                                     now=now or at("2026-12-01"), actor="tester")

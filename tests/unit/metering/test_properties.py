@@ -19,7 +19,8 @@ DAY = dt.date(2026, 6, 20)
 ckwh = st.integers(min_value=0, max_value=800_000)  # up to 8000 kWh in hundredths
 
 
-def _position(tariff_id: str, used: int, unbilled: int, *, tou: bool = False, supply_start=None) -> Position:  # type: ignore[no-untyped-def]
+def _position(tariff_id: str, used: int, unbilled: int, *, tou: bool = False,
+              supply_start: dt.date | None = None) -> Position:
     tariff = CATALOG.get(tariff_id)
     period = tariff.version_for(DAY).period_for(DAY)
     return Position(account_no="X", tariff_id=tariff_id, customer_class="residential", payment_mode="prepaid",
