@@ -163,14 +163,18 @@ def add_postings(session: Session, transaction_id: int, legs: Iterable[Leg],
         if chart.is_shared(leg.account):
             shared.add(account_id)
     if is_postgres(session) and shared:
-        # Shared rows are moved at commit, in one ascending-id UPDATE with every
-        # other shared delta of the transaction (storage.commit_hooks).
-        pending = pending_shared_deltas(session)
-        for account_id in shared:
-            pending[account_id] += deltas.pop(account_id)
-        at_commit(session, SHARED_BALANCES, "ledger-shared-balances", _apply_shared_deltas)
+        defer_shared_deltas(session, {account_id: deltas.pop(account_id) for account_id in shared})
     apply_balance_deltas(session, deltas)
     return final
+
+
+def defer_shared_deltas(session: Session, deltas: Mapping[int, int]) -> None:
+    """Move shared balance rows at commit, in one ascending-id UPDATE with every
+    other shared delta of the transaction (storage.commit_hooks); PostgreSQL only."""
+    pending = pending_shared_deltas(session)
+    for account_id, delta in deltas.items():
+        pending[account_id] += delta
+    at_commit(session, SHARED_BALANCES, "ledger-shared-balances", _apply_shared_deltas)
 
 
 def _apply_shared_deltas(session: Session) -> None:

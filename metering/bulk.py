@@ -19,8 +19,7 @@ from sqlalchemy import Table, insert, text
 from sqlalchemy.orm import Session
 
 from ledger import chart, journal
-from ledger.accounts import AccountKey, pending_shared_deltas
-from storage.commit_hooks import SHARED_BALANCES, at_commit
+from ledger.accounts import AccountKey
 
 
 def is_postgres(session: Session) -> bool:
@@ -62,16 +61,8 @@ def post_legs(session: Session, transaction_id: int, legs: Iterable[journal.Leg]
             "FROM unnest(CAST(:ids AS bigint[]), CAST(:deltas AS bigint[])) AS d(id, delta) WHERE a.id = d.id"),
             {"ids": ids, "deltas": [deltas[i] for i in ids]})
     if shared:
-        pending = pending_shared_deltas(session)
-        for account_id, delta in shared.items():
-            pending[account_id] += delta
-        # the same hook (name and effect) that ledger.journal.add_postings registers: one per transaction
-        at_commit(session, SHARED_BALANCES, "ledger-shared-balances", _apply_shared_deltas)
+        journal.defer_shared_deltas(session, shared)
     return final
-
-
-def _apply_shared_deltas(session: Session) -> None:
-    journal.apply_balance_deltas(session, pending_shared_deltas(session))
 
 
 def insert_returning_ids(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
