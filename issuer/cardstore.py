@@ -9,7 +9,6 @@ import csv
 import datetime as dt
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from pyrage import x25519
@@ -17,23 +16,10 @@ from pyrage import x25519
 from issuer.errors import CardStoreError
 from issuer.streams import decrypt_chunks, encrypt_stream, iter_lines
 from keystore.files import ensure_private_dir, private_file
-from vouchers.money import format_amount, parse_amount
+from print_templates.model import CardRecord
+from vouchers.money import parse_amount
 
 CSV_HEADER = "serial,code,token,face_value,currency,expires"
-
-
-@dataclass(frozen=True, slots=True)
-class CardRow:
-    serial: str
-    code: str
-    token: str
-    face_value: int
-    currency: str
-    expires: dt.date
-
-    def csv_line(self) -> str:
-        return card_csv_line(self.serial, self.code, self.token, format_amount(self.face_value), self.currency,
-                             self.expires.isoformat())
 
 
 def card_csv_line(serial: str, code: str, token: str, face_text: str, currency: str, expires_text: str) -> str:
@@ -41,12 +27,12 @@ def card_csv_line(serial: str, code: str, token: str, face_text: str, currency: 
     return f"{serial},{code},{token},{face_text},{currency},{expires_text}\n"
 
 
-def parse_card_line(line: str) -> CardRow:
+def parse_card_line(line: str) -> CardRecord:
     fields = next(csv.reader([line]))
     if len(fields) != 6:
         raise CardStoreError("card file line has the wrong number of fields")
     serial, code, token, face, currency, expires = fields
-    return CardRow(serial, code, token, parse_amount(face), currency, dt.date.fromisoformat(expires))
+    return CardRecord(serial, code, token, parse_amount(face), currency, dt.date.fromisoformat(expires))
 
 
 def card_file_path(home: Path, batch_id: str) -> Path:
@@ -94,7 +80,7 @@ def plaintext_chunks(path: Path, identity: str) -> Iterator[bytes]:
         yield from decrypt_chunks(source, [x25519.Identity.from_str(identity)])
 
 
-def read_cards(path: Path, identity: str) -> Iterator[CardRow]:
+def read_cards(path: Path, identity: str) -> Iterator[CardRecord]:
     lines = iter_lines(plaintext_chunks(path, identity))
     header = next(lines, b"").decode("utf-8")
     if header != CSV_HEADER:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import select
@@ -13,7 +13,7 @@ from issuer.batches import get_batch
 from issuer.cardstore import card_file_path, read_cards
 from issuer.errors import BatchStateError, IssuerError
 from keystore.store import KeyStore
-from print_templates import BatchCover, CardRecord, PrintError, RenderedFile, load_layout, render_batch
+from print_templates import BatchCover, PrintError, RenderedFile, load_layout, render_batch
 from storage import audit
 from storage.models import PrintJob
 from vouchers.lifecycle import ISSUED_BATCH_STATES, check_batch_transition
@@ -54,16 +54,12 @@ def print_batch(session: Session, store: KeyStore, passphrase: str, batch_id: st
 
     identity = store.cardstore_identity(passphrase)
 
-    def cards() -> Iterator[CardRecord]:
-        for row in read_cards(card_file_path(store.home, batch_id), identity):
-            yield CardRecord(row.serial, row.code, row.token, row.face_value, row.currency, row.expires)
-
     cover = BatchCover(batch_id=batch.batch_id, face_value=batch.face_value, currency=batch.currency,
                        count=batch.count, first_serial=batch.first_serial, last_serial=batch.last_serial,
                        expires=batch.expires, key_id=batch.key_id, card_data_sha256=batch.card_data_sha256,
                        printed_at=now, operator=operator)
     try:
-        files = render_batch(cards(), cover, layout, out_path, max_cards_per_file=max_cards_per_file,
+        files = render_batch(read_cards(card_file_path(store.home, batch_id), identity), cover, layout, out_path, max_cards_per_file=max_cards_per_file,
                              workers=workers, progress=progress)
     except PrintError as e:
         raise PrintFailed(str(e)) from e

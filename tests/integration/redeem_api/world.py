@@ -14,7 +14,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from issuer.batches import BatchRequest, approve_batch, create_batch, void_batch
-from issuer.cardstore import CardRow, card_file_path, read_cards
+from issuer.cardstore import card_file_path, read_cards
+from print_templates import CardRecord
 from issuer.signing_keys import create_key
 from keystore.store import KeyStore
 from ledger.customers import create_customer, customer_summary
@@ -54,7 +55,7 @@ class World:
     store: KeyStore
     now: dt.datetime
     batch_id: str
-    cards: list[CardRow]
+    cards: list[CardRecord]
     active: int  # cards[:active] are activated for DISTRIBUTOR
     keys: dict[str, str] = field(default_factory=dict)  # name -> API key
     client_ids: dict[str, str] = field(default_factory=dict)
@@ -96,7 +97,7 @@ class World:
         return key
 
     def new_batch(self, count: int, *, face: int = 10000, activate_count: int = 0,
-                  distributor: str = DISTRIBUTOR) -> tuple[str, list[CardRow]]:
+                  distributor: str = DISTRIBUTOR) -> tuple[str, list[CardRecord]]:
         summary = create_batch(self.sessions, self.store, PASSPHRASE,
                                BatchRequest(face_value=face, count=count, expires=EXPIRES, currency="CNY",
                                             operator="alice"),
