@@ -2,27 +2,36 @@
 
 Worker processes receive the signing key and pepper once (initializer), in
 memory only; chunks of sequence numbers go out, generated cards come back in
-order.
+order, already in the byte form the parent writes: the parent process only
+hands them to the database and to the sealed card file.
+
+This module is imported by every signing worker, so it imports nothing heavy
+(no card store, no templates, no database).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import multiprocessing
 import os
+import sys
+import types
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from issuer.cardstore import card_csv_line
 from issuer.signing_keys import signer_from_raw
-from vouchers.claims import VoucherClaims
-from vouchers.codes import code_hash_normalized, generate_code
+from vouchers import damm
+from vouchers.codes import CODE_LENGTH, CodeHasher, damm_table4, generate_codes
 from vouchers.money import format_amount
-from vouchers.serials import Serial
-from vouchers.token import TokenSigner
+from vouchers.serials import SERIAL_LENGTH, Serial
+from vouchers.token import BatchClaimsEncoder, TokenSigner
 
 CHUNK_SIZE = 5000
 PARALLEL_THRESHOLD = 20_000  # below this a process pool costs more than it saves
+
+# The database form a chunk is built in: COPY text (PostgreSQL) or row tuples (SQLite executemany).
+COPY, ROWS = "copy", "rows"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,60 +47,117 @@ class BatchSpec:
 
 @dataclass(frozen=True, slots=True)
 class GeneratedChunk:
-    """Cards ``start..stop-1`` in the three forms the caller writes them.
+    """Cards ``start..stop-1``, built entirely in the worker.
 
-    Built entirely in the worker so the parent process only moves bytes:
-    ``rows`` for executemany, ``copy_text`` for PostgreSQL COPY (text format),
-    ``csv`` for the sealed card file.
+    ``csv`` is the chunk's part of the sealed card file (lines of
+    :func:`issuer.cardstore.card_csv_line`). The database gets either
+    ``copy_text`` (PostgreSQL COPY text format, all of
+    :data:`storage.bulk.VOUCHER_COLUMNS`) or ``rows`` (``(serial, sequence,
+    code_hash)`` tuples for executemany; the batch-wide columns are constants
+    of the statement): whichever the factory's ``form`` asked for.
     """
 
     start: int
     stop: int
-    rows: list[tuple]
-    copy_text: bytes
     csv: bytes
+    copy_text: bytes | None = None
+    rows: list[tuple[str, int, bytes]] | None = None
 
     def __len__(self) -> int:
         return self.stop - self.start
 
 
+def _checked_code(code: str) -> str:
+    if not (isinstance(code, str) and len(code) == CODE_LENGTH and code.isascii() and code.isdigit()):
+        raise ValueError("code source returned something that is not 20 ASCII digits")
+    return code
+
+
 class CardFactory:
-    """Makes cards: fresh code, its keyed hash, its signed token."""
+    """Makes cards: fresh code, its keyed hash, its signed token.
+
+    ``code_source`` (one code per call, in sequence order) replaces the
+    built-in generator (:func:`vouchers.codes.generate_codes`), for tests.
+    """
 
     def __init__(self, spec: BatchSpec, signer: TokenSigner, pepper: bytes,
-                 code_source: Callable[[], str] = generate_code) -> None:
-        self.spec, self.signer, self.pepper, self.code_source = spec, signer, pepper, code_source
+                 code_source: Callable[[], str] | None = None, *, form: str = COPY) -> None:
+        if form not in (COPY, ROWS):
+            raise ValueError(f"unknown chunk form {form!r}")
+        self.spec, self.signer, self.code_source, self.form = spec, signer, code_source, form
+        self._hash = CodeHasher(pepper)
+        # validates the batch-wide claims once; per card only serial and code change
+        self._claims = BatchClaimsEncoder(spec.batch_id, spec.face_value, spec.currency, spec.expires,
+                                          serial_length=SERIAL_LENGTH)
+        expires_text = spec.expires.isoformat()
+        self._csv_suffix = f",{format_amount(spec.face_value)},{spec.currency},{expires_text}\n"
+        self._copy_suffix = f"\t{spec.face_value}\t{spec.currency}\t{expires_text}\tinactive\n"
+        self._serial_prefix = str(Serial(spec.issuer_code, spec.batch_number, 1))[:-8]  # issuer + batch digits
+
+    def serials(self, start: int, stop: int) -> list[str]:
+        """``[str(Serial(issuer, batch, s)) for s in range(start, stop)]``, four check digits per lookup."""
+        Serial(self.spec.issuer_code, self.spec.batch_number, start)  # range checks
+        Serial(self.spec.issuer_code, self.spec.batch_number, stop - 1)
+        table, digits, out = damm_table4(), "0123456789", []
+        for high in range(start // 10000, (stop - 1) // 10000 + 1):
+            head = f"{self._serial_prefix}{high:03d}"
+            base = int(damm.check_digit(head)) * 10000  # the check digit of a prefix is its interim
+            low_start, low_stop = max(start - high * 10000, 0), min(stop - high * 10000, 10000)
+            out += [f"{head}{low:04d}{digits[table[base + low]]}" for low in range(low_start, low_stop)]
+        return out
 
     def make_chunk(self, start: int, stop: int) -> GeneratedChunk:
-        s = self.spec
-        face, face_text, expires_text = s.face_value, format_amount(s.face_value), s.expires.isoformat()
-        rows: list[tuple] = []
-        copy_lines: list[str] = []
-        csv_lines: list[str] = []
-        for sequence in range(start, stop):
-            serial = str(Serial(s.issuer_code, s.batch_number, sequence))
-            code = self.code_source()
-            token = self.signer.sign(VoucherClaims(serial, s.batch_id, face, s.currency, s.expires, code))
-            digest = code_hash_normalized(self.pepper, code)
-            rows.append((serial, s.batch_number, sequence, digest, face, s.currency, expires_text, "inactive"))
-            copy_lines.append(f"{serial}\t{s.batch_number}\t{sequence}\t\\\\x{digest.hex()}\t{face}\t"
-                              f"{s.currency}\t{expires_text}\tinactive\n")
-            csv_lines.append(card_csv_line(serial, code, token, face_text, s.currency, expires_text))
-        return GeneratedChunk(start, stop, rows, "".join(copy_lines).encode("utf-8"),
-                              "".join(csv_lines).encode("utf-8"))
+        count = stop - start
+        codes = (generate_codes(count) if self.code_source is None
+                 else [_checked_code(self.code_source()) for _ in range(count)])
+        serials = self.serials(start, stop)
+        head, middle = self._claims.head, self._claims.middle  # its payload(), inlined: lengths are fixed
+        code_hash, payloads, hashes = self._hash, [], []
+        for serial, code in zip(serials, codes):
+            code_bytes = code.encode("ascii")
+            payloads.append(head + serial.encode("ascii") + middle + code_bytes)
+            hashes.append(code_hash(code_bytes))
+        tokens = self.signer.sign_payloads(payloads)
+        suffix = self._csv_suffix
+        csv = "".join([f"{serial},{code},{token}{suffix}"
+                       for serial, code, token in zip(serials, codes, tokens)]).encode("ascii")
+        if self.form == ROWS:
+            return GeneratedChunk(start, stop, csv, rows=list(zip(serials, range(start, stop), hashes)))
+        batch, suffix = self.spec.batch_number, self._copy_suffix
+        copy_text = "".join([f"{serial}\t{batch}\t{sequence}\t\\\\x{digest.hex()}{suffix}"
+                             for serial, sequence, digest in zip(serials, range(start, stop), hashes)])
+        return GeneratedChunk(start, stop, csv, copy_text=copy_text.encode("ascii"))
 
 
 _worker_factory: CardFactory | None = None
 
 
-def _init_worker(spec: BatchSpec, key_id: str, raw_key: bytes, pepper: bytes) -> None:
+def _init_worker(spec: BatchSpec, key_id: str, raw_key: bytes, pepper: bytes, form: str) -> None:
     global _worker_factory
-    _worker_factory = CardFactory(spec, signer_from_raw(key_id, raw_key), pepper)
+    _worker_factory = CardFactory(spec, signer_from_raw(key_id, raw_key), pepper, form=form)
 
 
 def _work(bounds: tuple[int, int]) -> GeneratedChunk:
     assert _worker_factory is not None
     return _worker_factory.make_chunk(*bounds)
+
+
+@contextlib.contextmanager
+def _without_main_module() -> Iterator[None]:
+    """Start spawned workers without re-running the program's ``__main__``.
+
+    A spawned process normally imports the parent's main script first; for
+    ``voucherctl`` that is the whole CLI (about a second of CPU per worker),
+    while a signing worker needs only this module. While the pool starts, the
+    main module is a bare stand-in with no file to import.
+    """
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 def _chunks(count: int, size: int) -> Iterator[tuple[int, int]]:
@@ -100,17 +166,19 @@ def _chunks(count: int, size: int) -> Iterator[tuple[int, int]]:
 
 
 def generate(spec: BatchSpec, key_id: str, raw_key: bytes, pepper: bytes, *, workers: int | None = None,
-             chunk_size: int = CHUNK_SIZE) -> Iterator[GeneratedChunk]:
+             chunk_size: int = CHUNK_SIZE, form: str = COPY) -> Iterator[GeneratedChunk]:
     """Yield the batch's cards in sequence order, chunk by chunk (flat memory)."""
     if workers is None:
         workers = os.cpu_count() or 1
     if workers <= 1 or spec.count < PARALLEL_THRESHOLD:
-        factory = CardFactory(spec, signer_from_raw(key_id, raw_key), pepper)
+        factory = CardFactory(spec, signer_from_raw(key_id, raw_key), pepper, form=form)
         for start, stop in _chunks(spec.count, chunk_size):
             yield factory.make_chunk(start, stop)
         return
     context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=_init_worker, initargs=(spec, key_id, raw_key, pepper)) as pool:
+    with _without_main_module():
+        pool = context.Pool(workers, initializer=_init_worker, initargs=(spec, key_id, raw_key, pepper, form))
+    with pool:
         # A sliding window of chunks in flight: backpressure keeps memory flat
         # when the consumer (the database) is slower than the workers.
         window: deque = deque()

@@ -15,32 +15,40 @@ _END = object()
 class IterReader(io.RawIOBase):
     """A readable stream over an iterator of byte chunks (pulled lazily).
 
+    Each chunk's bytes are copied once, into the consumer's buffer (no
+    re-slicing of the remainder: chunks are megabytes, reads are kilobytes).
     An exception raised by the iterator is kept in ``error`` so the caller can
     re-raise the original after the consumer (pyrage) gives up.
     """
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks = iter(chunks)
-        self._buffer = b""
+        self._view = memoryview(b"")
+        self._offset = 0
         self.error: BaseException | None = None
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, target) -> int:  # type: ignore[override]
-        try:
-            while len(self._buffer) < len(target):
-                chunk = next(self._chunks, None)
+        target = memoryview(target).cast("B")
+        wanted, filled = len(target), 0
+        while filled < wanted:
+            if self._offset >= len(self._view):
+                try:
+                    chunk = next(self._chunks, None)
+                except BaseException as e:
+                    self.error = e
+                    raise
                 if chunk is None:
                     break
-                self._buffer += chunk
-        except BaseException as e:
-            self.error = e
-            raise
-        n = min(len(target), len(self._buffer))
-        target[:n] = self._buffer[:n]
-        self._buffer = self._buffer[n:]
-        return n
+                self._view, self._offset = memoryview(chunk).cast("B"), 0
+                continue
+            n = min(wanted - filled, len(self._view) - self._offset)
+            target[filled : filled + n] = self._view[self._offset : self._offset + n]
+            self._offset += n
+            filled += n
+        return filled
 
 
 def encrypt_stream(chunks: Iterable[bytes], out: BinaryIO, recipients: list) -> None:
