@@ -9,7 +9,8 @@ of each mismatch kind. Then, each phase in a fresh process so its peak RSS
 is its own:
 
 1. COPY of the payments file into a plain table (PostgreSQL's own ceiling);
-2. ``payments import`` of the same file (ledger.imports.import_file, one transaction);
+2. ``payments import`` of the same file (ledger.imports.import_file, one transaction;
+   also its database backend's CPU time, steadier than wall time on a shared machine);
 3. reconciliation of the settlement file against the booked payments
    (ledger.reconcile.reconcile_file, settling the matches).
 
@@ -133,12 +134,24 @@ def phase_import(url: str, path: str, queue: mp.Queue) -> None:
 
     engine = make_engine(url)
     factory = session_factory(engine)
-    started = time.perf_counter()
+    with engine.connect() as conn:  # the pooled connection the import will use
+        backend = conn.connection.driver_connection.info.backend_pid
+    cpu_before, started = backend_cpu(backend), time.perf_counter()
     with factory.begin() as session:
         result = import_file(session, "alipay", Path(path), now=NOW, actor="bench")
     seconds = time.perf_counter() - started
+    cpu_after = backend_cpu(backend)
     engine.dispose()
-    queue.put({"seconds": seconds, "rss_mb": rss_mb(), "booked": result.booked, "fast_path": result.fast_path})
+    queue.put({"seconds": seconds, "rss_mb": rss_mb(), "booked": result.booked, "fast_path": result.fast_path,
+               "backend_cpu": None if cpu_before is None or cpu_after is None else cpu_after - cpu_before})
+
+
+def backend_cpu(pid: int) -> float | None:
+    """CPU seconds of a local PostgreSQL backend so far (Linux), or None."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def phase_reconcile(url: str, path: str, queue: mp.Queue) -> None:
@@ -207,8 +220,10 @@ def main() -> None:
             setup_database(url, accounts, args.arrears_share)
             figures["setup_seconds"] = round(time.perf_counter() - t, 1)
             figures["file_mb"] = round(payments.stat().st_size / 1e6, 1)
+            figures["load_average_before"] = round(os.getloadavg()[0], 1)  # the machine may be shared
             copy = run_phase(phase_copy, url, payments)
             imported = run_phase(phase_import, url, payments)
+            figures["load_average_after"] = round(os.getloadavg()[0], 1)
             reconciled = run_phase(phase_reconcile, url, settlement)
             verified = run_phase(phase_verify, url, payments)
     finally:
@@ -221,6 +236,8 @@ def main() -> None:
     figures.update({
         "copy": {"seconds": round(copy["seconds"], 2), "rows_per_second": round(copy_rate)},
         "import": {"seconds": round(imported["seconds"], 2), "payments_per_second": round(import_rate),
+                   "backend_cpu_seconds": None if imported["backend_cpu"] is None
+                   else round(imported["backend_cpu"], 2),
                    "peak_rss_mb": round(imported["rss_mb"]), "fast_path": imported["fast_path"]},
         "import_vs_copy": round(import_rate / copy_rate, 3),
         "reconcile": {"seconds": round(reconciled["seconds"], 2), "peak_rss_mb": round(reconciled["rss_mb"]),
@@ -233,10 +250,14 @@ def main() -> None:
     if args.json:
         print(json.dumps(figures))
         return
-    print(f"lines {args.lines:,}, customers {accounts:,}, file {figures['file_mb']} MB, setup {figures['setup_seconds']} s")
+    print(f"lines {args.lines:,}, customers {accounts:,}, file {figures['file_mb']} MB, "
+          f"setup {figures['setup_seconds']} s, "
+          f"load average {figures['load_average_before']} -> {figures['load_average_after']} "
+          f"on {figures['cpus']} CPUs")
     print(f"COPY into a plain table : {copy['seconds']:8.2f} s  {copy_rate:12,.0f} rows/s")
     print(f"payments import         : {imported['seconds']:8.2f} s  {import_rate:12,.0f} payments/s  "
-          f"peak RSS {imported['rss_mb']:.0f} MB  (fast path: {imported['fast_path']})")
+          f"peak RSS {imported['rss_mb']:.0f} MB  (fast path: {imported['fast_path']}; database backend CPU "
+          f"{figures['import']['backend_cpu_seconds']} s)")
     print(f"import / COPY           : {figures['import_vs_copy']:.3f}x   (target >= 0.25x)")
     print(f"reconciliation          : {reconciled['seconds']:8.2f} s  peak RSS {reconciled['rss_mb']:.0f} MB  "
           f"(targets < 60 s, < 500 MB)")

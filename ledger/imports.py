@@ -1,19 +1,26 @@
 """Import a channel's payments file: all or nothing, set-based, streamed.
 
-1. Stage: on PostgreSQL the raw file is COPYed into a temporary table and
-   checked in SQL (fast path); any line that does not pass there - and always
-   on SQLite or for adapted formats - the file is read by the reference
-   parser of :mod:`ledger.csvformat`, which reports every bad line.
+1. Stage: on PostgreSQL the file is streamed into a temporary table by COPY,
+   each block first matched by a strict byte pattern (:mod:`ledger.fastcsv`),
+   and typed in SQL (fast path, SHA-256 computed on the way); a file with any
+   line the pattern or the typing refuses - and always on SQLite or for
+   adapted formats - is read by the reference parser of
+   :mod:`ledger.csvformat`, which reports every bad line (after the cap on
+   line length, :func:`check_line_lengths`).
 2. Check against the books, set-based: duplicate references in the file,
    unknown accounts, currency differences, references already booked with
    another amount or account (conflicts). Any bad line rejects the whole file.
    Lines already booked identically are duplicates: skipped, so re-importing a
-   file changes nothing.
+   file changes nothing. On PostgreSQL, when one pass over the stage finds
+   nothing suspect and no line booked before, a reference twice in the file
+   is left to the unique index of payments: booking runs in a savepoint, and
+   a unique violation rolls it back and produces the same report.
 3. Book: lock the balance rows in id order, allocate each payment (arrears
    oldest bill first, in the order the customer paid; the rest prepaid) with
-   window functions, then write one journal transaction per file and currency
-   (Dr clearing:<channel>; Cr each customer's arrears and prepaid), one
-   payments row per line (the subledger), the bill allocations and the bills.
+   window functions, only for customers with an open bill, then write one
+   journal transaction per file and currency (Dr clearing:<channel>; Cr each
+   customer's arrears and prepaid), one payments row per line (the
+   subledger, inserted in file order), the bill allocations and the bills.
 """
 from __future__ import annotations
 
@@ -24,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import bindparam, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ledger import journal
@@ -37,7 +45,7 @@ from ledger.staging import (
     STAGE,
     create_alloc,
     create_stage,
-    stage_file,
+    stage_generic,
     stage_items,
 )
 from ledger.timeutil import DEFAULT_TZ, utc
@@ -70,10 +78,11 @@ def import_file(session: Session, channel: str, path: Path, *, now: dt.datetime,
     """Import a generic-format file (CONTRACT.md) for ``channel``."""
     payment_channel(channel)
     path = Path(path)
-    sha = check_line_lengths(path)
-    fast, found = stage_file(session, path, tz)
-    return _book(session, channel, file_name=path.name, sha256=sha, now=now, actor=actor, fast_path=fast,
-                 line_errors=found)
+    checked: list[str] = []  # the reference parser reads only files whose lines all fit the cap (and hashes)
+    staged = stage_generic(session, path, tz, before_slow_path=lambda: checked.append(check_line_lengths(path)))
+    sha = staged.sha256 or checked[0]
+    return _book(session, channel, file_name=path.name, sha256=sha, now=now, actor=actor, fast_path=staged.fast_path,
+                 line_errors=(staged.errors, staged.bad_lines))
 
 
 def import_lines(session: Session, channel: str, items: Iterable[PaymentLine | LineError], *, file_name: str,
@@ -122,8 +131,8 @@ def _lock(session: Session, clearing_ids: list[int]) -> None:
         return
     session.execute(text(
         "SELECT count(*) FROM (SELECT id FROM ledger_accounts WHERE id IN ("
-        f"  SELECT arrears_account_id FROM {STAGE} WHERE arrears_account_id IS NOT NULL"
-        f"  UNION SELECT prepaid_account_id FROM {STAGE} WHERE prepaid_account_id IS NOT NULL)"
+        "  SELECT unnest(ARRAY[c.arrears_account_id, c.prepaid_account_id]) FROM customer_accounts c "
+        f"  WHERE c.id IN (SELECT customer_id FROM {STAGE}))"
         "  OR id IN :clearing ORDER BY id FOR NO KEY UPDATE) locked"
     ).bindparams(bindparam("clearing", expanding=True)), {"clearing": clearing_ids or [-1]})
 
@@ -155,12 +164,55 @@ def _problems(session: Session, channel: str) -> tuple[list[LineError], int]:
     return errors[:MAX_REPORTED_ERRORS], total
 
 
-def _mark_existing(session: Session, channel: str) -> None:
+@dataclass
+class _Counts:
+    """Per currency: lines, their amount, and of them already booked (identically or not)."""
+
+    lines: int = 0
+    amount: int = 0
+    existing: int = 0
+    existing_amount: int = 0
+    conflicts: int = 0
+
+    @property
+    def new(self) -> int:
+        return self.lines - self.existing
+
+    @property
+    def new_amount(self) -> int:
+        return self.amount - self.existing_amount
+
+
+def _totals(session: Session) -> tuple[dict[str, _Counts], int]:
+    """One pass over the stage: lines and amount per currency; lines with an unknown account or currency."""
+    counts: dict[str, _Counts] = {}
+    suspect = 0
+    for currency, lines, amount, unknown in session.execute(text(
+            "SELECT currency, count(*), sum(amount), "
+            "  sum(CASE WHEN customer_id IS NULL OR currency <> account_currency THEN 1 ELSE 0 END) "
+            f"FROM {STAGE} GROUP BY currency")).all():
+        counts[currency] = _Counts(int(lines), int(amount))
+        suspect += int(unknown)
+    return counts, suspect
+
+
+def _mark_existing(session: Session, channel: str, counts: dict[str, _Counts]) -> None:
+    """Lines whose reference is booked already: the payment, and whether it is the same; counted per currency."""
     same = "(p.amount = s.amount AND p.customer_id = s.customer_id AND p.currency = s.currency " \
            "AND p.status = 'booked')"
-    session.execute(text(
-        f"UPDATE {STAGE} AS s SET existing_id = p.id, existing_same = {same} "
-        "FROM payments AS p WHERE p.channel = :channel AND p.external_ref = s.external_ref"), {"channel": channel})
+    update = (f"UPDATE {STAGE} AS s SET existing_id = p.id, existing_same = {same} "
+              "FROM payments AS p WHERE p.channel = :channel AND p.external_ref = s.external_ref")
+    summary = "SELECT currency, count(*), sum(amount), sum(CASE WHEN existing_same THEN 0 ELSE 1 END) FROM {} " \
+              "GROUP BY currency"
+    if is_postgres(session):  # the same pass
+        rows = session.execute(text(f"WITH u AS ({update} RETURNING s.currency, s.amount, s.existing_same) "
+                                    + summary.format("u")), {"channel": channel}).all()
+    else:
+        session.execute(text(update), {"channel": channel})
+        rows = session.execute(text(summary.format(f"{STAGE} WHERE existing_id IS NOT NULL"))).all()
+    for currency, lines, amount, conflicts in rows:
+        c = counts[currency]
+        c.existing, c.existing_amount, c.conflicts = int(lines), int(amount), int(conflicts)
 
 
 # --- booking -----------------------------------------------------------------------------------
@@ -169,22 +221,26 @@ def _mark_existing(session: Session, channel: str) -> None:
 def _book(session: Session, channel: str, *, file_name: str, sha256: str, now: dt.datetime, actor: str,
           fast_path: bool, line_errors: tuple[list[LineError], int] = ([], 0)) -> ImportResult:
     chan = payment_channel(channel)
-    if is_postgres(session):
+    postgres = is_postgres(session)
+    if postgres:
         session.execute(text("SET LOCAL work_mem = '256MB'"))  # sorts of a million lines stay in memory
+        # without statistics the planner takes the stage for a few rows: nested loops over a million lines
         session.execute(text(f"ANALYZE {STAGE}"))
-    currencies = [c for (c,) in session.execute(text(f"SELECT DISTINCT currency FROM {STAGE}")).all()]
-    clearing = ensure_accounts(session, [(chan.clearing_account, c) for c in currencies], now)
+    counts, suspect = _totals(session)
+    clearing = ensure_accounts(session, [(chan.clearing_account, c) for c in counts], now)
     _lock(session, list(clearing.values()))
-    _mark_existing(session, chan.code)
-    errors, total = _problems(session, chan.code)
-    if total or line_errors[1]:
-        merged = sorted(errors + line_errors[0], key=lambda e: e.line)[:MAX_REPORTED_ERRORS]
-        total += line_errors[1]
-        raise FileRejected(f"{total} bad line(s); nothing was booked", merged, total)
-    lines = session.execute(text(f"SELECT count(*) FROM {STAGE}")).scalar_one()
-    amounts = {c: int(a) for c, a in session.execute(text(
-        f"SELECT currency, sum(amount) FROM {STAGE} WHERE existing_id IS NULL GROUP BY currency")).all()}
-    booked = session.execute(text(f"SELECT count(*) FROM {STAGE} WHERE existing_id IS NULL")).scalar_one()
+    _mark_existing(session, chan.code, counts)
+    existing = sum(c.existing for c in counts.values())
+    conflicts = sum(c.conflicts for c in counts.values())
+    # PostgreSQL, in the usual case (no line booked before, nothing suspect): a reference twice in the file is
+    # caught by the unique index of payments while booking (then the report below is made and nothing booked);
+    # otherwise every check runs first.
+    optimistic = postgres and not (suspect or existing or conflicts or line_errors[1])
+    if not optimistic:
+        _reject_if_bad(session, chan.code, line_errors)
+    lines = sum(c.lines for c in counts.values())
+    amounts = {cur: c.new_amount for cur, c in counts.items() if c.new}
+    booked = sum(c.new for c in counts.values())
     record = PaymentImport(channel=chan.code, file_name=file_name[:255], file_sha256=sha256, lines=lines,
                            booked=booked, duplicates=lines - booked, amount=sum(amounts.values()),
                            imported_at=utc(now), actor=actor)
@@ -192,11 +248,22 @@ def _book(session: Session, channel: str, *, file_name: str, sha256: str, now: d
     session.flush()
     transaction_ids: list[int] = []
     if booked:
-        _allocate(session)
-        for currency in sorted(amounts):
-            transaction_ids.append(_book_currency(session, chan.code, chan.clearing_account, currency,
-                                                  clearing[(chan.clearing_account, currency)], record.id, now, actor))
-        _apply_bills(session)
+        savepoint = session.begin_nested() if optimistic else None
+        try:
+            _allocate(session)
+            for currency in sorted(amounts):
+                transaction_ids.append(_book_currency(session, chan.code, chan.clearing_account, currency,
+                                                      clearing[(chan.clearing_account, currency)], record.id, now,
+                                                      actor))
+            _apply_bills(session)
+        except IntegrityError as e:
+            if savepoint is None:
+                raise
+            savepoint.rollback()
+            _reject_if_bad(session, chan.code, line_errors, cause=e)
+            raise
+        if savepoint is not None:
+            savepoint.commit()
     audit.record(session, now=utc(now), actor=actor, action="payments.import", subject_type="payment_import",
                  subject_id=str(record.id), details={
                      "channel": chan.code, "file": file_name[:255], "sha256": sha256, "lines": lines,
@@ -206,32 +273,43 @@ def _book(session: Session, channel: str, *, file_name: str, sha256: str, now: d
                         tuple(transaction_ids), fast_path)
 
 
+def _reject_if_bad(session: Session, channel: str, line_errors: tuple[list[LineError], int],
+                   cause: BaseException | None = None) -> None:
+    """:class:`FileRejected` with the first bad lines, if there is any."""
+    errors, total = _problems(session, channel)
+    if total or line_errors[1]:
+        merged = sorted(errors + line_errors[0], key=lambda e: e.line)[:MAX_REPORTED_ERRORS]
+        total += line_errors[1]
+        raise FileRejected(f"{total} bad line(s); nothing was booked", merged, total) from cause
+
+
 def _allocate(session: Session) -> None:
     """Arrears first, oldest bill first, payments in the order the customer paid - as overlapping intervals.
 
     Payment i of a customer covers [P(i-1), P(i)) of the money that customer
     paid in this file; bill j covers [B(j-1), B(j)) of what the customer owes,
-    oldest first. What a payment gives a bill is the overlap of the two.
+    oldest first. What a payment gives a bill is the overlap of the two. Only
+    customers with an open bill take part (most have none).
     """
     create_alloc(session)
     low = "CASE WHEN p.p_end - p.amount > b.b_end - b.outstanding THEN p.p_end - p.amount " \
           "ELSE b.b_end - b.outstanding END"
     high = "CASE WHEN p.p_end < b.b_end THEN p.p_end ELSE b.b_end END"
     session.execute(text(
-        "WITH b AS ("
-        "  SELECT id AS bill_id, customer_id, outstanding, "
-        "         sum(outstanding) OVER (PARTITION BY customer_id ORDER BY due_date, id "
-        "                                ROWS UNBOUNDED PRECEDING) AS b_end "
-        f"  FROM customer_bills WHERE outstanding > 0 "
-        f"    AND customer_id IN (SELECT customer_id FROM {STAGE} WHERE existing_id IS NULL)), "
-        "p AS ("
-        "  SELECT line_no, customer_id, amount, "
+        "WITH p AS MATERIALIZED ("
+        "  SELECT line_no, external_ref, currency, customer_id, amount, "
         "         sum(amount) OVER (PARTITION BY customer_id ORDER BY paid_at, line_no "
         "                           ROWS UNBOUNDED PRECEDING) AS p_end "
         f"  FROM {STAGE} WHERE existing_id IS NULL "
-        "    AND customer_id IN (SELECT customer_id FROM customer_bills WHERE outstanding > 0)) "
-        f"INSERT INTO {ALLOC} (line_no, bill_id, amount) "
-        f"SELECT p.line_no, b.bill_id, {high} - ({low}) FROM p JOIN b ON b.customer_id = p.customer_id "
+        "    AND customer_id IN (SELECT customer_id FROM customer_bills WHERE outstanding > 0)), "
+        "b AS ("
+        "  SELECT id AS bill_id, customer_id, outstanding, "
+        "         sum(outstanding) OVER (PARTITION BY customer_id ORDER BY due_date, id "
+        "                                ROWS UNBOUNDED PRECEDING) AS b_end "
+        "  FROM customer_bills WHERE outstanding > 0 AND customer_id IN (SELECT customer_id FROM p)) "
+        f"INSERT INTO {ALLOC} (line_no, external_ref, currency, bill_id, amount) "
+        f"SELECT p.line_no, p.external_ref, p.currency, b.bill_id, {high} - ({low}) "
+        "FROM p JOIN b ON b.customer_id = p.customer_id "
         "  AND p.p_end - p.amount < b.b_end AND b.b_end - b.outstanding < p.p_end"))
     if is_postgres(session):
         session.execute(text(f"ANALYZE {ALLOC}"))
@@ -252,36 +330,37 @@ def _book_currency(session: Session, channel: str, clearing_code: str, currency:
     session.execute(text(
         "INSERT INTO payments (channel, external_ref, customer_id, amount, currency, applied_to_arrears, "
         "  balance_after, paid_at, transaction_id, import_id, status) "
-        "SELECT :channel, s.external_ref, s.customer_id, s.amount, s.currency, s.to_arrears, "
-        "  CAST(-a.balance + sum(s.amount - s.to_arrears) OVER (PARTITION BY s.customer_id "
-        "       ORDER BY s.paid_at, s.line_no ROWS UNBOUNDED PRECEDING) AS BIGINT), "
-        "  s.paid_at, :t, :import_id, 'booked' "
-        f"FROM {STAGE} s JOIN ledger_accounts a ON a.id = s.prepaid_account_id "
-        "WHERE s.existing_id IS NULL AND s.currency = :cur"), params)
-    # one journal transaction: Dr clearing (total), Cr arrears and prepaid per customer
+        "SELECT :channel, external_ref, customer_id, amount, currency, to_arrears, balance_after, paid_at, :t, "
+        "  :import_id, 'booked' FROM ("
+        "  SELECT s.line_no, s.external_ref, s.customer_id, s.amount, s.currency, s.to_arrears, s.paid_at, "
+        "    CAST(-a.balance + sum(s.amount - s.to_arrears) OVER (PARTITION BY s.customer_id "
+        "         ORDER BY s.paid_at, s.line_no ROWS UNBOUNDED PRECEDING) AS BIGINT) AS balance_after "
+        f"  FROM {STAGE} s JOIN ledger_accounts a ON a.id = s.prepaid_account_id "
+        "  WHERE s.existing_id IS NULL AND s.currency = :cur) x "
+        # in file order (usually time and reference order): the BRIN and unique indexes grow at their ends
+        "ORDER BY line_no"), params)
+    # one journal transaction: Dr clearing (line 1, the total), Cr arrears and prepaid per customer (one pass)
     session.execute(text(
+        "WITH c AS MATERIALIZED ("
+        "  SELECT arrears_account_id, prepaid_account_id, sum(to_arrears) AS arrears, "
+        f"   sum(amount) - sum(to_arrears) AS prepaid FROM {STAGE} "
+        "  WHERE existing_id IS NULL AND currency = :cur GROUP BY arrears_account_id, prepaid_account_id), "
+        "legs AS MATERIALIZED ("
+        "  SELECT arrears_account_id AS account_id, arrears AS total FROM c WHERE arrears > 0 "
+        "  UNION ALL SELECT prepaid_account_id, prepaid FROM c WHERE prepaid > 0) "
         "INSERT INTO ledger_postings (transaction_id, line, account_id, currency, amount) "
-        "SELECT :t, 1 + row_number() OVER (ORDER BY account_id), account_id, :cur_out, -total FROM ("
-        f"  SELECT arrears_account_id AS account_id, sum(to_arrears) AS total FROM {STAGE} "
-        "   WHERE existing_id IS NULL AND currency = :cur GROUP BY arrears_account_id HAVING sum(to_arrears) > 0 "
-        "  UNION ALL "
-        f"  SELECT prepaid_account_id, sum(amount - to_arrears) FROM {STAGE} "
-        "   WHERE existing_id IS NULL AND currency = :cur GROUP BY prepaid_account_id "
-        "   HAVING sum(amount - to_arrears) > 0) credits"), params)
-    session.execute(text(
-        "INSERT INTO ledger_postings (transaction_id, line, account_id, currency, amount) "
-        f"SELECT :t, 1, :clearing, :cur_out, sum(amount) FROM {STAGE} WHERE existing_id IS NULL AND currency = :cur"),
-        params)
+        "SELECT :t, 1 + row_number() OVER (ORDER BY account_id), account_id, :cur_out, -total FROM legs "
+        "UNION ALL SELECT :t, 1, :clearing, :cur_out, sum(total) FROM legs"), params)
     # stored balances, from the postings just written (rows locked in id order beforehand)
     session.execute(text(
         "UPDATE ledger_accounts AS a SET balance = a.balance + d.delta FROM "
         "(SELECT account_id, sum(amount) AS delta FROM ledger_postings WHERE transaction_id = :t "
         " GROUP BY account_id) AS d WHERE a.id = d.account_id"), params)
+    # the few lines that paid bills: their payment by the unique (channel, external_ref) index
     session.execute(text(
         "INSERT INTO bill_allocations (transaction_id, payment_id, bill_id, amount) "
-        f"SELECT :t, p.id, x.bill_id, x.amount FROM {ALLOC} x JOIN {STAGE} s ON s.line_no = x.line_no "
-        "JOIN payments p ON p.channel = :channel AND p.external_ref = s.external_ref "
-        "WHERE s.currency = :cur"), params)
+        "SELECT :t, (SELECT p.id FROM payments p WHERE p.channel = :channel AND p.external_ref = x.external_ref), "
+        f"  x.bill_id, x.amount FROM {ALLOC} x WHERE x.currency = :cur"), params)
     return transaction_id
 
 

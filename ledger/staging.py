@@ -1,10 +1,11 @@
 """Temporary staging tables for channel files and how lines get into them.
 
-PostgreSQL fast path: the file's bytes are COPYed into a raw text table and
-typed and checked in one set-based pass, with predicates never more lenient
-than the reference parser (:mod:`ledger.csvformat`). Any failure - bad
-encoding or quoting, a line that does not pass - discards that work and the
-reference parser reads the file, reporting every bad line. Otherwise (SQLite,
+PostgreSQL fast path: the file's bytes are streamed into a raw text table by
+COPY, each block first matched by :class:`ledger.fastcsv.BlockChecker` (never
+more lenient than the reference parser, :mod:`ledger.csvformat`), then typed
+in one set-based pass. Any failure - an unusual or bad line, bad encoding,
+an impossible date - discards that work and the reference parser reads the
+file, reporting every bad line. Otherwise (SQLite,
 adapters) checked lines go in by ``COPY`` (PostgreSQL) or ``executemany``
 (SQLite) in chunks. Staging tables are temporary: they vanish with the
 transaction (PostgreSQL) or are emptied before use (SQLite, per connection).
@@ -13,9 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -23,15 +24,11 @@ from sqlalchemy.orm import Session
 
 from ledger.csvformat import MAX_REPORTED_ERRORS, PaymentLine, read_generic
 from ledger.errors import LineError
+from ledger.fastcsv import BlockChecker
 from ledger.sql import is_postgres
-from vouchers.money import CURRENCIES
 
-# The fast path accepts a subset of what the reference parser accepts (never more):
-# offsets only as Z or +HH:MM/+HHMM, years from 1000.
-_FAST_TS = (r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]"
-            r"(:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-](0[0-9]|1[0-4]):?[0-5][0-9])?$")
-_TWO_DECIMAL = sorted(c for c, digits in CURRENCIES.items() if digits == 2)
 CHUNK = 10_000
+_BLOCK = 1 << 20
 STAGE = "ledger_stage"
 RAW = "ledger_stage_raw"
 ALLOC = "ledger_stage_alloc"
@@ -44,7 +41,7 @@ def create_stage(session: Session, name: str = STAGE) -> None:
             f"CREATE TEMP TABLE IF NOT EXISTS {name} (line_no bigint NOT NULL, external_ref text, account_no text, "
             "amount bigint, currency text, paid_at timestamptz, customer_id bigint, arrears_account_id bigint, "
             "prepaid_account_id bigint, account_currency text, existing_id bigint, existing_same boolean, "
-            "to_arrears bigint NOT NULL DEFAULT 0, bad boolean NOT NULL DEFAULT false) ON COMMIT DROP"))
+            "to_arrears bigint NOT NULL DEFAULT 0) ON COMMIT DROP"))
         session.execute(text(f"TRUNCATE {name}"))
     else:
         session.execute(text(
@@ -68,22 +65,14 @@ def create_raw(session: Session) -> None:
 def create_alloc(session: Session) -> None:
     if is_postgres(session):
         session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {ALLOC} (line_no bigint NOT NULL, "
-                             "bill_id bigint NOT NULL, amount bigint NOT NULL) ON COMMIT DROP"))
+                             "external_ref text NOT NULL, currency text NOT NULL, bill_id bigint NOT NULL, "
+                             "amount bigint NOT NULL) ON COMMIT DROP"))
         session.execute(text(f"TRUNCATE {ALLOC}"))
     else:
         session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {ALLOC} (line_no INTEGER NOT NULL, "
-                             "bill_id INTEGER NOT NULL, amount INTEGER NOT NULL)"))
+                             "external_ref TEXT NOT NULL, currency TEXT NOT NULL, bill_id INTEGER NOT NULL, "
+                             "amount INTEGER NOT NULL)"))
         session.execute(text(f"DELETE FROM {ALLOC}"))
-
-
-def copy_raw_file(session: Session, stream: BinaryIO, *, block: int = 1 << 20) -> None:
-    """Stream the file's bytes into the raw table (PostgreSQL parses the CSV and checks UTF-8)."""
-    raw = session.connection().connection.driver_connection
-    with raw.cursor() as cursor:
-        with cursor.copy(f"COPY {RAW} (external_ref, account_no, amount, currency, paid_at) FROM STDIN "
-                         "WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')") as copy:
-            while data := stream.read(block):
-                copy.write(data)
 
 
 def _sqlite_time(value: dt.datetime) -> str:
@@ -139,16 +128,39 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class Staged:
+    """What staging a generic-format file gave."""
+
+    fast_path: bool  # PostgreSQL: streamed by COPY and typed in SQL
+    errors: list[LineError]  # the first bad lines (reference parser)
+    bad_lines: int
+    sha256: str | None  # computed on the way when the fast path read the file
+
+
 def stage_file(session: Session, path: Path, tz: str) -> tuple[bool, tuple[list[LineError], int]]:
     """Stage a generic-format file: (fast path used, (first bad lines, number of bad lines))."""
+    staged = stage_generic(session, path, tz)
+    return staged.fast_path, (staged.errors, staged.bad_lines)
+
+
+def stage_generic(session: Session, path: Path, tz: str, *, before_slow_path: Callable[[], object] | None = None
+                  ) -> Staged:
+    """Stage a generic-format file: the fast path on PostgreSQL, else (or if refused) the reference parser.
+
+    ``before_slow_path`` runs before the reference parser reads the file (the import checks line lengths there).
+    """
     create_stage(session)
     if is_postgres(session):
-        with Path(path).open("rb") as f:
-            if _stage_fast(session, f, tz):
-                return True, ([], 0)
+        sha = _stage_fast(session, Path(path), tz)
+        if sha is not None:
+            return Staged(True, [], 0, sha)
         create_stage(session)
+    if before_slow_path is not None:
+        before_slow_path()
     with Path(path).open("rb") as f:
-        return False, stage_items(session, read_generic(f, tz=tz))
+        errors, total = stage_items(session, read_generic(f, tz=tz))
+    return Staged(False, errors, total, None)
 
 
 def stage_items(session: Session, items: Iterable[PaymentLine | LineError]) -> tuple[list[LineError], int]:
@@ -168,58 +180,52 @@ def stage_items(session: Session, items: Iterable[PaymentLine | LineError]) -> t
     return errors, total
 
 
-def _stage_fast(session: Session, stream: BinaryIO, tz: str) -> bool:
-    """PostgreSQL: COPY the raw file and check it in SQL. False: use the reference parser."""
-    first = stream.readline().decode("utf-8", errors="replace").removeprefix("\ufeff").strip()
-    if tuple(h.strip() for h in first.split(",")) != ("external_ref", "account_no", "amount", "currency", "paid_at"):
-        return False  # the reference parser words the error
-    stream.seek(0)
+class _NotFast(Exception):
+    """A block did not pass the strict check: abandon the COPY."""
+
+
+def _stage_fast(session: Session, path: Path, tz: str) -> str | None:
+    """PostgreSQL: stream the file into COPY, checking each block first; type the lines in SQL.
+
+    Returns the file's SHA-256, or None: the reference parser must read the file (nothing is left staged).
+    """
     savepoint = session.begin_nested()
     driver_error = session.get_bind().dialect.loaded_dbapi.Error
+    checker = BlockChecker()
+    digest = hashlib.sha256()
     try:
-        loaded = _copy_and_check(session, stream, tz)
-    except (DBAPIError, driver_error):  # bad encoding, wrong number of columns, broken quoting...
+        create_raw(session)
+        raw = session.connection().connection.driver_connection
+        with Path(path).open("rb") as f, raw.cursor() as cursor:
+            with cursor.copy(f"COPY {RAW} (external_ref, account_no, amount, currency, paid_at) FROM STDIN "
+                             "WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')") as copy:
+                while block := f.read(_BLOCK):
+                    digest.update(block)
+                    if not checker.feed(block):
+                        raise _NotFast
+                    copy.write(block)
+                if not checker.finish():
+                    raise _NotFast
+        _type_lines(session, tz, checker.local_times)
+    except (_NotFast, DBAPIError, driver_error):  # an unusual or bad line, the 30th of February, ...
         savepoint.rollback()
-        return False
-    if not loaded:
-        savepoint.rollback()
-        return False
+        return None
     savepoint.commit()
-    return True
+    return digest.hexdigest()
 
 
-def _copy_and_check(session: Session, stream: BinaryIO, tz: str) -> bool:
-    create_raw(session)
-    copy_raw_file(session, stream)
-    params = {"ts": _FAST_TS, "currencies": _TWO_DECIMAL, "tz": tz}
-    # the reference rules of ledger.csvformat as cheap set-based predicates, checked while typing the
-    # lines in the same pass; a line that fails them sends the whole file to the reference parser
-    valid = (
-        "r.external_ref IS NOT NULL AND r.account_no IS NOT NULL AND r.amount IS NOT NULL "
-        "AND r.currency IS NOT NULL AND r.paid_at IS NOT NULL "
-        "AND length(r.external_ref) BETWEEN 1 AND 64 AND r.external_ref !~ '[^ -+.-~-]' "
-        "AND left(r.external_ref, 1) <> ' ' AND right(r.external_ref, 1) <> ' ' "
-        "AND length(r.account_no) BETWEEN 1 AND 32 AND r.account_no !~ '[^0-9A-Za-z-]' "
-        "AND left(r.account_no, 1) <> '-' "
-        "AND r.amount ~ '^(0|[1-9][0-9]*)([.][0-9][0-9]?)?$' AND length(split_part(r.amount, '.', 1)) <= 15 "
-        "AND r.amount !~ '^0([.]0+)?$' AND r.currency = ANY(:currencies) AND r.paid_at ~ :ts")
-    day_ok = ("(substr(r.paid_at, 9, 2) <= '28' OR substr(r.paid_at, 9, 2)::int <= extract(day from "
-              "make_date(substr(r.paid_at, 1, 4)::int, substr(r.paid_at, 6, 2)::int, 1) "
-              "+ interval '1 month - 1 day'))")
+def _type_lines(session: Session, tz: str, local_times: bool) -> None:
+    """Raw text -> typed stage rows, with the customer; the lines passed :class:`BlockChecker` already."""
+    # amount: at most two decimals, so exact; a time without offset is local time in ``tz``
+    paid_at = ("CASE WHEN r.paid_at ~ '(Z|[+-][0-9:]{4,5})$' THEN r.paid_at::timestamptz "
+               "ELSE r.paid_at::timestamp AT TIME ZONE :tz END") if local_times else "r.paid_at::timestamptz"
     session.execute(text(
         f"INSERT INTO {STAGE} (line_no, external_ref, account_no, amount, currency, paid_at, customer_id, "
-        "arrears_account_id, prepaid_account_id, account_currency, bad) "
-        "SELECT r.line_no + 1, r.external_ref, r.account_no, "
-        "  CASE WHEN r.ok THEN split_part(r.amount, '.', 1)::bigint * 100 + CASE WHEN position('.' in r.amount) > 0 "
-        "    THEN rpad(split_part(r.amount, '.', 2), 2, '0')::bigint ELSE 0 END END, "
-        "  r.currency, "
-        "  CASE WHEN NOT r.ok THEN NULL WHEN r.paid_at ~ '(Z|[+-][0-9:]{4,5})$' THEN r.paid_at::timestamptz "
-        "       ELSE r.paid_at::timestamp AT TIME ZONE :tz END, "
-        "  c.id, c.arrears_account_id, c.prepaid_account_id, c.currency, NOT r.ok "
-        # OFFSET 0 keeps the check a subquery evaluated once per line (not inlined at each use of ok)
-        f"FROM (SELECT r.*, CASE WHEN {valid} THEN {day_ok} ELSE false END AS ok FROM {RAW} r OFFSET 0) r "
-        "LEFT JOIN customer_accounts c ON c.account_no = r.account_no"), params)
-    return not session.execute(text(f"SELECT EXISTS (SELECT 1 FROM {STAGE} WHERE bad)")).scalar_one()
+        "arrears_account_id, prepaid_account_id, account_currency) "
+        "SELECT r.line_no + 1, r.external_ref, r.account_no, (r.amount::numeric * 100)::bigint, r.currency, "
+        f"{paid_at}, c.id, c.arrears_account_id, c.prepaid_account_id, c.currency "
+        f"FROM {RAW} r LEFT JOIN customer_accounts c ON c.account_no = r.account_no"),
+        {"tz": tz} if local_times else {})
 
 
 def _fill_customers(session: Session) -> None:

@@ -192,3 +192,56 @@ def test_an_imported_payment_can_be_reversed_alone(sessions, now, tmp_path, acco
         assert (summary.arrears, summary.balance) == (2500, 500)
         assert balance(s, chart.clearing("alipay"), "CNY") == 6750 - 2500
         assert verify(s).ok
+
+
+def test_block_boundaries_do_not_change_what_is_booked(sessions, engine, now, tmp_path, accounts_with_bills,
+                                                        monkeypatch):
+    import ledger.staging
+
+    monkeypatch.setattr(ledger.staging, "_BLOCK", 7)  # every line split over several COPY blocks
+    with sessions.begin() as s:
+        result = imports.import_file(s, "alipay", write(tmp_path, GOOD), now=now, actor="finance")
+    assert (result.booked, result.amounts, result.fast_path) == (4, {"CNY": 6750}, engine.dialect.name == "postgresql")
+    with sessions.begin() as s:
+        assert (customers.customer_summary(s, "0101").balance, customers.customer_summary(s, "0102").balance) == \
+            (500, 1250)
+        assert verify(s).ok
+
+
+@pytest.mark.parametrize("extra", ["", "AP-5,0102,1.00,CNY,2026-11-25T10:00:00+08\n"])  # the 2nd: reference parser
+def test_the_import_records_the_files_sha256(sessions, engine, now, tmp_path, accounts_with_bills, extra):
+    import hashlib
+
+    path = write(tmp_path, GOOD + extra)
+    with sessions.begin() as s:
+        result = imports.import_file(s, "alipay", path, now=now, actor="finance")
+    assert result.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert result.fast_path == (engine.dialect.name == "postgresql" and not extra)
+
+
+def test_a_reference_twice_in_the_file_is_reported_also_when_booked_before(sessions, now, tmp_path,
+                                                                             accounts_with_bills):
+    with sessions.begin() as s:
+        payments.post_payment(s, "alipay", "0102", 1250, "AP-2", now, now)
+    before = _snapshot(sessions)
+    body = GOOD + "AP-2,0102,12.50,CNY,2026-11-25T10:30:00Z\n"  # identical to the booked one, twice
+    with pytest.raises(FileRejected) as caught:
+        with sessions.begin() as s:
+            imports.import_file(s, "alipay", write(tmp_path, body), now=now, actor="finance")
+    assert [(e.line, e.external_ref) for e in caught.value.errors] == [(6, "AP-2")]
+    assert "appears again (first on line 4)" in caught.value.errors[0].message
+    assert _snapshot(sessions) == before
+
+
+def test_a_reference_twice_in_a_new_file_is_reported_and_nothing_booked(sessions, now, tmp_path,
+                                                                         accounts_with_bills):
+    # PostgreSQL books optimistically and lets the unique index of payments find it: then reports it all the same
+    body = "".join(f"R{i},010{1 + i % 3},1.00,CNY,2026-11-25T10:{i % 60:02d}:00+08:00\n" for i in range(200))
+    body += "R17,0102,1.00,CNY,2026-11-25T11:00:00+08:00\n"
+    before = _snapshot(sessions)
+    with pytest.raises(FileRejected) as caught:
+        with sessions.begin() as s:
+            imports.import_file(s, "alipay", write(tmp_path, body), now=now, actor="finance")
+    assert [(e.line, e.external_ref) for e in caught.value.errors] == [(202, "R17")]
+    assert caught.value.total_errors == 1
+    assert _snapshot(sessions) == before
