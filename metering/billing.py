@@ -48,10 +48,11 @@ from metering import bulk
 from metering import positions as pos
 from metering.config import MeteringConfig
 from metering.errors import BillingError, BillNotFound, InvalidPeriod, MeteringError
-from metering.pricing import BillCalc, BillLine, compute_bill, lines_from_json
+from metering.pricing import BillLine, QuickBill, lines_from_json, quick_bill
 from storage.ledger_models import CustomerAccount, CustomerBill
-from storage.metering_models import BillingException, BillingRun, MeteringBill
-from tariffs import Catalog
+from storage.metering_models import PAYMENT_MODES, BillingException, BillingRun, MeteringBill
+from storage.sts_models import StsMeter
+from tariffs import Catalog, Tariff
 from tariffs.errors import TariffError
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class BatchResult:
     skipped: int = 0
     total_fen: int = 0
     exceptions: tuple[tuple[str, str, str], ...] = ()
+    keypad_meter: int = 0  # accounts left to their STS keypad meter (credited by tokens, never billed)
 
 
 @dataclass
@@ -110,13 +112,15 @@ class RunResult:
     total_fen: int = 0
     batches: int = 0
     exceptions: list[tuple[str, str, str]] = field(default_factory=list)
+    keypad_meter: int = 0
 
     def as_dict(self) -> dict[str, object]:
         from vouchers.money import format_amount
 
         return {"run_id": self.run_id, "period": self.period, "as_of": self.as_of.isoformat(),
                 "cutoff": self.cutoff.isoformat(), "billed": self.billed, "zero_bills": self.zero_bills,
-                "no_reading": self.no_reading, "skipped": self.skipped, "total": format_amount(self.total_fen),
+                "no_reading": self.no_reading, "keypad_meter": self.keypad_meter, "skipped": self.skipped,
+                "total": format_amount(self.total_fen),
                 "batches": self.batches,
                 "exceptions": [{"account_no": a, "code": c, "message": m} for a, c, m in self.exceptions]}
 
@@ -209,6 +213,7 @@ def run_billing(factory: sessionmaker[Session], period: str, *, as_of: dt.date, 
                 result.billed += batch.billed
                 result.zero_bills += batch.zero_bills
                 result.no_reading += batch.no_reading
+                result.keypad_meter += batch.keypad_meter
                 result.skipped += batch.skipped
                 result.total_fen += batch.total_fen
                 room = MAX_EXCEPTIONS_LISTED - len(result.exceptions)
@@ -260,22 +265,34 @@ def bill_batch(session: Session, *, run_id: int, batch_no: int, period: str, as_
     last_account_no = candidates[-1].account_no
     scope = pos.Scope(candidates, contiguous=contiguous)
     billed_before = _billed(session, period, scope)
-    candidates = [p for p in candidates if p.account_no not in billed_before]
+    keypad = _keypad_accounts(session, scope)
+    if billed_before or keypad:
+        candidates = [p for p in candidates if p.account_no not in billed_before and p.account_no not in keypad]
     if not candidates:
-        return BatchResult(False, last_account_no)
+        return BatchResult(False, last_account_no, keypad_meter=len(keypad))
     pos.fill_usage(session, candidates, cutoff=cutoff, scope=scope)
 
-    priced: list[tuple[pos.Position, BillCalc]] = []
+    priced: list[tuple[pos.Position, QuickBill]] = []
     exceptions: list[tuple[str, str, str]] = []
     no_reading = 0
+    tariffs: dict[str, Tariff | TariffError] = {}
     for p in candidates:
-        if not p.unbilled or (p.last_close is None and len(p.unbilled) == 1 and not p.unbilled[0].kwh_ckwh):
+        unbilled = p.unbilled
+        if not unbilled or (p.last_close is None and len(unbilled) == 1 and not unbilled[0].kwh_ckwh):
             no_reading += 1  # nothing read yet, or only the meter's opening reading (the baseline)
             continue
+        tariff = tariffs.get(p.tariff_id)
+        if tariff is None:
+            try:
+                tariff = catalog.get(p.tariff_id)
+            except TariffError as e:
+                tariff = e
+            tariffs[p.tariff_id] = tariff
         try:
-            tariff = catalog.get(p.tariff_id)
-            calc = compute_bill(tariff, p.terms, p.unbilled, p.used_by_period,
-                                opening_date=p.last_close or p.unbilled[0].reading_date)
+            if isinstance(tariff, TariffError):
+                raise tariff
+            calc = quick_bill(tariff, p.terms, unbilled, p.used_by_period,
+                              opening_date=p.last_close or unbilled[0].reading_date)
         except (BillingError, TariffError) as e:
             exceptions.append((p.account_no, getattr(e, "code", "billing_error"), str(e)))
             continue
@@ -284,8 +301,8 @@ def bill_batch(session: Session, *, run_id: int, batch_no: int, period: str, as_
     currencies = sorted({p.currency for p, _ in priced})
     book_ids = ensure_accounts(session, [(code, c) for c in currencies for code in (chart.REVENUE, ALLOWANCE_EXPENSE)],
                                now)
-    # per-party rows now; the shared revenue/expense rows move at commit (bulk.post_legs)
-    balances = pos.lock(session, candidates, scope=scope)
+    # per-party rows now; the shared revenue/expense rows move at commit (bulk.post_entries)
+    balances = pos.lock(session, [p for p, _ in priced])
     # A concurrent run may have billed some of them while we waited for the locks.
     billed_meanwhile = _billed(session, period, scope)
     if billed_meanwhile:
@@ -294,72 +311,84 @@ def bill_batch(session: Session, *, run_id: int, batch_no: int, period: str, as_
     pos.apply_balances([p for p, _ in priced], balances)
     _settle_old_bills_first(session, [p for p, _ in priced], run_id=run_id, now=now)
 
-    legs: list[journal.Leg] = []
-    account_ids: dict[journal.AccountKey, int] = dict(book_ids)
+    entries: list[bulk.Entry] = []
     revenue: dict[str, int] = defaultdict(int)
     allowance: dict[str, int] = defaultdict(int)
-    bills: list[tuple[pos.Position, BillCalc, int, int]] = []  # (position, calc, from prepaid, rest)
+    bills: list[tuple[pos.Position, QuickBill, int, int]] = []  # (position, calc, from prepaid, rest)
     zero = 0
+    total_fen = 0
+    entry = bulk.Entry
     for p, calc in priced:
         total, refund = calc.total_fen, calc.allowance_refund_fen
         from_prepaid = min(max(p.prepaid_fen, 0) + refund, total)
         rest = total - from_prepaid
         if from_prepaid - refund:
-            code = chart.customer_prepaid(p.account_no)
-            legs.append(journal.Leg(code, from_prepaid - refund, p.currency))
-            account_ids[(code, p.currency)] = p.prepaid_account_id
+            entries.append(entry(f"customer_prepaid:{p.account_no}", p.prepaid_account_id, p.currency,
+                                 from_prepaid - refund))
         if rest:
-            code = chart.customer_arrears(p.account_no)
-            legs.append(journal.Leg(code, rest, p.currency))
-            account_ids[(code, p.currency)] = p.arrears_account_id
+            entries.append(entry(f"customer_arrears:{p.account_no}", p.arrears_account_id, p.currency, rest))
         revenue[p.currency] += total
-        allowance[p.currency] += refund
+        if refund:
+            allowance[p.currency] += refund
         if total == 0:
             zero += 1
+        total_fen += total
         bills.append((p, calc, from_prepaid, rest))
     for currency, amount in revenue.items():
         if amount:
-            legs.append(journal.Leg(chart.REVENUE, -amount, currency))
+            entries.append(entry(chart.REVENUE, book_ids[(chart.REVENUE, currency)], currency, -amount, True))
     for currency, amount in allowance.items():
         if amount:
-            legs.append(journal.Leg(ALLOWANCE_EXPENSE, amount, currency))
+            entries.append(entry(ALLOWANCE_EXPENSE, book_ids[(ALLOWANCE_EXPENSE, currency)], currency, amount, True))
 
     transaction_id = None
-    if legs:
+    if entries:
         transaction_id, created = journal.claim(
             session, kind="billing", source=SOURCE, external_ref=f"run:{run_id}:batch:{batch_no}", occurred_at=now,
             now=now, actor=actor, memo=f"electricity bills {period}, run {run_id}, batch {batch_no}")
         if not created:  # pragma: no cover - a batch number is used once per run
             raise MeteringError(f"billing run {run_id} batch {batch_no} was already posted")
-        bulk.post_legs(session, transaction_id, legs, account_ids)
+        bulk.post_entries(session, transaction_id, entries)
 
+    ref = bill_ref(period)
+    due = {mode: _due_date(mode, as_of, config) for mode in PAYMENT_MODES}
     owed = [(p, rest) for p, _, _, rest in bills if rest]
     bill_ids: dict[str, int] = {}
     if owed:
-        rows = [{"customer_id": p.customer_id, "bill_ref": bill_ref(period), "amount": rest, "outstanding": rest,
-                 "due_date": _due_date(p.payment_mode, as_of, config), "issued_at": now,
-                 "transaction_id": transaction_id} for p, rest in owed]
-        ids = bulk.insert_returning_ids(session, CustomerBill.__table__, rows)
+        ids = bulk.insert_returning_ids(
+            session, CustomerBill.__table__,
+            ("customer_id", "bill_ref", "amount", "outstanding", "due_date", "issued_at", "transaction_id"),
+            [(p.customer_id, ref, rest, rest, due[p.payment_mode], now, transaction_id) for p, rest in owed])
         bill_ids = {p.account_no: i for (p, _), i in zip(owed, ids, strict=True)}
     if bills:
         bulk.insert_rows(session, MeteringBill.__table__, _BILL_COLUMNS, [
             (p.account_no, period, run_id, calc.tariff_id, calc.version_from, calc.tariff_period_start,
              calc.months_of_supply, p.payment_mode, p.customer_class, calc.opening_date, calc.closing_date,
              calc.kwh_ckwh, calc.peak_ckwh, calc.valley_ckwh, calc.used_before_ckwh, calc.period_kwh_ckwh,
-             calc.lines_json(), format(calc.subtotal, "f"), calc.total_fen, calc.allowance_refund_fen, from_prepaid,
-             bill_ids.get(p.account_no),
+             calc.lines_json, calc.subtotal_text, calc.total_fen, calc.allowance_refund_fen, from_prepaid,
+             bill_ids.get(p.account_no) if rest else None,
              transaction_id if calc.total_fen or calc.allowance_refund_fen else None,
-             _due_date(p.payment_mode, as_of, config), as_of, now)
-            for p, calc, from_prepaid, _ in bills])
+             due[p.payment_mode], as_of, now)
+            for p, calc, from_prepaid, rest in bills])
     if exceptions:
         session.execute(insert(BillingException.__table__), [
             {"run_id": run_id, "account_no": a, "code": c, "message": m[:2000]} for a, c, m in exceptions])
-    total = sum(calc.total_fen for _, calc, _, _ in bills)
     session.execute(update(BillingRun).where(BillingRun.id == run_id).values(
         accounts_billed=BillingRun.accounts_billed + len(bills), zero_bills=BillingRun.zero_bills + zero,
-        skipped=BillingRun.skipped + len(exceptions), total_fen=BillingRun.total_fen + total,
+        skipped=BillingRun.skipped + len(exceptions), total_fen=BillingRun.total_fen + total_fen,
         batches=BillingRun.batches + 1))
-    return BatchResult(False, last_account_no, len(bills), zero, no_reading, len(exceptions), total, tuple(exceptions))
+    return BatchResult(False, last_account_no, len(bills), zero, no_reading, len(exceptions), total_fen,
+                       tuple(exceptions), len(keypad))
+
+
+def _keypad_accounts(session: Session, scope: pos.Scope) -> set[str]:
+    """Accounts of the batch read by an active STS keypad meter (:mod:`vending.meters`).
+
+    Vended tokens credit such a meter: the customer pays before using, so
+    the meter's readings must not be charged again by a bill."""
+    return set(session.execute(
+        select(StsMeter.account_no).where(scope.where(StsMeter.account_no), StsMeter.active.is_(True))
+    ).scalars())
 
 
 def _billed(session: Session, period: str, scope: pos.Scope) -> set[str]:

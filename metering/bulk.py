@@ -13,17 +13,26 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table, insert, text
 from sqlalchemy.orm import Session
 
 from ledger import chart, journal
 from ledger.accounts import AccountKey
+from ledger.errors import InvalidPosting, UnbalancedTransaction
 
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def int_array(values: Iterable[int]) -> str:
+    """A PostgreSQL array literal of integers (``{1,2,3}``), to be cast with ``CAST(:p AS bigint[])``.
+
+    The driver adapts a Python list element by element; for the 10,000-element
+    arrays of a billing batch the literal is several times cheaper to build."""
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 def copy_rows(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -59,25 +68,86 @@ def post_legs(session: Session, transaction_id: int, legs: Iterable[journal.Leg]
         session.execute(text(
             "UPDATE ledger_accounts AS a SET balance = a.balance + d.delta "
             "FROM unnest(CAST(:ids AS bigint[]), CAST(:deltas AS bigint[])) AS d(id, delta) WHERE a.id = d.id"),
-            {"ids": ids, "deltas": [deltas[i] for i in ids]})
+            {"ids": int_array(ids), "deltas": int_array(deltas[i] for i in ids)})
     if shared:
         journal.defer_shared_deltas(session, shared)
     return final
 
 
-def insert_returning_ids(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert ``rows`` (dicts with the same keys) and return their new ids, in order."""
+class Entry(NamedTuple):
+    """One leg of a batch posting, with its ledger account resolved: ``amount`` > 0 debits.
+    (A named tuple: immutable, and cheap to build for every account of a run.)"""
+
+    code: str
+    account_id: int
+    currency: str
+    amount: int
+    shared: bool = False  # a shared row (revenue, expense): moved at commit
+
+
+def post_entries(session: Session, transaction_id: int, entries: Sequence[Entry]) -> int:
+    """Post ``entries`` to a claimed journal transaction; returns the number of postings.
+
+    The same checks and effects as :func:`post_legs` (netted per account,
+    zero-sum per currency, at least two postings; per-party balances now,
+    shared rows at commit), for legs whose account ids are already known: on
+    PostgreSQL without building the books' leg objects, which is most of the
+    client-side cost of a 5,000-account batch. On SQLite it calls
+    :func:`ledger.journal.add_postings`.
+    """
+    if not is_postgres(session):
+        legs = [journal.Leg(e.code, e.amount, e.currency) for e in entries]
+        ids = {(e.code, e.currency): e.account_id for e in entries}
+        return len(journal.add_postings(session, transaction_id, legs, ids))
+    net: dict[tuple[int, str], int] = defaultdict(int)
+    shared_ids: set[int] = set()
+    for e in entries:
+        if isinstance(e.amount, bool) or not isinstance(e.amount, int):
+            raise InvalidPosting(f"amounts are integer minor units, not {type(e.amount).__name__}")
+        net[(e.account_id, e.currency)] += e.amount
+        if e.shared:
+            shared_ids.add(e.account_id)
+    final = sorted((key, amount) for key, amount in net.items() if amount)
+    per_currency: dict[str, int] = defaultdict(int)
+    for (_, currency), amount in final:
+        per_currency[currency] += amount
+    unbalanced = {c: total for c, total in per_currency.items() if total}
+    if unbalanced:
+        raise UnbalancedTransaction(f"postings do not sum to zero: {unbalanced}")
+    if len(final) < 2:
+        raise UnbalancedTransaction("a transaction needs at least two non-zero postings")
+    copy_rows(session, "ledger_postings", ("transaction_id", "line", "account_id", "currency", "amount"),
+              ((transaction_id, line, account_id, currency, amount)
+               for line, ((account_id, currency), amount) in enumerate(final, start=1)))
+    ids = [account_id for (account_id, _), _ in final if account_id not in shared_ids]
+    if ids:
+        session.execute(text(
+            "UPDATE ledger_accounts AS a SET balance = a.balance + d.delta "
+            "FROM unnest(CAST(:ids AS bigint[]), CAST(:deltas AS bigint[])) AS d(id, delta) WHERE a.id = d.id"),
+            {"ids": int_array(ids),
+             "deltas": int_array(amount for (account_id, _), amount in final if account_id not in shared_ids)})
+    shared = {account_id: amount for (account_id, _), amount in final if account_id in shared_ids}
+    if shared:
+        journal.defer_shared_deltas(session, shared)
+    return len(final)
+
+
+def insert_returning_ids(session: Session, table: Table, columns: Sequence[str],
+                         rows: Sequence[Sequence[Any]]) -> list[int]:
+    """Insert ``rows`` (tuples in ``columns`` order) and return their new ids, in order.
+
+    PostgreSQL: the ids are drawn from the table's sequence in one query and
+    the rows go in by ``COPY``; elsewhere ``INSERT ... RETURNING``."""
     if not rows:
         return []
     if not is_postgres(session):
         return [int(i) for i in session.execute(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True), list(rows)).scalars().all()]
+            insert(table).returning(table.c.id, sort_by_parameter_order=True),
+            [dict(zip(columns, row, strict=True)) for row in rows]).scalars().all()]
     sequence = session.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}).scalar_one()
     ids = [int(i) for i in session.execute(text("SELECT nextval(CAST(:s AS regclass)) FROM generate_series(1, :n)"),
                                            {"s": sequence, "n": len(rows)}).scalars()]
-    columns = list(rows[0])
-    copy_rows(session, table.name, ["id", *columns],
-              ([i, *(row[c] for c in columns)] for i, row in zip(ids, rows, strict=True)))
+    copy_rows(session, table.name, ["id", *columns], ((i, *row) for i, row in zip(ids, rows, strict=True)))
     return ids
 
 

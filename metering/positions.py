@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session, aliased
 
 from ledger.sql import is_postgres
@@ -74,7 +74,9 @@ def select_accounts(session: Session, *, after: str | None = None, limit: int | 
             .join(CustomerAccount, CustomerAccount.account_no == MeteringAccount.account_no)
             .order_by(MeteringAccount.account_no))
     if after is not None:
-        stmt = stmt.where(MeteringAccount.account_no > after)
+        # on both sides of the join: the planner does not carry an inequality across it, and a merge
+        # join would otherwise read every customer account before ``after`` again, batch after batch
+        stmt = stmt.where(MeteringAccount.account_no > after, CustomerAccount.account_no > after)
     if account_nos is not None:
         stmt = stmt.where(MeteringAccount.account_no.in_(list(account_nos)))
     if payment_mode is not None:
@@ -106,26 +108,35 @@ def lock(session: Session, positions: Sequence[Position], extra_ids: Sequence[in
          scope: Scope | None = None) -> dict[int, int]:
     """Lock the customers' balance rows (per-party rows, and ``extra_ids``, which must
     be per-party too) in ascending id order and return their stored balances
-    (id -> debits - credits).
+    (id -> debits - credits; rows whose balance is zero may be left out: read them with ``.get(id, 0)``).
 
     The same order as every writer of the books (:func:`ledger.accounts.lock_accounts`:
     per-party rows during the transaction, shared rows only at commit), so a billing
     batch and a payment can wait for each other but never deadlock. SQLite has a
-    single writer and needs no row locks.
+    single writer and needs no row locks. ``scope`` is accepted for the callers'
+    convenience and not needed: the rows are found by id.
     """
     if not positions and not extra_ids:
         return {}
-    if scope is not None and scope.contiguous:
-        owned = (select(CustomerAccount.arrears_account_id).where(scope.where(CustomerAccount.account_no))
-                 .union_all(select(CustomerAccount.prepaid_account_id).where(scope.where(CustomerAccount.account_no))))
-        wanted = or_(LedgerAccount.id.in_(owned), LedgerAccount.id.in_(list(extra_ids)))
-    else:
-        ids = [p.arrears_account_id for p in positions] + [p.prepaid_account_id for p in positions]
-        wanted = LedgerAccount.id.in_(sorted(set(ids) | set(extra_ids)))
-    stmt = select(LedgerAccount.id, LedgerAccount.balance).where(wanted).order_by(LedgerAccount.id)
+    ids = sorted({p.arrears_account_id for p in positions} | {p.prepaid_account_id for p in positions}
+                 | set(extra_ids))
     if is_postgres(session):
-        stmt = stmt.with_for_update(key_share=True)
-    return {int(i): int(b) for i, b in session.connection().execute(stmt).all()}
+        # the ids as one array parameter: an index lookup per row, whatever the size of the books
+        # (an IN (subquery) OR IN (list) condition was planned as a scan of every ledger account)
+        # (an array literal: cheaper to build than the driver's element-by-element adaptation). Every row
+        # is locked, in id order (MATERIALIZED: all of them, whatever the outer query reads); only the
+        # balances that are not zero come back, the others are zero.
+        literal = "{" + ",".join(map(str, ids)) + "}"
+        return {int(i): int(b) for i, b in session.connection().execute(text(
+            "WITH locked AS MATERIALIZED (SELECT id, balance FROM ledger_accounts "
+            "WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR NO KEY UPDATE) "
+            "SELECT id, balance FROM locked WHERE balance <> 0"), {"ids": literal}).all()}
+    found: dict[int, int] = {}
+    for start in range(0, len(ids), 900):  # SQLite: no row locks (one writer); read in chunks of parameters
+        chunk = ids[start:start + 900]
+        found.update((int(i), int(b)) for i, b in session.connection().execute(
+            select(LedgerAccount.id, LedgerAccount.balance).where(LedgerAccount.id.in_(chunk))).all())
+    return found
 
 
 def apply_balances(positions: Sequence[Position], balances: dict[int, int]) -> None:

@@ -1,0 +1,112 @@
+"""The billing run's set-based helpers: batch postings, balance-row locks, keyset batches."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
+
+from ledger import chart, journal
+from ledger.accounts import balance, ensure_accounts
+from ledger.errors import InvalidPosting, UnbalancedTransaction
+from ledger.verify import verify
+from metering import bulk
+from metering import positions as pos
+from storage.ledger_models import LedgerPosting
+from tests.integration.metering.conftest import World, at
+
+
+def _ids(world: World, *codes: str) -> dict[str, int]:
+    with world.sessions.begin() as s:
+        found = ensure_accounts(s, [(code, "CNY") for code in codes], at("2026-10-01"))
+    return {code: found[(code, "CNY")] for code in codes}
+
+
+def test_post_entries_nets_moves_balances_and_shared_rows_at_commit(world: World) -> None:
+    world.customer("E1", opening=("2026-10-01", "0"))
+    world.customer("E2", opening=("2026-10-01", "0"))
+    prepaid1, prepaid2 = chart.customer_prepaid("E1"), chart.customer_prepaid("E2")  # no ledger bills needed
+    ids = _ids(world, prepaid1, prepaid2, chart.REVENUE)
+    now = at("2026-10-31")
+    with world.sessions.begin() as s:
+        tx, _ = journal.claim(s, kind="billing", source="test", external_ref="entries", occurred_at=now, now=now)
+        count = bulk.post_entries(s, tx, [
+            bulk.Entry(prepaid1, ids[prepaid1], "CNY", 300), bulk.Entry(prepaid1, ids[prepaid1], "CNY", 200),
+            bulk.Entry(prepaid2, ids[prepaid2], "CNY", 250),
+            bulk.Entry(chart.REVENUE, ids[chart.REVENUE], "CNY", -750, True)])
+        assert count == 3  # E1's two legs netted into one posting
+        assert balance(s, chart.REVENUE, "CNY") == -750  # the pending shared move is seen in the transaction
+        amounts = sorted(s.execute(select(LedgerPosting.amount).where(LedgerPosting.transaction_id == tx)).scalars())
+        assert amounts == [-750, 250, 500]
+    with world.sessions.begin() as s:
+        assert balance(s, prepaid1, "CNY") == 500 and balance(s, prepaid2, "CNY") == 250
+        assert balance(s, chart.REVENUE, "CNY") == -750
+        assert verify(s, today=at("2027-01-01").date()).ok
+
+
+@pytest.mark.parametrize("entries,error", [
+    ([("customer_arrears:U1", 100), (chart.REVENUE, -99)], UnbalancedTransaction),  # not zero-sum
+    ([("customer_arrears:U1", 100), ("customer_arrears:U1", -100)], UnbalancedTransaction),  # nets to nothing
+    ([("customer_arrears:U1", 1.5), (chart.REVENUE, -1.5)], InvalidPosting),  # not integer minor units
+])
+def test_post_entries_refuses_what_the_books_refuse(world, entries, error) -> None:  # type: ignore[no-untyped-def]
+    world.customer("U1", opening=("2026-10-01", "0"))
+    ids = _ids(world, "customer_arrears:U1", chart.REVENUE)
+    now = at("2026-10-31")
+    with pytest.raises(error), world.sessions.begin() as s:
+        tx, _ = journal.claim(s, kind="billing", source="test", external_ref="bad", occurred_at=now, now=now)
+        bulk.post_entries(s, tx, [bulk.Entry(code, ids[code], "CNY", amount, code == chart.REVENUE)
+                                  for code, amount in entries])
+    with world.sessions.begin() as s:
+        assert s.execute(select(LedgerPosting)).first() is None
+
+
+def test_select_accounts_walks_by_key(world: World) -> None:
+    for no in ("A3", "A1", "A2", "A5", "A4"):
+        world.customer(no, opening=("2026-10-01", "0"))
+    with world.sessions.begin() as s:
+        first = pos.select_accounts(s, limit=2)
+        second = pos.select_accounts(s, after=first[-1].account_no, limit=2)
+        rest = pos.select_accounts(s, after=second[-1].account_no, limit=2)
+        assert [[p.account_no for p in batch] for batch in (first, second, rest)] == [["A1", "A2"], ["A3", "A4"],
+                                                                                      ["A5"]]
+        assert all(p.customer_id and p.arrears_account_id and p.prepaid_account_id for p in first + second + rest)
+
+
+def test_lock_reads_the_balances_of_exactly_the_given_accounts(world: World) -> None:
+    for no in ("L1", "L2", "L3"):
+        world.customer(no, mode="prepaid", opening=("2026-10-01", "0"))
+    world.pay("L2", "12.34", "2026-10-02")
+    with world.sessions.begin() as s:
+        found = {p.account_no: p for p in pos.select_accounts(s)}
+        balances = pos.lock(s, [found["L1"], found["L2"]])
+        l1, l2, l3 = found["L1"], found["L2"], found["L3"]
+        # zero balances may be left out (PostgreSQL returns only the others); every row is locked all the same
+        assert set(balances) <= {l1.arrears_account_id, l1.prepaid_account_id, l2.arrears_account_id,
+                                 l2.prepaid_account_id}
+        assert balances[l2.prepaid_account_id] == -1234
+        assert all(balances.get(i, 0) == 0 for i in (l1.arrears_account_id, l1.prepaid_account_id,
+                                                      l2.arrears_account_id))
+        pos.apply_balances([l1, l2], balances)
+        assert (l2.prepaid_fen, l2.arrears_fen, l1.prepaid_fen) == (1234, 0, 0)
+        assert l3.prepaid_account_id not in balances
+
+
+@pytest.mark.postgres
+def test_lock_holds_the_row_locks_until_the_end_of_the_transaction(sessions) -> None:  # type: ignore[no-untyped-def]
+    world = World(sessions)
+    if sessions.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    for no in ("R1", "R2"):
+        world.customer(no, opening=("2026-10-01", "0"))
+    with sessions.begin() as s:
+        found = {p.account_no: p for p in pos.select_accounts(s)}
+        pos.lock(s, [found["R1"]])  # both of R1's balances are zero: locked even though not returned
+        with sessions.begin() as other:
+            other.execute(text("SET LOCAL lock_timeout = '200ms'"))
+            # R2's rows are free
+            other.execute(text("SELECT id FROM ledger_accounts WHERE id = :i FOR NO KEY UPDATE NOWAIT"),
+                          {"i": found["R2"].prepaid_account_id})
+        for account_id in (found["R1"].arrears_account_id, found["R1"].prepaid_account_id):
+            with pytest.raises(OperationalError), sessions.begin() as other:
+                other.execute(text("SELECT id FROM ledger_accounts WHERE id = :i FOR NO KEY UPDATE NOWAIT"),
+                              {"i": account_id})
