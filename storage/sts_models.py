@@ -14,6 +14,12 @@
   only usable on this one meter, once (the meter refuses a TID it has seen),
   so it is a receipt, not a bearer secret like a voucher code.
 
+- ``sts_key_changes`` (migration 0006): the history of a meter's key
+  parameters. Each key change keeps the old and the new SGC/TI/KRN/KT/KEN/base
+  date; the meter row holds only the current ones. The key change tokens are
+  *not* stored: they carry the new decoder key (encrypted under the old one)
+  and are deterministic, so a reprint derives them again from this row.
+
 Vending keys are not in the database: they are sealed in the key store
 (:mod:`keystore.vending_keys`).
 """
@@ -92,10 +98,41 @@ class StsVend(Base):
     actor: Mapped[str] = mapped_column(String(100))
     reprints: Mapped[int] = mapped_column(Integer, default=0)
     vended_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # the energy sale (Dr customer_prepaid, Cr revenue) booked with a credit vend (migration 0006)
+    ledger_transaction_id: Mapped[int | None] = mapped_column(BigInteger)
     __table_args__ = (
         UniqueConstraint("pan", "tid", name="uq_sts_vends_pan_tid"),
         UniqueConstraint("source", "source_ref", name="uq_sts_vends_source_ref"),
         CheckConstraint(f"kind IN {VEND_KINDS!r}", name="ck_sts_vends_kind"),
         Index("ix_sts_vends_pan", "pan", "id"),
         Index("ix_sts_vends_account", "account_no", "id"),
+    )
+
+
+class StsKeyChange(Base):
+    """One key change of one meter: the parameters before and after (the history of the meter record)."""
+
+    __tablename__ = "sts_key_changes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    pan: Mapped[str] = mapped_column(String(18), ForeignKey("sts_meters.pan"))
+    account_no: Mapped[str] = mapped_column(String(32))
+    old_sgc: Mapped[int] = mapped_column(Integer)
+    old_ti: Mapped[int] = mapped_column(Integer)
+    old_krn: Mapped[int] = mapped_column(Integer)
+    old_key_type: Mapped[int] = mapped_column(Integer)
+    old_ken: Mapped[int] = mapped_column(Integer)
+    old_base_date: Mapped[int] = mapped_column(Integer)
+    new_sgc: Mapped[int] = mapped_column(Integer)
+    new_ti: Mapped[int] = mapped_column(Integer)
+    new_krn: Mapped[int] = mapped_column(Integer)
+    new_key_type: Mapped[int] = mapped_column(Integer)
+    new_ken: Mapped[int] = mapped_column(Integer)
+    new_base_date: Mapped[int] = mapped_column(Integer)
+    rollover: Mapped[bool] = mapped_column(Boolean)  # RO: the base date changed, the TID record restarted
+    last_tid_before: Mapped[int | None] = mapped_column(Integer)  # the TID record under the old key
+    actor: Mapped[str] = mapped_column(String(100))
+    reprints: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    __table_args__ = (
+        Index("ix_sts_key_changes_pan", "pan", "id"),
     )

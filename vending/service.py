@@ -5,6 +5,14 @@ Every function takes a session, plain values, ``now`` and a
 before anything is committed, so the caller's transaction (the redemption or
 payment that brought the money) rolls back with it: no token, no money moved.
 
+Books: a credit token vended for money is energy sold. In the same
+transaction the vend books ``Dr customer_prepaid:<account> / Cr
+revenue:electricity`` (:mod:`ledger.energy_sales`, idempotent by the vend id);
+the customer's balance rows are locked and the prepaid balance checked
+(``sts_insufficient_balance``) *before* the meter's TID record is touched, so
+the lock order is customer rows -> meter row, as for a payment followed by a
+vend.
+
 TIDs: the meter row's ``last_tid`` is advanced by one atomic ``UPDATE`` to
 ``max(now_minutes, last_tid + 1)`` and the new value is read back
 (``RETURNING``), so two vends for one meter - even in one minute, even at the
@@ -13,12 +21,15 @@ same time in two processes - get distinct, increasing TIDs.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from sqlalchemy import case, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ledger import energy_sales
+from ledger.errors import LedgerError
 from metering import positions as pos
 from metering.config import MeteringConfig
 from metering.prepaid import kwh_for_money
@@ -56,6 +67,8 @@ class VendResult:
     amount_minor: int | None
     replayed: bool = False
     reprints: int = 0
+    vended_at: dt.datetime | None = None
+    transaction_id: int | None = None  # the energy sale in the books (credit tokens)
 
     @property
     def grouped(self) -> str:
@@ -80,12 +93,17 @@ class VendResult:
                 "token": self.token, "token_grouped": self.grouped, "tid": self.tid, "kwh": self.kwh,
                 "units": self.units, "tariff_kwh": self.tariff_kwh,
                 "amount": format_amount(self.amount_minor) if self.amount_minor is not None else None,
-                "replayed": self.replayed, "reprints": self.reprints}
+                "replayed": self.replayed, "reprints": self.reprints,
+                "vended_at": self.vended_at.astimezone(dt.timezone.utc).isoformat() if self.vended_at else None,
+                "ledger_transaction_id": self.transaction_id}
 
 
 def _result(row: StsVend, *, replayed: bool = False) -> VendResult:
+    vended_at = row.vended_at
+    if vended_at is not None and vended_at.tzinfo is None:  # SQLite keeps no offset; stored as UTC
+        vended_at = vended_at.replace(tzinfo=dt.timezone.utc)
     return VendResult(row.id, row.pan, row.account_no, row.kind, row.token, row.tid, row.units, row.tariff_kwh,
-                      row.amount_minor, replayed, row.reprints)
+                      row.amount_minor, replayed, row.reprints, vended_at, row.ledger_transaction_id)
 
 
 def _sts(call):  # type: ignore[no-untyped-def]
@@ -131,7 +149,11 @@ def _issue(session: Session, meter: MeterView, request: b.TokenRequest, kind: st
                   tariff_kwh=tariff_kwh, source=source, source_ref=source_ref, actor=actor, reprints=0,
                   vended_at=now)
     session.add(row)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as e:  # unique (pan, tid) or (source, source_ref): e.g. a TID from before a base-date change
+        raise VendingError("the vend log already holds this meter's TID or this reference; nothing was issued",
+                           code="sts_tid_conflict") from e
     audit.record(session, now=now, actor=actor, action=f"sts.vend_{kind}", subject_type="sts_meter",
                  subject_id=meter.pan, details={"vend_id": row.id, "tid": tid, "units": units,
                                                 "amount": amount_minor, "source": source,
@@ -180,9 +202,33 @@ def vend_for_credit(session: Session, account_no: str, amount_minor: int, now: d
     kwh, units = credit_for_money(session, account_no, amount_minor, now=now, catalog=catalog, config=config)
     if units <= 0:
         raise VendingError("the amount buys no electricity", code="sts_invalid_amount")
-    return _issue(session, meter, b.CreditRequest(units=units), "credit", now=now, backend=backend, source=source,
-                  source_ref=source_ref, actor=actor, amount_minor=amount_minor, units=units,
-                  tariff_kwh=format(kwh, "f"))
+    _books(lambda: energy_sales.reserve_prepaid(session, account_no, amount_minor))  # before the TID record
+    result = _issue(session, meter, b.CreditRequest(units=units), "credit", now=now, backend=backend,
+                    source=source, source_ref=source_ref, actor=actor, amount_minor=amount_minor, units=units,
+                    tariff_kwh=format(kwh, "f"))
+    sale = _books(lambda: energy_sales.book_energy_sale(
+        session, account_no, amount_minor, external_ref=energy_sale_ref(result.vend_id), occurred_at=now, now=now,
+        actor=actor, memo=f"STS token for meter {meter.pan}, TID {result.tid}"))
+    row = session.get(StsVend, result.vend_id)  # in the identity map since _issue added it
+    assert row is not None
+    row.ledger_transaction_id = sale.transaction_id
+    session.flush()
+    return replace(result, transaction_id=sale.transaction_id)
+
+
+def energy_sale_ref(vend_id: int) -> str:
+    """The external reference of the energy sale booked with vend ``vend_id`` (source ``energy_sale``)."""
+    return f"sts_vend:{vend_id}"
+
+
+def _books(call):  # type: ignore[no-untyped-def]
+    """Refusals of the books as vending refusals (the caller's transaction rolls back)."""
+    try:
+        return call()
+    except energy_sales.InsufficientPrepaid as e:
+        raise VendingError(str(e), code="sts_insufficient_balance") from e
+    except LedgerError as e:
+        raise VendingError(f"the books refused the energy sale: {e}", code="sts_books_error") from e
 
 
 def vend_engineering(session: Session, pan: str, kind: str, now: dt.datetime, backend: b.VendingBackend, *,

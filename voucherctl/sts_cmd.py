@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -56,12 +57,24 @@ def _issued(text: str) -> dt.datetime:
     return moment
 
 
-@click.group()
-def sts() -> None:
-    """STS prepaid-meter tokens: vend or decode one token (no records written).
+class _StsGroup(click.Group):
+    """``sts meter ...`` is accepted for ``sts meters ...``."""
 
-    Keys come in as hex on the command line: use this for test keys and
-    certification vectors, not for production vending keys.
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, "meters" if cmd_name == "meter" else cmd_name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):  # type: ignore[no-untyped-def]
+        name, command, rest = super().resolve_command(ctx, args)
+        return ("meters" if name == "meter" else name), command, rest
+
+
+@click.group(cls=_StsGroup)
+def sts() -> None:
+    """STS prepaid-meter tokens.
+
+    `token` and `decode` are calculators (no records written; keys come in as hex on
+    the command line: test keys and certification vectors only). `meters`, `vend`,
+    `reprint`, `engineering` and `vending-key` use the database and the key store.
     """
 
 
@@ -252,6 +265,46 @@ def _print_vend(doc: dict[str, Any]) -> None:
             click.echo(f"{name:<12} {doc[name]}")
 
 
+def _metering_config() -> Any:
+    import os
+
+    from metering.config import MeteringConfig
+    from metering.errors import MeteringError
+
+    try:
+        return MeteringConfig.from_env(os.environ)
+    except MeteringError as e:
+        raise CliError(str(e)) from e
+
+
+_receipt_option = click.option(
+    "--receipt", "receipt", default=None, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.pdf",
+    help="Also write an 80 mm PDF receipt (token in groups of four, meter, account, amount, kWh, TID time, tariff).")
+_lang_option = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+                            help="Language of the receipt.")
+
+
+def _receipt_pdf(session: Any, result: Any, lang: str, catalog: Any = None) -> bytes:
+    """Render inside the transaction (it reads the meter history and the tariff), write after commit."""
+    from print_templates.model import PrintBranding
+    from vending.receipts import render_receipt
+
+    branding = PrintBranding()
+    return render_receipt(session, result, lang=lang, config=_metering_config(), catalog=catalog,
+                          utility_name=branding.utility_name, hotline=branding.hotline)
+
+
+def _write_receipt(path: Path | None, data: bytes | None, doc: dict[str, Any]) -> None:
+    if path is None or data is None:
+        return
+    try:
+        path.write_bytes(data)
+    except OSError as e:
+        raise CliError(f"the token was issued, but the receipt could not be written to {path}: {e.strerror}; "
+                       "use `voucherctl sts reprint --receipt`") from e
+    doc["receipt"] = str(path)
+
+
 @sts.group("meters")
 def meters() -> None:
     """STS keypad meters: PAN, key parameters and the account they credit."""
@@ -303,6 +356,51 @@ def meters_list(account_no: str | None, as_json: bool) -> None:
                        f"{'' if m['active'] else '  (inactive)'}")
 
     emit(as_json, {"meters": rows}, human)
+
+
+def _print_key_change(doc: dict[str, Any]) -> None:
+    click.echo("key change tokens - enter all four, in this order, before any new credit token:")
+    for n, token in enumerate(doc["tokens_grouped"], start=1):
+        click.echo(f"  {n}. {token}")
+    old, new = doc["old"], doc["new"]
+    for name in ("sgc", "ti", "krn", "key_type", "ken", "base_date"):
+        mark = "" if old[name] == new[name] else "  (changed)"
+        click.echo(f"{name:<10} {old[name]} -> {new[name]}{mark}")
+    click.echo(f"rollover   {'yes: the TID record restarts' if doc['rollover'] else 'no'}")
+
+
+@meters.command("rekey")
+@click.argument("pan", metavar="METER")
+@click.option("--sgc", default=None, metavar="S", help="New supply group code (default: unchanged).")
+@click.option("--ti", default=None, metavar="T", help="New tariff index (default: unchanged).")
+@click.option("--krn", default=None, metavar="K", help="New key revision number (default: unchanged).")
+@click.option("--key-type", default=None, metavar="KT", help="New key type (default: unchanged).")
+@click.option("--ken", default=None, metavar="N", help="New key expiry number (default: unchanged).")
+@click.option("--base-date", default=None, metavar="1993|2014|2035",
+              help="New base date (default: unchanged); a change sets RO and restarts the TID record.")
+@json_option
+@_vending_errors
+def meters_rekey(pan: str, sgc: str | None, ti: str | None, krn: str | None, key_type: str | None,
+                 ken: str | None, base_date: str | None, as_json: bool) -> None:
+    """Key change: print the four key change tokens and move METER to the new key parameters.
+
+    The tokens are encrypted under the meter's current key; vends after this use the new one.
+    Both vending keys (current and new SGC/KRN/KT) must be in the key store.
+    """
+    from vending.rekey import change_key
+    from voucherctl import context
+
+    def opt(text: str | None, option: str, low: int, high: int, digits: int) -> int | None:
+        return None if text is None else _int(text, option, low, high, digits)
+
+    values = {"sgc": opt(sgc, "--sgc", 0, 999_999, 6), "ti": opt(ti, "--ti", 0, 99, 2),
+              "krn": opt(krn, "--krn", 1, 9, 1), "key_type": opt(key_type, "--key-type", 0, 3, 1),
+              "ken": opt(ken, "--ken", 0, 255, 3), "base_date": opt(base_date, "--base-date", 1993, 2035, 4)}
+    backend = _backend()
+    with context.sessions().begin() as s:
+        change = change_key(s, pan, context.now(), backend, actor=_actor(), **values)
+    doc = change.as_dict()
+    emit(as_json, doc, lambda: _print_key_change(doc))
 
 
 @sts.group("vending-key")
@@ -375,10 +473,17 @@ def _catalog() -> Any:
               help="The payment's reference (default: generated). The same channel + ref again reprints the "
                    "token of the first time instead of vending twice.")
 @click.option("--meter", "pan", default=None, metavar="PAN", help="Check that this is the account's meter.")
+@_receipt_option
+@_lang_option
 @json_option
 @_vending_errors
-def vend_cmd(account_no: str, amount: str, channel: str, ref: str | None, pan: str | None, as_json: bool) -> None:
-    """Counter sale: book the payment and vend its credit as a token, in one transaction."""
+def vend_cmd(account_no: str, amount: str, channel: str, ref: str | None, pan: str | None, receipt: Path | None,
+             lang: str, as_json: bool) -> None:
+    """Counter sale: book the payment, vend its credit as a token and book the energy sold, in one transaction.
+
+    The books: Dr clearing / Cr customer_prepaid (the payment), then Dr customer_prepaid / Cr
+    revenue:electricity (the energy sale).
+    """
     import secrets
 
     from ledger.payments import post_payment
@@ -400,22 +505,42 @@ def vend_cmd(account_no: str, amount: str, channel: str, ref: str | None, pan: s
             raise CliError("all of the money would pay arrears: no token to vend (nothing booked)")
         result = vend_for_credit(s, payment.account_no, payment.credited_to_balance, at, backend, catalog=catalog,
                                  pan=pan, source="payment", source_ref=str(payment.payment_id), actor=_actor())
+        pdf = _receipt_pdf(s, result, lang, catalog) if receipt is not None else None
     doc = {**_vend_doc(result), "payment_id": str(payment.payment_id), "external_ref": reference,
            "applied_to_arrears": format_amount(payment.applied_to_arrears)}
+    _write_receipt(receipt, pdf, doc)
     emit(as_json, doc, lambda: _print_vend(doc))
 
 
 @sts.command("reprint")
 @click.option("--meter", "pan", required=True, metavar="PAN")
+@click.option("--key-change", is_flag=True,
+              help="The meter's last key change tokens instead (derived again from the key change record).")
+@_receipt_option
+@_lang_option
 @json_option
 @_vending_errors
-def reprint_cmd(pan: str, as_json: bool) -> None:
+def reprint_cmd(pan: str, key_change: bool, receipt: Path | None, lang: str, as_json: bool) -> None:
     """The meter's last token again (a meter accepts each TID once, so this cannot add credit)."""
     from vending.service import reprint_last
     from voucherctl import context
 
+    if key_change:
+        if receipt is not None:
+            raise CliError("--receipt is for credit and engineering tokens, not key change tokens")
+        from vending.rekey import reprint_key_change
+
+        backend = _backend()
+        with context.sessions().begin() as s:
+            change = reprint_key_change(s, pan, context.now(), backend, actor=_actor())
+        doc = change.as_dict()
+        emit(as_json, doc, lambda: _print_key_change(doc))
+        return
     with context.sessions().begin() as s:
-        doc = _vend_doc(reprint_last(s, pan, now=context.now(), actor=_actor()))
+        result = reprint_last(s, pan, now=context.now(), actor=_actor())
+        pdf = _receipt_pdf(s, result, lang, _catalog()) if receipt is not None else None
+    doc = _vend_doc(result)
+    _write_receipt(receipt, pdf, doc)
     emit(as_json, doc, lambda: _print_vend(doc))
 
 

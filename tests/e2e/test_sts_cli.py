@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
+import subprocess
 import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,3 +126,94 @@ def test_refusals_are_one_line_errors(cli: Cli) -> None:
         assert words in r.err and r.err.count("\n") == 1, r.err
     # the refused 3,000,000.00 sale booked nothing
     assert cli("sts", "meters", "list", "--json").json()["meters"][0]["last_tid"] is None
+
+
+NEW_KEY_HEX = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _pdf_shows(path: Path, *words: str) -> None:
+    """Fonts embedded (pdffonts), text extractable (pdftotext), the page renders (pdftoppm)."""
+    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+    rows = [line.split() for line in fonts.splitlines()[2:] if line.strip()]
+    assert rows and all(row[-5] == "yes" for row in rows), fonts  # name type encoding emb sub uni object ID
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    for word in words:
+        assert word in text, (word, text)
+    out = path.with_suffix("")
+    subprocess.run(["pdftoppm", "-r", "60", "-png", str(path), str(out)], check=True, capture_output=True)
+    pages = list(path.parent.glob(out.name + "*.png"))
+    assert len(pages) == 1 and pages[0].stat().st_size > 1000
+
+
+def _balance(cli: Cli) -> str:
+    r = cli("accounts", "show", "P1", "--json")
+    assert r.code == 0, r.err
+    return r.json()["balance"]
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None or shutil.which("pdffonts") is None
+                    or shutil.which("pdftotext") is None, reason="poppler-utils not installed")
+def test_vend_and_reprint_receipts_and_the_books(cli: Cli, tmp_path: Path) -> None:
+    _setup(cli)
+    zh = tmp_path / "vend.pdf"
+    r = cli("sts", "vend", "--account", "P1", "--amount", "100.00", "--ref", "R1", "--receipt", str(zh), "--json")
+    assert r.code == 0, r.err
+    vend = r.json()
+    assert vend["receipt"] == str(zh) and vend["ledger_transaction_id"]
+    grouped = " ".join(vend["token"][i:i + 4] for i in range(0, 20, 4))
+    _pdf_shows(zh, grouped, PAN, "P1", "100.00", f"{vend['kwh']} kWh", str(vend["tid"]), "fj-residential",
+               "电费购电凭证", "表号")
+    # the energy left the prepaid balance for the meter: the books still balance
+    assert _balance(cli) == "0.00"
+    verified = cli("ledger", "verify", "--json")
+    assert verified.code == 0 and verified.json()["ok"] is True, verified.out
+
+    en = tmp_path / "reprint.pdf"
+    r = cli("sts", "reprint", "--meter", PAN, "--receipt", str(en), "--lang", "en", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["token"] == vend["token"] and r.json()["reprints"] == 1
+    _pdf_shows(en, grouped, "REPRINT 1", "Meter No.", "Token time")
+
+    bad = cli("sts", "reprint", "--meter", PAN, "--receipt", str(tmp_path / "missing-dir" / "x.pdf"))
+    assert bad.code == 1 and "sts reprint --receipt" in bad.err and bad.err.count("\n") == 1
+
+
+def test_meter_rekey_then_vend_under_the_new_key(cli: Cli) -> None:
+    _setup(cli)
+    first = cli("sts", "vend", "--account", "P1", "--amount", "10.00", "--json").json()
+    assert cli("sts", "vending-key", "import", "--hex", NEW_KEY_HEX, "--sgc", "123457", "--krn", "2").code == 0
+    r = cli("sts", "meter", "rekey", PAN, "--krn", "2", "--ti", "2", "--json")
+    assert r.code == 0, r.err
+    change = r.json()
+    assert NEW_KEY_HEX not in r.out and KEY_HEX not in r.out
+    assert change["old"]["krn"] == 1 and change["new"]["krn"] == 2 and change["new"]["ti"] == 2
+    new_decoder = derive_decoder_key(bytes.fromhex(NEW_KEY_HEX), MeterKeyParams(
+        pan=MeterPan(PAN), sgc=123457, ti=2, krn=2, key_type=2, base_date=BaseDate.Y2014, ken=255))
+    sections = [decode_token(t, DECODER_KEY).verified().key_change for t in change["tokens"]]
+    f = [s.fields() for s in sections]
+    assert ((f[0]["nkho"] << 96) | (f[2]["nkmo2"] << 64) | (f[3]["nkmo1"] << 32) | f[1]["nklo"]).to_bytes(
+        16, "big") == new_decoder
+    listed = cli("sts", "meters", "list", "--json").json()["meters"][0]
+    assert (listed["krn"], listed["ti"], listed["last_tid"]) == (2, 2, first["tid"])
+
+    after = cli("sts", "vend", "--account", "P1", "--amount", "10.00", "--json").json()
+    assert decode_token(after["token"], new_decoder).verified().tid == after["tid"] == first["tid"] + 1
+    assert not decode_token(after["token"], DECODER_KEY).crc_ok
+
+    again = cli("sts", "reprint", "--meter", PAN, "--key-change", "--json")
+    assert again.code == 0 and again.json()["tokens"] == change["tokens"]
+    human = cli("sts", "meters", "rekey", PAN, "--ken", "200")
+    assert human.code == 0 and "1. " in human.out and "(changed)" in human.out
+
+    for args, words in (
+        (("sts", "meter", "rekey", PAN, "--ken", "200"), "already has these key parameters"),
+        (("sts", "meter", "rekey", "600727000000000017", "--krn", "1"), "no STS meter"),
+        (("sts", "meter", "rekey", PAN, "--ken", "5"), "expired"),
+        (("sts", "meter", "rekey", PAN, "--krn", "7"), "revision"),
+        (("sts", "meter", "rekey", PAN, "--krn", "10"), "--krn"),
+    ):
+        r = cli(*args)
+        assert r.code == 1, (args, r.out)
+        assert words in r.err and r.err.count("\n") == 1, (args, r.err)
+    listed = cli("sts", "meters", "list", "--json").json()["meters"][0]
+    assert (listed["krn"], listed["ken"]) == (2, 200)  # the refusals changed nothing

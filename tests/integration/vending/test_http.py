@@ -84,6 +84,27 @@ def test_redeemed_card_returns_a_token_the_decoder_turns_into_the_tariff_kwh(cli
     with world.sessions.begin() as s:
         payloads = [json.loads(p) for p in s.execute(select(OutboxMessage.payload)).scalars()]
     assert any(p.get("sts", {}).get("token") == sts["token"] for p in payloads)
+    _books_after_vend(world, revenue=10000)
+
+
+def _books_after_vend(world, *, revenue):
+    """The vended money left the prepaid balance for revenue, in the vend's transaction; the books verify."""
+    from sqlalchemy import func
+
+    from ledger import chart
+    from ledger.verify import verify
+    from storage.ledger_models import LedgerAccount, LedgerPosting, LedgerTransaction
+
+    assert world.balance(ACCOUNT_CLEAN) == (0, 0)
+    with world.sessions.begin() as s:
+        sold = s.execute(select(func.coalesce(func.sum(LedgerPosting.amount), 0))
+                         .join(LedgerTransaction, LedgerTransaction.id == LedgerPosting.transaction_id)
+                         .join(LedgerAccount, LedgerAccount.id == LedgerPosting.account_id)
+                         .where(LedgerTransaction.kind == "energy_sale", LedgerAccount.code == chart.REVENUE)
+                         ).scalar_one()
+        assert -sold == revenue
+        report = verify(s, today=None)
+    assert report.ok, [p.as_dict() for p in report.problems]
 
 
 def test_account_without_sts_meter_has_no_sts_field(client, world):
@@ -101,6 +122,7 @@ def test_payment_returns_a_token_and_a_replay_the_same_one(client, world, now):
     assert decode(world, sts["token"]).units == units
     again = client.post("/api/v1/payments", json=body, headers=auth(world.keys["channel"], fresh_key()))
     assert again.status_code == 200 and again.get_json()["sts"]["token"] == sts["token"]
+    _books_after_vend(world, revenue=5000)  # the replay booked nothing twice
 
 
 def test_web_page_shows_the_token(client, world):
@@ -123,5 +145,6 @@ def test_refused_vend_refuses_the_redemption_and_moves_no_money(client, world, n
     assert response.status_code == 422
     assert response.get_json()["error"]["code"] == "sts_key_expired"
     assert world.balance(ACCOUNT_CLEAN) == (0, 0)
+    _books_after_vend(world, revenue=0)  # nothing moved
     with world.sessions.begin() as s:
         assert s.execute(select(Voucher.status).where(Voucher.serial == card.serial)).scalar_one() == "active"

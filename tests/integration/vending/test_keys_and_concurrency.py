@@ -10,6 +10,7 @@ from keystore.sealing import seal
 from keystore.store import KeyStore
 from keystore.vending_keys import VendingKeyId, list_vending_keys, load_vending_key, store_vending_key, vending_dir
 from tests.integration.vending.conftest import ACCOUNT, CATALOG, PASSPHRASE, VENDING_KEY, VendWorld, at
+from ledger.payments import post_payment
 from vending.service import vend_for_credit
 
 
@@ -36,6 +37,8 @@ def test_concurrent_vends_for_one_meter_get_distinct_tids(vw: VendWorld, db_url:
         pytest.skip("SQLite has one writer at a time; the race is a PostgreSQL matter")
     now = at("2026-11-26", 10)
     backend = vw.backend()
+    with vw.sessions.begin() as s:  # the money the twelve vends sell
+        post_payment(s, "counter_cash", ACCOUNT, 12 * 1000, "FUND-CONCURRENT", now, now)
     tids: list[int] = []
     errors: list[BaseException] = []
     lock = threading.Lock()

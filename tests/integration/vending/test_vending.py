@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from ledger.customers import customer_summary
 from ledger.payments import post_payment
 from metering import positions as pos
 from metering.prepaid import kwh_for_money
-from storage.sts_models import StsVend
+from storage.sts_models import StsMeter, StsVend
 from sts.amount import kwh_to_units, representable_units
 from sts.backend import SoftwareVendingBackend
 from sts.decoder import decode_token
@@ -36,8 +37,17 @@ def _decode(world: VendWorld, token: str):  # type: ignore[no-untyped-def]
     return decode_token(token, derive_decoder_key(VENDING_KEY, params)).verified()
 
 
+_REFS = itertools.count(1)
+
+
+def _fund(s, amount: int, now: dt.datetime = NOW, account_no: str = ACCOUNT) -> None:  # type: ignore[no-untyped-def]
+    """Money on the prepaid balance first: a vend sells energy out of it."""
+    post_payment(s, "counter_cash", account_no, amount, f"FUND{next(_REFS)}", now, now)
+
+
 def _vend(world: VendWorld, amount: int, now: dt.datetime = NOW, **kw):  # type: ignore[no-untyped-def]
     with world.sessions.begin() as s:
+        _fund(s, amount, now)
         return vend_for_credit(s, ACCOUNT, amount, now, world.backend(), catalog=CATALOG, **kw)
 
 
@@ -157,6 +167,18 @@ def test_wrong_key_revision_is_refused(vw: VendWorld) -> None:
 
 def test_single_key_backend_can_replace_the_key_store(vw: VendWorld) -> None:
     with vw.sessions.begin() as s:
+        _fund(s, 1000)
         result = vend_for_credit(s, ACCOUNT, 1000, NOW, SoftwareVendingBackend.single_key(VENDING_KEY),
                                  catalog=CATALOG)
     assert _decode(vw, result.token).units == result.units
+
+
+def test_a_tid_already_in_the_vend_log_is_a_clean_refusal(vw: VendWorld) -> None:
+    first = _vend(vw, 1000)
+    with vw.sessions.begin() as s:  # as after a base-date change: the record restarts below an old TID
+        s.execute(update(StsMeter).where(StsMeter.pan == PAN).values(last_tid=first.tid - 1))
+    with pytest.raises(VendingError) as info, vw.sessions.begin() as s:
+        _fund(s, 1000, NOW - dt.timedelta(minutes=5))
+        vend_for_credit(s, ACCOUNT, 1000, NOW - dt.timedelta(minutes=5), vw.backend(), catalog=CATALOG)
+    assert info.value.code == "sts_tid_conflict"
+    assert _count(vw) == 1

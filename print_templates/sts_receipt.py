@@ -1,0 +1,170 @@
+"""A till receipt for an STS keypad-meter token (80 mm roll), in Chinese or English.
+
+The page follows the ``receipt-80mm`` layout (its page width and margins);
+the height grows with the rows. Fonts are the layout fonts of
+:class:`~print_templates.typeset.FontSet` (the bundled CJK subset by default),
+embedded as subsets; every text is checked for glyphs first
+(:class:`~print_templates.errors.MissingGlyph` instead of empty boxes) and
+fitted to the width (:class:`~print_templates.errors.TextOverflow` if even the
+smallest size does not fit). Output is deterministic (reportlab's invariant
+mode).
+
+The token is printed in five groups of four digits. It is not a bearer
+secret like a voucher PIN (it works once, on one meter), so no scratch panel.
+This module takes plain values (:class:`StsReceipt`); it imports only the
+voucher core among the project's packages.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+
+from print_templates.errors import InvalidCardData
+from print_templates.layout import load_layout
+from print_templates.typeset import FontSet, fit_text, pick_font
+
+LABELS = {
+    "zh": {
+        "title": "电费购电凭证", "reprint": "重印", "token": "购电码 (请在电表键盘输入)", "meter": "表号",
+        "account": "户号", "amount": "金额", "kwh": "电量", "tariff_kwh": "按电价折算", "tid_time": "令牌时间",
+        "tid": "令牌号 TID", "tariff": "电价", "kind": "类型", "receipt_no": "凭证号", "vended_at": "售电时间",
+        "watts": "功率限值", "keep": "请保存此凭条", "hotline": "客服热线",
+        "credit": "购电", "clear_credit": "清零", "clear_tamper": "清除窃电告警", "max_power": "设置最大功率",
+        "key_change": "密钥更换",
+    },
+    "en": {
+        "title": "Electricity token receipt", "reprint": "REPRINT", "token": "Token (enter on the meter keypad)",
+        "meter": "Meter No.", "account": "Account", "amount": "Amount", "kwh": "Energy",
+        "tariff_kwh": "At the tariff", "tid_time": "Token time", "tid": "TID", "tariff": "Tariff", "kind": "Type",
+        "receipt_no": "Receipt No.", "vended_at": "Sold at", "watts": "Power limit", "keep": "Keep this receipt",
+        "hotline": "Hotline", "credit": "credit", "clear_credit": "clear credit", "clear_tamper": "clear tamper",
+        "max_power": "maximum power limit", "key_change": "key change",
+    },
+}
+
+
+@dataclass(frozen=True)
+class StsReceipt:
+    """What one token receipt shows (all plain values; times are aware datetimes)."""
+
+    token: str = field(repr=False)  # 20 digits
+    meter: str  # the 18-digit PAN
+    account_no: str
+    kind: str  # credit | clear_credit | clear_tamper | max_power
+    tid: int
+    tid_time: dt.datetime  # the moment the TID stands for
+    vend_id: int
+    vended_at: dt.datetime
+    amount: str | None = None  # "100.00"
+    currency: str | None = None
+    kwh: str | None = None  # credited by the meter (0.1 kWh, rounded up)
+    tariff_kwh: str | None = None  # what the tariff gave for the money
+    tariff: str | None = None
+    watts: int | None = None
+    reprints: int = 0
+    utility_name: str = ""
+    hotline: str = ""
+    timezone: dt.tzinfo = dt.timezone.utc  # for the printed times
+
+
+def grouped_token(token: str) -> str:
+    digits = "".join(ch for ch in str(token) if not ch.isspace())
+    if len(digits) != 20 or not digits.isdigit():
+        raise InvalidCardData("an STS token is 20 digits")
+    return " ".join(digits[i:i + 4] for i in range(0, 20, 4))
+
+
+def _time(moment: dt.datetime, tz: dt.tzinfo) -> str:
+    if moment.tzinfo is None:
+        raise InvalidCardData("receipt times must be aware datetimes")
+    local = moment.astimezone(tz)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or ''}".strip()
+
+
+def _rows(r: StsReceipt, L: dict[str, str]) -> list[tuple[str, str]]:
+    rows = [(L["meter"], r.meter), (L["account"], r.account_no), (L["kind"], L.get(r.kind, r.kind))]
+    if r.amount is not None:
+        rows.append((L["amount"], f"{r.amount} {r.currency or ''}".strip()))
+    if r.kwh is not None:
+        rows.append((L["kwh"], f"{r.kwh} kWh"))
+    if r.tariff_kwh is not None:
+        rows.append((L["tariff_kwh"], f"{r.tariff_kwh} kWh"))
+    if r.watts is not None:
+        rows.append((L["watts"], f"{r.watts} W"))
+    if r.tariff:
+        rows.append((L["tariff"], r.tariff))
+    rows += [(L["tid_time"], _time(r.tid_time, r.timezone)), (L["tid"], str(r.tid)),
+             (L["receipt_no"], str(r.vend_id)), (L["vended_at"], _time(r.vended_at, r.timezone))]
+    return rows
+
+
+def render_sts_receipt(receipt: StsReceipt, *, lang: str = "zh", fonts: FontSet | None = None) -> bytes:
+    """The receipt as PDF bytes (one page, 80 mm wide)."""
+    if lang not in LABELS:
+        raise InvalidCardData(f"unknown receipt language {lang!r}: use one of {', '.join(LABELS)}")
+    L, fonts = LABELS[lang], fonts or FontSet()
+    token = grouped_token(receipt.token)
+    page = load_layout("receipt-80mm").page
+    width = page.width_mm * mm
+    left, right = page.margin_left_mm * mm, width - page.margin_right_mm * mm
+    usable = right - left
+    rows = _rows(receipt, L)
+
+    lines: list[tuple[str, str, str, float, float, str]] = []  # (kind, text, role, size, min size, align)
+    if receipt.utility_name:
+        lines.append(("text", receipt.utility_name, "bold", 11.0, 7.0, "center"))
+    title = L["title"] + (f"  {L['reprint']} {receipt.reprints}" if receipt.reprints else "")
+    lines += [("text", title, "bold", 9.0, 6.0, "center"), ("rule", "", "", 0, 0, ""),
+              ("text", L["token"], "regular", 7.0, 5.5, "center"),
+              ("text", token, "bold", 16.0, 9.0, "center"), ("rule", "", "", 0, 0, "")]
+    lines += [("row", f"{label}\t{value}", "regular", 7.5, 5.0, "") for label, value in rows]
+    lines.append(("rule", "", "", 0, 0, ""))
+    footer = L["keep"] + (f" · {L['hotline']} {receipt.hotline}" if receipt.hotline else "")
+    lines.append(("text", footer, "regular", 6.5, 4.5, "center"))
+
+    gap = 1.2 * mm
+    height = page.margin_top_mm * mm + page.margin_bottom_mm * mm + sum(
+        (2.5 * mm if kind == "rule" else size * 1.25 + gap) for kind, _, _, size, _, _ in lines)
+    out = io.BytesIO()
+    c = Canvas(out, pagesize=(width, height), invariant=1, pageCompression=1,  # no unembedded Helvetica
+               initialFontName=pick_font(fonts, "regular", L["title"], what="receipt"))
+    c.setTitle(L["title"])
+    c.setAuthor("")
+    c.setCreator("print_templates.sts_receipt")
+    y = height - page.margin_top_mm * mm
+    for kind, text, role, size, min_size, align in lines:
+        if kind == "rule":
+            y -= 1.25 * mm
+            c.setDash(2, 2)
+            c.setLineWidth(0.6)
+            c.line(left, y, right, y)
+            c.setDash()
+            y -= 1.25 * mm
+            continue
+        y -= size * 1.25
+        if kind == "row":  # label left, value right
+            label, value = text.split("\t", 1)
+            label_w = usable * 0.38
+            for part, x, w, a in ((label, left, label_w, "left"), (value, left + label_w, usable - label_w, "right")):
+                font = pick_font(fonts, role, part, what=f"receipt {label}")
+                fitted = fit_text(part, font, size=size, min_size=min_size, max_width=w, max_height=size * 1.3,
+                                  what=f"receipt {label}")
+                c.setFont(fitted.font, fitted.size)
+                if a == "left":
+                    c.drawString(x, y, part)
+                else:
+                    c.drawRightString(x + w, y, part)
+        else:
+            font = pick_font(fonts, role, text, what="receipt")
+            fitted = fit_text(text, font, size=size, min_size=min_size, max_width=usable, max_height=size * 1.3,
+                              what="receipt")
+            c.setFont(fitted.font, fitted.size)
+            c.drawCentredString(left + usable / 2, y, text)
+        y -= gap
+    c.showPage()
+    c.save()
+    return out.getvalue()

@@ -1,0 +1,71 @@
+"""The token receipt (print_templates.sts_receipt): 80 mm, both languages, fonts embedded, refusals."""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+import zoneinfo
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from print_templates.errors import InvalidCardData, MissingGlyph
+from print_templates.sts_receipt import StsReceipt, grouped_token, render_sts_receipt
+
+SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
+RECEIPT = StsReceipt(
+    token="59386323472137426967", meter="600727000000000009", account_no="3300000001", kind="credit",
+    tid=6_918_960, tid_time=dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc), vend_id=12,
+    vended_at=dt.datetime(2026, 11, 26, 10, 0, 30, tzinfo=SHANGHAI), amount="100.00", currency="CNY",
+    kwh="185.9", tariff_kwh="185.87", tariff="fj-residential 福建居民生活用电", utility_name="国网厦门供电公司",
+    hotline="95598", timezone=SHANGHAI)
+
+poppler = pytest.mark.skipif(any(shutil.which(t) is None for t in ("pdftotext", "pdffonts", "pdftoppm")),
+                             reason="poppler-utils not installed")
+
+
+@poppler
+@pytest.mark.parametrize("lang, words", [
+    ("zh", ["电费购电凭证", "表号", "户号", "金额", "电量", "令牌时间", "电价", "2026-11-26 10:00 CST"]),
+    ("en", ["Electricity token receipt", "Meter No.", "Account", "Amount", "Energy", "Token time", "Tariff"]),
+])
+def test_receipt_shows_the_token_in_groups_with_embedded_fonts(tmp_path: Path, lang: str, words: list[str]) -> None:
+    path = tmp_path / f"{lang}.pdf"
+    path.write_bytes(render_sts_receipt(RECEIPT, lang=lang))
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    for word in ["5938 6323 4721 3742 6967", "600727000000000009", "3300000001", "100.00 CNY", "185.9 kWh",
+                 "6918960", "fj-residential", *words]:
+        assert word in text, (word, text)
+    assert "59386323472137426967" not in text  # always grouped
+    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+    rows = [line.split() for line in fonts.splitlines()[2:] if line.strip()]
+    assert rows and all(row[-5] == "yes" for row in rows), fonts  # no unembedded Helvetica either
+    subprocess.run(["pdftoppm", "-r", "60", "-png", str(path), str(tmp_path / lang)], check=True)
+    png = next(tmp_path.glob(f"{lang}*.png"))
+    assert png.stat().st_size > 1000
+
+
+def test_output_is_deterministic_and_80_mm_wide() -> None:
+    data = render_sts_receipt(RECEIPT)
+    assert data == render_sts_receipt(RECEIPT)
+    assert b"/MediaBox [ 0 0 226.7717" in data  # 80 mm in points, from the receipt-80mm layout
+
+
+def test_reprint_and_engineering_rows() -> None:
+    reprint = render_sts_receipt(replace(RECEIPT, reprints=2), lang="en")
+    assert reprint != render_sts_receipt(RECEIPT, lang="en")
+    render_sts_receipt(replace(RECEIPT, kind="max_power", amount=None, kwh=None, tariff_kwh=None, watts=5000))
+
+
+def test_refusals() -> None:
+    assert grouped_token("5938 6323 4721 3742 6967") == "5938 6323 4721 3742 6967"
+    for bad in ("5938632347213742696", "5938632347213742696x"):
+        with pytest.raises(InvalidCardData):
+            render_sts_receipt(replace(RECEIPT, token=bad))
+    with pytest.raises(InvalidCardData):
+        render_sts_receipt(RECEIPT, lang="fr")
+    with pytest.raises(InvalidCardData):
+        render_sts_receipt(replace(RECEIPT, vended_at=dt.datetime(2026, 11, 26, 10)))
+    with pytest.raises(MissingGlyph):
+        render_sts_receipt(replace(RECEIPT, tariff="𠀀 tariff"))  # CJK extension B: not in the fonts
