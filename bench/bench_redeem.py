@@ -256,6 +256,7 @@ def main() -> int:
     db_url = make_url(args.pg_url).set(database=name).render_as_string(hide_password=False)
     home = Path(tempfile.mkdtemp(prefix="voucher-bench-"))
     procs: list[subprocess.Popen] = []
+    load_before = os.getloadavg()  # the machine is shared: say how busy it was
     try:
         key, items = prepare(args, home, db_url)
         lua = home / "redeem.lua"
@@ -286,7 +287,9 @@ def main() -> int:
         summary = {
             "date": dt.date.today().isoformat(),
             "command": " ".join(["bench/bench_redeem.py", *sys.argv[1:]]),
-            "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+            "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+                        "load_average_before": [round(x, 2) for x in load_before],
+                        "load_average_after": [round(x, 2) for x in os.getloadavg()]},
             "server": {"workers": workers, "threads": args.threads, "worker_class": "gthread" if args.threads > 1
                        else "sync"},
             "load": {"tool": "wrk", "connections": args.connections, "wrk_threads": args.wrk_threads,

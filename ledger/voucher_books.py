@@ -16,18 +16,21 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ledger import chart, journal
+from ledger.accounts import ensure_account
+from ledger.allocation import allocate
 from ledger.customers import get_customer
 from ledger.distributors import commission_for, ensure_distributor
 from ledger.errors import ActivationError, BatchNotFound, CurrencyMismatch, RedemptionBookingError
-from ledger.incoming import book_incoming, prepaid_balance, record_allocations
-from ledger.payments import get_payment, insert_payment
+from ledger.incoming import move_bills, open_bills, record_allocations
+from ledger.payments import get_payment
 from ledger.timeutil import from_db, utc
 from storage import audit
-from storage.ledger_models import Distributor, VoucherActivation
+from storage.ledger_models import TS, Distributor, LedgerAccount, LedgerTransaction, Payment, VoucherActivation
 from storage.ledger_models import vouchers_lifecycle as V
 from storage.models import Batch
 from vouchers.errors import InvalidSerial
@@ -208,36 +211,125 @@ def redeem_voucher(session: Session, voucher: object, account_no: str, *, now: d
     if row.status != "redeemed":
         raise RedemptionBookingError(f"voucher {row.serial} is {row.status}: claim it (conditional update to "
                                      "redeemed) before booking")
-    if row.activated_at is None:
-        raise RedemptionBookingError(f"voucher {row.serial} was never activated: no liability to redeem")
     customer = get_customer(session, account_no)
-    if customer.currency != row.currency:
-        raise CurrencyMismatch(f"voucher {row.serial} is in {row.currency}, account {account_no} in "
-                               f"{customer.currency}")
-    existing = get_payment(session, "voucher", row.serial)
-    if existing is None:
-        booked = book_incoming(session, customer, debit_account=chart.VOUCHER_LIABILITY, amount=row.face_value,
-                               currency=row.currency, kind="redemption", source=REDEMPTION_SOURCE,
-                               external_ref=f"voucher:{vid}", occurred_at=now, now=now, actor=actor,
-                               memo=f"voucher {row.serial}")
-        if booked.created:
-            assert booked.allocation is not None
-            balance = prepaid_balance(session, customer)
-            payment_id = insert_payment(
-                session, channel="voucher", external_ref=row.serial, customer=customer, amount=row.face_value,
-                currency=row.currency, applied=booked.allocation.to_arrears, balance_after=balance, paid_at=now,
-                transaction_id=booked.transaction_id)
-            record_allocations(session, booked.transaction_id, booked.allocation.to_bills, payment_id=payment_id)
-            return RedemptionBooking(booked.transaction_id, vid, row.serial, account_no, row.face_value,
-                                     row.currency, booked.allocation.to_arrears, booked.allocation.to_prepaid,
-                                     balance, True)
-        existing = get_payment(session, "voucher", row.serial)
-        assert existing is not None
-    if existing.customer_id != customer.id:
-        raise RedemptionBookingError(f"voucher {row.serial} was already booked to another account")
-    return RedemptionBooking(existing.transaction_id, vid, row.serial, account_no, existing.amount, existing.currency,
-                             existing.applied_to_arrears, existing.amount - existing.applied_to_arrears,
-                             existing.balance_after, False)
+    return book_claimed_redemption(
+        session, ClaimedVoucher(row.id, row.serial, row.face_value, row.currency, row.activated_at),
+        Payee(customer.id, customer.account_no, customer.currency, customer.arrears_account_id,
+              customer.prepaid_account_id), now=now, actor=actor)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedVoucher:
+    """A voucher its caller has just moved ``active -> redeemed`` (e.g. ``UPDATE ... RETURNING``)."""
+
+    id: int
+    serial: str
+    face_value: int
+    currency: str
+    activated_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Payee:
+    """The customer account a redemption credits, with its two balance rows."""
+
+    id: int
+    account_no: str
+    currency: str
+    arrears_account_id: int
+    prepaid_account_id: int
+
+
+# The hot path's statements, built once (redemptions run hundreds of times a second).
+_LA = LedgerAccount.__table__
+_LOCK_PAYEE = (select(_LA.c.id, _LA.c.balance)
+               .where(or_(_LA.c.id == bindparam("arrears"), _LA.c.id == bindparam("prepaid")))
+               .order_by(_LA.c.id).with_for_update(key_share=True))  # FOR NO KEY UPDATE; nothing on SQLite
+_PAYMENT = (insert(Payment.__table__)
+            .values(channel="voucher", external_ref=bindparam("serial"), customer_id=bindparam("customer_id"),
+                    amount=bindparam("amount"), currency=bindparam("currency"), applied_to_arrears=bindparam("applied"),
+                    balance_after=bindparam("balance_after"), paid_at=bindparam("at", type_=TS()), status="booked",
+                    transaction_id=bindparam("transaction_id"))
+            .returning(Payment.__table__.c.id))
+
+
+def _claim_statement(dialect):  # type: ignore[no-untyped-def]
+    table = LedgerTransaction.__table__
+    return (dialect.insert(table)
+            .values(kind="redemption", source=REDEMPTION_SOURCE, external_ref=bindparam("ref"),
+                    occurred_at=bindparam("at", type_=TS()), posted_at=bindparam("at", type_=TS()),
+                    actor=bindparam("actor"), memo=bindparam("memo"))
+            .on_conflict_do_nothing(index_elements=["source", "external_ref"])
+            .returning(table.c.id))
+
+
+_CLAIM_TRANSACTION = {"postgresql": _claim_statement(postgresql), "sqlite": _claim_statement(sqlite)}
+
+
+def book_claimed_redemption(session: Session, voucher: ClaimedVoucher, payee: Payee, *, now: dt.datetime,
+                            actor: str | None = None, liability_account_id: int | None = None) -> RedemptionBooking:
+    """The books of one claimed voucher, in as few statements as the rules allow.
+
+    Same entry, same lock order and same idempotency as :func:`ledger.incoming.book_incoming`
+    (per-party rows locked first, in id order; the shared liability row moved
+    at commit by :func:`ledger.journal.add_postings`), but the locking read also
+    returns the two balances: the open bills are read only if the account has
+    arrears, and the prepaid balance after booking is computed, not re-read.
+    ``liability_account_id`` (the ``voucher_liability`` row of the currency),
+    if the caller already looked it up, saves one more statement.
+    """
+    if voucher.activated_at is None:
+        raise RedemptionBookingError(f"voucher {voucher.serial} was never activated: no liability to redeem")
+    if payee.currency != voucher.currency:
+        raise CurrencyMismatch(f"voucher {voucher.serial} is in {voucher.currency}, account {payee.account_no} in "
+                               f"{payee.currency}")
+    currency, amount = voucher.currency, voucher.face_value
+    if liability_account_id is None:
+        liability_account_id = ensure_account(session, chart.VOUCHER_LIABILITY, currency, now)
+    balances = dict(session.execute(_LOCK_PAYEE, {"arrears": payee.arrears_account_id,
+                                                  "prepaid": payee.prepaid_account_id}).all())
+    at = utc(now)
+    transaction_id = session.execute(
+        _CLAIM_TRANSACTION[session.get_bind().dialect.name],
+        {"ref": f"voucher:{voucher.id}", "at": at, "actor": actor, "memo": f"voucher {voucher.serial}"},
+    ).scalar_one_or_none()
+    if transaction_id is None:  # booked before: return the original (or refuse another account)
+        return _booked_before(session, voucher, payee)
+    # arrears (debit balance) = the sum of the open bills: no arrears, no bills to read
+    bills = open_bills(session, payee.id) if balances[payee.arrears_account_id] != 0 else []
+    allocation = allocate(amount, bills)
+    arrears_code, prepaid_code = chart.customer_arrears(payee.account_no), chart.customer_prepaid(payee.account_no)
+    legs = [journal.debit(chart.VOUCHER_LIABILITY, amount, currency)]
+    if allocation.to_arrears:
+        legs.append(journal.credit(arrears_code, allocation.to_arrears, currency))
+    if allocation.to_prepaid:
+        legs.append(journal.credit(prepaid_code, allocation.to_prepaid, currency))
+    journal.add_postings(session, transaction_id, legs, {
+        (chart.VOUCHER_LIABILITY, currency): liability_account_id,
+        (arrears_code, currency): payee.arrears_account_id,
+        (prepaid_code, currency): payee.prepaid_account_id,
+    })
+    move_bills(session, allocation.to_bills)
+    # prepaid is a liability (credit-normal): positive = the customer's money; the row is locked by us
+    balance = allocation.to_prepaid - int(balances[payee.prepaid_account_id])
+    payment_id = session.execute(_PAYMENT, {
+        "serial": voucher.serial, "customer_id": payee.id, "amount": amount, "currency": currency,
+        "applied": allocation.to_arrears, "balance_after": balance, "at": at, "transaction_id": transaction_id,
+    }).scalar_one()
+    record_allocations(session, transaction_id, allocation.to_bills, payment_id=payment_id)
+    return RedemptionBooking(transaction_id, voucher.id, voucher.serial, payee.account_no, amount, currency,
+                             allocation.to_arrears, allocation.to_prepaid, balance, True)
+
+
+def _booked_before(session: Session, voucher: ClaimedVoucher, payee: Payee) -> RedemptionBooking:
+    existing = get_payment(session, "voucher", voucher.serial)
+    if existing is None:  # pragma: no cover - the journal and the payments row are written together
+        raise RedemptionBookingError(f"voucher {voucher.serial} is in the journal without its payment")
+    if existing.customer_id != payee.id:
+        raise RedemptionBookingError(f"voucher {voucher.serial} was already booked to another account")
+    return RedemptionBooking(existing.transaction_id, voucher.id, voucher.serial, payee.account_no, existing.amount,
+                             existing.currency, existing.applied_to_arrears,
+                             existing.amount - existing.applied_to_arrears, existing.balance_after, False)
 
 
 # --- expiry -----------------------------------------------------------------------------------

@@ -85,9 +85,11 @@ def create_app(config: ApiConfig | None = None) -> Flask:
         csrf_secret=AppState.derive(pepper, "csrf"),
     )
 
-    from redeem_api.routes import accounts, keys, ops, payments, redemptions, vouchers, web
+    from redeem_api import metering_support
+    from redeem_api.routes import accounts, headend, keys, ops, payments, redemptions, vouchers, web
 
-    for module in (redemptions, payments, accounts, vouchers, keys, web, ops):
+    metering_support.install(app, config.settings.extra)  # tariffs + metering settings, once per process
+    for module in (redemptions, payments, accounts, vouchers, keys, headend, web, ops):
         app.register_blueprint(module.bp)
     _register_hooks(app)
     _register_error_handlers(app)

@@ -28,7 +28,7 @@ from redeem_api.errors import (
 from redeem_api.state import db, state
 
 log = logging.getLogger(__name__)
-ROLES = ("terminal", "distributor", "channel", "finance", "admin")
+ROLES = ("terminal", "distributor", "channel", "finance", "admin", "headend")
 _ACCOUNT_NO = re.compile(r"[0-9A-Za-z][0-9A-Za-z\-]{0,31}")
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 

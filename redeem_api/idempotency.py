@@ -1,10 +1,24 @@
 """Idempotency-Key records (IETF draft "The Idempotency-Key HTTP Header Field").
 
-A key is reserved *in flight* in its own short transaction, so a second
-request with the same key sees it at once: another body -> 422, still in
-flight -> 409. The stored response is written in the SAME transaction as the
-work it describes, so a crash leaves either both or neither. A reservation
-whose worker died is taken over once it is older than ``stale_after``.
+Two ways to hold a key while its request runs:
+
+* :func:`reserve`: the key is reserved *in flight* in its own short
+  transaction, so a second request with the same key sees it at once:
+  another body -> 422, still in flight -> 409. A reservation whose worker
+  died is taken over once it is older than ``stale_after``.
+* :func:`reserve_in_transaction` (the redemption hot path): the reservation
+  is inserted in the SAME transaction as the work, so a request costs one
+  commit instead of two and a crash leaves nothing behind. While that
+  transaction runs, the key is held by a transaction-scoped advisory lock
+  (PostgreSQL), taken without waiting: a second request with the same key
+  finds the lock taken and gets 409 at once (whatever its body: the first
+  request's fingerprint is not visible until it commits). Once the first
+  commits, the record answers replays (same body) and 422 (another body).
+  SQLite has one writer at a time: the second request waits for the first
+  and then replays its answer.
+
+Either way the stored response is written in the same transaction as the
+work it describes, so a crash leaves either both or neither.
 """
 from __future__ import annotations
 
@@ -15,7 +29,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import BigInteger, String, bindparam, delete, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -79,6 +93,12 @@ def reserve(session: Session, *, scope: str, client_pk: int | None, key: str, fi
                                     "at": now}).scalar_one_or_none()
     if new_id is not None:
         return Reserved(int(new_id))
+    return _existing(session, scope=scope, key=key, fingerprint=fingerprint, now=now, stale_after=stale_after)
+
+
+def _existing(session: Session, *, scope: str, key: str, fingerprint: str, now: dt.datetime,
+              stale_after: dt.timedelta) -> Reserved | Replay:
+    """The key is taken by a committed record: replay it, refuse (422/409), or take a stale one over."""
     row = session.execute(
         select(IdempotencyRecord.id, IdempotencyRecord.fingerprint, IdempotencyRecord.state,
                IdempotencyRecord.status_code, IdempotencyRecord.response_body, IdempotencyRecord.updated_at)
@@ -101,8 +121,72 @@ def reserve(session: Session, *, scope: str, client_pk: int | None, key: str, fi
                               headers={"Retry-After": "1"})
 
 
-_COMPLETE = (update(IdempotencyRecord)
-             .where(IdempotencyRecord.id == bindparam("rid"), IdempotencyRecord.state == "in_flight")
+def _lock_key(scope: str, key: str) -> int:
+    """The advisory-lock id of (scope, key): 63 bits of a hash (a collision only costs a spurious 409)."""
+    digest = hashlib.sha256(b"idempotency\x00" + scope.encode() + b"\x00" + key.encode("ascii")).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def _reserve_locked_statement():  # type: ignore[no-untyped-def]
+    """PostgreSQL, one round trip: try the key's advisory lock; if we got it, insert the reservation."""
+    table = IdempotencyRecord.__table__
+    lock_id = bindparam("lock_id", type_=BigInteger())
+    lock = select(func.pg_try_advisory_xact_lock(lock_id).label("got")).cte("key_lock")
+    at = bindparam("at", type_=UTCDateTime())
+    rows = select(bindparam("scope", type_=String()), bindparam("client_pk", type_=BigInteger()),
+                  bindparam("key", type_=String()), bindparam("fingerprint", type_=String()), literal("in_flight"),
+                  at, at).where(lock.c.got)
+    inserted = (postgresql.insert(table)
+                .from_select(["scope", "client_pk", "key", "fingerprint", "state", "created_at", "updated_at"], rows)
+                .on_conflict_do_nothing(index_elements=["scope", "key"])
+                .returning(table.c.id).cte("inserted"))
+    return select(lock.c.got, select(inserted.c.id).scalar_subquery().label("id"))
+
+
+_RESERVE_LOCKED = _reserve_locked_statement()
+
+
+def reserve_in_transaction(session: Session, *, scope: str, client_pk: int | None, key: str, fingerprint: str,
+                           now: dt.datetime, stale_after: dt.timedelta) -> Reserved | Replay:
+    """Claim ``key`` inside the caller's (work) transaction; complete it there too, before the commit.
+
+    Returns the stored response of a finished request (Replay), or raises 409
+    (held by a running request or a fresh in-flight record) or 422 (another
+    body). The reservation disappears with a rollback: a refusal that should
+    be replayed is stored afterwards by :func:`store_refusal`.
+    """
+    if session.get_bind().dialect.name != "postgresql":  # one writer at a time: no one else can be running
+        return reserve(session, scope=scope, client_pk=client_pk, key=key, fingerprint=fingerprint, now=now,
+                       stale_after=stale_after)
+    got, new_id = session.execute(_RESERVE_LOCKED, {
+        "lock_id": _lock_key(scope, key), "scope": scope, "client_pk": client_pk, "key": key,
+        "fingerprint": fingerprint, "at": now}).one()
+    if not got:
+        raise IdempotencyInFlight("a request with this Idempotency-Key is still being processed: retry shortly",
+                                  headers={"Retry-After": "1"})
+    if new_id is not None:
+        return Reserved(int(new_id))
+    return _existing(session, scope=scope, key=key, fingerprint=fingerprint, now=now, stale_after=stale_after)
+
+
+def store_refusal(session: Session, *, scope: str, client_pk: int | None, key: str, fingerprint: str,
+                  now: dt.datetime, stale_after: dt.timedelta, status: int, body: str) -> bool:
+    """After a rolled-back attempt: store its refusal for replays, unless the key has meanwhile been
+    answered or taken by another request (then that one's answer stands). True if stored."""
+    try:
+        reserved = reserve_in_transaction(session, scope=scope, client_pk=client_pk, key=key, fingerprint=fingerprint,
+                                          now=now, stale_after=stale_after)
+    except (IdempotencyInFlight, IdempotencyKeyReused):
+        return False
+    if not isinstance(reserved, Reserved):
+        return False
+    complete(session, reserved.record_id, status=status, body=body, now=now)
+    return True
+
+
+_RECORDS = IdempotencyRecord.__table__
+_COMPLETE = (update(_RECORDS)  # a Core statement on the table: no ORM bulk-update machinery per request
+             .where(_RECORDS.c.id == bindparam("rid"), _RECORDS.c.state == "in_flight")
              .values(state="done", status_code=bindparam("status"), response_body=bindparam("body"),
                      updated_at=bindparam("at", type_=UTCDateTime())))
 

@@ -14,6 +14,26 @@ AMOUNT = {"type": "string", "pattern": r"^-?(0|[1-9][0-9]*)\.[0-9]{2}$", "exampl
 ACCOUNT_NO_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z\-]{0,31}$"
 TIMESTAMP = {"type": "string", "format": "date-time"}
 NULLABLE_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
+KWH = {"type": "string", "pattern": r"^(0|[1-9][0-9]*)\.[0-9]{2}$", "examples": ["180.50"],
+       "description": "kWh as an exact decimal string, two decimals"}
+READING = {"type": "string", "maxLength": 32, "examples": ["12345.67"],
+           "description": "A register in kWh as a decimal string (at most two decimals, not negative); "
+                          "never a JSON number."}
+# New fields (issue 7) on accounts, redemptions and payments: only for prepaid accounts with a tariff,
+# absent for every other account.
+KWH_FIELDS: dict[str, object] = {
+    "available_balance": {**AMOUNT, "description": "Prepaid accounts with a tariff only: prepaid balance minus "
+                                                   "arrears minus this month's estimate (may be negative)."},
+    "available_kwh": {**KWH, "description": "Prepaid accounts with a tariff only: kWh the available balance buys "
+                                            "from the account's position in its tariff period, rounded down to "
+                                            "0.01 (0.00 when it is not positive)."},
+    "kwh_tariff": {"type": "string", "description": "The tariff version the kWh figures use."},
+    "kwh_basis": {"type": "string", "enum": ["tier", "peak"],
+                  "description": "`tier`: the account's tier position; `peak`: a time-of-use account priced "
+                                 "all at the peak price (conservative)."},
+}
+CREDITED_KWH = {**KWH, "description": "Prepaid accounts with a tariff only: kWh the money credited to the balance "
+                                      "buys from the account's position in its tariff period (rounded down)."}
 
 # Every stable error code, with its status and meaning (also rendered on /docs).
 ERROR_CODES: dict[str, tuple[int, str]] = {
@@ -31,10 +51,14 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "unknown_account": (404, "No electricity account with that number."),
     "voucher_not_found": (404, "No voucher with that serial in the caller's stock."),
     "batch_not_found": (404, "No batch with that id."),
+    "order_not_found": (404, "No cost-control order with that id."),
     "method_not_allowed": (405, "The route does not accept this method."),
     "idempotency_in_flight": (409, "A request with the same Idempotency-Key is still being processed."),
     "payment_conflict": (409, "The channel's external_ref was already booked with another amount or account."),
     "activation_refused": (409, "Cards in the range are not all inactive, or the batch is not issued."),
+    "order_not_pending": (409, "The order was already acknowledged with the other result (or cancelled)."),
+    "concurrent_readings": (409, "Another request recorded the same meter and day at the same moment; retry "
+                                 "with the same Idempotency-Key."),
     "payload_too_large": (413, "The body is larger than the configured limit."),
     "unsupported_media_type": (415, "The body is not JSON (API) or not a form (web page)."),
     "invalid_voucher": (422, "The code cannot be redeemed. Unknown, not activated, already used, expired and "
@@ -44,6 +68,16 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "invalid_token": (422, "The scanned EV1: token does not verify."),
     "idempotency_key_reused": (422, "The Idempotency-Key was used before with another request."),
     "currency_mismatch": (422, "The voucher or payment currency differs from the account's."),
+    "invalid_reading": (422, "A reading has a malformed field (negative or more than two decimals, a date that "
+                             "is not YYYY-MM-DD), is dated in the future or out of order, or lacks time-of-use "
+                             "registers."),
+    "unknown_meter": (422, "The meter is not the account's current meter (unknown, another account's, or "
+                           "replaced)."),
+    "decreasing_reading": (422, "The register is lower than the previous reading and the reading is not marked "
+                                "as a meter replacement."),
+    "reading_conflict": (422, "The meter already has another reading on that day."),
+    "meter_in_use": (422, "A replacement names a meter registered to another account or already removed."),
+    "account_not_metered": (422, "A reading for an account without a tariff assignment (or no such account)."),
     "too_many_attempts": (429, "Too many failed attempts for this client, IP address or account; see "
                                "Retry-After."),
     "internal_error": (500, "Never expected; logged."),
@@ -77,6 +111,12 @@ def _error(status: int, *codes: str) -> dict[str, Any]:
     }
     if headers:
         response["headers"] = headers
+    return response
+
+
+def _readings_error(status: int, *codes: str) -> dict[str, Any]:
+    response = _error(status, *codes)
+    response["content"] = {"application/json": {"schema": {"$ref": "#/components/schemas/ReadingsError"}}}
     return response
 
 
@@ -154,6 +194,7 @@ def _build() -> dict[str, Any]:
                 "currency": {"type": "string"}, "account_no": {"type": "string"}, "applied_to_arrears": AMOUNT,
                 "credited_to_balance": AMOUNT, "balance": AMOUNT, "redeemed_at": TIMESTAMP,
                 "sts": {"$ref": "#/components/schemas/StsToken"},
+                **KWH_FIELDS, "credited_kwh": CREDITED_KWH,
             },
         },
         "StsToken": {
@@ -200,12 +241,87 @@ def _build() -> dict[str, Any]:
                 "balance": AMOUNT, "paid_at": TIMESTAMP,
                 "created": {"type": "boolean", "description": "false: this external_ref was booked before"},
                 "sts": {"$ref": "#/components/schemas/StsToken"},
+                **KWH_FIELDS, "credited_kwh": CREDITED_KWH,
             },
         },
         "Account": {
             "type": "object", "required": ["account_no", "balance", "arrears", "currency"],
             "properties": {"account_no": {"type": "string"}, "balance": AMOUNT, "arrears": AMOUNT,
-                           "currency": {"type": "string"}},
+                           "currency": {"type": "string"}, **KWH_FIELDS},
+        },
+        "ReadingsRequest": {
+            "type": "object", "required": ["readings"],
+            "description": "A batch of meter readings, recorded all or nothing.",
+            "properties": {"readings": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {
+                "type": "object", "required": ["account_no", "meter", "reading_date", "reading"],
+                "properties": {
+                    "account_no": {"type": "string", "pattern": ACCOUNT_NO_PATTERN, "examples": ["3100012345"]},
+                    "meter": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,64}$", "examples": ["M3100012345"]},
+                    "reading_date": {"type": "string", "format": "date", "examples": ["2026-11-25"],
+                                     "description": "The local day of the reading (YYYY-MM-DD), not in the future."},
+                    "reading": READING,
+                    "peak": {**READING, "type": ["string", "null"],
+                             "description": "Peak register (time-of-use meters; with valley)."},
+                    "valley": {**READING, "type": ["string", "null"],
+                               "description": "Valley register (time-of-use meters; with peak)."},
+                    "replacement": {"type": ["boolean", "null"],
+                                    "description": "true: a meter replacement (or register reset): the new "
+                                                   "meter's first reading, consuming nothing."},
+                }}}},
+        },
+        "ReadingsResult": {
+            "type": "object", "required": ["received", "recorded", "duplicates"],
+            "properties": {"received": {"type": "integer", "minimum": 1},
+                           "recorded": {"type": "integer", "minimum": 0,
+                                        "description": "new readings stored"},
+                           "duplicates": {"type": "integer", "minimum": 0,
+                                          "description": "readings already stored with the same values "
+                                                         "(nothing changed)"}},
+        },
+        "ReadingsError": {
+            "type": "object", "required": ["error"],
+            "description": "`error.code` is the code of the first refused reading; `error.errors` lists the "
+                           "refused readings (up to 100) by their index in the request. Nothing was recorded.",
+            "properties": {"error": {
+                "type": "object", "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "pattern": "^[a-z0-9_]+$"}, "message": {"type": "string"},
+                    "errors": {"type": "array", "items": {
+                        "type": "object", "required": ["index", "code", "message"],
+                        "properties": {"index": {"type": "integer", "minimum": 0},
+                                       "code": {"type": "string", "pattern": "^[a-z0-9_]+$"},
+                                       "message": {"type": "string"}}}},
+                    "total_errors": {"type": "integer", "minimum": 1},
+                }}},
+        },
+        "Order": {
+            "type": "object",
+            "required": ["order_id", "account_no", "meter_no", "kind", "status", "reason", "available_balance",
+                         "not_before", "created_at", "acknowledged_at", "acknowledged_by", "result_detail"],
+            "properties": {
+                "order_id": {"type": "integer", "minimum": 1}, "account_no": {"type": "string"},
+                "meter_no": {"type": "string"},
+                "kind": {"type": "string", "enum": ["disconnect", "reconnect"]},
+                "status": {"type": "string", "enum": ["pending", "done", "failed", "cancelled"]},
+                "reason": {"type": "string"},
+                "available_balance": {**AMOUNT, "description": "The available balance when the order was made."},
+                "not_before": {**TIMESTAMP, "description": "Do not execute before this time."},
+                "created_at": TIMESTAMP, "acknowledged_at": NULLABLE_TIMESTAMP,
+                "acknowledged_by": {"type": ["string", "null"]}, "result_detail": {"type": ["string", "null"]},
+            },
+        },
+        "OrderList": {
+            "type": "object", "required": ["orders", "next_after_id"],
+            "properties": {"orders": {"type": "array", "items": {"$ref": "#/components/schemas/Order"}},
+                           "next_after_id": {"type": ["integer", "null"],
+                                             "description": "Pass as `after_id` for the next page (null: no "
+                                                            "more)."}},
+        },
+        "OrderAck": {
+            "type": "object", "required": ["result"],
+            "properties": {"result": {"type": "string", "enum": ["done", "failed"]},
+                           "detail": {"type": "string", "maxLength": 2000,
+                                      "description": "Free text from the head-end (e.g. why it failed)."}},
         },
         "Voucher": {
             "type": "object",
@@ -298,6 +414,8 @@ def _build() -> dict[str, Any]:
         "/api/v1/accounts/{account_no}": {"get": {
             "operationId": "getAccount", "tags": ["accounts"],
             "summary": "Balance and arrears of an electricity account (terminal, channel, finance, admin)",
+            "description": "Prepaid accounts with a tariff also get `available_balance`, `available_kwh`, "
+                           "`kwh_tariff` and `kwh_basis` (absent for every other account).",
             **_roles("terminal", "channel", "finance", "admin"),
             "parameters": [{"name": "account_no", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {"200": _ok("The account.", "Account"), **_AUTH_ERRORS, **_COMMON,
@@ -325,6 +443,68 @@ def _build() -> dict[str, Any]:
                 **_AUTH_ERRORS, **_COMMON,
                 "404": _error(404, "batch_not_found", "not_found"),
                 "409": _error(409, "activation_refused", "idempotency_in_flight"),
+                **_WRITE_ERRORS,
+                "422": _error(422, "idempotency_key_reused"),
+            },
+        }},
+        "/api/v1/readings": {"post": {
+            "operationId": "postReadings", "tags": ["head-end"],
+            "summary": "Record a batch of meter readings from the metering head-end (headend, admin)",
+            "description": "All or nothing. Idempotent per (meter, day): the same reading again is a duplicate "
+                           "and changes nothing; another value for that meter and day is `reading_conflict`. A "
+                           "register lower than the previous one is `decreasing_reading` unless the reading is "
+                           "marked `replacement`. Registers are decimal strings, never numbers.",
+            **_roles("headend", "admin"),
+            "parameters": [_IDEMPOTENCY_HEADER],
+            "requestBody": _json_body("ReadingsRequest"),
+            "responses": {
+                "201": _ok("Recorded (at least one new reading).", "ReadingsResult", replayable=True),
+                "200": _ok("Nothing new: every reading was already recorded.", "ReadingsResult", replayable=True),
+                "400": _readings_error(400, "malformed_json", "validation_error", "idempotency_key_required",
+                                       "invalid_idempotency_key"),
+                **_AUTH_ERRORS, **_COMMON,
+                "409": _error(409, "idempotency_in_flight", "concurrent_readings"),
+                **_WRITE_ERRORS,
+                "422": _readings_error(422, "invalid_reading", "unknown_meter", "decreasing_reading",
+                                       "reading_conflict", "meter_in_use", "account_not_metered",
+                                       "idempotency_key_reused"),
+            },
+        }},
+        "/api/v1/orders": {"get": {
+            "operationId": "listOrders", "tags": ["head-end"],
+            "summary": "Cost-control disconnect / reconnect orders, in the order to execute them (headend, admin)",
+            **_roles("headend", "admin"),
+            "parameters": [
+                {"name": "status", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": ["pending", "done", "failed", "cancelled", "all"],
+                            "default": "pending"}},
+                {"name": "after_id", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "default": 0},
+                 "description": "Only orders with a larger id (the previous page's `next_after_id`)."},
+                {"name": "limit", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+                {"name": "account_no", "in": "query", "required": False,
+                 "schema": {"type": "string", "pattern": ACCOUNT_NO_PATTERN}},
+            ],
+            "responses": {"200": _ok("Orders in id order.", "OrderList"),
+                          "400": _error(400, "validation_error"), **_AUTH_ERRORS, **_COMMON},
+        }},
+        "/api/v1/orders/{order_id}/ack": {"post": {
+            "operationId": "acknowledgeOrder", "tags": ["head-end"],
+            "summary": "Report a cost-control order done or failed (headend, admin)",
+            "description": "The same result again returns the order unchanged; the other result is refused "
+                           "(409 `order_not_pending`).",
+            **_roles("headend", "admin"),
+            "parameters": [{"name": "order_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                           _IDEMPOTENCY_HEADER],
+            "requestBody": _json_body("OrderAck"),
+            "responses": {
+                "200": _ok("The acknowledged order.", "Order", replayable=True),
+                "400": _error(400, "malformed_json", "validation_error", "idempotency_key_required",
+                              "invalid_idempotency_key"),
+                **_AUTH_ERRORS, **_COMMON,
+                "404": _error(404, "order_not_found", "not_found"),
+                "409": _error(409, "idempotency_in_flight", "order_not_pending"),
                 **_WRITE_ERRORS,
                 "422": _error(422, "idempotency_key_reused"),
             },
@@ -408,7 +588,8 @@ def _build() -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
-        "tags": [{"name": n} for n in ("redemption", "payments", "accounts", "stock", "keys", "web", "operations")],
+        "tags": [{"name": n} for n in ("redemption", "payments", "accounts", "stock", "keys", "head-end", "web",
+                                       "operations")],
         "paths": paths,
         "components": {
             "schemas": schemas,

@@ -1,20 +1,28 @@
 """The hot path: one code (typed or scanned ``EV1:`` token) onto one account, exactly once.
 
-Everything that changes money happens in ONE database transaction:
+Everything that changes money happens in ONE database transaction - the
+caller's (:mod:`redeem_api.routes.redemptions`), which also holds the API key
+check, the Idempotency-Key reservation, the throttle check and the stored
+response, and commits once. Here, in about a dozen statements:
 
-1. the account must exist (``unknown_account`` says nothing about the code);
-2. the voucher is found by HMAC(pepper, code) - the code itself is never stored;
-3. a conditional ``UPDATE vouchers SET status='redeemed' WHERE id=:id AND
-   status='active' AND expires >= :today``: exactly one row or the attempt
-   fails, so two concurrent redemptions cannot both win (no ``FOR UPDATE``;
-   PostgreSQL re-checks the WHERE after the first writer commits, SQLite has
-   one writer at a time);
-4. the books post Dr voucher_liability / Cr arrears (oldest bill first),
-   the rest Cr prepaid (:func:`ledger.voucher_books.redeem_voucher`);
-5. the redemption row (unique per voucher: a second line of defence), the
-   SMS outbox row and the audit event (last, as the audit chain serialises
-   writers);
-6. if the account has an STS keypad meter, the money credited to the balance
+1. the account, its balance rows, the ``voucher_liability`` row and whether
+   it has an STS meter, in one query (``unknown_account`` says nothing about
+   the code);
+2. the claim IS the lookup: ``UPDATE vouchers SET status='redeemed' WHERE
+   code_hash = HMAC(pepper, code) AND status='active' AND expires >= :today
+   RETURNING ...`` - exactly one request gets the row, so two concurrent
+   redemptions cannot both win (no ``FOR UPDATE``: PostgreSQL re-checks the
+   WHERE after the first writer commits, SQLite has one writer at a time).
+   Only if it matches nothing is the card read, to tell void / inactive /
+   canary cards apart for the fraud alerts; a claimed card refused after
+   all (canary, token for another serial, currency) is given back by the
+   rollback;
+3. the books post Dr voucher_liability / Cr arrears (oldest bill first),
+   the rest Cr prepaid (:func:`ledger.voucher_books.book_claimed_redemption`);
+4. the redemption row (unique per voucher: a second line of defence), the
+   SMS outbox row and the audit event (appended at commit, as the audit
+   chain serialises writers);
+5. if the account has an STS keypad meter, the money credited to the balance
    becomes kWh (the account's tariff) and a 20-digit token for the meter
    (:mod:`vending.service`), in the same transaction: the response, the web
    page and the SMS outbox row gain an ``sts`` object. A refusal (KEN
@@ -35,11 +43,12 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, exists, insert, select, true, update
 from sqlalchemy.orm import Session
 
+from ledger import chart
 from ledger.errors import CurrencyMismatch, RedemptionBookingError
-from ledger.voucher_books import redeem_voucher
+from ledger.voucher_books import ClaimedVoucher, Payee, RedemptionBooking, book_claimed_redemption
 from redeem_api import fraud
 from redeem_api.clients import ClientInfo
 from redeem_api.config import ThrottleLimits
@@ -48,8 +57,9 @@ from redeem_api.sts_support import sts_fields
 from redeem_api.throttle import Limit, Throttle, account_key, client_key, ip_key
 from storage import audit
 from storage.api_models import OutboxMessage, Redemption
-from storage.ledger_models import CustomerAccount
+from storage.ledger_models import CustomerAccount, LedgerAccount
 from storage.models import Voucher
+from storage.sts_models import StsMeter
 from storage.types import UTCDateTime
 from vouchers.codes import code_hash_normalized, normalize_code
 from vouchers.errors import BadSignature, ExpiredToken, InvalidCode, RevokedKey, TokenError, UnknownKey
@@ -60,14 +70,26 @@ from vouchers.token import PREFIX, verify_token
 log = logging.getLogger(__name__)
 MAX_CODE_INPUT = 1024
 
-# Built once: the hot path only binds values (less Python work while the books hold their locks).
-_ACCOUNT = select(CustomerAccount.id, CustomerAccount.currency).where(CustomerAccount.account_no == bindparam("no"))
-_VOUCHER = (select(Voucher.id, Voucher.serial, Voucher.status, Voucher.expires, Voucher.face_value, Voucher.currency)
-            .where(Voucher.code_hash == bindparam("code_hash")))
-_CLAIM = (update(Voucher)
-          .where(Voucher.id == bindparam("vid"), Voucher.status == "active", Voucher.expires >= bindparam("today"))
+# Built once: the hot path only binds values (Core statements on tables, no ORM units of work).
+_CA, _LA, _VT = CustomerAccount.__table__, LedgerAccount.__table__, Voucher.__table__
+# The account, its two balance rows, the voucher_liability row of its currency and whether it has an
+# active STS keypad meter (vending.meters.find_meter's rule): one statement for what took four.
+_PAYEE = select(
+    _CA.c.id, _CA.c.account_no, _CA.c.currency, _CA.c.arrears_account_id, _CA.c.prepaid_account_id,
+    select(_LA.c.id).where(_LA.c.code == chart.VOUCHER_LIABILITY, _LA.c.currency == _CA.c.currency)
+    .scalar_subquery().label("liability_id"),
+    exists().where(StsMeter.account_no == _CA.c.account_no, StsMeter.active == true()).label("has_meter"),
+).where(_CA.c.account_no == bindparam("no"))
+# The claim IS the lookup: one conditional update finds the code and wins the card, or finds nothing.
+_CLAIM = (update(_VT)
+          .where(_VT.c.code_hash == bindparam("h"), _VT.c.status == "active",
+                 _VT.c.expires >= bindparam("today"))
           .values(status="redeemed", redeemed_at=bindparam("at", type_=UTCDateTime()),
-                  updated_at=bindparam("at", type_=UTCDateTime())))
+                  updated_at=bindparam("at", type_=UTCDateTime()))
+          .returning(_VT.c.id, _VT.c.serial, _VT.c.face_value, _VT.c.currency, _VT.c.activated_at))
+# Only when the claim found nothing: why (for the fraud alerts)?
+_VOUCHER = (select(_VT.c.id, _VT.c.serial, _VT.c.status, _VT.c.expires)
+            .where(_VT.c.code_hash == bindparam("h")))
 _INSERT_REDEMPTION = insert(Redemption.__table__)
 _INSERT_OUTBOX = insert(OutboxMessage.__table__)
 
@@ -170,17 +192,12 @@ def _resolve_code(attempt: Attempt, ctx: Context) -> tuple[str, str | None]:
     return claims.code, claims.serial
 
 
-def redeem(session: Session, attempt: Attempt, ctx: Context) -> dict[str, object]:
-    """Redeem inside the caller's transaction; returns the 201 document or raises an ApiError."""
-    customer = session.execute(_ACCOUNT, {"no": attempt.account_no}).one_or_none()
-    if customer is None:
-        raise UnknownAccount(f"no electricity account {attempt.account_no}",
-                             after_rollback=_failure(attempt, ctx, account_exists=False))
-    code, token_serial = _resolve_code(attempt, ctx)
-    row = session.execute(_VOUCHER, {"code_hash": code_hash_normalized(ctx.pepper, code)}).one_or_none()
-    del code
+def _refuse_unclaimed(session: Session, attempt: Attempt, ctx: Context, code_hash: bytes,
+                      token_serial: str | None) -> ApiError:
+    """The claim found no active, valid card: the same ``invalid_voucher`` for every reason (alerts aside)."""
+    row = session.execute(_VOUCHER, {"h": code_hash}).one_or_none()
     if row is None:
-        raise InvalidVoucher(after_rollback=_failure(attempt, ctx))
+        return InvalidVoucher(after_rollback=_failure(attempt, ctx))
     alert = None
     if row.serial in ctx.canaries:
         alert = fraud.CANARY_SERIAL
@@ -190,17 +207,42 @@ def redeem(session: Session, attempt: Attempt, ctx: Context) -> dict[str, object
         alert = fraud.INACTIVE_VOUCHER
     elif token_serial is not None and token_serial != row.serial:
         alert = fraud.FORGED_TOKEN
-    if alert is not None or row.status != "active" or row.expires < ctx.today:
+    return InvalidVoucher(after_rollback=_failure(attempt, ctx, alert=alert, serial=row.serial,
+                                                  voucher_status=row.status))
+
+
+def redeem(session: Session, attempt: Attempt, ctx: Context) -> dict[str, object]:
+    """Redeem inside the caller's transaction; returns the 201 document or raises an ApiError.
+
+    On a refusal the caller rolls the transaction back (which also undoes a claim made here).
+    """
+    payee = session.execute(_PAYEE, {"no": attempt.account_no}).one_or_none()
+    if payee is None:
+        raise UnknownAccount(f"no electricity account {attempt.account_no}",
+                             after_rollback=_failure(attempt, ctx, account_exists=False))
+    code, token_serial = _resolve_code(attempt, ctx)
+    code_hash = code_hash_normalized(ctx.pepper, code)
+    del code
+    row = session.execute(_CLAIM, {"h": code_hash, "today": ctx.today, "at": ctx.now}).one_or_none()
+    if row is None:  # unknown, not active, expired, or another request redeemed it a moment ago
+        raise _refuse_unclaimed(session, attempt, ctx, code_hash, token_serial)
+    # Refusals of a card we have just claimed: the rollback gives it back.
+    alert = None
+    if row.serial in ctx.canaries:
+        alert = fraud.CANARY_SERIAL
+    elif token_serial is not None and token_serial != row.serial:
+        alert = fraud.FORGED_TOKEN
+    if alert is not None:
         raise InvalidVoucher(after_rollback=_failure(attempt, ctx, alert=alert, serial=row.serial,
-                                                     voucher_status=row.status))
-    if row.currency != customer.currency:
-        raise ApiError(f"this voucher is in {row.currency} but the account is kept in {customer.currency}",
+                                                     voucher_status="active"))
+    if row.currency != payee.currency:
+        raise ApiError(f"this voucher is in {row.currency} but the account is kept in {payee.currency}",
                        status=422, code="currency_mismatch")
-    won = session.execute(_CLAIM, {"vid": row.id, "today": ctx.today, "at": ctx.now}).rowcount
-    if won != 1:  # another request redeemed it a moment ago
-        raise InvalidVoucher(after_rollback=_failure(attempt, ctx))
     try:
-        booking = redeem_voucher(session, row.id, attempt.account_no, now=ctx.now, actor=attempt.actor)
+        booking = book_claimed_redemption(
+            session, ClaimedVoucher(row.id, row.serial, row.face_value, row.currency, row.activated_at),
+            Payee(payee.id, payee.account_no, payee.currency, payee.arrears_account_id, payee.prepaid_account_id),
+            now=ctx.now, actor=attempt.actor, liability_account_id=payee.liability_id)
     except CurrencyMismatch as e:  # pragma: no cover - checked above
         raise ApiError(str(e), status=422, code="currency_mismatch") from e
     except RedemptionBookingError as e:
@@ -215,21 +257,7 @@ def redeem(session: Session, attempt: Attempt, ctx: Context) -> dict[str, object
         "balance_after": booking.balance, "channel": attempt.channel,
         "client_pk": attempt.client.pk if attempt.client else None,
         "ledger_transaction_id": booking.transaction_id, "redeemed_at": ctx.now})
-    document: dict[str, object] = {
-        "redemption_id": redemption_id,
-        "serial": row.serial,
-        "amount": format_amount(booking.amount),
-        "currency": booking.currency,
-        "account_no": attempt.account_no,
-        "applied_to_arrears": format_amount(booking.applied_to_arrears),
-        "credited_to_balance": format_amount(booking.credited_to_balance),
-        "balance": format_amount(booking.balance),
-        "redeemed_at": ctx.now.astimezone(dt.timezone.utc).isoformat(),
-    }
-    sts = sts_fields(session, attempt.account_no, booking.credited_to_balance, ctx.now, source="redemption",
-                     source_ref=redemption_id, actor=attempt.actor)
-    if sts is not None:
-        document["sts"] = sts
+    document = success_document(session, attempt, ctx, booking, redemption_id, has_meter=bool(payee.has_meter))
     session.execute(_INSERT_OUTBOX, {
         "kind": "sms.voucher_redeemed", "account_no": attempt.account_no, "created_at": ctx.now, "attempts": 0,
         "payload": json.dumps({"template": "voucher_redeemed", **document}, ensure_ascii=False, sort_keys=True)})
@@ -238,4 +266,31 @@ def redeem(session: Session, attempt: Attempt, ctx: Context) -> dict[str, object
                  details={"account_no": attempt.account_no, "channel": attempt.channel,
                           "redemption_id": redemption_id, "transaction_id": booking.transaction_id,
                           "amount": booking.amount, "currency": booking.currency})
+    return document
+
+
+def success_document(session: Session, attempt: Attempt, ctx: Context, booking: RedemptionBooking,
+                     redemption_id: str, *, has_meter: bool = True) -> dict[str, object]:
+    """The 201 body (also the SMS payload): the one place that builds it."""
+    document: dict[str, object] = {
+        "redemption_id": redemption_id,
+        "serial": booking.serial,
+        "amount": format_amount(booking.amount),
+        "currency": booking.currency,
+        "account_no": attempt.account_no,
+        "applied_to_arrears": format_amount(booking.applied_to_arrears),
+        "credited_to_balance": format_amount(booking.credited_to_balance),
+        "balance": format_amount(booking.balance),
+        "redeemed_at": ctx.now.astimezone(dt.timezone.utc).isoformat(),
+    }
+    if has_meter:  # only accounts with an STS keypad meter (looked up with the account) get a token
+        sts = sts_fields(session, attempt.account_no, booking.credited_to_balance, ctx.now, source="redemption",
+                         source_ref=redemption_id, actor=attempt.actor)
+        if sts is not None:
+            document["sts"] = sts
+    # Prepaid accounts with a tariff: what the money buys in kWh (new fields; one PK lookup for other accounts).
+    from redeem_api.metering_support import kwh_document
+
+    document.update(kwh_document(session, attempt.account_no, now=ctx.now,
+                                 credited_minor=booking.credited_to_balance))
     return document

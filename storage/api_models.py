@@ -28,7 +28,7 @@ from storage.types import UTCDateTime
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite rowid aliasing needs INTEGER
 
-CLIENT_ROLES = ("terminal", "distributor", "channel", "finance", "admin")
+CLIENT_ROLES = ("terminal", "distributor", "channel", "finance", "admin", "headend")
 IDEMPOTENCY_STATES = ("in_flight", "done")
 REDEMPTION_CHANNELS = ("terminal", "web")
 

@@ -8,26 +8,44 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
 from storage.commit_hooks import AUDIT_CHAIN, at_commit, state
 from storage.models import AuditEvent
+from storage.types import UTCDateTime
 
 GENESIS = "0" * 64
 _AUDIT_LOCK = 0x5641_5544  # "VAUD"
 _QUEUE = "audit_events_queued"
+# Built once: an audit event is written by every redemption.
+_HEAD = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+_INSERT = insert(AuditEvent.__table__)
+_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+# PostgreSQL: prev_hash = the head as this statement sees it (after the lock), hash computed in SQL.
+_INSERT_CHAINED = text(
+    "INSERT INTO audit_events (at, actor, action, subject_type, subject_id, from_state, to_state, reason, "
+    "details, prev_hash, hash) "
+    "SELECT :at, :actor, :action, :subject_type, :subject_id, :from_state, :to_state, :reason, :details, "
+    "head.prev, encode(sha256(convert_to('[\"' || head.prev || '\",' || CAST(:tail AS text), 'UTF8')), 'hex') "
+    "FROM (SELECT coalesce((SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1), :genesis) AS prev) AS head"
+).bindparams(bindparam("at", type_=UTCDateTime()), bindparam("genesis", value=GENESIS))
+
+
+def _tail(at: dt.datetime, actor: str, action: str, subject_type: str, subject_id: str,
+          from_state: str | None, to_state: str | None, reason: str | None, details: str | None) -> str:
+    """The canonical JSON of an event after its ``prev_hash``: ``'"<at>","<actor>",...]'``."""
+    utc = at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None else at.astimezone(dt.timezone.utc)
+    return json.dumps([utc.isoformat(), actor, action, subject_type, subject_id, from_state, to_state, reason,
+                       details], ensure_ascii=False, separators=(",", ":"))[1:]
 
 
 def _digest(prev_hash: str, at: dt.datetime, actor: str, action: str, subject_type: str, subject_id: str,
             from_state: str | None, to_state: str | None, reason: str | None, details: str | None) -> str:
-    utc = at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None else at.astimezone(dt.timezone.utc)
-    canonical = json.dumps(
-        [prev_hash, utc.isoformat(), actor, action, subject_type, subject_id,
-         from_state, to_state, reason, details],
-        ensure_ascii=False, separators=(",", ":"),
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    """SHA-256 of the canonical JSON ``[prev_hash, at, actor, action, ...]`` (prev_hash is plain hex,
+    so ``'["' + prev_hash + '",' + tail`` is exactly that JSON; PostgreSQL computes it the same way)."""
+    tail = _tail(at, actor, action, subject_type, subject_id, from_state, to_state, reason, details)
+    return hashlib.sha256(('["' + prev_hash + '",' + tail).encode("utf-8")).hexdigest()
 
 
 def record(session: Session, *, now: dt.datetime, actor: str, action: str, subject_type: str, subject_id: str,
@@ -51,21 +69,33 @@ def record(session: Session, *, now: dt.datetime, actor: str, action: str, subje
 
 
 def _write_queued(session: Session) -> None:
+    """PostgreSQL, at commit: take the chain lock, then append each event chained to the head.
+
+    The hash is computed by the server (``sha256`` over the same canonical JSON),
+    from the head read by each INSERT itself: every statement after the lock
+    sees the newest committed event, or our own previous one. No statement
+    returns anything, so the commit hooks can send them all in one round trip
+    (``storage.commit_hooks``): the lock is held for server time, not for
+    round trips to a busy Python process.
+    """
     events = state(session, _QUEUE, list)
     if events:
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK})
-        _append(session, events)
+        session.execute(_LOCK, {"k": _AUDIT_LOCK})
+        rows = [{**e, "tail": _tail(e["at"], e["actor"], e["action"], e["subject_type"], e["subject_id"],
+                                    e["from_state"], e["to_state"], e["reason"], e["details"])} for e in events]
+        session.execute(_INSERT_CHAINED, rows[0] if len(rows) == 1 else rows)
 
 
 def _append(session: Session, events: list[dict[str, Any]]) -> None:
-    prev = session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
-    prev_hash = prev or GENESIS
+    prev_hash = session.execute(_HEAD).scalar() or GENESIS
+    rows = []
     for e in events:
         digest = _digest(prev_hash, e["at"], e["actor"], e["action"], e["subject_type"], e["subject_id"],
                          e["from_state"], e["to_state"], e["reason"], e["details"])
-        session.add(AuditEvent(**e, prev_hash=prev_hash, hash=digest))
-        session.flush()
+        rows.append({**e, "prev_hash": prev_hash, "hash": digest})
         prev_hash = digest
+    # one statement; rows get ascending ids in list order (the chain order)
+    session.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
 
 
 @dataclass(frozen=True)

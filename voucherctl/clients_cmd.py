@@ -11,7 +11,7 @@ from voucherctl.output import emit, json_option
 
 @click.group()
 def clients() -> None:
-    """API clients: terminals, distributors, channels, finance, admins."""
+    """API clients: terminals, distributors, channels, finance, admins, metering head-ends."""
 
 
 @clients.command("create")

@@ -147,6 +147,10 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: 
         "limit_request_field_size": 8190,
         "proc_name": "voucherctl-serve",
         "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
+        # gunicorn >= 25.1 opens a control socket at one fixed path per user ($XDG_RUNTIME_DIR or
+        # ~/.gunicorn/gunicorn.ctl): a second server on the machine (a benchmark's echo server, a test's
+        # server) fights over it. Nothing here uses gunicornc; off (ignored by older gunicorn).
+        "control_socket_disable": True,
     }
 
 
@@ -160,7 +164,7 @@ def run_gunicorn(app_factory: Callable[[], Any], options: dict[str, Any],
             for key, value in options.items():
                 if key == "worker_class" and value == "gthread":
                     value = WORKER_CLASS  # gthread with bounded waits for slow clients (see above)
-                if value is not None:
+                if value is not None and key in self.cfg.settings:  # a setting this gunicorn knows
                     self.cfg.set(key, value)
             if on_exit is not None:
                 self.cfg.set("on_exit", lambda _arbiter: on_exit())
@@ -188,6 +192,8 @@ def serve(host: str, port: int, workers: int | None, threads: int, timeout: int,
 
     settings = context.settings()
     config = ApiConfig.from_settings(settings)
+    # A request holds one pooled connection for its one transaction: never fewer connections than threads.
+    config = dataclasses.replace(config, db_pool_size=max(config.db_pool_size, threads))
     cleanup = None
     if config.metrics_dir is None:
         metrics_dir = tempfile.mkdtemp(prefix="voucher-metrics-")

@@ -1,4 +1,5 @@
-"""``GET /api/v1/accounts/<account_no>``: balance and arrears of one electricity account."""
+"""``GET /api/v1/accounts/<account_no>``: balance and arrears of one electricity account (and, for a
+prepaid account with a tariff, its available balance and what it buys in kWh)."""
 from __future__ import annotations
 
 from flask import Blueprint
@@ -6,7 +7,8 @@ from flask import Blueprint
 from ledger.customers import customer_summary
 from ledger.errors import UnknownAccount as LedgerUnknownAccount
 from redeem_api.errors import UnknownAccount
-from redeem_api.http import json_response, require_roles, valid_account_no
+from redeem_api.http import json_response, now, require_roles, valid_account_no
+from redeem_api.metering_support import kwh_document
 from redeem_api.state import db
 from vouchers.money import format_amount
 
@@ -22,6 +24,7 @@ def get_account(account_no: str):
     try:
         with session.begin():
             summary = customer_summary(session, account_no)
+            kwh = kwh_document(session, summary.account_no, now=now())
     except LedgerUnknownAccount as e:
         raise UnknownAccount(f"no electricity account {account_no}") from e
     return json_response(200, {
@@ -29,4 +32,5 @@ def get_account(account_no: str):
         "balance": format_amount(summary.balance),
         "arrears": format_amount(summary.arrears),
         "currency": summary.currency,
+        **kwh,
     })

@@ -22,6 +22,7 @@ from redeem_api.http import (
     run_idempotent,
     text_field,
 )
+from redeem_api.metering_support import kwh_document
 from redeem_api.sts_support import sts_fields
 from storage.api_models import OutboxMessage
 from vouchers.errors import InvalidMoney
@@ -112,6 +113,8 @@ def create_payment():
                     "payload": json.dumps({"template": "sts_token", "payment_id": document["payment_id"],
                                            "amount": document["amount"], "currency": document["currency"],
                                            "sts": sts}, ensure_ascii=False, sort_keys=True)})
+        # A prepaid account with a tariff: what the money buys in kWh (new fields; none for other accounts).
+        document.update(kwh_document(session, result.account_no, now=at, credited_minor=result.credited_to_balance))
         return (201 if result.created else 200), document
 
     status, text, replayed = run_idempotent(scope=f"client:{client.pk}", client_pk=client.pk, key=key, body=body,

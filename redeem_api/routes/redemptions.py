@@ -1,26 +1,45 @@
-"""``POST /api/v1/redemptions`` (terminal role) and the redemption runner shared with the web page."""
+"""``POST /api/v1/redemptions`` (terminal role) and the redemption runner shared with the web page.
+
+The hot path is ONE database transaction (one commit, one WAL flush) on
+success: the API key check, the Idempotency-Key reservation (held by an
+advisory lock while the transaction runs, see :mod:`redeem_api.idempotency`),
+the throttle check, the redemption itself (:func:`redeem_api.redemption.redeem`)
+and the stored response. A refusal rolls all of it back; its side effects
+(failure counters, fraud alerts) and, if it is replayable, the stored refusal
+are written by a second, short transaction.
+"""
 from __future__ import annotations
 
-from flask import Blueprint, request
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import Blueprint, g, request
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from redeem_api import idempotency
-from redeem_api.errors import ApiError
+from redeem_api.clients import ClientInfo, authenticate
+from redeem_api.errors import ApiError, Forbidden, Unauthorized
 from redeem_api.http import (
     account_no_field,
     client_ip,
-    current_client,
+    dumps,
+    is_retryable,
     json_response,
     now,
     read_json_object,
-    require_roles,
-    run_idempotent,
     text_field,
     today,
 )
 from redeem_api.redemption import Attempt, Context, check_code_format, check_throttle, redeem
-from redeem_api.state import state
+from redeem_api.state import db, state
 
+log = logging.getLogger(__name__)
 bp = Blueprint("redemptions", __name__, url_prefix="/api/v1")
+T = TypeVar("T")
+ROUTE = "POST /api/v1/redemptions"
 
 _OUTCOMES = {
     "invalid_voucher": "invalid_voucher", "invalid_code_format": "invalid_code_format",
@@ -34,16 +53,74 @@ def context() -> Context:
                    canaries=st.config.canary_serials, now=now(), today=today())
 
 
+def in_one_transaction(session: Session, work: Callable[[Session], T], attempts: int = 3) -> T:
+    """``work`` in one transaction (the one already begun on ``session``, if any), then COMMIT.
+
+    Rolled back on any exception; run again from scratch on a deadlock or
+    serialization failure (nothing of the failed attempt survives the rollback).
+    """
+    for attempt in range(1, attempts + 1):
+        if not session.in_transaction():
+            session.begin()
+        try:
+            result = work(session)
+            session.commit()
+            return result
+        except DBAPIError as e:
+            session.rollback()
+            if attempt == attempts or not is_retryable(e):
+                raise
+            log.warning("retrying a redemption after %s (attempt %d)", type(e.orig).__name__, attempt)
+        except BaseException:
+            session.rollback()
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _redeem_idempotently(attempt: Attempt, ctx: Context, *, scope: str, client_pk: int | None, key: str,
+                         body: dict, route: str) -> tuple[int, str, bool]:
+    """(status, body text, replayed): at most one redemption per (scope, key), in one transaction."""
+    st = state()
+    fingerprint = idempotency.fingerprint(st.fingerprint_secret, request.method, route, body)
+    stale = dt.timedelta(seconds=st.config.idempotency_stale_seconds)
+    held = dict(scope=scope, client_pk=client_pk, key=key, fingerprint=fingerprint, now=ctx.now, stale_after=stale)
+
+    def work(session: Session) -> tuple[int, str, bool]:
+        reserved = idempotency.reserve_in_transaction(session, **held)
+        if isinstance(reserved, idempotency.Replay):  # a finished request: never throttled, never redone
+            return reserved.status, reserved.body, True
+        check_throttle(session, attempt, ctx)
+        text = dumps(redeem(session, attempt, ctx))
+        idempotency.complete(session, reserved.record_id, status=201, body=text, now=ctx.now)
+        return 201, text, False
+
+    session = db()
+    try:
+        return in_one_transaction(session, work)
+    except ApiError as e:
+        refusal = e  # outlives the except clause, for the closure below
+        if refusal.after_rollback is None and not refusal.storable:
+            raise  # 409/422 key refusals, 429: nothing to write
+        text = dumps(refusal.body())
+
+        def afterwards(session: Session) -> None:
+            if refusal.after_rollback is not None:  # failure counters and fraud alerts
+                refusal.after_rollback(session)
+            if refusal.storable:  # the same request with the same key gets the same refusal
+                idempotency.store_refusal(session, **held, status=refusal.status, body=text)
+
+        in_one_transaction(session, afterwards)
+        raise
+
+
 def perform_redemption(attempt: Attempt, *, scope: str, client_pk: int | None, key: str, body: dict,
                        route: str) -> tuple[int, str, bool]:
-    """Format check, throttle check, then the idempotent redemption; counts the outcome."""
+    """Format check, then the idempotent redemption (throttle check included); counts the outcome."""
     metrics = state().metrics
     try:
         check_code_format(attempt)
-        ctx = context()
-        status, text, replayed = run_idempotent(
-            scope=scope, client_pk=client_pk, key=key, body=body, route=route,
-            precheck=lambda s: check_throttle(s, attempt, ctx), handler=lambda s: (201, redeem(s, attempt, ctx)))
+        status, text, replayed = _redeem_idempotently(attempt, context(), scope=scope, client_pk=client_pk, key=key,
+                                                      body=body, route=route)
     except ApiError as e:
         metrics.count_redemption(_OUTCOMES.get(e.code, "error" if e.status >= 500 else "rejected"))
         raise
@@ -54,10 +131,27 @@ def perform_redemption(attempt: Attempt, *, scope: str, client_pk: int | None, k
     return status, text, replayed
 
 
+def _terminal(session: Session) -> ClientInfo:
+    """``require_roles("terminal")``, but the key is checked in the redemption's own transaction
+    (begun here and committed with the redemption): no transaction of its own."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized()
+    if not session.in_transaction():
+        session.begin()
+    client = authenticate(session, token.strip())
+    if client is None:
+        raise Unauthorized("the API key is invalid or revoked")
+    g._client = client
+    if client.role != "terminal":
+        raise Forbidden(f"the {client.role} role may not call this route")
+    return client
+
+
 @bp.post("/redemptions")
-@require_roles("terminal")
 def create_redemption():
-    client = current_client()
+    client = _terminal(db())
     body = read_json_object()
     key = idempotency.parse_key(request.headers.get("Idempotency-Key"))
     code_text = text_field(body, "code", max_length=1024)
@@ -65,5 +159,8 @@ def create_redemption():
     assert code_text is not None
     attempt = Attempt(code_text.strip(), account_no, "terminal", client, client_ip())
     status, text, replayed = perform_redemption(attempt, scope=f"client:{client.pk}", client_pk=client.pk, key=key,
-                                                body=body, route="POST /api/v1/redemptions")
+                                                body=body, route=ROUTE)
     return json_response(status, text, {"Idempotent-Replayed": "true"} if replayed else None)
+
+
+create_redemption.allowed_roles = ("terminal",)  # type: ignore[attr-defined]  # read by the role tests / docs

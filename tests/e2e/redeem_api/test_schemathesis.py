@@ -26,12 +26,17 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
 from redeem_api.state import EXTENSION  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 from storage.migrate import upgrade_to_head  # noqa: E402
-from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, build_world  # noqa: E402
+from tests.integration.redeem_api.world import (  # noqa: E402
+    ACCOUNT_CLEAN,
+    ACCOUNT_METERED,
+    build_world,
+)
 
 NOW = dt.datetime(2026, 11, 26, 10, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
 ROLE_FOR = {"/api/v1/redemptions": "terminal", "/api/v1/payments": "channel",
             "/api/v1/accounts/{account_no}": "finance", "/api/v1/vouchers/{serial}": "distributor",
-            "/api/v1/activations": "distributor", "/api/v1/keys": "admin"}
+            "/api/v1/activations": "distributor", "/api/v1/keys": "admin", "/api/v1/readings": "headend",
+            "/api/v1/orders": "headend", "/api/v1/orders/{order_id}/ack": "headend"}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
 
@@ -44,6 +49,7 @@ def api_world(tmp_path_factory):
     upgrade_to_head(engine)
     engine.dispose()
     world = build_world(tmp, url, NOW)
+    world.metered_account(prepaid=5000)
     app = world.app(VOUCHER_THROTTLE_CLIENT_FAILURES="1000000", VOUCHER_THROTTLE_ACCOUNT_FAILURES="1000000",
                     VOUCHER_THROTTLE_WEB_IP_FAILURES="1000000", VOUCHER_THROTTLE_WEB_ACCOUNT_FAILURES="1000000")
     yield world, app
@@ -55,12 +61,15 @@ def known_data(world, path: str) -> dict:
     """Values that exist, so success responses are generated and checked too."""
     card = world.cards[-1]
     return {
-        "/api/v1/accounts/{account_no}": {"path_parameters": {"account_no": ACCOUNT_ARREARS}},
+        "/api/v1/accounts/{account_no}": {"path_parameters": {"account_no": ACCOUNT_METERED}},  # with kWh fields
         "/api/v1/vouchers/{serial}": {"path_parameters": {"serial": world.cards[0].serial}},
         "/api/v1/redemptions": {"body": {"code": world.cards[0].code, "account_no": ACCOUNT_CLEAN}},
-        "/api/v1/payments": {"body": {"account_no": ACCOUNT_ARREARS, "amount": "1.00", "external_ref": "st-1"}},
+        "/api/v1/payments": {"body": {"account_no": ACCOUNT_METERED, "amount": "1.00", "external_ref": "st-1"}},
         "/api/v1/activations": {"body": {"batch_id": world.batch_id, "from_serial": card.serial,
                                          "to_serial": card.serial}},
+        "/api/v1/readings": {"body": {"readings": [{"account_no": ACCOUNT_METERED, "meter": f"M{ACCOUNT_METERED}",
+                                                    "reading_date": "2026-11-20", "reading": "150.25"}]}},
+        "/api/v1/orders": {"query": {"status": "all", "account_no": ACCOUNT_METERED}},
     }.get(path, {})
 
 

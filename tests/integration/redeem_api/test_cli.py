@@ -74,3 +74,13 @@ def test_bad_client_definitions_are_one_line_errors(run, capsys, args):
 def test_revoke_unknown_client(run, capsys):
     assert main(["clients", "revoke", "c_0000000000000000"]) == 1
     assert "no API client" in capsys.readouterr().err
+
+
+def test_headend_client(run, app, world, capsys):
+    created = json.loads(run("clients", "create", "--name", "Head-end A", "--role", "headend", "--json").output)
+    assert created["role"] == "headend" and created["channel"] is None and created["distributor_id"] is None
+    headers = {"Authorization": f"Bearer {created['api_key']}"}
+    assert app.test_client().get("/api/v1/orders", headers=headers).status_code == 200
+    assert app.test_client().get("/api/v1/accounts/3100000001", headers=headers).status_code == 403
+    assert main(["clients", "create", "--name", "H", "--role", "headend", "--channel", "alipay"]) != 0
+    assert "--channel applies only to the channel role" in capsys.readouterr().err

@@ -126,7 +126,11 @@ def test_throttled_request_releases_its_key(client, world, clock):
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_in_flight_409_with_a_real_concurrent_request(app, world, db_url):
-    """PostgreSQL only: hold the voucher row lock from outside so the first request is stuck mid-transaction."""
+    """PostgreSQL only: hold the voucher row lock from outside so the first request is stuck mid-transaction.
+
+    The first request's reservation is not committed (it commits with the redemption): the key is held by
+    its transaction's advisory lock, and a second request with the key gets 409 at once instead of waiting.
+    """
     card = world.cards[5]
     body = {"code": card.code, "account_no": ACCOUNT_ARREARS}
     blocker = create_engine(db_url)
@@ -138,17 +142,29 @@ def test_in_flight_409_with_a_real_concurrent_request(app, world, db_url):
     def first() -> None:
         results["first"] = app.test_client().post(URL, json=body, headers=auth(world.keys["terminal"], "held"))
 
+    def first_is_stuck() -> bool:  # holds an advisory lock (the key) and waits for the voucher row
+        with blocker.connect() as c:
+            return c.execute(text(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND a.wait_event_type = 'Lock' "
+                "AND a.datname = current_database()")).scalar_one() > 0
+
     thread = threading.Thread(target=first)
     thread.start()
     try:
         deadline = time.monotonic() + 10
-        while world.count(IdempotencyRecord, IdempotencyRecord.key == "held") == 0:
+        while not first_is_stuck():
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        time.sleep(0.2)
+        assert world.count(IdempotencyRecord, IdempotencyRecord.key == "held") == 0  # nothing committed yet
         second = app.test_client().post(URL, json=body, headers=auth(world.keys["terminal"], "held"))
         assert second.status_code == 409
         assert second.get_json()["error"]["code"] == "idempotency_in_flight"
+        assert second.headers["Retry-After"] == "1"
+        # the same key from another client is another key: it is not held
+        other = app.test_client().post(URL, json={"code": world.cards[6].code, "account_no": ACCOUNT_ARREARS},
+                                       headers=auth(world.keys["terminal2"], "held"))
+        assert other.status_code == 201
     finally:
         trans.rollback()
         conn.close()
@@ -157,4 +173,4 @@ def test_in_flight_409_with_a_real_concurrent_request(app, world, db_url):
     assert results["first"].status_code == 201
     replay = app.test_client().post(URL, json=body, headers=auth(world.keys["terminal"], "held"))
     assert replay.status_code == 201 and replay.get_data() == results["first"].get_data()
-    assert world.count(Redemption) == 1
+    assert world.count(Redemption) == 2  # the held key once, and the other client's request

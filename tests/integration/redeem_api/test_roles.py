@@ -8,16 +8,20 @@ from sqlalchemy import select
 
 from redeem_api.clients import revoke_client
 from storage.api_models import ApiClient
-from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, auth, fresh_key
+from storage.metering_models import CostControlOrder
+from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, ACCOUNT_METERED, auth, fresh_key
 
-ROLES = ("terminal", "distributor", "channel", "finance", "admin")
+ROLES = ("terminal", "distributor", "channel", "finance", "admin", "headend")
 ALLOWED = {
     ("POST", "/api/v1/redemptions"): {"terminal"},
     ("POST", "/api/v1/payments"): {"channel"},
     ("GET", "/api/v1/accounts/<account_no>"): {"terminal", "channel", "finance", "admin"},
     ("GET", "/api/v1/vouchers/<serial>"): {"distributor", "admin"},
     ("POST", "/api/v1/activations"): {"distributor", "admin"},
-    ("GET", "/api/v1/keys"): set(ROLES),
+    ("GET", "/api/v1/keys"): {"terminal", "distributor", "channel", "finance", "admin"},
+    ("POST", "/api/v1/readings"): {"headend", "admin"},
+    ("GET", "/api/v1/orders"): {"headend", "admin"},
+    ("POST", "/api/v1/orders/<order_id>/ack"): {"headend", "admin"},
 }
 _counter = itertools.count()
 
@@ -43,6 +47,15 @@ def call(client, world, route, key):
         return client.post(rule, json=body, headers=auth(key, fresh_key())), 201
     if rule == "/api/v1/keys":
         return client.get(rule, headers=auth(key)), 200
+    if rule == "/api/v1/readings":  # the opening reading again: a duplicate, nothing changes
+        body = {"readings": [{"account_no": ACCOUNT_METERED, "meter": f"M{ACCOUNT_METERED}",
+                              "reading_date": "2026-11-01", "reading": "100"}]}
+        return client.post(rule, json=body, headers=auth(key, fresh_key())), 200
+    if rule == "/api/v1/orders":
+        return client.get(rule, headers=auth(key)), 200
+    if rule == "/api/v1/orders/<order_id>/ack":  # acknowledging "done" again is idempotent
+        return client.post(f"/api/v1/orders/{world.order_id}/ack", json={"result": "done"},
+                           headers=auth(key, fresh_key())), 200
     raise AssertionError(f"no request for {route}")
 
 
@@ -58,10 +71,22 @@ def test_every_api_route_is_in_the_matrix_and_role_checked(app):
     assert seen == set(ALLOWED)
 
 
+def _headend_data(world):
+    """A metered account and one disconnect order for the head-end routes."""
+    world.metered_account()
+    with world.sessions.begin() as s:
+        order = CostControlOrder(account_no=ACCOUNT_METERED, meter_no=f"M{ACCOUNT_METERED}", kind="disconnect",
+                                 status="pending", reason="test", available_fen=-100, not_before=world.now,
+                                 created_at=world.now)
+        s.add(order)
+        s.flush()
+        world.order_id = order.id
+
+
 @pytest.mark.parametrize("route", sorted(ALLOWED))
 def test_role_matrix(client, world, route):
-    keys = {"terminal": "terminal", "distributor": "distributor", "channel": "channel", "finance": "finance",
-            "admin": "admin"}
+    _headend_data(world)
+    keys = {role: role for role in ROLES}
     for role in ROLES:
         response, success = call(client, world, route, world.keys[keys[role]])
         if role in ALLOWED[route]:
@@ -75,7 +100,8 @@ def test_missing_or_bad_key_is_401(client, world):
     bad_keys = [None, "", "garbage", "c_0123456789abcdef.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
                 "Basic dXNlcjpwYXNz"]
     for method, rule in sorted(ALLOWED):
-        path = rule.replace("<account_no>", ACCOUNT_ARREARS).replace("<serial>", world.cards[0].serial)
+        path = (rule.replace("<account_no>", ACCOUNT_ARREARS).replace("<serial>", world.cards[0].serial)
+                .replace("<order_id>", "1"))
         for key in bad_keys:
             headers = {"Idempotency-Key": "k"}
             if key is not None:

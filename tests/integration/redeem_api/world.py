@@ -30,6 +30,7 @@ DISTRIBUTOR = "D001"
 OTHER_DISTRIBUTOR = "D002"
 ACCOUNT_ARREARS = "3100000001"  # 30.00 of arrears
 ACCOUNT_CLEAN = "3100000002"
+ACCOUNT_METERED = "3100000003"  # created by World.metered_account (prepaid, Fujian tariff, meter M3100000003)
 EXPIRES = dt.date(2027, 12, 31)
 
 
@@ -112,6 +113,29 @@ class World:
                          now=self.now, actor="test")
         return summary.batch_id, cards
 
+    def metered_account(self, account_no: str = ACCOUNT_METERED, *, mode: str = "prepaid",
+                        tariff: str = "fj-residential", meter: str | None = None,
+                        opening: tuple[str, str] = ("2026-11-01", "100"), time_of_use: bool = False,
+                        opening_tou: tuple[str, str] | None = None, prepaid: int = 0) -> str:
+        """A customer with a tariff assignment and a meter (its opening reading is the baseline)."""
+        from ledger.payments import post_payment
+        from metering.accounts import assign_tariff
+        from metering.units import parse_register
+        from tariffs import load_catalog
+
+        opened = dt.datetime.combine(dt.date.fromisoformat(opening[0]), dt.time(9), tzinfo=self.now.tzinfo)
+        with self.sessions.begin() as s:
+            create_customer(s, account_no, f"metered {account_no}", now=opened)
+            assign_tariff(s, account_no, tariff_id=tariff, customer_class="residential", payment_mode=mode,
+                          area="Xiamen", meter_no=meter or f"M{account_no}", catalog=load_catalog(), now=opened,
+                          time_of_use=time_of_use, opening_reading_ckwh=parse_register(opening[1]),
+                          opening_date=dt.date.fromisoformat(opening[0]),
+                          opening_peak_ckwh=parse_register(opening_tou[0]) if opening_tou else None,
+                          opening_valley_ckwh=parse_register(opening_tou[1]) if opening_tou else None)
+            if prepaid:
+                post_payment(s, "counter_cash", account_no, prepaid, f"open-{account_no}", opened, opened)
+        return account_no
+
     def void(self, batch_id: str) -> None:
         from ledger.voucher_books import reverse_liability_for_void
 
@@ -143,6 +167,7 @@ def build_world(tmp_path: Path, db_url: str, now: dt.datetime, *, count: int = 1
     world.add_client("channel", "channel", channel="alipay")
     world.add_client("finance", "finance")
     world.add_client("admin", "admin")
+    world.add_client("headend", "headend")
     return world
 
 

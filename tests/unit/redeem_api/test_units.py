@@ -215,3 +215,11 @@ def test_serve_runs_one_worker_per_core_with_a_timeout():
     assert options["preload_app"] is False  # every worker builds its own engine after the fork
     assert options["accesslog"] is None
     assert gunicorn_options("0.0.0.0", 1, 1, 1, 10, True)["worker_class"] == "sync"
+
+
+def test_serve_opens_no_gunicorn_control_socket():
+    """gunicorn >= 25.1 puts one control socket per user at a fixed path: two servers on one machine
+    (the benchmark's echo and API servers, a test's server) would fight over it."""
+    from voucherctl.serve_cmd import gunicorn_options
+
+    assert gunicorn_options("127.0.0.1", 8000, 2, 4, 30, False)["control_socket_disable"] is True
