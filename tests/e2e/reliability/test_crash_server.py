@@ -45,7 +45,15 @@ def _ops(world, cards, accounts, payments: int) -> list[Op]:
 
 
 def _drive(server_url: list[str], world, ops: list[Op], answered: list[int], lock: threading.Lock,
-           deadline: float) -> None:
+           deadline: float, failures: list[str]) -> None:
+    try:
+        _send_all(server_url, world, ops, answered, lock, deadline)
+    except AssertionError as exc:
+        failures.append(str(exc))
+
+
+def _send_all(server_url: list[str], world, ops: list[Op], answered: list[int], lock: threading.Lock,
+              deadline: float) -> None:
     with requests.Session() as http:
         for op in ops:
             while True:
@@ -74,9 +82,9 @@ def _crash_run(world, fleet, *, cards: int, payments: int, clients: int, kills: 
     server = fleet.start(world, workers=3, threads=4, VOUCHER_IDEMPOTENCY_STALE_SECONDS="10",
                          VOUCHER_THROTTLE_CLIENT_FAILURES="100000", VOUCHER_THROTTLE_ACCOUNT_FAILURES="100000")
     url = [server.url]
-    answered, lock = [0], threading.Lock()
+    answered, lock, failures = [0], threading.Lock(), []
     deadline = time.monotonic() + 240
-    threads = [threading.Thread(target=_drive, args=(url, world, ops[i::clients], answered, lock, deadline))
+    threads = [threading.Thread(target=_drive, args=(url, world, ops[i::clients], answered, lock, deadline, failures))
                for i in range(clients)]
     for t in threads:
         t.start()
@@ -84,11 +92,13 @@ def _crash_run(world, fleet, *, cards: int, payments: int, clients: int, kills: 
     for point in kill_points:
         while answered[0] < point and any(t.is_alive() for t in threads):
             time.sleep(0.005)
+        assert not failures, failures
         assert any(t.is_alive() for t in threads), "load finished before the kill: raise the counts"
         fleet.kill(server)  # master and every worker, mid-request
         server = fleet.restart(server)
     for t in threads:
         t.join(300)
+    assert not failures, failures
     assert all(op.answer is not None for op in ops), fleet.logs()[-3000:]
     assert any(op.retried for op in ops), "no request was caught by a kill"
 

@@ -40,27 +40,38 @@ def _booked(world) -> tuple[int, int, int]:
                           .where(Payment.channel == "bank_debit")).scalar_one())
 
 
-def _wait_until_busy(db_url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
-    """Until the import's database session is working on the staged file (COPY, checks or booking)."""
+# What the import's database session is running when it is killed: still staging the file, or already
+# writing the books (any design must write ``payments`` and ``ledger_postings``).
+KILL_POINTS = {
+    "staging": "query ILIKE '%ledger_stage%' AND query NOT ILIKE '%ledger_postings%' "
+               "AND query NOT ILIKE '%INSERT INTO payments%'",
+    "booking": "(query ILIKE '%INSERT INTO payments%' OR query ILIKE '%ledger_postings%' "
+               "OR query ILIKE '%COPY payments%')",
+}
+
+
+def _wait_until(db_url: str, proc: subprocess.Popen, point: str, timeout: float = 60) -> None:
+    """Until the import's database session runs a statement of ``point`` (then, for staging, a little more)."""
     engine = create_engine(db_url)
+    probe = text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                 f"AND pid <> pg_backend_pid() AND state = 'active' AND {KILL_POINTS[point]}")
     deadline = time.monotonic() + timeout
     try:
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, "the import finished before it could be killed: raise the line count"
-            with engine.connect() as conn:
-                busy = conn.execute(text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid() AND state = 'active' AND query ILIKE '%ledger_stage%'")).scalar_one()
-            if busy:
-                time.sleep(0.3)  # well inside it
-                return
-            time.sleep(0.05)
-        raise AssertionError("the import never reached the database")
+        with engine.connect() as conn:
+            while time.monotonic() < deadline:
+                assert proc.poll() is None, f"the import finished before {point} was seen: raise the line count"
+                if conn.execute(probe).scalar_one():
+                    if point == "staging":
+                        time.sleep(0.3)  # well inside it
+                    return
+                conn.rollback()
+                time.sleep(0.002)
+        raise AssertionError(f"the import never reached {point}")
     finally:
         engine.dispose()
 
 
-def _kill_and_rerun(world, tmp_path, lines: int) -> None:
+def _kill_and_rerun(world, tmp_path, lines: int, point: str = "staging") -> None:
     accounts = [f"32{i:08d}" for i in range(50)]
     path = tmp_path / "bank_debit-20261125.csv"
     total = _write_file(path, lines, accounts)
@@ -69,7 +80,7 @@ def _kill_and_rerun(world, tmp_path, lines: int) -> None:
     proc = subprocess.Popen([*VOUCHERCTL, "payments", "import", "--channel", "bank_debit", str(path)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        _wait_until_busy(world.db_url, proc)
+        _wait_until(world.db_url, proc, point)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
@@ -93,8 +104,9 @@ def _kill_and_rerun(world, tmp_path, lines: int) -> None:
 
 
 @pytest.mark.postgres
-def test_sigkill_during_payments_import_books_nothing_and_the_rerun_books_once(pg_world, tmp_path):
-    _kill_and_rerun(pg_world, tmp_path, 80_000)
+@pytest.mark.parametrize("point", sorted(KILL_POINTS))
+def test_sigkill_during_payments_import_books_nothing_and_the_rerun_books_once(pg_world, tmp_path, point):
+    _kill_and_rerun(pg_world, tmp_path, 80_000, point)
 
 
 @pytest.mark.postgres
