@@ -72,17 +72,22 @@ def current_client() -> ClientInfo:
     return client
 
 
-def _authenticate() -> ClientInfo:
+def bearer_client(session: Session) -> ClientInfo:
+    """The client of the request's bearer key, looked up in ``session``'s current transaction (401 if none)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized()
-    session = db()
-    with session.begin():
-        client = authenticate(session, token.strip())
+    client = authenticate(session, token.strip())
     if client is None:
         raise Unauthorized("the API key is invalid or revoked")
     return client
+
+
+def _authenticate() -> ClientInfo:
+    session = db()
+    with session.begin():
+        return bearer_client(session)
 
 
 def require_roles(*roles: str) -> Callable:

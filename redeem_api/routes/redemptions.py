@@ -20,10 +20,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from redeem_api import idempotency
-from redeem_api.clients import ClientInfo, authenticate
-from redeem_api.errors import ApiError, Forbidden, Unauthorized
+from redeem_api.clients import ClientInfo
+from redeem_api.errors import ApiError, Forbidden
 from redeem_api.http import (
     account_no_field,
+    bearer_client,
     client_ip,
     dumps,
     is_retryable,
@@ -134,15 +135,9 @@ def perform_redemption(attempt: Attempt, *, scope: str, client_pk: int | None, k
 def _terminal(session: Session) -> ClientInfo:
     """``require_roles("terminal")``, but the key is checked in the redemption's own transaction
     (begun here and committed with the redemption): no transaction of its own."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized()
     if not session.in_transaction():
         session.begin()
-    client = authenticate(session, token.strip())
-    if client is None:
-        raise Unauthorized("the API key is invalid or revoked")
+    client = bearer_client(session)
     g._client = client
     if client.role != "terminal":
         raise Forbidden(f"the {client.role} role may not call this route")
