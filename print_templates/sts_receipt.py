@@ -35,6 +35,10 @@ LABELS = {
         "watts": "功率限值", "keep": "请保存此凭条", "hotline": "客服热线",
         "credit": "购电", "clear_credit": "清零", "clear_tamper": "清除窃电告警", "max_power": "设置最大功率",
         "key_change": "密钥更换",
+        "kc_title": "电表密钥更换凭证", "kc_enter": "请按顺序输入以下 4 个码, 再输入新的购电码",
+        "kc_before": "更换前", "kc_after": "更换后", "kc_rollover": "TID 重新计数", "kc_no": "凭证号",
+        "kc_at": "更换时间", "yes": "是", "no": "否",
+        "kc_key": "密钥参数", "base_date": "基准日期",
     },
     "en": {
         "title": "Electricity token receipt", "reprint": "REPRINT", "token": "Token (enter on the meter keypad)",
@@ -43,6 +47,10 @@ LABELS = {
         "receipt_no": "Receipt No.", "vended_at": "Sold at", "watts": "Power limit", "keep": "Keep this receipt",
         "hotline": "Hotline", "credit": "credit", "clear_credit": "clear credit", "clear_tamper": "clear tamper",
         "max_power": "maximum power limit", "key_change": "key change",
+        "kc_title": "Meter key change receipt", "kc_enter": "Enter these 4 tokens in this order, then any new credit",
+        "kc_before": "old", "kc_after": "new", "kc_rollover": "TID restart", "kc_no": "Receipt No.",
+        "kc_at": "Changed at", "yes": "yes", "no": "no",
+        "kc_key": "Key", "base_date": "Base date",
     },
 }
 
@@ -69,6 +77,28 @@ class StsReceipt:
     utility_name: str = ""
     hotline: str = ""
     timezone: dt.tzinfo = dt.timezone.utc  # for the printed times
+
+
+KEY_PARAMS = (("sgc", "SGC"), ("ti", "TI"), ("krn", "KRN"), ("key_type", "KT"), ("ken", "KEN"),
+              ("base_date", None))  # None: the label is in LABELS
+
+
+@dataclass(frozen=True)
+class KeyChangeReceipt:
+    """What a key change receipt shows: the four tokens in the order they are entered, old and new key."""
+
+    tokens: tuple[str, ...] = field(repr=False)  # 1st..4th section, 20 digits each
+    meter: str
+    account_no: str
+    old: dict[str, int]  # sgc, ti, krn, key_type, ken, base_date
+    new: dict[str, int]
+    rollover: bool
+    change_id: int
+    changed_at: dt.datetime
+    reprints: int = 0
+    utility_name: str = ""
+    hotline: str = ""
+    timezone: dt.tzinfo = dt.timezone.utc
 
 
 def grouped_token(token: str) -> str:
@@ -102,37 +132,82 @@ def _rows(r: StsReceipt, L: dict[str, str]) -> list[tuple[str, str]]:
     return rows
 
 
-def render_sts_receipt(receipt: StsReceipt, *, lang: str = "zh", fonts: FontSet | None = None) -> bytes:
-    """The receipt as PDF bytes (one page, 80 mm wide)."""
+Line = tuple[str, str, str, float, float, str]  # (kind, text, role, size, min size, align)
+RULE: Line = ("rule", "", "", 0, 0, "")
+
+
+def _labels(lang: str) -> dict[str, str]:
     if lang not in LABELS:
         raise InvalidCardData(f"unknown receipt language {lang!r}: use one of {', '.join(LABELS)}")
-    L, fonts = LABELS[lang], fonts or FontSet()
+    return LABELS[lang]
+
+
+def _head(L: dict[str, str], utility_name: str, title: str, reprints: int) -> list[Line]:
+    lines: list[Line] = []
+    if utility_name:
+        lines.append(("text", utility_name, "bold", 11.0, 7.0, "center"))
+    title = L[title] + (f"  {L['reprint']} {reprints}" if reprints else "")
+    return [*lines, ("text", title, "bold", 9.0, 6.0, "center"), RULE]
+
+
+def _tail(L: dict[str, str], rows: list[tuple[str, str]], hotline: str) -> list[Line]:
+    lines: list[Line] = [("row", f"{label}\t{value}", "regular", 7.5, 5.0, "") for label, value in rows]
+    footer = L["keep"] + (f" · {L['hotline']} {hotline}" if hotline else "")
+    return [*lines, RULE, ("text", footer, "regular", 6.5, 4.5, "center")]
+
+
+def render_sts_receipt(receipt: StsReceipt, *, lang: str = "zh", fonts: FontSet | None = None) -> bytes:
+    """The receipt as PDF bytes (one page, 80 mm wide)."""
+    L = _labels(lang)
     token = grouped_token(receipt.token)
+    lines = [*_head(L, receipt.utility_name, "title", receipt.reprints),
+             ("text", L["token"], "regular", 7.0, 5.5, "center"), ("text", token, "bold", 16.0, 9.0, "center"),
+             RULE, *_tail(L, _rows(receipt, L), receipt.hotline)]
+    return _draw(lines, L["title"], fonts or FontSet())
+
+
+def _key_change_rows(r: KeyChangeReceipt, L: dict[str, str]) -> list[tuple[str, str]]:
+    rows = [(L["meter"], r.meter), (L["account"], r.account_no),
+            (L["kc_key"], f"{L['kc_before']} -> {L['kc_after']}")]
+    for name, label in KEY_PARAMS:
+        old, new = r.old[name], r.new[name]
+        shown = (lambda v: f"{v:06d}") if name == "sgc" else str
+        rows.append((label or L[name], f"{shown(old)} -> {shown(new)}" if old != new else shown(old)))
+    rows += [(L["kc_rollover"], L["yes"] if r.rollover else L["no"]), (L["kc_no"], str(r.change_id)),
+             (L["kc_at"], _time(r.changed_at, r.timezone))]
+    return rows
+
+
+def render_key_change_receipt(receipt: KeyChangeReceipt, *, lang: str = "zh", fonts: FontSet | None = None) -> bytes:
+    """The key change receipt as PDF bytes: the tokens numbered in entry order, then the old and new key."""
+    L = _labels(lang)
+    if len(receipt.tokens) != 4:
+        raise InvalidCardData("a key change receipt shows the four key change tokens")
+    for name, _ in KEY_PARAMS:
+        if name not in receipt.old or name not in receipt.new:
+            raise InvalidCardData(f"the key change receipt needs the old and new {name}")
+    tokens: list[Line] = [("text", f"{n}.  {grouped_token(t)}", "bold", 13.0, 8.0, "center")
+                          for n, t in enumerate(receipt.tokens, start=1)]
+    lines = [*_head(L, receipt.utility_name, "kc_title", receipt.reprints),
+             ("text", L["kc_enter"], "regular", 7.0, 4.5, "center"), *tokens, RULE,
+             *_tail(L, _key_change_rows(receipt, L), receipt.hotline)]
+    return _draw(lines, L["kc_title"], fonts)
+
+
+def _draw(lines: list[Line], title: str, fonts: FontSet | None) -> bytes:
+    """Lay ``lines`` out on one 80 mm page as tall as they need."""
+    fonts = fonts or FontSet()
     page = load_layout("receipt-80mm").page
     width = page.width_mm * mm
     left, right = page.margin_left_mm * mm, width - page.margin_right_mm * mm
     usable = right - left
-    rows = _rows(receipt, L)
-
-    lines: list[tuple[str, str, str, float, float, str]] = []  # (kind, text, role, size, min size, align)
-    if receipt.utility_name:
-        lines.append(("text", receipt.utility_name, "bold", 11.0, 7.0, "center"))
-    title = L["title"] + (f"  {L['reprint']} {receipt.reprints}" if receipt.reprints else "")
-    lines += [("text", title, "bold", 9.0, 6.0, "center"), ("rule", "", "", 0, 0, ""),
-              ("text", L["token"], "regular", 7.0, 5.5, "center"),
-              ("text", token, "bold", 16.0, 9.0, "center"), ("rule", "", "", 0, 0, "")]
-    lines += [("row", f"{label}\t{value}", "regular", 7.5, 5.0, "") for label, value in rows]
-    lines.append(("rule", "", "", 0, 0, ""))
-    footer = L["keep"] + (f" · {L['hotline']} {receipt.hotline}" if receipt.hotline else "")
-    lines.append(("text", footer, "regular", 6.5, 4.5, "center"))
-
     gap = 1.2 * mm
     height = page.margin_top_mm * mm + page.margin_bottom_mm * mm + sum(
         (2.5 * mm if kind == "rule" else size * 1.25 + gap) for kind, _, _, size, _, _ in lines)
     out = io.BytesIO()
     c = Canvas(out, pagesize=(width, height), invariant=1, pageCompression=1,  # no unembedded Helvetica
-               initialFontName=pick_font(fonts, "regular", L["title"], what="receipt"))
-    c.setTitle(L["title"])
+               initialFontName=pick_font(fonts, "regular", title, what="receipt"))
+    c.setTitle(title)
     c.setAuthor("")
     c.setCreator("print_templates.sts_receipt")
     y = height - page.margin_top_mm * mm

@@ -53,7 +53,7 @@ from redeem_api import fraud
 from redeem_api.clients import ClientInfo
 from redeem_api.config import ThrottleLimits
 from redeem_api.errors import ApiError, InvalidVoucher, TooManyAttempts, UnknownAccount
-from redeem_api.sts_support import sts_fields
+from redeem_api.sts_support import add_sts
 from redeem_api.throttle import Limit, Throttle, account_key, client_key, ip_key
 from storage import audit
 from storage.api_models import OutboxMessage, Redemption
@@ -284,10 +284,10 @@ def success_document(session: Session, attempt: Attempt, ctx: Context, booking: 
         "redeemed_at": ctx.now.astimezone(dt.timezone.utc).isoformat(),
     }
     if has_meter:  # only accounts with an STS keypad meter (looked up with the account) get a token
-        sts = sts_fields(session, attempt.account_no, booking.credited_to_balance, ctx.now, source="redemption",
-                         source_ref=redemption_id, actor=attempt.actor)
-        if sts is not None:
-            document["sts"] = sts
+        # adds "sts" and sets "balance" to the prepaid balance after the energy sale the vend booked
+        add_sts(document, session, attempt.account_no, credited_minor=booking.credited_to_balance,
+                balance_minor=booking.balance, now=ctx.now, source="redemption", source_ref=redemption_id,
+                actor=attempt.actor)
     # Prepaid accounts with a tariff: what the money buys in kWh (new fields; one PK lookup for other accounts).
     from redeem_api.metering_support import kwh_document
 

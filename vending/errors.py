@@ -28,6 +28,12 @@ class UnknownMeter(VendingError):
     code = "sts_unknown_meter"
 
 
+class MeterInactive(VendingError):
+    """The meter was taken out of service (``sts meter deactivate``): no token is issued for it."""
+
+    code = "sts_meter_inactive"
+
+
 class MeterExists(VendingError):
     code = "sts_meter_exists"
 

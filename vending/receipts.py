@@ -1,4 +1,5 @@
-"""PDF receipts for vended tokens: the vend log row -> :class:`print_templates.sts_receipt.StsReceipt`.
+"""PDF receipts for vended tokens: the vend log row -> :class:`print_templates.sts_receipt.StsReceipt`,
+and a key change (:class:`vending.rekey.KeyChangeResult`) -> :class:`~print_templates.sts_receipt.KeyChangeReceipt`.
 
 The TID time is the minute the TID stands for under the base date the meter
 had when the token was vended (a later key change may have moved the meter
@@ -16,12 +17,13 @@ from ledger.customers import get_customer
 from ledger.errors import UnknownAccount
 from metering.accounts import find_assignment
 from metering.config import MeteringConfig
-from print_templates.sts_receipt import StsReceipt, render_sts_receipt
+from print_templates.sts_receipt import KeyChangeReceipt, StsReceipt, render_key_change_receipt, render_sts_receipt
 from storage.sts_models import StsKeyChange, StsMeter
 from sts.tid import BaseDate, tid_to_datetime
 from tariffs import Catalog
 from tariffs.errors import TariffError
 from vending.errors import UnknownMeter
+from vending.rekey import KeyChangeResult
 from vending.service import VendResult
 from vouchers.money import format_amount
 
@@ -79,3 +81,23 @@ def render_receipt(session: Session, result: VendResult, *, lang: str = "zh", co
     """The receipt of one vend as PDF bytes (80 mm, fonts embedded)."""
     return render_sts_receipt(receipt_for(session, result, config=config, catalog=catalog,
                                           utility_name=utility_name, hotline=hotline), lang=lang)
+
+
+def key_change_receipt_for(change: KeyChangeResult, *, config: MeteringConfig | None = None, utility_name: str = "",
+                           hotline: str = "") -> KeyChangeReceipt:
+    """The receipt of one key change (its four tokens in entry order, the old and new key parameters)."""
+    config = config or MeteringConfig()
+    changed_at = change.changed_at
+    if changed_at.tzinfo is None:  # SQLite keeps no offset; stored as UTC
+        changed_at = changed_at.replace(tzinfo=dt.timezone.utc)
+    return KeyChangeReceipt(tokens=change.tokens, meter=change.pan, account_no=change.account_no,
+                            old=dict(change.old), new=dict(change.new), rollover=change.rollover,
+                            change_id=change.change_id, changed_at=changed_at, reprints=change.reprints,
+                            utility_name=utility_name, hotline=hotline, timezone=config.tz)
+
+
+def render_key_change(change: KeyChangeResult, *, lang: str = "zh", config: MeteringConfig | None = None,
+                      utility_name: str = "", hotline: str = "") -> bytes:
+    """The key change receipt as PDF bytes (80 mm, fonts embedded)."""
+    return render_key_change_receipt(key_change_receipt_for(change, config=config, utility_name=utility_name,
+                                                            hotline=hotline), lang=lang)

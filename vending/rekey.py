@@ -43,7 +43,7 @@ from sts.errors import StsError
 from sts.pan import MeterPan
 from sts.tid import BaseDate, check_ken, next_tid
 from sts.transposition import group_digits
-from vending.errors import NothingToReprint, UnknownMeter, VendingError
+from vending.errors import MeterInactive, NothingToReprint, VendingError
 from vending.meters import MeterView, get_meter
 
 PARAMS = ("sgc", "ti", "krn", "key_type", "ken", "base_date")
@@ -109,7 +109,8 @@ def change_key(session: Session, pan: str, now: dt.datetime, backend: b.VendingB
     """Issue the key change tokens for ``pan`` and move its record to the new key parameters."""
     meter = get_meter(session, pan)
     if not meter.active:
-        raise UnknownMeter(f"meter {meter.pan} is no longer active")
+        raise MeterInactive(f"meter {meter.pan} was taken out of service (sts meter deactivate): "
+                            "no key change for it")
     old = _values(meter)
     given = {"sgc": sgc, "ti": ti, "krn": krn, "key_type": key_type, "ken": ken, "base_date": base_date}
     new = {name: (old[name] if value is None else value) for name, value in given.items()}

@@ -44,11 +44,12 @@ from tariffs import Catalog
 from tariffs.errors import TariffError
 from vending.errors import (
     AccountNotMetered,
+    MeterInactive,
     NothingToReprint,
     UnknownMeter,
     VendingError,
 )
-from vending.meters import MeterView, find_meter, get_meter, parse_pan
+from vending.meters import MeterView, find_meter, get_meter, inactive_meter_of, parse_pan
 from vouchers.money import format_amount
 
 ENGINEERING_KINDS = ("clear_credit", "clear_tamper", "max_power")
@@ -118,15 +119,21 @@ def _take_tid(session: Session, meter: MeterView, now: dt.datetime) -> int:
     base = BaseDate.from_year(meter.base_date)
     _sts(lambda: next_tid(now, meter.last_tid, base))  # clear errors: before the base date, rolled over
     minutes = _sts(lambda: minutes_since(now, base))
-    stmt = (update(StsMeter).where(StsMeter.pan == meter.pan)
+    stmt = (update(StsMeter).where(StsMeter.pan == meter.pan, StsMeter.active.is_(True))
             .values(last_tid=case((or_(StsMeter.last_tid.is_(None), StsMeter.last_tid < minutes), minutes),
                                   else_=StsMeter.last_tid + 1),
                     last_tid_at=now, updated_at=now)
             .returning(StsMeter.last_tid))
-    tid = session.execute(stmt, execution_options={"synchronize_session": False}).scalar_one()
+    tid = session.execute(stmt, execution_options={"synchronize_session": False}).scalar_one_or_none()
+    if tid is None:  # deactivated meanwhile (``sts meter deactivate`` committed first)
+        raise MeterInactive(_inactive(meter.pan))
     _sts(lambda: check_tid(tid))
     _sts(lambda: check_ken(tid, meter.ken))  # also checked by the backend; never trust a replacement blindly
     return tid
+
+
+def _inactive(pan: str) -> str:
+    return f"meter {pan} was taken out of service (sts meter deactivate): no token is issued for it"
 
 
 def _existing(session: Session, source: str, source_ref: str | None) -> StsVend | None:
@@ -140,7 +147,7 @@ def _issue(session: Session, meter: MeterView, request: b.TokenRequest, kind: st
            backend: b.VendingBackend, source: str, source_ref: str | None, actor: str,
            amount_minor: int | None = None, units: int | None = None, tariff_kwh: str | None = None) -> VendResult:
     if not meter.active:
-        raise UnknownMeter(f"meter {meter.pan} is no longer active")
+        raise MeterInactive(_inactive(meter.pan))
     params = _sts(meter.params)
     tid = _take_tid(session, meter, now)
     vended = _sts(lambda: backend.vend(params, request, tid=tid))
@@ -189,16 +196,20 @@ def vend_for_credit(session: Session, account_no: str, amount_minor: int, now: d
     """
     if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
         raise VendingError("the amount to vend must be positive", code="sts_invalid_amount")
-    meter = find_meter(session, account_no)
-    if pan is not None:
-        digits = parse_pan(pan)
-        if meter is None or meter.pan != digits:
-            raise UnknownMeter(f"meter {digits} is not the STS meter of account {account_no}")
-    if meter is None:
-        raise UnknownMeter(f"account {account_no} has no STS meter")
+    digits = parse_pan(pan) if pan is not None else None
     previous = _existing(session, source, source_ref)
-    if previous is not None:
-        return _result(previous, replayed=True)
+    if previous is not None and previous.account_no == account_no and digits in (None, previous.pan):
+        return _result(previous, replayed=True)  # even if the meter was deactivated since: nothing new is issued
+    meter = find_meter(session, account_no)
+    if digits is not None and (meter is None or meter.pan != digits):
+        if inactive_meter_of(session, account_no, digits) is not None:
+            raise MeterInactive(_inactive(digits))
+        raise UnknownMeter(f"meter {digits} is not the STS meter of account {account_no}")
+    if meter is None:
+        old = inactive_meter_of(session, account_no)
+        if old is not None:
+            raise MeterInactive(f"account {account_no} has no active STS meter ({_inactive(old)})")
+        raise UnknownMeter(f"account {account_no} has no STS meter")
     kwh, units = credit_for_money(session, account_no, amount_minor, now=now, catalog=catalog, config=config)
     if units <= 0:
         raise VendingError("the amount buys no electricity", code="sts_invalid_amount")
@@ -270,20 +281,39 @@ def reprint_last(session: Session, pan: str, *, now: dt.datetime, actor: str = "
     return _result(row)
 
 
-def sts_fields(session: Session, account_no: str, amount_minor: int, now: dt.datetime,
-               backend_factory, *, catalog: Catalog, source: str, source_ref: str,  # type: ignore[no-untyped-def]
-               actor: str) -> dict[str, object] | None:
-    """For the API: the ``sts`` object when the account has an STS meter, else None.
+@dataclass(frozen=True)
+class CreditFields:
+    """What an API response gains from a vend: the ``sts`` object and the money sold as energy."""
+
+    sts: dict[str, object]
+    sold_minor: int  # moved from the prepaid balance to revenue by this vend (0: no token)
+
+
+def credit_fields(session: Session, account_no: str, amount_minor: int, now: dt.datetime,
+                  backend_factory, *, catalog: Catalog, source: str, source_ref: str,  # type: ignore[no-untyped-def]
+                  actor: str) -> CreditFields | None:
+    """For the API: the ``sts`` object and the money sold when the account has an active STS meter, else None.
 
     ``amount_minor`` is the money that reached the prepaid balance (arrears are
-    paid first); when it is 0 the object says so and carries no token.
+    paid first); when it is 0 the object says so and carries no token. A vend
+    replayed by its (source, ref) reports the money its first time sold.
     """
     meter = find_meter(session, account_no)
-    if meter is None:
-        return None
+    if meter is None and _existing(session, source, source_ref) is None:
+        return None  # no keypad meter (any more), and this request vended nothing before
     if amount_minor <= 0:
-        return {"token": None, "tid": None, "meter": meter.pan, "kind": "credit", "kwh": "0.0",
-                "tariff_kwh": "0.00", "note": "all of the money paid arrears; no token"}
+        if meter is None:
+            return None
+        return CreditFields({"token": None, "tid": None, "meter": meter.pan, "kind": "credit", "kwh": "0.0",
+                             "tariff_kwh": "0.00", "note": "all of the money paid arrears; no token"}, 0)
     result = vend_for_credit(session, account_no, amount_minor, now, backend_factory(), catalog=catalog,
                              source=source, source_ref=source_ref, actor=actor)
-    return result.as_response()
+    return CreditFields(result.as_response(), result.amount_minor or 0)
+
+
+def vends_for(session: Session, account_no: str, source: str, source_ref: str) -> bool:
+    """Whether :func:`credit_fields` has anything to do: an active STS meter, or a vend by this (source, ref)."""
+    meter = select(StsMeter.pan).where(StsMeter.account_no == account_no, StsMeter.active.is_(True)).exists()
+    vend = select(StsVend.id).where(StsVend.source == source, StsVend.source_ref == source_ref).exists()
+    return bool(session.execute(select(or_(meter, vend))).scalar())
+

@@ -280,6 +280,10 @@ def _metering_config() -> Any:
 _receipt_option = click.option(
     "--receipt", "receipt", default=None, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.pdf",
     help="Also write an 80 mm PDF receipt (token in groups of four, meter, account, amount, kWh, TID time, tariff).")
+_key_change_receipt_option = click.option(
+    "--receipt", "receipt", default=None, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.pdf",
+    help="Also write an 80 mm PDF receipt (the four key change tokens in entry order, meter, old and new "
+         "SGC/TI/KRN/KT/KEN/base date, date).")
 _lang_option = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
                             help="Language of the receipt.")
 
@@ -294,14 +298,24 @@ def _receipt_pdf(session: Any, result: Any, lang: str, catalog: Any = None) -> b
                           utility_name=branding.utility_name, hotline=branding.hotline)
 
 
-def _write_receipt(path: Path | None, data: bytes | None, doc: dict[str, Any]) -> None:
+def _key_change_pdf(change: Any, lang: str) -> bytes:
+    from print_templates.model import PrintBranding
+    from vending.receipts import render_key_change
+
+    branding = PrintBranding()
+    return render_key_change(change, lang=lang, config=_metering_config(), utility_name=branding.utility_name,
+                             hotline=branding.hotline)
+
+
+def _write_receipt(path: Path | None, data: bytes | None, doc: dict[str, Any], *, what: str = "the token was",
+                   reprint: str = "voucherctl sts reprint --receipt") -> None:
     if path is None or data is None:
         return
     try:
         path.write_bytes(data)
     except OSError as e:
-        raise CliError(f"the token was issued, but the receipt could not be written to {path}: {e.strerror}; "
-                       "use `voucherctl sts reprint --receipt`") from e
+        raise CliError(f"{what} issued, but the receipt could not be written to {path}: {e.strerror}; "
+                       f"use `{reprint}`") from e
     doc["receipt"] = str(path)
 
 
@@ -358,6 +372,41 @@ def meters_list(account_no: str | None, as_json: bool) -> None:
     emit(as_json, {"meters": rows}, human)
 
 
+@meters.command("deactivate")
+@click.argument("pan", metavar="METER")
+@click.option("--reason", required=True, metavar="TEXT",
+              help="Why, e.g. 'replaced by a non-keypad meter' (kept in the audit trail).")
+@json_option
+@_vending_errors
+def meters_deactivate(pan: str, reason: str, as_json: bool) -> None:
+    """Take METER out of service: no more tokens for it, and its account is billed from readings again.
+
+    Its vend log, key change history and TID record are kept.
+    """
+    from vending.meters import deactivate_meter
+    from voucherctl import context
+
+    with context.sessions().begin() as s:
+        view = deactivate_meter(s, pan, reason=reason, now=context.now(), actor=_actor())
+    emit(as_json, view.as_dict(), f"deactivated meter {view.pan} of account {view.account_no}: no tokens are "
+                                  "vended for it, the account is billed from readings")
+
+
+@meters.command("reactivate")
+@click.argument("pan", metavar="METER")
+@click.option("--reason", required=True, metavar="TEXT", help="Why (kept in the audit trail).")
+@json_option
+@_vending_errors
+def meters_reactivate(pan: str, reason: str, as_json: bool) -> None:
+    """Put a deactivated METER back in service (its account must be prepaid with no other active STS meter)."""
+    from vending.meters import reactivate_meter
+    from voucherctl import context
+
+    with context.sessions().begin() as s:
+        view = reactivate_meter(s, pan, reason=reason, now=context.now(), actor=_actor())
+    emit(as_json, view.as_dict(), f"reactivated meter {view.pan} of account {view.account_no}")
+
+
 def _print_key_change(doc: dict[str, Any]) -> None:
     click.echo("key change tokens - enter all four, in this order, before any new credit token:")
     for n, token in enumerate(doc["tokens_grouped"], start=1):
@@ -378,10 +427,12 @@ def _print_key_change(doc: dict[str, Any]) -> None:
 @click.option("--ken", default=None, metavar="N", help="New key expiry number (default: unchanged).")
 @click.option("--base-date", default=None, metavar="1993|2014|2035",
               help="New base date (default: unchanged); a change sets RO and restarts the TID record.")
+@_key_change_receipt_option
+@_lang_option
 @json_option
 @_vending_errors
 def meters_rekey(pan: str, sgc: str | None, ti: str | None, krn: str | None, key_type: str | None,
-                 ken: str | None, base_date: str | None, as_json: bool) -> None:
+                 ken: str | None, base_date: str | None, receipt: Path | None, lang: str, as_json: bool) -> None:
     """Key change: print the four key change tokens and move METER to the new key parameters.
 
     The tokens are encrypted under the meter's current key; vends after this use the new one.
@@ -399,7 +450,10 @@ def meters_rekey(pan: str, sgc: str | None, ti: str | None, krn: str | None, key
     backend = _backend()
     with context.sessions().begin() as s:
         change = change_key(s, pan, context.now(), backend, actor=_actor(), **values)
+        pdf = _key_change_pdf(change, lang) if receipt is not None else None  # a refused render changes nothing
     doc = change.as_dict()
+    _write_receipt(receipt, pdf, doc, what="the key change tokens were",
+                   reprint="voucherctl sts reprint --key-change --receipt")
     emit(as_json, doc, lambda: _print_key_change(doc))
 
 
@@ -515,7 +569,8 @@ def vend_cmd(account_no: str, amount: str, channel: str, ref: str | None, pan: s
 @sts.command("reprint")
 @click.option("--meter", "pan", required=True, metavar="PAN")
 @click.option("--key-change", is_flag=True,
-              help="The meter's last key change tokens instead (derived again from the key change record).")
+              help="The meter's last key change tokens instead (derived again from the key change record); "
+                   "with --receipt, their key change receipt.")
 @_receipt_option
 @_lang_option
 @json_option
@@ -526,14 +581,15 @@ def reprint_cmd(pan: str, key_change: bool, receipt: Path | None, lang: str, as_
     from voucherctl import context
 
     if key_change:
-        if receipt is not None:
-            raise CliError("--receipt is for credit and engineering tokens, not key change tokens")
         from vending.rekey import reprint_key_change
 
         backend = _backend()
         with context.sessions().begin() as s:
             change = reprint_key_change(s, pan, context.now(), backend, actor=_actor())
+            pdf = _key_change_pdf(change, lang) if receipt is not None else None
         doc = change.as_dict()
+        _write_receipt(receipt, pdf, doc, what="the key change tokens were",
+                   reprint="voucherctl sts reprint --key-change --receipt")
         emit(as_json, doc, lambda: _print_key_change(doc))
         return
     with context.sessions().begin() as s:

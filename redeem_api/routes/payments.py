@@ -23,7 +23,7 @@ from redeem_api.http import (
     text_field,
 )
 from redeem_api.metering_support import kwh_document
-from redeem_api.sts_support import sts_fields
+from redeem_api.sts_support import add_sts
 from storage.api_models import OutboxMessage
 from vouchers.errors import InvalidMoney
 from vouchers.money import format_amount, parse_positive_amount
@@ -103,10 +103,11 @@ def create_payment():
             "created": result.created,
         }
         # An STS keypad meter: the money credited becomes a token (a replay returns the same token).
-        sts = sts_fields(session, result.account_no, result.credited_to_balance, at, source="payment",
-                         source_ref=str(result.payment_id), actor=client.actor)
+        # (adds "sts"; "balance" becomes the prepaid balance after the energy sale the vend booked)
+        sts = add_sts(document, session, result.account_no, credited_minor=result.credited_to_balance,
+                      balance_minor=result.balance, now=at, source="payment", source_ref=str(result.payment_id),
+                      actor=client.actor)
         if sts is not None:
-            document["sts"] = sts
             if result.created and sts.get("token"):
                 session.execute(insert(OutboxMessage.__table__), {
                     "kind": "sms.sts_token", "account_no": result.account_no, "created_at": at, "attempts": 0,

@@ -217,3 +217,60 @@ def test_meter_rekey_then_vend_under_the_new_key(cli: Cli) -> None:
         assert words in r.err and r.err.count("\n") == 1, (args, r.err)
     listed = cli("sts", "meters", "list", "--json").json()["meters"][0]
     assert (listed["krn"], listed["ken"]) == (2, 200)  # the refusals changed nothing
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None or shutil.which("pdffonts") is None
+                    or shutil.which("pdftotext") is None, reason="poppler-utils not installed")
+def test_rekey_and_its_reprint_write_a_key_change_receipt(cli: Cli, tmp_path: Path) -> None:
+    _setup(cli)
+    assert cli("sts", "vending-key", "import", "--hex", NEW_KEY_HEX, "--sgc", "123457", "--krn", "2").code == 0
+    zh = tmp_path / "rekey.pdf"
+    r = cli("sts", "meter", "rekey", PAN, "--krn", "2", "--receipt", str(zh), "--json")
+    assert r.code == 0, r.err
+    change = r.json()
+    assert change["receipt"] == str(zh) and len(change["tokens_grouped"]) == 4
+    _pdf_shows(zh, *change["tokens_grouped"], PAN, "P1", "123457", "KRN", "1 -> 2", "2014",
+               "电表密钥更换凭证", "更换时间", "2026-11-26 10:00")
+    text = subprocess.run(["pdftotext", str(zh), "-"], capture_output=True, text=True, check=True).stdout
+    order = [text.index(t) for t in change["tokens_grouped"]]
+    assert order == sorted(order)  # the 1st section token first
+
+    en = tmp_path / "rekey-reprint.pdf"
+    r = cli("sts", "reprint", "--meter", PAN, "--key-change", "--receipt", str(en), "--lang", "en", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["tokens"] == change["tokens"] and r.json()["receipt"] == str(en)
+    _pdf_shows(en, *change["tokens_grouped"], "Meter key change receipt", "REPRINT 1", "Base date")
+
+    bad = cli("sts", "reprint", "--meter", PAN, "--key-change", "--receipt", str(tmp_path / "no-dir" / "x.pdf"))
+    assert bad.code == 1 and "--key-change --receipt" in bad.err and bad.err.count("\n") == 1
+
+
+def test_meter_deactivate_and_reactivate(cli: Cli) -> None:
+    _setup(cli)
+    vend = cli("sts", "vend", "--account", "P1", "--amount", "10.00", "--ref", "D0", "--json").json()
+    r = cli("sts", "meter", "deactivate", PAN, "--reason", "replaced by a non-keypad meter", "--json")
+    assert r.code == 0, r.err
+    assert (r.json()["pan"], r.json()["active"], r.json()["last_tid"]) == (PAN, False, vend["tid"])
+    balance = _balance(cli)
+    for args, words in (
+        (("sts", "vend", "--account", "P1", "--amount", "20.00"), "out of service"),
+        (("sts", "vend", "--account", "P1", "--amount", "20.00", "--meter", PAN), "out of service"),
+        (("sts", "engineering", "--meter", PAN, "--kind", "clear-tamper"), "out of service"),
+        (("sts", "meters", "deactivate", PAN, "--reason", "again"), "already inactive"),
+        (("sts", "meters", "deactivate", "600727000000000017", "--reason", "gone"), "no STS meter"),
+        (("sts", "meters", "deactivate", PAN, "--reason", " "), "reason"),
+        (("sts", "meters", "reactivate", "600727000000000017", "--reason", "x"), "no STS meter"),
+    ):
+        r = cli(*args)
+        assert r.code == 1, (args, r.out)
+        assert words in r.err and r.err.count("\n") == 1, (args, r.err)
+    assert _balance(cli) == balance  # the refused sales booked nothing
+    assert "(inactive)" in cli("sts", "meters", "list").out
+    assert cli("sts", "reprint", "--meter", PAN, "--json").json()["token"] == vend["token"]  # history kept
+
+    r = cli("sts", "meters", "reactivate", PAN, "--reason", "keypad meter refitted", "--json")
+    assert r.code == 0 and r.json()["active"] is True, r.err
+    after = cli("sts", "vend", "--account", "P1", "--amount", "10.00", "--json")
+    assert after.code == 0 and after.json()["tid"] == vend["tid"] + 1
+    again = cli("sts", "meters", "reactivate", PAN, "--reason", "x")
+    assert again.code == 1 and "already active" in again.err

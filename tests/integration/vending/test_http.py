@@ -148,3 +148,102 @@ def test_refused_vend_refuses_the_redemption_and_moves_no_money(client, world, n
     _books_after_vend(world, revenue=0)  # nothing moved
     with world.sessions.begin() as s:
         assert s.execute(select(Voucher.status).where(Voucher.serial == card.serial)).scalar_one() == "active"
+
+
+def _ledger_prepaid(world) -> int:  # type: ignore[no-untyped-def]
+    """The prepaid balance straight from the postings (normal side: positive = the customer's money)."""
+    from sqlalchemy import func
+
+    from ledger import chart
+    from storage.ledger_models import LedgerAccount, LedgerPosting
+
+    with world.sessions.begin() as s:
+        return -s.execute(select(func.coalesce(func.sum(LedgerPosting.amount), 0))
+                          .join(LedgerAccount, LedgerAccount.id == LedgerPosting.account_id)
+                          .where(LedgerAccount.code == chart.customer_prepaid(ACCOUNT_CLEAN))).scalar_one()
+
+
+def _account(client, world) -> dict:  # type: ignore[no-untyped-def]
+    response = client.get(f"/api/v1/accounts/{ACCOUNT_CLEAN}", headers=auth(world.keys["terminal"]))
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def _fund(world, amount_fen: int, now) -> None:  # type: ignore[no-untyped-def]
+    """Prepaid money that is not vended (posted behind the API's back, as a counter would before the meter)."""
+    from ledger.payments import post_payment
+
+    with world.sessions.begin() as s:
+        post_payment(s, "counter_cash", ACCOUNT_CLEAN, amount_fen, "FUND-1", now, now)
+
+
+KWH_FIELDS = ("available_balance", "available_kwh", "kwh_tariff", "kwh_basis")
+
+
+def _matches_the_account(response_body: dict, account: dict, ledger_fen: int) -> None:
+    assert response_body["balance"] == account["balance"] == f"{ledger_fen / 100:.2f}"
+    assert {k: response_body[k] for k in KWH_FIELDS} == {k: account[k] for k in KWH_FIELDS}
+
+
+def test_redemption_response_shows_the_balance_after_the_energy_sale(client, world, now):
+    _fund(world, 1234, now)  # 12.34 already on the balance stays there: only the card's money is vended
+    response = client.post("/api/v1/redemptions", json={"code": world.cards[0].code, "account_no": ACCOUNT_CLEAN},
+                           headers=auth(world.keys["terminal"], fresh_key()))
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["sts"]["token"] and body["credited_to_balance"] == "100.00"
+    assert _ledger_prepaid(world) == 1234
+    _matches_the_account(body, _account(client, world), 1234)
+    with world.sessions.begin() as s:  # the SMS says the same
+        payload = json.loads(s.execute(select(OutboxMessage.payload)
+                                       .where(OutboxMessage.kind == "sms.voucher_redeemed")).scalar_one())
+    assert payload["balance"] == "12.34"
+
+
+def test_payment_response_and_its_replay_show_the_balance_after_the_energy_sale(client, world, now):
+    _fund(world, 500, now)
+    body = {"account_no": ACCOUNT_CLEAN, "amount": "50.00", "external_ref": "ALI-BAL"}
+    first = client.post("/api/v1/payments", json=body, headers=auth(world.keys["channel"], fresh_key()))
+    assert first.status_code == 201, first.get_json()
+    assert first.get_json()["sts"]["token"]
+    _matches_the_account(first.get_json(), _account(client, world), 500)
+    again = client.post("/api/v1/payments", json=body, headers=auth(world.keys["channel"], fresh_key()))
+    assert again.status_code == 200 and again.get_json()["balance"] == "5.00"  # replayed: still after the sale
+    assert _ledger_prepaid(world) == 500
+
+
+def test_web_page_shows_the_balance_after_the_energy_sale(client, world, now):
+    _fund(world, 700, now)
+    page = client.get("/redeem?lang=en")
+    fields = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', page.get_data(as_text=True)))
+    response = client.post("/redeem", data={**fields, "account_no": ACCOUNT_CLEAN, "code": world.cards[4].code})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200, html
+    assert re.search(r'id="sts-token" data-token="[0-9 ]+"', html)
+    account = _account(client, world)
+    assert account["balance"] == "7.00"
+    assert f'id="result-balance" data-balance="{account["balance"]}"' in html
+    assert f'id="result-available" data-balance="{account["available_balance"]}"' in html
+
+
+def test_after_deactivation_money_stays_on_the_balance_and_a_replay_keeps_its_token(client, world, now):
+    from vending.meters import deactivate_meter
+
+    body = {"account_no": ACCOUNT_CLEAN, "amount": "30.00", "external_ref": "ALI-DEACT"}
+    first = client.post("/api/v1/payments", json=body, headers=auth(world.keys["channel"], fresh_key()))
+    assert first.status_code == 201 and first.get_json()["sts"]["token"]
+    with world.sessions.begin() as s:
+        deactivate_meter(s, PAN, reason="replaced by a read meter", now=now)
+    again = client.post("/api/v1/payments", json=body, headers=auth(world.keys["channel"], fresh_key()))
+    assert again.status_code == 200
+    assert again.get_json()["sts"]["token"] == first.get_json()["sts"]["token"]  # the same request, its token
+    assert again.get_json()["balance"] == "0.00"
+    response = client.post("/api/v1/redemptions", json={"code": world.cards[5].code, "account_no": ACCOUNT_CLEAN},
+                           headers=auth(world.keys["terminal"], fresh_key()))
+    assert response.status_code == 201, response.get_json()
+    redeemed = response.get_json()
+    assert "sts" not in redeemed and redeemed["balance"] == "100.00"  # no token: the money stays prepaid
+    _matches_the_account(redeemed, _account(client, world), 10000)
+    paid = client.post("/api/v1/payments", json={**body, "external_ref": "ALI-DEACT-2"},
+                       headers=auth(world.keys["channel"], fresh_key()))
+    assert paid.status_code == 201 and "sts" not in paid.get_json() and paid.get_json()["balance"] == "130.00"

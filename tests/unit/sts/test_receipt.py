@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import subprocess
 import zoneinfo
@@ -11,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from print_templates.errors import InvalidCardData, MissingGlyph
-from print_templates.sts_receipt import StsReceipt, grouped_token, render_sts_receipt
+from print_templates.sts_receipt import (
+    KeyChangeReceipt,
+    StsReceipt,
+    grouped_token,
+    render_key_change_receipt,
+    render_sts_receipt,
+)
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 RECEIPT = StsReceipt(
@@ -69,3 +76,56 @@ def test_refusals() -> None:
         render_sts_receipt(replace(RECEIPT, vended_at=dt.datetime(2026, 11, 26, 10)))
     with pytest.raises(MissingGlyph):
         render_sts_receipt(replace(RECEIPT, tariff="𠀀 tariff"))  # CJK extension B: not in the fonts
+
+
+KEY_CHANGE = KeyChangeReceipt(
+    tokens=("11112222333344445555", "66667777888899990000", "12341234123412341234", "98769876987698769876"),
+    meter="600727000000000009", account_no="3300000001",
+    old={"sgc": 123457, "ti": 1, "krn": 1, "key_type": 2, "ken": 255, "base_date": 1993},
+    new={"sgc": 123461, "ti": 2, "krn": 2, "key_type": 2, "ken": 255, "base_date": 2014},
+    rollover=True, change_id=7, changed_at=dt.datetime(2026, 11, 26, 2, 5, tzinfo=dt.timezone.utc),
+    utility_name="国网厦门供电公司", hotline="95598", timezone=SHANGHAI)
+
+
+def _text(tmp_path: Path, data: bytes, name: str) -> str:
+    path = tmp_path / f"{name}.pdf"
+    path.write_bytes(data)
+    subprocess.run(["pdftoppm", "-r", "60", "-png", str(path), str(tmp_path / name)], check=True)
+    assert next(tmp_path.glob(f"{name}*.png")).stat().st_size > 1000
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+@poppler
+@pytest.mark.parametrize("lang, words", [
+    ("zh", ["电表密钥更换凭证", "请按顺序输入", "表号", "户号", "基准日期", "更换时间", "2026-11-26 10:05 CST"]),
+    ("en", ["Meter key change receipt", "in this order", "Meter No.", "Base date", "Changed at", "TID restart"]),
+])
+def test_key_change_receipt_lists_the_four_tokens_in_entry_order(tmp_path: Path, lang: str,
+                                                                 words: list[str]) -> None:
+    text = _text(tmp_path, render_key_change_receipt(KEY_CHANGE, lang=lang), lang)
+    found = [re.search(rf"{n}\.\s+{grouped_token(t)}", text) for n, t in enumerate(KEY_CHANGE.tokens, start=1)]
+    assert all(found), text
+    positions = [m.start() for m in found if m]
+    assert positions == sorted(positions)  # printed in the order they are typed
+    for word in ["600727000000000009", "3300000001", "123457 -> 123461", "1 -> 2", "1993 -> 2014", *words]:
+        assert word in text, (word, text)
+    assert "KEN" in text and "255 ->" not in text  # unchanged values are printed once
+    assert not any(t in text for t in KEY_CHANGE.tokens)  # always grouped
+
+
+def test_key_change_receipt_is_deterministic_marks_reprints_and_refuses_bad_input() -> None:
+    data = render_key_change_receipt(KEY_CHANGE)
+    assert data == render_key_change_receipt(KEY_CHANGE)
+    assert b"/MediaBox [ 0 0 226.7717" in data
+    assert render_key_change_receipt(replace(KEY_CHANGE, reprints=1)) != data
+    with pytest.raises(InvalidCardData):
+        render_key_change_receipt(replace(KEY_CHANGE, tokens=KEY_CHANGE.tokens[:2]))  # the 64-bit set: not here
+    with pytest.raises(InvalidCardData):
+        render_key_change_receipt(replace(KEY_CHANGE, tokens=(*KEY_CHANGE.tokens[:3], "123")))
+    with pytest.raises(InvalidCardData):
+        render_key_change_receipt(replace(KEY_CHANGE, new={"sgc": 1}))
+    with pytest.raises(InvalidCardData):
+        render_key_change_receipt(KEY_CHANGE, lang="fr")
+    with pytest.raises(InvalidCardData):
+        render_key_change_receipt(replace(KEY_CHANGE, changed_at=dt.datetime(2026, 11, 26, 10)))
