@@ -16,6 +16,7 @@ VOUCHER_LIABILITY = "voucher_liability"
 REVENUE = "revenue:electricity"
 BREAKAGE = "income:breakage"
 COMMISSION = "expense:commission"
+CHANNEL_FEES = "expense:channel_fees"  # what a payment channel keeps of the money it collected (Alipay 服务费)
 
 # class -> (kind, needs a key, description)
 CLASSES: dict[str, tuple[str, bool, str]] = {
@@ -27,7 +28,7 @@ CLASSES: dict[str, tuple[str, bool, str]] = {
     "customer_prepaid": ("liability", True, "prepaid electricity balance of one customer"),
     "revenue": ("income", True, "billed electricity"),
     "income": ("income", True, "other income (breakage of expired cards)"),
-    "expense": ("expense", True, "expenses (distributor commission)"),
+    "expense": ("expense", True, "expenses (distributor commission, payment channel fees)"),
 }
 NORMAL_SIGN = {"asset": 1, "expense": 1, "liability": -1, "income": -1}
 _KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")

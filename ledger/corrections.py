@@ -7,9 +7,17 @@
   the mirror of that payment's own legs; at most once per payment (unique
   ``payment_reversal``/payment id). The bills it paid are reopened.
 
+An ``energy_sale`` (an STS token's Dr customer_prepaid / Cr revenue) is
+reversed here too, by finance, when it was booked wrongly: the mirror puts the
+money back on the prepaid balance; the vend record and the token stay as they
+are (a token typed into a meter cannot be taken back).
+
 Kinds that belong to the voucher lifecycle (activation, redemption, expiry,
-void), settlements and imports as a whole are corrected through their own
-processes, not here.
+void), settlements, imports as a whole and metering's billing runs and late
+fees are corrected through their own processes, not here: their reversal would
+leave records outside the books (card states, settled payments, metering
+bills, late-fee state) disagreeing with the journal. docs/ledger.md says why
+for each.
 """
 from __future__ import annotations
 
@@ -27,7 +35,7 @@ from ledger.timeutil import utc
 from storage import audit
 from storage.ledger_models import BillAllocation, CustomerAccount, CustomerBill, LedgerTransaction, Payment
 
-REVERSIBLE_KINDS = frozenset({"bill", "prepaid_applied", "remittance"})
+REVERSIBLE_KINDS = frozenset({"bill", "prepaid_applied", "remittance", "energy_sale"})
 REVERSAL_SOURCE = "reversal"
 PAYMENT_REVERSAL_SOURCE = "payment_reversal"
 

@@ -35,17 +35,15 @@ from sqlalchemy.orm import Session
 
 from ledger import chart, journal
 from ledger.accounts import ensure_account, lock_accounts
-from ledger.corrections import reversal_of
+from ledger.corrections import reverse_transaction
 from ledger.customers import get_customer
 from ledger.errors import InvalidPosting, LedgerError, ReversalNotAllowed
 from ledger.incoming import prepaid_balance
 from ledger.timeutil import utc
-from storage import audit
 from storage.ledger_models import CustomerAccount
 
 KIND = "energy_sale"
 SOURCE = "energy_sale"
-REVERSAL_SOURCE = "reversal"  # the journal's one reversal mechanism (ledger.corrections)
 
 
 class InsufficientPrepaid(LedgerError):
@@ -122,26 +120,13 @@ def book_energy_sale(session: Session, account_no: str, amount: int, *, external
 
 def reverse_energy_sale(session: Session, transaction_id: int, *, now: dt.datetime, actor: str,
                         reason: str) -> journal.Posted:
-    """Book the exact mirror of an energy sale (the money goes back to the prepaid balance), once."""
+    """Book the exact mirror of an energy sale (the money goes back to the prepaid balance), once.
+
+    The same reversal ``voucherctl ledger reverse`` books, refused for any other kind of transaction.
+    """
     if not isinstance(reason, str) or not reason.strip():
         raise ReversalNotAllowed("a reason is required to reverse a transaction")
     original = journal.get(session, transaction_id)
     if original.kind != KIND or original.source != SOURCE:
         raise ReversalNotAllowed(f"transaction {transaction_id} is a {original.kind}, not an energy sale")
-    existing = reversal_of(session, transaction_id)
-    if existing is not None:
-        raise ReversalNotAllowed(f"transaction {transaction_id} was already reversed by {existing.id}")
-    legs = journal.transaction_legs(session, transaction_id)
-    ids = {leg.key: ensure_account(session, leg.account, leg.currency, now) for leg in legs}
-    lock_accounts(session, ids.values())
-    reversal_id, created = journal.claim(
-        session, kind="reversal", source=REVERSAL_SOURCE, external_ref=str(transaction_id), occurred_at=now,
-        now=now, actor=actor, memo=reason.strip(), reverses_id=transaction_id)
-    if not created:
-        raise ReversalNotAllowed(f"transaction {transaction_id} was already reversed by {reversal_id}")
-    journal.add_postings(session, reversal_id, [journal.Leg(leg.account, -leg.amount, leg.currency) for leg in legs],
-                         ids)
-    audit.record(session, now=utc(now), actor=actor, action="ledger.reverse", subject_type="transaction",
-                 subject_id=str(transaction_id), reason=reason.strip(),
-                 details={"kind": KIND, "reversal_id": reversal_id})
-    return journal.Posted(reversal_id, True)
+    return reverse_transaction(session, transaction_id, now=now, actor=actor, reason=reason)

@@ -46,6 +46,8 @@ def reconcile_payments(session: Session, channel: str, path: Path, *, fmt: str =
         bill = AlipayBill(f, tz)
         items = list(bill)  # the period is known from the header; the footer is checked at the end
         result = reconcile_lines(session, channel, items, file_name=path.name, sha256=file_sha256(path), now=now,
-                                 actor=actor, tz=tz, period=period or bill.period)
-    result.skipped = list(bill.skipped)
+                                 actor=actor, tz=tz, period=period or bill.period, fees=bill.fees,
+                                 refunds=bill.refunds)
+    refund_lines = {r.line for r in bill.refunds}  # reconciled, not skipped
+    result.skipped = [e for e in bill.skipped if e.line not in refund_lines]
     return result

@@ -11,13 +11,20 @@ adapter read from the file's header):
 
 Confirmed matches are settled - Dr bank, Cr clearing:<channel> - exactly once:
 each payment carries the reconciliation run that settled it, so reconciling
-the same file again finds them settled and posts nothing.
+the same file again finds them settled and posts nothing. When the file gives
+a channel fee per line (an adapter's ``fees``), the settlement books it:
+Dr bank (gross - fee), Dr expense:channel_fees (fee), Cr clearing (gross).
+
+Refund lines an adapter read (``refunds``) are applied first
+(:mod:`ledger.refunds`): a full refund of a booked, unsettled payment reverses
+it, once; a trade line whose payment a refund undid is ``refunded``, not
+``missing_in_books``.
 """
 from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +36,7 @@ from ledger.accounts import ensure_accounts, lock_accounts
 from ledger.channels import get_channel
 from ledger.csvformat import MAX_REPORTED_ERRORS, PaymentLine
 from ledger.errors import FileRejected, LineError, ReconciliationError
+from ledger.refunds import UNDONE, RefundLine, RefundOutcome, apply_refunds
 from ledger.sql import db_time, is_postgres
 from ledger.staging import STAGE, create_stage, file_sha256, stage_file, stage_items
 from ledger.timeutil import DEFAULT_TZ, end_of_day, from_db, local_date, start_of_day, utc
@@ -57,10 +65,19 @@ class ReconcileResult:
     settled_amounts: dict[str, int] = field(default_factory=dict)
     already_settled: int = 0
     settlement_transaction_ids: tuple[int, ...] = ()
-    skipped: list[LineError] = field(default_factory=list)  # lines an adapter does not reconcile (refunds)
+    skipped: list[LineError] = field(default_factory=list)  # lines an adapter does not reconcile
+    settled_fees: dict[str, int] = field(default_factory=dict)  # channel fees booked with the settlement
+    refunds: list[RefundOutcome] = field(default_factory=list)
+    refunded: list[str] = field(default_factory=list)  # trade lines whose payment a refund undid
+    fees: Mapping[str, int] = field(default_factory=dict, repr=False)  # per line, as the file gave them
+
+    @property
+    def refunds_missing_in_books(self) -> list[str]:
+        return [o.refund.external_ref for o in self.refunds if o.status == "missing_in_books"]
 
     def contract_document(self) -> dict[str, object]:
         """CONTRACT.md's document, plus what else finance needs."""
+        currencies = sorted(self.settled_amounts)
         return {
             "matched": self.matched, "missing_in_books": self.missing_in_books,
             "missing_in_file": self.missing_in_file, "amount_mismatch": self.amount_mismatch,
@@ -69,9 +86,14 @@ class ReconcileResult:
             "period": {"start": self.period_start.isoformat(), "end": self.period_end.isoformat()},
             "settled": {"count": self.settled_count,
                         "amounts": {c: format_amount(a) for c, a in sorted(self.settled_amounts.items())},
-                        "transaction_ids": list(self.settlement_transaction_ids)},
+                        "transaction_ids": list(self.settlement_transaction_ids),
+                        "fees": {c: format_amount(self.settled_fees.get(c, 0)) for c in currencies},
+                        "net": {c: format_amount(self.settled_amounts[c] - self.settled_fees.get(c, 0))
+                                for c in currencies}},
             "already_settled": self.already_settled,
             "skipped": [e.as_dict() for e in self.skipped],
+            "refunded": self.refunded, "refunds_missing_in_books": self.refunds_missing_in_books,
+            "refunds": [o.as_dict() for o in self.refunds],
         }
 
 
@@ -87,12 +109,18 @@ def reconcile_file(session: Session, channel: str, path: Path, *, now: dt.dateti
 
 def reconcile_lines(session: Session, channel: str, items: Iterable[PaymentLine | LineError], *, file_name: str,
                     sha256: str, now: dt.datetime, actor: str, tz: str = DEFAULT_TZ,
-                    period: tuple[dt.datetime, dt.datetime] | None = None) -> ReconcileResult:
-    """Reconcile lines produced by an adapter (its header usually gives the period)."""
+                    period: tuple[dt.datetime, dt.datetime] | None = None, fees: Mapping[str, int] | None = None,
+                    refunds: Sequence[RefundLine] = ()) -> ReconcileResult:
+    """Reconcile lines produced by an adapter (its header usually gives the period).
+
+    ``fees``: the channel fee of each payment line by reference (minor units);
+    ``refunds``: the file's refund lines.
+    """
     chan = _channel(channel)
     create_stage(session)
     errors, total = stage_items(session, items)
-    return _run(session, chan, file_name, sha256, errors, total, now=now, actor=actor, tz=tz, period=period)
+    return _run(session, chan, file_name, sha256, errors, total, now=now, actor=actor, tz=tz, period=period,
+                fees=fees or {}, refunds=refunds)
 
 
 def _channel(channel: str):
@@ -103,7 +131,8 @@ def _channel(channel: str):
 
 
 def _run(session: Session, chan, file_name: str, sha256: str, errors: list[LineError], total: int, *,
-         now: dt.datetime, actor: str, tz: str, period: tuple[dt.datetime, dt.datetime] | None) -> ReconcileResult:
+         now: dt.datetime, actor: str, tz: str, period: tuple[dt.datetime, dt.datetime] | None,
+         fees: Mapping[str, int] | None = None, refunds: Sequence[RefundLine] = ()) -> ReconcileResult:
     dup = session.execute(text(
         f"SELECT s.line_no, s.external_ref, d.first_line FROM {STAGE} s JOIN (SELECT external_ref, "
         f"min(line_no) AS first_line FROM {STAGE} GROUP BY external_ref HAVING count(*) > 1) d "
@@ -141,12 +170,17 @@ def _run(session: Session, chan, file_name: str, sha256: str, errors: list[LineE
                             amount_mismatch=0, settled_count=0, settled_amount=0, run_at=utc(now), actor=actor)
     session.add(run)
     session.flush()
-    result = ReconcileResult(run.id, chan.code, file_name, sha256, start, end, lines, 0)
+    result = ReconcileResult(run.id, chan.code, file_name, sha256, start, end, lines, 0, fees=fees or {})
+    # refunds first: a payment refunded in this file is neither matched nor settled
+    result.refunds = apply_refunds(session, chan.code, refunds, now=now, actor=actor, file_name=file_name)
+    undone = {o.refund.external_ref for o in result.refunds if o.status in UNDONE}
     params = {"c": chan.code, "start": db_time(session, start), "end": db_time(session, end), "run": run.id}
     result.matched = session.execute(text(f"SELECT count(*) FROM ({_MATCHED}) m"), params).scalar_one()
     result.amount_mismatch = _refs(session, _AMOUNT_MISMATCH, params)
     result.account_mismatch = _refs(session, _ACCOUNT_MISMATCH, params)
-    result.missing_in_books = _refs(session, _MISSING_IN_BOOKS, params)
+    missing = _refs(session, _MISSING_IN_BOOKS, params)
+    result.missing_in_books = [ref for ref in missing if ref not in undone]
+    result.refunded = [ref for ref in missing if ref in undone]
     result.missing_in_file = _refs(session, _MISSING_IN_FILE, params)
     _settle(session, chan, result, ids, params, now=now, actor=actor)
     run.matched, run.amount_mismatch = result.matched, len(result.amount_mismatch) + len(result.account_mismatch)
@@ -159,7 +193,9 @@ def _run(session: Session, chan, file_name: str, sha256: str, errors: list[LineE
                      "amount_mismatch": len(result.amount_mismatch), "account_mismatch": len(result.account_mismatch),
                      "missing_in_books": len(result.missing_in_books),
                      "missing_in_file": len(result.missing_in_file), "settled": result.settled_count,
-                     "settled_amounts": result.settled_amounts})
+                     "settled_amounts": result.settled_amounts, "settled_fees": result.settled_fees,
+                     "refunds": {status: sum(1 for o in result.refunds if o.status == status)
+                                 for status in sorted({o.status for o in result.refunds})}})
     session.flush()
     return result
 
@@ -191,7 +227,7 @@ def _refs(session: Session, sql: str, params: dict) -> list[str]:
 
 def _settle(session: Session, chan, result: ReconcileResult, ids: dict, params: dict, *, now: dt.datetime,
             actor: str) -> None:
-    """Settle the matched payments not settled before: Dr bank, Cr clearing, once."""
+    """Settle the matched payments not settled before, once: Dr bank (net), Dr channel fees, Cr clearing (gross)."""
     rows = session.execute(text(
         "SELECT m.currency, count(*), coalesce(sum(m.amount), 0), "
         "sum(CASE WHEN m.reconciliation_id IS NOT NULL THEN 1 ELSE 0 END) "
@@ -207,16 +243,31 @@ def _settle(session: Session, chan, result: ReconcileResult, ids: dict, params: 
     amounts = {c: int(a) for c, a in session.execute(text(
         "SELECT currency, sum(amount) FROM payments WHERE reconciliation_id = :run GROUP BY currency"),
         {"run": params["run"]}).all()}
+    fees = _settled_fees(session, result.fees, params["run"])
     transaction_ids = []
     for currency, amount in sorted(amounts.items()):
+        fee = fees.get(currency, 0)
         posted = journal.post(session, journal.Entry(
             kind="settlement", source=f"settlement:{chan.code}", external_ref=f"run:{params['run']}:{currency}",
-            legs=(journal.debit(chart.BANK, amount, currency), journal.credit(chan.clearing_account, amount, currency)),
+            legs=(journal.debit(chart.BANK, amount - fee, currency), journal.debit(chart.CHANNEL_FEES, fee, currency),
+                  journal.credit(chan.clearing_account, amount, currency)),
             occurred_at=now, actor=actor, memo=f"settlement of {chan.code}, reconciliation {params['run']}"), now=now)
         transaction_ids.append(posted.transaction_id)
     result.settled_count = changed
     result.settled_amounts = amounts
+    result.settled_fees = {c: f for c, f in sorted(fees.items()) if f}
     result.settlement_transaction_ids = tuple(transaction_ids)
+
+
+def _settled_fees(session: Session, fees: Mapping[str, int], run_id: int) -> dict[str, int]:
+    """The file's fees of the payments this run settles, per currency (none for a file without fees)."""
+    if not fees:
+        return {}
+    total: dict[str, int] = {}
+    for ref, currency in session.execute(text(
+            "SELECT external_ref, currency FROM payments WHERE reconciliation_id = :run"), {"run": run_id}).all():
+        total[currency] = total.get(currency, 0) + fees.get(ref, 0)
+    return total
 
 
 def iter_report_rows(session: Session, channel: str, start: dt.datetime, end: dt.datetime
@@ -248,12 +299,27 @@ def iter_report_rows(session: Session, channel: str, start: dt.datetime, end: dt
 
 
 def write_report_csv(session: Session, result: ReconcileResult, path: Path) -> int:
-    """The line-by-line reconciliation as UTF-8 CSV; returns the number of rows."""
+    """The line-by-line reconciliation as UTF-8 CSV; returns the number of rows.
+
+    Trade lines whose payment a refund undid read ``refunded``; each refund line
+    follows as ``refund_<outcome>`` (:mod:`ledger.refunds`). ``fee`` is the channel
+    fee the file gives for the line (fee charged; for a refund, the fee given back).
+    """
     count = 0
+    refunded = set(result.refunded)
     with Path(path).open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["status", "external_ref", "account_no", "file_amount", "book_amount", "paid_at"])
-        for row in iter_report_rows(session, result.channel, result.period_start, result.period_end):
-            writer.writerow(row)
+        writer.writerow(["status", "external_ref", "account_no", "file_amount", "book_amount", "paid_at", "fee"])
+        for status, ref, *rest in iter_report_rows(session, result.channel, result.period_start, result.period_end):
+            if status == "missing_in_books" and ref in refunded:
+                status = "refunded"
+            fee = result.fees.get(ref) if status != "missing_in_file" else None
+            writer.writerow([status, ref, *rest, format_amount(fee) if fee is not None else ""])
+            count += 1
+        for outcome in result.refunds:
+            r = outcome.refund
+            writer.writerow([f"refund_{outcome.status}", r.external_ref, r.account_no or "", format_amount(r.amount),
+                             format_amount(outcome.book_amount) if outcome.book_amount is not None else "",
+                             r.refunded_at.isoformat(), format_amount(r.fee_returned)])
             count += 1
     return count

@@ -78,7 +78,7 @@ def verify(as_json: bool) -> None:
 @click.option("--operator", required=True)
 @json_option
 def reverse(transaction_id: int, reason: str, operator: str, as_json: bool) -> None:
-    """Reverse a payment, bill or remittance (once) with a mirror-image transaction."""
+    """Reverse a payment, bill, prepaid application, remittance or energy sale (once) by its mirror image."""
     with context.sessions().begin() as session:
         posted = reverse_transaction(session, transaction_id, now=context.now(), actor=operator, reason=reason)
     emit(as_json, {"reversed": transaction_id, "reversal_id": posted.transaction_id},

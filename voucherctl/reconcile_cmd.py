@@ -1,6 +1,7 @@
 """``voucherctl reconcile``: a channel's settlement file against the books (对账)."""
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -41,9 +42,15 @@ def reconcile(channel: str, fmt: str, csv_out: Path | None, operator: str, file:
         click.echo(f"{result.channel} {result.file_name}: {result.lines} lines, period "
                    f"{result.period_start.isoformat()} .. {result.period_end.isoformat()}")
         click.echo(f"  matched {result.matched} (settled now {result.settled_count}"
-                   + "".join(f", {money(a)} {c}" for c, a in sorted(result.settled_amounts.items()))
+                   + "".join(f", {money(a)} {c}" + (f" less fees {money(result.settled_fees[c])}"
+                                                    if result.settled_fees.get(c) else "")
+                             for c, a in sorted(result.settled_amounts.items()))
                    + f"; settled before {result.already_settled})")
-        for key in ("amount_mismatch", "account_mismatch", "missing_in_books", "missing_in_file"):
+        if result.refunds:
+            counts = Counter(o.status for o in result.refunds)
+            click.echo("  refunds: " + ", ".join(f"{status} {n}" for status, n in sorted(counts.items())))
+        keys = ("amount_mismatch", "account_mismatch", "missing_in_books", "missing_in_file")
+        for key in (("refunded", *keys, "refunds_missing_in_books") if result.refunds else keys):
             refs = getattr(result, key)
             click.echo(f"  {key}: {len(refs)}" + (f"  {', '.join(refs[:10])}{' ...' if len(refs) > 10 else ''}"
                                                   if refs else ""))

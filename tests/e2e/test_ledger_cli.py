@@ -1,6 +1,7 @@
 """The books through ``voucherctl``, in process, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from ledger import energy_sales, payments
 from storage.db import make_engine, session_factory
 from tests.integration.ledger.conftest import make_batch
 from voucherctl import context
@@ -116,12 +118,19 @@ def test_payments_import_reconcile_and_reports(cli, tmp_path):
     report_csv = tmp_path / "recon.csv"
     recon = ok_json(cli("reconcile", "--channel", "alipay", "--format", "alipay", str(bill), "--json",
                         "--csv", str(report_csv)))
+    # the bill's refund reverses its first trade; the other four settle net of Alipay's fees
     assert {k: recon[k] for k in ("matched", "missing_in_books", "missing_in_file", "amount_mismatch")} == \
-        {"matched": 5, "missing_in_books": [], "missing_in_file": [], "amount_mismatch": []}
-    assert recon["settled"]["amounts"] == {"CNY": "469.38"}
+        {"matched": 4, "missing_in_books": [], "missing_in_file": [], "amount_mismatch": []}
+    assert (recon["settled"]["amounts"], recon["settled"]["fees"], recon["settled"]["net"]) == \
+        ({"CNY": "369.38"}, {"CNY": "2.21"}, {"CNY": "367.17"})
+    assert [(r["external_ref"], r["status"]) for r in recon["refunds"]] == \
+        [("2026112522001411231405561201", "reversed")]
+    assert "refund_reversed,2026112522001411231405561201" in report_csv.read_text(encoding="utf-8")
     assert report_csv.read_text(encoding="utf-8").startswith("status,external_ref")
-    assert ok_json(cli("reconcile", "--channel", "alipay", "--format", "alipay", str(bill), "--json"))[
-        "settled"]["count"] == 0
+    again = ok_json(cli("reconcile", "--channel", "alipay", "--format", "alipay", str(bill), "--json"))
+    assert (again["settled"]["count"], again["refunds"][0]["status"]) == (0, "already_reversed")
+    code, out, _ = cli("reconcile", "--channel", "alipay", "--format", "alipay", str(bill))
+    assert code == 0 and "refunds: already_reversed 1" in out
 
     generic = tmp_path / "bank.csv"
     generic.write_text(HEADER + "B-1,0101,10.00,CNY,2026-11-25T10:00:00+08:00\n", encoding="utf-8")
@@ -129,11 +138,33 @@ def test_payments_import_reconcile_and_reports(cli, tmp_path):
     channels = ok_json(cli("report", "channels", "--from", "2026-11-01", "--to", "2026-11-30", "--by", "day",
                            "--json"))
     assert {t["channel"]: (t["count"], t["amount"]) for t in channels["totals"]} == \
-        {"bank_counter": (1, "10.00"), "alipay": (5, "469.38")}
-    assert channels["totals"][1]["count_share"] == "83.33"
+        {"bank_counter": (1, "10.00"), "alipay": (4, "369.38")}
+    assert channels["totals"][1]["count_share"] == "80.00"
+    trial = ok_json(cli("report", "trial-balance", "--as-of", "2026-12-31", "--json"))
+    assert [(x["debit"], x["credit"]) for x in trial["lines"] if x["account"] == "expense:channel_fees"] == \
+        [("2.21", "0.00")]
     pdf = tmp_path / "finance.pdf"
     ok_json(cli("report", "liability", "--from", "2026-11-01", "--json", "--pdf", str(pdf)))
     _pdf_renders_with_embedded_fonts(pdf, tmp_path)
+    assert ok_json(cli("ledger", "verify", "--json"))["ok"]
+
+
+def test_finance_reverses_a_wrongly_booked_energy_sale(cli, db_url):
+    ok_json(cli("accounts", "create", "--account-no", "0401", "--name", "户主", "--json"))
+    engine = make_engine(db_url)
+    with session_factory(engine).begin() as s:
+        paid = dt.datetime(2026, 11, 25, 10, tzinfo=dt.timezone.utc)
+        payments.post_payment(s, "counter_cash", "0401", 5000, "C-1", paid, paid)
+    with session_factory(engine).begin() as s:
+        sale = energy_sales.book_energy_sale(s, "0401", 2000, external_ref="sts_vend:9", occurred_at=paid, now=paid)
+    engine.dispose()
+    assert ok_json(cli("accounts", "show", "0401", "--json"))["balance"] == "30.00"
+    reversed_ = ok_json(cli("ledger", "reverse", str(sale.transaction_id), "--reason", "vended twice",
+                            "--operator", "finance", "--json"))
+    assert reversed_["reversed"] == sale.transaction_id
+    assert ok_json(cli("accounts", "show", "0401", "--json"))["balance"] == "50.00"
+    fails(cli("ledger", "reverse", str(sale.transaction_id), "--reason", "again", "--operator", "finance"),
+          "already reversed")
     assert ok_json(cli("ledger", "verify", "--json"))["ok"]
 
 

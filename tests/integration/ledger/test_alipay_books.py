@@ -29,11 +29,15 @@ def test_import_then_reconcile_the_same_bill(sessions, now, tmp_path, accounts):
     with sessions.begin() as s:
         assert customers.customer_summary(s, "0101").balance == 30000
         result = formats.reconcile_payments(s, "alipay", path, fmt="alipay", now=now, actor="finance")
-    assert (result.matched, result.missing_in_books, result.missing_in_file, result.amount_mismatch) == (5, [], [], [])
-    assert result.settled_amounts == {"CNY": 46938}
+    # the bill refunds its first trade: that payment is reversed, the other four settle net of their fees
+    assert (result.matched, result.missing_in_books, result.missing_in_file, result.amount_mismatch) == (4, [], [], [])
+    assert result.refunded == ["2026112522001411231405561201"]
+    assert (result.settled_amounts, result.settled_fees) == ({"CNY": 36938}, {"CNY": 221})
     with sessions.begin() as s:
+        assert customers.customer_summary(s, "0101").balance == 20000
         assert balance(s, chart.clearing("alipay"), "CNY") == 0
-        assert balance(s, chart.BANK, "CNY") == 46938
+        assert balance(s, chart.BANK, "CNY") == 36938 - 221
+        assert balance(s, chart.CHANNEL_FEES, "CNY") == 221
         assert verify(s).ok
 
 
@@ -48,3 +52,4 @@ def test_the_bill_period_bounds_missing_in_file(sessions, now, tmp_path, account
         result = formats.reconcile_payments(s, "alipay", SAMPLE, fmt="alipay", now=now, actor="finance")
     assert result.missing_in_file == ["2026112522009999999999999999"]
     assert len(result.missing_in_books) == 5
+    assert result.refunds_missing_in_books == ["2026112522001411231405561201"]  # its payment is unknown too
