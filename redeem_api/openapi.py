@@ -575,6 +575,7 @@ def _build() -> dict[str, Any]:
                           "405": _error(405, "method_not_allowed")},
         }},
     }
+    _add_links(paths)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -597,6 +598,67 @@ def _build() -> dict[str, Any]:
                                            "description": "`voucherctl clients create` prints the key once."}},
         },
     }
+
+
+def _link(operation_id: str, description: str, *, parameters: dict[str, str] | None = None,
+          body: dict[str, str] | None = None) -> dict[str, Any]:
+    link: dict[str, Any] = {"operationId": operation_id, "description": description}
+    if parameters:
+        link["parameters"] = parameters
+    if body:
+        link["requestBody"] = body
+    return link
+
+
+# OpenAPI links: which answer feeds which next call (clients may follow them; schemathesis's state
+# machine chains operations through them, so it reaches states one request alone cannot).
+_LINKS: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {
+    ("/api/v1/redemptions", "post", "201"): {
+        "RedeemedAccount": _link("getAccount", "The account the voucher was redeemed onto.",
+                                 parameters={"path.account_no": "$response.body#/account_no"}),
+        "RedeemedVoucher": _link("getVoucher", "The redeemed voucher (now `redeemed`).",
+                                 parameters={"path.serial": "$response.body#/serial"}),
+    },
+    ("/api/v1/payments", "post", "201"): {
+        "PaidAccount": _link("getAccount", "The account the payment was booked onto.",
+                             parameters={"path.account_no": "$response.body#/account_no"}),
+    },
+    ("/api/v1/payments", "post", "200"): {
+        "PaidAccount": _link("getAccount", "The account the payment was booked onto.",
+                             parameters={"path.account_no": "$response.body#/account_no"}),
+    },
+    ("/api/v1/vouchers/{serial}", "get", "200"): {
+        "ActivateVoucher": _link("activateRange", "Activate this one card (a range of one serial).",
+                                 body={"batch_id": "$response.body#/batch_id",
+                                       "from_serial": "$response.body#/serial",
+                                       "to_serial": "$response.body#/serial"}),
+    },
+    ("/api/v1/activations", "post", "201"): {
+        "FirstActivated": _link("getVoucher", "The first card of the activated range.",
+                                parameters={"path.serial": "$response.body#/first_serial"}),
+        "LastActivated": _link("getVoucher", "The last card of the activated range.",
+                               parameters={"path.serial": "$response.body#/last_serial"}),
+    },
+    ("/api/v1/orders", "get", "200"): {
+        "AcknowledgeFirst": _link("acknowledgeOrder", "Report the first listed order done or failed.",
+                                  parameters={"path.order_id": "$response.body#/orders/0/order_id"}),
+    },
+    ("/api/v1/orders/{order_id}/ack", "post", "200"): {
+        "AccountOrders": _link("listOrders", "Every order of the acknowledged order's account.",
+                               parameters={"query.account_no": "$response.body#/account_no",
+                                           "query.status": "all"}),
+    },
+    ("/api/v1/readings", "post", "201"): {
+        "AccountOrders": _link("listOrders", "Cost-control orders of the first reading's account.",
+                               parameters={"query.account_no": "$request.body#/readings/0/account_no",
+                                           "query.status": "all"}),
+    },
+}
+
+
+def _add_links(paths: dict[str, Any]) -> None:
+    for (path, method, status), links in _LINKS.items():
+        paths[path][method]["responses"][status]["links"] = copy.deepcopy(links)
 
 
 @functools.cache

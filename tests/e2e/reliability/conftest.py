@@ -16,6 +16,8 @@ import requests
 from tests.e2e.redeem_api.conftest import VOUCHERCTL, Server, e2e_world, pg_world  # noqa: F401 (fixtures)
 from tests.integration.redeem_api.world import World
 
+from . import faults
+
 __all__ = ["VOUCHERCTL", "Answer", "Fleet", "post", "voucherctl"]
 
 
@@ -33,19 +35,22 @@ class Fleet:
     started: list[Server] = field(default_factory=list)
 
     def start(self, world: World, *, workers: int = 2, threads: int = 4, port: int | None = None,
-              extra_args: tuple[str, ...] = (), **env: str) -> Server:
+              extra_args: tuple[str, ...] = (), kill_file: Path | None = None, **env: str) -> Server:
+        """``kill_file``: start through :mod:`.faults` (the test arms SIGKILLs at chosen moments)."""
+        if kill_file is not None:
+            env[faults.ENV] = str(kill_file)
         server = Server(server_env(world, **env), workers, threads, log_path=self.tmp_path / "server.log")
         if port is not None:
             server.port = port
-        if extra_args:
-            server = _with_args(server, extra_args)
+        if extra_args or kill_file is not None:
+            server = _customised(server, extra_args, kill_file is not None)
         self.started.append(server)
         return server.start(timeout=90)
 
     def restart(self, old: Server) -> Server:
         server = Server(old.env, old.workers, old.threads, port=old.port, log_path=old.log_path)
-        if getattr(old, "extra_args", ()):
-            server = _with_args(server, old.extra_args)
+        if getattr(old, "extra_args", ()) or getattr(old, "with_faults", False):
+            server = _customised(server, old.extra_args, old.with_faults)
         self.started.append(server)
         return server.start(timeout=90)
 
@@ -64,14 +69,19 @@ class Fleet:
             server.stop()
 
 
-def _with_args(server: Server, extra_args: tuple[str, ...]) -> Server:
-    """A Server whose command line carries extra ``serve`` options (e.g. --timeout)."""
+def _customised(server: Server, extra_args: tuple[str, ...], with_faults: bool) -> Server:
+    """A Server whose command line carries extra ``serve`` options (e.g. --timeout) and, with
+    ``with_faults``, boots through :func:`.faults.boot` (kill points installed before the fork)."""
 
     class _Server(Server):
         def start(self, timeout: float = 60) -> Server:
             original = subprocess.Popen
 
             def popen(args, *a, **kw):
+                args = list(args)
+                if with_faults:
+                    assert args[:len(VOUCHERCTL)] == VOUCHERCTL, args
+                    args[len(VOUCHERCTL) - 1] = faults.boot(VOUCHERCTL[-1])
                 return original([*args, *extra_args], *a, **kw)
 
             subprocess.Popen = popen  # only for this call, in this thread
@@ -82,6 +92,7 @@ def _with_args(server: Server, extra_args: tuple[str, ...]) -> Server:
 
     clone = _Server(server.env, server.workers, server.threads, port=server.port, log_path=server.log_path)
     clone.extra_args = extra_args  # type: ignore[attr-defined]
+    clone.with_faults = with_faults  # type: ignore[attr-defined]
     return clone
 
 

@@ -1,11 +1,16 @@
-"""SIGKILL the whole ``voucherctl serve`` (master and workers) mid-load, twice; restart; retry with the same keys.
+"""SIGKILL the whole ``voucherctl serve`` (master and workers) mid-load; restart; retry with the same keys.
 
-Every request that got a 2xx is in the books exactly once, nothing else is, ``ledger verify`` passes,
-and a replay of every answered key returns the original body.
+Twice at random moments of the load, and once at each of four points a random kill almost never hits
+(armed through :mod:`tests.e2e.reliability.faults`): right before and right after the COMMIT of a
+redemption and of a payment. Every request that got a 2xx is in the books exactly once, nothing else
+is, every request's answer is that of a first execution (a request killed after its COMMIT gets its
+stored response replayed, not a second run), ``ledger verify`` passes, and a replay of every answered
+key returns the original body.
 """
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -75,11 +80,33 @@ def _send_all(server_url: list[str], world, ops: list[Op], answered: list[int], 
                 break
 
 
-def _crash_run(world, fleet, *, cards: int, payments: int, clients: int, kills: int) -> None:
+# How each kill is made: "outside" = SIGKILL of the process group by the test at a random moment of the
+# load; the others are armed through tests/e2e/reliability/faults.py and land exactly at that point of
+# the next booking by that route (the server kills its own process group there).
+OUTSIDE = "outside"
+CI_KILLS = (OUTSIDE, "after-commit redemptions", "before-commit redemptions", "after-commit payments",
+            "before-commit payments", OUTSIDE)
+
+
+def _kill_at(fleet, server, how: str, kill_file, threads) -> None:
+    if how == OUTSIDE:
+        fleet.kill(server)  # master and every worker, mid-request
+        return
+    kill_file.write_text(how, "ascii")
+    deadline = time.monotonic() + 60
+    while server.proc.poll() is None:  # the next matching booking kills the server
+        assert time.monotonic() < deadline, f"nothing reached the kill point {how!r}"
+        assert any(t.is_alive() for t in threads), "load finished before the kill: raise the counts"
+        time.sleep(0.005)
+    assert not kill_file.exists(), "the server died, but not at the armed kill point"
+
+
+def _crash_run(world, fleet, tmp_path, *, cards: int, payments: int, clients: int, kills: tuple[str, ...]) -> None:
     accounts = [f"32{i:08d}" for i in range(50)]
     _, batch = world.new_batch(cards, activate_count=cards)
     ops = _ops(world, batch, accounts, payments)
-    server = fleet.start(world, workers=3, threads=4, VOUCHER_IDEMPOTENCY_STALE_SECONDS="10",
+    kill_file = tmp_path / "kill-point"
+    server = fleet.start(world, workers=3, threads=4, kill_file=kill_file, VOUCHER_IDEMPOTENCY_STALE_SECONDS="10",
                          VOUCHER_THROTTLE_CLIENT_FAILURES="100000", VOUCHER_THROTTLE_ACCOUNT_FAILURES="100000")
     url = [server.url]
     answered, lock, failures = [0], threading.Lock(), []
@@ -88,13 +115,13 @@ def _crash_run(world, fleet, *, cards: int, payments: int, clients: int, kills: 
                for i in range(clients)]
     for t in threads:
         t.start()
-    kill_points = [len(ops) * (k + 1) // (kills + 1) for k in range(kills)]
-    for point in kill_points:
+    kill_points = [len(ops) * (k + 1) // (len(kills) + 1) for k in range(len(kills))]
+    for point, how in zip(kill_points, kills):
         while answered[0] < point and any(t.is_alive() for t in threads):
             time.sleep(0.005)
         assert not failures, failures
         assert any(t.is_alive() for t in threads), "load finished before the kill: raise the counts"
-        fleet.kill(server)  # master and every worker, mid-request
+        _kill_at(fleet, server, how, kill_file, threads)
         server = fleet.restart(server)
     for t in threads:
         t.join(300)
@@ -102,9 +129,19 @@ def _crash_run(world, fleet, *, cards: int, payments: int, clients: int, kills: 
     assert all(op.answer is not None for op in ops), fleet.logs()[-3000:]
     assert any(op.retried for op in ops), "no request was caught by a kill"
 
-    # every answered request succeeded (the load is all valid), no 5xx ever reached a client as an answer
-    bad = [(op.idem, op.answer.status, op.answer.body[:200]) for op in ops if op.answer.status not in (200, 201)]
+    # every answered request succeeded as a first execution would: a redemption 201, a payment 201 and
+    # "created" (each reference is new: a 200 would mean the work ran again and found the first run)
+    bad = [(op.idem, op.answer.status, op.answer.body[:200]) for op in ops
+           if op.answer.status != 201 or (op.path == PAY and json.loads(op.answer.body)["created"] is not True)]
     assert not bad, bad
+    # a request killed after its COMMIT was answered, when retried, by the replay of its stored response
+    for path in (REDEEM, PAY):
+        table = "redemptions" if path == REDEEM else "payments"
+        after_commit = sum(1 for how in kills if how == f"after-commit {table}")
+        replayed = [op.idem for op in ops if op.path == path and op.retried
+                    and op.answer.headers.get("Idempotent-Replayed") == "true"]
+        killed = [ln for ln in fleet.logs().splitlines() if "fault injection" in ln]  # names the killed keys
+        assert len(replayed) >= after_commit, (table, replayed, killed)
     # the books: each 2xx exactly once, nothing else
     redemptions = [op for op in ops if op.path == REDEEM]
     pays = [op for op in ops if op.path == PAY]
@@ -133,11 +170,13 @@ def _crash_run(world, fleet, *, cards: int, payments: int, clients: int, kills: 
 
 
 @pytest.mark.postgres
-def test_sigkill_the_server_twice_under_load_books_every_answer_exactly_once(pg_world, fleet):
-    _crash_run(pg_world, fleet, cards=60, payments=60, clients=4, kills=2)
+def test_sigkill_the_server_twice_under_load_books_every_answer_exactly_once(pg_world, fleet, tmp_path):
+    """Two kills at random moments, and one at each of the four armed points (before and after the
+    COMMIT of a redemption and of a payment)."""
+    _crash_run(pg_world, fleet, tmp_path, cards=90, payments=90, clients=4, kills=CI_KILLS)
 
 
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_soak_sigkill_the_server_many_times(pg_world, fleet):
-    _crash_run(pg_world, fleet, cards=600, payments=600, clients=8, kills=8)
+def test_soak_sigkill_the_server_many_times(pg_world, fleet, tmp_path):
+    _crash_run(pg_world, fleet, tmp_path, cards=600, payments=600, clients=8, kills=CI_KILLS * 2 + (OUTSIDE,) * 4)
