@@ -21,6 +21,8 @@
    journal transaction per file and currency (Dr clearing:<channel>; Cr each
    customer's arrears and prepaid), one payments row per line (the
    subledger, inserted in file order), the bill allocations and the bills.
+   The totals, the locks and (when every line is new) the journal legs read
+   one summary of the stage per customer instead of the stage itself.
 """
 from __future__ import annotations
 
@@ -42,8 +44,10 @@ from ledger.errors import FileRejected, LineError
 from ledger.sql import is_postgres
 from ledger.staging import (
     ALLOC,
+    CUSTOMERS,
     STAGE,
     create_alloc,
+    create_customers,
     create_stage,
     stage_generic,
     stage_items,
@@ -77,6 +81,7 @@ def import_file(session: Session, channel: str, path: Path, *, now: dt.datetime,
                 tz: str = DEFAULT_TZ) -> ImportResult:
     """Import a generic-format file (CONTRACT.md) for ``channel``."""
     payment_channel(channel)
+    _tune(session)
     path = Path(path)
     checked: list[str] = []  # the reference parser reads only files whose lines all fit the cap (and hashes)
     staged = stage_generic(session, path, tz, before_slow_path=lambda: checked.append(check_line_lengths(path)))
@@ -89,10 +94,17 @@ def import_lines(session: Session, channel: str, items: Iterable[PaymentLine | L
                  sha256: str, now: dt.datetime, actor: str) -> ImportResult:
     """Import lines produced by an adapter (e.g. :mod:`ledger.adapters.alipay`)."""
     payment_channel(channel)
+    _tune(session)
     create_stage(session)
     found = stage_items(session, items)
     return _book(session, channel, file_name=file_name, sha256=sha256, now=now, actor=actor, fast_path=False,
                  line_errors=found)
+
+
+def _tune(session: Session) -> None:
+    """PostgreSQL: sorts and hashes of a million lines in memory, from the first join (staging) on."""
+    if is_postgres(session):
+        session.execute(text("SET LOCAL work_mem = '256MB'"))
 
 
 def check_line_lengths(path: Path, limit: int = MAX_LINE_BYTES) -> str:
@@ -131,8 +143,8 @@ def _lock(session: Session, clearing_ids: list[int]) -> None:
         return
     session.execute(text(
         "SELECT count(*) FROM (SELECT id FROM ledger_accounts WHERE id IN ("
-        "  SELECT unnest(ARRAY[c.arrears_account_id, c.prepaid_account_id]) FROM customer_accounts c "
-        f"  WHERE c.id IN (SELECT customer_id FROM {STAGE}))"
+        f"  SELECT unnest(ARRAY[arrears_account_id, prepaid_account_id]) FROM {CUSTOMERS} "
+        "  WHERE customer_id IS NOT NULL)"
         "  OR id IN :clearing ORDER BY id FOR NO KEY UPDATE) locked"
     ).bindparams(bindparam("clearing", expanding=True)), {"clearing": clearing_ids or [-1]})
 
@@ -184,13 +196,15 @@ class _Counts:
 
 
 def _totals(session: Session) -> tuple[dict[str, _Counts], int]:
-    """One pass over the stage: lines and amount per currency; lines with an unknown account or currency."""
+    """One pass over the stage (into :data:`~ledger.staging.CUSTOMERS`, which the locks and the postings read
+    too): lines and amount per currency; lines with an unknown account or currency."""
+    create_customers(session)
     counts: dict[str, _Counts] = {}
     suspect = 0
     for currency, lines, amount, unknown in session.execute(text(
-            "SELECT currency, count(*), sum(amount), "
-            "  sum(CASE WHEN customer_id IS NULL OR currency <> account_currency THEN 1 ELSE 0 END) "
-            f"FROM {STAGE} GROUP BY currency")).all():
+            "SELECT currency, sum(lines), sum(amount), "
+            "  sum(CASE WHEN customer_id IS NULL OR currency <> account_currency THEN lines ELSE 0 END) "
+            f"FROM {CUSTOMERS} GROUP BY currency")).all():
         counts[currency] = _Counts(int(lines), int(amount))
         suspect += int(unknown)
     return counts, suspect
@@ -223,7 +237,6 @@ def _book(session: Session, channel: str, *, file_name: str, sha256: str, now: d
     chan = payment_channel(channel)
     postgres = is_postgres(session)
     if postgres:
-        session.execute(text("SET LOCAL work_mem = '256MB'"))  # sorts of a million lines stay in memory
         # without statistics the planner takes the stage for a few rows: nested loops over a million lines
         session.execute(text(f"ANALYZE {STAGE}"))
     counts, suspect = _totals(session)
@@ -254,7 +267,7 @@ def _book(session: Session, channel: str, *, file_name: str, sha256: str, now: d
             for currency in sorted(amounts):
                 transaction_ids.append(_book_currency(session, chan.code, chan.clearing_account, currency,
                                                       clearing[(chan.clearing_account, currency)], record.id, now,
-                                                      actor))
+                                                      actor, every_line_new=not counts[currency].existing))
             _apply_bills(session)
         except IntegrityError as e:
             if savepoint is None:
@@ -313,13 +326,16 @@ def _allocate(session: Session) -> None:
         "  AND p.p_end - p.amount < b.b_end AND b.b_end - b.outstanding < p.p_end"))
     if is_postgres(session):
         session.execute(text(f"ANALYZE {ALLOC}"))
-    session.execute(text(
-        f"UPDATE {STAGE} AS s SET to_arrears = a.total FROM "
-        f"(SELECT line_no, sum(amount) AS total FROM {ALLOC} GROUP BY line_no) AS a WHERE a.line_no = s.line_no"))
+
+
+# what each line of the stage paid towards arrears: joined where needed (an UPDATE of the stage would scan and
+# rewrite it for the few lines of customers with an open bill)
+_TO_ARREARS = (f"LEFT JOIN (SELECT line_no, sum(amount) AS to_arrears FROM {ALLOC} GROUP BY line_no) ar "
+               "ON ar.line_no = s.line_no")
 
 
 def _book_currency(session: Session, channel: str, clearing_code: str, currency: str, clearing_id: int,
-                   import_id: int, now: dt.datetime, actor: str) -> int:
+                   import_id: int, now: dt.datetime, actor: str, *, every_line_new: bool) -> int:
     transaction_id, created = journal.claim(
         session, kind="payment_import", source=f"import:{channel}", external_ref=f"{import_id}:{currency}",
         occurred_at=now, now=now, actor=actor, memo=f"payments import {import_id}")
@@ -332,19 +348,17 @@ def _book_currency(session: Session, channel: str, clearing_code: str, currency:
         "  balance_after, paid_at, transaction_id, import_id, status) "
         "SELECT :channel, external_ref, customer_id, amount, currency, to_arrears, balance_after, paid_at, :t, "
         "  :import_id, 'booked' FROM ("
-        "  SELECT s.line_no, s.external_ref, s.customer_id, s.amount, s.currency, s.to_arrears, s.paid_at, "
-        "    CAST(-a.balance + sum(s.amount - s.to_arrears) OVER (PARTITION BY s.customer_id "
+        "  SELECT s.line_no, s.external_ref, s.customer_id, s.amount, s.currency, "
+        "    coalesce(ar.to_arrears, 0) AS to_arrears, s.paid_at, "
+        "    CAST(-a.balance + sum(s.amount - coalesce(ar.to_arrears, 0)) OVER (PARTITION BY s.customer_id "
         "         ORDER BY s.paid_at, s.line_no ROWS UNBOUNDED PRECEDING) AS BIGINT) AS balance_after "
-        f"  FROM {STAGE} s JOIN ledger_accounts a ON a.id = s.prepaid_account_id "
+        f"  FROM {STAGE} s JOIN ledger_accounts a ON a.id = s.prepaid_account_id {_TO_ARREARS} "
         "  WHERE s.existing_id IS NULL AND s.currency = :cur) x "
         # in file order (usually time and reference order): the BRIN and unique indexes grow at their ends
         "ORDER BY line_no"), params)
-    # one journal transaction: Dr clearing (line 1, the total), Cr arrears and prepaid per customer (one pass)
+    # one journal transaction: Dr clearing (line 1, the total), Cr arrears and prepaid per customer
     session.execute(text(
-        "WITH c AS MATERIALIZED ("
-        "  SELECT arrears_account_id, prepaid_account_id, sum(to_arrears) AS arrears, "
-        f"   sum(amount) - sum(to_arrears) AS prepaid FROM {STAGE} "
-        "  WHERE existing_id IS NULL AND currency = :cur GROUP BY arrears_account_id, prepaid_account_id), "
+        f"WITH c AS MATERIALIZED ({_PER_CUSTOMER if every_line_new else _PER_CUSTOMER_FROM_LINES}), "
         "legs AS MATERIALIZED ("
         "  SELECT arrears_account_id AS account_id, arrears AS total FROM c WHERE arrears > 0 "
         "  UNION ALL SELECT prepaid_account_id, prepaid FROM c WHERE prepaid > 0) "
@@ -362,6 +376,20 @@ def _book_currency(session: Session, channel: str, clearing_code: str, currency:
         "SELECT :t, (SELECT p.id FROM payments p WHERE p.channel = :channel AND p.external_ref = x.external_ref), "
         f"  x.bill_id, x.amount FROM {ALLOC} x WHERE x.currency = :cur"), params)
     return transaction_id
+
+
+# what each customer paid in this file and currency, split into arrears and prepaid: when every line is new,
+# from the per-customer summary and the (few) bill allocations; otherwise from the new lines of the stage
+_PER_CUSTOMER = (
+    "SELECT u.arrears_account_id, u.prepaid_account_id, coalesce(a.arrears, 0) AS arrears, "
+    "  u.amount - coalesce(a.arrears, 0) AS prepaid "
+    f"FROM {CUSTOMERS} u LEFT JOIN (SELECT b.customer_id, sum(x.amount) AS arrears FROM {ALLOC} x "
+    "  JOIN customer_bills b ON b.id = x.bill_id WHERE x.currency = :cur GROUP BY b.customer_id) a "
+    "  ON a.customer_id = u.customer_id WHERE u.currency = :cur")
+_PER_CUSTOMER_FROM_LINES = (
+    "SELECT s.arrears_account_id, s.prepaid_account_id, sum(coalesce(ar.to_arrears, 0)) AS arrears, "
+    f"  sum(s.amount) - sum(coalesce(ar.to_arrears, 0)) AS prepaid FROM {STAGE} s {_TO_ARREARS} "
+    "WHERE s.existing_id IS NULL AND s.currency = :cur GROUP BY s.arrears_account_id, s.prepaid_account_id")
 
 
 def _apply_bills(session: Session) -> None:

@@ -32,6 +32,7 @@ _BLOCK = 1 << 20
 STAGE = "ledger_stage"
 RAW = "ledger_stage_raw"
 ALLOC = "ledger_stage_alloc"
+CUSTOMERS = "ledger_stage_customers"
 
 
 def create_stage(session: Session, name: str = STAGE) -> None:
@@ -40,15 +41,15 @@ def create_stage(session: Session, name: str = STAGE) -> None:
         session.execute(text(
             f"CREATE TEMP TABLE IF NOT EXISTS {name} (line_no bigint NOT NULL, external_ref text, account_no text, "
             "amount bigint, currency text, paid_at timestamptz, customer_id bigint, arrears_account_id bigint, "
-            "prepaid_account_id bigint, account_currency text, existing_id bigint, existing_same boolean, "
-            "to_arrears bigint NOT NULL DEFAULT 0) ON COMMIT DROP"))
+            "prepaid_account_id bigint, account_currency text, existing_id bigint, existing_same boolean) "
+            "ON COMMIT DROP"))
         session.execute(text(f"TRUNCATE {name}"))
     else:
         session.execute(text(
             f"CREATE TEMP TABLE IF NOT EXISTS {name} (line_no INTEGER NOT NULL, external_ref TEXT NOT NULL, "
             "account_no TEXT NOT NULL, amount INTEGER NOT NULL, currency TEXT NOT NULL, paid_at TEXT NOT NULL, "
             "customer_id INTEGER, arrears_account_id INTEGER, prepaid_account_id INTEGER, account_currency TEXT, "
-            "existing_id INTEGER, existing_same INTEGER, to_arrears INTEGER NOT NULL DEFAULT 0)"))
+            "existing_id INTEGER, existing_same INTEGER)"))
         session.execute(text(f"DELETE FROM {name}"))
         session.execute(text(f"CREATE INDEX IF NOT EXISTS temp.{name}_ref ON {name} (external_ref)"))
         session.execute(text(f"CREATE INDEX IF NOT EXISTS temp.{name}_line ON {name} (line_no)"))
@@ -73,6 +74,22 @@ def create_alloc(session: Session) -> None:
                              "external_ref TEXT NOT NULL, currency TEXT NOT NULL, bill_id INTEGER NOT NULL, "
                              "amount INTEGER NOT NULL)"))
         session.execute(text(f"DELETE FROM {ALLOC}"))
+
+
+def create_customers(session: Session) -> None:
+    """:data:`CUSTOMERS`: the stage summed per customer and currency in one pass, with the customer's
+    accounts and currency (NULL for an unknown account)."""
+    summary = ("SELECT g.customer_id, g.currency, c.arrears_account_id, c.prepaid_account_id, "
+               "c.currency AS account_currency, g.lines, g.amount FROM (SELECT customer_id, currency, "
+               f"count(*) AS lines, sum(amount) AS amount FROM {STAGE} GROUP BY customer_id, currency) g "
+               "LEFT JOIN customer_accounts c ON c.id = g.customer_id")
+    if is_postgres(session):
+        session.execute(text(f"DROP TABLE IF EXISTS {CUSTOMERS}"))
+        session.execute(text(f"CREATE TEMP TABLE {CUSTOMERS} ON COMMIT DROP AS {summary}"))
+        session.execute(text(f"ANALYZE {CUSTOMERS}"))
+    else:
+        session.execute(text(f"DROP TABLE IF EXISTS temp.{CUSTOMERS}"))
+        session.execute(text(f"CREATE TEMP TABLE {CUSTOMERS} AS {summary}"))
 
 
 def _sqlite_time(value: dt.datetime) -> str:

@@ -29,15 +29,18 @@ reason and nothing is posted for it; the run goes on with the others.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
+import multiprocessing
+import multiprocessing.util
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger import chart, journal
@@ -50,7 +53,7 @@ from metering.config import MeteringConfig
 from metering.errors import BillingError, BillNotFound, InvalidPeriod, MeteringError
 from metering.pricing import BillLine, QuickBill, lines_from_json, quick_bill
 from storage.ledger_models import CustomerAccount, CustomerBill
-from storage.metering_models import PAYMENT_MODES, BillingException, BillingRun, MeteringBill
+from storage.metering_models import PAYMENT_MODES, BillingException, BillingRun, MeteringAccount, MeteringBill
 from storage.sts_models import StsMeter
 from tariffs import Catalog, Tariff
 from tariffs.errors import TariffError
@@ -163,9 +166,11 @@ def run_billing(factory: sessionmaker[Session], period: str, *, as_of: dt.date, 
                 on_batch: Callable[[BatchResult], None] | None = None) -> RunResult:
     """Bill ``period`` for every assigned account (or only ``account_nos``), batch by batch.
 
-    On PostgreSQL ``config.billing_workers`` threads bill batches side by side
-    (one prices its batch while another writes); SQLite, with its single
-    writer, uses one.
+    On PostgreSQL a run of more than one batch is billed by
+    ``config.billing_workers`` worker processes side by side, each with its
+    own connection (an explicit ``account_nos`` list: as many threads);
+    SQLite, with its single writer, bills in this process, one batch after
+    the other.
     """
     config = config or MeteringConfig()
     cutoff = cutoff_for(period, as_of)
@@ -183,57 +188,35 @@ def run_billing(factory: sessionmaker[Session], period: str, *, as_of: dt.date, 
 
     run_id = run_in_transaction(factory, start)
     result = RunResult(run_id, period, as_of, cutoff)
-    claimer = _Claimer(factory, period, config.batch_size, account_nos)
-    stop = threading.Event()
-    merge = threading.Lock()
+    job = _Job(run_id, period, as_of, now, actor)
 
-    def worker() -> None:
-        try:
-            work_batches()
-        except BaseException:
-            stop.set()  # the other workers stop after their current batch
-            raise
-
-    def work_batches() -> None:
-        while not stop.is_set():
-            claim = claimer.next()
-            if claim is None:
-                return
-            batch_no, candidates = claim
-
-            def work(session: Session, batch_no: int = batch_no,
-                     candidates: list[pos.Position] = candidates) -> BatchResult:
-                return bill_batch(session, run_id=run_id, batch_no=batch_no, period=period, as_of=as_of,
-                                  now=now, catalog=catalog, config=config, candidates=candidates,
-                                  contiguous=account_nos is None, actor=actor)
-
-            batch = run_in_transaction(factory, work)
-            with merge:
-                result.batches += 1
-                result.billed += batch.billed
-                result.zero_bills += batch.zero_bills
-                result.no_reading += batch.no_reading
-                result.keypad_meter += batch.keypad_meter
-                result.skipped += batch.skipped
-                result.total_fen += batch.total_fen
-                room = MAX_EXCEPTIONS_LISTED - len(result.exceptions)
-                result.exceptions.extend(batch.exceptions[:max(room, 0)])
-                if on_batch is not None:
-                    on_batch(batch)
+    def merge(batch: BatchResult) -> None:
+        result.batches += 1
+        result.billed += batch.billed
+        result.zero_bills += batch.zero_bills
+        result.no_reading += batch.no_reading
+        result.keypad_meter += batch.keypad_meter
+        result.skipped += batch.skipped
+        result.total_fen += batch.total_fen
+        room = MAX_EXCEPTIONS_LISTED - len(result.exceptions)
+        result.exceptions.extend(batch.exceptions[:max(room, 0)])
+        if on_batch is not None:
+            on_batch(batch)
 
     bind = factory.kw.get("bind")
-    workers = config.billing_workers if bind is not None and bind.dialect.name == "postgresql" else 1
+    postgres = bind is not None and bind.dialect.name == "postgresql"
+    workers = config.billing_workers if postgres else 1
     try:
-        if workers == 1:
-            worker()
+        ranges = _ranges(factory, config.batch_size)
+        parallel = (workers > 1 and account_nos is None and isinstance(bind, Engine)
+                    and not multiprocessing.current_process().daemon)  # a daemon process may not start any
+        first = next(ranges) if parallel else None
+        if first is not None and first[2] is not None:  # more than one batch: worker processes
+            _run_in_processes(bind, itertools.chain([first], ranges), workers=workers, job=job, catalog=catalog,
+                              config=config, merge=merge)
         else:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="billing") as pool:
-                futures = [pool.submit(worker) for _ in range(workers)]
-                try:
-                    for future in futures:
-                        future.result()
-                finally:
-                    stop.set()
+            _run_in_threads(factory, workers=workers, job=job, catalog=catalog, config=config,
+                            account_nos=account_nos, merge=merge)
     except BaseException:
         def fail(session: Session) -> None:
             session.execute(update(BillingRun).where(BillingRun.id == run_id)
@@ -247,6 +230,141 @@ def run_billing(factory: sessionmaker[Session], period: str, *, as_of: dt.date, 
     run_in_transaction(factory, finish)
     result.exceptions.sort()
     return result
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every batch of one run shares (sent to worker processes)."""
+
+    run_id: int
+    period: str
+    as_of: dt.date
+    now: dt.datetime
+    actor: str
+
+
+def _bill_candidates(factory: sessionmaker[Session], job: _Job, batch_no: int, candidates: list[pos.Position],
+                     *, catalog: Catalog, config: MeteringConfig, contiguous: bool) -> BatchResult:
+    def work(session: Session) -> BatchResult:
+        return bill_batch(session, run_id=job.run_id, batch_no=batch_no, period=job.period, as_of=job.as_of,
+                          now=job.now, catalog=catalog, config=config, candidates=candidates,
+                          contiguous=contiguous, actor=job.actor)
+    return run_in_transaction(factory, work)
+
+
+def _run_in_threads(factory: sessionmaker[Session], *, workers: int, job: _Job, catalog: Catalog,
+                    config: MeteringConfig, account_nos: Sequence[str] | None,
+                    merge: Callable[[BatchResult], None]) -> None:
+    """Bill in this process: one thread, or ``workers`` threads that claim batches in turn
+    (used for SQLite, for an explicit list of accounts and for runs of a single batch)."""
+    claimer = _Claimer(factory, job.period, config.batch_size, account_nos)
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def worker() -> None:
+        try:
+            while not stop.is_set():
+                claim = claimer.next()
+                if claim is None:
+                    return
+                batch = _bill_candidates(factory, job, *claim, catalog=catalog, config=config,
+                                         contiguous=account_nos is None)
+                with lock:
+                    merge(batch)
+        except BaseException:
+            stop.set()  # the other workers stop after their current batch
+            raise
+
+    if workers == 1:
+        worker()
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="billing") as pool:
+        futures = [pool.submit(worker) for _ in range(workers)]
+        try:
+            for future in futures:
+                future.result()
+        finally:
+            stop.set()
+
+
+# --- worker processes (PostgreSQL) -----------------------------------------------------
+#
+# Pricing and building the rows is Python work that holds the GIL: threads bill side by side only
+# while one of them waits for the database. A run of more than one batch on PostgreSQL therefore
+# bills in ``billing_workers`` processes, each with its own connection. This process walks the
+# account numbers and hands out contiguous ranges of ``batch_size`` accounts, (after, upto]; a worker
+# reads its range's accounts itself. The ranges are the batches the threads would have claimed.
+
+_Range = tuple[int, "str | None", "str | None"]  # (batch number, after, upto): accounts in (after, upto]
+
+
+def _ranges(factory: sessionmaker[Session], size: int) -> Iterator[_Range]:
+    """The batches of a run as account-number ranges, each ``size`` accounts at the time of the walk;
+    the last range is open-ended, so accounts added behind the walk are billed too."""
+    after: str | None = None
+    batch_no = 0
+    while True:
+        stmt = select(MeteringAccount.account_no).order_by(MeteringAccount.account_no).offset(size - 1).limit(1)
+        if after is not None:
+            stmt = stmt.where(MeteringAccount.account_no > after)
+        with factory() as session, session.begin():
+            upto = session.execute(stmt).scalar_one_or_none()
+        batch_no += 1
+        yield batch_no, after, upto
+        if upto is None:
+            return
+        after = upto
+
+
+def _process_context() -> multiprocessing.context.BaseContext:
+    """A fresh interpreter per worker, never a fork of this one: this process may run other threads
+    and hold open database connections, which a forked child must not share."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["metering.billing"])
+        return context
+    return multiprocessing.get_context("spawn")  # pragma: no cover - platforms without forkserver
+
+
+def _run_in_processes(engine: Engine, ranges: Iterator[_Range], *, workers: int, job: _Job, catalog: Catalog,
+                      config: MeteringConfig, merge: Callable[[BatchResult], None]) -> None:
+    """Bill ``ranges`` in ``workers`` processes. A batch that fails (or a worker that dies: the pool
+    is then broken) stops the run: batches not started yet are cancelled, running ones finish."""
+    url = engine.url.render_as_string(hide_password=False)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_process_context(), initializer=_init_worker,
+                             initargs=(url, job, catalog, config)) as pool:
+        futures = [pool.submit(_bill_range, task) for task in ranges]
+        try:
+            for future in as_completed(futures):
+                batch = future.result()
+                if batch is not None:
+                    merge(batch)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+_WORKER: dict[str, object] = {}
+
+
+def _init_worker(url: str, job: _Job, catalog: Catalog, config: MeteringConfig) -> None:
+    from storage.db import make_engine, session_factory
+
+    engine = make_engine(url, pool_size=1)
+    multiprocessing.util.Finalize(None, engine.dispose, exitpriority=10)  # close the connection at exit
+    _WORKER.update(factory=session_factory(engine), job=job, catalog=catalog, config=config)
+
+
+def _bill_range(task: _Range) -> BatchResult | None:
+    batch_no, after, upto = task
+    factory: sessionmaker[Session] = _WORKER["factory"]  # type: ignore[assignment]
+    with factory() as session, session.begin():
+        candidates = pos.select_accounts(session, after=after, upto=upto)
+    if not candidates:
+        return None
+    return _bill_candidates(factory, _WORKER["job"], batch_no, candidates,  # type: ignore[arg-type]
+                            catalog=_WORKER["catalog"], config=_WORKER["config"],  # type: ignore[arg-type]
+                            contiguous=True)
 
 
 def bill_batch(session: Session, *, run_id: int, batch_no: int, period: str, as_of: dt.date, now: dt.datetime,

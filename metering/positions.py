@@ -66,10 +66,12 @@ _ACCOUNT_COLUMNS = (
 )
 
 
-def select_accounts(session: Session, *, after: str | None = None, limit: int | None = None,
+def select_accounts(session: Session, *, after: str | None = None, upto: str | None = None,
+                    limit: int | None = None,
                     account_nos: Sequence[str] | None = None, payment_mode: str | None = None,
                     not_billed_for: str | None = None) -> list[Position]:
-    """Accounts in account-number order (keyset ``after``), without balances or readings."""
+    """Accounts in account-number order (keyset ``after``, up to and including ``upto``), without
+    balances or readings."""
     stmt = (select(*_ACCOUNT_COLUMNS)
             .join(CustomerAccount, CustomerAccount.account_no == MeteringAccount.account_no)
             .order_by(MeteringAccount.account_no))
@@ -77,6 +79,8 @@ def select_accounts(session: Session, *, after: str | None = None, limit: int | 
         # on both sides of the join: the planner does not carry an inequality across it, and a merge
         # join would otherwise read every customer account before ``after`` again, batch after batch
         stmt = stmt.where(MeteringAccount.account_no > after, CustomerAccount.account_no > after)
+    if upto is not None:
+        stmt = stmt.where(MeteringAccount.account_no <= upto, CustomerAccount.account_no <= upto)
     if account_nos is not None:
         stmt = stmt.where(MeteringAccount.account_no.in_(list(account_nos)))
     if payment_mode is not None:
