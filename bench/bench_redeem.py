@@ -132,6 +132,47 @@ def stop(proc: subprocess.Popen) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of ``pids`` (Linux /proc), in seconds; vanished processes count 0."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / tick
+
+
+def server_pids(group: int) -> list[int]:
+    """The gunicorn master (``group``, its own session) and its workers."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getpgid(int(entry.name)) == group:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def backend_pids(db_url: str) -> list[int]:
+    """The PostgreSQL backends connected to the bench database (the server's pool)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    engine = create_engine(url)
+    try:
+        with engine.connect() as c:
+            return list(c.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d "
+                                       "AND pid <> pg_backend_pid()"), {"d": url.database}).scalars())
+    finally:
+        engine.dispose()
+
+
 def run_wrk(url: str, lua: Path, items: Path, mode: str, key: str, args) -> dict:
     cmd = ["wrk", f"-t{args.wrk_threads}", f"-c{args.connections}", f"-d{args.duration}s", "--latency",
            "--timeout", "10s", "-s", str(lua), url, "--", str(args.wrk_threads), str(items), mode, key]
@@ -222,6 +263,54 @@ def verify(db_url: str, created: int, connections: int) -> dict:
             "face_redeemed": face, "zero_double_spends": ok}
 
 
+def in_process(env: dict[str, str], key: str, items: Path, count: int, profile: str | None) -> dict:
+    """CPU per redemption in the API's own code (no HTTP server, no network): Flask's test client.
+
+    The first 50 requests warm up (imports, pool, caches); the next ``count``
+    are measured: process CPU time (this process only, not PostgreSQL's) and
+    wall time per request.
+    """
+    import cProfile
+    import pstats
+
+    from redeem_api.app import create_app
+    from redeem_api.config import ApiConfig
+    from vouchers.settings import Settings
+
+    app = create_app(ApiConfig.from_settings(Settings.from_env(env), passphrase=PASSPHRASE))
+    client = app.test_client()
+    lines = items.read_text().splitlines()
+    warmup = 50
+    if len(lines) < warmup + count:
+        raise SystemExit(f"--codes must be at least {warmup + count}")
+
+    def send(i: int) -> None:
+        code, account = lines[i].split()
+        r = client.post("/api/v1/redemptions", json={"code": code, "account_no": account},
+                        headers={"Authorization": f"Bearer {key}", "Idempotency-Key": f"inproc-{i}"})
+        if r.status_code != 201:
+            raise SystemExit(f"request {i}: {r.status_code} {r.get_data(as_text=True)}")
+
+    for i in range(warmup):
+        send(i)
+    profiler = cProfile.Profile(time.process_time) if profile else None  # CPU, not wall time
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
+    for i in range(warmup, warmup + count):
+        send(i)
+    if profiler is not None:
+        profiler.disable()
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    if profiler is not None:
+        profiler.dump_stats(profile)
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+    app.extensions["vouchers_redeem_api"].engine.dispose()
+    return {"requests": count, "cpu_ms_per_request": round(cpu / count * 1000, 3),
+            "wall_ms_per_request": round(wall / count * 1000, 3), "profiled": bool(profile),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pg-url", default=os.environ.get("VOUCHER_BENCH_PG_URL",
@@ -235,6 +324,11 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--keep", action="store_true", help="keep the database and VOUCHER_HOME")
     parser.add_argument("--serve-echo", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--in-process", type=int, default=None, metavar="N",
+                        help="no server, no wrk: N redemptions through Flask's test client in this process; "
+                             "prints the process CPU time per redemption")
+    parser.add_argument("--profile", default=None, metavar="FILE",
+                        help="with --in-process: write a cProfile of the measured requests to FILE")
     args = parser.parse_args()
 
     from voucherctl.serve_cmd import default_workers, gunicorn_options, run_gunicorn
@@ -243,7 +337,7 @@ def main() -> int:
     if args.serve_echo is not None:  # child process: the echo server
         run_gunicorn(echo_app, gunicorn_options("127.0.0.1", args.serve_echo, workers, args.threads, 30, False))
         return 0
-    if shutil.which("wrk") is None:
+    if args.in_process is None and shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
 
     from sqlalchemy import create_engine, text
@@ -259,6 +353,11 @@ def main() -> int:
     load_before = os.getloadavg()  # the machine is shared: say how busy it was
     try:
         key, items = prepare(args, home, db_url)
+        if args.in_process is not None:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("VOUCHER_")}
+            env.update(VOUCHER_HOME=str(home), VOUCHER_DATABASE_URL=db_url, VOUCHER_KEY_PASSPHRASE=PASSPHRASE)
+            print(json.dumps(in_process(env, key, items, args.in_process, args.profile), indent=2))
+            return 0
         lua = home / "redeem.lua"
         lua.write_text(LUA)
         env = {k: v for k, v in os.environ.items() if not k.startswith("VOUCHER_")}
@@ -278,10 +377,21 @@ def main() -> int:
             procs.append(proc)
             url = f"http://127.0.0.1:{port}"
             wait_up(url, proc)
+            pids = server_pids(proc.pid)
+            backends = backend_pids(db_url) if mode == "redeem" else []
+            cpu_before = _cpu_seconds(pids), _cpu_seconds(backends)
             results[mode] = run_wrk(url, lua, items, mode, key, args)
+            if mode == "redeem":  # the pool may have grown during the run: count its new backends from 0
+                backends += [pid for pid in backend_pids(db_url) if pid not in backends]
+            cpu = _cpu_seconds(pids) - cpu_before[0], _cpu_seconds(backends) - cpu_before[1]
+            answered = sum(results[mode]["statuses"].values()) or 1
+            results[mode]["server_cpu_ms_per_request"] = round(cpu[0] / answered * 1000, 3)
+            if mode == "redeem":
+                results[mode]["postgres_backend_cpu_ms_per_request"] = round(cpu[1] / answered * 1000, 3)
             stop(proc)
             print(f"{mode}: {results[mode]['requests_per_second']:.0f} req/s, p50 {results[mode]['p50_ms']:.1f} ms, "
-                  f"p99 {results[mode]['p99_ms']:.1f} ms, statuses {results[mode]['statuses']}", file=sys.stderr)
+                  f"p99 {results[mode]['p99_ms']:.1f} ms, statuses {results[mode]['statuses']}, "
+                  f"server CPU {results[mode]['server_cpu_ms_per_request']} ms/request", file=sys.stderr)
         created = results["redeem"]["statuses"].get(201, 0)
         check = verify(db_url, created, args.connections)
         summary = {

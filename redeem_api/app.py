@@ -11,7 +11,8 @@ import os
 import time
 import traceback
 
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -39,6 +40,16 @@ _CSP_HTML = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 
              "frame-ancestors 'none'; base-uri 'none'")
 
 
+class _PageSessions(SecureCookieSessionInterface):
+    """The signed session cookie (the web page's CSRF token) is opened only outside ``/api/``: API calls
+    never use it, and reading it costs every request an HMAC serializer and a cookie parse."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith("/api/"):
+            return None  # Flask uses a NullSession (reads empty, writes refused) and saves nothing
+        return super().open_session(app, request)
+
+
 def _is_html_request() -> bool:
     return request.path.startswith(_HTML_PREFIXES) or request.path == "/docs"
 
@@ -50,7 +61,9 @@ def create_app(config: ApiConfig | None = None) -> Flask:
     store = KeyStore(config.settings.home)
     store.require()
     pepper = store.pepper(config.passphrase)
-    engine = make_engine(config.settings.database_url, pool_size=config.db_pool_size)
+    # No pre-ping (a round trip per request): a connection lost with a database restart fails its
+    # request with 503 + Retry-After and the pool is invalidated, so the next request reconnects.
+    engine = make_engine(config.settings.database_url, pool_size=config.db_pool_size, pre_ping=False)
     have, want = current_revision(engine), head_revision()
     if have != want:
         engine.dispose()
@@ -76,6 +89,7 @@ def create_app(config: ApiConfig | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=3600,
         TRAP_HTTP_EXCEPTIONS=False,
     )
+    app.session_interface = _PageSessions()
     if config.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies, x_proto=config.trusted_proxies)
     app.extensions[EXTENSION] = AppState(

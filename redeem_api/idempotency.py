@@ -15,7 +15,11 @@ Two ways to hold a key while its request runs:
   request's fingerprint is not visible until it commits). Once the first
   commits, the record answers replays (same body) and 422 (another body).
   SQLite has one writer at a time: the second request waits for the first
-  and then replays its answer.
+  and then gets its replay (or 422).
+
+The rule is the same for both: while the key's request is in flight, 409
+whatever the body; once it has committed, 422 for another body and the
+stored status and body for the same one.
 
 Either way the stored response is written in the same transaction as the
 work it describes, so a crash leaves either both or neither.
@@ -98,25 +102,30 @@ def reserve(session: Session, *, scope: str, client_pk: int | None, key: str, fi
 
 def _existing(session: Session, *, scope: str, key: str, fingerprint: str, now: dt.datetime,
               stale_after: dt.timedelta) -> Reserved | Replay:
-    """The key is taken by a committed record: replay it, refuse (422/409), or take a stale one over."""
+    """The key is taken by a committed record: refuse (409 while in flight, whatever the body; 422 for
+    another request), replay it, or take a stale reservation of the same request over."""
     row = session.execute(
         select(IdempotencyRecord.id, IdempotencyRecord.fingerprint, IdempotencyRecord.state,
                IdempotencyRecord.status_code, IdempotencyRecord.response_body, IdempotencyRecord.updated_at)
         .where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
     ).one()
+    stale = row.updated_at <= now - stale_after
+    if row.state != "done" and not stale:  # as the advisory lock answers on the redemption hot path
+        raise IdempotencyInFlight("a request with this Idempotency-Key is still being processed: retry shortly",
+                                  headers={"Retry-After": "1"})
     if not hmac.compare_digest(row.fingerprint, fingerprint):
         raise IdempotencyKeyReused("this Idempotency-Key was already used with another request: use a new key")
     if row.state == "done":
         return Replay(int(row.status_code), row.response_body or "")
-    if row.updated_at <= now - stale_after:
-        taken = session.execute(
-            update(IdempotencyRecord)
-            .where(IdempotencyRecord.id == row.id, IdempotencyRecord.state == "in_flight",
-                   IdempotencyRecord.updated_at == row.updated_at)
-            .values(updated_at=now)
-        ).rowcount
-        if taken == 1:
-            return Reserved(int(row.id))
+    # A stale reservation of this same request (its worker died): take it over, unless another did first.
+    taken = session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.id == row.id, IdempotencyRecord.state == "in_flight",
+               IdempotencyRecord.updated_at == row.updated_at)
+        .values(updated_at=now)
+    ).rowcount
+    if taken == 1:
+        return Reserved(int(row.id))
     raise IdempotencyInFlight("a request with this Idempotency-Key is still being processed: retry shortly",
                               headers={"Retry-After": "1"})
 

@@ -20,8 +20,9 @@ response, and commits once. Here, in about a dozen statements:
 3. the books post Dr voucher_liability / Cr arrears (oldest bill first),
    the rest Cr prepaid (:func:`ledger.voucher_books.book_claimed_redemption`);
 4. the redemption row (unique per voucher: a second line of defence), the
-   SMS outbox row and the audit event (appended at commit, as the audit
-   chain serialises writers);
+   SMS outbox row and the audit event, all written at commit: on PostgreSQL
+   in one round trip with the shared balances (the audit chain serialises
+   writers);
 5. if the account has an STS keypad meter, the money credited to the balance
    becomes kWh (the account's tariff) and a 20-digit token for the meter
    (:mod:`vending.service`), in the same transaction: the response, the web
@@ -57,7 +58,9 @@ from redeem_api.sts_support import add_sts
 from redeem_api.throttle import Limit, Throttle, account_key, client_key, ip_key
 from storage import audit
 from storage.api_models import OutboxMessage, Redemption
+from storage.commit_hooks import insert_at_commit
 from storage.ledger_models import CustomerAccount, LedgerAccount
+from storage.metering_models import MeteringAccount
 from storage.models import Voucher
 from storage.sts_models import StsMeter
 from storage.types import UTCDateTime
@@ -79,6 +82,9 @@ _PAYEE = select(
     select(_LA.c.id).where(_LA.c.code == chart.VOUCHER_LIABILITY, _LA.c.currency == _CA.c.currency)
     .scalar_subquery().label("liability_id"),
     exists().where(StsMeter.account_no == _CA.c.account_no, StsMeter.active == true()).label("has_meter"),
+    # kwh_document's gate (a prepaid metering account), read here instead of by a query of its own
+    exists().where(MeteringAccount.account_no == _CA.c.account_no, MeteringAccount.payment_mode == "prepaid")
+    .label("prepaid"),
 ).where(_CA.c.account_no == bindparam("no"))
 # The claim IS the lookup: one conditional update finds the code and wins the card, or finds nothing.
 _CLAIM = (update(_VT)
@@ -90,8 +96,9 @@ _CLAIM = (update(_VT)
 # Only when the claim found nothing: why (for the fraud alerts)?
 _VOUCHER = (select(_VT.c.id, _VT.c.serial, _VT.c.status, _VT.c.expires)
             .where(_VT.c.code_hash == bindparam("h")))
-_INSERT_REDEMPTION = insert(Redemption.__table__)
-_INSERT_OUTBOX = insert(OutboxMessage.__table__)
+# Rows nobody reads back: no RETURNING, sent with the commit (storage.commit_hooks.insert_at_commit).
+_INSERT_REDEMPTION = insert(Redemption.__table__).inline()
+_INSERT_OUTBOX = insert(OutboxMessage.__table__).inline()
 
 
 @dataclass(frozen=True)
@@ -250,15 +257,16 @@ def redeem(session: Session, attempt: Attempt, ctx: Context) -> dict[str, object
         log.error("books refused the redemption of %s: %s", row.serial, e)
         raise InvalidVoucher() from e
     redemption_id = "rdm_" + secrets.token_hex(12)
-    session.execute(_INSERT_REDEMPTION, {
+    insert_at_commit(session, _INSERT_REDEMPTION, {
         "redemption_id": redemption_id, "voucher_id": row.id, "serial": row.serial,
         "account_no": attempt.account_no, "amount": booking.amount, "currency": booking.currency,
         "applied_to_arrears": booking.applied_to_arrears, "credited_to_balance": booking.credited_to_balance,
         "balance_after": booking.balance, "channel": attempt.channel,
         "client_pk": attempt.client.pk if attempt.client else None,
         "ledger_transaction_id": booking.transaction_id, "redeemed_at": ctx.now})
-    document = success_document(session, attempt, ctx, booking, redemption_id, has_meter=bool(payee.has_meter))
-    session.execute(_INSERT_OUTBOX, {
+    document = success_document(session, attempt, ctx, booking, redemption_id, has_meter=bool(payee.has_meter),
+                                prepaid=bool(payee.prepaid))
+    insert_at_commit(session, _INSERT_OUTBOX, {
         "kind": "sms.voucher_redeemed", "account_no": attempt.account_no, "created_at": ctx.now, "attempts": 0,
         "payload": json.dumps({"template": "voucher_redeemed", **document}, ensure_ascii=False, sort_keys=True)})
     audit.record(session, now=ctx.now, actor=attempt.actor, action="voucher.redeem", subject_type="voucher",
@@ -270,7 +278,7 @@ def redeem(session: Session, attempt: Attempt, ctx: Context) -> dict[str, object
 
 
 def success_document(session: Session, attempt: Attempt, ctx: Context, booking: RedemptionBooking,
-                     redemption_id: str, *, has_meter: bool = True) -> dict[str, object]:
+                     redemption_id: str, *, has_meter: bool = True, prepaid: bool | None = None) -> dict[str, object]:
     """The 201 body (also the SMS payload): the one place that builds it."""
     document: dict[str, object] = {
         "redemption_id": redemption_id,
@@ -288,9 +296,10 @@ def success_document(session: Session, attempt: Attempt, ctx: Context, booking: 
         add_sts(document, session, attempt.account_no, credited_minor=booking.credited_to_balance,
                 balance_minor=booking.balance, now=ctx.now, source="redemption", source_ref=redemption_id,
                 actor=attempt.actor)
-    # Prepaid accounts with a tariff: what the money buys in kWh (new fields; one PK lookup for other accounts).
+    # Prepaid accounts with a tariff: what the money buys in kWh (new fields; the prepaid flag came with the
+    # account query, so other accounts cost nothing here).
     from redeem_api.metering_support import kwh_document
 
     document.update(kwh_document(session, attempt.account_no, now=ctx.now,
-                                 credited_minor=booking.credited_to_balance))
+                                 credited_minor=booking.credited_to_balance, prepaid=prepaid))
     return document

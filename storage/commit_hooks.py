@@ -4,27 +4,32 @@ Rows every writer touches (the shared ledger balances such as
 ``voucher_liability``, the head of the audit chain) are locked only here,
 right before COMMIT, so they are held for milliseconds instead of for the
 whole transaction. The fixed order (ascending ``priority``) is the global lock
-order: per-party rows are locked earlier, during the transaction; shared
-balances at commit (priority 10); the audit chain last (priority 20). No
-writer waits for a lock it could be holding up in a cycle.
+order: per-party rows are locked earlier, during the transaction; new rows
+nobody reads back (:func:`insert_at_commit`, priority 5) lock nothing
+contended; shared balances at commit (priority 10); the audit chain last
+(priority 20). No writer waits for a lock it could be holding up in a cycle.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import nullcontext
+from typing import Any
 
 from sqlalchemy import event, exc
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
 _KEY = "commit_hooks"
 _STATE = "commit_hook_state"
+NEW_ROWS = 5
 SHARED_BALANCES = 10
 AUDIT_CHAIN = 20
+_ROWS = "rows"
 # Hooks that only send statements and never read a result back: on PostgreSQL (psycopg) a commit whose
 # hooks are all of these sends them in ONE round trip (pipeline mode), so the shared rows and the audit
 # chain lock they take are held for server time, not for round trips to a Python process that may be
 # waiting for the GIL or a CPU (the convoy that capped redemptions at ~80/s).
-PIPELINE_SAFE = frozenset({"ledger-shared-balances", "audit"})
+PIPELINE_SAFE = frozenset({_ROWS, "ledger-shared-balances", "audit"})
 
 
 def at_commit(session: Session, priority: int, name: str, hook: Callable[[Session], None]) -> None:
@@ -35,6 +40,27 @@ def at_commit(session: Session, priority: int, name: str, hook: Callable[[Sessio
 def state(session: Session, name: str, factory: Callable[[], object]):
     """Per-transaction scratch space for hooks; dropped at commit and rollback."""
     return session.info.setdefault(_STATE, {}).setdefault(name, factory())
+
+
+def insert_at_commit(session: Session, statement: Executable, params: dict[str, Any]) -> None:
+    """Execute an INSERT whose result nobody reads (no RETURNING) with the commit-time statements.
+
+    PostgreSQL: queued and sent at commit, first (the rows are new: they lock
+    nothing another writer waits for), in the same round trip as the shared
+    balances and the audit event; a constraint violation is raised by the
+    commit. Other databases: executed at once. Nothing in the transaction may
+    read the row before the commit.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(statement, params)
+        return
+    state(session, _ROWS, list).append((statement, params))
+    at_commit(session, NEW_ROWS, _ROWS, _insert_rows)
+
+
+def _insert_rows(session: Session) -> None:
+    for statement, params in state(session, _ROWS, list):
+        session.execute(statement, params)
 
 
 @event.listens_for(Session, "before_commit")

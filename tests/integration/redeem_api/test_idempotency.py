@@ -71,9 +71,10 @@ def test_same_key_in_flight_is_409(client, world, now):
     assert response.get_json()["error"]["code"] == "idempotency_in_flight"
     assert response.headers["Retry-After"] == "1"
     assert world.count(Redemption) == 0
-    # another body is still 422, even while in flight
+    # while in flight the key is held whatever the body: another body is 409 too (422 only once it has finished)
     other = post(client, world, {"code": world.cards[1].code, "account_no": ACCOUNT_ARREARS}, "key-4")
-    assert other.status_code == 422
+    assert other.status_code == 409
+    assert other.get_json()["error"]["code"] == "idempotency_in_flight"
 
 
 def test_an_abandoned_reservation_is_taken_over_when_stale(client, world, now, clock):
