@@ -446,7 +446,8 @@ def warnings(session: Session, *, now: dt.datetime, catalog: Catalog,
     available: dict[str, int] = {}
     after: str | None = None
     while True:
-        found = pos.select_accounts(session, after=after, limit=config.batch_size, payment_mode="prepaid")
+        found = pos.select_accounts(session, after=after, limit=config.batch_size, payment_mode="prepaid",
+                                    keypad=True)  # no month-to-date estimate for keypad meters
         if not found:
             break
         scope = pos.Scope(found, contiguous=False)

@@ -32,9 +32,16 @@ notice      available <= 0                                         ``zero_balanc
   the next evaluation orders again).
 
 :func:`run` evaluates every prepaid account (the periodic job);
-:func:`on_balance_change` evaluates one, and should be called in the same
+:func:`on_balance_change` evaluates one, and is called in the same
 transaction as anything that moves its balance (a payment, a redemption, a
-bill) so a reconnection is ordered at once. :func:`list_orders` and
+bill) so a reconnection is ordered at once (:mod:`metering.money_in` does it
+for every path where money lands, and only when the account has an open
+state: money in never opens one).
+
+Accounts with an active STS keypad meter are left out: the meter cuts
+itself off when its credit runs out (local cost control, TARIFFS.md §3), and
+their money becomes tokens, so neither their balance nor their readings say
+anything about what they owe. :func:`list_orders` and
 :func:`acknowledge_order` are what the head-end API calls.
 """
 from __future__ import annotations
@@ -137,7 +144,7 @@ def evaluate(session: Session, positions: Sequence[pos.Position], *, now: dt.dat
         select(CostControlState).where(CostControlState.account_no.in_([p.account_no for p in positions]))
     ).scalars()}
     for p in positions:
-        if p.payment_mode != "prepaid":
+        if p.payment_mode != "prepaid" or p.keypad:
             continue
         result.accounts += 1
         available = standing_of(p, catalog, today).available_fen
@@ -198,7 +205,8 @@ def on_balance_change(session: Session, account_no: str, *, now: dt.datetime, ca
                       config: MeteringConfig | None = None) -> Evaluation:
     """Evaluate one account now (after a payment, redemption or bill, same transaction)."""
     config = config or MeteringConfig()
-    found = pos.select_accounts(session, account_nos=[account_no], payment_mode="prepaid")
+    found = [p for p in pos.select_accounts(session, account_nos=[account_no], payment_mode="prepaid", keypad=True)
+             if not p.keypad]
     pos.lock(session, found)
     pos.fill(session, found, cutoff=config.local_date(now))
     return evaluate(session, found, now=now, catalog=catalog, config=config)
@@ -213,13 +221,14 @@ def run(factory: sessionmaker[Session], *, now: dt.datetime, catalog: Catalog, c
     after: str | None = None
     while True:
         with factory() as session, session.begin():
-            found = pos.select_accounts(session, after=after, limit=size, payment_mode="prepaid")
+            found = pos.select_accounts(session, after=after, limit=size, payment_mode="prepaid", keypad=True)
             if not found:
                 return total
-            scope = pos.Scope(found, contiguous=False)
-            pos.apply_balances(found, pos.lock(session, found, scope=scope))
-            pos.fill_usage(session, found, cutoff=config.local_date(now), scope=scope)
-            total.add(evaluate(session, found, now=now, catalog=catalog, config=config))
+            watched = [p for p in found if not p.keypad]
+            scope = pos.Scope(watched, contiguous=False)
+            pos.apply_balances(watched, pos.lock(session, watched, scope=scope))
+            pos.fill_usage(session, watched, cutoff=config.local_date(now), scope=scope)
+            total.add(evaluate(session, watched, now=now, catalog=catalog, config=config))
         after = found[-1].account_no
 
 

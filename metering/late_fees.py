@@ -51,6 +51,7 @@ from storage.ledger_models import (
     CustomerAccount,
     CustomerBill,
     LedgerTransaction,
+    Payment,
 )
 from storage.metering_models import (
     LateFeeCharge,
@@ -144,10 +145,14 @@ def _payments(session: Session, bill_ids: Sequence[int], tz: dt.tzinfo) -> dict[
     found: dict[int, list[tuple[dt.date, int]]] = defaultdict(list)
     if not bill_ids:
         return found
-    for bill_id, occurred_at, amount in session.execute(
-            select(BillAllocation.bill_id, LedgerTransaction.occurred_at, BillAllocation.amount)
+    # the day the customer paid: a payment's own time (a payments file shares one transaction, dated
+    # when it was imported), else the transaction's (a redemption, the prepaid balance, a reversal)
+    for bill_id, paid_at, occurred_at, amount in session.execute(
+            select(BillAllocation.bill_id, Payment.paid_at, LedgerTransaction.occurred_at, BillAllocation.amount)
             .join(LedgerTransaction, LedgerTransaction.id == BillAllocation.transaction_id)
+            .outerjoin(Payment, Payment.id == BillAllocation.payment_id)
             .where(BillAllocation.bill_id.in_(list(bill_ids)))).all():
+        occurred_at = paid_at if paid_at is not None and amount > 0 else occurred_at
         when = occurred_at if occurred_at.tzinfo else occurred_at.replace(tzinfo=dt.UTC)
         found[bill_id].append((when.astimezone(tz).date(), int(amount)))
     return found
@@ -180,15 +185,17 @@ def settle_account(session: Session, account_no: str, *, upto: dt.date, now: dt.
     states: list[tuple[int, bool, dt.date, Decimal, int, bool]] = []  # id, exists, through, accrued, charged, closed
     for bill_id, amount, due_date, period, through, accrued_text, charged in rows:
         after = through or due_date
-        if after >= upto:
-            continue
         paid = payments.get(bill_id, [])
+        closed = int(amount) - sum(fen for day, fen in paid if day <= upto) <= 0
+        if after >= upto:  # accrued through upto already: only close it once paid (it is then no longer pending)
+            if closed and through is not None:
+                states.append((bill_id, True, through, Decimal(accrued_text), int(charged or 0), True))
+            continue
         new = accrue(schedule, amount=int(amount), due_date=due_date, payments=paid, after=after, upto=upto,
                      customer_class=account.customer_class)
         accrued = (Decimal(accrued_text) if accrued_text is not None else ZERO) + new
         charged = int(charged or 0)
         owe = max(0, _charged_total(schedule, accrued, upto) - charged)
-        closed = int(amount) - sum(fen for day, fen in paid if day <= upto) <= 0
         states.append((bill_id, through is not None, upto, accrued, charged + owe, closed))
         if new or owe:
             fees.append(BillFee(bill_id, period, max(after, due_date) + dt.timedelta(days=1), upto, new, owe))
@@ -232,11 +239,16 @@ def _post(session: Session, customer: CustomerAccount, *, upto: dt.date, total: 
 
 
 def on_payment(session: Session, account_no: str, *, now: dt.datetime, catalog: Catalog,
-               config: MeteringConfig | None = None) -> Settlement:
-    """Call after booking a payment or redemption, in the same transaction: the
-    penalty due up to today is charged, so it is collected with the arrears."""
+               config: MeteringConfig | None = None, pay_date: dt.date | None = None) -> Settlement:
+    """The penalty due up to the payment day (``pay_date``, default today) is charged, so it is
+    collected with the arrears.
+
+    Called *before* the payment is allocated, in the same transaction (see
+    :mod:`metering.money_in`: the penalty is owed on the payment day, so the
+    arrears-first rule pays it with the money arriving); calling it afterwards
+    charges the same amount (the payment day is charged either way)."""
     config = config or MeteringConfig()
-    return settle_account(session, account_no, upto=config.local_date(now), now=now, catalog=catalog,
+    return settle_account(session, account_no, upto=pay_date or config.local_date(now), now=now, catalog=catalog,
                           trigger="payment", config=config)
 
 

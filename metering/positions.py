@@ -21,6 +21,7 @@ from ledger.sql import is_postgres
 from metering.pricing import ReadingUse, Terms
 from storage.ledger_models import CustomerAccount, LedgerAccount
 from storage.metering_models import MeteringAccount, MeteringBill, MeterReading
+from storage.sts_models import StsMeter
 
 
 @dataclass(slots=True)
@@ -41,6 +42,9 @@ class Position:
     currency: str
     arrears_account_id: int
     prepaid_account_id: int
+    # an active STS keypad meter (vending.meters): credited by tokens, so its readings are never billed,
+    # estimated or watched by cost control. Read only with ``select_accounts(..., keypad=True)``.
+    keypad: bool = False
     prepaid_fen: int = 0  # normal side: positive = the customer's money with us
     arrears_fen: int = 0  # unpaid bills
     last_close: dt.date | None = None  # closing date of the latest bill (set when readings are unbilled)
@@ -64,15 +68,18 @@ _ACCOUNT_COLUMNS = (
     MeteringAccount.supply_end, MeteringAccount.warning_threshold, CustomerAccount.id, CustomerAccount.currency,
     CustomerAccount.arrears_account_id, CustomerAccount.prepaid_account_id,
 )
+# Position.keypad, folded into the account query (billing reads it per batch itself: it is left out there)
+_KEYPAD = (select(StsMeter.pan).where(StsMeter.account_no == MeteringAccount.account_no, StsMeter.active.is_(True))
+           .exists().label("keypad"))
 
 
 def select_accounts(session: Session, *, after: str | None = None, upto: str | None = None,
                     limit: int | None = None,
                     account_nos: Sequence[str] | None = None, payment_mode: str | None = None,
-                    not_billed_for: str | None = None) -> list[Position]:
+                    not_billed_for: str | None = None, keypad: bool = False) -> list[Position]:
     """Accounts in account-number order (keyset ``after``, up to and including ``upto``), without
-    balances or readings."""
-    stmt = (select(*_ACCOUNT_COLUMNS)
+    balances or readings; ``keypad``: also read :attr:`Position.keypad` (else it is False)."""
+    stmt = (select(*_ACCOUNT_COLUMNS, *((_KEYPAD,) if keypad else ()))
             .join(CustomerAccount, CustomerAccount.account_no == MeteringAccount.account_no)
             .order_by(MeteringAccount.account_no))
     if after is not None:
@@ -217,7 +224,7 @@ def fill_usage(session: Session, positions: Sequence[Position], *, cutoff: dt.da
 
 def load(session: Session, account_nos: Sequence[str], *, cutoff: dt.date) -> list[Position]:
     """Filled positions of the given accounts (unknown or unassigned accounts are left out)."""
-    positions = select_accounts(session, account_nos=account_nos)
+    positions = select_accounts(session, account_nos=account_nos, keypad=True)
     fill(session, positions, cutoff=cutoff)
     return positions
 

@@ -11,6 +11,10 @@ account's current position in its tariff period is at most the money
 (:func:`tariffs.kwh_for_amount`). Time-of-use accounts are priced as if every
 kWh were at the peak price, the conservative figure.
 
+Accounts with an active STS keypad meter have no estimate: the energy they
+use was paid for when its token was vended (:mod:`vending`), so their
+readings are not money owed (billing skips them for the same reason).
+
 :func:`kwh_fields` is what the redemption / payment responses, the web page
 and ``GET /api/v1/accounts/<no>`` add (new fields only).
 """
@@ -47,8 +51,9 @@ class Standing:
 
 
 def estimate_fen(position: pos.Position, catalog: Catalog) -> int:
-    """The unbilled readings priced at the tariff (0 when nothing was consumed or they cannot be priced)."""
-    if not any(r.kwh_ckwh for r in position.unbilled):
+    """The unbilled readings priced at the tariff (0 when nothing was consumed, they cannot be priced, or the
+    account has an STS keypad meter: its energy was paid for by token)."""
+    if position.keypad or not any(r.kwh_ckwh for r in position.unbilled):
         return 0
     try:
         tariff = catalog.get(position.tariff_id)

@@ -19,6 +19,9 @@ response, and commits once. Here, in about a dozen statements:
    rollback;
 3. the books post Dr voucher_liability / Cr arrears (oldest bill first),
    the rest Cr prepaid (:func:`ledger.voucher_books.book_claimed_redemption`);
+   around it, only for accounts the first query flagged (:mod:`metering.money_in`):
+   the late fee of overdue electricity bills is posted first, and a prepaid
+   account's cost-control state is read after (a reconnect order if it was cut);
 4. the redemption row (unique per voucher: a second line of defence), the
    SMS outbox row and the audit event, all written at commit: on PostgreSQL
    in one round trip with the shared balances (the audit chain serialises
@@ -50,6 +53,7 @@ from sqlalchemy.orm import Session
 from ledger import chart
 from ledger.errors import CurrencyMismatch, RedemptionBookingError
 from ledger.voucher_books import ClaimedVoucher, Payee, RedemptionBooking, book_claimed_redemption
+from metering.money_in import late_fee_pending
 from redeem_api import fraud
 from redeem_api.clients import ClientInfo
 from redeem_api.config import ThrottleLimits
@@ -85,6 +89,8 @@ _PAYEE = select(
     # kwh_document's gate (a prepaid metering account), read here instead of by a query of its own
     exists().where(MeteringAccount.account_no == _CA.c.account_no, MeteringAccount.payment_mode == "prepaid")
     .label("prepaid"),
+    # an overdue electricity bill whose late fee is to be charged before this money is allocated
+    late_fee_pending(_CA.c.account_no, bindparam("today")).label("late_fee"),
 ).where(_CA.c.account_no == bindparam("no"))
 # The claim IS the lookup: one conditional update finds the code and wins the card, or finds nothing.
 _CLAIM = (update(_VT)
@@ -223,7 +229,7 @@ def redeem(session: Session, attempt: Attempt, ctx: Context) -> dict[str, object
 
     On a refusal the caller rolls the transaction back (which also undoes a claim made here).
     """
-    payee = session.execute(_PAYEE, {"no": attempt.account_no}).one_or_none()
+    payee = session.execute(_PAYEE, {"no": attempt.account_no, "today": ctx.today}).one_or_none()
     if payee is None:
         raise UnknownAccount(f"no electricity account {attempt.account_no}",
                              after_rollback=_failure(attempt, ctx, account_exists=False))
@@ -245,6 +251,8 @@ def redeem(session: Session, attempt: Attempt, ctx: Context) -> dict[str, object
     if row.currency != payee.currency:
         raise ApiError(f"this voucher is in {row.currency} but the account is kept in {payee.currency}",
                        status=422, code="currency_mismatch")
+    if payee.late_fee:  # metering.money_in: the late fee up to today first, so this money pays it too
+        _money_in(session, attempt.account_no, ctx, late_fee=True)
     try:
         booking = book_claimed_redemption(
             session, ClaimedVoucher(row.id, row.serial, row.face_value, row.currency, row.activated_at),
@@ -256,6 +264,8 @@ def redeem(session: Session, attempt: Attempt, ctx: Context) -> dict[str, object
         # An active card the books cannot redeem (e.g. activated outside the books): refuse alike.
         log.error("books refused the redemption of %s: %s", row.serial, e)
         raise InvalidVoucher() from e
+    if payee.prepaid and not payee.has_meter:  # cost control: a reconnect order goes out with the money
+        _money_in(session, attempt.account_no, ctx, late_fee=False)
     redemption_id = "rdm_" + secrets.token_hex(12)
     insert_at_commit(session, _INSERT_REDEMPTION, {
         "redemption_id": redemption_id, "voucher_id": row.id, "serial": row.serial,
@@ -275,6 +285,19 @@ def redeem(session: Session, attempt: Attempt, ctx: Context) -> dict[str, object
                           "redemption_id": redemption_id, "transaction_id": booking.transaction_id,
                           "amount": booking.amount, "currency": booking.currency})
     return document
+
+
+def _money_in(session: Session, account_no: str, ctx: Context, *, late_fee: bool) -> None:
+    """metering.money_in around the booking: the late fee before it, cost control after it."""
+    from metering import money_in
+    from redeem_api.metering_support import support
+
+    found = support()
+    if late_fee:
+        money_in.before_allocation(session, account_no, pay_date=found.config.local_date(ctx.now), now=ctx.now,
+                                   catalog=found.catalog, config=found.config)
+    else:
+        money_in.after_booking(session, account_no, now=ctx.now, catalog=found.catalog, config=found.config)
 
 
 def success_document(session: Session, attempt: Attempt, ctx: Context, booking: RedemptionBooking,

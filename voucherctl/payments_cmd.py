@@ -1,4 +1,12 @@
-"""``voucherctl payments``: channel payment files and single payments."""
+"""``voucherctl payments``: channel payment files and single payments.
+
+Money landing on electricity accounts triggers metering (:mod:`metering.money_in`):
+a single payment settles the late fee of overdue bills before it is booked and
+evaluates an open cost-control state after, in its transaction; a file is
+booked first (all or nothing, set-based), then its accounts with something
+pending are found in the same transaction and settled after the commit, in
+batches (late fees through each account's payment day, reconnect orders).
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +16,10 @@ import click
 from ledger import formats
 from ledger import payments as payment_service
 from ledger.errors import FileRejected
+from metering import money_in
+from vouchers.errors import VoucherError
 from voucherctl import context
+from voucherctl.billing_cmd import catalog, config
 from voucherctl.ledger_cmd import money, parse_money
 from voucherctl.output import CliError, emit, json_option
 
@@ -44,21 +55,40 @@ def payments() -> None:
 def import_cmd(channel: str, fmt: str, operator: str, file: Path, as_json: bool) -> None:
     """Book a channel's payments file: all lines or none; bad lines are listed."""
     settings = context.settings()
+    metering = config()
+    now = context.now()
     try:
         with context.sessions().begin() as session:
-            result = formats.import_payments(session, channel, file, fmt=fmt, now=context.now(), actor=operator,
+            result = formats.import_payments(session, channel, file, fmt=fmt, now=now, actor=operator,
                                              tz=settings.timezone)
+            # who needs a late fee or a reconnection: read from the file's stage, before it goes at commit
+            touched = money_in.pending_in_import(session, result.transaction_ids, today=metering.local_date(now),
+                                                 tz=metering.tz)
     except FileRejected as e:
         report_rejection(e, as_json)
         return
+    follow_up, failure = money_in.FollowUp(), None
+    if touched:
+        try:
+            follow_up = money_in.settle_accounts(context.sessions(), touched, now=now, catalog=catalog(),
+                                                 config=metering)
+        except (CliError, VoucherError) as e:  # booked all the same: the periodic runs catch up
+            failure = str(e)
     document = {"import_id": result.import_id, "channel": result.channel, "file": result.file_name,
                 "sha256": result.sha256, "lines": result.lines, "booked": result.booked,
                 "duplicates": result.duplicates, "amounts": {c: money(a) for c, a in sorted(result.amounts.items())},
-                "transaction_ids": list(result.transaction_ids), "skipped": [e.as_dict() for e in result.skipped]}
+                "transaction_ids": list(result.transaction_ids), "skipped": [e.as_dict() for e in result.skipped],
+                "metering": follow_up.as_dict()}
     emit(as_json, document,
          f"{result.file_name}: {result.booked} payments booked, {result.duplicates} already booked"
          + "".join(f", {money(a)} {c}" for c, a in sorted(result.amounts.items()))
-         + (f"; {len(result.skipped)} lines skipped (refunds)" if result.skipped else ""))
+         + (f"; {len(result.skipped)} lines skipped (refunds)" if result.skipped else "")
+         + (f"; late fees {money(follow_up.late_fee_fen)} on {follow_up.late_fee_accounts} accounts"
+            if follow_up.late_fee_accounts else "")
+         + (f"; {follow_up.reconnects} reconnect orders" if follow_up.reconnects else ""))
+    if failure is not None:
+        raise CliError(f"the payments are booked, but late fees / cost control of their accounts failed ({failure}); "
+                       "the month-end late-fee run and `voucherctl cost-control run` will catch up")
 
 
 @payments.command("post")
@@ -80,8 +110,16 @@ def post(channel: str, account_no: str, amount: str, external_ref: str, paid_at:
             when = parse_timestamp(paid_at, context.settings().timezone)
         except LineProblem as e:
             raise CliError(f"--paid-at: {e}") from e
+    metering = config()
+    pay_date = min(metering.local_date(when), metering.local_date(now))
     with context.sessions().begin() as session:
+        gate = money_in.gate(session, account_no, pay_date=pay_date)
+        if gate.late_fee:  # the late fee up to the payment day first: this payment pays it too
+            money_in.before_allocation(session, account_no, pay_date=pay_date, now=now, catalog=catalog(),
+                                       config=metering)
         r = payment_service.post_payment(session, channel, account_no, amount_minor, external_ref, when, now)
+        if gate.watched and r.created:  # an open cost-control state: a reconnect order with the money
+            money_in.after_booking(session, account_no, now=now, catalog=catalog(), config=metering)
     document = {"payment_id": r.payment_id, "channel": r.channel, "external_ref": r.external_ref,
                 "account_no": r.account_no, "amount": money(r.amount), "currency": r.currency,
                 "applied_to_arrears": money(r.applied_to_arrears), "credited_to_balance": money(r.credited_to_balance),

@@ -1,4 +1,11 @@
-"""``POST /api/v1/payments``: a channel client posts a payment for its own channel only."""
+"""``POST /api/v1/payments``: a channel client posts a payment for its own channel only.
+
+Around the booking (:mod:`metering.money_in`, one indexed query when nothing
+is pending): the late fee of overdue electricity bills up to the payment day
+is posted first, so the arrears-first rule pays it with this money, and a
+prepaid account's open cost-control state is evaluated after (a reconnect
+order in the same commit).
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,6 +17,7 @@ from sqlalchemy import insert
 from ledger.errors import CurrencyMismatch, InvalidPayment, PaymentConflict, UnknownChannel
 from ledger.errors import UnknownAccount as LedgerUnknownAccount
 from ledger.payments import post_payment, validate_ref
+from metering import money_in
 from redeem_api import idempotency
 from redeem_api.errors import ApiError, Conflict, Forbidden, UnknownAccount, ValidationFailed
 from redeem_api.http import (
@@ -22,7 +30,7 @@ from redeem_api.http import (
     run_idempotent,
     text_field,
 )
-from redeem_api.metering_support import kwh_document
+from redeem_api.metering_support import kwh_document, support
 from redeem_api.sts_support import add_sts
 from storage.api_models import OutboxMessage
 from vouchers.errors import InvalidMoney
@@ -76,6 +84,12 @@ def create_payment():
     paid_at = _paid_at(body, at)
 
     def handler(session):
+        metering = support()
+        pay_date = min(metering.config.local_date(paid_at), metering.config.local_date(at))
+        gate = money_in.gate(session, account_no, pay_date=pay_date)
+        if gate.late_fee:
+            money_in.before_allocation(session, account_no, pay_date=pay_date, now=at, catalog=metering.catalog,
+                                       config=metering.config)
         try:
             result = post_payment(session, client.channel, account_no, amount, external_ref, paid_at, at,
                                   actor=client.actor)
@@ -89,6 +103,9 @@ def create_payment():
             raise Forbidden(str(e)) from e
         except InvalidPayment as e:
             raise ValidationFailed(str(e)) from e
+        if gate.watched and result.created:
+            money_in.after_booking(session, result.account_no, now=at, catalog=metering.catalog,
+                                   config=metering.config)
         document = {
             "payment_id": str(result.payment_id),
             "channel": result.channel,
@@ -115,7 +132,8 @@ def create_payment():
                                            "amount": document["amount"], "currency": document["currency"],
                                            "sts": sts}, ensure_ascii=False, sort_keys=True)})
         # A prepaid account with a tariff: what the money buys in kWh (new fields; none for other accounts).
-        document.update(kwh_document(session, result.account_no, now=at, credited_minor=result.credited_to_balance))
+        document.update(kwh_document(session, result.account_no, now=at, credited_minor=result.credited_to_balance,
+                                     prepaid=gate.prepaid))  # the gate read the payment mode: no lookup of its own
         return (201 if result.created else 200), document
 
     status, text, replayed = run_idempotent(scope=f"client:{client.pk}", client_pk=client.pk, key=key, body=body,
