@@ -13,8 +13,7 @@ from sqlalchemy import text
 from ledger import energy_sales, payments
 from storage.db import make_engine, session_factory
 from tests.integration.ledger.conftest import make_batch
-from voucherctl import context
-from voucherctl.main import main
+from tests.inprocess_cli import in_process_cli
 
 ALIPAY_SAMPLE = Path(__file__).parents[1] / "vectors" / "ledger" / "alipay_bill_20261125.csv"
 HEADER = "external_ref,account_no,amount,currency,paid_at\n"
@@ -23,23 +22,7 @@ HEADER = "external_ref,account_no,amount,currency,paid_at\n"
 @pytest.fixture
 def cli(db_url, tmp_path, monkeypatch, capsys):
     """``cli(*argv) -> (exit code, stdout, stderr)`` against a migrated database."""
-    monkeypatch.setenv("VOUCHER_DATABASE_URL", db_url)
-    monkeypatch.setenv("VOUCHER_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("VOUCHER_TIMEZONE", raising=False)
-    monkeypatch.delenv("VOUCHER_CURRENCY", raising=False)
-    context.settings.cache_clear()
-    context.engine.cache_clear()
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    yield run
-    context.engine().dispose()
-    context.settings.cache_clear()
-    context.engine.cache_clear()
+    yield from in_process_cli(db_url, tmp_path / "home", monkeypatch, capsys)
 
 
 def ok_json(result: tuple[int, str, str]) -> dict:

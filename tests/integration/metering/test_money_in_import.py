@@ -14,8 +14,7 @@ from metering import cost_control as cc
 from metering import late_fees, money_in
 from storage.metering_models import CostControlState, LateFeeCharge
 from tests.integration.metering.conftest import World, at
-from voucherctl import context
-from voucherctl.main import main
+from tests.inprocess_cli import in_process_cli
 
 NOW = at("2026-11-26", 10)
 
@@ -23,24 +22,7 @@ NOW = at("2026-11-26", 10)
 @pytest.fixture
 def cli(db_url, tmp_path, monkeypatch, capsys):
     """``cli(*argv) -> (exit code, stdout, stderr)`` at 2026-11-26 10:00 (Beijing)."""
-    monkeypatch.setenv("VOUCHER_DATABASE_URL", db_url)
-    monkeypatch.setenv("VOUCHER_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("VOUCHER_TIMEZONE", raising=False)
-    monkeypatch.delenv("VOUCHER_CURRENCY", raising=False)
-    monkeypatch.setattr(context, "now", lambda: NOW)
-    context.settings.cache_clear()
-    context.engine.cache_clear()
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    yield run
-    context.engine().dispose()
-    context.settings.cache_clear()
-    context.engine.cache_clear()
+    yield from in_process_cli(db_url, tmp_path / "home", monkeypatch, capsys, now=NOW)
 
 
 @pytest.fixture
