@@ -109,11 +109,13 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
     account_no: Mapped[str] = mapped_column(String(32))
-    payload: Mapped[str] = mapped_column(Text)  # JSON; never a code or token
+    payload: Mapped[str] = mapped_column(Text)  # JSON; never a voucher code (sms.sts_token: the token to type)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # backoff or a sender's lease
+    dead_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # gave up after max attempts
     __table_args__ = (Index("ix_outbox_messages_unsent", "sent_at", "id"),)
 
 

@@ -299,5 +299,7 @@ class MeteringNotification(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # backoff or a sender's lease
+    dead_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # gave up after max attempts
     __table_args__ = (Index("ix_metering_notifications_unsent", "sent_at", "id"),
                       Index("ix_metering_notifications_account", "account_no", "id"))

@@ -33,6 +33,8 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("voucherctl.costcontrol_cmd", "cost_control"),
     ("voucherctl.tariff_cmd", "tariff"),
     ("voucherctl.sts_cmd", "sts"),
+    ("voucherctl.outbox_cmd", "outbox_group"),
+    ("voucherctl.idempotency_cmd", "idempotency"),
 )
 
 

@@ -1,0 +1,96 @@
+"""The SMS gateway port and its two implementations: HTTP JSON and a JSON-lines file sink."""
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+from notify.errors import GatewayError, GatewayNotConfigured
+
+DEFAULT_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    """One message to deliver. ``idempotency_id`` is the same on every retry, so a gateway can drop duplicates."""
+
+    idempotency_id: str
+    account_no: str
+    kind: str
+    lang: str
+    text: str
+
+
+class SmsGateway(Protocol):
+    def send(self, message: SmsMessage) -> None:
+        """Deliver or raise :class:`GatewayError` (one line, no secret)."""
+
+
+class HttpGateway:
+    """POST the message as JSON with a bearer token; any non-2xx answer or network error is a failure."""
+
+    def __init__(self, url: str, token: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self._url, self._token, self._timeout = url, token, timeout
+
+    @property
+    def timeout(self) -> float:
+        return self._timeout
+
+    def send(self, message: SmsMessage) -> None:
+        request = urllib.request.Request(
+            self._url, data=json.dumps(asdict(message), ensure_ascii=False).encode("utf-8"), method="POST",
+            headers={"Content-Type": "application/json; charset=utf-8", "Authorization": f"Bearer {self._token}",
+                     "Idempotency-Key": message.idempotency_id})
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310 (configured URL)
+                status = response.status
+        except urllib.error.HTTPError as e:
+            raise GatewayError(f"gateway answered HTTP {e.code}") from None
+        except (urllib.error.URLError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise GatewayError(f"gateway unreachable: {type(reason).__name__}") from None
+        if not 200 <= status < 300:
+            raise GatewayError(f"gateway answered HTTP {status}")
+
+
+class FileSink:
+    """Append each message as one JSON line (demo and tests); flushed to disk before it counts as sent."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def send(self, message: SmsMessage) -> None:
+        line = json.dumps(asdict(message), ensure_ascii=False, sort_keys=True) + "\n"
+        try:
+            with self._path.open("a", encoding="utf-8") as f:
+                f.write(line)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            raise GatewayError(f"cannot write the SMS sink file: {e.strerror or type(e).__name__}") from None
+
+
+def gateway_from_env(env: Mapping[str, str]) -> SmsGateway:
+    """``VOUCHER_SMS_SINK`` (a file) wins; else ``VOUCHER_SMS_URL`` + ``VOUCHER_SMS_TOKEN``; else an error."""
+    sink = env.get("VOUCHER_SMS_SINK")
+    if sink:
+        return FileSink(Path(sink).expanduser())
+    url, token = env.get("VOUCHER_SMS_URL"), env.get("VOUCHER_SMS_TOKEN")
+    if url and token:
+        if not url.startswith(("http://", "https://")):
+            raise GatewayNotConfigured("VOUCHER_SMS_URL must be an http:// or https:// URL")
+        timeout = env.get("VOUCHER_SMS_TIMEOUT") or str(DEFAULT_TIMEOUT)
+        try:
+            seconds = float(timeout)
+        except ValueError as e:
+            raise GatewayNotConfigured("VOUCHER_SMS_TIMEOUT must be a number of seconds") from e
+        return HttpGateway(url, token, timeout=seconds)
+    if url:
+        raise GatewayNotConfigured("VOUCHER_SMS_TOKEN is not set (needed with VOUCHER_SMS_URL)")
+    raise GatewayNotConfigured("no SMS gateway configured: set VOUCHER_SMS_URL and VOUCHER_SMS_TOKEN, "
+                               "or VOUCHER_SMS_SINK=/path/file.jsonl")

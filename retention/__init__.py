@@ -1,0 +1,1 @@
+"""Housekeeping of records kept for a limited time (idempotency records). Used by the CLI."""

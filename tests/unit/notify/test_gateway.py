@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from notify.errors import GatewayError, GatewayNotConfigured
+from notify.gateway import FileSink, HttpGateway, SmsMessage, gateway_from_env
+
+MSG = SmsMessage(idempotency_id="om-7", account_no="3300012345", kind="sms.sts_token", lang="zh", text="充值码")
+
+
+@pytest.fixture
+def server():
+    """A local HTTP gateway: records requests; answers with the status in ``state['status']``."""
+    state: dict[str, object] = {"status": 200, "requests": []}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            requests: list = state["requests"]  # type: ignore[assignment]
+            requests.append({"headers": dict(self.headers), "body": json.loads(body)})
+            self.send_response(int(state["status"]))  # type: ignore[arg-type]
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    state["url"] = f"http://127.0.0.1:{httpd.server_address[1]}/sms"
+    yield state
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_http_gateway_posts_json_with_bearer_and_idempotency_id(server):
+    HttpGateway(server["url"], "s3cret-token", timeout=5).send(MSG)
+    (request,) = server["requests"]
+    assert request["headers"]["Authorization"] == "Bearer s3cret-token"
+    assert request["headers"]["Idempotency-Key"] == "om-7"
+    assert request["body"] == {"idempotency_id": "om-7", "account_no": "3300012345", "kind": "sms.sts_token",
+                               "lang": "zh", "text": "充值码"}
+
+
+@pytest.mark.parametrize("status", [400, 500, 503])
+def test_http_gateway_non_2xx_is_a_failure_without_secrets(server, status):
+    server["status"] = status
+    with pytest.raises(GatewayError) as e:
+        HttpGateway(server["url"], "s3cret-token", timeout=5).send(MSG)
+    assert str(e.value) == f"gateway answered HTTP {status}"
+    assert "s3cret" not in str(e.value) and "充值码" not in str(e.value)
+
+
+def test_http_gateway_unreachable_is_a_failure():
+    with pytest.raises(GatewayError, match="unreachable"):
+        HttpGateway("http://127.0.0.1:9/sms", "t", timeout=2).send(MSG)
+
+
+def test_file_sink_appends_json_lines(tmp_path):
+    sink = FileSink(tmp_path / "sms.jsonl")
+    sink.send(MSG)
+    sink.send(MSG)
+    lines = (tmp_path / "sms.jsonl").read_text("utf-8").splitlines()
+    assert [json.loads(x)["idempotency_id"] for x in lines] == ["om-7", "om-7"]
+    with pytest.raises(GatewayError):
+        FileSink(tmp_path / "missing-dir" / "sms.jsonl").send(MSG)
+
+
+def test_gateway_from_env(tmp_path):
+    assert isinstance(gateway_from_env({"VOUCHER_SMS_SINK": str(tmp_path / "s.jsonl")}), FileSink)
+    assert isinstance(gateway_from_env({"VOUCHER_SMS_URL": "https://sms.example/x", "VOUCHER_SMS_TOKEN": "t"}),
+                      HttpGateway)
+    for env, message in [({}, "no SMS gateway configured"),
+                         ({"VOUCHER_SMS_URL": "https://sms.example/x"}, "VOUCHER_SMS_TOKEN"),
+                         ({"VOUCHER_SMS_URL": "ftp://x", "VOUCHER_SMS_TOKEN": "t"}, "http"),
+                         ({"VOUCHER_SMS_URL": "https://x", "VOUCHER_SMS_TOKEN": "t", "VOUCHER_SMS_TIMEOUT": "x"},
+                          "TIMEOUT")]:
+        with pytest.raises(GatewayNotConfigured, match=message):
+            gateway_from_env(env)

@@ -1,0 +1,31 @@
+"""``voucherctl idempotency purge``: drop finished Idempotency-Key records past their replay guarantee."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import click
+
+from retention.idempotency import ENV_DAYS, purge as purge_records, retention_days
+from voucherctl import context
+from voucherctl.output import emit, json_option
+
+
+@click.group("idempotency")
+def idempotency() -> None:
+    """Idempotency-Key records of the HTTP API (replays are guaranteed for the retention period)."""
+
+
+@idempotency.command("purge")
+@click.option("--older-than", "days", type=click.IntRange(1), default=None,
+              help=f"Days a finished record is kept (default {ENV_DAYS}, else 7).")
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=5000, show_default=True)
+@json_option
+def purge(days: int | None, batch_size: int, as_json: bool) -> None:
+    """Delete finished records older than DAYS, in batches; in-flight ones are never deleted."""
+    days = days if days is not None else retention_days(os.environ)
+    now = context.now()
+    deleted = purge_records(context.sessions(), now=now, older_than_days=days, batch_size=batch_size)
+    cutoff = now - dt.timedelta(days=days)
+    emit(as_json, {"deleted": deleted, "older_than_days": days, "cutoff": cutoff.isoformat()},
+         f"deleted {deleted} idempotency records finished before {cutoff.isoformat()} ({days} days)")
