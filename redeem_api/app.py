@@ -61,9 +61,9 @@ def create_app(config: ApiConfig | None = None) -> Flask:
     store = KeyStore(config.settings.home)
     store.require()
     pepper = store.pepper(config.passphrase)
-    # No pre-ping (a round trip per request): a connection lost with a database restart fails its
-    # request with 503 + Retry-After and the pool is invalidated, so the next request reconnects.
-    engine = make_engine(config.settings.database_url, pool_size=config.db_pool_size, pre_ping=False)
+    # Pre-ping (storage.db.make_engine): after a database restart each worker's pooled connections are
+    # replaced as they are checked out, so no request meets a dead one (tests: test_db_restart, test_reconnect).
+    engine = make_engine(config.settings.database_url, pool_size=config.db_pool_size)
     have, want = current_revision(engine), head_revision()
     if have != want:
         engine.dispose()

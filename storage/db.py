@@ -27,15 +27,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - ex
     cursor.close()
 
 
-def make_engine(url: str, *, pool_size: int = 5, pre_ping: bool = True) -> Engine:
-    """An engine for ``url`` with (by default) pre-ping and, on SQLite, WAL + busy timeout.
-
-    ``pre_ping=False`` (the redemption API's engine) saves a round trip per
-    checkout: a connection that died with the server fails its first
-    statement instead, as a disconnect, and SQLAlchemy then invalidates the
-    whole pool (every connection opened before the failure is replaced at its
-    next checkout), so the process recovers after that one failed request.
-    """
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """An engine for ``url`` with pre-ping and, on SQLite, WAL + busy timeout."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -53,7 +46,7 @@ def make_engine(url: str, *, pool_size: int = 5, pre_ping: bool = True) -> Engin
             dbapi_connection.isolation_level = None
 
         return engine
-    return create_engine(url, pool_pre_ping=pre_ping, pool_size=pool_size, max_overflow=pool_size)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -1,5 +1,5 @@
 """``pg_ctlcluster 15 main restart`` while clients send requests: 503 + Retry-After (never 500),
-no partial writes, and the app recovers by itself (a disconnect invalidates the pool), without a restart of the app."""
+no partial writes, and the app recovers by itself (pool pre-ping), without a restart of the app."""
 from __future__ import annotations
 
 import subprocess

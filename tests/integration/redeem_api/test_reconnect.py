@@ -1,6 +1,9 @@
-"""The API's engine has no pool pre-ping: after its database connections die (a PostgreSQL restart),
-the one request that meets a dead connection gets 503 + Retry-After, and the pool is invalidated, so
-every later request reconnects by itself - no restart of the app, no double booking."""
+"""The API's engine pre-pings pooled connections: after they die (what a PostgreSQL restart does to them),
+the next requests are served on fresh connections - no 503, no restart of the app, no double booking.
+
+(Without pre-ping the first request of each worker meets a dead connection and answers 503 until the
+pool is invalidated; tests/e2e/reliability/test_db_restart.py then sees /healthz answer 503 after the
+restart - measured 2026-11-27.)"""
 from __future__ import annotations
 
 import pytest
@@ -30,7 +33,7 @@ def _kill_connections(database: str) -> int:
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_the_app_recovers_by_itself_after_its_connections_die(world, app, client):
     engine = app.extensions[EXTENSION].engine
-    assert engine.pool._pre_ping is False  # the hot engine saves the ping round trip on every request
+    assert engine.pool._pre_ping is True
     first = client.post(URL, json={"code": world.cards[0].code, "account_no": ACCOUNT_ARREARS},
                         headers=auth(world.keys["terminal"], "reconnect-1"))
     assert first.status_code == 201
@@ -41,15 +44,10 @@ def test_the_app_recovers_by_itself_after_its_connections_die(world, app, client
     assert _kill_connections(engine.url.database) >= 2
 
     body = {"code": world.cards[1].code, "account_no": ACCOUNT_CLEAN}
-    lost = client.post(URL, json=body, headers=auth(world.keys["terminal"], "reconnect-2"))
-    assert lost.status_code == 503, lost.get_data()
-    assert lost.get_json()["error"]["code"] == "service_unavailable"
-    assert int(lost.headers["Retry-After"]) > 0
-    # The other dead connection is still in the pool, but older than the invalidation: replaced, not used.
-    retried = client.post(URL, json=body, headers=auth(world.keys["terminal"], "reconnect-2"))
-    assert retried.status_code == 201, retried.get_data()
+    served = client.post(URL, json=body, headers=auth(world.keys["terminal"], "reconnect-2"))
+    assert served.status_code == 201, served.get_data()  # the dead connections were replaced at checkout
     after = client.post(URL, json={"code": world.cards[2].code, "account_no": ACCOUNT_CLEAN},
                         headers=auth(world.keys["terminal"], "reconnect-3"))
     assert after.status_code == 201, after.get_data()
     assert client.get("/healthz").status_code == 200
-    assert world.count(Redemption) == 3  # the lost request booked nothing; its retry booked once
+    assert world.count(Redemption) == 3
