@@ -49,10 +49,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from metering import cost_control, late_fees
 from metering import positions as pos
+from metering.positions import keypad, prepaid
 from metering.config import MeteringConfig
 from storage.ledger_models import BillAllocation, CustomerBill
-from storage.metering_models import CostControlState, LateFeeState, MeteringAccount, MeteringBill
-from storage.sts_models import StsMeter
+from storage.metering_models import CostControlState, LateFeeState, MeteringBill
 from tariffs import Catalog
 
 FOLLOW_BATCH = 500
@@ -76,21 +76,6 @@ def late_fee_pending(account_no: ColumnElement[str], today: ColumnElement[dt.dat
 
 def _open_state() -> ColumnElement[bool]:
     return or_(CostControlState.notice_state != "ok", CostControlState.supply_state != "on")
-
-
-def cost_control_open(account_no: ColumnElement[str]) -> ColumnElement[bool]:
-    """EXISTS a cost-control state other than ``ok``/``on`` (by primary key)."""
-    return exists().where(CostControlState.account_no == account_no, _open_state())
-
-
-def prepaid(account_no: ColumnElement[str]) -> ColumnElement[bool]:
-    """EXISTS a prepaid tariff assignment (by primary key)."""
-    return exists().where(MeteringAccount.account_no == account_no, MeteringAccount.payment_mode == "prepaid")
-
-
-def keypad(account_no: ColumnElement[str]) -> ColumnElement[bool]:
-    """EXISTS an active STS keypad meter (vending.meters.find_meter's rule)."""
-    return exists().where(StsMeter.account_no == account_no, StsMeter.active.is_(True))
 
 
 _BEFORE = select(late_fee_pending(bindparam("no"), bindparam("today")).label("late_fee"),
@@ -220,6 +205,6 @@ def settle_accounts(factory: sessionmaker[Session], accounts: Sequence[Touched],
     return result
 
 
-__all__ = ["FOLLOW_BATCH", "FollowUp", "Gate", "Touched", "after_booking", "before_allocation", "cost_control_open",
+__all__ = ["FOLLOW_BATCH", "FollowUp", "Gate", "Touched", "after_booking", "before_allocation",
            "cost_control_pending", "gate", "keypad", "late_fee_pending", "pending_in_import", "prepaid",
            "settle_accounts"]

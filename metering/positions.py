@@ -14,8 +14,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import exists, func, or_, select, text
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from ledger.sql import is_postgres
 from metering.pricing import ReadingUse, Terms
@@ -68,9 +69,18 @@ _ACCOUNT_COLUMNS = (
     MeteringAccount.supply_end, MeteringAccount.warning_threshold, CustomerAccount.id, CustomerAccount.currency,
     CustomerAccount.arrears_account_id, CustomerAccount.prepaid_account_id,
 )
+def keypad(account_no: ColumnElement[str]) -> ColumnElement[bool]:
+    """EXISTS an active STS keypad meter for ``account_no`` (vending.meters.find_meter's rule)."""
+    return exists().where(StsMeter.account_no == account_no, StsMeter.active.is_(True))
+
+
+def prepaid(account_no: ColumnElement[str]) -> ColumnElement[bool]:
+    """EXISTS a prepaid tariff assignment for ``account_no`` (by primary key)."""
+    return exists().where(MeteringAccount.account_no == account_no, MeteringAccount.payment_mode == "prepaid")
+
+
 # Position.keypad, folded into the account query (billing reads it per batch itself: it is left out there)
-_KEYPAD = (select(StsMeter.pan).where(StsMeter.account_no == MeteringAccount.account_no, StsMeter.active.is_(True))
-           .exists().label("keypad"))
+_KEYPAD = keypad(MeteringAccount.account_no).label("keypad")
 
 
 def select_accounts(session: Session, *, after: str | None = None, upto: str | None = None,

@@ -47,13 +47,13 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, exists, insert, select, true, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger import chart
 from ledger.errors import CurrencyMismatch, RedemptionBookingError
 from ledger.voucher_books import ClaimedVoucher, Payee, RedemptionBooking, book_claimed_redemption
-from metering.money_in import late_fee_pending
+from metering.money_in import keypad, late_fee_pending, prepaid
 from redeem_api import fraud
 from redeem_api.clients import ClientInfo
 from redeem_api.config import ThrottleLimits
@@ -64,9 +64,7 @@ from storage import audit
 from storage.api_models import OutboxMessage, Redemption
 from storage.commit_hooks import insert_at_commit
 from storage.ledger_models import CustomerAccount, LedgerAccount
-from storage.metering_models import MeteringAccount
 from storage.models import Voucher
-from storage.sts_models import StsMeter
 from storage.types import UTCDateTime
 from vouchers.codes import code_hash_normalized, normalize_code
 from vouchers.errors import BadSignature, ExpiredToken, InvalidCode, RevokedKey, TokenError, UnknownKey
@@ -85,10 +83,9 @@ _PAYEE = select(
     _CA.c.id, _CA.c.account_no, _CA.c.currency, _CA.c.arrears_account_id, _CA.c.prepaid_account_id,
     select(_LA.c.id).where(_LA.c.code == chart.VOUCHER_LIABILITY, _LA.c.currency == _CA.c.currency)
     .scalar_subquery().label("liability_id"),
-    exists().where(StsMeter.account_no == _CA.c.account_no, StsMeter.active == true()).label("has_meter"),
+    keypad(_CA.c.account_no).label("has_meter"),
     # kwh_document's gate (a prepaid metering account), read here instead of by a query of its own
-    exists().where(MeteringAccount.account_no == _CA.c.account_no, MeteringAccount.payment_mode == "prepaid")
-    .label("prepaid"),
+    prepaid(_CA.c.account_no).label("prepaid"),
     # an overdue electricity bill whose late fee is to be charged before this money is allocated
     late_fee_pending(_CA.c.account_no, bindparam("today")).label("late_fee"),
 ).where(_CA.c.account_no == bindparam("no"))
