@@ -16,6 +16,7 @@ from metering.accounts import assign_tariff
 from metering.config import MeteringConfig
 from metering.readings import ReadingInput, RecordResult, record_readings
 from metering.units import parse_register
+from storage.sts_models import StsMeter
 from tariffs import Catalog, load_catalog
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -91,6 +92,13 @@ class World:
     def bills(self, account_no: str) -> list[billing.BillView]:
         with self.sessions.begin() as s:
             return list(reversed(billing.bills_of(s, account_no)))
+
+    def sts_meter(self, account_no: str, pan: str, *, active: bool = True) -> None:
+        """The meter record :func:`vending.meters.add_meter` writes, inserted directly (metering is under test)."""
+        with self.sessions.begin() as s:
+            s.add(StsMeter(pan=pan, account_no=account_no, sgc=123457, ti=1, krn=1, key_type=2, ken=255,
+                           base_date=2014, ea=11, active=active, last_tid=None, created_at=at("2026-10-01"),
+                           updated_at=at("2026-10-01")))
 
     def summary(self, account_no: str) -> customers.AccountSummary:
         with self.sessions.begin() as s:

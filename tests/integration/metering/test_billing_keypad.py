@@ -9,16 +9,7 @@ from sqlalchemy import func, select
 from ledger.verify import verify
 from storage.ledger_models import LedgerPosting
 from storage.metering_models import MeteringBill
-from storage.sts_models import StsMeter
-from tests.integration.metering.conftest import World, at
-
-
-def _sts_meter(world: World, account_no: str, pan: str, *, active: bool = True) -> None:
-    """The meter record :func:`vending.meters.add_meter` writes (inserted directly: this tests billing)."""
-    with world.sessions.begin() as s:
-        s.add(StsMeter(pan=pan, account_no=account_no, sgc=123457, ti=1, krn=1, key_type=2, ken=255,
-                       base_date=2014, ea=11, active=active, last_tid=None, created_at=at("2026-10-01"),
-                       updated_at=at("2026-10-01")))
+from tests.integration.metering.conftest import World
 
 
 def test_keypad_meter_accounts_are_not_billed_from_readings(world: World) -> None:
@@ -26,8 +17,8 @@ def test_keypad_meter_accounts_are_not_billed_from_readings(world: World) -> Non
     for no in ("K1", "K2", "K3", "K4"):
         world.customer(no, mode="prepaid", opening=("2026-10-01", "0"))
         world.pay(no, "100.00", "2026-10-02")
-    _sts_meter(world, "K2", "600727000000000009")
-    _sts_meter(world, "K4", "600727000000000017", active=False)  # replaced by a read meter: billed again
+    world.sts_meter("K2", "600727000000000009")
+    world.sts_meter("K4", "600727000000000017", active=False)  # replaced by a read meter: billed again
     world.read_many([(no, f"M{no}", "2026-10-31", "150", None, None, False) for no in ("K1", "K2", "K3", "K4")])
     before = world.summary("K2").balance
 
@@ -55,7 +46,7 @@ def test_keypad_meter_skipped_in_every_batch_and_with_workers(world: World) -> N
     for no in accounts:
         world.customer(no, mode="prepaid", opening=("2026-10-01", "0"))
     for i, no in enumerate(accounts[::2]):
-        _sts_meter(world, no, f"60072700000000{i:04d}")
+        world.sts_meter(no, f"60072700000000{i:04d}")
     world.read_many([(no, f"M{no}", "2026-10-31", "10", None, None, False) for no in accounts])
     result = world.bill("2026-10", "2026-10-31", accounts=None)
     assert (result.billed, result.keypad_meter) == (3, 3)

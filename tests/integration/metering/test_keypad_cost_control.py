@@ -11,15 +11,7 @@ import datetime as dt
 from metering import cost_control as cc
 from metering import money_in, prepaid
 from storage.metering_models import CostControlOrder, CostControlState, MeteringNotification
-from storage.sts_models import StsMeter
 from tests.integration.metering.conftest import World, at
-
-
-def _sts_meter(world: World, account_no: str, pan: str, *, active: bool = True) -> None:
-    with world.sessions.begin() as s:
-        s.add(StsMeter(pan=pan, account_no=account_no, sgc=123457, ti=1, krn=1, key_type=2, ken=255,
-                       base_date=2014, ea=11, active=active, last_tid=None, created_at=at("2026-10-01"),
-                       updated_at=at("2026-10-01")))
 
 
 def _twins(world: World) -> None:
@@ -27,8 +19,8 @@ def _twins(world: World) -> None:
     for no in ("R", "K", "X"):
         world.customer(no, mode="prepaid", opening=("2026-10-01", "0"))
         world.pay(no, "40.00", "2026-10-02")
-    _sts_meter(world, "K", "600727000000000009")
-    _sts_meter(world, "X", "600727000000000017", active=False)
+    world.sts_meter("K", "600727000000000009")
+    world.sts_meter("X", "600727000000000017", active=False)
     world.read_many([(no, f"M{no}", "2026-10-20", "100", None, None, False) for no in ("R", "K", "X")])
 
 
