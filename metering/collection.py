@@ -45,7 +45,8 @@ Warning levels per customer (our design, thresholds in
 * **yellow**: arrears 1–30 days past due, or at least 2 bills paid late in
   the last 12 months;
 * **blue**: a prepaid account whose available balance is below its warning
-  value, or which will reach zero within 3 days at its average daily bill.
+  value, or which will reach zero within 3 days at its average daily bill
+  (not an account with an active keypad meter: its credit is on the meter).
 
 The highest level wins; every reason is listed.
 """
@@ -456,6 +457,10 @@ def warnings(session: Session, *, now: dt.datetime, catalog: Catalog,
         for p in found:
             state = standing_of(p, catalog, today)
             available[p.account_no] = state.available_fen
+            if p.keypad:
+                # the credit is on the meter (vended as tokens), not in the balance: the balance says
+                # nothing about when the meter runs dry, and the meter warns its customer itself
+                continue
             threshold = config.warning_threshold_fen if p.warning_threshold is None else p.warning_threshold
             if state.available_fen < threshold:
                 reasons[p.account_no].append(

@@ -1,4 +1,5 @@
-"""Keypad (STS) meter accounts: no month-to-date estimate from their readings, no remote cost control.
+"""Keypad (STS) meter accounts: no month-to-date estimate from their readings, no remote cost control,
+no low-balance (blue) collection warning.
 
 Their energy is paid for when a token is vended (billing skips them), so
 counting their readings again would show money they do not owe, and cut off
@@ -8,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from metering import collection, money_in, prepaid
 from metering import cost_control as cc
-from metering import money_in, prepaid
 from storage.metering_models import CostControlOrder, CostControlState, MeteringNotification
 from tests.integration.metering.conftest import World, at
 
@@ -59,3 +60,17 @@ def test_cost_control_leaves_keypad_meters_to_themselves(world: World) -> None:
         # money landing on the keypad account: not watched, so nothing to read after booking
         assert money_in.gate(s, "K", pay_date=dt.date(2026, 10, 23)).watched is False
         assert money_in.gate(s, "R", pay_date=dt.date(2026, 10, 23)).watched is True
+
+
+def test_no_low_balance_warning_for_a_keypad_meter(world: World) -> None:
+    """Money vended to a keypad meter leaves the balance (10.00 left, below the 30.00 warning value):
+    only the read meters' customers are warned."""
+    for no in ("R", "K", "X"):
+        world.customer(no, mode="prepaid", opening=("2026-10-01", "0"))
+        world.pay(no, "10.00", "2026-10-02")
+    world.sts_meter("K", "600727000000000009")
+    world.sts_meter("X", "600727000000000017", active=False)
+    with world.sessions.begin() as s:
+        found = collection.warnings(s, now=at("2026-10-03"), catalog=world.catalog, config=world.config)
+    assert {(w.account_no, w.level) for w in found} == {("R", "blue"), ("X", "blue")}
+    assert all("below 30.00" in w.reasons[0] for w in found)
