@@ -13,16 +13,20 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from sqlalchemy import exists, func, or_, select, text
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from ledger.sql import is_postgres
+from ledger.timeutil import end_of_day, from_db, start_of_day
+from metering.config import MeteringConfig
 from metering.pricing import ReadingUse, Terms
-from storage.ledger_models import CustomerAccount, LedgerAccount
+from metering.units import from_kwh
+from storage.ledger_models import CustomerAccount, LedgerAccount, LedgerTransaction
 from storage.metering_models import MeteringAccount, MeteringBill, MeterReading
-from storage.sts_models import StsMeter
+from storage.sts_models import StsMeter, StsVend
 
 
 @dataclass(slots=True)
@@ -51,6 +55,16 @@ class Position:
     last_close: dt.date | None = None  # closing date of the latest bill (set when readings are unbilled)
     unbilled: tuple[ReadingUse, ...] = ()
     used_by_period: dict[tuple[str, dt.date], int] = field(default_factory=dict)
+    # keypad meters only: the credit vended in the last year as (local vend date, kWh hundredths), not
+    # reversed. It stands in for the readings when placing the account in its tariff period: the customer
+    # buys the kWh at the tier prices before using them (the readings may be missing or late).
+    vended: tuple[ReadingUse, ...] = ()
+
+    @property
+    def period_uses(self) -> tuple[ReadingUse, ...]:
+        """What counts towards the account's position in its tariff period beyond its billed kWh:
+        the unbilled readings, or for a keypad meter the kWh vended to it."""
+        return self.vended if self.keypad else self.unbilled
 
     @property
     def terms(self) -> Terms:
@@ -167,11 +181,13 @@ def apply_balances(positions: Sequence[Position], balances: dict[int, int]) -> N
         p.prepaid_fen = -balances.get(p.prepaid_account_id, 0)
 
 
-def fill(session: Session, positions: Sequence[Position], *, cutoff: dt.date, scope: Scope | None = None) -> None:
-    """Balances, the last closing date, unbilled readings up to ``cutoff`` and
-    kWh billed per tariff period, for every position (in place)."""
+def fill(session: Session, positions: Sequence[Position], *, cutoff: dt.date, scope: Scope | None = None,
+         tz: dt.tzinfo | None = None) -> None:
+    """Balances, the last closing date, unbilled readings up to ``cutoff``,
+    kWh billed per tariff period and, for keypad meters, the kWh vended (dated in
+    ``tz``), for every position (in place)."""
     fill_balances(session, positions, scope=scope)
-    fill_usage(session, positions, cutoff=cutoff, scope=scope)
+    fill_usage(session, positions, cutoff=cutoff, scope=scope, tz=tz)
 
 
 def fill_balances(session: Session, positions: Sequence[Position], *, scope: Scope | None = None) -> None:
@@ -193,14 +209,17 @@ def fill_balances(session: Session, positions: Sequence[Position], *, scope: Sco
             p.prepaid_fen = -int(held)
 
 
-def fill_usage(session: Session, positions: Sequence[Position], *, cutoff: dt.date, scope: Scope | None = None) -> None:
-    """The last closing date, unbilled readings up to ``cutoff`` and kWh billed per tariff period."""
+def fill_usage(session: Session, positions: Sequence[Position], *, cutoff: dt.date, scope: Scope | None = None,
+               tz: dt.tzinfo | None = None) -> None:
+    """The last closing date, unbilled readings up to ``cutoff``, kWh billed per tariff period and, for
+    keypad meters, the kWh vended (:func:`fill_vended`)."""
     if not positions:
         return
     by_no = {p.account_no: p for p in positions}
     scope = scope or Scope(positions, contiguous=False)
     for p in positions:
         p.last_close, p.unbilled, p.used_by_period = None, (), {}
+    fill_vended(session, [p for p in positions if p.keypad], cutoff=cutoff, tz=tz)
     last = (select(MeteringBill.account_no.label("account_no"),
                    func.max(MeteringBill.closing_date).label("last_close"))
             .where(scope.where(MeteringBill.account_no)).group_by(MeteringBill.account_no).subquery())
@@ -232,12 +251,39 @@ def fill_usage(session: Session, positions: Sequence[Position], *, cutoff: dt.da
             by_no[account_no].used_by_period[(tariff_id, start)] = int(kwh)
 
 
-def load(session: Session, account_nos: Sequence[str], *, cutoff: dt.date) -> list[Position]:
+def fill_vended(session: Session, positions: Sequence[Position], *, cutoff: dt.date,
+                tz: dt.tzinfo | None = None) -> None:
+    """The credit vended to the keypad-meter ``positions`` in the year up to ``cutoff`` (all their meters,
+    credit tokens whose energy sale was not reversed), dated in ``tz`` (default: the metering time zone)."""
+    for p in positions:
+        p.vended = ()
+    if not positions:
+        return
+    tz = tz or MeteringConfig().tz
+    earliest = dt.date(cutoff.year - 1, cutoff.month, 1)
+    by_no = {p.account_no: p for p in positions}
+    reversal = aliased(LedgerTransaction)
+    vended: dict[str, list[ReadingUse]] = defaultdict(list)
+    for account_no, when, kwh in session.connection().execute(
+            select(StsVend.account_no, StsVend.vended_at, StsVend.tariff_kwh)
+            .outerjoin(reversal, (reversal.reverses_id == StsVend.ledger_transaction_id)
+                       & (reversal.kind == "reversal"))
+            .where(StsVend.account_no.in_(list(by_no)), StsVend.kind == "credit", StsVend.tariff_kwh.is_not(None),
+                   StsVend.vended_at >= start_of_day(earliest, tz), StsVend.vended_at < end_of_day(cutoff, tz),
+                   reversal.id.is_(None))
+            .order_by(StsVend.account_no, StsVend.vended_at, StsVend.id)).all():
+        vended[account_no].append(ReadingUse(from_db(when).astimezone(tz).date(), from_kwh(Decimal(kwh))))
+    for account_no, uses in vended.items():
+        by_no[account_no].vended = tuple(uses)
+
+
+def load(session: Session, account_nos: Sequence[str], *, cutoff: dt.date,
+         tz: dt.tzinfo | None = None) -> list[Position]:
     """Filled positions of the given accounts (unknown or unassigned accounts are left out)."""
     positions = select_accounts(session, account_nos=account_nos, keypad=True)
-    fill(session, positions, cutoff=cutoff)
+    fill(session, positions, cutoff=cutoff, tz=tz)
     return positions
 
 
-__all__ = ["Position", "Scope", "apply_balances", "fill", "fill_balances", "fill_usage", "load", "lock",
-           "select_accounts"]
+__all__ = ["Position", "Scope", "apply_balances", "fill", "fill_balances", "fill_usage", "fill_vended", "load",
+           "lock", "select_accounts"]

@@ -47,7 +47,7 @@ class Standing:
     unbilled_ckwh: int
     available_fen: int  # prepaid - arrears - estimate
     tariff_label: str | None = None
-    used_in_period_ckwh: int = 0  # billed + unbilled kWh in the current tariff period
+    used_in_period_ckwh: int = 0  # billed + unbilled (keypad meter: vended) kWh in the current tariff period
 
 
 def estimate_fen(position: pos.Position, catalog: Catalog) -> int:
@@ -67,7 +67,7 @@ def standing_of(position: pos.Position, catalog: Catalog, today: dt.date) -> Sta
     label = None
     used = 0
     try:
-        version, _, used = position_in_period(catalog.get(position.tariff_id), today, position.unbilled,
+        version, _, used = position_in_period(catalog.get(position.tariff_id), today, position.period_uses,
                                               position.used_by_period)
         label = version.label
     except TariffError:
@@ -82,7 +82,7 @@ def standing(session: Session, account_no: str, *, now: dt.datetime, catalog: Ca
     """The account's standing today; None if the account has no tariff assignment."""
     config = config or MeteringConfig()
     today = config.local_date(now)
-    found = pos.load(session, [account_no], cutoff=today)
+    found = pos.load(session, [account_no], cutoff=today, tz=config.tz)
     if not found:
         return None
     return standing_of(found[0], catalog, today)
@@ -91,7 +91,7 @@ def standing(session: Session, account_no: str, *, now: dt.datetime, catalog: Ca
 def kwh_for_money(position: pos.Position, amount_fen: int, catalog: Catalog, today: dt.date) -> Decimal:
     """kWh that ``amount_fen`` buys from the account's position today (0 for a non-positive amount)."""
     tariff = catalog.get(position.tariff_id)
-    version, period, used = position_in_period(tariff, today, position.unbilled, position.used_by_period)
+    version, period, used = position_in_period(tariff, today, position.period_uses, position.used_by_period)
     if amount_fen <= 0:
         return Decimal("0.00")
     months = months_of_supply(period, position.supply_start, position.supply_end)
@@ -116,7 +116,7 @@ def kwh_fields(session: Session, account_no: str, *, now: dt.datetime, catalog: 
     """
     config = config or MeteringConfig()
     today = config.local_date(now)
-    found = pos.load(session, [account_no], cutoff=today)
+    found = pos.load(session, [account_no], cutoff=today, tz=config.tz)
     if not found or found[0].payment_mode != "prepaid":
         return {}
     position = found[0]

@@ -173,7 +173,7 @@ def credit_for_money(session: Session, account_no: str, amount_minor: int, *, no
     """(kWh the tariff gives for the money, 0.01 rounded down; 0.1 kWh units the meter will credit)."""
     config = config or MeteringConfig()
     today = config.local_date(now)
-    found = pos.load(session, [account_no], cutoff=today)
+    found = pos.load(session, [account_no], cutoff=today, tz=config.tz)
     if not found:
         raise AccountNotMetered(f"account {account_no} has no tariff assignment")
     try:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from ledger.customers import customer_summary
+from ledger.energy_sales import reverse_energy_sale
 from ledger.payments import post_payment
 from metering import positions as pos
 from metering.prepaid import kwh_for_money
@@ -69,10 +70,10 @@ def test_two_vends_in_one_minute_get_distinct_increasing_tids(vw: VendWorld) -> 
 
 
 def test_token_credits_the_tariff_kwh_rounded_up_to_a_tenth(vw: VendWorld) -> None:
-    result = _vend(vw, 10000)
     with vw.sessions.begin() as s:
         position = pos.load(s, [ACCOUNT], cutoff=NOW.date())[0]
         kwh = kwh_for_money(position, 10000, CATALOG, NOW.date())
+    result = _vend(vw, 10000)
     units = representable_units(kwh_to_units(kwh))
     decoded = _decode(vw, result.token)
     assert decoded.units == units == result.units
@@ -182,3 +183,26 @@ def test_a_tid_already_in_the_vend_log_is_a_clean_refusal(vw: VendWorld) -> None
         vend_for_credit(s, ACCOUNT, 1000, NOW - dt.timedelta(minutes=5), vw.backend(), catalog=CATALOG)
     assert info.value.code == "sts_tid_conflict"
     assert _count(vw) == 1
+
+
+def test_vended_kwh_move_the_account_up_its_tiers(vw: VendWorld) -> None:
+    """Fujian monthly tiers (230 / 420 kWh at 0.4983 / 0.5483): a keypad meter has no bills, so the kWh
+    vended this month place the next purchase in the tiers; a reversed sale no longer counts, and a new
+    month starts again from tier 1. By hand: 100.00 / 0.4983 = 200.68 kWh (rounded down); then 29.32 kWh
+    left in tier 1 cost 14.610156, and 85.389844 / 0.5483 = 155.73... kWh: 185.05 kWh for the next 100.00."""
+    first = _vend(vw, 10000)
+    assert first.tariff_kwh == "200.68"
+    second = _vend(vw, 10000, NOW + dt.timedelta(hours=1))
+    assert second.tariff_kwh == "185.05"
+    with vw.sessions.begin() as s:
+        position = pos.load(s, [ACCOUNT], cutoff=NOW.date())[0]
+        assert [(u.reading_date, u.kwh_ckwh) for u in position.vended] == [(NOW.date(), 20068), (NOW.date(), 18505)]
+        reverse_energy_sale(s, second.transaction_id, now=NOW + dt.timedelta(hours=2), actor="test",
+                            reason="token never entered")
+    third = _vend(vw, 10000, NOW + dt.timedelta(hours=3))
+    assert third.tariff_kwh == "185.05"  # the reversed sale's kWh are not counted
+    # 00:30 in Beijing on 1 December (still 30 November in UTC): December's tier 1, and the vend counts in
+    # December for the next one
+    december = _vend(vw, 10000, at("2026-12-01", 0) + dt.timedelta(minutes=30))
+    assert december.tariff_kwh == "200.68"
+    assert _vend(vw, 10000, at("2026-12-01", 1)).tariff_kwh == "185.05"
