@@ -35,12 +35,35 @@ def int_array(values: Iterable[int]) -> str:
     return "{" + ",".join(map(str, values)) + "}"
 
 
+# (table, columns) -> the columns' type oids, read from the catalogue once per process (the schema is
+# fixed while a process runs; built-in type oids are the same in every database)
+_COLUMN_TYPES: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+
+
+def _column_types(cursor: Any, table: str, columns: Sequence[str]) -> list[int]:
+    key = (table, tuple(columns))
+    types = _COLUMN_TYPES.get(key)
+    if types is None:
+        found = dict(cursor.execute(
+            "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = CAST(%s AS regclass) AND attnum > 0 "
+            "AND NOT attisdropped", (table,)).fetchall())
+        types = _COLUMN_TYPES[key] = [int(found[c]) for c in columns]
+    return types
+
+
 def copy_rows(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """``COPY table (columns) FROM STDIN`` inside the session's transaction (PostgreSQL only)."""
+    """``COPY table (columns) FROM STDIN`` inside the session's transaction (PostgreSQL only).
+
+    In PostgreSQL's binary format, typed by the columns' types: several times
+    cheaper to produce than the text format (no escaping, no number-to-text),
+    which was the largest client-side cost of a billing batch."""
     raw = session.connection().connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+    with raw.cursor() as cursor:
+        types = _column_types(cursor, table, columns)
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
 
 
 def post_legs(session: Session, transaction_id: int, legs: Iterable[journal.Leg],
