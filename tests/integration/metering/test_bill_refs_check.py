@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from ledger import customers, payments
+from ledger import customers
 from metering.bulk import copy_rows
 from storage.migrate import MIGRATIONS
+from tests.integration.ledger.test_payment_refs_check import _transaction_ids_with_a_gap
 
 METERING_REFUSED = "metering bills refer to an unknown account, billing run, ledger bill or journal transaction"
 LEDGER_REFUSED = "ledger bills refer to an unknown customer or journal transaction"
@@ -92,20 +93,6 @@ def _customer_ids_with_a_gap(world, sessions, now) -> tuple[int, int, int]:
         c1, c3 = (s.execute(find, {"no": no}).scalar_one() for no in ("0101", "0103"))
     assert c1 < c2 < c3
     return c1, c2, c3
-
-
-def _transaction_ids_with_a_gap(sessions, now) -> tuple[int, int, int]:
-    """Journal transactions a and a + 2 exist; a + 1 was rolled back (its id is never used)."""
-    ids = []
-    for ref in ("P1", "P2", "P3"):
-        with sessions() as s:
-            s.begin()
-            p = payments.post_payment(s, "alipay", "0101", 100, ref, now, now)
-            ids.append(s.execute(text("SELECT transaction_id FROM payments WHERE id = :id"),
-                                 {"id": p.payment_id}).scalar_one())
-            s.rollback() if ref == "P2" else s.commit()
-    assert ids[1] == ids[0] + 1 and ids[2] == ids[0] + 2
-    return ids[0], ids[1], ids[2]
 
 
 @pytest.fixture
