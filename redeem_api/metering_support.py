@@ -68,14 +68,16 @@ def support() -> MeteringSupport:
 
 
 def kwh_document(session: Session, account_no: str, *, now: dt.datetime, credited_minor: int | None = None,
-                 prepaid: bool | None = None) -> dict[str, str]:
+                 prepaid: bool | None = None, sts: dict[str, object] | None = None) -> dict[str, str]:
     """The kWh fields of ``account_no`` (``{}`` unless it is a prepaid account its tariff can price).
 
     Call it in the transaction that booked the money, after booking, so the
     figures include it. Never raises for an account the tariff cannot price.
     ``prepaid``: whether the account has a prepaid tariff assignment, if the
     caller already knows (e.g. read with the account); None looks it up (one
-    primary-key query).
+    primary-key query). ``sts``: the token just vended for the money (the
+    ``sts`` response object): ``credited_kwh`` is then the kWh the tariff gave
+    that token (after the vend, the account's tier position already includes them).
     """
     if prepaid is False or not has_app_context() or EXTENSION not in current_app.extensions:
         return {}
@@ -93,7 +95,9 @@ def kwh_document(session: Session, account_no: str, *, now: dt.datetime, credite
     if not fields:
         return {}
     document = {"available_balance": fields["available_balance"], "available_kwh": fields["available_kwh"]}
-    if credited_minor is not None and "amount_kwh" in fields:
+    if sts is not None and sts.get("tariff_kwh") is not None:
+        document["credited_kwh"] = str(sts["tariff_kwh"])
+    elif credited_minor is not None and "amount_kwh" in fields:
         document["credited_kwh"] = fields["amount_kwh"]
     document["kwh_tariff"] = fields["kwh_tariff"]
     document["kwh_basis"] = fields["kwh_basis"]

@@ -311,15 +311,16 @@ def success_document(session: Session, attempt: Attempt, ctx: Context, booking: 
         "balance": format_amount(booking.balance),
         "redeemed_at": ctx.now.astimezone(dt.timezone.utc).isoformat(),
     }
+    sts = None
     if has_meter:  # only accounts with an STS keypad meter (looked up with the account) get a token
         # adds "sts" and sets "balance" to the prepaid balance after the energy sale the vend booked
-        add_sts(document, session, attempt.account_no, credited_minor=booking.credited_to_balance,
-                balance_minor=booking.balance, now=ctx.now, source="redemption", source_ref=redemption_id,
-                actor=attempt.actor)
+        sts = add_sts(document, session, attempt.account_no, credited_minor=booking.credited_to_balance,
+                      balance_minor=booking.balance, now=ctx.now, source="redemption", source_ref=redemption_id,
+                      actor=attempt.actor)
     # Prepaid accounts with a tariff: what the money buys in kWh (new fields; the prepaid flag came with the
     # account query, so other accounts cost nothing here).
     from redeem_api.metering_support import kwh_document
 
     document.update(kwh_document(session, attempt.account_no, now=ctx.now,
-                                 credited_minor=booking.credited_to_balance, prepaid=prepaid))
+                                 credited_minor=booking.credited_to_balance, prepaid=prepaid, sts=sts))
     return document

@@ -132,8 +132,9 @@ def create_payment():
                                            "amount": document["amount"], "currency": document["currency"],
                                            "sts": sts}, ensure_ascii=False, sort_keys=True)})
         # A prepaid account with a tariff: what the money buys in kWh (new fields; none for other accounts).
+        # The gate read the payment mode: no lookup of its own. A token: its kWh are what the money bought.
         document.update(kwh_document(session, result.account_no, now=at, credited_minor=result.credited_to_balance,
-                                     prepaid=gate.prepaid))  # the gate read the payment mode: no lookup of its own
+                                     prepaid=gate.prepaid, sts=sts))
         return (201 if result.created else 200), document
 
     status, text, replayed = run_idempotent(scope=f"client:{client.pk}", client_pk=client.pk, key=key, body=body,

@@ -107,6 +107,24 @@ def _books_after_vend(world, *, revenue):
     assert report.ok, [p.as_dict() for p in report.problems]
 
 
+def test_credited_kwh_are_the_kwh_of_the_token(client, world, now):
+    """After the vend the account sits higher in its tiers: the response's ``credited_kwh`` must still be what
+    this money bought (the token's tariff kWh), not what the same money would buy next. Fujian: 100.00 buys
+    200.68 kWh in tier 1, the next 100.00 185.05 kWh (29.32 in tier 1, the rest at 0.5483)."""
+    bodies = []
+    for card in world.cards[:2]:
+        response = client.post("/api/v1/redemptions", json={"code": card.code, "account_no": ACCOUNT_CLEAN},
+                               headers=auth(world.keys["terminal"], fresh_key()))
+        assert response.status_code == 201, response.get_json()
+        bodies.append(response.get_json())
+    assert [(b["sts"]["tariff_kwh"], b["credited_kwh"]) for b in bodies] == [("200.68", "200.68"),
+                                                                              ("185.05", "185.05")]
+    body = {"account_no": ACCOUNT_CLEAN, "amount": "100.00", "external_ref": "ALI-KWH"}
+    paid = client.post("/api/v1/payments", json=body, headers=auth(world.keys["channel"], fresh_key())).get_json()
+    # from 385.73 kWh: 34.27 kWh left in tier 2 cost 18.790241, and 81.209759 / 0.7983 = 101.72... kWh
+    assert paid["credited_kwh"] == paid["sts"]["tariff_kwh"] == "135.99"
+
+
 def test_account_without_sts_meter_has_no_sts_field(client, world):
     response = client.post("/api/v1/redemptions", json={"code": world.cards[1].code, "account_no": ACCOUNT_ARREARS},
                            headers=auth(world.keys["terminal"], fresh_key()))
