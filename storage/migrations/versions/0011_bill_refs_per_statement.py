@@ -24,7 +24,9 @@ these references are now checked set-based, once per statement:
   ``customer_bills`` refuse DELETE and a change of their key (bills and runs
   are records: nothing deletes them; TRUNCATE, used by the test suite, is not
   affected). These fire per statement, so they refuse even a DELETE that
-  matches no row.
+  matches no row. Since no referenced row can go away or change its key, the
+  checks need no row lock (a foreign key takes FOR KEY SHARE for that): what
+  a check found stays true.
 
 SQLite keeps its foreign keys: nothing to do there.
 """
