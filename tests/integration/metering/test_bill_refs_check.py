@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from ledger import customers
 from metering.bulk import copy_rows
 from storage.migrate import MIGRATIONS
+from tests.conftest import _truncate_all
 from tests.integration.ledger.test_payment_refs_check import _transaction_ids_with_a_gap
 
 METERING_REFUSED = "metering bills refer to an unknown account, billing run, ledger bill or journal transaction"
@@ -60,10 +61,18 @@ _LEDGER_COPY_COLUMNS = ("customer_id", "bill_ref", "amount", "outstanding", "due
                         "transaction_id")
 
 
+pytestmark = pytest.mark.postgres  # SQLite keeps the foreign keys: these triggers are PostgreSQL's
+
+
+@pytest.fixture
+def db_url(pg_engine) -> str:
+    """PostgreSQL only (the suite's ``db_url`` also runs SQLite), emptied for each test."""
+    _truncate_all(pg_engine)
+    return pg_engine.url.render_as_string(hide_password=False)
+
+
 @pytest.fixture
 def pg(engine):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("on SQLite the foreign keys of the bill tables check these references")
     return engine
 
 
