@@ -175,14 +175,16 @@ def breakage(date_from: str | None, date_to: str | None, currency: str | None, c
 @json_option
 def channels(date_from: str | None, date_to: str | None, granularity: str, currency: str | None,
              csv_out: Path | None, pdf_out: Path | None, as_json: bool) -> None:
-    """Payments and redemptions by channel per day or month: count, amount and share."""
+    """Payments and redemptions by channel per day or month: count, amount, share, and the fees channels
+    kept when they settled (in the period of the settlement)."""
     first, last, start, end = _period(date_from, date_to)
     cur = _currency(currency)
     with context.sessions().begin() as session:
         r: ChannelReport = channel_report(session, start=start, end=end, currency=cur, granularity=granularity,
                                           tz=context.settings().timezone)
-    _write_csv(csv_out, ["period", "channel", "count", "count_share_percent", "amount", "amount_share_percent"],
-               ([x.period, x.channel, x.count, x.count_share, money(x.amount), x.amount_share]
+    _write_csv(csv_out, ["period", "channel", "count", "count_share_percent", "amount", "amount_share_percent",
+                         "fees"],
+               ([x.period, x.channel, x.count, x.count_share, money(x.amount), x.amount_share, money(x.fees)]
                 for x in r.lines + r.totals))
     if pdf_out:
         from ledger.reports.pdf import render_finance_report
@@ -191,16 +193,18 @@ def channels(date_from: str | None, date_to: str | None, granularity: str, curre
 
     def line(x) -> dict:
         return {"period": x.period, "channel": x.channel, "count": x.count, "count_share": x.count_share,
-                "amount": money(x.amount), "amount_share": x.amount_share}
+                "amount": money(x.amount), "amount_share": x.amount_share, "fees": money(x.fees)}
 
     def human() -> None:
         for x in r.totals:
             click.echo(f"{x.channel:<22} {x.count:>9} payments ({x.count_share:>6}%)  {money(x.amount):>14} "
-                       f"({x.amount_share:>6}%)")
-        click.echo(f"{'total':<22} {r.count:>9} payments            {money(r.amount):>14}")
+                       f"({x.amount_share:>6}%)  fees {money(x.fees):>10}")
+        click.echo(f"{'total':<22} {r.count:>9} payments            {money(r.amount):>14}"
+                   f"           fees {money(r.fees):>10}")
 
     emit(as_json, {"currency": cur, "from": first.isoformat(), "to": last.isoformat(), "by": granularity,
-                   "count": r.count, "amount": money(r.amount), "lines": [line(x) for x in r.lines],
+                   "count": r.count, "amount": money(r.amount), "fees": money(r.fees),
+                   "lines": [line(x) for x in r.lines],
                    "totals": [line(x) for x in r.totals]}, human)
 
 

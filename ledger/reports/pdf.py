@@ -179,11 +179,11 @@ def _other_sections(channels: ChannelReport | None, breakage: BreakageReport | N
                   _bar_chart("amount by channel", [c.channel for c in channels.totals],
                              [c.amount for c in channels.totals], horizontal=True,
                              height=max(40 * mm, (14 + 7 * len(channels.totals)) * mm)),
-                  _table([["channel", "payments", "share", "amount", "share"]]
-                         + [[c.channel, c.count, c.count_share + "%", m(c.amount), c.amount_share + "%"]
+                  _table([["channel", "payments", "share", "amount", "share", "fees"]]
+                         + [[c.channel, c.count, c.count_share + "%", m(c.amount), c.amount_share + "%", m(c.fees)]
                             for c in channels.totals]
-                         + [["total", channels.count, "100.00%", m(channels.amount), "100.00%"]],
-                         [50 * mm, 25 * mm, 25 * mm, 35 * mm, 25 * mm])]
+                         + [["total", channels.count, "100.00%", m(channels.amount), "100.00%", m(channels.fees)]],
+                         [42 * mm, 22 * mm, 22 * mm, 32 * mm, 22 * mm, 26 * mm])]
     if breakage is not None:
         story += [Paragraph("Breakage", st["h2"]),
                   _table([["month", "batch", "cards", "amount", "rate"]]

@@ -123,6 +123,9 @@ def test_payments_import_reconcile_and_reports(cli, tmp_path):
     assert {t["channel"]: (t["count"], t["amount"]) for t in channels["totals"]} == \
         {"bank_counter": (1, "10.00"), "alipay": (4, "369.38")}
     assert channels["totals"][1]["count_share"] == "80.00"
+    # what Alipay kept when it settled the bill (in the period of the settlement)
+    assert ({t["channel"]: t["fees"] for t in channels["totals"]}, channels["fees"]) == \
+        ({"bank_counter": "0.00", "alipay": "2.21"}, "2.21")
     trial = ok_json(cli("report", "trial-balance", "--as-of", "2026-12-31", "--json"))
     assert [(x["debit"], x["credit"]) for x in trial["lines"] if x["account"] == "expense:channel_fees"] == \
         [("2.21", "0.00")]

@@ -214,3 +214,23 @@ def test_a_payment_reversed_by_hand_is_not_reversed_again(sessions, now, tmp_pat
         reversed_ = select(func.count()).select_from(Payment).where(Payment.status == "reversed")
         assert s.execute(reversed_).scalar_one() == 1
         assert verify(s).ok
+
+
+def test_channel_report_shows_fees_in_the_period_of_the_settlement(sessions, now, tmp_path, books):
+    """Payments on 25 November, the bill settled on 1 December: November shows the payments, December the
+    1.44 of fees Alipay kept (a line without payments), the totals both."""
+    from ledger.reports.channels import channel_report
+
+    settled_at = dt.datetime(2026, 12, 1, 9, tzinfo=BJ)
+    with sessions.begin() as s:
+        formats.reconcile_payments(s, "alipay", write_bill(tmp_path / "alipay_20261125.csv", BILL), fmt="alipay",
+                                   now=settled_at, actor="finance")
+        payments.post_payment(s, "bank_counter", "0203", 1000, "B-1", at(11), now)
+        report = channel_report(s, start=dt.datetime(2026, 11, 1, tzinfo=BJ), end=dt.datetime(2027, 1, 1, tzinfo=BJ),
+                                currency="CNY", granularity="month", tz="Asia/Shanghai")
+    assert [(x.period, x.channel, x.count, x.amount, x.fees) for x in report.lines] == [
+        ("2026-11", "alipay", 3, 24000, 0), ("2026-11", "bank_counter", 1, 1000, 0), ("2026-12", "alipay", 0, 0, 144)]
+    assert [(x.channel, x.count, x.amount, x.fees) for x in report.totals] == [
+        ("bank_counter", 1, 1000, 0), ("alipay", 3, 24000, 144)]
+    assert (report.count, report.amount, report.fees) == (4, 25000, 144)
+    assert report.lines[2].count_share == report.lines[2].amount_share == "0.00"
