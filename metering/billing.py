@@ -511,9 +511,8 @@ def _keypad_accounts(session: Session, scope: pos.Scope) -> set[str]:
 
 def _billed(session: Session, period: str, scope: pos.Scope) -> set[str]:
     """Accounts of the batch that already have a bill for ``period`` (via the (account, period) key)."""
-    return set(session.execute(
-        select(MeteringBill.account_no).where(scope.where(MeteringBill.account_no), MeteringBill.period == period)
-    ).scalars())
+    return {no for no, in bulk.fetch_rows(session, select(MeteringBill.account_no).where(
+        scope.where(MeteringBill.account_no), MeteringBill.period == period))}
 
 
 _BILL_COLUMNS = ("account_no", "period", "run_id", "tariff_id", "version_from", "tariff_period_start",

@@ -51,6 +51,23 @@ def _column_types(cursor: Any, table: str, columns: Sequence[str]) -> list[int]:
     return types
 
 
+def fetch_rows(session: Session, statement: Any) -> list[tuple[Any, ...]]:
+    """The rows of a Core SELECT as plain tuples of the driver's values, in the session's transaction.
+
+    On PostgreSQL straight from the driver's cursor, without SQLAlchemy's
+    result objects (a billing batch reads ~25,000 rows: their wrapping was a
+    sixth of a worker's time); the statement must need no SQLAlchemy type
+    processing of its parameters or results (plain strings, numbers, dates).
+    Elsewhere through SQLAlchemy."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return [tuple(row) for row in connection.execute(statement).all()]
+    compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    with connection.connection.driver_connection.cursor() as cursor:
+        cursor.execute(str(compiled), compiled.params)
+        return cursor.fetchall()
+
+
 def copy_rows(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """``COPY table (columns) FROM STDIN`` inside the session's transaction (PostgreSQL only).
 
@@ -124,13 +141,14 @@ def post_entries(session: Session, transaction_id: int, entries: Sequence[Entry]
         return len(journal.add_postings(session, transaction_id, legs, ids))
     net: dict[tuple[int, str], int] = defaultdict(int)
     shared_ids: set[int] = set()
-    for e in entries:
-        if isinstance(e.amount, bool) or not isinstance(e.amount, int):
-            raise InvalidPosting(f"amounts are integer minor units, not {type(e.amount).__name__}")
-        net[(e.account_id, e.currency)] += e.amount
-        if e.shared:
-            shared_ids.add(e.account_id)
-    final = sorted((key, amount) for key, amount in net.items() if amount)
+    for _, account_id, currency, amount, shared in entries:
+        if type(amount) is not int:  # noqa: E721 - exactly int: not a bool, float or Decimal
+            raise InvalidPosting(f"amounts are integer minor units, not {type(amount).__name__}")
+        net[(account_id, currency)] += amount
+        if shared:
+            shared_ids.add(account_id)
+    final = [item for item in net.items() if item[1]]
+    final.sort()
     per_currency: dict[str, int] = defaultdict(int)
     for (_, currency), amount in final:
         per_currency[currency] += amount

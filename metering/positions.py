@@ -21,6 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ledger.sql import is_postgres
 from ledger.timeutil import end_of_day, from_db, start_of_day
+from metering.bulk import fetch_rows
 from metering.config import MeteringConfig
 from metering.pricing import ReadingUse, Terms
 from metering.units import from_kwh
@@ -122,7 +123,7 @@ def select_accounts(session: Session, *, after: str | None = None, upto: str | N
         stmt = stmt.where(~billed.exists())
     if limit is not None:
         stmt = stmt.limit(limit)
-    return [Position(*row) for row in session.connection().execute(stmt).all()]
+    return [Position(*row) for row in fetch_rows(session, stmt)]
 
 
 class Scope:
@@ -162,10 +163,10 @@ def lock(session: Session, positions: Sequence[Position], extra_ids: Sequence[in
         # is locked, in id order (MATERIALIZED: all of them, whatever the outer query reads); only the
         # balances that are not zero come back, the others are zero.
         literal = "{" + ",".join(map(str, ids)) + "}"
-        return {int(i): int(b) for i, b in session.connection().execute(text(
+        return {int(i): int(b) for i, b in fetch_rows(session, text(
             "WITH locked AS MATERIALIZED (SELECT id, balance FROM ledger_accounts "
             "WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR NO KEY UPDATE) "
-            "SELECT id, balance FROM locked WHERE balance <> 0"), {"ids": literal}).all()}
+            "SELECT id, balance FROM locked WHERE balance <> 0").bindparams(ids=literal))}
     found: dict[int, int] = {}
     for start in range(0, len(ids), 900):  # SQLite: no row locks (one writer); read in chunks of parameters
         chunk = ids[start:start + 900]
@@ -224,12 +225,12 @@ def fill_usage(session: Session, positions: Sequence[Position], *, cutoff: dt.da
                    func.max(MeteringBill.closing_date).label("last_close"))
             .where(scope.where(MeteringBill.account_no)).group_by(MeteringBill.account_no).subquery())
     r = aliased(MeterReading)
-    rows = session.connection().execute(
-        select(r.account_no, r.reading_date, r.kwh_ckwh, r.peak_kwh_ckwh, r.valley_kwh_ckwh, last.c.last_close)
+    rows = fetch_rows(session, select(
+        r.account_no, r.reading_date, r.kwh_ckwh, r.peak_kwh_ckwh, r.valley_kwh_ckwh, last.c.last_close)
         .outerjoin(last, last.c.account_no == r.account_no)
         .where(scope.where(r.account_no), r.reading_date <= cutoff,
                or_(last.c.last_close.is_(None), r.reading_date > last.c.last_close))
-        .order_by(r.account_no, r.reading_date, r.id)).all()
+        .order_by(r.account_no, r.reading_date, r.id))
     unbilled: dict[str, list[ReadingUse]] = defaultdict(list)
     for account_no, day, kwh, peak, valley, last_close in rows:
         uses = unbilled[account_no]
@@ -242,11 +243,11 @@ def fill_usage(session: Session, positions: Sequence[Position], *, cutoff: dt.da
 
     # A tariff period lasts at most a year: older bills never count.
     earliest = dt.date(cutoff.year - 1, cutoff.month, 1)
-    for account_no, tariff_id, start, kwh in session.connection().execute(
-            select(MeteringBill.account_no, MeteringBill.tariff_id, MeteringBill.tariff_period_start,
-                   func.sum(MeteringBill.period_kwh_ckwh))
+    for account_no, tariff_id, start, kwh in fetch_rows(session, select(
+            MeteringBill.account_no, MeteringBill.tariff_id, MeteringBill.tariff_period_start,
+            func.sum(MeteringBill.period_kwh_ckwh))
             .where(scope.where(MeteringBill.account_no), MeteringBill.tariff_period_start >= earliest)
-            .group_by(MeteringBill.account_no, MeteringBill.tariff_id, MeteringBill.tariff_period_start)).all():
+            .group_by(MeteringBill.account_no, MeteringBill.tariff_id, MeteringBill.tariff_period_start)):
         if account_no in by_no:
             by_no[account_no].used_by_period[(tariff_id, start)] = int(kwh)
 

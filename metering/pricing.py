@@ -45,9 +45,11 @@ from tariffs.model import BillingPeriod
 ZERO = Decimal(0)
 
 
-@dataclass(frozen=True, slots=True)
-class ReadingUse:
-    """Consumption recorded by one reading (since the account's previous one)."""
+class ReadingUse(NamedTuple):
+    """Consumption recorded by one reading (since the account's previous one).
+
+    (A named tuple: immutable, and cheaper to build than a frozen dataclass for the
+    readings of every account of a billing run.)"""
 
     reading_date: dt.date
     kwh_ckwh: int
