@@ -46,6 +46,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from metering.billing import run_billing
+from metering.bulk import column_types
 from metering.config import MeteringConfig
 from storage.db import make_engine, session_factory
 from storage.migrate import upgrade_to_head
@@ -169,12 +170,11 @@ class TreeUsage:
 def copy_rows(raw, table: str, columns: tuple[str, ...], rows, *, binary: bool = False) -> None:  # type: ignore[no-untyped-def]
     """COPY ``rows`` in the text format, or in the binary format typed from the table's columns."""
     with raw.cursor() as cur:
-        types = dict(cur.execute("SELECT attname, atttypid FROM pg_attribute WHERE attrelid = CAST(%s AS regclass) "
-                                 "AND attnum > 0 AND NOT attisdropped", (table,)).fetchall()) if binary else {}
         options = " (FORMAT BINARY)" if binary else ""
+        types = column_types(cur, table, columns) if binary else []
         with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN{options}") as copy:
             if binary:
-                copy.set_types([types[c] for c in columns])
+                copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
 

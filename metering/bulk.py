@@ -40,7 +40,8 @@ def int_array(values: Iterable[int]) -> str:
 _COLUMN_TYPES: dict[tuple[str, tuple[str, ...]], list[int]] = {}
 
 
-def _column_types(cursor: Any, table: str, columns: Sequence[str]) -> list[int]:
+def column_types(cursor: Any, table: str, columns: Sequence[str]) -> list[int]:
+    """The type oids of ``table``'s ``columns`` (for a binary COPY), cached per process."""
     key = (table, tuple(columns))
     types = _COLUMN_TYPES.get(key)
     if types is None:
@@ -76,7 +77,7 @@ def copy_rows(session: Session, table: str, columns: Sequence[str], rows: Iterab
     which was the largest client-side cost of a billing batch."""
     raw = session.connection().connection.driver_connection
     with raw.cursor() as cursor:
-        types = _column_types(cursor, table, columns)
+        types = column_types(cursor, table, columns)
         with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(types)
             for row in rows:
