@@ -388,7 +388,7 @@ def bill_batch(session: Session, *, run_id: int, batch_no: int, period: str, as_
         candidates = [p for p in candidates if p.account_no not in billed_before and p.account_no not in keypad]
     if not candidates:
         return BatchResult(False, last_account_no, keypad_meter=len(keypad))
-    pos.fill_usage(session, candidates, cutoff=cutoff, scope=scope)
+    pos.fill_usage(session, candidates, cutoff=cutoff, scope=scope, tz=config.tz)
 
     priced: list[tuple[pos.Position, QuickBill]] = []
     exceptions: list[tuple[str, str, str]] = []

@@ -452,7 +452,7 @@ def warnings(session: Session, *, now: dt.datetime, catalog: Catalog,
         if not found:
             break
         scope = pos.Scope(found, contiguous=False)
-        pos.fill(session, found, cutoff=today, scope=scope)
+        pos.fill(session, found, cutoff=today, scope=scope, tz=config.tz)
         daily = _average_daily_bill(session, scope)
         for p in found:
             state = standing_of(p, catalog, today)

@@ -208,7 +208,7 @@ def on_balance_change(session: Session, account_no: str, *, now: dt.datetime, ca
     found = [p for p in pos.select_accounts(session, account_nos=[account_no], payment_mode="prepaid", keypad=True)
              if not p.keypad]
     pos.lock(session, found)
-    pos.fill(session, found, cutoff=config.local_date(now))
+    pos.fill(session, found, cutoff=config.local_date(now), tz=config.tz)
     return evaluate(session, found, now=now, catalog=catalog, config=config)
 
 
@@ -227,7 +227,7 @@ def run(factory: sessionmaker[Session], *, now: dt.datetime, catalog: Catalog, c
             watched = [p for p in found if not p.keypad]
             scope = pos.Scope(watched, contiguous=False)
             pos.apply_balances(watched, pos.lock(session, watched, scope=scope))
-            pos.fill_usage(session, watched, cutoff=config.local_date(now), scope=scope)
+            pos.fill_usage(session, watched, cutoff=config.local_date(now), scope=scope, tz=config.tz)
             total.add(evaluate(session, watched, now=now, catalog=catalog, config=config))
         after = found[-1].account_no
 

@@ -198,7 +198,7 @@ def settle_accounts(factory: sessionmaker[Session], accounts: Sequence[Touched],
             if found:
                 scope = pos.Scope(found, contiguous=False)
                 pos.apply_balances(found, pos.lock(session, found, scope=scope))
-                pos.fill_usage(session, found, cutoff=today, scope=scope)
+                pos.fill_usage(session, found, cutoff=today, scope=scope, tz=config.tz)
                 result.reconnects += cost_control.evaluate(session, found, now=now, catalog=catalog,
                                                            config=config).reconnects
         result.transactions += 1

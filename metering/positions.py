@@ -237,6 +237,13 @@ def fill_usage(session: Session, positions: Sequence[Position], *, cutoff: dt.da
         if not uses and account_no in by_no:
             by_no[account_no].last_close = last_close
         uses.append(ReadingUse(day, kwh, peak, valley))
+    for account_no, ended in keypad_service_ends(session, scope, tz=tz).items():
+        uses = unbilled.get(account_no)
+        if uses and account_no in by_no:  # readings of the keypad meter's service were paid for by tokens
+            unbilled[account_no] = [u for u in uses if u.reading_date > ended]
+            if unbilled[account_no]:
+                last_close = by_no[account_no].last_close
+                by_no[account_no].last_close = ended if last_close is None else max(last_close, ended)
     for account_no, uses in unbilled.items():
         if account_no in by_no:
             by_no[account_no].unbilled = tuple(uses)
@@ -250,6 +257,17 @@ def fill_usage(session: Session, positions: Sequence[Position], *, cutoff: dt.da
             .group_by(MeteringBill.account_no, MeteringBill.tariff_id, MeteringBill.tariff_period_start)):
         if account_no in by_no:
             by_no[account_no].used_by_period[(tariff_id, start)] = int(kwh)
+
+
+def keypad_service_ends(session: Session, scope: Scope, *, tz: dt.tzinfo | None = None) -> dict[str, dt.date]:
+    """Account -> the local day its keypad meter was last taken out of service (accounts of ``scope``
+    with a deactivated STS meter). Energy read up to that day was bought with tokens: like a bill's
+    closing date, it is where billing and the prepaid estimate start again."""
+    tz = tz or MeteringConfig().tz
+    return {account_no: from_db(when).astimezone(tz).date() for account_no, when in session.connection().execute(
+        select(StsMeter.account_no, func.max(StsMeter.deactivated_at))
+        .where(scope.where(StsMeter.account_no), StsMeter.active.is_(False), StsMeter.deactivated_at.is_not(None))
+        .group_by(StsMeter.account_no)).all()}
 
 
 def fill_vended(session: Session, positions: Sequence[Position], *, cutoff: dt.date,
@@ -286,5 +304,5 @@ def load(session: Session, account_nos: Sequence[str], *, cutoff: dt.date,
     return positions
 
 
-__all__ = ["Position", "Scope", "apply_balances", "fill", "fill_balances", "fill_usage", "fill_vended", "load",
-           "lock", "select_accounts"]
+__all__ = ["Position", "Scope", "apply_balances", "fill", "fill_balances", "fill_usage", "fill_vended",
+           "keypad_service_ends", "load", "lock", "select_accounts"]

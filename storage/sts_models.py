@@ -65,6 +65,8 @@ class StsMeter(Base):
     last_tid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # taken out of service (None while active): readings up to that local day were paid for by tokens
+    deactivated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     __table_args__ = (
         CheckConstraint("sgc >= 0 AND sgc <= 999999", name="ck_sts_meters_sgc"),
         CheckConstraint("ti >= 0 AND ti <= 99", name="ck_sts_meters_ti"),

@@ -117,7 +117,7 @@ def _reason(reason: str) -> str:
 def _set_active(session: Session, digits: str, active: bool, now: dt.datetime) -> bool:
     """Flip ``active`` only if it is still the other way (one conditional UPDATE); True if it did."""
     changed = session.execute(update(StsMeter).where(StsMeter.pan == digits, StsMeter.active.is_(not active))
-                              .values(active=active, updated_at=now),
+                              .values(active=active, updated_at=now, deactivated_at=None if active else now),
                               execution_options={"synchronize_session": False}).rowcount
     stale = session.identity_map.get(session.identity_key(StsMeter, digits))
     if stale is not None:  # updated behind the ORM's back

@@ -65,3 +65,35 @@ def _ledger_ids(session, account_no: str) -> list[int]:  # type: ignore[no-untyp
 
     customer = session.execute(select(CustomerAccount).where(CustomerAccount.account_no == account_no)).scalar_one()
     return [customer.arrears_account_id, customer.prepaid_account_id]
+
+
+def test_after_the_keypad_meter_is_taken_out_only_later_readings_are_charged(world: World) -> None:
+    """A keypad meter served until 15 October (a reading of 100 kWh on the 10th was bought with tokens), then
+    the account went back to being read: the October bill and the estimate before it charge only the 50 kWh
+    read after that day, from the day the keypad meter stopped."""
+    from metering import prepaid
+    from tests.integration.metering.conftest import at
+    from vending.meters import deactivate_meter
+
+    for no in ("KD", "RD"):  # KD: keypad meter until the 15th; RD: the same readings, never a keypad meter
+        world.customer(no, mode="prepaid", opening=("2026-10-01", "0"))
+        world.pay(no, "100.00", "2026-10-02")
+    world.sts_meter("KD", "600727000000000009")
+    world.read_many([(no, f"M{no}", "2026-10-10", "100", None, None, False) for no in ("KD", "RD")])
+    with world.sessions.begin() as s:
+        deactivate_meter(s, "600727000000000009", reason="replaced by a read meter", now=at("2026-10-15", 0))
+    world.read_many([(no, f"M{no}", "2026-10-31", "150", None, None, False) for no in ("KD", "RD")])
+
+    with world.sessions.begin() as s:
+        keypad, read = (prepaid.standing(s, no, now=at("2026-10-31", 13), catalog=world.catalog,
+                                         config=world.config) for no in ("KD", "RD"))
+    assert keypad is not None and read is not None
+    assert (keypad.unbilled_ckwh, keypad.estimate_fen) == (5000, 2492)  # 50 kWh x 0.4983, rounded half up
+    assert (read.unbilled_ckwh, read.estimate_fen) == (15000, 7475)
+
+    result = world.bill("2026-10", "2026-10-31")
+    assert (result.billed, result.keypad_meter, result.exceptions) == (2, 0, [])
+    bills = {b.account_no: b for b in _bills(world)}
+    assert (bills["KD"].kwh_ckwh, bills["KD"].opening_date, bills["KD"].total_fen) == (5000, dt.date(2026, 10, 15),
+                                                                                       2492)
+    assert (bills["RD"].kwh_ckwh, bills["RD"].total_fen) == (15000, 7475)

@@ -1,6 +1,7 @@
 """Taking a meter out of service (and back): no tokens for it, billing by readings again, history kept."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -112,15 +113,24 @@ def test_deactivating_twice_an_unknown_meter_or_without_reason_is_refused(vw: Ve
 
 
 def test_the_account_is_billed_by_readings_again_after_deactivation(vw: VendWorld) -> None:
+    """Readings taken while the keypad meter served were paid for by tokens: after its deactivation (26
+    November) only what is read later is billed, from the deactivation day on."""
     world = vw.metering
     world.pay(ACCOUNT, "100.00", "2026-10-02")
     world.read(ACCOUNT, "2026-10-31", "150")
     skipped = world.bill("2026-10", "2026-10-31")
     assert (skipped.billed, skipped.keypad_meter) == (0, 1) and world.bills(ACCOUNT) == []
     _deactivate(vw)
-    billed = world.bill("2026-10", "2026-10-31")
-    assert (billed.billed, billed.keypad_meter) == (1, 0)
-    assert len(world.bills(ACCOUNT)) == 1 and world.summary(ACCOUNT).balance < 10000
+    with vw.sessions.begin() as s:
+        assert s.get(StsMeter, PAN).deactivated_at == NOW
+    october = world.bill("2026-10", "2026-10-31")  # the keypad meter's October: nothing to charge
+    assert (october.billed, october.keypad_meter, october.no_reading) == (0, 0, 1)
+    world.read(ACCOUNT, "2026-11-30", "190")
+    november = world.bill("2026-11", "2026-11-30")
+    assert (november.billed, november.keypad_meter) == (1, 0)
+    [bill] = world.bills(ACCOUNT)
+    assert (bill.kwh_ckwh, bill.opening_date) == (4000, dt.date(2026, 11, 26))
+    assert world.summary(ACCOUNT).balance == 10000 - 1993  # 40 kWh x 0.4983 = 19.932
 
 
 def test_reactivation_continues_the_tid_record_and_keeps_one_active_meter_per_account(vw: VendWorld) -> None:
@@ -133,7 +143,7 @@ def test_reactivation_continues_the_tid_record_and_keeps_one_active_meter_per_ac
     _deactivate(vw, OTHER_PAN)
     with vw.sessions.begin() as s:
         view = reactivate_meter(s, PAN, reason="the keypad meter is back", now=NOW, actor="clerk")
-        assert s.get(StsMeter, PAN).active is True
+        assert s.get(StsMeter, PAN).active is True and s.get(StsMeter, PAN).deactivated_at is None
     assert view.active and view.last_tid == first.tid
     assert _vend(vw, 1000, "A2").tid == first.tid + 1
     assert "already active" in _refused(vw, lambda s: reactivate_meter(s, PAN, reason="x", now=NOW),
