@@ -409,7 +409,7 @@ def bill_batch(session: Session, *, run_id: int, batch_no: int, period: str, as_
         try:
             if isinstance(tariff, TariffError):
                 raise tariff
-            calc = quick_bill(tariff, p.terms, unbilled, p.used_by_period,
+            calc = quick_bill(tariff, p.terms, unbilled, p.used_in_periods(tariff),
                               opening_date=p.last_close or unbilled[0].reading_date)
         except (BillingError, TariffError) as e:
             exceptions.append((p.account_no, getattr(e, "code", "billing_error"), str(e)))

@@ -28,6 +28,8 @@ from metering.units import from_kwh
 from storage.ledger_models import CustomerAccount, LedgerAccount, LedgerTransaction
 from storage.metering_models import MeteringAccount, MeteringBill, MeterReading
 from storage.sts_models import StsMeter, StsVend
+from tariffs import Tariff
+from tariffs.errors import TariffError
 
 
 @dataclass(slots=True)
@@ -56,10 +58,26 @@ class Position:
     last_close: dt.date | None = None  # closing date of the latest bill (set when readings are unbilled)
     unbilled: tuple[ReadingUse, ...] = ()
     used_by_period: dict[tuple[str, dt.date], int] = field(default_factory=dict)
-    # keypad meters only: the credit vended in the last year as (local vend date, kWh hundredths), not
-    # reversed. It stands in for the readings when placing the account in its tariff period: the customer
-    # buys the kWh at the tier prices before using them (the readings may be missing or late).
+    # accounts with a keypad meter, in service or taken out: the credit vended in the last year as (local
+    # vend date, kWh hundredths), not reversed. It places the account in its tariff period: the customer
+    # bought those kWh at the tier prices (a meter in service: in place of its readings, which may be
+    # missing or late; one taken out: beside the billed kWh, see used_in_periods).
     vended: tuple[ReadingUse, ...] = ()
+
+    def used_in_periods(self, tariff: Tariff) -> dict[tuple[str, dt.date], int]:
+        """kWh hundredths counted per tariff period before the unbilled readings: the billed kWh and, for an
+        account whose keypad meter was taken out of service, the kWh vended to it (bought at the tier prices
+        of their period; a keypad meter in service counts them through :attr:`period_uses` instead)."""
+        if self.keypad or not self.vended:
+            return self.used_by_period
+        merged = dict(self.used_by_period)
+        for use in self.vended:
+            try:
+                start = tariff.version_for(use.reading_date).period_for(use.reading_date).start
+            except TariffError:  # no version in force that day: that purchase was not priced by this tariff
+                continue
+            merged[(tariff.id, start)] = merged.get((tariff.id, start), 0) + use.kwh_ckwh
+        return merged
 
     @property
     def period_uses(self) -> tuple[ReadingUse, ...]:
@@ -220,7 +238,8 @@ def fill_usage(session: Session, positions: Sequence[Position], *, cutoff: dt.da
     scope = scope or Scope(positions, contiguous=False)
     for p in positions:
         p.last_close, p.unbilled, p.used_by_period = None, (), {}
-    fill_vended(session, [p for p in positions if p.keypad], cutoff=cutoff, tz=tz)
+    keypad_ends = keypad_service_ends(session, scope, tz=tz)
+    fill_vended(session, [p for p in positions if p.keypad or p.account_no in keypad_ends], cutoff=cutoff, tz=tz)
     last = (select(MeteringBill.account_no.label("account_no"),
                    func.max(MeteringBill.closing_date).label("last_close"))
             .where(scope.where(MeteringBill.account_no)).group_by(MeteringBill.account_no).subquery())
@@ -237,7 +256,7 @@ def fill_usage(session: Session, positions: Sequence[Position], *, cutoff: dt.da
         if not uses and account_no in by_no:
             by_no[account_no].last_close = last_close
         uses.append(ReadingUse(day, kwh, peak, valley))
-    for account_no, ended in keypad_service_ends(session, scope, tz=tz).items():
+    for account_no, ended in keypad_ends.items():
         uses = unbilled.get(account_no)
         if uses and account_no in by_no:  # readings of the keypad meter's service were paid for by tokens
             unbilled[account_no] = [u for u in uses if u.reading_date > ended]

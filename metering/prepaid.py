@@ -57,7 +57,7 @@ def estimate_fen(position: pos.Position, catalog: Catalog) -> int:
         return 0
     try:
         tariff = catalog.get(position.tariff_id)
-        return compute_bill(tariff, position.terms, position.unbilled, position.used_by_period).total_fen
+        return compute_bill(tariff, position.terms, position.unbilled, position.used_in_periods(tariff)).total_fen
     except (TariffError, BillingError):
         return 0
 
@@ -67,8 +67,8 @@ def standing_of(position: pos.Position, catalog: Catalog, today: dt.date) -> Sta
     label = None
     used = 0
     try:
-        version, _, used = position_in_period(catalog.get(position.tariff_id), today, position.period_uses,
-                                              position.used_by_period)
+        tariff = catalog.get(position.tariff_id)
+        version, _, used = position_in_period(tariff, today, position.period_uses, position.used_in_periods(tariff))
         label = version.label
     except TariffError:
         pass
@@ -91,7 +91,7 @@ def standing(session: Session, account_no: str, *, now: dt.datetime, catalog: Ca
 def kwh_for_money(position: pos.Position, amount_fen: int, catalog: Catalog, today: dt.date) -> Decimal:
     """kWh that ``amount_fen`` buys from the account's position today (0 for a non-positive amount)."""
     tariff = catalog.get(position.tariff_id)
-    version, period, used = position_in_period(tariff, today, position.period_uses, position.used_by_period)
+    version, period, used = position_in_period(tariff, today, position.period_uses, position.used_in_periods(tariff))
     if amount_fen <= 0:
         return Decimal("0.00")
     months = months_of_supply(period, position.supply_start, position.supply_end)

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from ledger.customers import customer_summary
 from ledger.payments import post_payment
+from metering import prepaid
 from storage.models import AuditEvent
 from storage.sts_models import StsKeyChange, StsMeter, StsVend
 from tests.integration.vending.conftest import ACCOUNT, CATALOG, PAN, VendWorld, at
@@ -153,3 +154,22 @@ def test_reactivation_continues_the_tid_record_and_keeps_one_active_meter_per_ac
                             .order_by(AuditEvent.id)).scalars().all()
         assert s.execute(select(func.count()).select_from(StsKeyChange)).scalar_one() == 0
     assert actions.count("sts.meter_deactivate") == 1 and actions[-2:] == ["sts.meter_reactivate", "sts.vend_credit"]
+
+
+def test_kwh_bought_by_token_count_in_the_tiers_of_the_first_bill_after(vw: VendWorld) -> None:
+    """Fujian monthly tiers (230 kWh at 0.4983, then 0.5483): 100.00 bought 200.68 kWh by token in November,
+    the keypad meter was taken out on the 26th (its last reading that day), then 100 kWh were read by the
+    30th. By hand: 29.32 kWh x 0.4983 = 14.610156 and 70.68 kWh x 0.5483 = 38.753844: 53.364, so 53.36."""
+    world = vw.metering
+    assert _vend(vw, 10000, "T1").tariff_kwh == "200.68"
+    world.read(ACCOUNT, "2026-11-26", "500")
+    _deactivate(vw)
+    world.read(ACCOUNT, "2026-11-30", "600")
+    with vw.sessions.begin() as s:
+        standing = prepaid.standing(s, ACCOUNT, now=at("2026-11-30", 13), catalog=CATALOG, config=world.config)
+    assert standing is not None and (standing.unbilled_ckwh, standing.estimate_fen) == (10000, 5336)
+    assert standing.used_in_period_ckwh == 20068 + 10000
+    result = world.bill("2026-11", "2026-11-30")
+    assert (result.billed, result.exceptions) == (1, [])
+    [bill] = world.bills(ACCOUNT)
+    assert (bill.kwh_ckwh, bill.used_before_ckwh, bill.total_fen) == (10000, 20068, 5336)
