@@ -256,13 +256,13 @@ def fill_usage(session: Session, positions: Sequence[Position], *, cutoff: dt.da
         if not uses and account_no in by_no:
             by_no[account_no].last_close = last_close
         uses.append(ReadingUse(day, kwh, peak, valley))
-    for account_no, ended in keypad_ends.items():
-        uses = unbilled.get(account_no)
-        if uses and account_no in by_no:  # readings of the keypad meter's service were paid for by tokens
-            unbilled[account_no] = [u for u in uses if u.reading_date > ended]
-            if unbilled[account_no]:
-                last_close = by_no[account_no].last_close
-                by_no[account_no].last_close = ended if last_close is None else max(last_close, ended)
+    for account_no, ended in keypad_ends.items():  # readings of a keypad meter's service were paid by tokens
+        p, uses = by_no.get(account_no), unbilled.get(account_no)
+        if p is None or not uses:
+            continue
+        kept = unbilled[account_no] = [u for u in uses if u.reading_date > ended]
+        # the day the keypad meter stopped closes like a bill (last_close: only beside unbilled readings)
+        p.last_close = (ended if p.last_close is None else max(p.last_close, ended)) if kept else None
     for account_no, uses in unbilled.items():
         if account_no in by_no:
             by_no[account_no].unbilled = tuple(uses)
