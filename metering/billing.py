@@ -349,10 +349,12 @@ _WORKER: dict[str, object] = {}
 
 def _init_worker(url: str, job: _Job, catalog: Catalog, config: MeteringConfig) -> None:
     from storage.db import make_engine, session_factory
+    from storage.gc_tuning import tune_for_bulk_work
 
     engine = make_engine(url, pool_size=1)
     multiprocessing.util.Finalize(None, engine.dispose, exitpriority=10)  # close the connection at exit
     _WORKER.update(factory=session_factory(engine), job=job, catalog=catalog, config=config)
+    tune_for_bulk_work()  # a process of our own: a third less CPU per batch (docs/benchmarks.md, "Billing")
 
 
 def _bill_range(task: _Range) -> BatchResult | None:
