@@ -506,15 +506,14 @@ def _keypad_accounts(session: Session, scope: pos.Scope) -> set[str]:
 
     Vended tokens credit such a meter: the customer pays before using, so
     the meter's readings must not be charged again by a bill."""
-    return set(session.execute(
-        select(StsMeter.account_no).where(scope.where(StsMeter.account_no), StsMeter.active.is_(True))
-    ).scalars())
+    return {no for no, in scope.fetch(session, "keypad_active", lambda scope: select(StsMeter.account_no).where(
+        scope.where(StsMeter.account_no), StsMeter.active.is_(True)))}
 
 
 def _billed(session: Session, period: str, scope: pos.Scope) -> set[str]:
     """Accounts of the batch that already have a bill for ``period`` (via the (account, period) key)."""
-    return {no for no, in bulk.fetch_rows(session, select(MeteringBill.account_no).where(
-        scope.where(MeteringBill.account_no), MeteringBill.period == period))}
+    return {no for no, in scope.fetch(session, "billed", lambda scope: select(MeteringBill.account_no).where(
+        scope.where(MeteringBill.account_no), MeteringBill.period == scope.param("period")), period=period)}
 
 
 _BILL_COLUMNS = ("account_no", "period", "run_id", "tariff_id", "version_from", "tariff_period_start",

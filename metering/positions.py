@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import exists, func, or_, select, text
+from sqlalchemy import Date, Integer, bindparam, exists, func, or_, select, text
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from ledger.sql import is_postgres
 from ledger.timeutil import end_of_day, from_db, start_of_day
-from metering.bulk import fetch_rows
+from metering.bulk import fetch_rows, fetch_shaped
 from metering.config import MeteringConfig
 from metering.pricing import ReadingUse, Terms
 from metering.units import from_kwh
@@ -116,32 +117,54 @@ def prepaid(account_no: ColumnElement[str]) -> ColumnElement[bool]:
 _KEYPAD = keypad(MeteringAccount.account_no).label("keypad")
 
 
+def _accounts_statement(shape: tuple[bool, ...], values: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """The accounts query of :func:`select_accounts`, with a named bind parameter per option used
+    (holding ``values``: a statement kept by :func:`metering.bulk.fetch_shaped` gets new ones each time)."""
+    after, upto, payment_mode, not_billed_for, limit, keypad = shape
+
+    def param(name: str, **kw: Any):  # type: ignore[no-untyped-def]
+        return bindparam(name, values[name], **kw)
+
+    stmt = (select(*_ACCOUNT_COLUMNS, *((_KEYPAD,) if keypad else ()))
+            .join(CustomerAccount, CustomerAccount.account_no == MeteringAccount.account_no)
+            .order_by(MeteringAccount.account_no))
+    if after:
+        # on both sides of the join: the planner does not carry an inequality across it, and a merge
+        # join would otherwise read every customer account before ``after`` again, batch after batch
+        stmt = stmt.where(MeteringAccount.account_no > param("after"),
+                          CustomerAccount.account_no > param("after"))
+    if upto:
+        stmt = stmt.where(MeteringAccount.account_no <= param("upto"),
+                          CustomerAccount.account_no <= param("upto"))
+    if payment_mode:
+        stmt = stmt.where(MeteringAccount.payment_mode == param("payment_mode"))
+    if not_billed_for:
+        billed = select(MeteringBill.id).where(MeteringBill.account_no == MeteringAccount.account_no,
+                                               MeteringBill.period == param("not_billed_for"))
+        stmt = stmt.where(~billed.exists())
+    if limit:
+        stmt = stmt.limit(param("limit", type_=Integer))
+    return stmt
+
+
 def select_accounts(session: Session, *, after: str | None = None, upto: str | None = None,
                     limit: int | None = None,
                     account_nos: Sequence[str] | None = None, payment_mode: str | None = None,
                     not_billed_for: str | None = None, keypad: bool = False) -> list[Position]:
     """Accounts in account-number order (keyset ``after``, up to and including ``upto``), without
     balances or readings; ``keypad``: also read :attr:`Position.keypad` (else it is False)."""
-    stmt = (select(*_ACCOUNT_COLUMNS, *((_KEYPAD,) if keypad else ()))
-            .join(CustomerAccount, CustomerAccount.account_no == MeteringAccount.account_no)
-            .order_by(MeteringAccount.account_no))
-    if after is not None:
-        # on both sides of the join: the planner does not carry an inequality across it, and a merge
-        # join would otherwise read every customer account before ``after`` again, batch after batch
-        stmt = stmt.where(MeteringAccount.account_no > after, CustomerAccount.account_no > after)
-    if upto is not None:
-        stmt = stmt.where(MeteringAccount.account_no <= upto, CustomerAccount.account_no <= upto)
-    if account_nos is not None:
-        stmt = stmt.where(MeteringAccount.account_no.in_(list(account_nos)))
-    if payment_mode is not None:
-        stmt = stmt.where(MeteringAccount.payment_mode == payment_mode)
-    if not_billed_for is not None:
-        billed = select(MeteringBill.id).where(MeteringBill.account_no == MeteringAccount.account_no,
-                                               MeteringBill.period == not_billed_for)
-        stmt = stmt.where(~billed.exists())
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return [Position(*row) for row in fetch_rows(session, stmt)]
+    options = {"after": after, "upto": upto, "payment_mode": payment_mode, "not_billed_for": not_billed_for,
+               "limit": limit}
+    params = {name: value for name, value in options.items() if value is not None}
+    shape = (after is not None, upto is not None, payment_mode is not None, not_billed_for is not None,
+             limit is not None, keypad)
+    if account_nos is None:
+        rows = fetch_shaped(session, ("positions.accounts", *shape), lambda: _accounts_statement(shape, params),
+                            params)
+    else:
+        rows = fetch_rows(session, _accounts_statement(shape, params).where(
+            MeteringAccount.account_no.in_(list(account_nos))))
+    return [Position(*row) for row in rows]
 
 
 class Scope:
@@ -151,11 +174,28 @@ class Scope:
     def __init__(self, positions: Sequence[Position], *, contiguous: bool) -> None:
         self.numbers = [p.account_no for p in positions]
         self.contiguous = contiguous and bool(self.numbers)
+        self._values: dict[str, Any] = {}
 
     def where(self, column):  # type: ignore[no-untyped-def]
-        if self.contiguous:
-            return column.between(self.numbers[0], self.numbers[-1])
+        if self.contiguous:  # named parameters: the same statement serves every batch (:meth:`fetch`)
+            return column.between(bindparam("scope_lo", self.numbers[0]), bindparam("scope_hi", self.numbers[-1]))
         return column.in_(self.numbers)
+
+    def param(self, name: str, **kw: Any):  # type: ignore[no-untyped-def]
+        """A named bind parameter for a statement built by :meth:`fetch`, holding the value given there."""
+        return bindparam(name, self._values[name], **kw)
+
+    def fetch(self, session: Session, key: str, build: Callable[[Scope], Any],
+              **params: Any) -> list[tuple[Any, ...]]:
+        """The rows of ``build(scope)``, a SELECT restricted with :meth:`where` whose other values are
+        :meth:`param` (``params``). A range is one statement shape, built and compiled once per
+        process (:func:`metering.bulk.fetch_shaped`, which fills in the values of each call); a list
+        is built every time."""
+        self._values = params
+        if self.contiguous:
+            return fetch_shaped(session, ("positions.scope", key), lambda: build(self),
+                                {"scope_lo": self.numbers[0], "scope_hi": self.numbers[-1], **params})
+        return fetch_rows(session, build(self))
 
 
 def lock(session: Session, positions: Sequence[Position], extra_ids: Sequence[int] = (), *,
@@ -215,17 +255,20 @@ def fill_balances(session: Session, positions: Sequence[Position], *, scope: Sco
         return
     by_no = {p.account_no: p for p in positions}
     scope = scope or Scope(positions, contiguous=False)
-    arrears = aliased(LedgerAccount)
-    prepaid = aliased(LedgerAccount)
-    for account_no, owed, held in session.connection().execute(
-            select(CustomerAccount.account_no, arrears.balance, prepaid.balance)
-            .join(arrears, arrears.id == CustomerAccount.arrears_account_id)
-            .join(prepaid, prepaid.id == CustomerAccount.prepaid_account_id)
-            .where(scope.where(CustomerAccount.account_no))).all():
+    for account_no, owed, held in scope.fetch(session, "balances", _balances_statement):
         p = by_no.get(account_no)
         if p is not None:
             p.arrears_fen = int(owed)
             p.prepaid_fen = -int(held)
+
+
+def _balances_statement(scope: Scope):  # type: ignore[no-untyped-def]
+    arrears = aliased(LedgerAccount)
+    prepaid = aliased(LedgerAccount)
+    return (select(CustomerAccount.account_no, arrears.balance, prepaid.balance)
+            .join(arrears, arrears.id == CustomerAccount.arrears_account_id)
+            .join(prepaid, prepaid.id == CustomerAccount.prepaid_account_id)
+            .where(scope.where(CustomerAccount.account_no)))
 
 
 def fill_usage(session: Session, positions: Sequence[Position], *, cutoff: dt.date, scope: Scope | None = None,
@@ -240,16 +283,7 @@ def fill_usage(session: Session, positions: Sequence[Position], *, cutoff: dt.da
         p.last_close, p.unbilled, p.used_by_period = None, (), {}
     keypad_ends = keypad_service_ends(session, scope, tz=tz)
     fill_vended(session, [p for p in positions if p.keypad or p.account_no in keypad_ends], cutoff=cutoff, tz=tz)
-    last = (select(MeteringBill.account_no.label("account_no"),
-                   func.max(MeteringBill.closing_date).label("last_close"))
-            .where(scope.where(MeteringBill.account_no)).group_by(MeteringBill.account_no).subquery())
-    r = aliased(MeterReading)
-    rows = fetch_rows(session, select(
-        r.account_no, r.reading_date, r.kwh_ckwh, r.peak_kwh_ckwh, r.valley_kwh_ckwh, last.c.last_close)
-        .outerjoin(last, last.c.account_no == r.account_no)
-        .where(scope.where(r.account_no), r.reading_date <= cutoff,
-               or_(last.c.last_close.is_(None), r.reading_date > last.c.last_close))
-        .order_by(r.account_no, r.reading_date, r.id))
+    rows = scope.fetch(session, "unbilled", _unbilled_statement, cutoff=cutoff)
     unbilled: dict[str, list[ReadingUse]] = defaultdict(list)
     for account_no, day, kwh, peak, valley, last_close in rows:
         uses = unbilled[account_no]
@@ -269,13 +303,32 @@ def fill_usage(session: Session, positions: Sequence[Position], *, cutoff: dt.da
 
     # A tariff period lasts at most a year: older bills never count.
     earliest = dt.date(cutoff.year - 1, cutoff.month, 1)
-    for account_no, tariff_id, start, kwh in fetch_rows(session, select(
-            MeteringBill.account_no, MeteringBill.tariff_id, MeteringBill.tariff_period_start,
-            func.sum(MeteringBill.period_kwh_ckwh))
-            .where(scope.where(MeteringBill.account_no), MeteringBill.tariff_period_start >= earliest)
-            .group_by(MeteringBill.account_no, MeteringBill.tariff_id, MeteringBill.tariff_period_start)):
+    for account_no, tariff_id, start, kwh in scope.fetch(session, "billed_kwh", _billed_kwh_statement,
+                                                         earliest=earliest):
         if account_no in by_no:
             by_no[account_no].used_by_period[(tariff_id, start)] = int(kwh)
+
+
+def _unbilled_statement(scope: Scope):  # type: ignore[no-untyped-def]
+    """Readings up to ``:cutoff`` after the latest bill's closing date, with that date."""
+    last = (select(MeteringBill.account_no.label("account_no"),
+                   func.max(MeteringBill.closing_date).label("last_close"))
+            .where(scope.where(MeteringBill.account_no)).group_by(MeteringBill.account_no).subquery())
+    r = aliased(MeterReading)
+    return (select(r.account_no, r.reading_date, r.kwh_ckwh, r.peak_kwh_ckwh, r.valley_kwh_ckwh, last.c.last_close)
+            .outerjoin(last, last.c.account_no == r.account_no)
+            .where(scope.where(r.account_no), r.reading_date <= scope.param("cutoff", type_=Date),
+                   or_(last.c.last_close.is_(None), r.reading_date > last.c.last_close))
+            .order_by(r.account_no, r.reading_date, r.id))
+
+
+def _billed_kwh_statement(scope: Scope):  # type: ignore[no-untyped-def]
+    """kWh billed per account and tariff period, for periods starting on or after ``:earliest``."""
+    return (select(MeteringBill.account_no, MeteringBill.tariff_id, MeteringBill.tariff_period_start,
+                   func.sum(MeteringBill.period_kwh_ckwh))
+            .where(scope.where(MeteringBill.account_no),
+                   MeteringBill.tariff_period_start >= scope.param("earliest", type_=Date))
+            .group_by(MeteringBill.account_no, MeteringBill.tariff_id, MeteringBill.tariff_period_start))
 
 
 def keypad_service_ends(session: Session, scope: Scope, *, tz: dt.tzinfo | None = None) -> dict[str, dt.date]:
@@ -283,10 +336,14 @@ def keypad_service_ends(session: Session, scope: Scope, *, tz: dt.tzinfo | None 
     with a deactivated STS meter). Energy read up to that day was bought with tokens: like a bill's
     closing date, it is where billing and the prepaid estimate start again."""
     tz = tz or MeteringConfig().tz
-    return {account_no: from_db(when).astimezone(tz).date() for account_no, when in session.connection().execute(
-        select(StsMeter.account_no, func.max(StsMeter.deactivated_at))
-        .where(scope.where(StsMeter.account_no), StsMeter.active.is_(False), StsMeter.deactivated_at.is_not(None))
-        .group_by(StsMeter.account_no)).all()}
+    return {account_no: from_db(when).astimezone(tz).date()
+            for account_no, when in scope.fetch(session, "keypad_ends", _keypad_ends_statement)}
+
+
+def _keypad_ends_statement(scope: Scope):  # type: ignore[no-untyped-def]
+    return (select(StsMeter.account_no, func.max(StsMeter.deactivated_at))
+            .where(scope.where(StsMeter.account_no), StsMeter.active.is_(False), StsMeter.deactivated_at.is_not(None))
+            .group_by(StsMeter.account_no))
 
 
 def fill_vended(session: Session, positions: Sequence[Position], *, cutoff: dt.date,

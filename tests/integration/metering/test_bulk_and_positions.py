@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import OperationalError
 
 from ledger import chart, journal
@@ -11,7 +11,7 @@ from ledger.errors import InvalidPosting, UnbalancedTransaction
 from ledger.verify import verify
 from metering import bulk
 from metering import positions as pos
-from storage.ledger_models import LedgerPosting
+from storage.ledger_models import CustomerAccount, LedgerPosting
 from tests.integration.metering.conftest import World, at
 
 
@@ -110,3 +110,56 @@ def test_lock_holds_the_row_locks_until_the_end_of_the_transaction(sessions) -> 
             with pytest.raises(OperationalError), sessions.begin() as other:
                 other.execute(text("SELECT id FROM ledger_accounts WHERE id = :i FOR NO KEY UPDATE NOWAIT"),
                               {"i": account_id})
+
+
+def test_fetch_shaped_builds_once_and_takes_new_values_every_call(world: World) -> None:
+    for no in ("S1", "S2", "S3"):
+        world.customer(no, opening=("2026-10-01", "0"))
+    built = []
+
+    def build():  # type: ignore[no-untyped-def]
+        built.append(1)
+        return (select(CustomerAccount.account_no)
+                .where(CustomerAccount.account_no.between(bindparam("lo", "S1"), bindparam("hi", "S1")))
+                .order_by(CustomerAccount.account_no))
+
+    key = ("test", world.sessions.kw["bind"].url.database)
+    with world.sessions.begin() as s:
+        assert bulk.fetch_shaped(s, key, build, {"lo": "S1", "hi": "S2"}) == [("S1",), ("S2",)]
+        assert bulk.fetch_shaped(s, key, build, {"lo": "S2", "hi": "S3"}) == [("S2",), ("S3",)]
+        assert bulk.fetch_shaped(s, key, build, {"lo": "S3", "hi": "S9"}) == [("S3",)]
+    assert len(built) == 1
+
+
+def test_fetch_shaped_refuses_a_statement_whose_values_are_not_all_given(world: World) -> None:
+    with world.sessions.begin() as s, pytest.raises(ValueError, match=r"no value for \['hi'\]"):
+        bulk.fetch_shaped(s, ("test-missing",), lambda: select(CustomerAccount.account_no).where(
+            CustomerAccount.account_no.between(bindparam("lo", "A"), bindparam("hi", "B"))), {"lo": "A"})
+
+
+def test_a_range_and_a_list_of_accounts_read_the_same_positions(world: World) -> None:
+    """The scoped reads (balances, unbilled readings, billed kWh), kept once per process for ranges, give
+    the same as the statements built for a list, batch after batch with other values."""
+    for no in ("P1", "P2", "P3", "P4"):
+        world.customer(no, mode="prepaid", opening=("2026-10-01", "0"))
+        world.read(no, "2026-10-31", "100")
+        world.read(no, "2026-11-30", "250")
+    world.bill("2026-10", as_of="2026-11-01")
+    world.pay("P2", "500.00", "2026-11-02")
+
+    def read(numbers: list[str], cutoff: str, contiguous: bool) -> list[tuple]:  # type: ignore[type-arg]
+        with world.sessions.begin() as s:
+            found = [p for p in pos.select_accounts(s) if p.account_no in numbers]
+            scope = pos.Scope(found, contiguous=contiguous)
+            pos.fill(s, found, cutoff=at(cutoff).date(), scope=scope)
+            return [(p.account_no, p.prepaid_fen, p.last_close, p.unbilled, p.used_by_period) for p in found]
+
+    for numbers, cutoff in ((["P1", "P2"], "2026-11-30"), (["P2", "P3", "P4"], "2026-11-15"),
+                            (["P3", "P4"], "2026-11-30")):
+        by_range, by_list = read(numbers, cutoff, True), read(numbers, cutoff, False)
+        assert by_range == by_list
+        assert [row[0] for row in by_range] == numbers
+    _, prepaid, last_close, unbilled, used = read(["P2"], "2026-11-30", True)[0]
+    assert prepaid > 0 and last_close == at("2026-10-31").date()  # the payment beyond October's bill
+    assert [u.kwh_ckwh for u in unbilled] == [15000] and sum(used.values()) == 10000
+    assert read(["P2"], "2026-11-15", True)[0][3] == ()  # November's reading is after that cutoff
