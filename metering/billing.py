@@ -36,7 +36,7 @@ import multiprocessing.util
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
@@ -177,18 +177,17 @@ def run_billing(factory: sessionmaker[Session], period: str, *, as_of: dt.date, 
     if as_of > config.local_date(now):
         raise InvalidPeriod(f"as-of date {as_of} is in the future")
 
-    def start(session: Session) -> int:
+    def start(session: Session) -> tuple[int, dict[tuple[str, str], int]]:
         run = BillingRun(period=period, as_of=as_of, status="running", started_at=now, actor=actor,
                          accounts_billed=0, zero_bills=0, skipped=0, total_fen=0, batches=0)
         session.add(run)
         session.flush()
         currencies = session.execute(select(CustomerAccount.currency).distinct()).scalars().all()
-        ensure_accounts(session, [(code, c) for c in currencies for code in (chart.REVENUE, ALLOWANCE_EXPENSE)], now)
-        return run.id
+        return run.id, ensure_accounts(session, _book_keys(currencies), now)
 
-    run_id = run_in_transaction(factory, start)
+    run_id, book_ids = run_in_transaction(factory, start)
     result = RunResult(run_id, period, as_of, cutoff)
-    job = _Job(run_id, period, as_of, now, actor)
+    job = _Job(run_id, period, as_of, now, actor, tuple(book_ids.items()))
 
     def merge(batch: BatchResult) -> None:
         result.batches += 1
@@ -241,6 +240,12 @@ class _Job:
     as_of: dt.date
     now: dt.datetime
     actor: str
+    book_ids: tuple[tuple[tuple[str, str], int], ...] = ()  # the run's revenue and expense rows, found at its start
+
+
+def _book_keys(currencies: Iterable[str]) -> list[tuple[str, str]]:
+    """The shared ledger rows a bill posts to besides the customer's own: revenue and the allowance expense."""
+    return [(code, c) for c in currencies for code in (chart.REVENUE, ALLOWANCE_EXPENSE)]
 
 
 def _bill_candidates(factory: sessionmaker[Session], job: _Job, batch_no: int, candidates: list[pos.Position],
@@ -248,7 +253,7 @@ def _bill_candidates(factory: sessionmaker[Session], job: _Job, batch_no: int, c
     def work(session: Session) -> BatchResult:
         return bill_batch(session, run_id=job.run_id, batch_no=batch_no, period=job.period, as_of=job.as_of,
                           now=job.now, catalog=catalog, config=config, candidates=candidates,
-                          contiguous=contiguous, actor=job.actor)
+                          contiguous=contiguous, actor=job.actor, book_ids=dict(job.book_ids))
     return run_in_transaction(factory, work)
 
 
@@ -371,8 +376,10 @@ def _bill_range(task: _Range) -> BatchResult | None:
 
 def bill_batch(session: Session, *, run_id: int, batch_no: int, period: str, as_of: dt.date, now: dt.datetime,
                catalog: Catalog, config: MeteringConfig, candidates: Sequence[pos.Position],
-               contiguous: bool = False, actor: str = "billing") -> BatchResult:
+               contiguous: bool = False, actor: str = "billing",
+               book_ids: Mapping[tuple[str, str], int] | None = None) -> BatchResult:
     """Bill ``candidates`` (accounts without a bill for ``period``) in the session's transaction.
+    ``book_ids``: the ids of the revenue and expense rows, if known (they are found or created if not).
 
     Pricing needs no locks (readings of an account only ever arrive after its
     latest reading, so a concurrent import cannot change a bill); the
@@ -418,9 +425,9 @@ def bill_batch(session: Session, *, run_id: int, batch_no: int, period: str, as_
             continue
         priced.append((p, calc))
 
-    currencies = sorted({p.currency for p, _ in priced})
-    book_ids = ensure_accounts(session, [(code, c) for c in currencies for code in (chart.REVENUE, ALLOWANCE_EXPENSE)],
-                               now)
+    keys = _book_keys({p.currency for p, _ in priced})
+    if book_ids is None or any(key not in book_ids for key in keys):
+        book_ids = ensure_accounts(session, keys, now)
     # per-party rows now; the shared revenue/expense rows move at commit (bulk.post_entries)
     balances = pos.lock(session, [p for p, _ in priced])
     # A concurrent run may have billed some of them while we waited for the locks.

@@ -12,6 +12,7 @@ from ledger import chart
 from ledger.accounts import balance
 from ledger.verify import verify
 from metering import billing
+from metering import positions as pos
 from metering.errors import InvalidPeriod
 from metering.pricing import ReadingUse, Terms, compute_bill
 from storage.ledger_models import CustomerBill, LedgerPosting, LedgerTransaction
@@ -220,4 +221,25 @@ def test_bulk_posting_and_the_books_share_one_commit_hook(world: World) -> None:
         assert balance(s, chart.REVENUE, "CNY") == -350  # pending shared moves are seen in the transaction
     assert _revenue(world) == 350
     assert world.summary("S1").balance == 1000 - 350
+    _verify(world)
+
+
+def test_a_batch_finds_the_revenue_row_itself_when_the_run_did_not_know_it(world: World) -> None:
+    """A run hands its batches the revenue and expense rows it found at its start; a currency that
+    appeared later (or no hand-over at all) is found, or created, by the batch."""
+    world.customer("K1", opening=("2026-10-01", "0"))
+    world.read("K1", "2026-10-31", "100")
+    with world.sessions.begin() as s:
+        run = BillingRun(period="2026-10", as_of=dt.date(2026, 11, 1), status="running", started_at=at("2026-11-01"),
+                         actor="test", accounts_billed=0, zero_bills=0, skipped=0, total_fen=0, batches=0)
+        s.add(run)
+        s.flush()
+        run_id = run.id
+    job = billing._Job(run_id, "2026-10", dt.date(2026, 11, 1), at("2026-11-01", 18), "test", book_ids=())
+    with world.sessions.begin() as s:
+        candidates = pos.select_accounts(s)
+    batch = billing._bill_candidates(world.sessions, job, 1, candidates, catalog=world.catalog, config=world.config,
+                                     contiguous=True)
+    assert batch.billed == 1 and batch.total_fen > 0
+    assert _revenue(world) == batch.total_fen
     _verify(world)
