@@ -418,7 +418,7 @@ def bill_batch(session: Session, *, run_id: int, batch_no: int, period: str, as_
         try:
             if isinstance(tariff, TariffError):
                 raise tariff
-            calc = quick_bill(tariff, p.terms, unbilled, p.used_in_periods(tariff),
+            calc = quick_bill(tariff, p, unbilled, p.used_in_periods(tariff),  # p: the account's BillTerms
                               opening_date=p.last_close or unbilled[0].reading_date)
         except (BillingError, TariffError) as e:
             exceptions.append((p.account_no, getattr(e, "code", "billing_error"), str(e)))
@@ -488,14 +488,12 @@ def bill_batch(session: Session, *, run_id: int, batch_no: int, period: str, as_
             [(p.customer_id, ref, rest, rest, due[p.payment_mode], now, transaction_id) for p, rest in owed])
         bill_ids = {p.account_no: i for (p, _), i in zip(owed, ids, strict=True)}
     if bills:
+        # the bill's figures as priced (QuickBill's fields, in its order), then the batch's own
         bulk.insert_rows(session, MeteringBill.__table__, _BILL_COLUMNS, [
-            (p.account_no, period, run_id, calc.tariff_id, calc.version_from, calc.tariff_period_start,
-             calc.months_of_supply, p.payment_mode, p.customer_class, calc.opening_date, calc.closing_date,
-             calc.kwh_ckwh, calc.peak_ckwh, calc.valley_ckwh, calc.used_before_ckwh, calc.period_kwh_ckwh,
-             calc.lines_json, calc.subtotal_text, calc.total_fen, calc.allowance_refund_fen, from_prepaid,
-             bill_ids.get(p.account_no) if rest else None,
-             transaction_id if calc.total_fen or calc.allowance_refund_fen else None,
-             due[p.payment_mode], as_of, now)
+            calc + (p.account_no, period, run_id, p.payment_mode, p.customer_class, from_prepaid,
+                    bill_ids.get(p.account_no) if rest else None,
+                    transaction_id if calc.total_fen or calc.allowance_refund_fen else None,
+                    due[p.payment_mode], as_of, now)
             for p, calc, from_prepaid, rest in bills])
     if exceptions:
         session.execute(insert(BillingException.__table__), [
@@ -523,11 +521,10 @@ def _billed(session: Session, period: str, scope: pos.Scope) -> set[str]:
         scope.where(MeteringBill.account_no), MeteringBill.period == scope.param("period")), period=period)}
 
 
-_BILL_COLUMNS = ("account_no", "period", "run_id", "tariff_id", "version_from", "tariff_period_start",
-                 "months_of_supply", "payment_mode", "customer_class", "opening_date", "closing_date", "kwh_ckwh",
-                 "peak_ckwh", "valley_ckwh", "used_before_ckwh", "period_kwh_ckwh", "lines", "subtotal", "total_fen",
-                 "allowance_refund_fen", "from_prepaid_fen", "customer_bill_id", "transaction_id", "due_date",
-                 "issued_on", "issued_at")
+# A bill row: QuickBill's fields as priced (in its order, under their column names), then the batch's own.
+_BILL_COLUMNS = (*({"lines_json": "lines", "subtotal_text": "subtotal"}.get(f, f) for f in QuickBill._fields),
+                 "account_no", "period", "run_id", "payment_mode", "customer_class", "from_prepaid_fen",
+                 "customer_bill_id", "transaction_id", "due_date", "issued_on", "issued_at")
 
 
 def _due_date(payment_mode: str, as_of: dt.date, config: MeteringConfig) -> dt.date:

@@ -24,7 +24,7 @@ from ledger.sql import is_postgres
 from ledger.timeutil import end_of_day, from_db, start_of_day
 from metering.bulk import fetch_rows, fetch_shaped
 from metering.config import MeteringConfig
-from metering.pricing import ReadingUse, Terms
+from metering.pricing import ReadingUse
 from metering.units import from_kwh
 from storage.ledger_models import CustomerAccount, LedgerAccount, LedgerTransaction
 from storage.metering_models import MeteringAccount, MeteringBill, MeterReading
@@ -85,10 +85,6 @@ class Position:
         """What counts towards the account's position in its tariff period beyond its billed kWh:
         the unbilled readings, or for a keypad meter the kWh vended to it."""
         return self.vended if self.keypad else self.unbilled
-
-    @property
-    def terms(self) -> Terms:
-        return Terms(self.tariff_id, self.low_income, self.time_of_use, self.supply_start, self.supply_end)
 
     @property
     def net_balance_fen(self) -> int:

@@ -57,7 +57,7 @@ def estimate_fen(position: pos.Position, catalog: Catalog) -> int:
         return 0
     try:
         tariff = catalog.get(position.tariff_id)
-        return compute_bill(tariff, position.terms, position.unbilled, position.used_in_periods(tariff)).total_fen
+        return compute_bill(tariff, position, position.unbilled, position.used_in_periods(tariff)).total_fen
     except (TariffError, BillingError):
         return 0
 

@@ -34,7 +34,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from metering.errors import BillingError
 from metering.units import from_kwh, round_half_up_fen, to_kwh
@@ -55,6 +55,20 @@ class ReadingUse(NamedTuple):
     kwh_ckwh: int
     peak_ckwh: int | None = None
     valley_ckwh: int | None = None
+
+
+class BillTerms(Protocol):
+    """What pricing reads of an account's billing options: :class:`Terms`, or an object with the same
+    attributes (a billing batch passes its :class:`metering.positions.Position` as is)."""
+
+    @property
+    def low_income(self) -> bool: ...
+    @property
+    def time_of_use(self) -> bool: ...
+    @property
+    def supply_start(self) -> dt.date | None: ...
+    @property
+    def supply_end(self) -> dt.date | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +218,7 @@ class _Group:
     last_date: dt.date | None = None
 
 
-def compute_bill(tariff: Tariff, terms: Terms, readings: Sequence[ReadingUse],
+def compute_bill(tariff: Tariff, terms: BillTerms, readings: Sequence[ReadingUse],
                  used_by_period: Mapping[tuple[str, dt.date], int], *,
                  opening_date: dt.date | None = None) -> BillCalc:
     """Price ``readings`` (unbilled, in date order, at least one) for one account.
@@ -394,7 +408,7 @@ def _months(period: BillingPeriod, supply_start: dt.date | None, supply_end: dt.
     return months
 
 
-def quick_bill(tariff: Tariff, terms: Terms, readings: Sequence[ReadingUse],
+def quick_bill(tariff: Tariff, terms: BillTerms, readings: Sequence[ReadingUse],
                used_by_period: Mapping[tuple[str, dt.date], int], *,
                opening_date: dt.date | None = None) -> QuickBill:
     """:func:`compute_bill`, faster for the common bill, with the same result.
@@ -452,5 +466,5 @@ def position_in_period(tariff: Tariff, on: dt.date, unbilled: Iterable[ReadingUs
     return version, period, used
 
 
-__all__ = ["BillCalc", "BillLine", "QuickBill", "ReadingUse", "Terms", "compute_bill", "from_kwh", "lines_from_json",
+__all__ = ["BillCalc", "BillLine", "BillTerms", "QuickBill", "ReadingUse", "Terms", "compute_bill", "from_kwh", "lines_from_json",
            "months_of_supply", "position_in_period", "quick_bill"]
