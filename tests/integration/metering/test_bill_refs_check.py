@@ -1,4 +1,4 @@
-"""PostgreSQL: the statement triggers that stand in for the foreign keys of the bill tables (migration 0011).
+"""PostgreSQL: the statement triggers that stand in for the foreign keys of the bill tables (migrations 0011, 0013).
 
 ``metering_bills`` (account, billing run, ledger bill, journal transaction)
 and ``customer_bills`` (customer, journal transaction) check their
@@ -34,7 +34,8 @@ TRIGGERS = ("metering_bills_refs_insert", "metering_bills_refs_update", "custome
             "customer_bills_refs_update", "metering_accounts_keep_for_bills", "billing_runs_keep_for_bills",
             "customer_bills_keep_for_bills", "customer_accounts_keep_for_bills")
 FUNCTIONS = ("bills_refuse_key_change", "bills_unknown_between", "metering_check_bill_refs",
-             "ledger_check_customer_bill_refs", "metering_check_bill_update", "ledger_check_customer_bill_update")
+             "ledger_check_customer_bill_refs", "metering_check_bill_update", "ledger_check_customer_bill_update",
+             "bills_ids_all_exist")
 
 # three metering bills in one statement, the i-th with the i-th element of each array (periods differ: an
 # account may appear twice)
@@ -188,6 +189,57 @@ def test_rows_with_known_references_go_in_by_copy(sessions, refs, now):
     with sessions.begin() as s:
         assert s.execute(text("SELECT count(DISTINCT run_id) + count(DISTINCT customer_bill_id) "
                               "+ count(DISTINCT transaction_id) FROM metering_bills")).scalar_one() == 6
+
+
+# -- 1b. a batch's worth: the range is read once (0013), a key missing inside it still refused ------------------
+
+def _accounts_in_a_row(world, count: int) -> list[str]:
+    return [world.customer(f"02{i:02d}") for i in range(1, count + 1)]
+
+
+def _copy_batch(sessions, refs, accounts, now) -> None:
+    """One bill per account for 2026-11, as a billing batch writes them."""
+    day = dt.date.fromisoformat
+    r1, t1 = refs["runs"][0], refs["transactions"][0]
+    with sessions.begin() as s:
+        copy_rows(s, "metering_bills", _METERING_COPY_COLUMNS, [
+            (a, "2026-11", r1, "fj-residential", day("2026-01-01"), day("2026-11-01"), 1, "postpaid", "residential",
+             day("2026-11-30"), 100, 0, 100, "[]", "1.00", 100, None, t1, day("2026-12-20"), day("2026-11-30"), now)
+            for a in accounts])
+
+
+def test_a_batch_of_accounts_in_a_row_goes_in(sessions, refs, world, now):
+    accounts = _accounts_in_a_row(world, 20)
+    _copy_batch(sessions, refs, accounts[2:18], now)  # most of a range: read as a range
+    _copy_batch(sessions, refs, accounts[18:], now)
+    assert _counts(sessions) == (18, 0)
+
+
+@pytest.mark.parametrize("unknown", ["0210x", "0200", "0221"])  # inside the range, below it, above it
+def test_an_unknown_account_in_a_batch_in_a_row_is_refused(sessions, refs, world, now, unknown):
+    accounts = _accounts_in_a_row(world, 20)
+    with pytest.raises((DBAPIError, psycopg.Error), match=METERING_REFUSED) as refused:
+        _copy_batch(sessions, refs, sorted([*accounts, unknown]), now)
+    assert _sqlstate(refused.value) == FOREIGN_KEY_VIOLATION
+    assert _counts(sessions) == (0, 0)
+
+
+def test_ids_all_exist_only_for_a_dense_range_of_existing_rows(sessions, world):
+    accounts = _accounts_in_a_row(world, 20)
+    with sessions.begin() as s:
+        ids = sorted(s.execute(text("SELECT id FROM customer_accounts WHERE account_no = ANY(:a)"),
+                               {"a": accounts}).scalars())
+        lo, hi = ids[0], ids[-1]
+        assert hi - lo + 1 == 20
+
+        def all_exist(lo: int | None, hi: int | None, listed: int) -> bool:
+            return s.execute(text("SELECT bills_ids_all_exist(:lo, :hi, :n, 'customer_accounts')"),
+                             {"lo": lo, "hi": hi, "n": listed}).scalar_one()
+
+        assert all_exist(lo, hi, 20) and all_exist(lo, hi, 2)  # the rows between exist: so do the listed ones
+        assert not all_exist(lo, hi + 1, 20)  # hi + 1 does not exist: not proven (the lookup decides)
+        assert not all_exist(lo - 1_000, hi, 2)  # a sparse list: its range is not read
+        assert not all_exist(None, None, 0)
 
 
 # -- 2. an unknown reference between known ones -------------------------------------------------------------------
