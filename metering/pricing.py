@@ -466,5 +466,5 @@ def position_in_period(tariff: Tariff, on: dt.date, unbilled: Iterable[ReadingUs
     return version, period, used
 
 
-__all__ = ["BillCalc", "BillLine", "BillTerms", "QuickBill", "ReadingUse", "Terms", "compute_bill", "from_kwh", "lines_from_json",
-           "months_of_supply", "position_in_period", "quick_bill"]
+__all__ = ["BillCalc", "BillLine", "BillTerms", "QuickBill", "ReadingUse", "Terms", "compute_bill", "from_kwh",
+           "lines_from_json", "months_of_supply", "position_in_period", "quick_bill"]

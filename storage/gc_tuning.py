@@ -1,8 +1,7 @@
 """Garbage-collector settings for processes that do bulk database work.
 
-A billing batch (or a payment file, or a stream of requests) allocates
-hundreds of thousands of short-lived tuples and rows that reference counting
-frees. With CPython's default thresholds (700 allocations) the cyclic
+A billing batch allocates hundreds of thousands of short-lived tuples and
+rows that reference counting frees. With CPython's default thresholds (700 allocations) the cyclic
 collector runs every few hundred rows, and each run also walks the
 long-lived objects a process keeps (imported modules, SQLAlchemy's mappers,
 the tariff catalogue): measured on the billing benchmark, a third of a
@@ -11,9 +10,11 @@ collection, and a larger first threshold lets the collector run a few times
 per batch instead of a few hundred. Cycles are still collected (less often),
 so memory stays bounded.
 
-Call it only in processes this package owns (billing workers, the CLI's
-bulk commands, server workers after start-up), never from a library
-function running in someone else's process.
+Call it only in a process of our own whose work is bulk (the billing
+workers), never from a library function running in someone else's process.
+Measure first: under gunicorn the same settings left the redemption rate
+unchanged and slowed the bare echo route (docs/benchmarks.md, "Billing"), and
+a payments import is bound by the database, not by the collector.
 """
 from __future__ import annotations
 
