@@ -69,9 +69,9 @@ def fetch_rows(session: Session, statement: Any) -> list[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
-# key -> the statement (built once per process) and, per dialect, its SQL text
+# key -> the statement (built once per process) and, per dialect and parameter style, its SQL text
 _STATEMENTS: dict[Hashable, Any] = {}
-_SQL: dict[tuple[Hashable, str], str] = {}
+_SQL: dict[tuple[Hashable, str, str], str] = {}
 
 
 def fetch_shaped(session: Session, key: Hashable, build: Callable[[], Any],
@@ -95,9 +95,10 @@ def fetch_shaped(session: Session, key: Hashable, build: Callable[[], Any],
     dialect = connection.dialect
     if dialect.name != "postgresql":
         return [tuple(row) for row in connection.execute(statement, dict(params)).all()]
-    sql = _SQL.get((key, dialect.name))
+    sql_key = (key, dialect.name, dialect.paramstyle)
+    sql = _SQL.get(sql_key)
     if sql is None:
-        sql = _SQL[(key, dialect.name)] = str(statement.compile(dialect=dialect))
+        sql = _SQL[sql_key] = str(statement.compile(dialect=dialect))
     with connection.connection.driver_connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
