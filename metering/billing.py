@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger import chart, journal
@@ -100,6 +100,7 @@ class BatchResult:
     total_fen: int = 0
     exceptions: tuple[tuple[str, str, str], ...] = ()
     keypad_meter: int = 0  # accounts left to their STS keypad meter (credited by tokens, never billed)
+    accounts: int = 0  # accounts the batch went through, whatever became of them (progress of a run)
 
 
 @dataclass
@@ -229,6 +230,15 @@ def run_billing(factory: sessionmaker[Session], period: str, *, as_of: dt.date, 
     run_in_transaction(factory, finish)
     result.exceptions.sort()
     return result
+
+
+def accounts_to_bill(session: Session, account_nos: Sequence[str] | None = None) -> int:
+    """How many accounts a run goes through (the assigned ones, of ``account_nos`` if given): a progress
+    total for :attr:`BatchResult.accounts`."""
+    stmt = select(func.count()).select_from(MeteringAccount)
+    if account_nos is not None:
+        stmt = stmt.where(MeteringAccount.account_no.in_(sorted(set(account_nos))))
+    return int(session.execute(stmt).scalar_one())
 
 
 @dataclass(frozen=True)
@@ -390,13 +400,14 @@ def bill_batch(session: Session, *, run_id: int, batch_no: int, period: str, as_
         return BatchResult(done=True)
     cutoff = cutoff_for(period, as_of)
     last_account_no = candidates[-1].account_no
+    covered = len(candidates)
     scope = pos.Scope(candidates, contiguous=contiguous)
     billed_before = _billed(session, period, scope)
     keypad = _keypad_accounts(session, scope)
     if billed_before or keypad:
         candidates = [p for p in candidates if p.account_no not in billed_before and p.account_no not in keypad]
     if not candidates:
-        return BatchResult(False, last_account_no, keypad_meter=len(keypad))
+        return BatchResult(False, last_account_no, keypad_meter=len(keypad), accounts=covered)
     pos.fill_usage(session, candidates, cutoff=cutoff, scope=scope, tz=config.tz)
 
     priced: list[tuple[pos.Position, QuickBill]] = []
@@ -503,7 +514,7 @@ def bill_batch(session: Session, *, run_id: int, batch_no: int, period: str, as_
         skipped=BillingRun.skipped + len(exceptions), total_fen=BillingRun.total_fen + total_fen,
         batches=BillingRun.batches + 1))
     return BatchResult(False, last_account_no, len(bills), zero, no_reading, len(exceptions), total_fen,
-                       tuple(exceptions), len(keypad))
+                       tuple(exceptions), len(keypad), covered)
 
 
 def _keypad_accounts(session: Session, scope: pos.Scope) -> set[str]:

@@ -24,7 +24,7 @@ from metering.errors import MeteringError
 from metering.units import format_kwh, parse_register
 from tariffs import Catalog, TariffError, load_catalog
 from voucherctl import context
-from voucherctl.output import CliError, emit, json_option
+from voucherctl.output import CliError, emit, json_option, progress
 from vouchers.errors import InvalidMoney
 from vouchers.money import format_amount, parse_amount
 
@@ -142,10 +142,17 @@ def assign(account_no: str, tariff_id: str, customer_class: str, payment_mode: s
 @json_option
 @cli_errors
 def run(period: str, as_of: str | None, accounts: tuple[str, ...], as_json: bool) -> None:
-    """Bill every assigned account for PERIOD (accounts already billed are skipped)."""
-    result = billing_service.run_billing(
-        context.sessions(), period, as_of=parse_day(as_of, "--as-of"), now=context.now(), catalog=catalog(),
-        config=config(), actor=actor(), account_nos=list(accounts) or None)
+    """Bill every assigned account for PERIOD (accounts already billed are skipped).
+
+    A progress bar on a terminal counts the accounts gone through."""
+    sessions = context.sessions()
+    account_nos = list(accounts) or None
+    with sessions.begin() as session:
+        total = billing_service.accounts_to_bill(session, account_nos)
+    with progress(total, f"billing {period}") as advance:
+        result = billing_service.run_billing(
+            sessions, period, as_of=parse_day(as_of, "--as-of"), now=context.now(), catalog=catalog(),
+            config=config(), actor=actor(), account_nos=account_nos, on_batch=lambda batch: advance(batch.accounts))
     document = result.as_dict()
     emit(as_json, document,
          f"run {result.run_id} for {period}: {result.billed} bills ({result.zero_bills} zero), total "

@@ -121,3 +121,21 @@ def test_ledger_account_pages_keep_room_for_balance_updates(world: World) -> Non
     with world.sessions.begin() as s:
         options = s.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'ledger_accounts'")).scalar_one()
     assert "fillfactor=60" in (options or [])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_batches_report_every_account_they_went_through(world: World, workers: int) -> None:
+    """The progress of a run (voucherctl billing run's bar): each account once, billed or not, on a rerun too."""
+    _population(world, 7)
+    world.customer("N001", opening=None)  # assigned, nothing read: no bill, still gone through
+    world.sts_meter("C001", "07123456789")  # a keypad meter: skipped, still gone through
+    world.config = dataclasses.replace(world.config, batch_size=2, billing_workers=workers)
+    with world.sessions.begin() as s:
+        total = billing.accounts_to_bill(s)
+        assert billing.accounts_to_bill(s, ["C000", "C002", "C000", "nobody"]) == 2
+    assert total == 8
+    for _ in range(2):  # the second run bills nothing: every account was billed before
+        batches: list[billing.BatchResult] = []
+        billing.run_billing(world.sessions, "2026-10", as_of=dt.date(2026, 10, 31), now=at("2026-10-31", 18),
+                            catalog=world.catalog, config=world.config, on_batch=batches.append)
+        assert sum(b.accounts for b in batches) == total
