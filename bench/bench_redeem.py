@@ -267,11 +267,15 @@ def in_process(env: dict[str, str], key: str, items: Path, count: int, profile: 
     """CPU per redemption in the API's own code (no HTTP server, no network): Flask's test client.
 
     The first 50 requests warm up (imports, pool, caches); the next ``count``
-    are measured: process CPU time (this process only, not PostgreSQL's) and
-    wall time per request.
+    are measured: this process's CPU time, the CPU time of the PostgreSQL
+    backends connected to the bench database (/proc, same machine), the SQL
+    statements SQLAlchemy executed (the pool's ping aside) and wall time, each
+    per request.
     """
     import cProfile
     import pstats
+
+    from sqlalchemy import event
 
     from redeem_api.app import create_app
     from redeem_api.config import ApiConfig
@@ -293,6 +297,16 @@ def in_process(env: dict[str, str], key: str, items: Path, count: int, profile: 
 
     for i in range(warmup):
         send(i)
+    engine = app.extensions["vouchers_redeem_api"].engine
+    statements = 0
+
+    def count_statement(*_args: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    event.listen(engine, "before_cursor_execute", count_statement)  # what SQLAlchemy executes (the pool's ping aside)
+    backends = backend_pids(env["VOUCHER_DATABASE_URL"])
+    backend0 = _cpu_seconds(backends)
     profiler = cProfile.Profile(time.process_time) if profile else None  # CPU, not wall time
     cpu0, wall0 = time.process_time(), time.perf_counter()
     if profiler is not None:
@@ -302,11 +316,15 @@ def in_process(env: dict[str, str], key: str, items: Path, count: int, profile: 
     if profiler is not None:
         profiler.disable()
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    backend = _cpu_seconds(backends) - backend0
+    event.remove(engine, "before_cursor_execute", count_statement)
     if profiler is not None:
         profiler.dump_stats(profile)
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
-    app.extensions["vouchers_redeem_api"].engine.dispose()
+    engine.dispose()
     return {"requests": count, "cpu_ms_per_request": round(cpu / count * 1000, 3),
+            "postgres_backend_cpu_ms_per_request": round(backend / count * 1000, 3),
+            "statements_per_request": round(statements / count, 2),
             "wall_ms_per_request": round(wall / count * 1000, 3), "profiled": bool(profile),
             "load_average": [round(x, 2) for x in os.getloadavg()]}
 

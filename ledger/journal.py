@@ -145,27 +145,44 @@ def claim(session: Session, *, kind: str, source: str, external_ref: str, occurr
     return existing.id, False
 
 
+@dataclass(frozen=True)
+class PostingPlan:
+    """Balanced legs as posting rows, and how they move the stored balances."""
+
+    legs: tuple[Leg, ...]
+    rows: tuple[tuple[int, int, str, int], ...]  # (line, account id, currency, amount), lines from 1
+    party_deltas: dict[int, int]  # per-party rows: moved with the postings (their writer locked them)
+    shared_deltas: dict[int, int]  # shared rows (voucher_liability, ...): PostgreSQL moves them at commit
+
+
+def plan_postings(session: Session, legs: Iterable[Leg], account_ids: Mapping[AccountKey, int]) -> PostingPlan:
+    final = balanced_legs(legs)
+    rows = tuple((line, account_ids[leg.key], leg.currency, leg.amount) for line, leg in enumerate(final, start=1))
+    deltas: dict[int, int] = defaultdict(int)
+    shared: set[int] = set()
+    for leg, (_, account_id, _, amount) in zip(final, rows):
+        deltas[account_id] += amount
+        if chart.is_shared(leg.account):
+            shared.add(account_id)
+    shared_deltas = {account_id: deltas.pop(account_id) for account_id in shared} if is_postgres(session) else {}
+    return PostingPlan(final, rows, {a: d for a, d in deltas.items() if d}, shared_deltas)
+
+
 def add_postings(session: Session, transaction_id: int, legs: Iterable[Leg],
                  account_ids: Mapping[AccountKey, int]) -> tuple[Leg, ...]:
     """Insert the (already balanced) legs and move the stored balances, in id order."""
-    final = balanced_legs(legs)
-    connection = session.connection()
-    connection.execute(insert(LedgerPosting.__table__), [
-        {"transaction_id": transaction_id, "line": line, "account_id": account_ids[leg.key],
-         "currency": leg.currency, "amount": leg.amount}
-        for line, leg in enumerate(final, start=1)
-    ])
-    deltas: dict[int, int] = defaultdict(int)
-    shared: set[int] = set()
-    for leg in final:
-        account_id = account_ids[leg.key]
-        deltas[account_id] += leg.amount
-        if chart.is_shared(leg.account):
-            shared.add(account_id)
-    if is_postgres(session) and shared:
-        defer_shared_deltas(session, {account_id: deltas.pop(account_id) for account_id in shared})
-    apply_balance_deltas(session, deltas)
-    return final
+    plan = plan_postings(session, legs, account_ids)
+    write_postings(session, transaction_id, plan)
+    return plan.legs
+
+
+def write_postings(session: Session, transaction_id: int, plan: PostingPlan) -> None:
+    session.connection().execute(insert(LedgerPosting.__table__), [
+        {"transaction_id": transaction_id, "line": line, "account_id": account_id, "currency": currency,
+         "amount": amount} for line, account_id, currency, amount in plan.rows])
+    if plan.shared_deltas:
+        defer_shared_deltas(session, plan.shared_deltas)
+    apply_balance_deltas(session, plan.party_deltas)
 
 
 def defer_shared_deltas(session: Session, deltas: Mapping[int, int]) -> None:
