@@ -269,8 +269,8 @@ def in_process(env: dict[str, str], key: str, items: Path, count: int, profile: 
     The first 50 requests warm up (imports, pool, caches); the next ``count``
     are measured: this process's CPU time, the CPU time of the PostgreSQL
     backends connected to the bench database (/proc, same machine), the SQL
-    statements SQLAlchemy executed (the pool's ping aside) and wall time, each
-    per request.
+    statements executed (by SQLAlchemy or storage.hot_sql; the pool's ping
+    aside) and wall time, each per request.
     """
     import cProfile
     import pstats
@@ -304,7 +304,8 @@ def in_process(env: dict[str, str], key: str, items: Path, count: int, profile: 
         nonlocal statements
         statements += 1
 
-    event.listen(engine, "before_cursor_execute", count_statement)  # what SQLAlchemy executes (the pool's ping aside)
+    # every statement, SQLAlchemy's and storage.hot_sql's (which calls the same listeners); the pool's ping aside
+    event.listen(engine, "before_cursor_execute", count_statement)
     backends = backend_pids(env["VOUCHER_DATABASE_URL"])
     backend0 = _cpu_seconds(backends)
     profiler = cProfile.Profile(time.process_time) if profile else None  # CPU, not wall time

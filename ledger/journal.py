@@ -21,6 +21,7 @@ from ledger.accounts import AccountKey, ensure_accounts, lock_accounts, pending_
 from ledger.errors import IdempotencyConflict, InvalidPosting, TransactionNotFound, UnbalancedTransaction
 from ledger.sql import insert_ignoring_conflicts, is_postgres
 from ledger.timeutil import utc
+from storage import hot_sql
 from storage.commit_hooks import SHARED_BALANCES, at_commit
 from storage.ledger_models import LedgerAccount, LedgerPosting, LedgerTransaction
 
@@ -198,13 +199,17 @@ def _apply_shared_deltas(session: Session) -> None:
     apply_balance_deltas(session, pending_shared_deltas(session))
 
 
+_LA = LedgerAccount.__table__
+_MOVE_BALANCE = _LA.update().where(_LA.c.id == bindparam("aid")).values(balance=_LA.c.balance + bindparam("delta"))
+
+
 def apply_balance_deltas(session: Session, deltas: Mapping[int, int]) -> None:
     """``UPDATE ... SET balance = balance + :delta`` per account, ascending id."""
-    table = LedgerAccount.__table__
-    stmt = table.update().where(table.c.id == bindparam("aid")).values(balance=table.c.balance + bindparam("delta"))
     params = [{"aid": aid, "delta": delta} for aid, delta in sorted(deltas.items()) if delta]
-    if params:
-        session.connection().execute(stmt, params)
+    if len(params) == 1:  # the usual case at commit (one shared row): the kept statement
+        hot_sql.execute(session, _MOVE_BALANCE, params[0])
+    elif params:
+        session.connection().execute(_MOVE_BALANCE, params)
 
 
 def post(session: Session, entry: Entry, *, now: dt.datetime) -> Posted:

@@ -30,7 +30,7 @@ from ledger.incoming import move_bills, open_bills, record_allocations
 from ledger.payments import get_payment
 from ledger.sql import is_postgres
 from ledger.timeutil import from_db, utc
-from storage import audit
+from storage import audit, hot_sql
 from storage.ledger_models import TS, Distributor, LedgerAccount, LedgerTransaction, Payment, VoucherActivation
 from storage.ledger_models import vouchers_lifecycle as V
 from storage.models import Batch
@@ -312,8 +312,8 @@ def book_claimed_redemption(session: Session, voucher: ClaimedVoucher, payee: Pa
     currency, amount = voucher.currency, voucher.face_value
     if liability_account_id is None:
         liability_account_id = ensure_account(session, chart.VOUCHER_LIABILITY, currency, now)
-    balances = dict(session.execute(_LOCK_PAYEE, {"arrears": payee.arrears_account_id,
-                                                  "prepaid": payee.prepaid_account_id}).all())
+    balances = dict(hot_sql.rows(session, _LOCK_PAYEE, {"arrears": payee.arrears_account_id,
+                                                        "prepaid": payee.prepaid_account_id}))
     # arrears (debit balance) = the sum of the open bills: no arrears, no bills to read
     bills = open_bills(session, payee.id) if balances[payee.arrears_account_id] != 0 else []
     allocation = allocate(amount, bills)
@@ -359,10 +359,10 @@ def _write_redemption_postgres(session: Session, header: dict, plan: journal.Pos
     moves at commit (:func:`ledger.journal.defer_shared_deltas`)."""
     lines, accounts, currencies, amounts = (list(column) for column in zip(*plan.rows))
     party = sorted(plan.party_deltas.items())
-    row = session.execute(_BOOK_REDEMPTION_POSTGRES, {
+    row = hot_sql.one_or_none(session, _BOOK_REDEMPTION_POSTGRES, {
         **header, **payment, "lines": lines, "accounts": accounts, "currencies": currencies, "amounts": amounts,
         "party_ids": [a for a, _ in party], "party_deltas": [d for _, d in party],
-    }).one_or_none()
+    })
     if row is None:
         return None
     if plan.shared_deltas:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from storage import audit
+from storage import audit, hot_sql
 from storage.api_models import CLIENT_ROLES, ApiClient
 from vouchers.errors import VoucherError
 
@@ -158,7 +158,7 @@ def authenticate(session: Session, api_key: str) -> ClientInfo | None:
     if parts is None:
         return None
     client_id, secret = parts
-    row = session.execute(_BY_CLIENT_ID, {"client_id": client_id}).one_or_none()
+    row = hot_sql.one_or_none(session, _BY_CLIENT_ID, {"client_id": client_id})
     stored = bytes(row.key_hash) if row is not None else _DUMMY_HASH
     matches = hmac.compare_digest(stored, _secret_hash(secret))
     if row is None or not matches or row.revoked:

@@ -38,6 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from redeem_api.errors import IdempotencyInFlight, IdempotencyKeyRequired, IdempotencyKeyReused, InvalidIdempotencyKey
+from storage import hot_sql
 from storage.api_models import IdempotencyRecord
 from storage.types import UTCDateTime
 
@@ -167,9 +168,9 @@ def reserve_in_transaction(session: Session, *, scope: str, client_pk: int | Non
     if session.get_bind().dialect.name != "postgresql":  # one writer at a time: no one else can be running
         return reserve(session, scope=scope, client_pk=client_pk, key=key, fingerprint=fingerprint, now=now,
                        stale_after=stale_after)
-    got, new_id = session.execute(_RESERVE_LOCKED, {
+    got, new_id = hot_sql.rows(session, _RESERVE_LOCKED, {
         "lock_id": _lock_key(scope, key), "scope": scope, "client_pk": client_pk, "key": key,
-        "fingerprint": fingerprint, "at": now}).one()
+        "fingerprint": fingerprint, "at": now})[0]
     if not got:
         raise IdempotencyInFlight("a request with this Idempotency-Key is still being processed: retry shortly",
                                   headers={"Retry-After": "1"})
@@ -202,7 +203,7 @@ _COMPLETE = (update(_RECORDS)  # a Core statement on the table: no ORM bulk-upda
 
 def complete(session: Session, record_id: int, *, status: int, body: str, now: dt.datetime) -> None:
     """Store the response; call inside the transaction of the work itself."""
-    done = session.execute(_COMPLETE, {"rid": record_id, "status": status, "body": body, "at": now}).rowcount
+    done = hot_sql.execute(session, _COMPLETE, {"rid": record_id, "status": status, "body": body, "at": now})
     if done != 1:  # taken over as stale by another worker: let that one answer
         raise IdempotencyInFlight("a request with this Idempotency-Key is still being processed: retry shortly",
                                   headers={"Retry-After": "1"})

@@ -60,7 +60,7 @@ from redeem_api.config import ThrottleLimits
 from redeem_api.errors import ApiError, InvalidVoucher, TooManyAttempts, UnknownAccount
 from redeem_api.sts_support import add_sts
 from redeem_api.throttle import Limit, Throttle, account_key, client_key, ip_key
-from storage import audit
+from storage import audit, hot_sql
 from storage.api_models import OutboxMessage, Redemption
 from storage.commit_hooks import insert_at_commit
 from storage.ledger_models import CustomerAccount, LedgerAccount
@@ -226,14 +226,14 @@ def redeem(session: Session, attempt: Attempt, ctx: Context) -> dict[str, object
 
     On a refusal the caller rolls the transaction back (which also undoes a claim made here).
     """
-    payee = session.execute(_PAYEE, {"no": attempt.account_no, "today": ctx.today}).one_or_none()
+    payee = hot_sql.one_or_none(session, _PAYEE, {"no": attempt.account_no, "today": ctx.today})
     if payee is None:
         raise UnknownAccount(f"no electricity account {attempt.account_no}",
                              after_rollback=_failure(attempt, ctx, account_exists=False))
     code, token_serial = _resolve_code(attempt, ctx)
     code_hash = code_hash_normalized(ctx.pepper, code)
     del code
-    row = session.execute(_CLAIM, {"h": code_hash, "today": ctx.today, "at": ctx.now}).one_or_none()
+    row = hot_sql.one_or_none(session, _CLAIM, {"h": code_hash, "today": ctx.today, "at": ctx.now})
     if row is None:  # unknown, not active, expired, or another request redeemed it a moment ago
         raise _refuse_unclaimed(session, attempt, ctx, code_hash, token_serial)
     # Refusals of a card we have just claimed: the rollback gives it back.

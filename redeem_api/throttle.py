@@ -19,16 +19,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import bindparam, case, delete, select
+from sqlalchemy import Select, bindparam, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from storage import hot_sql
 from storage.api_models import ThrottleCounter
 
 _TABLE = ThrottleCounter.__table__
-# A Core statement on the table (checked on every redemption: no ORM compile step per call).
-_COUNTERS = (select(_TABLE.c.key, _TABLE.c.window_start, _TABLE.c.failures)
-             .where(_TABLE.c.key.in_(bindparam("keys", expanding=True))))
+# Checked on every redemption: one kept statement per number of keys (one or two), storage.hot_sql.
+_COUNTERS: dict[int, Select] = {}
+
+
+def _counters(n: int) -> Select:
+    statement = _COUNTERS.get(n)
+    if statement is None:
+        statement = _COUNTERS[n] = (select(_TABLE.c.key, _TABLE.c.window_start, _TABLE.c.failures)
+                                    .where(_TABLE.c.key.in_([bindparam(f"k{i}") for i in range(n)])))
+    return statement
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ class DatabaseThrottle:
         if not limits:
             return None
         by_key = {lim.key: lim.max_failures for lim in limits}
-        rows = session.execute(_COUNTERS, {"keys": list(by_key)}).all()
+        rows = hot_sql.rows(session, _counters(len(by_key)), {f"k{i}": key for i, key in enumerate(by_key)})
         waits = [_seconds_left(start, self.window, now) for key, start, failures in rows
                  if start > now - self.window and failures >= by_key[key]]
         return max(waits) if waits else None

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
+from storage import hot_sql
 from storage.commit_hooks import AUDIT_CHAIN, at_commit, state
 from storage.models import AuditEvent
 from storage.types import UTCDateTime
@@ -80,10 +81,11 @@ def _write_queued(session: Session) -> None:
     """
     events = state(session, _QUEUE, list)
     if events:
-        session.execute(_LOCK, {"k": _AUDIT_LOCK})
-        rows = [{**e, "tail": _tail(e["at"], e["actor"], e["action"], e["subject_type"], e["subject_id"],
-                                    e["from_state"], e["to_state"], e["reason"], e["details"])} for e in events]
-        session.execute(_INSERT_CHAINED, rows[0] if len(rows) == 1 else rows)
+        hot_sql.execute(session, _LOCK, {"k": _AUDIT_LOCK})
+        for e in events:  # in order: each INSERT chains to the one before
+            hot_sql.execute(session, _INSERT_CHAINED, {**e, "tail": _tail(
+                e["at"], e["actor"], e["action"], e["subject_type"], e["subject_id"], e["from_state"],
+                e["to_state"], e["reason"], e["details"])})
 
 
 def _append(session: Session, events: list[dict[str, Any]]) -> None:

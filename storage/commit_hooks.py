@@ -19,6 +19,8 @@ from sqlalchemy import event, exc
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
+from storage import hot_sql
+
 _KEY = "commit_hooks"
 _STATE = "commit_hook_state"
 NEW_ROWS = 5
@@ -60,7 +62,7 @@ def insert_at_commit(session: Session, statement: Executable, params: dict[str, 
 
 def _insert_rows(session: Session) -> None:
     for statement, params in state(session, _ROWS, list):
-        session.execute(statement, params)
+        hot_sql.execute(session, statement, params)
 
 
 @event.listens_for(Session, "before_commit")
