@@ -18,11 +18,13 @@ values are not used). Not for expanding (``IN``-list) parameters.
 """
 from __future__ import annotations
 
+import re
 from collections import namedtuple
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from psycopg import RawCursor
 from sqlalchemy import exc
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ValuesBase
@@ -32,20 +34,40 @@ from sqlalchemy.sql.expression import Executable
 @dataclass
 class _Compiled:
     statement: Executable  # held, so its id() stays its own
-    sql: str
+    sql: str  # as SQLAlchemy renders it (what cursor event listeners see)
+    numbered: str  # the same with $1, $2, ... (executed by psycopg's RawCursor: no conversion per call)
+    order: tuple[str, ...]  # parameter names in $n order
     fixed: dict[str, Any]  # values the statement itself holds
     required: frozenset[str]  # parameters every call must give
     binds: dict[str, Callable[[Any], Any]]  # name -> the type's bind processor
     types: dict[str, Any]  # result column name -> its SQLAlchemy type (where the statement knows it)
-    shapes: dict[tuple[str, ...], tuple[type, tuple[Callable[[Any], Any] | None, ...]]] = field(default_factory=dict)
+    shape: tuple[type, tuple[Callable[[Any], Any] | None, ...]] | None = None  # row type, result processors
 
 
 _COMPILED: dict[tuple[Any, ...], _Compiled] = {}
+_PLACEHOLDER = re.compile(r"%\(([^)]+)\)s|%%")
 
 
 def rows(session: Session, statement: Executable, params: Mapping[str, Any]) -> list[Any]:
     """Every row (named tuples: ``row.column`` and ``row[i]``)."""
     return _run(session, statement, params, fetch=True)  # type: ignore[return-value]
+
+
+def one_or_none(session: Session, statement: Executable, params: Mapping[str, Any]) -> Any | None:
+    found = rows(session, statement, params)
+    if len(found) > 1:
+        raise exc.MultipleResultsFound("more than one row where at most one was expected")
+    return found[0] if found else None
+
+
+def scalar_one_or_none(session: Session, statement: Executable, params: Mapping[str, Any]) -> Any | None:
+    row = one_or_none(session, statement, params)
+    return None if row is None else row[0]
+
+
+def execute(session: Session, statement: Executable, params: Mapping[str, Any]) -> int:
+    """A statement whose rows nobody reads: the number of rows it changed (the driver's rowcount)."""
+    return _run(session, statement, params, fetch=False)  # type: ignore[return-value]
 
 
 def _run(session: Session, statement: Executable, params: Mapping[str, Any], *, fetch: bool) -> list[Any] | int:
@@ -66,16 +88,17 @@ def _run(session: Session, statement: Executable, params: Mapping[str, Any], *, 
     driver = connection.connection.driver_connection
     # listeners of the engine's cursor events (statement logs, tracing, tests) still see every statement
     events = getattr(connection, "_has_events", True) or getattr(connection.engine, "_has_events", True)
-    with driver.cursor() as cursor:
+    with RawCursor(driver) as cursor:
         if events:
             connection.dispatch.before_cursor_execute(connection, cursor, compiled.sql, values, None, False)
         try:
-            cursor.execute(compiled.sql, values)
+            cursor.execute(compiled.numbered, tuple(values[name] for name in compiled.order))
             if events:
                 connection.dispatch.after_cursor_execute(connection, cursor, compiled.sql, values, None, False)
             if not fetch:
                 return cursor.rowcount
-            if cursor.description is None:
+            result = cursor.pgresult
+            if result is not None and result.nfields == 0:  # no columns (pipeline mode: not known yet)
                 return []
             fetched = cursor.fetchall()
         except dialect.loaded_dbapi.Error as e:
@@ -84,28 +107,11 @@ def _run(session: Session, statement: Executable, params: Mapping[str, Any], *, 
                 connection.invalidate(e)
             raise exc.DBAPIError.instance(compiled.sql, values, e, dialect.loaded_dbapi.Error,
                                           connection_invalidated=invalidated, dialect=dialect) from e
-        row_type, processors = _shape(compiled, cursor, dialect)
+        row_type, processors = compiled.shape or _shape(compiled, cursor, dialect)
     if any(processors):
         return [row_type(*(value if process is None else process(value)
                            for process, value in zip(processors, row))) for row in fetched]
     return [row_type(*row) for row in fetched]
-
-
-def one_or_none(session: Session, statement: Executable, params: Mapping[str, Any]) -> Any | None:
-    found = rows(session, statement, params)
-    if len(found) > 1:
-        raise exc.MultipleResultsFound("more than one row where at most one was expected")
-    return found[0] if found else None
-
-
-def scalar_one_or_none(session: Session, statement: Executable, params: Mapping[str, Any]) -> Any | None:
-    row = one_or_none(session, statement, params)
-    return None if row is None else row[0]
-
-
-def execute(session: Session, statement: Executable, params: Mapping[str, Any]) -> int:
-    """A statement whose rows nobody reads: the number of rows it changed (the driver's rowcount)."""
-    return _run(session, statement, params, fetch=False)  # type: ignore[return-value]
 
 
 def _compile(statement: Executable, dialect: Any, params: Mapping[str, Any]) -> _Compiled:
@@ -134,19 +140,35 @@ def _compile(statement: Executable, dialect: Any, params: Mapping[str, Any]) -> 
             binds[name] = process
     # the result columns' types (a select's columns, a RETURNING clause's); text() knows none
     types = {entry[0]: entry[3] for entry in getattr(compiled, "_result_columns", ())}
-    found = _COMPILED[key] = _Compiled(statement, str(compiled), fixed, frozenset(required), binds, types)
+    sql = str(compiled)
+    numbered, order = _numbered(sql)
+    found = _COMPILED[key] = _Compiled(statement, sql, numbered, order, fixed, frozenset(required), binds, types)
     return found
 
 
+def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
+    """``%(name)s`` placeholders -> ``$n`` (a name used twice keeps its number), ``%%`` -> ``%``."""
+    order: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name is None:
+            return "%"
+        if name not in order:
+            order.append(name)
+        return f"${order.index(name) + 1}"
+
+    return _PLACEHOLDER.sub(number, sql), tuple(order)
+
+
 def _shape(compiled: _Compiled, cursor: Any, dialect: Any) -> tuple[type, tuple[Callable[[Any], Any] | None, ...]]:
-    """The row type and per-column result processors for this cursor's columns (kept per column list)."""
-    names = tuple(column.name for column in cursor.description)
-    shape = compiled.shapes.get(names)
-    if shape is None:
-        processors = []
-        for column in cursor.description:
-            type_ = compiled.types.get(column.name)
-            processors.append(None if type_ is None else
-                              type_.dialect_impl(dialect).result_processor(dialect, column.type_code))
-        shape = compiled.shapes[names] = (namedtuple("Row", names, rename=True), tuple(processors))
-    return shape
+    """The row type and per-column result processors, from the first result's columns (a statement's
+    columns do not change)."""
+    description = cursor.description
+    processors = []
+    for column in description:
+        type_ = compiled.types.get(column.name)
+        processors.append(None if type_ is None else
+                          type_.dialect_impl(dialect).result_processor(dialect, column.type_code))
+    compiled.shape = (namedtuple("Row", [column.name for column in description], rename=True), tuple(processors))
+    return compiled.shape

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import bindparam, exc, insert, select, text, update
+from sqlalchemy import String, bindparam, exc, insert, select, text, update
 
 from storage import hot_sql
 from storage.api_models import ThrottleCounter
@@ -134,3 +134,10 @@ def test_cursor_event_listeners_see_the_statements(sessions, engine):
     finally:
         event.remove(engine, "before_cursor_execute", before)
     assert [s for s in seen if s != "BEGIN"] == ["INSERT", "SELECT"]  # SQLite: our explicit BEGIN
+
+
+def test_percent_signs_and_a_parameter_used_twice(sessions):
+    statement = text("SELECT :a || '%' AS x, :a AS y, 7 % 3 AS z").bindparams(bindparam("a", type_=String()))
+    with sessions.begin() as session:
+        row = hot_sql.one_or_none(session, statement, {"a": "50"})
+        assert (row.x, row.y, row.z) == ("50%", "50", 1)
