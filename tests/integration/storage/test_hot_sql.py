@@ -141,3 +141,23 @@ def test_percent_signs_and_a_parameter_used_twice(sessions):
     with sessions.begin() as session:
         row = hot_sql.one_or_none(session, statement, {"a": "50"})
         assert (row.x, row.y, row.z) == ("50%", "50", 1)
+
+
+def test_the_kept_connection_is_the_transactions_own(sessions):
+    """A session's next transaction may get another pooled connection: nothing of the last one is reused."""
+    session = sessions()
+    try:
+        with session.begin():
+            hot_sql.execute(session, _INSERT, {"key": "a", "at": AT})
+            first = session.connection()
+        session.close()  # the connection goes back to the pool
+        with session.begin():
+            assert hot_sql.rows(session, _READ, {"least": 0})[0].key == "a"
+            assert session.info.get("hot_sql_connection") is session.connection()
+        with session.begin():
+            session.begin_nested().rollback()  # a savepoint's end forgets it too; the next call asks again
+            assert hot_sql.scalar_one_or_none(session, _TEXT, {}) == 1
+        assert "hot_sql_connection" not in session.info
+        assert first is not None
+    finally:
+        session.close()
