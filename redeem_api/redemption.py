@@ -18,7 +18,8 @@ response, and commits once. Here, in about a dozen statements:
    all (canary, token for another serial, currency) is given back by the
    rollback;
 3. the books post Dr voucher_liability / Cr arrears (oldest bill first),
-   the rest Cr prepaid (:func:`ledger.voucher_books.book_claimed_redemption`);
+   the rest Cr prepaid (:func:`ledger.voucher_books.book_claimed_redemption`;
+   on PostgreSQL header, postings, balances and payment row are one statement);
    around it, only for accounts the first query flagged (:mod:`metering.money_in`):
    the late fee of overdue electricity bills is posted first, and a prepaid
    account's cost-control state is read after (a reconnect order if it was cut);
@@ -33,6 +34,9 @@ response, and commits once. Here, in about a dozen statements:
    expired, wrong key revision, amount too large) refuses the redemption.
    The STS token is the one token the SMS payload carries on purpose: it
    works once, on that one meter only.
+
+On PostgreSQL these statements run on the driver's cursor, compiled once
+(:mod:`storage.hot_sql`).
 
 Every refusal of a well-formed code is the same ``invalid_voucher``; the
 reason is kept only for metrics and fraud alerts, which are written after
