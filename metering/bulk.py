@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Table, insert, text
 from sqlalchemy.orm import Session
 
-from ledger import chart, journal
+from ledger import journal
 from ledger.accounts import AccountKey
 from ledger.errors import InvalidPosting, UnbalancedTransaction
 
@@ -131,23 +131,18 @@ def post_legs(session: Session, transaction_id: int, legs: Iterable[journal.Leg]
     """
     if not is_postgres(session):
         return journal.add_postings(session, transaction_id, legs, account_ids)
-    final = journal.balanced_legs(legs)
+    plan = journal.plan_postings(session, legs, account_ids)
     copy_rows(session, "ledger_postings", ("transaction_id", "line", "account_id", "currency", "amount"),
-              ((transaction_id, line, account_ids[leg.key], leg.currency, leg.amount)
-               for line, leg in enumerate(final, start=1)))
-    deltas: dict[int, int] = defaultdict(int)
-    shared: dict[int, int] = defaultdict(int)
-    for leg in final:
-        (shared if chart.is_shared(leg.account) else deltas)[account_ids[leg.key]] += leg.amount
-    ids = sorted(aid for aid, delta in deltas.items() if delta)
+              ((transaction_id, *row) for row in plan.rows))
+    ids = sorted(plan.party_deltas)
     if ids:
         session.execute(text(
             "UPDATE ledger_accounts AS a SET balance = a.balance + d.delta "
             "FROM unnest(CAST(:ids AS bigint[]), CAST(:deltas AS bigint[])) AS d(id, delta) WHERE a.id = d.id"),
-            {"ids": int_array(ids), "deltas": int_array(deltas[i] for i in ids)})
-    if shared:
-        journal.defer_shared_deltas(session, shared)
-    return final
+            {"ids": int_array(ids), "deltas": int_array(plan.party_deltas[i] for i in ids)})
+    if plan.shared_deltas:
+        journal.defer_shared_deltas(session, plan.shared_deltas)
+    return plan.legs
 
 
 class Entry(NamedTuple):
