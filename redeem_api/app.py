@@ -25,7 +25,7 @@ from redeem_api.metrics import Metrics
 from redeem_api.state import EXTENSION, AppState, KeyRingCache, close_db
 from redeem_api.throttle import DatabaseThrottle, RedisThrottle
 from storage.db import make_engine, session_factory
-from storage.migrate import current_revision, head_revision
+from storage.schema_version import current_revision, head_revision
 from vouchers.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)

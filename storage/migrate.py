@@ -6,7 +6,6 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -27,12 +26,3 @@ def upgrade_to_head(engine: Engine) -> tuple[str | None, str]:
         command.upgrade(config, "head")
         after = MigrationContext.configure(connection).get_current_revision()
     return before, after or ""
-
-
-def head_revision() -> str:
-    return ScriptDirectory.from_config(_config()).get_current_head() or ""
-
-
-def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()

@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import make_engine, session_factory
-from storage.migrate import current_revision, head_revision
+from storage.schema_version import current_revision, head_revision
 from voucherctl.output import CliError
 from vouchers.settings import Settings
 

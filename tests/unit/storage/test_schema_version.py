@@ -1,0 +1,25 @@
+"""storage.schema_version's head agrees with Alembic's reading of the migration scripts."""
+from __future__ import annotations
+
+import ast
+
+from alembic.script import ScriptDirectory
+
+from storage.migrate import _config
+from storage.schema_version import VERSIONS, head_revision
+
+
+def test_head_is_alembics_head():
+    assert head_revision() == ScriptDirectory.from_config(_config()).get_current_head()
+
+
+def test_each_script_is_named_after_its_revision_and_numbered():
+    for path in VERSIONS.glob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        tree = ast.parse(path.read_text("utf-8"))
+        assigned = {node.targets[0].id: node.value.value for node in tree.body
+                    if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+                    and isinstance(node.value, ast.Constant)}
+        assert assigned["revision"] == path.stem, path.name
+        assert path.stem[:4].isdigit() and path.stem[4] == "_", path.name
