@@ -24,7 +24,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg import RawCursor
 from sqlalchemy import Connection, event, exc
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ValuesBase
@@ -100,6 +99,8 @@ def _run(session: Session, statement: Executable, params: Mapping[str, Any], *, 
     values.update(params)
     for name, process in compiled.binds.items():
         values[name] = process(values[name])
+    from psycopg import RawCursor  # only PostgreSQL comes here: SQLite-only processes never load the driver
+
     driver = connection.connection.driver_connection
     # listeners of the engine's cursor events (statement logs, tracing, tests) still see every statement
     events = getattr(connection, "_has_events", True) or getattr(connection.engine, "_has_events", True)

@@ -15,7 +15,7 @@ from sts.decoder import decode_token
 from sts.dkga04 import MeterKeyParams, derive_decoder_key
 from sts.pan import MeterPan
 from sts.tid import BaseDate
-from voucherctl import billing_cmd, context
+from voucherctl import context
 from voucherctl import main as voucherctl_main
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -50,7 +50,6 @@ class Cli:
 
 @pytest.fixture
 def cli(db_url, tmp_path: Path, monkeypatch, capsys):  # type: ignore[no-untyped-def]
-    voucherctl_main.cli.add_command(billing_cmd.billing)
     monkeypatch.setenv("VOUCHER_DATABASE_URL", db_url)
     monkeypatch.setenv("VOUCHER_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("VOUCHER_KEY_PASSPHRASE", "sts cli passphrase")

@@ -15,18 +15,7 @@ import requests
 
 from tests.integration.redeem_api.world import World, build_world
 
-# Runs voucherctl with this area's commands even before voucherctl.main registers them.
-BOOT = (
-    "import sys\n"
-    "from voucherctl.main import cli, main\n"
-    "from voucherctl.clients_cmd import clients\n"
-    "from voucherctl.fraud_cmd import fraud\n"
-    "from voucherctl.serve_cmd import serve\n"
-    "for c in (clients, fraud, serve):\n"
-    "    cli.commands.setdefault(c.name, c)\n"
-    "sys.exit(main(sys.argv[1:]))\n"
-)
-VOUCHERCTL = [sys.executable, "-c", BOOT]
+VOUCHERCTL = [sys.executable, "-m", "voucherctl"]
 
 
 def free_port() -> int:

@@ -1,4 +1,4 @@
-"""``voucherctl clients`` and ``fraud`` (invoked through the click objects until main.py registers them)."""
+"""``voucherctl clients`` and ``fraud``, in process."""
 from __future__ import annotations
 
 import json
@@ -7,16 +7,12 @@ import pytest
 from click.testing import CliRunner
 
 from voucherctl import context
-from voucherctl.clients_cmd import clients
 from voucherctl.main import cli as main_cli
 from voucherctl.main import main
 
 
 @pytest.fixture
 def run(world, monkeypatch):
-    for name, command in (("clients", clients),):
-        if name not in main_cli.commands:
-            monkeypatch.setitem(main_cli.commands, name, command)
     for key, value in world.env().items():
         monkeypatch.setenv(key, value)
     context.settings.cache_clear()

@@ -1,0 +1,37 @@
+"""voucherctl's command table: every name resolves, and a command imports only what it needs."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+
+from voucherctl.main import _COMMANDS, cli
+
+
+def test_every_registered_name_is_that_command():
+    context = click.Context(cli)
+    for name in cli.list_commands(context):
+        command = cli.get_command(context, name)
+        assert isinstance(command, click.Command) and command.name == name
+    assert cli.get_command(context, "no-such-command") is None
+    assert cli.list_commands(context) == sorted(_COMMANDS)
+
+
+def _modules_after(code: str) -> set[str]:
+    """Top-level packages imported after running ``code`` in a fresh interpreter."""
+    probe = f"import sys\n{code}\nprint(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))\n"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    return set(done.stdout.split())
+
+
+HEAVY = {"sqlalchemy", "alembic", "flask", "reportlab", "psycopg", "metering", "issuer", "ledger", "redeem_api"}
+
+
+def test_the_entry_point_alone_imports_no_command():
+    assert not _modules_after("import voucherctl.main") & HEAVY
+
+
+def test_a_command_imports_only_its_own_area():
+    loaded = _modules_after("from voucherctl.main import main\nmain(['tariff', '--help'])")
+    assert "tariffs" in loaded and not loaded & HEAVY
