@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import uuid
 import zoneinfo
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -73,15 +75,28 @@ def _truncate_all(engine: Engine) -> None:
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated, empty SQLite file, made once per test process; each test gets a copy."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "vouchers.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade_to_head(engine)
+    engine.dispose()
+    assert not Path(f"{path}-wal").exists()  # the last connection closed: everything is in the main file
+    return path
+
+
+def sqlite_copy(template: Path, path: Path) -> str:
+    """Copy the migrated template to ``path``; its URL."""
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
     """A migrated, empty database URL, on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'vouchers.db'}"
-        engine = make_engine(url)
-        upgrade_to_head(engine)
-        engine.dispose()
-        return url
+        return sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path / "vouchers.db")
     engine = request.getfixturevalue("pg_engine")
     _truncate_all(engine)
     return engine.url.render_as_string(hide_password=False)

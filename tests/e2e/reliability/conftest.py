@@ -123,16 +123,12 @@ def voucherctl(env: dict[str, str], *args: str, timeout: float = 300) -> subproc
 
 
 @pytest.fixture
-def sqlite_world(tmp_path, now):
+def sqlite_world(tmp_path, now, sqlite_template):
     """A world on SQLite only (tests whose control does not depend on the database)."""
-    from storage.db import make_engine
-    from storage.migrate import upgrade_to_head
+    from tests.conftest import sqlite_copy
     from tests.integration.redeem_api.world import build_world
 
-    url = f"sqlite:///{tmp_path / 'vouchers.db'}"
-    engine = make_engine(url)
-    upgrade_to_head(engine)
-    engine.dispose()
+    url = sqlite_copy(sqlite_template, tmp_path / "vouchers.db")
     world = build_world(tmp_path, url, now)
     yield world
     world.engine.dispose()
@@ -141,16 +137,10 @@ def sqlite_world(tmp_path, now):
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=[pytest.mark.postgres, pytest.mark.slow])])
 def hygiene_db_url(request, tmp_path) -> str:
     """SQLite in CI (the file is scanned); PostgreSQL (pg_dump) in the soak run and in the key drill."""
-    from storage.db import make_engine
-    from storage.migrate import upgrade_to_head
-    from tests.conftest import _truncate_all
+    from tests.conftest import _truncate_all, sqlite_copy
 
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'vouchers.db'}"
-        engine = make_engine(url)
-        upgrade_to_head(engine)
-        engine.dispose()
-        return url
+        return sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path / "vouchers.db")
     engine = request.getfixturevalue("pg_engine")
     _truncate_all(engine)
     return engine.url.render_as_string(hide_password=False)

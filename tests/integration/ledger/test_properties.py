@@ -33,8 +33,7 @@ from ledger.verify import verify
 from storage.models import Batch, Voucher
 
 from storage.db import make_engine, session_factory
-from storage.migrate import upgrade_to_head
-from tests.conftest import _truncate_all
+from tests.conftest import _truncate_all, sqlite_copy
 
 from .conftest import make_batch
 
@@ -202,15 +201,13 @@ def machine_for(fresh):
 
 
 @pytest.fixture
-def fresh_books(db_url, tmp_path):
+def fresh_books(db_url, tmp_path, sqlite_template):
     """A callable returning a session factory on an empty, migrated database."""
     engines = []
 
     def fresh():
         if db_url.startswith("sqlite"):
-            url = f"sqlite:///{tmp_path / f'books-{len(engines)}.db'}"
-            engine = make_engine(url)
-            upgrade_to_head(engine)
+            engine = make_engine(sqlite_copy(sqlite_template, tmp_path / f"books-{len(engines)}.db"))
         else:
             engine = make_engine(db_url)
             _truncate_all(engine)
