@@ -35,3 +35,25 @@ def test_the_entry_point_alone_imports_no_command():
 def test_a_command_imports_only_its_own_area():
     loaded = _modules_after("from voucherctl.main import main\nmain(['tariff', '--help'])")
     assert "tariffs" in loaded and not loaded & HEAVY
+
+
+def _help(preload: bool) -> tuple[str, set[str]]:
+    """``voucherctl --help`` in a fresh interpreter, with every command module imported first or not."""
+    probe = ("import importlib, sys\n"
+             "from voucherctl.main import _COMMANDS, main\n"
+             f"if {preload}:\n"
+             "    for target in _COMMANDS.values():\n"
+             "        importlib.import_module(target.split(':')[0])\n"
+             "main(['--help'])\n"
+             "print('MODULES', ' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                         check=True).stdout
+    text, _, modules = out.rpartition("MODULES ")
+    return text, set(modules.split())
+
+
+def test_help_lists_every_command_as_the_commands_themselves_would_without_importing_them():
+    listed, loaded = _help(preload=False)
+    assert listed == _help(preload=True)[0]
+    assert all(f"\n  {name} " in listed for name in _COMMANDS)
+    assert not loaded & HEAVY
