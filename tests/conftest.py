@@ -8,11 +8,13 @@ import uuid
 import zoneinfo
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from keystore import sealing
 from storage.db import make_engine, session_factory
 from storage.migrate import upgrade_to_head
 
@@ -39,6 +41,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def now() -> dt.datetime:
     """The injected clock: 2026-11-26 10:00 in Beijing."""
     return dt.datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)
+
+
+# The key store's scrypt cost (keystore.sealing: ~0.13 s per seal or unseal) is a production setting. Key
+# stores built by fixtures for hundreds of tests seal their secrets at this test-only cost instead; unsealing
+# reads the cost from the sealed file, so the code and servers under test unlock them cheaply too. The
+# production cost itself is checked by tests/unit/keystore and paid by the CLI's e2e tests.
+TEST_SCRYPT_N = 2**10
+
+
+def cheap_sealing():  # type: ignore[no-untyped-def]
+    """Context manager: key-store secrets sealed inside it use :data:`TEST_SCRYPT_N`."""
+    return mock.patch.object(sealing, "SCRYPT_N", TEST_SCRYPT_N)
 
 
 @pytest.fixture(scope="session")

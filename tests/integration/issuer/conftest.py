@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from issuer.batches import BatchRequest, BatchSummary, create_batch
 from issuer.signing_keys import create_key
 from keystore.store import KeyStore
+from tests.conftest import cheap_sealing
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -30,6 +31,7 @@ class Issuer:
 @pytest.fixture
 def issuer(tmp_path, sessions, now) -> Issuer:
     store = KeyStore(tmp_path / "home")
-    store.initialise(PASSPHRASE)
-    create_key(store, PASSPHRASE, now)
+    with cheap_sealing():
+        store.initialise(PASSPHRASE)
+        create_key(store, PASSPHRASE, now)
     return Issuer(store, PASSPHRASE, sessions, now)

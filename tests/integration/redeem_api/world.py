@@ -23,6 +23,7 @@ from ledger.voucher_books import activate
 from redeem_api.clients import create_client
 from redeem_api.config import ApiConfig
 from storage.db import make_engine, session_factory
+from tests.conftest import cheap_sealing
 from vouchers.settings import Settings
 
 PASSPHRASE = "api test passphrase"
@@ -146,6 +147,12 @@ class World:
 
 def build_world(tmp_path: Path, db_url: str, now: dt.datetime, *, count: int = 12, active: int = 8,
                 accounts: int = 0) -> World:
+    with cheap_sealing():  # a world is built for each of several hundred tests
+        return _build_world(tmp_path, db_url, now, count=count, active=active, accounts=accounts)
+
+
+def _build_world(tmp_path: Path, db_url: str, now: dt.datetime, *, count: int, active: int,
+                 accounts: int) -> World:
     home = tmp_path / "home"
     store = KeyStore(home)
     store.initialise(PASSPHRASE)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import os
 import stat
 
@@ -25,6 +27,15 @@ def test_seal_round_trip_and_purpose_binding():
         unseal(blob, "other", "pepper")
     with pytest.raises(Exception):
         unseal(blob, "pw", "signing-key:x")
+
+
+def test_sealed_blobs_carry_the_production_scrypt_cost_and_unseal_reads_it_from_the_blob():
+    document = json.loads(seal(b"x", "pw", "pepper"))
+    assert document["kdf"] == {**document["kdf"], "name": "scrypt", "n": 2**15, "r": 8, "p": 1}
+    assert len(base64.b64decode(document["kdf"]["salt"])) == 32
+    cheaper = {**document, "kdf": {**document["kdf"], "n": 2**10}}  # not the cost it was sealed with
+    with pytest.raises(WrongPassphrase):
+        unseal(json.dumps(cheaper).encode(), "pw", "pepper")
 
 
 def test_store_files_are_private_and_secrets_sealed(tmp_path):
