@@ -16,7 +16,7 @@ from voucherctl.output import CliError
 from vouchers.errors import VoucherError
 
 # Each command or group: its name -> "module:attribute" (each module owns one area). A module is imported
-# only when its command runs (or for help listing all commands): a command pays for its own imports only.
+# only when its command runs, so a command pays for its own imports only (see _LazyGroup for the help).
 _COMMANDS: dict[str, str] = {
     "init": "voucherctl.init_cmd:init",
     "keys": "voucherctl.keys_cmd:keys",
