@@ -98,6 +98,10 @@ def cli(verbose: int) -> None:
                         format="%(levelname)s %(name)s: %(message)s")
 
 
+# click >= 8.2 raises this for a group called without a command (8.1 printed the help and exited).
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 def _one_line(message: str) -> str:
     return " ".join(str(message).split())
 
@@ -117,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("voucherctl: error: aborted", err=True)
         return 130
+    except _NO_ARGS_IS_HELP as e:  # `voucherctl` or `voucherctl batch` alone: the help, readable, not one line
+        e.show()
+        return e.exit_code
     except click.UsageError as e:
         click.echo(f"voucherctl: error: {_one_line(e.format_message())}", err=True)
         return 2

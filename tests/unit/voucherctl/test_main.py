@@ -5,8 +5,9 @@ import subprocess
 import sys
 
 import click
+import pytest
 
-from voucherctl.main import _COMMANDS, cli
+from voucherctl.main import _COMMANDS, cli, main
 
 
 def test_every_registered_name_is_that_command():
@@ -57,3 +58,17 @@ def test_help_lists_every_command_as_the_commands_themselves_would_without_impor
     assert listed == _help(preload=True)[0]
     assert all(f"\n  {name} " in listed for name in _COMMANDS)
     assert not loaded & HEAVY
+
+
+@pytest.mark.parametrize("argv", [[], ["batch"]])
+def test_a_group_without_a_command_shows_its_help_readably(argv, capsys):
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"Usage: voucherctl {' '.join(argv)}".rstrip() + " [OPTIONS] COMMAND")
+    assert "\nCommands:\n" in err and "error" not in err.split("\n", 1)[0]
+
+
+def test_an_unknown_command_is_one_line(capsys):
+    assert main(["batc"]) == 2
+    assert capsys.readouterr().err == "voucherctl: error: No such command 'batc'.\n"
