@@ -19,11 +19,17 @@ def test_every_registered_name_is_that_command():
     assert cli.list_commands(context) == sorted(_COMMANDS)
 
 
+def _probe(code: str) -> tuple[str, set[str]]:
+    """Run ``code`` in a fresh interpreter: what it printed, and the top-level packages it had imported."""
+    probe = f"import sys\n{code}\nprint('MODULES', ' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))\n"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                         check=True).stdout
+    printed, _, modules = out.rpartition("MODULES ")
+    return printed, set(modules.split())
+
+
 def _modules_after(code: str) -> set[str]:
-    """Top-level packages imported after running ``code`` in a fresh interpreter."""
-    probe = f"import sys\n{code}\nprint(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))\n"
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
-    return set(done.stdout.split())
+    return _probe(code)[1]
 
 
 HEAVY = {"sqlalchemy", "alembic", "flask", "reportlab", "psycopg", "metering", "issuer", "ledger", "redeem_api"}
@@ -40,17 +46,12 @@ def test_a_command_imports_only_its_own_area():
 
 def _help(preload: bool) -> tuple[str, set[str]]:
     """``voucherctl --help`` in a fresh interpreter, with every command module imported first or not."""
-    probe = ("import importlib, sys\n"
-             "from voucherctl.main import _COMMANDS, main\n"
-             f"if {preload}:\n"
-             "    for target in _COMMANDS.values():\n"
-             "        importlib.import_module(target.split(':')[0])\n"
-             "main(['--help'])\n"
-             "print('MODULES', ' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
-                         check=True).stdout
-    text, _, modules = out.rpartition("MODULES ")
-    return text, set(modules.split())
+    return _probe("import importlib\n"
+                  "from voucherctl.main import _COMMANDS, main\n"
+                  f"if {preload}:\n"
+                  "    for target in _COMMANDS.values():\n"
+                  "        importlib.import_module(target.split(':')[0])\n"
+                  "main(['--help'])")
 
 
 def test_help_lists_every_command_as_the_commands_themselves_would_without_importing_them():
