@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from redeem_api.state import EXTENSION
 from storage.db import make_engine
 from storage.migrate import upgrade_to_head
-from tests.conftest import PG_ADMIN_URL
+from tests.conftest import drop_pg_database, scratch_pg_database
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, auth, build_world, fresh_key
 
 
@@ -102,12 +100,7 @@ def test_database_outage_is_503_with_retry_after(tmp_path, now, request):
     """A real outage: the app's database disappears under it."""
     if request.config.getoption("--no-postgres"):
         pytest.skip("--no-postgres")
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"voucher_outage_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_pg_database("voucher_outage") as url:
         engine = make_engine(url)
         upgrade_to_head(engine)
         engine.dispose()
@@ -116,8 +109,7 @@ def test_database_outage_is_503_with_retry_after(tmp_path, now, request):
         client = app.test_client()
         assert client.get("/healthz").status_code == 200
         world.engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        drop_pg_database(make_url(url).database)
         redeem = client.post("/api/v1/redemptions", json={"code": world.cards[0].code, "account_no": ACCOUNT_ARREARS},
                              headers=auth(world.keys["terminal"], fresh_key()))
         health = client.get("/healthz")
@@ -129,7 +121,3 @@ def test_database_outage_is_503_with_retry_after(tmp_path, now, request):
         page = client.get("/redeem")
         assert page.status_code == 200  # the form itself needs no database
         app.extensions[EXTENSION].engine.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()

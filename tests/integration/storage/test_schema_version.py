@@ -1,15 +1,10 @@
 """storage.schema_version reads the database's revision on SQLite and PostgreSQL."""
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
 from storage.db import make_engine
 from storage.schema_version import current_revision, head_revision
-from tests.conftest import PG_ADMIN_URL
+from tests.conftest import scratch_pg_database
 
 
 def test_migrated_database_is_at_head(engine):
@@ -26,18 +21,12 @@ def test_database_never_initialised_has_no_revision(tmp_path):
 
 @pytest.mark.postgres
 def test_postgres_database_never_initialised_has_no_revision():
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"voucher_empty_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
-    try:
-        assert current_revision(engine) is None
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_pg_database("voucher_empty") as url:
+        engine = make_engine(url)
+        try:
+            assert current_revision(engine) is None
+        finally:
+            engine.dispose()
 
 
 def test_database_behind_the_code_is_refused_by_the_cli(tmp_path, monkeypatch):
