@@ -257,3 +257,11 @@ def status_counts(session: Session, batch: Batch) -> dict[str, int]:
     rows = session.execute(select(Voucher.status, func.count()).where(Voucher.batch_pk == batch.id)
                            .group_by(Voucher.status)).all()
     return {status: n for status, n in rows}
+
+
+def stock_by_holder(session: Session, batch: Batch) -> list[dict[str, object]]:
+    """Cards by whose stock they are (``consigned_to``, None = still with the issuer) and status."""
+    rows = session.execute(select(Voucher.consigned_to, Voucher.status, func.count())
+                           .where(Voucher.batch_pk == batch.id).group_by(Voucher.consigned_to, Voucher.status)
+                           .order_by(Voucher.consigned_to.is_(None), Voucher.consigned_to, Voucher.status)).all()
+    return [{"consigned_to": holder, "status": status, "count": n} for holder, status, n in rows]

@@ -104,9 +104,15 @@ class PaymentNotReversible(ReversalNotAllowed):
 
 
 class ActivationError(LedgerError):
-    """Stock that is not approved, not inactive, or not in the batch."""
+    """Stock that is not approved, not inactive, not in the batch, or consigned to another distributor."""
 
     code = "activation_refused"
+
+
+class ConsignmentError(LedgerError):
+    """Stock that cannot be consigned: not issued, not inactive, not in the batch, or another's."""
+
+    code = "consignment_refused"
 
 
 class RedemptionBookingError(LedgerError):

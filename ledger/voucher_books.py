@@ -16,16 +16,16 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import bindparam, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ledger import chart, journal
+from ledger import chart, journal, stock
 from ledger.accounts import ensure_account
 from ledger.allocation import allocate
 from ledger.customers import get_customer
 from ledger.distributors import commission_for, ensure_distributor
-from ledger.errors import ActivationError, BatchNotFound, CurrencyMismatch, RedemptionBookingError
+from ledger.errors import ActivationError, CurrencyMismatch, RedemptionBookingError
 from ledger.incoming import move_bills, open_bills, record_allocations
 from ledger.payments import get_payment
 from ledger.sql import is_postgres
@@ -34,9 +34,7 @@ from storage import audit, hot_sql
 from storage.ledger_models import TS, Distributor, LedgerAccount, LedgerTransaction, Payment, VoucherActivation
 from storage.ledger_models import vouchers_lifecycle as V
 from storage.models import Batch
-from vouchers.errors import InvalidSerial
 from vouchers.lifecycle import ISSUED_BATCH_STATES
-from vouchers.serials import Serial
 
 REDEMPTION_SOURCE = "redemption"
 
@@ -59,65 +57,50 @@ class ActivationResult:
     transaction_id: int
 
 
-def _batch(session: Session, batch_id: str) -> Batch:
-    batch = session.execute(select(Batch).where(Batch.batch_id == batch_id)).scalar_one_or_none()
-    if batch is None:
-        raise BatchNotFound(f"no batch {batch_id!r}")
-    return batch
-
-
-def _sequence_in(batch: Batch, serial_text: str, label: str) -> int:
-    try:
-        serial = Serial.parse(serial_text)
-    except InvalidSerial as e:
-        raise ActivationError(f"{label} serial {serial_text!r} is not a valid serial") from e
-    if serial.batch_number != batch.id or serial.issuer != batch.issuer_code or serial.sequence > batch.count:
-        raise ActivationError(f"{label} serial {serial_text} is not in batch {batch.batch_id}")
-    return serial.sequence
-
-
 def activate(session: Session, batch_id: str, distributor_id: str, from_serial: str | None = None,
-             to_serial: str | None = None, *, now: dt.datetime, actor: str) -> ActivationResult:
+             to_serial: str | None = None, *, now: dt.datetime, actor: str,
+             own_stock_only: bool = False) -> ActivationResult:
     """Activate a sold range (default: the whole batch) for ``distributor_id``.
 
     Only stock of approved/printed/shipped batches, only if every card of the
-    range is still inactive (all or nothing), and so only once.
+    range is still inactive (all or nothing), and so only once. Cards
+    consigned to another distributor are refused; unconsigned ones become
+    ``distributor_id``'s stock. ``own_stock_only`` (the distributor itself
+    asks, over the API): every card must have been consigned to it, and a
+    refusal says nothing about cards that are not.
     """
-    batch = _batch(session, batch_id)
+    cards = stock.serial_range(session, batch_id, from_serial, to_serial, ActivationError)
+    batch, expected = cards.batch, cards.count
+    found = stock.census(session, cards, distributor_id)
+    if own_stock_only and found.owned != expected:
+        raise ActivationError("that range is not all in your stock (cards consigned to you); nothing activated")
     if batch.status not in ISSUED_BATCH_STATES:
         raise ActivationError(f"batch {batch_id} is {batch.status}: only approved, printed or shipped stock "
                               "can be activated")
-    if (from_serial is None) != (to_serial is None):
-        raise ActivationError("give both --from and --to (the same serial for one card), or neither")
-    if from_serial is None or to_serial is None:
-        first, last = 1, batch.count
-    else:
-        first, last = _sequence_in(batch, from_serial, "--from"), _sequence_in(batch, to_serial, "--to")
-        if first > last:
-            raise ActivationError(f"--from {from_serial} comes after --to {to_serial}")
-    in_range = and_(V.c.batch_pk == batch.id, V.c.sequence.between(first, last))
-    by_status = dict(session.execute(select(V.c.status, func.count()).where(in_range).group_by(V.c.status)).all())
-    expected = last - first + 1
-    if sum(by_status.values()) != expected:
-        raise ActivationError(f"batch {batch_id} has {sum(by_status.values())} of the {expected} cards in that range")
-    not_inactive = {s: n for s, n in by_status.items() if s != "inactive"}
-    if not_inactive:
-        detail = ", ".join(f"{n} {s}" for s, n in sorted(not_inactive.items()))
-        raise ActivationError(f"{sum(not_inactive.values())} of {expected} cards in that range are not inactive "
-                              f"({detail}); nothing activated")
+    if found.total != expected:
+        raise ActivationError(f"batch {batch_id} has {found.total} of the {expected} cards in that range")
+    past = found.not_inactive()
+    if past is not None:
+        raise ActivationError(f"{expected - found.by_status.get('inactive', 0)} of {expected} cards in that range "
+                              f"are not inactive ({past}); nothing activated")
+    if found.others:
+        raise ActivationError(f"{found.others} of {expected} cards in that range are consigned to another "
+                              "distributor; nothing activated")
     distributor = ensure_distributor(session, distributor_id, now)
     face, currency = batch.face_value, batch.currency
     commission_each = commission_for(face, distributor.commission_bp)
     face_total, commission_total = face * expected, commission_each * expected
     at = utc(now)
     changed = session.execute(
-        update(V).where(in_range, V.c.status == "inactive")
-        .values(status="active", distributor_id=distributor_id, activated_at=at, updated_at=at)).rowcount
+        update(V).where(cards.where(), V.c.status == "inactive",
+                        or_(V.c.consigned_to.is_(None), V.c.consigned_to == distributor_id))
+        .values(status="active", distributor_id=distributor_id, consigned_to=distributor_id, activated_at=at,
+                updated_at=at)).rowcount
     if changed != expected:  # someone else changed a card between our count and update
         raise ActivationError(f"only {changed} of {expected} cards could be activated (concurrent change); "
                               "nothing activated")
-    first_serial = str(Serial(batch.issuer_code, batch.id, first))
-    last_serial = str(Serial(batch.issuer_code, batch.id, last))
+    first, last = cards.first, cards.last
+    first_serial, last_serial = cards.first_serial, cards.last_serial
     legs = [journal.credit(chart.VOUCHER_LIABILITY, face_total, currency)]
     if face_total - commission_total:
         legs.append(journal.debit(chart.distributor(distributor_id), face_total - commission_total, currency))

@@ -55,7 +55,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "method_not_allowed": (405, "The route does not accept this method."),
     "idempotency_in_flight": (409, "A request with the same Idempotency-Key is still being processed."),
     "payment_conflict": (409, "The channel's external_ref was already booked with another amount or account."),
-    "activation_refused": (409, "Cards in the range are not all inactive, or the batch is not issued."),
+    "activation_refused": (409, "Cards in the range are not all inactive, the batch is not issued, or (a distributor) "
+                                "the range is not all consigned to you."),
     "order_not_pending": (409, "The order was already acknowledged with the other result (or cancelled)."),
     "concurrent_readings": (409, "Another request recorded the same meter and day at the same moment; retry "
                                  "with the same Idempotency-Key."),
@@ -332,14 +333,17 @@ def _build() -> dict[str, Any]:
                 "status": {"type": "string", "enum": ["inactive", "active", "redeemed", "expired", "void"]},
                 "redeemable": {"type": "boolean"}, "face_value": AMOUNT, "currency": {"type": "string"},
                 "expires": {"type": "string", "format": "date"},
-                "distributor_id": {"type": ["string", "null"]},
+                "distributor_id": {"type": ["string", "null"], "description": "Who sold (activated) it."},
+                "consigned_to": {"type": ["string", "null"],
+                                 "description": "Whose stock it is: the distributor it was shipped to."},
                 "activated_at": NULLABLE_TIMESTAMP, "redeemed_at": NULLABLE_TIMESTAMP,
             },
         },
         "ActivationRequest": {
             "type": "object", "required": ["batch_id"],
             "description": "A serial range of one batch (both ends, inclusive) or, without them, the whole batch. "
-                           "`distributor_id` is required for admins; a distributor activates only for itself.",
+                           "`distributor_id` is required for admins; a distributor activates only for itself and only "
+                           "stock consigned to it (`voucherctl batch consign`).",
             "properties": {
                 "batch_id": {"type": "string", "pattern": "^B[0-9]{2}-[0-9]{6}$"},
                 "from_serial": {"type": "string"}, "to_serial": {"type": "string"},
@@ -431,7 +435,8 @@ def _build() -> dict[str, Any]:
         }},
         "/api/v1/activations": {"post": {
             "operationId": "activateRange", "tags": ["stock"],
-            "summary": "Activate sold stock: a serial range of one batch (distributor for itself; admin)",
+            "summary": "Activate sold stock: a serial range of one batch (distributor: its own consigned stock; "
+                       "admin)",
             **_roles("distributor", "admin"),
             "parameters": [_IDEMPOTENCY_HEADER],
             "requestBody": _json_body("ActivationRequest"),

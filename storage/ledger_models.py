@@ -206,6 +206,25 @@ class VoucherActivation(Base):
     )
 
 
+class Consignment(Base):
+    """Stock shipped to a distributor: a serial range of one batch that only it may activate."""
+
+    __tablename__ = "consignments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch_pk: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
+    distributor_pk: Mapped[int] = mapped_column(ForeignKey("distributors.id"), index=True)
+    first_sequence: Mapped[int] = mapped_column(Integer)
+    last_sequence: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer)  # cards of the range that became this distributor's
+    moved: Mapped[int] = mapped_column(Integer, default=0)  # of which taken from another distributor
+    consigned_at: Mapped[dt.datetime] = mapped_column(TS)
+    actor: Mapped[str] = mapped_column(String(100))
+    __table_args__ = (
+        CheckConstraint("count > 0", name="ck_consignments_count"),
+        CheckConstraint("moved >= 0 AND moved <= count", name="ck_consignments_moved"),
+    )
+
+
 class Payment(Base):
     """Money received through a channel: the payments subledger, one row per payment.
 
@@ -284,6 +303,6 @@ vouchers_lifecycle = table(
     column("id", BigInteger), column("batch_pk", Integer), column("sequence", Integer),
     column("serial", String), column("status", String), column("face_value", BigInteger),
     column("currency", String), column("expires", Date), column("distributor_id", String),
-    column("activated_at", TS()), column("redeemed_at", TS()), column("expired_at", TS()),
-    column("voided_at", TS()), column("updated_at", TS()),
+    column("consigned_to", String), column("activated_at", TS()), column("redeemed_at", TS()),
+    column("expired_at", TS()), column("voided_at", TS()), column("updated_at", TS()),
 )

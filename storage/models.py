@@ -69,7 +69,9 @@ class Voucher(Base):
     currency: Mapped[str] = mapped_column(String(3))
     expires: Mapped[dt.date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="inactive")
-    distributor_id: Mapped[str | None] = mapped_column(String(64))
+    distributor_id: Mapped[str | None] = mapped_column(String(64))  # who sold (activated) it
+    # whose stock it is: the distributor it was shipped to (0014_consignments), or who activated it
+    consigned_to: Mapped[str | None] = mapped_column(String(64))
     activated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     redeemed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     expired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # added by 0002_ledger

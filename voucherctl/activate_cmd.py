@@ -1,11 +1,12 @@
-"""``voucherctl batch activate``: sold stock becomes redeemable (attached by batch_cmd)."""
+"""``voucherctl batch consign`` and ``batch activate``: stock shipped to a distributor, sold stock made
+redeemable (attached by batch_cmd)."""
 from __future__ import annotations
 
 import dataclasses
 
 import click
 
-from ledger import voucher_books
+from ledger import stock, voucher_books
 from voucherctl import context
 from voucherctl.ledger_cmd import money
 from voucherctl.output import emit, json_option
@@ -31,3 +32,29 @@ def activate(batch_id: str, distributor_id: str, from_serial: str | None, to_ser
          f"activated {result.count} cards of {result.batch_id} ({result.first_serial}..{result.last_serial}) for "
          f"{result.distributor_id}: liability {money(result.face_total)} {result.currency}, "
          f"commission {money(result.commission_total)}, receivable {money(result.receivable)}")
+
+
+@click.command("consign")
+@click.argument("batch_id")
+@click.option("--distributor", "distributor_id", required=True, help="Who receives the stock.")
+@click.option("--from", "from_serial", default=None, help="First serial of the shipped range (default: whole batch).")
+@click.option("--to", "to_serial", default=None, help="Last serial of the shipped range (same as --from for one card).")
+@click.option("--operator", required=True, help="Who ships the stock.")
+@click.option("--reassign", is_flag=True, help="Also move inactive cards consigned to another distributor (returned "
+                                               "stock sent elsewhere).")
+@json_option
+def consign(batch_id: str, distributor_id: str, from_serial: str | None, to_serial: str | None, operator: str,
+            reassign: bool, as_json: bool) -> None:
+    """Ship inactive stock to a distributor: only it may then activate those cards itself (over the API).
+
+    Books nothing (the sale is booked at activation). Re-running for stock the
+    distributor already holds changes nothing.
+    """
+    with context.sessions().begin() as session:
+        result = stock.consign(session, batch_id, distributor_id, from_serial, to_serial, now=context.now(),
+                               actor=operator, reassign=reassign)
+    moved = "".join(f", {n} moved from {holder}" for holder, n in result.moved_from.items())
+    emit(as_json, dataclasses.asdict(result),
+         f"consigned {result.consigned} of {result.count} cards of {result.batch_id} "
+         f"({result.first_serial}..{result.last_serial}) to {result.distributor_id}{moved}"
+         + ("" if result.consigned else " (already its stock: nothing changed)"))

@@ -1,4 +1,4 @@
-"""``voucherctl batch``: create, approve, print, export, activate, void, show, list."""
+"""``voucherctl batch``: create, approve, print, export, consign, activate, void, show, list."""
 from __future__ import annotations
 
 import dataclasses
@@ -122,11 +122,12 @@ def close(batch_id: str, operator: str, as_json: bool) -> None:
 @click.argument("batch_id")
 @json_option
 def show(batch_id: str, as_json: bool) -> None:
-    """One batch with its voucher counts by status."""
+    """One batch with its voucher counts by status, and by holder (distributor consigned to) and status."""
     with context.sessions().begin() as session:
         record = batch_service.get_batch(session, batch_id)
         document = {**_summary_json(batch_service.BatchSummary.of(record)),
-                    "vouchers_by_status": batch_service.status_counts(session, record)}
+                    "vouchers_by_status": batch_service.status_counts(session, record),
+                    "stock_by_holder": batch_service.stock_by_holder(session, record)}
     emit(as_json, document)
 
 
@@ -198,9 +199,11 @@ def print_(batch_id: str | None, out_path: Path | None, layout: str, list_layout
     emit(as_json, document, lambda: [click.echo(f"{f.path}  {f.card_count} cards  sha256 {f.sha256}") for f in files])
 
 
-try:  # the books add sale activation
+try:  # the books add consignment and sale activation
     from voucherctl.activate_cmd import activate as _activate
+    from voucherctl.activate_cmd import consign as _consign
 
+    batch.add_command(_consign, "consign")
     batch.add_command(_activate, "activate")
 except ModuleNotFoundError as _e:
     if _e.name != "voucherctl.activate_cmd":

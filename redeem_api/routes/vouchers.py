@@ -1,9 +1,11 @@
 """Distributor stock over HTTP: ``GET /api/v1/vouchers/<serial>`` and ``POST /api/v1/activations``.
 
-A distributor sees only the cards it activated (anything else is "not
-found", so serials of other sellers reveal nothing) and activates only for
-itself; an admin sees everything and names the distributor. The code is
-never part of any answer.
+A distributor sees only its own stock - the cards consigned (shipped) to it
+or that it activated; anything else is "not found", so serials of other
+sellers reveal nothing - and activates only its own consigned stock, for
+itself. An admin sees everything and activates for a named distributor (as
+an operator's ``voucherctl batch activate`` does). The code is never part of
+any answer.
 """
 from __future__ import annotations
 
@@ -58,10 +60,12 @@ def get_voucher(serial: str):
     with session.begin():
         row = session.execute(
             select(Voucher.serial, Voucher.status, Voucher.face_value, Voucher.currency, Voucher.expires,
-                   Voucher.distributor_id, Voucher.activated_at, Voucher.redeemed_at, Batch.batch_id)
+                   Voucher.distributor_id, Voucher.consigned_to, Voucher.activated_at, Voucher.redeemed_at,
+                   Batch.batch_id)
             .join(Batch, Batch.id == Voucher.batch_pk).where(Voucher.serial == serial)
         ).one_or_none()
-    if row is None or (client.role == "distributor" and row.distributor_id != client.distributor_id):
+    if row is None or (client.role == "distributor"
+                       and client.distributor_id not in (row.distributor_id, row.consigned_to)):
         raise VoucherNotFound("no voucher with that serial in your stock")
     status = row.status
     return json_response(200, {
@@ -73,6 +77,7 @@ def get_voucher(serial: str):
         "currency": row.currency,
         "expires": row.expires.isoformat(),
         "distributor_id": row.distributor_id,
+        "consigned_to": row.consigned_to,
         "activated_at": _iso(row.activated_at),
         "redeemed_at": _iso(row.redeemed_at),
     })
@@ -107,7 +112,8 @@ def create_activation():
 
     def handler(session):
         try:
-            result = activate(session, batch_id, distributor_id, first, last, now=at, actor=client.actor)
+            result = activate(session, batch_id, distributor_id, first, last, now=at, actor=client.actor,
+                              own_stock_only=client.role == "distributor")
         except BatchNotFound as e:
             raise NotFound(f"no batch {batch_id}", code="batch_not_found") from e
         except ActivationError as e:

@@ -58,6 +58,30 @@ def test_accounts(cli):
     fails(cli("accounts", "show", "999"), "unknown account")
 
 
+def test_consigning_stock_to_a_distributor(cli, stock):
+    shipped = ok_json(cli("batch", "consign", stock.batch_id, "--distributor", "SHOP-1", "--from", stock.serial(1),
+                          "--to", stock.serial(4), "--operator", "carol", "--json"))
+    assert (shipped["count"], shipped["consigned"], shipped["moved_from"]) == (4, 4, {})
+    assert ok_json(cli("batch", "show", stock.batch_id, "--json"))["stock_by_holder"] == [
+        {"consigned_to": "SHOP-1", "status": "inactive", "count": 4},
+        {"consigned_to": None, "status": "inactive", "count": 6}]
+    code, out, err = cli("batch", "consign", stock.batch_id, "--distributor", "SHOP-1", "--from", stock.serial(1),
+                         "--to", stock.serial(4), "--operator", "carol")
+    assert code == 0 and "already its stock: nothing changed" in out, err
+    fails(cli("batch", "consign", stock.batch_id, "--distributor", "SHOP-2", "--operator", "carol"),
+          "4 of 10 cards in that range are consigned to another distributor")
+    fails(cli("batch", "activate", stock.batch_id, "--distributor", "SHOP-2", "--from", stock.serial(3),
+              "--to", stock.serial(5)), "consigned to another distributor")
+    fails(cli("batch", "consign", stock.batch_id, "--distributor", "SHOP-2", "--operator", "carol", "--from",
+              stock.serial(2)), "give both --from and --to")
+    fails(cli("batch", "consign", stock.batch_id, "--distributor", "SHOP-2"), "--operator")
+    moved = ok_json(cli("batch", "consign", stock.batch_id, "--distributor", "SHOP-2", "--operator", "carol",
+                        "--reassign", "--json"))
+    assert (moved["consigned"], moved["moved_from"]) == (10, {"SHOP-1": 4})
+    sold = ok_json(cli("batch", "activate", stock.batch_id, "--distributor", "SHOP-2", "--json"))
+    assert sold["count"] == 10
+
+
 def test_sale_redemption_expiry_and_reports(cli, stock, db_url, tmp_path):
     ok_json(cli("accounts", "create", "--account-no", "0101", "--name", "张三", "--arrears", "20.00", "--json"))
     ok_json(cli("ledger", "commission", "--distributor", "SHOP-1", "--rate", "2%", "--operator", "mkt", "--json"))

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from redeem_api.clients import revoke_client
 from storage.api_models import ApiClient
 from storage.metering_models import CostControlOrder
+from storage.models import Voucher
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, ACCOUNT_METERED, auth, fresh_key
 
 ROLES = ("terminal", "distributor", "channel", "finance", "admin", "headend")
@@ -164,6 +165,29 @@ def test_distributor_activates_only_for_itself(client, world):
     assert ok.status_code == 201 and ok.get_json()["distributor_id"] == "D001"
     again = client.post("/api/v1/activations", json=body, headers=auth(world.keys["distributor"], fresh_key()))
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "activation_refused"
+
+
+def test_a_distributor_sees_and_activates_only_stock_consigned_to_it(client, world):
+    consigned = world.cards[-1]  # the world ships its whole batch to D001; D002 gets nothing
+    seen = client.get(f"/api/v1/vouchers/{consigned.serial}", headers=auth(world.keys["distributor"]))
+    assert seen.status_code == 200
+    assert seen.get_json()["consigned_to"] == "D001" and seen.get_json()["status"] == "inactive"
+    unshipped_batch, unshipped = world.new_batch(3, consign=False)
+    attempts = [("distributor2", world.batch_id, consigned), ("distributor", unshipped_batch, unshipped[0]),
+                ("distributor2", unshipped_batch, unshipped[0])]
+    for name, batch_id, card in attempts:
+        body = {"batch_id": batch_id, "from_serial": card.serial, "to_serial": card.serial}
+        refused = client.post("/api/v1/activations", json=body, headers=auth(world.keys[name], fresh_key()))
+        assert refused.status_code == 409
+        error = refused.get_json()["error"]
+        assert error["code"] == "activation_refused" and "not all in your stock" in error["message"]
+        assert "D001" not in error["message"] and "inactive" not in error["message"]  # nothing about others' stock
+    assert world.count(Voucher, Voucher.status == "active") == world.active  # nothing activated
+    admin = client.post("/api/v1/activations", headers=auth(world.keys["admin"], fresh_key()),
+                        json={"batch_id": unshipped_batch, "distributor_id": "D002"})
+    assert admin.status_code == 201 and admin.get_json()["count"] == 3  # an operator sells unshipped stock
+    now_theirs = client.get(f"/api/v1/vouchers/{unshipped[0].serial}", headers=auth(world.keys["distributor2"]))
+    assert now_theirs.get_json()["consigned_to"] == "D002"
 
 
 def test_admin_activation_needs_a_distributor(client, world):

@@ -18,6 +18,7 @@ from issuer.cardstore import card_file_path, read_cards
 from print_templates import CardRecord
 from issuer.signing_keys import create_key
 from keystore.store import KeyStore
+from ledger import stock
 from ledger.customers import create_customer, customer_summary
 from ledger.voucher_books import activate
 from redeem_api.clients import create_client
@@ -99,13 +100,16 @@ class World:
         return key
 
     def new_batch(self, count: int, *, face: int = 10000, activate_count: int = 0,
-                  distributor: str = DISTRIBUTOR) -> tuple[str, list[CardRecord]]:
+                  distributor: str = DISTRIBUTOR, consign: bool = True) -> tuple[str, list[CardRecord]]:
+        """An approved batch; by default all of it shipped to ``distributor`` and its first cards sold."""
         summary = create_batch(self.sessions, self.store, PASSPHRASE,
                                BatchRequest(face_value=face, count=count, expires=EXPIRES, currency="CNY",
                                             operator="alice"),
                                now=self.now, today=self.now.date(), issuer_code=1, max_count=1_000_000)
         with self.sessions.begin() as s:
             approve_batch(s, summary.batch_id, "bob", self.now)
+            if consign:
+                stock.consign(s, summary.batch_id, distributor, now=self.now, actor="carol")
         cards = list(read_cards(card_file_path(self.store.home, summary.batch_id),
                                 self.store.cardstore_identity(PASSPHRASE)))
         if activate_count:
