@@ -154,3 +154,4 @@ def test_export_refuses_draft_and_bad_recipient(ready, tmp_path):
 def test_init_is_idempotent(ready):
     again = ready("init", "--json", check=True).json()
     assert again["key_store_created"] is False and again["schema_before"] == again["schema"]
+    assert again["audit_checkpoint_key_created"] is False
