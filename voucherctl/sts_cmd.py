@@ -468,7 +468,8 @@ _HEX_ON_ARGV = ("voucherctl: warning: --hex put the vending key on the command l
 
 
 @vending_key.command("import")
-@click.option("--hex-file", "hex_file", default=None, type=click.File("r", encoding="ascii", errors="replace", lazy=False),
+@click.option("--hex-file", "hex_file", default=None,
+              type=click.File("r", encoding="ascii", errors="replace", lazy=False),
               metavar="FILE", help="Read the 20-byte vending key (40 hex digits) from FILE, or from stdin with -.")
 @click.option("--hex", "hex_key", default=None, metavar="HEX",
               help="The key on the command line (deprecated: visible to other users; use --hex-file).")
