@@ -37,6 +37,7 @@ import uuid
 
 PG_ADMIN = os.environ.get("VOUCHER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MESSAGE_PREFIX = b"x" * 85  # + 19 code digits = 104 bytes, the size of the real Sig_structure
+_PASSPHRASE = "bench passphrase (not secret)"  # new key stores need 12+ characters
 
 
 def _raw_worker(n: int) -> tuple[int, float]:
@@ -104,13 +105,13 @@ def _one_batch(count: int, url: str, home: str, workers: int) -> None:
     engine = make_engine(url)
     upgrade_to_head(engine)
     store = KeyStore(home)
-    store.initialise("bench")
-    create_key(store, "bench", now)
+    store.initialise(_PASSPHRASE)
+    create_key(store, _PASSPHRASE, now)
     request = BatchRequest(10000, count, dt.date(now.year + 2, 1, 1), "CNY", "bench")
     server_before = _server_ticks(engine)
     before = os.times()
     start = time.perf_counter()
-    create_batch(session_factory(engine), store, "bench", request, now=now, today=now.date(), issuer_code=1,
+    create_batch(session_factory(engine), store, _PASSPHRASE, request, now=now, today=now.date(), issuer_code=1,
                  max_count=10_000_000, workers=workers)
     elapsed = time.perf_counter() - start
     after = os.times()

@@ -15,6 +15,10 @@ class PassphraseMissing(KeyStoreError):
     code = "passphrase_missing"
 
 
+class WeakPassphrase(KeyStoreError):
+    code = "weak_passphrase"
+
+
 class WrongPassphrase(KeyStoreError):
     code = "wrong_passphrase"
 

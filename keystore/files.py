@@ -44,6 +44,18 @@ def write_private(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
+def append_private(path: Path, data: bytes) -> None:
+    """Append ``data`` to ``path`` (created 0600), synced to disk."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def exclusive_lock(directory: Path) -> Iterator[None]:
     """Serialise writers of one key store across processes."""

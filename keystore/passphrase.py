@@ -5,12 +5,21 @@ import logging
 import secrets
 from pathlib import Path
 
-from keystore.errors import PassphraseMissing
+from keystore.errors import PassphraseMissing, WeakPassphrase
 from keystore.files import ensure_private_dir, write_private
 from vouchers.settings import Settings
 
 log = logging.getLogger(__name__)
 DEMO_FILE = "DEMO-ONLY-passphrase.txt"
+# For new key stores only: a store keeps opening with the passphrase it was made with.
+MIN_NEW_PASSPHRASE_CHARS = 12
+
+
+def check_new_passphrase(passphrase: str) -> None:
+    """Refuse a passphrase too short to seal a new key store (scrypt slows guessing, it cannot save "a")."""
+    if len(passphrase.strip()) < MIN_NEW_PASSPHRASE_CHARS:
+        raise WeakPassphrase(f"VOUCHER_KEY_PASSPHRASE is too short to create a key store: use at least "
+                             f"{MIN_NEW_PASSPHRASE_CHARS} characters (a few random words)")
 
 
 def resolve_passphrase(settings: Settings) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from keystore.errors import KeyNotFound, KeyStoreError, KeyStoreMissing
 from keystore.files import ensure_private_dir, exclusive_lock, write_private
+from keystore.passphrase import check_new_passphrase
 from keystore.sealing import seal, unseal
 from vouchers.keyring import KeyRing, KeyStatus, PublicKey
 
@@ -84,8 +85,11 @@ class KeyStore:
     def initialise(self, passphrase: str) -> bool:
         """Create the pepper and card-store identity once; True if created now.
 
-        On an existing store the passphrase is checked against the pepper.
+        On an existing store the passphrase is checked against the pepper; a new
+        store refuses a short one (:func:`keystore.passphrase.check_new_passphrase`).
         """
+        if not self.exists():
+            check_new_passphrase(passphrase)  # before any file is made
         ensure_private_dir(self.home)
         ensure_private_dir(self.dir)
         ensure_private_dir(self.dir / "signing")
@@ -93,6 +97,7 @@ class KeyStore:
             if self.exists():
                 self.pepper(passphrase)
                 return False
+            check_new_passphrase(passphrase)
             from pyrage import x25519
 
             identity = x25519.Identity.generate()

@@ -1,13 +1,22 @@
-"""``voucherctl audit``: read and verify the hash-chained audit log."""
+"""``voucherctl audit``: read and verify the hash-chained audit log; sign checkpoints of its head."""
 from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from storage.audit import verify_chain
 from storage.models import AuditEvent
 from voucherctl import context
 from voucherctl.output import CliError, emit, json_option
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 
 @click.group()
@@ -15,22 +24,130 @@ def audit() -> None:
     """The tamper-evident audit log (every lifecycle transition)."""
 
 
-@audit.command("verify")
+CHECKPOINT_LOG = "audit-checkpoints.jsonl"  # convenience copies under VOUCHER_HOME; the real ones live elsewhere
+
+
+@audit.command("checkpoint")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+              help="Also write it to FILE (created 0600; an existing FILE is refused).")
 @json_option
-def verify(as_json: bool) -> None:
-    """Recompute the hash chain; exit non-zero if any event was edited, inserted or deleted."""
+def checkpoint(out: Path | None, as_json: bool) -> None:
+    """Sign the chain's head (newest event, its hash, the count, the time): keep it OUTSIDE the database.
+
+    `audit verify --checkpoint FILE` then detects a rewrite or truncation of the log up to that
+    event, even one that recomputed the hash chain. Signed with the audit-checkpoint key of the
+    key store (created if missing); a copy is appended to VOUCHER_HOME/audit-checkpoints.jsonl.
+    """
+    from keystore.audit_key import ensure_audit_key, load_audit_key
+    from keystore.files import append_private, write_private
+    from storage.audit_checkpoint import chain_head, sign
+
+    if out is not None and out.exists():
+        raise CliError(f"--out {out} exists: a checkpoint never replaces another, choose a new file")
+    store, phrase = context.key_store(), context.passphrase()
+    ensure_audit_key(store, phrase)
+    key = load_audit_key(store, phrase)
     with context.sessions().begin() as session:
-        problems = list(verify_chain(session))
+        head = chain_head(session, context.now())
+    document = sign(head, key)
+    line = (json.dumps(document, separators=(",", ":")) + "\n").encode("ascii")
+    log_path = Path(context.settings().home) / CHECKPOINT_LOG
+    try:
+        if out is not None:
+            write_private(out, line)
+        append_private(log_path, line)
+    except OSError as e:
+        raise CliError(f"cannot write the checkpoint to {e.filename or out}: {e.strerror}") from e
+
+    def human() -> None:
+        click.echo(f"audit checkpoint: newest event {head.event_id} ({head.events} events), hash {head.hash[:16]}..., "
+                   f"{document['at']}; " + (f"written to {out}" if out else "keep the line below outside the database"))
+        if out is None:
+            click.echo(line.decode("ascii"), nl=False)
+
+    emit(as_json, document, human)
+
+
+def _checkpoint_documents(paths: tuple[Path, ...]) -> Iterator[tuple[str, object]]:
+    """(label, parsed JSON or None if unreadable) for each checkpoint: one per file, or one per line (JSON lines)."""
+    for path in paths:
+        try:
+            text = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError):
+            yield str(path), None
+            continue
+        try:
+            yield str(path), json.loads(text)
+            continue
+        except ValueError:
+            pass
+        lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+        if not lines:
+            yield str(path), None
+        for n, line in lines:
+            try:
+                yield f"{path}:{n}", json.loads(line)
+            except ValueError:
+                yield f"{path}:{n}", None
+
+
+@audit.command("verify")
+@click.option("--checkpoint", "checkpoints", multiple=True, metavar="FILE",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Also check against a signed checkpoint (repeatable; JSON lines files hold several). "
+                   "Needs VOUCHER_KEY_PASSPHRASE.")
+@json_option
+def verify(checkpoints: tuple[Path, ...], as_json: bool) -> None:
+    """Recompute the hash chain; exit non-zero if any event was edited, inserted or deleted.
+
+    With --checkpoint, also exit non-zero if a checkpoint is not validly signed by this key store's
+    audit-checkpoint key, or if the log no longer holds the event it recorded with the same hash
+    (rewritten, or truncated at or before it).
+    """
+    trusted = None
+    if checkpoints:
+        from keystore.audit_key import load_audit_key
+
+        trusted = load_audit_key(context.key_store(), context.passphrase()).public_key()
+    with context.sessions().begin() as session:
+        problems: list[dict[str, Any]] = [{"event_id": p.event_id, "problem": p.problem}
+                                          for p in verify_chain(session)]
         total = session.query(AuditEvent).count()
-    document = {"events": total, "ok": not problems,
-                "problems": [{"event_id": p.event_id, "problem": p.problem} for p in problems]}
+        checked = [] if trusted is None else _check_checkpoints(session, checkpoints, trusted, problems)
+    document: dict[str, Any] = {"events": total, "ok": not problems, "problems": problems}
+    if checkpoints:
+        document["checkpoints"] = checked
     if problems:
         if as_json:
             emit(True, document)
         first = problems[0]
-        raise CliError(f"audit chain broken at event {first.event_id}: {first.problem} "
-                       f"({len(problems)} problem(s) in {total} events)")
-    emit(as_json, document, f"audit chain intact: {total} events")
+        where = (f"checkpoint {first['checkpoint']}" if "checkpoint" in first
+                 else f"chain broken at event {first['event_id']}")
+        raise CliError(f"audit {where}: {first['problem']} ({len(problems)} problem(s) in {total} events)")
+    emit(as_json, document, f"audit chain intact: {total} events"
+         + (f"; matches {len(checked)} checkpoint(s)" if checked else ""))
+
+
+def _check_checkpoints(session: Session, paths: tuple[Path, ...], trusted: Ed25519PublicKey,
+                       problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Append each checkpoint's problems to ``problems``; the checkpoints that were validly signed."""
+    from storage.audit_checkpoint import InvalidCheckpoint, compare
+    from storage.audit_checkpoint import verify as verify_checkpoint
+
+    checked = []
+    for label, parsed in _checkpoint_documents(paths):
+        try:
+            if parsed is None:
+                raise InvalidCheckpoint("unreadable, or not JSON")
+            point = verify_checkpoint(parsed, trusted)
+        except InvalidCheckpoint as e:
+            problems.append({"event_id": None, "checkpoint": label, "problem": f"refused: {e}"})
+            continue
+        found = compare(session, point)
+        problems.extend({"event_id": point.event_id, "checkpoint": label, "problem": p} for p in found)
+        checked.append({"checkpoint": label, "event_id": point.event_id, "events": point.events,
+                        "at": point.at.isoformat(), "ok": not found})
+    return checked
 
 
 @audit.command("list")

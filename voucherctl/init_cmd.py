@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from keystore.audit_key import ensure_audit_key
 from storage.migrate import upgrade_to_head
 from voucherctl import context
 from voucherctl.output import emit, json_option
@@ -14,11 +15,14 @@ def init(as_json: bool) -> None:
     """Create or upgrade the database schema and the key store (safe to re-run)."""
     settings = context.settings()
     phrase = context.passphrase()
-    created = context.key_store().initialise(phrase)
+    store = context.key_store()
+    created = store.initialise(phrase)
+    audit_key_created = ensure_audit_key(store, phrase)
     before, after = upgrade_to_head(context.engine())
     document = {
         "home": str(settings.home), "database": context.engine().url.render_as_string(hide_password=True),
-        "schema_before": before, "schema": after, "key_store_created": created, "demo": settings.demo,
+        "schema_before": before, "schema": after, "key_store_created": created,
+        "audit_checkpoint_key_created": audit_key_created, "demo": settings.demo,
     }
     emit(as_json, document, lambda: click.echo(
         f"key store {'created' if created else 'ok'} in {settings.home}; schema "

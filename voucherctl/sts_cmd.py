@@ -12,7 +12,7 @@ import functools
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
@@ -462,8 +462,17 @@ def vending_key() -> None:
     """Vending keys (DKGA04), sealed in the key store apart from the voucher-signing keys."""
 
 
+_HEX_FILE_LIMIT = 1024  # 40 hex digits, with room for spaces and newlines
+_HEX_ON_ARGV = ("voucherctl: warning: --hex put the vending key on the command line (visible in ps, "
+                "/proc/*/cmdline and shell history); use --hex-file FILE or --hex-file - (stdin)")
+
+
 @vending_key.command("import")
-@click.option("--hex", "hex_key", default=None, metavar="HEX", help="The 20-byte vending key (40 hex digits).")
+@click.option("--hex-file", "hex_file", default=None,
+              type=click.File("r", encoding="ascii", errors="replace", lazy=False),
+              metavar="FILE", help="Read the 20-byte vending key (40 hex digits) from FILE, or from stdin with -.")
+@click.option("--hex", "hex_key", default=None, metavar="HEX",
+              help="The key on the command line (deprecated: visible to other users; use --hex-file).")
 @click.option("--generate", is_flag=True, help="Make a random key instead (test supply groups only).")
 @click.option("--sgc", required=True, metavar="S")
 @click.option("--krn", required=True, metavar="K")
@@ -471,8 +480,8 @@ def vending_key() -> None:
 @click.option("--replace", is_flag=True, help="Overwrite an existing key for the same SGC/KRN/KT.")
 @json_option
 @_vending_errors
-def vending_key_import(hex_key: str | None, generate: bool, sgc: str, krn: str, key_type: str, replace: bool,
-                       as_json: bool) -> None:
+def vending_key_import(hex_file: TextIO | None, hex_key: str | None, generate: bool, sgc: str, krn: str,
+                       key_type: str, replace: bool, as_json: bool) -> None:
     """Seal a vending key into the key store (the key is never printed)."""
     import secrets
 
@@ -480,13 +489,20 @@ def vending_key_import(hex_key: str | None, generate: bool, sgc: str, krn: str, 
     from sts.dkga04 import parse_hex_key
     from voucherctl import context
 
-    if (hex_key is None) == (not generate):
-        raise CliError("give exactly one of --hex HEX or --generate")
-    key = secrets.token_bytes(VENDING_KEY_BYTES) if generate else \
-        parse_hex_key(hex_key or "", VENDING_KEY_BYTES, "vending key")
+    if sum((hex_file is not None, hex_key is not None, generate)) != 1:
+        raise CliError("give exactly one of --hex-file FILE (or - for stdin), --hex HEX or --generate")
+    if generate:
+        key = secrets.token_bytes(VENDING_KEY_BYTES)
+    else:
+        text = hex_file.read(_HEX_FILE_LIMIT + 1) if hex_file is not None else hex_key
+        if text is not None and len(text) > _HEX_FILE_LIMIT:
+            raise CliError(f"--hex-file: more than {_HEX_FILE_LIMIT} characters: not a vending key file")
+        key = parse_hex_key(text or "", VENDING_KEY_BYTES, "vending key")
     key_id = VendingKeyId(_int(sgc, "--sgc", 0, 999_999, 6), _int(krn, "--krn", 1, 9, 1),
                           _int(key_type, "--key-type", 0, 3, 1))
     store_vending_key(context.key_store(), key_id, key, context.passphrase(), replace=replace)
+    if hex_key is not None:  # after success, so a refusal stays one line on stderr
+        click.echo(_HEX_ON_ARGV, err=True)
     emit(as_json, {**key_id.as_dict(), "generated": generate},
          f"sealed vending key SGC {key_id.sgc:06d} KRN {key_id.krn} KT {key_id.key_type}")
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import shutil
 import subprocess
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from keystore.store import KeyStore
+from keystore.vending_keys import VendingKeyId, load_vending_key
 from sts.decoder import decode_token
 from sts.dkga04 import MeterKeyParams, derive_decoder_key
 from sts.pan import MeterPan
@@ -128,6 +131,52 @@ def test_refusals_are_one_line_errors(cli: Cli) -> None:
 
 
 NEW_KEY_HEX = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _sealed_key(tmp_path: Path, sgc: int, krn: int) -> bytes:
+    store = KeyStore(tmp_path / "home")
+    return load_vending_key(store, VendingKeyId(sgc, krn, 2), "sts cli passphrase")
+
+
+def test_vending_key_import_reads_the_key_from_a_file_or_stdin(cli: Cli, tmp_path: Path, monkeypatch) -> None:
+    key_file = tmp_path / "vending.hex"
+    key_file.write_text(KEY_HEX + "\n")
+    r = cli("sts", "vending-key", "import", "--hex-file", str(key_file), "--sgc", "123457", "--krn", "1", "--json")
+    assert r.code == 0 and r.err == "", r.err
+    assert r.json() == {"sgc": 123457, "krn": 1, "key_type": 2, "generated": False}
+    assert _sealed_key(tmp_path, 123457, 1) == bytes.fromhex(KEY_HEX)
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(NEW_KEY_HEX + "\n"))
+    r = cli("sts", "vending-key", "import", "--hex-file", "-", "--sgc", "123457", "--krn", "2")
+    assert r.code == 0 and r.err == "", r.err
+    assert NEW_KEY_HEX not in r.out and _sealed_key(tmp_path, 123457, 2) == bytes.fromhex(NEW_KEY_HEX)
+
+
+def test_vending_key_on_the_command_line_still_works_with_a_warning(cli: Cli, tmp_path: Path) -> None:
+    r = cli("sts", "vending-key", "import", "--hex", KEY_HEX, "--sgc", "123457", "--krn", "1", "--json")
+    assert r.code == 0 and r.json()["sgc"] == 123457
+    assert r.err.count("\n") == 1 and "warning" in r.err and "--hex-file" in r.err and KEY_HEX not in r.err
+    assert _sealed_key(tmp_path, 123457, 1) == bytes.fromhex(KEY_HEX)
+
+
+def test_vending_key_import_refusals(cli: Cli, tmp_path: Path) -> None:
+    bad, big = tmp_path / "bad.hex", tmp_path / "big.hex"
+    bad.write_text("not hex at all\n")
+    big.write_text(KEY_HEX + " " * 2000)
+    for args, words in (
+        (("--hex-file", str(bad)), "not valid hex"),
+        (("--hex-file", str(big)), "not a vending key file"),
+        (("--hex-file", str(bad), "--hex", KEY_HEX), "exactly one of"),
+        (("--hex-file", str(bad), "--generate"), "exactly one of"),
+        ((), "exactly one of"),
+    ):
+        r = cli("sts", "vending-key", "import", *args, "--sgc", "123457", "--krn", "1")
+        assert r.code == 1 and words in r.err and r.err.count("\n") == 1, (args, r.err)
+        assert KEY_HEX not in r.err
+    missing = cli("sts", "vending-key", "import", "--hex-file", str(tmp_path / "absent"), "--sgc", "1", "--krn", "1")
+    assert missing.code == 2 and missing.err.count("\n") == 1
+    assert not (tmp_path / "home" / "keys" / "vending").exists() or \
+        not any((tmp_path / "home" / "keys" / "vending").iterdir())
 
 
 def _pdf_shows(path: Path, *words: str) -> None:

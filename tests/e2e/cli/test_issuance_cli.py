@@ -120,6 +120,15 @@ def test_wrong_and_missing_passphrase(ready, db_url):
     assert _counts(db_url) == (0, 0)
 
 
+def test_init_refuses_a_short_passphrase_for_a_new_key_store(cli):
+    for weak in ("a", "eleven char"):
+        refused = cli("init", env={"VOUCHER_KEY_PASSPHRASE": weak})
+        assert refused.code == 1 and refused.err.count("\n") == 1, refused.err
+        assert "too short to create a key store" in refused.err and "at least 12 characters" in refused.err
+        assert not (cli.home / "keys").exists()
+    assert cli("init", "--json", check=True).json()["key_store_created"] is True
+
+
 def test_missing_key_store(cli, tmp_path):
     result = cli("keys", "list", env={"VOUCHER_HOME": str(tmp_path / "nowhere")})
     assert result.code != 0 and "voucherctl init" in result.err and result.err.count("\n") == 1
@@ -145,3 +154,4 @@ def test_export_refuses_draft_and_bad_recipient(ready, tmp_path):
 def test_init_is_idempotent(ready):
     again = ready("init", "--json", check=True).json()
     assert again["key_store_created"] is False and again["schema_before"] == again["schema"]
+    assert again["audit_checkpoint_key_created"] is False

@@ -5,18 +5,22 @@ import datetime as dt
 import json
 import os
 import stat
+from unittest import mock
 
 import pytest
 
 from issuer.signing_keys import create_key, revoke_key, rotate_key, unlock_signing_key
-from keystore.errors import KeyStateError, KeyStoreMissing, NoActiveKey, PassphraseMissing, WrongPassphrase
-from keystore.passphrase import DEMO_FILE, resolve_passphrase
+from keystore.errors import (KeyStateError, KeyStoreMissing, NoActiveKey, PassphraseMissing, WeakPassphrase,
+                             WrongPassphrase)
+from keystore.passphrase import DEMO_FILE, MIN_NEW_PASSPHRASE_CHARS, resolve_passphrase
 from keystore.sealing import seal, unseal
 from keystore.store import KeyStore
+from keystore.vending_keys import VendingKeyId, load_vending_key, store_vending_key
 from vouchers.keyring import KeyStatus
 from vouchers.settings import Settings
 
 NOW = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc)
+PASSPHRASE = "unit test passphrase"
 
 
 def test_seal_round_trip_and_purpose_binding():
@@ -40,12 +44,12 @@ def test_sealed_blobs_carry_the_production_scrypt_cost_and_unseal_reads_it_from_
 
 def test_store_files_are_private_and_secrets_sealed(tmp_path):
     store = KeyStore(tmp_path / "home")
-    assert store.initialise("pw") is True
-    assert store.initialise("pw") is False  # idempotent
-    record = create_key(store, "pw", NOW)
-    key_id, raw = unlock_signing_key(store, "pw")
+    assert store.initialise(PASSPHRASE) is True
+    assert store.initialise(PASSPHRASE) is False  # idempotent
+    record = create_key(store, PASSPHRASE, NOW)
+    key_id, raw = unlock_signing_key(store, PASSPHRASE)
     assert key_id == record.key_id and len(raw) == 32
-    pepper = store.pepper("pw")
+    pepper = store.pepper(PASSPHRASE)
     for path in (tmp_path / "home").rglob("*"):
         mode = stat.S_IMODE(os.stat(path).st_mode)
         assert mode & 0o077 == 0, f"{path} is {oct(mode)}"
@@ -57,7 +61,7 @@ def test_store_files_are_private_and_secrets_sealed(tmp_path):
 
 def test_wrong_passphrase_on_existing_store(tmp_path):
     store = KeyStore(tmp_path)
-    store.initialise("pw")
+    store.initialise(PASSPHRASE)
     with pytest.raises(WrongPassphrase):
         store.initialise("nope")
     with pytest.raises(WrongPassphrase):
@@ -71,17 +75,17 @@ def test_missing_store(tmp_path):
 
 def test_rotate_and_revoke(tmp_path):
     store = KeyStore(tmp_path)
-    store.initialise("pw")
-    first = create_key(store, "pw", NOW)
+    store.initialise(PASSPHRASE)
+    first = create_key(store, PASSPHRASE, NOW)
     with pytest.raises(KeyStateError):
-        create_key(store, "pw", NOW)
-    second, retired = rotate_key(store, "pw", NOW)
+        create_key(store, PASSPHRASE, NOW)
+    second, retired = rotate_key(store, PASSPHRASE, NOW)
     assert retired == [first.key_id]
     statuses = {r.key_id: r.status for r in store.records()}
     assert statuses == {first.key_id: KeyStatus.RETIRED, second.key_id: KeyStatus.ACTIVE}
     revoke_key(store, second.key_id, NOW)
     with pytest.raises(NoActiveKey):
-        unlock_signing_key(store, "pw")
+        unlock_signing_key(store, PASSPHRASE)
     with pytest.raises(KeyStateError):
         revoke_key(store, second.key_id, NOW)
     exported = store.keyring().export()["keys"]
@@ -98,3 +102,25 @@ def test_passphrase_resolution(tmp_path):
     assert stat.S_IMODE(os.stat(tmp_path / DEMO_FILE).st_mode) == 0o600
     explicit = Settings.from_env({"VOUCHER_HOME": str(tmp_path), "VOUCHER_DEMO": "1", "VOUCHER_KEY_PASSPHRASE": "x"})
     assert resolve_passphrase(explicit) == "x"
+
+
+@pytest.mark.parametrize("weak", ["", "a", "eleven char", " " * 20 + "a"])
+def test_a_new_store_refuses_a_short_passphrase(tmp_path, weak):
+    store = KeyStore(tmp_path / "home")
+    with pytest.raises(WeakPassphrase, match=f"at least {MIN_NEW_PASSPHRASE_CHARS} characters"):
+        store.initialise(weak)
+    assert not (tmp_path / "home").exists()
+    with pytest.raises(WeakPassphrase):  # a vending key as the first secret of a home: the same rule
+        store_vending_key(store, VendingKeyId(1, 1, 2), b"k" * 20, weak)
+    assert store.initialise("twelve chars") is True
+
+
+def test_a_store_made_with_a_short_passphrase_keeps_opening(tmp_path):
+    store = KeyStore(tmp_path)
+    with mock.patch("keystore.store.check_new_passphrase"):  # made before the rule existed
+        store.initialise("a")
+    assert store.initialise("a") is False
+    create_key(store, "a", NOW)
+    assert len(unlock_signing_key(store, "a")[1]) == 32
+    store_vending_key(store, VendingKeyId(1, 1, 2), b"k" * 20, "a")
+    assert load_vending_key(store, VendingKeyId(1, 1, 2), "a") == b"k" * 20
