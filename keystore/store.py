@@ -79,7 +79,32 @@ class KeyStore:
 
     def require(self) -> None:
         if not self.exists():
+            self._refuse_if_incomplete()
             raise KeyStoreMissing(f"no key store in {self.dir}: run `voucherctl init` (check VOUCHER_HOME)")
+
+    def _precious(self) -> list[str]:
+        """Key material a new store must never replace: the pepper, any key file in a subfolder (signing,
+        vending ...), a ring that lists keys. What a crashed first ``initialise`` leaves is not precious."""
+        if not self.dir.is_dir():
+            return []
+        found = [str(p.relative_to(self.dir)) for p in sorted(self.dir.glob("*/*")) if p.is_file()]
+        if self.pepper_path.exists():
+            found.insert(0, self.pepper_path.name)
+        try:
+            if json.loads(self.ring_path.read_bytes()).get("keys"):
+                found.insert(0, self.ring_path.name)
+        except (OSError, ValueError, AttributeError):
+            pass
+        return found
+
+    def _refuse_if_incomplete(self) -> None:
+        precious = self._precious()
+        if precious:
+            missing = [p.name for p in (self.pepper_path, self.ring_path) if not p.exists()]
+            raise KeyStoreError(
+                f"the key store in {self.dir} is incomplete: {' and '.join(missing)} missing beside "
+                f"{len(precious)} key file(s) ({', '.join(precious[:3])}{', ...' if len(precious) > 3 else ''}); "
+                "restore the missing file(s) from a backup: a new store would orphan every issued card")
 
     # -- set-up ------------------------------------------------------------
     def initialise(self, passphrase: str) -> bool:
@@ -88,8 +113,9 @@ class KeyStore:
         On an existing store the passphrase is checked against the pepper; a new
         store refuses a short one (:func:`keystore.passphrase.check_new_passphrase`).
         """
-        if not self.exists():
-            check_new_passphrase(passphrase)  # before any file is made
+        if not self.exists():  # before any file is made
+            self._refuse_if_incomplete()
+            check_new_passphrase(passphrase)
         ensure_private_dir(self.home)
         ensure_private_dir(self.dir)
         ensure_private_dir(self.dir / "signing")
@@ -97,7 +123,7 @@ class KeyStore:
             if self.exists():
                 self.pepper(passphrase)
                 return False
-            check_new_passphrase(passphrase)
+            self._refuse_if_incomplete()  # again, under the lock
             from pyrage import x25519
 
             identity = x25519.Identity.generate()

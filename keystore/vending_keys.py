@@ -19,7 +19,6 @@ from pathlib import Path
 
 from keystore.errors import KeyNotFound, KeyStateError, KeyStoreError
 from keystore.files import ensure_private_dir, exclusive_lock, write_private
-from keystore.passphrase import check_new_passphrase
 from keystore.sealing import seal, unseal
 from keystore.store import KeyStore
 
@@ -72,13 +71,14 @@ def list_vending_keys(store: KeyStore) -> list[VendingKeyId]:
 
 def store_vending_key(store: KeyStore, key_id: VendingKeyId, key: bytes, passphrase: str, *,
                       replace: bool = False) -> None:
-    """Seal ``key`` (20 bytes) under ``key_id``; an existing key is kept unless ``replace``."""
+    """Seal ``key`` (20 bytes) under ``key_id``; an existing key is kept unless ``replace``.
+
+    Only into an initialised store, and only with its passphrase (checked against the pepper): a key
+    sealed under another passphrase would be found unusable only when a meter needs it.
+    """
     if not isinstance(key, (bytes, bytearray)) or len(key) != VENDING_KEY_BYTES:
         raise KeyStoreError(f"a vending key is {VENDING_KEY_BYTES} bytes ({2 * VENDING_KEY_BYTES} hex digits)")
-    if not store.exists():  # the first secret of this home: held to the rule for new key stores
-        check_new_passphrase(passphrase)
-    ensure_private_dir(store.home)
-    ensure_private_dir(store.dir)
+    store.pepper(passphrase)
     directory = ensure_private_dir(vending_dir(store))
     with exclusive_lock(store.dir):
         path = directory / key_id.file_name

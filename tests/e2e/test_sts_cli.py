@@ -18,6 +18,7 @@ from sts.decoder import decode_token
 from sts.dkga04 import MeterKeyParams, derive_decoder_key
 from sts.pan import MeterPan
 from sts.tid import BaseDate
+from tests.conftest import cheap_sealing
 from voucherctl import context
 from voucherctl import main as voucherctl_main
 
@@ -56,6 +57,8 @@ def cli(db_url, tmp_path: Path, monkeypatch, capsys):  # type: ignore[no-untyped
     monkeypatch.setenv("VOUCHER_DATABASE_URL", db_url)
     monkeypatch.setenv("VOUCHER_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("VOUCHER_KEY_PASSPHRASE", "sts cli passphrase")
+    with cheap_sealing():  # vending keys go into an initialised key store only
+        KeyStore(tmp_path / "home").initialise("sts cli passphrase")
     monkeypatch.setenv("VOUCHER_ACTOR", "clerk")
     monkeypatch.delenv("VOUCHER_TARIFF_DIR", raising=False)
     context.settings.cache_clear()
@@ -177,6 +180,18 @@ def test_vending_key_import_refusals(cli: Cli, tmp_path: Path) -> None:
     assert missing.code == 2 and missing.err.count("\n") == 1
     assert not (tmp_path / "home" / "keys" / "vending").exists() or \
         not any((tmp_path / "home" / "keys" / "vending").iterdir())
+
+
+def test_vending_key_import_needs_the_stores_passphrase_and_an_initialised_store(cli: Cli, tmp_path: Path,
+                                                                                monkeypatch) -> None:
+    monkeypatch.setenv("VOUCHER_KEY_PASSPHRASE", "another long passphrase")
+    wrong = cli("sts", "vending-key", "import", "--generate", "--sgc", "123457", "--krn", "1")
+    assert wrong.code == 1 and "wrong VOUCHER_KEY_PASSPHRASE" in wrong.err and wrong.err.count("\n") == 1, wrong.err
+    monkeypatch.setenv("VOUCHER_HOME", str(tmp_path / "elsewhere"))
+    context.settings.cache_clear()
+    nowhere = cli("sts", "vending-key", "import", "--generate", "--sgc", "123457", "--krn", "1")
+    assert nowhere.code == 1 and "voucherctl init" in nowhere.err and nowhere.err.count("\n") == 1, nowhere.err
+    assert not (tmp_path / "home" / "keys" / "vending").exists() and not (tmp_path / "elsewhere").exists()
 
 
 def _pdf_shows(path: Path, *words: str) -> None:

@@ -7,6 +7,7 @@ import pytest
 
 from keystore.store import KeyStore
 from keystore.vending_keys import VendingKeyId, store_vending_key
+from tests.conftest import cheap_sealing
 from tests.integration.metering.conftest import CATALOG, World, at
 from vending.keys import software_backend
 from vending.meters import add_meter
@@ -40,7 +41,9 @@ class VendWorld:
 @pytest.fixture
 def vw(sessions, tmp_path) -> VendWorld:
     store = KeyStore(tmp_path / "home")
-    store_vending_key(store, VendingKeyId(123457, 1, 2), VENDING_KEY, PASSPHRASE)
+    with cheap_sealing():
+        store.initialise(PASSPHRASE)
+        store_vending_key(store, VendingKeyId(123457, 1, 2), VENDING_KEY, PASSPHRASE)
     world = VendWorld(World(sessions), store)
     world.metering.customer(ACCOUNT, mode="prepaid")
     world.meter(ACCOUNT, PAN)

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from keystore.errors import KeyStateError, KeyStoreError
+from keystore.errors import KeyStateError, KeyStoreError, KeyStoreMissing, WrongPassphrase
 from keystore.sealing import seal
 from keystore.store import KeyStore
 from keystore.vending_keys import VendingKeyId, list_vending_keys, load_vending_key, store_vending_key, vending_dir
@@ -17,6 +17,12 @@ from vending.service import vend_for_credit
 def test_vending_keys_are_sealed_under_their_own_purpose(tmp_path) -> None:
     store = KeyStore(tmp_path / "home")
     key_id = VendingKeyId(123457, 1, 2)
+    with pytest.raises(KeyStoreMissing):  # never a vending key without a key store to go with it
+        store_vending_key(store, key_id, VENDING_KEY, PASSPHRASE)
+    store.initialise(PASSPHRASE)
+    with pytest.raises(WrongPassphrase):  # nor one sealed under a passphrase the store does not open with
+        store_vending_key(store, key_id, VENDING_KEY, PASSPHRASE + "x")
+    assert list_vending_keys(store) == []
     store_vending_key(store, key_id, VENDING_KEY, PASSPHRASE)
     path = vending_dir(store) / key_id.file_name
     assert VENDING_KEY.hex() not in path.read_text() and oct(path.stat().st_mode & 0o777) == "0o600"

@@ -10,8 +10,8 @@ from unittest import mock
 import pytest
 
 from issuer.signing_keys import create_key, revoke_key, rotate_key, unlock_signing_key
-from keystore.errors import (KeyStateError, KeyStoreMissing, NoActiveKey, PassphraseMissing, WeakPassphrase,
-                             WrongPassphrase)
+from keystore.errors import (KeyStateError, KeyStoreError, KeyStoreMissing, NoActiveKey, PassphraseMissing,
+                             WeakPassphrase, WrongPassphrase)
 from keystore.passphrase import DEMO_FILE, MIN_NEW_PASSPHRASE_CHARS, resolve_passphrase
 from keystore.sealing import seal, unseal
 from keystore.store import KeyStore
@@ -19,6 +19,7 @@ from keystore.vending_keys import VendingKeyId, load_vending_key, store_vending_
 from vouchers.keyring import KeyStatus
 from vouchers.settings import Settings
 
+PW = "a long enough passphrase"
 NOW = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc)
 PASSPHRASE = "unit test passphrase"
 
@@ -110,7 +111,7 @@ def test_a_new_store_refuses_a_short_passphrase(tmp_path, weak):
     with pytest.raises(WeakPassphrase, match=f"at least {MIN_NEW_PASSPHRASE_CHARS} characters"):
         store.initialise(weak)
     assert not (tmp_path / "home").exists()
-    with pytest.raises(WeakPassphrase):  # a vending key as the first secret of a home: the same rule
+    with pytest.raises(KeyStoreMissing):  # a vending key is never the first secret of a home
         store_vending_key(store, VendingKeyId(1, 1, 2), b"k" * 20, weak)
     assert store.initialise("twelve chars") is True
 
@@ -124,3 +125,24 @@ def test_a_store_made_with_a_short_passphrase_keeps_opening(tmp_path):
     assert len(unlock_signing_key(store, "a")[1]) == 32
     store_vending_key(store, VendingKeyId(1, 1, 2), b"k" * 20, "a")
     assert load_vending_key(store, VendingKeyId(1, 1, 2), "a") == b"k" * 20
+
+
+@pytest.mark.parametrize("lost", ["pepper.sealed", "keyring.json"])
+def test_init_never_replaces_a_store_that_lost_a_file(tmp_path, lost):
+    store = KeyStore(tmp_path)
+    store.initialise(PW)
+    create_key(store, PW, NOW)
+    before = {p.name: p.read_bytes() for p in store.dir.rglob("*") if p.is_file()}
+    (store.dir / lost).unlink()
+    for attempt in (lambda: store.initialise(PW), store.require):
+        with pytest.raises(KeyStoreError, match=f"incomplete: {lost} missing .*restore the missing file"):
+            attempt()
+    after = {p.name: p.read_bytes() for p in store.dir.rglob("*") if p.is_file()}
+    assert after == {name: data for name, data in before.items() if name != lost}
+
+
+def test_init_completes_a_store_whose_first_initialise_was_cut_short(tmp_path):
+    store = KeyStore(tmp_path)
+    store.initialise(PW)
+    store.pepper_path.unlink()  # as if the process died before the pepper, the last file, was written
+    assert store.initialise(PW) is True and store.pepper(PW)
