@@ -21,6 +21,7 @@ import io
 from dataclasses import dataclass, field
 
 from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
 from print_templates.errors import InvalidCardData
@@ -194,6 +195,47 @@ def render_key_change_receipt(receipt: KeyChangeReceipt, *, lang: str = "zh", fo
     return _draw(lines, L["kc_title"], fonts)
 
 
+LABEL_SHARE = 0.38  # of the usable width: a row's label column; the value is right-aligned in the rest
+
+
+def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
+    """``text`` in pieces that each fit ``width`` at ``size``: broken at spaces, or anywhere in a word
+    (CJK text has no spaces) that is itself too wide."""
+    fits = lambda piece: pdfmetrics.stringWidth(piece, font, size) <= width  # noqa: E731
+    pieces: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if fits(candidate):
+            current = candidate
+            continue
+        if current:
+            pieces.append(current)
+        current = ""
+        for char in word:
+            if current and not fits(current + char):
+                pieces.append(current)
+                current = ""
+            current += char
+    return [*pieces, current] if current else pieces or [""]
+
+
+def _wrap_rows(lines: list[Line], fonts: FontSet, usable: float) -> list[Line]:
+    """Rows whose value is wider than its column at the nominal size go on over continuation rows."""
+    out: list[Line] = []
+    for line in lines:
+        kind, text, role, size, min_size, align = line
+        if kind != "row":
+            out.append(line)
+            continue
+        label, value = text.split("\t", 1)
+        font = pick_font(fonts, role, value, what=f"receipt {label}")
+        pieces = _wrap(value, font, size, usable * (1 - LABEL_SHARE))
+        out += [(kind, f"{label if n == 0 else ''}\t{piece}", role, size, min_size, align)
+                for n, piece in enumerate(pieces)]
+    return out
+
+
 def _draw(lines: list[Line], title: str, fonts: FontSet | None) -> bytes:
     """Lay ``lines`` out on one 80 mm page as tall as they need."""
     fonts = fonts or FontSet()
@@ -201,6 +243,7 @@ def _draw(lines: list[Line], title: str, fonts: FontSet | None) -> bytes:
     width = page.width_mm * mm
     left, right = page.margin_left_mm * mm, width - page.margin_right_mm * mm
     usable = right - left
+    lines = _wrap_rows(lines, fonts, usable)
     gap = 1.2 * mm
     height = page.margin_top_mm * mm + page.margin_bottom_mm * mm + sum(
         (2.5 * mm if kind == "rule" else size * 1.25 + gap) for kind, _, _, size, _, _ in lines)
@@ -223,8 +266,10 @@ def _draw(lines: list[Line], title: str, fonts: FontSet | None) -> bytes:
         y -= size * 1.25
         if kind == "row":  # label left, value right
             label, value = text.split("\t", 1)
-            label_w = usable * 0.38
+            label_w = usable * LABEL_SHARE
             for part, x, w, a in ((label, left, label_w, "left"), (value, left + label_w, usable - label_w, "right")):
+                if not part:  # a continuation row has no label
+                    continue
                 font = pick_font(fonts, role, part, what=f"receipt {label}")
                 fitted = fit_text(part, font, size=size, min_size=min_size, max_width=w, max_height=size * 1.3,
                                   what=f"receipt {label}")

@@ -53,6 +53,21 @@ def test_receipt_shows_the_token_in_groups_with_embedded_fonts(tmp_path: Path, l
     assert png.stat().st_size > 1000
 
 
+@poppler
+def test_a_long_tariff_name_goes_on_over_continuation_rows(tmp_path: Path) -> None:
+    long_names = ["jx-residential Jiangxi residential, one household one meter (annual tiers)",
+                  "jx-large-family 江西省居民合表用户及五口以上大家庭（按户申请）电价执行阶梯电价政策说明"]
+    for n, tariff in enumerate(long_names):
+        path = tmp_path / f"long{n}.pdf"
+        path.write_bytes(render_sts_receipt(replace(RECEIPT, tariff=tariff), lang="en"))
+        text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+        flat = re.sub(r"\s+", "", text)
+        assert re.sub(r"\s+", "", tariff) in flat, text  # every character printed, in order
+        height = float(re.search(rb"/MediaBox \[ 0 0 [0-9.]+ ([0-9.]+) \]", path.read_bytes()).group(1))
+        assert height > float(re.search(rb"/MediaBox \[ 0 0 [0-9.]+ ([0-9.]+) \]",
+                                         render_sts_receipt(RECEIPT, lang="en")).group(1))
+
+
 def test_output_is_deterministic_and_80_mm_wide() -> None:
     data = render_sts_receipt(RECEIPT)
     assert data == render_sts_receipt(RECEIPT)
