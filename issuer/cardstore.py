@@ -11,12 +11,14 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyrage
 from pyrage import x25519
 
 from issuer.errors import CardStoreError
 from issuer.streams import decrypt_chunks, encrypt_stream, iter_lines
 from keystore.files import ensure_private_dir, private_file
 from print_templates.model import CardRecord
+from vouchers.errors import VoucherError
 from vouchers.money import parse_amount
 
 CSV_HEADER = "serial,code,token,face_value,currency,expires"
@@ -76,15 +78,27 @@ def sweep_abandoned(directory: Path) -> list[Path]:
 def plaintext_chunks(path: Path, identity: str) -> Iterator[bytes]:
     if not path.exists():
         raise CardStoreError(f"the sealed card file of this batch is missing ({path.name})")
-    with open(path, "rb") as source:
-        yield from decrypt_chunks(source, [x25519.Identity.from_str(identity)])
+    try:
+        source = open(path, "rb")
+    except OSError as e:
+        raise CardStoreError(f"cannot read the sealed card file of this batch ({path.name}): "
+                             f"{e.strerror or e}") from e
+    with source:
+        try:
+            yield from decrypt_chunks(source, [x25519.Identity.from_str(identity)])
+        except (pyrage.DecryptError, OSError) as e:  # pyrage reports a damaged stream as either
+            raise CardStoreError(f"the sealed card file of this batch ({path.name}) cannot be decrypted: it is "
+                                 "damaged or was sealed for another key store; restore it from a backup") from e
 
 
 def read_cards(path: Path, identity: str) -> Iterator[CardRecord]:
     lines = iter_lines(plaintext_chunks(path, identity))
-    header = next(lines, b"").decode("utf-8")
+    header = next(lines, b"").decode("utf-8", "replace")
     if header != CSV_HEADER:
         raise CardStoreError("sealed card file has an unexpected header")
     for raw in lines:
         if raw:
-            yield parse_card_line(raw.decode("utf-8"))
+            try:
+                yield parse_card_line(raw.decode("utf-8"))
+            except (ValueError, VoucherError) as e:  # a bad amount, date or encoding
+                raise CardStoreError("the sealed card file of this batch holds a damaged line") from e

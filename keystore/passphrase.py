@@ -35,6 +35,11 @@ def resolve_passphrase(settings: Settings) -> str:
     path = Path(settings.home) / DEMO_FILE
     if path.exists():
         return path.read_text("utf-8").strip()
+    from keystore.store import KeyStore  # (the store imports this module)
+
+    if KeyStore(Path(settings.home)).exists():  # a real store: a generated passphrase could never open it
+        raise PassphraseMissing(f"VOUCHER_KEY_PASSPHRASE is not set, and demo mode cannot open the key store in "
+                                f"{settings.home} (it was not made in demo mode)")
     ensure_private_dir(Path(settings.home))
     generated = secrets.token_urlsafe(24)
     write_private(path, (generated + "\n").encode("utf-8"))

@@ -180,3 +180,29 @@ def test_ship_and_close_destroys_card_file(issuer, now):
         session.execute(update(Voucher).values(status="expired"))
         assert close_batch(session, summary.batch_id, "bob", now, issuer.store.home).status == "closed"
     assert not path.exists()
+
+
+def test_a_damaged_or_foreign_card_file_is_a_clear_card_store_error(issuer, tmp_path):
+    from issuer.errors import CardStoreError
+    from keystore.store import KeyStore
+    from tests.conftest import cheap_sealing
+
+    summary = issuer.create(count=3)
+    path = card_file_path(issuer.store.home, summary.batch_id)
+    identity = issuer.store.cardstore_identity(issuer.passphrase)
+    other = KeyStore(tmp_path / "other")
+    with cheap_sealing():
+        other.initialise(issuer.passphrase)
+    original = path.read_bytes()
+    cases = [(original[:len(original) // 2], identity, "cannot be decrypted: it is damaged"),
+             (b"garbage", identity, "cannot be decrypted"),
+             (original, other.cardstore_identity(issuer.passphrase), "sealed for another key store")]
+    for data, key, words in cases:
+        path.write_bytes(data)
+        with pytest.raises(CardStoreError, match=words) as raised:
+            list(read_cards(path, key))
+        assert summary.batch_id in str(raised.value)
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(CardStoreError, match="cannot read the sealed card file"):
+        list(read_cards(path, identity))

@@ -105,6 +105,14 @@ def test_passphrase_resolution(tmp_path):
     assert resolve_passphrase(explicit) == "x"
 
 
+def test_demo_mode_leaves_a_real_key_store_alone(tmp_path):
+    KeyStore(tmp_path).initialise(PW)
+    demo = Settings.from_env({"VOUCHER_HOME": str(tmp_path), "VOUCHER_DEMO": "1"})
+    with pytest.raises(PassphraseMissing, match="demo mode cannot open the key store"):
+        resolve_passphrase(demo)
+    assert not (tmp_path / DEMO_FILE).exists()
+
+
 @pytest.mark.parametrize("weak", ["", "a", "eleven char", " " * 20 + "a"])
 def test_a_new_store_refuses_a_short_passphrase(tmp_path, weak):
     store = KeyStore(tmp_path / "home")
