@@ -225,7 +225,9 @@ def _build() -> dict[str, Any]:
                            "examples": ["50.00"]},
                 "external_ref": {"type": "string", "minLength": 1, "maxLength": 64,
                                  "description": "The channel's own reference; a payment is booked once per "
-                                                "(channel, external_ref)."},
+                                                "(channel, external_ref). Printable ASCII without commas or "
+                                                "surrounding spaces, not starting with = + - @ (a spreadsheet "
+                                                "formula)."},
                 "channel": {"type": "string"},
                 "paid_at": {"type": "string", "format": "date-time",
                             "description": "When the customer paid (ISO 8601 with offset); default now."},
