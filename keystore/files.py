@@ -4,9 +4,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import secrets
 from collections.abc import Iterator
-from typing import BinaryIO
 from pathlib import Path
+from typing import BinaryIO
+
+# Never an existing file, and never through a symlink planted at the name.
+_CREATE_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def ensure_private_dir(path: Path) -> Path:
@@ -15,16 +19,39 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
+def create_private(path: Path) -> int:
+    """Create ``path`` anew with mode 0600 (whatever the umask) and return its descriptor.
+
+    Raises OSError (``FileExistsError``) if anything exists there, a symlink included.
+    """
+    fd = os.open(path, _CREATE_NEW, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def temp_path(path: Path, suffix: str = "tmp") -> Path:
+    """An unpredictable name beside ``path``: ``.<name>.<random>.<pid>.<suffix>``.
+
+    The pid stays second to last so a sweep can tell a dead writer's leftovers from a live one's.
+    """
+    return path.with_name(f".{path.name}.{secrets.token_hex(8)}.{os.getpid()}.{suffix}")
+
+
 @contextlib.contextmanager
 def private_file(path: Path, temp_suffix: str = "tmp") -> Iterator[BinaryIO]:
     """A 0600 file that appears at ``path`` (atomically) only if the block succeeds.
 
-    It is written as ``.<name>.<pid>.<temp_suffix>`` beside ``path`` and
-    removed on any failure; raises OSError if it cannot be created.
+    It is written under :func:`temp_path` beside ``path``, created by
+    :func:`create_private`, and removed on any failure; raises OSError if it
+    cannot be created.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{temp_suffix}")
-    handle = os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+    tmp = temp_path(path, temp_suffix)
+    handle = os.fdopen(create_private(tmp), "wb")
     try:
         yield handle
         handle.flush()

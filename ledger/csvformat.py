@@ -25,8 +25,11 @@ from vouchers.money import check_currency, parse_amount
 HEADER = ("external_ref", "account_no", "amount", "currency", "paid_at")
 MAX_REPORTED_ERRORS = 1000
 
-# printable ASCII without commas, no leading/trailing space, 1-64 characters
-REF_PATTERN = r"^[!-+.-~-]([ -+.-~-]{0,62}[!-+.-~-])?$"
+# printable ASCII without commas, no leading/trailing space, 1-64 characters, and not starting with
+# = + - @ (a spreadsheet opening a report that holds the reference would run it as a formula)
+REF_PATTERN = r"^[!-*.-<>?A-~]([ -+.-~-]{0,62}[!-+.-~-])?$"
+REF_RULE = "1-64 printable ASCII characters without commas or surrounding spaces"
+FORMULA_START = frozenset("=+-@\t\r")  # what makes a spreadsheet read a cell as a formula
 ACCOUNT_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z-]{0,31}$"
 AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,14})(\.[0-9]{1,2})?$"
 TIMESTAMP_PATTERN = (r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2})(:([0-9]{2})(\.[0-9]{1,6})?)?"
@@ -51,6 +54,22 @@ class LineProblem(ValueError):
     pass
 
 
+def ref_problem(ref: str) -> str:
+    """Why ``ref`` is not a valid external reference (for a ref :data:`REF_PATTERN` refused)."""
+    if ref[:1] in FORMULA_START:
+        return (f"external_ref {ref!r} must not start with = + - or @ (a spreadsheet would run it as a "
+                "formula)")
+    return f"external_ref {ref!r} must be {REF_RULE}"
+
+
+def text_cell(value: str) -> str:
+    """A text cell for a CSV report: a leading ``'`` if a spreadsheet would otherwise run it as a formula.
+
+    Only for free text (names, references); never for amounts such as ``-12.50``.
+    """
+    return "'" + value if value[:1] in FORMULA_START else value
+
+
 def parse_timestamp(text: str, tz: str | dt.tzinfo | None = None) -> dt.datetime:
     """ISO 8601 date-time -> aware UTC; without an offset it is local time in ``tz``."""
     match = _TIMESTAMP.match(text)
@@ -72,7 +91,7 @@ def parse_fields(fields: list[str], line: int, tz: str | dt.tzinfo | None = None
         raise LineProblem(f"expected {len(HEADER)} fields, found {len(fields)}")
     ref, account_no, amount_text, currency, paid_at = fields
     if not _REF.match(ref):
-        raise LineProblem(f"external_ref {ref!r} must be 1-64 printable ASCII characters without commas")
+        raise LineProblem(ref_problem(ref))
     if not _ACCOUNT.match(account_no):
         raise LineProblem(f"account_no {account_no!r} must be 1-32 letters, digits or dashes")
     if not _AMOUNT.match(amount_text):

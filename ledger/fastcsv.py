@@ -25,8 +25,9 @@ from vouchers.money import CURRENCIES
 
 HEADER_LINE = b"external_ref,account_no,amount,currency,paid_at"
 _BOM = b"\xef\xbb\xbf"
-# printable ASCII without comma or double quote; no leading/trailing space; 1-64 characters
-_REF = rb"[!#-+.-~-](?:[ !#-+.-~-]{0,62}[!#-+.-~-])?"
+# printable ASCII without comma or double quote; no leading/trailing space; 1-64 characters; not starting
+# with = + - @ (csvformat.REF_PATTERN: a spreadsheet would run it as a formula)
+_REF = rb"[!#-*.-<>?A-~](?:[ !#-+.-~-]{0,62}[!#-+.-~-])?"
 _ACCOUNT = rb"[0-9A-Za-z][0-9A-Za-z-]{0,31}"
 # greater than zero: 1-15 integer digits not starting with 0, or 0.x / 0.0x / 0.xy (not 0.0 / 0.00)
 _AMOUNT = rb"(?:[1-9][0-9]{0,14}(?:\.[0-9]{1,2})?|0\.(?:[1-9][0-9]?|0[1-9]))"

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ledger.accounts import ensure_account, lock_accounts
 from ledger.channels import payment_channel
-from ledger.csvformat import REF_PATTERN
+from ledger.csvformat import REF_PATTERN, REF_RULE, ref_problem
 from ledger.customers import get_customer
 from ledger.errors import CurrencyMismatch, InvalidPayment, PaymentConflict
 from ledger.incoming import book_incoming, prepaid_balance, record_allocations
@@ -48,9 +48,11 @@ def payment_source(channel: str) -> str:
 
 
 def validate_ref(external_ref: str) -> str:
-    if not isinstance(external_ref, str) or not _REF.match(external_ref):
-        raise InvalidPayment(f"external_ref must be 1-{MAX_REF} printable ASCII characters without commas or "
-                             "surrounding spaces")
+    """A channel's reference as :data:`ledger.csvformat.REF_PATTERN` allows it (never a spreadsheet formula)."""
+    if not isinstance(external_ref, str):
+        raise InvalidPayment(f"external_ref must be {REF_RULE}")
+    if not _REF.match(external_ref):
+        raise InvalidPayment(ref_problem(external_ref))
     return external_ref
 
 

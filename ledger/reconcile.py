@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from ledger import chart, journal
 from ledger.accounts import ensure_accounts, lock_accounts
 from ledger.channels import get_channel
-from ledger.csvformat import MAX_REPORTED_ERRORS, PaymentLine
+from ledger.csvformat import MAX_REPORTED_ERRORS, PaymentLine, text_cell
 from ledger.errors import FileRejected, LineError, ReconciliationError
 from ledger.refunds import UNDONE, RefundLine, RefundOutcome, apply_refunds
 from ledger.sql import db_time, is_postgres
@@ -304,6 +304,8 @@ def write_report_csv(session: Session, result: ReconcileResult, path: Path) -> i
     Trade lines whose payment a refund undid read ``refunded``; each refund line
     follows as ``refund_<outcome>`` (:mod:`ledger.refunds`). ``fee`` is the channel
     fee the file gives for the line (fee charged; for a refund, the fee given back).
+    A reference that a spreadsheet would run as a formula (booked before such
+    references were refused) gets a leading ``'``; amounts are never touched.
     """
     count = 0
     refunded = set(result.refunded)
@@ -314,11 +316,11 @@ def write_report_csv(session: Session, result: ReconcileResult, path: Path) -> i
             if status == "missing_in_books" and ref in refunded:
                 status = "refunded"
             fee = result.fees.get(ref) if status != "missing_in_file" else None
-            writer.writerow([status, ref, *rest, format_amount(fee) if fee is not None else ""])
+            writer.writerow([status, text_cell(ref), *rest, format_amount(fee) if fee is not None else ""])
             count += 1
         for outcome in result.refunds:
             r = outcome.refund
-            writer.writerow([f"refund_{outcome.status}", r.external_ref, r.account_no or "", format_amount(r.amount),
+            writer.writerow([f"refund_{outcome.status}", text_cell(r.external_ref), r.account_no or "", format_amount(r.amount),
                              format_amount(outcome.book_amount) if outcome.book_amount is not None else "",
                              r.refunded_at.isoformat(), format_amount(r.fee_returned)])
             count += 1

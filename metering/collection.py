@@ -63,6 +63,7 @@ from decimal import Decimal
 from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
+from ledger.csvformat import text_cell
 from ledger.timeutil import end_of_day, from_db, start_of_day
 from metering import positions as pos
 from metering.billing import parse_period
@@ -335,12 +336,16 @@ def collection_report(session: Session, month: str, *, config: MeteringConfig | 
 
 
 def report_csv(report: CollectionReport) -> str:
-    """The report as one CSV table: section, group, measure, value."""
+    """The report as one CSV table: section, group, measure, value.
+
+    A group name a spreadsheet would run as a formula (an area is free text) gets a leading ``'``.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["section", "group", "measure", "value"])
 
     def group_rows(section: str, name: str, group: Group) -> None:
+        name = text_cell(name)
         for measure, value in group.rates.as_dict().items():
             writer.writerow([section, name, measure, "" if value is None else value])
         for category, amount in group.aging.by_category.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -13,6 +14,8 @@ from typing import Protocol
 from notify.errors import GatewayError, GatewayNotConfigured
 
 DEFAULT_TIMEOUT = 10.0
+# plain http:// only to this machine (a local relay, the tests' stub): elsewhere the token would travel in clear
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 @dataclass(frozen=True)
@@ -31,11 +34,33 @@ class SmsGateway(Protocol):
         """Deliver or raise :class:`GatewayError` (one line, no secret)."""
 
 
+def check_url(url: str) -> str:
+    """``url`` if the bearer token may go there: https://, or http:// to localhost, 127.0.0.1 or ::1."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host, scheme = parts.hostname, parts.scheme.lower()
+    except ValueError:  # e.g. a malformed IPv6 literal or port
+        host, scheme = None, ""
+    if not host or not (scheme == "https" or (scheme == "http" and host in LOOPBACK_HOSTS)):
+        raise GatewayNotConfigured("VOUCHER_SMS_URL must be an https:// URL (http:// only to localhost, "
+                                   "127.0.0.1 or ::1)")
+    return url
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A 3xx stays a 3xx (an HTTPError): following it would carry the bearer token to another URL."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        return None
+
+
 class HttpGateway:
-    """POST the message as JSON with a bearer token; any non-2xx answer or network error is a failure."""
+    """POST the message as JSON with a bearer token; any non-2xx answer (redirects included: never
+    followed) or network error is a failure, retried later by the outbox."""
 
     def __init__(self, url: str, token: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self._url, self._token, self._timeout = url, token, timeout
+        self._url, self._token, self._timeout = check_url(url), token, timeout
+        self._opener = urllib.request.build_opener(_NoRedirects)
 
     @property
     def timeout(self) -> float:
@@ -47,10 +72,11 @@ class HttpGateway:
             headers={"Content-Type": "application/json; charset=utf-8", "Authorization": f"Bearer {self._token}",
                      "Idempotency-Key": message.idempotency_id})
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310 (configured URL)
+            with self._opener.open(request, timeout=self._timeout) as response:  # noqa: S310 (checked URL)
                 status = response.status
         except urllib.error.HTTPError as e:
-            raise GatewayError(f"gateway answered HTTP {e.code}") from None
+            followed = " (redirects are not followed)" if 300 <= e.code < 400 else ""
+            raise GatewayError(f"gateway answered HTTP {e.code}{followed}") from None
         except (urllib.error.URLError, OSError) as e:
             reason = getattr(e, "reason", e)
             raise GatewayError(f"gateway unreachable: {type(reason).__name__}") from None
@@ -82,8 +108,7 @@ def gateway_from_env(env: Mapping[str, str]) -> SmsGateway:
         return FileSink(Path(sink).expanduser())
     url, token = env.get("VOUCHER_SMS_URL"), env.get("VOUCHER_SMS_TOKEN")
     if url and token:
-        if not url.startswith(("http://", "https://")):
-            raise GatewayNotConfigured("VOUCHER_SMS_URL must be an http:// or https:// URL")
+        check_url(url)
         timeout = env.get("VOUCHER_SMS_TIMEOUT") or str(DEFAULT_TIMEOUT)
         try:
             seconds = float(timeout)

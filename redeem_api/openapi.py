@@ -63,12 +63,13 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "payload_too_large": (413, "The body is larger than the configured limit."),
     "unsupported_media_type": (415, "The body is not JSON (API) or not a form (web page)."),
     "invalid_voucher": (422, "The code cannot be redeemed. Unknown, not activated, already used, expired and "
-                             "void codes all get this same answer."),
+                             "void codes, and codes in another currency than the account's, all get this same "
+                             "answer."),
     "invalid_code_format": (422, "The typed code is not 20 digits with a valid check digit (a typo); it costs "
                                  "no attempt."),
     "invalid_token": (422, "The scanned EV1: token does not verify."),
     "idempotency_key_reused": (422, "The Idempotency-Key was used before with another request."),
-    "currency_mismatch": (422, "The voucher or payment currency differs from the account's."),
+    "currency_mismatch": (422, "The payment currency differs from the account's."),
     "invalid_reading": (422, "A reading has a malformed field (negative or more than two decimals, a date that "
                              "is not YYYY-MM-DD), is dated in the future or out of order, or lacks time-of-use "
                              "registers."),
@@ -225,7 +226,9 @@ def _build() -> dict[str, Any]:
                            "examples": ["50.00"]},
                 "external_ref": {"type": "string", "minLength": 1, "maxLength": 64,
                                  "description": "The channel's own reference; a payment is booked once per "
-                                                "(channel, external_ref)."},
+                                                "(channel, external_ref). Printable ASCII without commas or "
+                                                "surrounding spaces, not starting with = + - @ (a spreadsheet "
+                                                "formula)."},
                 "channel": {"type": "string"},
                 "paid_at": {"type": "string", "format": "date-time",
                             "description": "When the customer paid (ISO 8601 with offset); default now."},
@@ -391,7 +394,7 @@ def _build() -> dict[str, Any]:
                 "409": _error(409, "idempotency_in_flight"),
                 **_WRITE_ERRORS,
                 "422": _error(422, "invalid_voucher", "invalid_code_format", "invalid_token",
-                              "idempotency_key_reused", "currency_mismatch"),
+                              "idempotency_key_reused"),
                 "429": _error(429, "too_many_attempts"),
             },
         }},

@@ -10,13 +10,14 @@ response, and commits once. Here, in about a dozen statements:
    the code);
 2. the claim IS the lookup: ``UPDATE vouchers SET status='redeemed' WHERE
    code_hash = HMAC(pepper, code) AND status='active' AND expires >= :today
-   RETURNING ...`` - exactly one request gets the row, so two concurrent
-   redemptions cannot both win (no ``FOR UPDATE``: PostgreSQL re-checks the
-   WHERE after the first writer commits, SQLite has one writer at a time).
+   AND currency = <the account's> RETURNING ...`` - exactly one request gets
+   the row, so two concurrent redemptions cannot both win (no ``FOR UPDATE``:
+   PostgreSQL re-checks the WHERE after the first writer commits, SQLite has
+   one writer at a time). A card of another currency is never claimed: it is
+   refused like an unknown code (no oracle for which stolen codes are live).
    Only if it matches nothing is the card read, to tell void / inactive /
    canary cards apart for the fraud alerts; a claimed card refused after
-   all (canary, token for another serial, currency) is given back by the
-   rollback;
+   all (canary, token for another serial) is given back by the rollback;
 3. the books post Dr voucher_liability / Cr arrears (oldest bill first),
    the rest Cr prepaid (:func:`ledger.voucher_books.book_claimed_redemption`;
    on PostgreSQL header, postings, balances and payment row are one statement);
@@ -93,10 +94,11 @@ _PAYEE = select(
     # an overdue electricity bill whose late fee is to be charged before this money is allocated
     late_fee_pending(_CA.c.account_no, bindparam("today")).label("late_fee"),
 ).where(_CA.c.account_no == bindparam("no"))
-# The claim IS the lookup: one conditional update finds the code and wins the card, or finds nothing.
+# The claim IS the lookup: one conditional update finds the code and wins the card, or finds nothing
+# (a card in another currency than the account's included: refused alike, never a currency_mismatch).
 _CLAIM = (update(_VT)
           .where(_VT.c.code_hash == bindparam("h"), _VT.c.status == "active",
-                 _VT.c.expires >= bindparam("today"))
+                 _VT.c.expires >= bindparam("today"), _VT.c.currency == bindparam("cur"))
           .values(status="redeemed", redeemed_at=bindparam("at", type_=UTCDateTime()),
                   updated_at=bindparam("at", type_=UTCDateTime()))
           .returning(_VT.c.id, _VT.c.serial, _VT.c.face_value, _VT.c.currency, _VT.c.activated_at))
@@ -237,8 +239,9 @@ def redeem(session: Session, attempt: Attempt, ctx: Context) -> dict[str, object
     code, token_serial = _resolve_code(attempt, ctx)
     code_hash = code_hash_normalized(ctx.pepper, code)
     del code
-    row = hot_sql.one_or_none(session, _CLAIM, {"h": code_hash, "today": ctx.today, "at": ctx.now})
-    if row is None:  # unknown, not active, expired, or another request redeemed it a moment ago
+    row = hot_sql.one_or_none(session, _CLAIM, {"h": code_hash, "today": ctx.today, "at": ctx.now,
+                                                 "cur": payee.currency})
+    if row is None:  # unknown, not active, expired, another currency, or redeemed a moment ago by another request
         raise _refuse_unclaimed(session, attempt, ctx, code_hash, token_serial)
     # Refusals of a card we have just claimed: the rollback gives it back.
     alert = None
@@ -249,9 +252,6 @@ def redeem(session: Session, attempt: Attempt, ctx: Context) -> dict[str, object
     if alert is not None:
         raise InvalidVoucher(after_rollback=_failure(attempt, ctx, alert=alert, serial=row.serial,
                                                      voucher_status="active"))
-    if row.currency != payee.currency:
-        raise ApiError(f"this voucher is in {row.currency} but the account is kept in {payee.currency}",
-                       status=422, code="currency_mismatch")
     if payee.late_fee:  # metering.money_in: the late fee up to today first, so this money pays it too
         _money_in(session, attempt.account_no, ctx, late_fee=True)
     try:
@@ -259,10 +259,9 @@ def redeem(session: Session, attempt: Attempt, ctx: Context) -> dict[str, object
             session, ClaimedVoucher(row.id, row.serial, row.face_value, row.currency, row.activated_at),
             Payee(payee.id, payee.account_no, payee.currency, payee.arrears_account_id, payee.prepaid_account_id),
             now=ctx.now, actor=attempt.actor, liability_account_id=payee.liability_id)
-    except CurrencyMismatch as e:  # pragma: no cover - checked above
-        raise ApiError(str(e), status=422, code="currency_mismatch") from e
-    except RedemptionBookingError as e:
-        # An active card the books cannot redeem (e.g. activated outside the books): refuse alike.
+    except (CurrencyMismatch, RedemptionBookingError) as e:
+        # An active card the books cannot redeem (e.g. activated outside the books; the currency is
+        # already in the claim's WHERE): refuse alike.
         log.error("books refused the redemption of %s: %s", row.serial, e)
         raise InvalidVoucher() from e
     if payee.prepaid and not payee.has_meter:  # cost control: a reconnect order goes out with the money

@@ -28,12 +28,16 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - ex
 
 
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:
-    """An engine for ``url`` with pre-ping and, on SQLite, WAL + busy timeout."""
+    """An engine for ``url`` with pre-ping and, on SQLite, WAL + busy timeout.
+
+    ``hide_parameters``: a database error's message (and so any log of it) never carries the bound
+    values - code hashes, tokens, customer data; callers look at ``error.orig`` and its SQLSTATE only.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, pool_pre_ping=True, connect_args={"timeout": 30})
+        engine = create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         # Take the write lock at BEGIN so two writers queue instead of failing
         # with "database is locked" when upgrading a read transaction.
@@ -46,7 +50,8 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
             dbapi_connection.isolation_level = None
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, pool_size=pool_size,
+                         max_overflow=pool_size)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -10,7 +10,8 @@ types, and execute it on the driver's cursor inside the session's
 transaction. On other databases (SQLite) SQLAlchemy executes the statement.
 
 Driver errors are raised as SQLAlchemy's (``IntegrityError``,
-``OperationalError``, ... with the driver's error as ``.orig``), and a lost
+``OperationalError``, ... with the driver's error as ``.orig``; bound values
+left out of the message as the engine's ``hide_parameters`` says), and a lost
 connection is invalidated as SQLAlchemy would, so callers and retry loops
 see what they always saw; listeners of the engine's ``before_cursor_execute``
 and ``after_cursor_execute`` events are called as usual (their return
@@ -122,6 +123,7 @@ def _run(session: Session, statement: Executable, params: Mapping[str, Any], *, 
             if invalidated:
                 connection.invalidate(e)
             raise exc.DBAPIError.instance(compiled.sql, values, e, dialect.loaded_dbapi.Error,
+                                          hide_parameters=connection.engine.hide_parameters,
                                           connection_invalidated=invalidated, dialect=dialect) from e
         row_type, processors = compiled.shape or _shape(compiled, cursor, dialect)
     if any(processors):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from ledger.csvformat import text_cell
 from ledger.reports.breakage import BreakageReport, breakage_report
 from ledger.reports.channels import ChannelReport, channel_report
 from ledger.reports.collection import collection_report
@@ -275,7 +276,7 @@ def distributor(distributor_id: str, date_from: str | None, date_to: str | None,
     with context.sessions().begin() as session:
         s = distributor_statement(session, distributor_id, start=start, end=end, currency=cur)
     _write_csv(csv_out, ["at", "kind", "reference", "count", "face_value", "commission", "amount"],
-               ([x.at.isoformat(), x.kind, x.reference, x.count if x.count is not None else "",
+               ([x.at.isoformat(), x.kind, text_cell(x.reference), x.count if x.count is not None else "",
                  money(x.face_value) if x.face_value is not None else "",
                  money(x.commission) if x.commission is not None else "", money(x.amount)] for x in s.lines))
     emit(as_json, {

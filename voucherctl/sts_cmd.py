@@ -309,10 +309,13 @@ def _key_change_pdf(change: Any, lang: str) -> bytes:
 
 def _write_receipt(path: Path | None, data: bytes | None, doc: dict[str, Any], *, what: str = "the token was",
                    reprint: str = "voucherctl sts reprint --receipt") -> None:
+    """A receipt holds a working token: written 0600 and atomically (never through a symlink at ``path``)."""
     if path is None or data is None:
         return
+    from keystore.files import write_private
+
     try:
-        path.write_bytes(data)
+        write_private(path, data)
     except OSError as e:
         raise CliError(f"{what} issued, but the receipt could not be written to {path}: {e.strerror}; "
                        f"use `{reprint}`") from e

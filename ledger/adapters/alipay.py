@@ -27,7 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from ledger.csvformat import REF_PATTERN, LineProblem, PaymentLine, decoded_lines, parse_fields, parse_timestamp
+from ledger.csvformat import (REF_PATTERN, LineProblem, PaymentLine, decoded_lines, parse_fields, parse_timestamp,
+                              ref_problem)
 from ledger.errors import FileRejected, LineError, UnsupportedFormat
 from ledger.refunds import RefundLine
 from ledger.timeutil import zone
@@ -194,7 +195,7 @@ class AlipayBill:
         ref = row["支付宝交易号"]
         try:
             if not _REF.match(ref):
-                raise LineProblem(f"支付宝交易号 {ref!r} is not a reference")
+                raise LineProblem(f"支付宝交易号: {ref_problem(ref)}")
             amount = parse_amount(row["订单金额（元）"])
             given_back = _signed(row["商家实收（元）"])
             fee = _signed(row["服务费（元）"])

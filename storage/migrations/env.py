@@ -23,7 +23,7 @@ connection = config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only for the alembic CLI
     from sqlalchemy import create_engine
 
-    with create_engine(config.get_main_option("sqlalchemy.url")).connect() as conn:
+    with create_engine(config.get_main_option("sqlalchemy.url"), hide_parameters=True).connect() as conn:
         context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()

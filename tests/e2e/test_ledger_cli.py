@@ -1,6 +1,7 @@
 """The books through ``voucherctl``, in process, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import shutil
@@ -110,6 +111,19 @@ def test_sale_redemption_expiry_and_reports(cli, stock, db_url, tmp_path):
     assert (statement["closing"], statement["sold_count"], statement["closes"]) == ("294.00", 6, True)
     verified = ok_json(cli("ledger", "verify", "--json"))
     assert verified["ok"] and verified["problems"] == []
+
+
+def test_distributor_statement_csv_neutralises_a_formula_reference_not_the_amounts(cli, stock, tmp_path):
+    ok_json(cli("batch", "activate", stock.batch_id, "--distributor", "SHOP-1", "--from", stock.serial(1),
+                "--to", stock.serial(2), "--json"))
+    ok_json(cli("ledger", "remit", "--distributor", "SHOP-1", "--amount", "10.00", "--ref", "-A1+A2",
+                "--operator", "fin", "--json"))
+    out = tmp_path / "statement.csv"
+    ok_json(cli("report", "distributor", "SHOP-1", "--from", "2000-01-01", "--csv", str(out), "--json"))
+    with out.open(encoding="utf-8", newline="") as f:
+        rows = {r["kind"]: r for r in csv.DictReader(f)}
+    assert (rows["remittance"]["reference"], rows["remittance"]["amount"]) == ("'-A1+A2", "-10.00")
+    assert rows["activation"]["reference"].startswith(stock.batch_id)
 
 
 def test_payments_import_reconcile_and_reports(cli, tmp_path):

@@ -4,7 +4,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 import shutil
+import stat
 import subprocess
 import zoneinfo
 from dataclasses import dataclass
@@ -239,6 +241,29 @@ def test_vend_and_reprint_receipts_and_the_books(cli: Cli, tmp_path: Path) -> No
 
     bad = cli("sts", "reprint", "--meter", PAN, "--receipt", str(tmp_path / "missing-dir" / "x.pdf"))
     assert bad.code == 1 and "sts reprint --receipt" in bad.err and bad.err.count("\n") == 1
+
+
+def test_receipts_hold_a_token_so_they_are_0600_and_never_written_through_a_symlink(cli: Cli,
+                                                                                    tmp_path: Path) -> None:
+    _setup(cli)
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    planted = tmp_path / "vend.pdf"
+    planted.symlink_to(victim)
+    old = os.umask(0o022)  # the usual umask: a plain write would leave the receipt readable by all
+    try:
+        r = cli("sts", "vend", "--account", "P1", "--amount", "100.00", "--ref", "R1", "--receipt", str(planted),
+                "--json")
+        assert r.code == 0, r.err
+        reprint = tmp_path / "reprint.pdf"
+        assert cli("sts", "reprint", "--meter", PAN, "--receipt", str(reprint), "--json").code == 0
+    finally:
+        os.umask(old)
+    assert victim.read_bytes() == b"precious"
+    for receipt in (planted, reprint):
+        assert not receipt.is_symlink() and receipt.read_bytes().startswith(b"%PDF")
+        assert stat.S_IMODE(receipt.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.glob(".*")] == []  # no temporary file left behind
 
 
 def test_meter_rekey_then_vend_under_the_new_key(cli: Cli) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,31 @@ def test_malformed_settlement_file_reconciles_nothing(sessions, now, tmp_path, b
     assert [e.line for e in caught.value.errors] == [8, 9]
     with sessions.begin() as s:
         assert balance(s, chart.BANK, "CNY") == 0
+
+
+@pytest.mark.parametrize("ref", ["=1+2", "+1", "-A1", "@SUM(A1)"])
+def test_a_settlement_line_whose_ref_a_spreadsheet_would_run_is_refused(sessions, now, tmp_path, booked, ref):
+    body = FILE + f"{ref},0101,10.00,CNY,2026-11-25T10:00:00+08:00\n"
+    with pytest.raises(FileRejected) as caught:
+        with sessions.begin() as s:
+            reconcile.reconcile_file(s, "wechat_pay", write(tmp_path, body), now=now, actor="finance")
+    assert [(e.line, "formula" in e.message) for e in caught.value.errors] == [(8, True)]
+
+
+def test_csv_report_neutralises_a_formula_ref_booked_before_the_rule(sessions, now, tmp_path, booked, monkeypatch):
+    monkeypatch.setattr(payments, "_REF", re.compile(".+"))  # as the rule was before: booked, not in the file
+    with sessions.begin() as s:
+        payments.post_payment(s, "wechat_pay", "0101", 1250, '=HYPERLINK("http://x";"y")', T, now)
+    out = tmp_path / "report.csv"
+    with sessions.begin() as s:
+        result = reconcile.reconcile_file(s, "wechat_pay", write(tmp_path, FILE), now=now, actor="finance")
+        reconcile.write_report_csv(s, result, out)
+    with out.open(encoding="utf-8") as f:
+        table = list(csv.DictReader(f))
+    planted = next(r for r in table if r["external_ref"].endswith('"y")'))
+    assert planted["external_ref"] == "'=HYPERLINK(\"http://x\";\"y\")"
+    assert (planted["status"], planted["book_amount"]) == ("missing_in_file", "12.50")
+    assert {r["external_ref"] for r in table} >= {"W1", "W5", "W8"}  # ordinary references untouched
 
 
 def test_voucher_channel_has_no_settlement(sessions, now, tmp_path):

@@ -105,6 +105,18 @@ def test_csv_has_every_figure(scene: World) -> None:
     assert rows[("receipts", "counter_cash", "amount")] == "100.00"
 
 
+def test_csv_neutralises_an_area_a_spreadsheet_would_run_as_a_formula(world: World) -> None:
+    world.customer("D", area="=HYPERLINK(\"http://x\";\"y\")", opening=("2026-10-20", "0"))
+    world.read("D", "2026-11-20", "200")
+    world.bill("2026-11", "2026-11-30")
+    with world.sessions.begin() as s:
+        text = collection.report_csv(collection.collection_report(s, "2027-02"))
+    rows = list(csv.DictReader(io.StringIO(text)))
+    areas = {r["group"] for r in rows if r["section"] == "area"}
+    assert areas == {"'=HYPERLINK(\"http://x\";\"y\")"}
+    assert not any(r[k][:1] in "=+@" for r in rows for k in ("section", "group", "measure"))
+
+
 def test_an_earlier_month_sees_only_what_was_known_then(scene: World) -> None:
     with scene.sessions.begin() as s:
         january = collection.collection_report(s, "2027-01").as_dict()["total"]

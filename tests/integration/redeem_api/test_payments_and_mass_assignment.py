@@ -23,6 +23,15 @@ def test_payment_pays_arrears_first_and_reads_back(client, world):
     assert account == {"account_no": ACCOUNT_ARREARS, "balance": "20.00", "arrears": "0.00", "currency": "CNY"}
 
 
+def test_an_external_ref_a_spreadsheet_would_run_as_a_formula_is_refused(client, world):
+    doc = {"account_no": ACCOUNT_CLEAN, "amount": "1.00", "external_ref": '=HYPERLINK("http://x";"y")'}
+    response = pay(client, world, doc)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "validation_error" and "formula" in error["message"]
+    assert world.count(Payment) == 0
+
+
 def test_same_external_ref_books_once(client, world):
     doc = {"account_no": ACCOUNT_CLEAN, "amount": "12.34", "external_ref": "ALI-2"}
     first = pay(client, world, doc)

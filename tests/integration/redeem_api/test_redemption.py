@@ -7,8 +7,9 @@ import threading
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
+from ledger.customers import create_customer
 from storage.api_models import FraudAlert, IdempotencyRecord, OutboxMessage, Redemption, ThrottleCounter
 from storage.ledger_models import LedgerPosting, LedgerTransaction
 from storage.models import AuditEvent, Voucher
@@ -17,6 +18,7 @@ from vouchers.codes import generate_code, group_code
 from vouchers.token import encode_token, read_unverified
 
 URL = "/api/v1/redemptions"
+ACCOUNT_USD = "3100000099"
 
 
 def redeem(client, world, code, account=ACCOUNT_ARREARS, key=None, who="terminal"):
@@ -104,6 +106,30 @@ def test_no_oracle_every_unusable_code_gets_the_same_answer(client, world, clock
     assert json.loads(bodies.pop())["error"]["code"] == "invalid_voucher"
     assert voucher_status(world, world.cards[1].serial) == "active"
     assert world.balance(ACCOUNT_ARREARS) == (7000, 0)
+
+
+def test_no_oracle_an_active_card_of_another_currency_answers_like_an_unknown_code(client, world):
+    """A live CNY card tried on a USD account must not reveal that it is live: same body, same cost."""
+    with world.sessions.begin() as s:
+        create_customer(s, ACCOUNT_USD, "USD customer", currency="USD", now=world.now)
+    card = world.cards[0]
+    while (unknown := generate_code()) in {c.code for c in world.cards}:
+        pass
+    baseline = redeem(client, world, unknown, account=ACCOUNT_USD)
+    with world.sessions.begin() as s:
+        failures_before = s.execute(select(func.sum(ThrottleCounter.failures))).scalar_one()
+    answers = [redeem(client, world, card.code, account=ACCOUNT_USD),
+               redeem(client, world, card.token, account=ACCOUNT_USD)]
+    for answer in answers:
+        assert answer.status_code == baseline.status_code == 422
+        assert answer.get_data() == baseline.get_data()
+    assert baseline.get_json()["error"]["code"] == "invalid_voucher"
+    with world.sessions.begin() as s:
+        failures_after = s.execute(select(func.sum(ThrottleCounter.failures))).scalar_one()
+    assert failures_after - failures_before == 2 * len(answers)  # client and account, like any invalid code
+    assert voucher_status(world, card.serial) == "active"  # not left claimed
+    assert world.count(Redemption) == 0
+    assert redeem(client, world, card.code).status_code == 201  # still redeemable onto a CNY account
 
 
 def test_typo_is_refused_before_lookup_and_costs_no_attempt(client, world):

@@ -77,6 +77,14 @@ def test_a_malformed_refund_line_is_a_line_error():
     assert bill.refunds == []
 
 
+@pytest.mark.parametrize("kind, line", [("交易", 6), ("退款", 9)])
+def test_a_trade_number_a_spreadsheet_would_run_as_a_formula_is_a_line_error(kind, line):
+    _, items, _ = read_all(edit_line(sample_text(), kind, REFUNDED, "=1+2"))
+    errors = [i for i in items if isinstance(i, LineError)]
+    assert [e.line for e in errors] == [line]
+    assert "formula" in errors[0].message
+
+
 @pytest.mark.parametrize("fee", ["0.00", ""])
 def test_a_trade_without_a_fee_has_fee_zero(fee):
     text = edit_line(sample_text(), "交易", ",-0.60\t", f",{fee}\t").replace("服务费共：-2.81元", "服务费共：-2.21元")

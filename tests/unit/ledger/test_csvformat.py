@@ -6,8 +6,9 @@ import io
 
 import pytest
 
-from ledger.csvformat import LineProblem, PaymentLine, parse_timestamp, read_generic
-from ledger.errors import FileRejected, LineError, WrongEncoding
+from ledger.csvformat import LineProblem, PaymentLine, parse_timestamp, read_generic, text_cell
+from ledger.errors import FileRejected, InvalidPayment, LineError, WrongEncoding
+from ledger.payments import validate_ref
 
 UTC = dt.timezone.utc
 HEADER = b"external_ref,account_no,amount,currency,paid_at\n"
@@ -62,3 +63,33 @@ def test_header_is_required():
 def test_gbk_is_refused_with_the_line_number():
     with pytest.raises(WrongEncoding, match="line 3"):
         items(b"R1,0101,1.00,CNY,2026-11-25T10:00:00Z\n" + "R2,0101,1.00,CNY,二〇二六\n".encode("gbk"))
+
+
+FORMULAS = ["=1+2", '=HYPERLINK("http://x";"y")', "+1", "-A1", "@SUM(A1)", "=cmd|' /C calc'!A0"]
+
+
+@pytest.mark.parametrize("ref", FORMULAS)
+def test_a_ref_a_spreadsheet_would_run_as_a_formula_is_refused_with_a_clear_error(ref):
+    field = '"' + ref.replace('"', '""') + '"'
+    (error,) = items(f"{field},0101,1.00,CNY,2026-11-25T10:00:00+08:00\n".encode())
+    assert isinstance(error, LineError) and "formula" in error.message
+
+
+@pytest.mark.parametrize("ref", ["A=1", "x-1", "R@2", "1+1", "#5", "'quoted", "(1)"])
+def test_such_characters_later_in_a_ref_are_fine(ref):
+    (line,) = items(f"{ref},0101,1.00,CNY,2026-11-25T10:00:00+08:00\n".encode())
+    assert isinstance(line, PaymentLine) and line.external_ref == ref
+
+
+@pytest.mark.parametrize("ref", FORMULAS + ["\tR1", "R1\r", " R1", "R,1", ""])
+def test_validate_ref_refuses_formulas_and_control_characters(ref):
+    with pytest.raises(InvalidPayment):
+        validate_ref(ref)
+
+
+@pytest.mark.parametrize("value, cell", [
+    ("=1+2", "'=1+2"), ("+1", "'+1"), ("-A1", "'-A1"), ("@x", "'@x"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+    ("Xiamen", "Xiamen"), ("", ""), ("a=b", "a=b"), ("'x", "'x"),
+])
+def test_text_cell_neutralises_only_a_leading_formula_character(value, cell):
+    assert text_cell(value) == cell

@@ -85,6 +85,12 @@ def test_a_time_without_offset_is_flagged_as_local():
     b"AP-9,0101,1.00,CNY,2026-11-25T09:00:00+08:00,extra",
     "AP-9,0101,1.00,CNY,2026年".encode("gbk"),
     "中文,0101,1.00,CNY,2026-11-25T09:00:00+08:00".encode(),
+    # a reference a spreadsheet would run as a formula (the reference parser refuses it)
+    b"=1+2,0101,1.00,CNY,2026-11-25T09:00:00+08:00",
+    b"+1,0101,1.00,CNY,2026-11-25T09:00:00+08:00",
+    b"-A1,0101,1.00,CNY,2026-11-25T09:00:00+08:00",
+    b"@SUM(A1),0101,1.00,CNY,2026-11-25T09:00:00+08:00",
+    b"\tAP-9,0101,1.00,CNY,2026-11-25T09:00:00+08:00",
 ])
 @pytest.mark.parametrize("where", ["middle", "last"])
 def test_unusual_or_bad_lines_send_the_file_to_the_reference_parser(line, where):
@@ -110,7 +116,7 @@ pieces = st.sampled_from([b"AP-1", b"a b", b" x", b"x ", b"", b'"q"', b"t\tab", 
                           b"0.00", b"0.01", b"1", b"1.5", b"12.50", b"CNY", b"USD", b"JPY",
                           b"2026-11-25T10:00:00+08:00",
                           b"2026-11-25 10:00", b"2026-02-30T10:00:00Z", b"2026-11-25T10:00:00+0530", b"\xe4\xb8\xad",
-                          b",", b"\r", b"\n"])
+                          b",", b"\r", b"\n", b"=1+2", b"+1", b"@A1", b"-A1", b"A=1"])
 
 
 @settings(max_examples=400, deadline=None)

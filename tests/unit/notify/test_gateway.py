@@ -15,14 +15,24 @@ MSG = SmsMessage(idempotency_id="om-7", account_no="3300012345", kind="sms.sts_t
 @pytest.fixture
 def server():
     """A local HTTP gateway: records requests; answers with the status in ``state['status']``."""
-    state: dict[str, object] = {"status": 200, "requests": []}
+    state: dict[str, object] = {"status": 200, "requests": [], "location": None}
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802
             body = self.rfile.read(int(self.headers["Content-Length"]))
+            self._answer({"method": "POST", "path": self.path, "headers": dict(self.headers),
+                          "body": json.loads(body)})
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._answer({"method": "GET", "path": self.path, "headers": dict(self.headers), "body": None})
+
+        def _answer(self, request: dict) -> None:
             requests: list = state["requests"]  # type: ignore[assignment]
-            requests.append({"headers": dict(self.headers), "body": json.loads(body)})
-            self.send_response(int(state["status"]))  # type: ignore[arg-type]
+            requests.append(request)
+            status = int(state["status"]) if request["path"] == "/sms" else 200  # type: ignore[arg-type]
+            self.send_response(status)
+            if state["location"]:
+                self.send_header("Location", str(state["location"]))
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"{}")
@@ -55,6 +65,30 @@ def test_http_gateway_non_2xx_is_a_failure_without_secrets(server, status):
         HttpGateway(server["url"], "s3cret-token", timeout=5).send(MSG)
     assert str(e.value) == f"gateway answered HTTP {status}"
     assert "s3cret" not in str(e.value) and "充值码" not in str(e.value)
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_http_gateway_never_follows_a_redirect_so_the_token_stays_put(server, status):
+    server["status"], server["location"] = status, server["url"].replace("/sms", "/elsewhere")
+    with pytest.raises(GatewayError) as e:  # a failed send: the outbox retries it later
+        HttpGateway(server["url"], "s3cret-token", timeout=5).send(MSG)
+    assert str(e.value) == f"gateway answered HTTP {status} (redirects are not followed)"
+    assert [r["path"] for r in server["requests"]] == ["/sms"]  # nothing went to the redirect's target
+
+
+@pytest.mark.parametrize("url", ["http://sms.example/x", "http://10.0.0.5/sms", "http://localhost.evil.example/",
+                                 "HTTP://sms.example/x", "https:///x", "ftp://x", "sms.example/x"])
+def test_http_gateway_refuses_a_url_that_would_send_the_token_in_clear(url):
+    with pytest.raises(GatewayNotConfigured, match="https"):
+        HttpGateway(url, "t")
+    with pytest.raises(GatewayNotConfigured, match="VOUCHER_SMS_URL"):
+        gateway_from_env({"VOUCHER_SMS_URL": url, "VOUCHER_SMS_TOKEN": "t"})
+
+
+@pytest.mark.parametrize("url", ["https://sms.example/x", "HTTPS://sms.example:8443/x", "http://localhost:8080/sms",
+                                 "http://127.0.0.1:9/sms", "http://[::1]:8080/sms", "http://LOCALHOST/sms"])
+def test_http_gateway_takes_https_and_plain_http_only_on_this_machine(url):
+    assert isinstance(gateway_from_env({"VOUCHER_SMS_URL": url, "VOUCHER_SMS_TOKEN": "t"}), HttpGateway)
 
 
 def test_http_gateway_unreachable_is_a_failure():
