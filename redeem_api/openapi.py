@@ -38,7 +38,8 @@ CREDITED_KWH = {**KWH, "description": "Prepaid accounts with a tariff only: kWh 
 # Every stable error code, with its status and meaning (also rendered on /docs).
 ERROR_CODES: dict[str, tuple[int, str]] = {
     "bad_request": (400, "The request could not be understood."),
-    "malformed_json": (400, "The body is not valid UTF-8 JSON, has duplicate keys, or is not an object."),
+    "malformed_json": (400, "The body is not valid UTF-8 JSON (an escaped lone surrogate such as \\ud800 "
+                            "counts as invalid), has duplicate keys, or is not an object."),
     "validation_error": (400, "A field is missing or has the wrong type or format (the message names it)."),
     "invalid_amount": (400, 'An amount is not a positive decimal string with at most two decimals ("100.00").'),
     "invalid_serial": (400, "A serial is not 16 digits with a valid check digit."),

@@ -133,3 +133,29 @@ def test_bad_activation_requests(client, world, route):
     assert_error(act({"batch_id": world.batch_id, "from_serial": world.cards[0].serial,
                       "to_serial": world.cards[0].serial}), 409, "activation_refused")  # already active
     assert snapshot(world) == before
+
+
+# Every POST route with a JSON body, and the role that may call it.
+JSON_ROUTES = [("/api/v1/redemptions", "terminal"), ("/api/v1/payments", "channel"),
+               ("/api/v1/activations", "distributor"), ("/api/v1/readings", "headend"),
+               ("/api/v1/orders/1/ack", "headend")]
+
+
+@pytest.mark.parametrize("route, role", JSON_ROUTES)
+def test_a_lone_surrogate_anywhere_in_the_body_is_malformed_json(client, world, route, role):
+    before = snapshot(world)
+    fields = '"account_no":"3100000001","amount":"1.00","external_ref":"R1","batch_id":"B01-000001"'
+    for body in ('{%s,"note":"\\ud800"}' % fields, '{%s,"note":"x\\uDFFFy"}' % fields,
+                 '{%s,"\\udabc":1}' % fields, '{%s,"list":[{"a":["\\ud83d"]}]}' % fields,
+                 '{%s,"note":"\\ude00\\ud83d"}' % fields):  # a pair in the wrong order is two lone halves
+        response = client.post(route, data=body, content_type="application/json",
+                               headers=auth(world.keys[role], fresh_key()))
+        assert_error(response, 400, "malformed_json")
+    assert snapshot(world) == before
+
+
+def test_an_escaped_surrogate_pair_is_an_ordinary_character(client, world):
+    body = '{"account_no":"3100000001","amount":"1.00","external_ref":"R1","note":"\\ud83d\\ude00 \\\\ud800"}'
+    response = client.post("/api/v1/payments", data=body, content_type="application/json",
+                           headers=auth(world.keys["channel"], fresh_key()))
+    assert response.status_code == 201, response.get_data()
