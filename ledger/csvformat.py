@@ -64,7 +64,10 @@ def parse_timestamp(text: str, tz: str | dt.tzinfo | None = None) -> dt.datetime
         raise LineProblem(f"paid_at {text!r} is not a valid date-time") from e
     if value.tzinfo is None:
         value = value.replace(tzinfo=zone(tz))
-    return value.astimezone(dt.timezone.utc)
+    try:
+        return value.astimezone(dt.timezone.utc)
+    except OverflowError as e:  # e.g. 0001-01-01T00:00+14:00: before year 1 in UTC
+        raise LineProblem(f"paid_at {text!r} is out of range") from e
 
 
 def parse_fields(fields: list[str], line: int, tz: str | dt.tzinfo | None = None) -> PaymentLine:

@@ -49,6 +49,7 @@ _ALIASES = {"meter_no": "meter", "date": "reading_date", "account": "account_no"
 _TRUE = {"1", "true", "yes", "y", "replacement"}
 _FALSE = {"", "0", "false", "no", "n"}
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+EARLIEST_READING_DATE = dt.date(2000, 1, 1)  # an older day is a typo (0001-..., 1900-...), never a reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,6 +388,8 @@ def _parse_fields(line: int, fields: list[str], columns: tuple[str, ...]) -> Rea
             day = dt.date.fromisoformat(row["reading_date"])
         except ValueError as e:
             raise InvalidReading(f"reading_date must be a date like 2026-11-20, got {row['reading_date']!r}") from e
+        if day < EARLIEST_READING_DATE:
+            raise InvalidReading(f"reading_date {day} is before {EARLIEST_READING_DATE}")
         reading = parse_register(row["reading"], "reading")
         peak_text, valley_text = row.get("peak", ""), row.get("valley", "")
         peak = parse_register(peak_text, "peak") if peak_text else None

@@ -228,7 +228,8 @@ def _build() -> dict[str, Any]:
                                                 "(channel, external_ref)."},
                 "channel": {"type": "string"},
                 "paid_at": {"type": "string", "format": "date-time",
-                            "description": "When the customer paid (ISO 8601 with offset); default now."},
+                            "description": "When the customer paid (ISO 8601 with offset), from "
+                                           "2000-01-01T00:00:00Z to 5 minutes ahead; default now."},
             },
         },
         "Payment": {
@@ -259,7 +260,8 @@ def _build() -> dict[str, Any]:
                     "account_no": {"type": "string", "pattern": ACCOUNT_NO_PATTERN, "examples": ["3100012345"]},
                     "meter": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,64}$", "examples": ["M3100012345"]},
                     "reading_date": {"type": "string", "format": "date", "examples": ["2026-11-25"],
-                                     "description": "The local day of the reading (YYYY-MM-DD), not in the future."},
+                                     "description": "The local day of the reading (YYYY-MM-DD), from 2000-01-01, "
+                                                    "not in the future."},
                     "reading": READING,
                     "peak": {**READING, "type": ["string", "null"],
                              "description": "Peak register (time-of-use meters; with valley)."},

@@ -102,6 +102,27 @@ def test_bad_payment_requests(client, world):
     assert snapshot(world) == before
 
 
+@pytest.mark.parametrize("paid_at", ["0001-01-01T00:00:00+14:00", "0001-01-01T00:00:00+00:00",
+                                     "0001-01-01T00:00:00-14:00", "1900-01-01T00:00:00+08:00",
+                                     "2000-01-01T07:59:59.999999+08:00", "9999-12-31T23:59:59-14:00",
+                                     "9999-12-31T23:59:59+14:00"])
+def test_paid_at_outside_the_window_is_refused(client, world, paid_at):
+    before = snapshot(world)
+    response = client.post("/api/v1/payments", headers=auth(world.keys["channel"], fresh_key()),
+                           json={"account_no": ACCOUNT_ARREARS, "amount": "10.00", "external_ref": "r-1",
+                                 "paid_at": paid_at})
+    assert_error(response, 400, "validation_error")
+    assert snapshot(world) == before
+
+
+def test_paid_at_from_2000_is_taken(client, world):
+    response = client.post("/api/v1/payments", headers=auth(world.keys["channel"], fresh_key()),
+                           json={"account_no": ACCOUNT_ARREARS, "amount": "10.00", "external_ref": "r-1",
+                                 "paid_at": "2000-01-01T08:00:00+08:00"})
+    assert response.status_code == 201, response.get_data()
+    assert response.get_json()["paid_at"] == "2000-01-01T00:00:00+00:00"
+
+
 def test_bad_lookups(client, world):
     before = snapshot(world)
     for path in ("/api/v1/accounts/1'%20OR%201=1", "/api/v1/accounts/%EF%BC%93%EF%BC%91", "/api/v1/accounts/x" * 3):

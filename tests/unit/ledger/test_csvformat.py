@@ -39,7 +39,7 @@ def test_timestamps(text, expected):
 
 
 @pytest.mark.parametrize("text", ["2026-11-25", "yesterday", "2026-02-30T10:00:00", "2026-11-25T25:00:00",
-                                  "2026-11-25T10:00:00+15:00", "1700000000"])
+                                  "2026-11-25T10:00:00+15:00", "1700000000", "0001-01-01T00:00:00+14:00"])
 def test_bad_timestamps(text):
     with pytest.raises(LineProblem):
         parse_timestamp(text)
