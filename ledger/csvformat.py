@@ -20,10 +20,13 @@ from typing import BinaryIO
 from ledger.errors import FileRejected, LineError, WrongEncoding
 from ledger.timeutil import zone
 from vouchers.errors import InvalidMoney, UnknownCurrency
-from vouchers.money import check_currency, parse_amount
+from vouchers.money import check_currency, format_amount, parse_amount
 
 HEADER = ("external_ref", "account_no", "amount", "currency", "paid_at")
 MAX_REPORTED_ERRORS = 1000
+# The largest single payment, in minor units (100,000,000.00): far above any real electricity payment, and
+# ~900 million of them before a 64-bit balance overflows. ledger.payments applies the same cap.
+MAX_PAYMENT = 10**10
 
 # printable ASCII without commas, no leading/trailing space, 1-64 characters
 REF_PATTERN = r"^[!-+.-~-]([ -+.-~-]{0,62}[!-+.-~-])?$"
@@ -87,6 +90,8 @@ def parse_fields(fields: list[str], line: int, tz: str | dt.tzinfo | None = None
         raise LineProblem(str(e)) from e
     if amount <= 0:
         raise LineProblem(f"amount must be greater than zero, got {amount_text!r}")
+    if amount > MAX_PAYMENT:
+        raise LineProblem(f"amount {amount_text} is over the maximum of {format_amount(MAX_PAYMENT)} per payment")
     return PaymentLine(line, ref, account_no, amount, currency, parse_timestamp(paid_at, tz))
 
 

@@ -37,6 +37,7 @@ TEXT: dict[str, dict[str, str]] = {
         "currency_mismatch": "此充值卡的币种与户号不符。",
         "service_unavailable": "系统繁忙，请稍后再试。",
         "idempotency_in_flight": "您的上一次提交仍在处理中，请稍候刷新。",
+        "balance_out_of_range": "此户号的余额已达系统上限，本次未充值。请联系客服热线 95598。",
         "default_error": "请求无法处理，请稍后再试。",
         "footer": "请勿向任何人透露卡密。客服热线 95598。",
     },
@@ -76,6 +77,8 @@ TEXT: dict[str, dict[str, str]] = {
         "currency_mismatch": "This voucher is in another currency than your account.",
         "service_unavailable": "The service is busy; please try again shortly.",
         "idempotency_in_flight": "Your previous submission is still being processed; reload in a moment.",
+        "balance_out_of_range": "This account's balance is at the system's limit; nothing was recharged. "
+                                "Please call customer service: 95598.",
         "default_error": "The request could not be processed; please try again later.",
         "footer": "Never tell anyone your voucher code. Customer service: 95598.",
     },

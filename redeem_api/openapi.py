@@ -40,7 +40,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "bad_request": (400, "The request could not be understood."),
     "malformed_json": (400, "The body is not valid UTF-8 JSON (an escaped lone surrogate such as \\ud800 "
                             "counts as invalid), has duplicate keys, or is not an object."),
-    "validation_error": (400, "A field is missing or has the wrong type or format (the message names it)."),
+    "validation_error": (400, "A field is missing, has the wrong type or format, or is out of range, e.g. a "
+                              "payment over 100000000.00 (the message names it)."),
     "invalid_amount": (400, 'An amount is not a positive decimal string with at most two decimals ("100.00").'),
     "invalid_serial": (400, "A serial is not 16 digits with a valid check digit."),
     "idempotency_key_required": (400, "The Idempotency-Key header is missing."),
@@ -56,6 +57,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "method_not_allowed": (405, "The route does not accept this method."),
     "idempotency_in_flight": (409, "A request with the same Idempotency-Key is still being processed."),
     "payment_conflict": (409, "The channel's external_ref was already booked with another amount or account."),
+    "balance_out_of_range": (409, "Booking this would take a balance beyond the books' 64-bit range; nothing was "
+                                  "booked."),
     "activation_refused": (409, "Cards in the range are not all inactive, or the batch is not issued."),
     "order_not_pending": (409, "The order was already acknowledged with the other result (or cancelled)."),
     "concurrent_readings": (409, "Another request recorded the same meter and day at the same moment; retry "
@@ -222,7 +225,8 @@ def _build() -> dict[str, Any]:
             "properties": {
                 "account_no": {"type": "string", "pattern": ACCOUNT_NO_PATTERN},
                 "amount": {"type": "string", "pattern": r"^(0|[1-9][0-9]{0,14})(\.[0-9]{1,2})?$",
-                           "examples": ["50.00"]},
+                           "examples": ["50.00"],
+                           "description": "At most 100000000.00 per payment (more: 400 `validation_error`)."},
                 "external_ref": {"type": "string", "minLength": 1, "maxLength": 64,
                                  "description": "The channel's own reference; a payment is booked once per "
                                                 "(channel, external_ref)."},
@@ -387,7 +391,7 @@ def _build() -> dict[str, Any]:
                               "invalid_idempotency_key"),
                 **_AUTH_ERRORS, **_COMMON,
                 "404": _error(404, "unknown_account", "not_found"),
-                "409": _error(409, "idempotency_in_flight"),
+                "409": _error(409, "idempotency_in_flight", "balance_out_of_range"),
                 **_WRITE_ERRORS,
                 "422": _error(422, "invalid_voucher", "invalid_code_format", "invalid_token",
                               "idempotency_key_reused", "currency_mismatch"),
@@ -409,7 +413,7 @@ def _build() -> dict[str, Any]:
                 **_AUTH_ERRORS, **_COMMON,
                 "403": _error(403, "forbidden"),
                 "404": _error(404, "unknown_account", "not_found"),
-                "409": _error(409, "idempotency_in_flight", "payment_conflict"),
+                "409": _error(409, "idempotency_in_flight", "payment_conflict", "balance_out_of_range"),
                 **_WRITE_ERRORS,
                 "422": _error(422, "idempotency_key_reused", "currency_mismatch"),
             },
@@ -445,7 +449,7 @@ def _build() -> dict[str, Any]:
                               "idempotency_key_required", "invalid_idempotency_key"),
                 **_AUTH_ERRORS, **_COMMON,
                 "404": _error(404, "batch_not_found", "not_found"),
-                "409": _error(409, "activation_refused", "idempotency_in_flight"),
+                "409": _error(409, "activation_refused", "idempotency_in_flight", "balance_out_of_range"),
                 **_WRITE_ERRORS,
                 "422": _error(422, "idempotency_key_reused"),
             },
@@ -543,7 +547,7 @@ def _build() -> dict[str, Any]:
                     "400": _html_error(400, "validation_error"),
                     "403": _html_error(403, "csrf_failed"),
                     "404": _html_error(404, "unknown_account"),
-                    "409": _html_error(409, "idempotency_in_flight"),
+                    "409": _html_error(409, "idempotency_in_flight", "balance_out_of_range"),
                     "413": _html_error(413, "payload_too_large"),
                     "415": _html_error(415, "unsupported_media_type"),
                     "422": _html_error(422, "invalid_voucher", "invalid_code_format"),

@@ -16,7 +16,7 @@ from sqlalchemy import insert
 
 from ledger.errors import CurrencyMismatch, InvalidPayment, PaymentConflict, UnknownChannel
 from ledger.errors import UnknownAccount as LedgerUnknownAccount
-from ledger.payments import post_payment, validate_ref
+from ledger.payments import post_payment, validate_amount, validate_ref
 from metering import money_in
 from redeem_api import idempotency
 from redeem_api.errors import ApiError, Conflict, Forbidden, UnknownAccount, ValidationFailed
@@ -78,6 +78,10 @@ def create_payment():
         amount = parse_positive_amount(amount_text)
     except InvalidMoney as e:
         raise ApiError(str(e), status=400, code="invalid_amount") from e
+    try:
+        validate_amount(amount)  # the books' cap per payment, checked before anything is reserved
+    except InvalidPayment as e:
+        raise ValidationFailed(str(e)) from e
     external_ref = text_field(body, "external_ref", max_length=64)
     try:
         validate_ref(external_ref)

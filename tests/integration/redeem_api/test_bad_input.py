@@ -5,12 +5,12 @@ import json
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from storage.api_models import OutboxMessage, Redemption
-from storage.ledger_models import LedgerPosting, LedgerTransaction, Payment
+from storage.ledger_models import CustomerAccount, LedgerAccount, LedgerPosting, LedgerTransaction, Payment
 from storage.models import AuditEvent, Voucher
-from tests.integration.redeem_api.world import ACCOUNT_ARREARS, auth, fresh_key
+from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, auth, fresh_key
 
 STABLE = re.compile(r"^[a-z][a-z0-9_]+$")
 FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
@@ -180,3 +180,69 @@ def test_an_escaped_surrogate_pair_is_an_ordinary_character(client, world):
     response = client.post("/api/v1/payments", data=body, content_type="application/json",
                            headers=auth(world.keys["channel"], fresh_key()))
     assert response.status_code == 201, response.get_data()
+
+
+@pytest.mark.parametrize("amount", ["100000000.01", "100000001", "999999999999999.99"])
+def test_a_payment_over_the_cap_is_refused(client, world, amount):
+    before = snapshot(world)
+    response = client.post("/api/v1/payments", headers=auth(world.keys["channel"], fresh_key()),
+                           json={"account_no": ACCOUNT_ARREARS, "amount": amount, "external_ref": "big-1"})
+    assert_error(response, 400, "validation_error")
+    assert "100000000.00" in response.get_json()["error"]["message"]
+    assert snapshot(world) == before
+
+
+def test_a_payment_of_the_cap_is_booked(client, world):
+    response = client.post("/api/v1/payments", headers=auth(world.keys["channel"], fresh_key()),
+                           json={"account_no": ACCOUNT_ARREARS, "amount": "100000000.00", "external_ref": "big-1"})
+    assert response.status_code == 201, response.get_data()
+    assert world.balance(ACCOUNT_ARREARS) == (10**10 - 3000, 0)
+
+
+def _set_balance(world, code: str, balance: int) -> None:
+    with world.sessions.begin() as s:
+        s.execute(update(LedgerAccount).where(LedgerAccount.code == code).values(balance=balance))
+
+
+INT64_MAX = 2**63 - 1
+
+
+@pytest.mark.parametrize("near_the_limit", ["customer", "channel"])
+def test_a_balance_overflow_is_409_and_nothing_is_booked(client, world, near_the_limit):
+    """Defence in depth behind the cap: a balance moved past 64 bits is refused, not a 500."""
+    key = world.keys["channel"]
+    first = client.post("/api/v1/payments", json={"account_no": ACCOUNT_CLEAN, "amount": "1.00", "external_ref": "o-1"},
+                        headers=auth(key, fresh_key()))
+    assert first.status_code == 201  # opens the channel's clearing account
+    with world.sessions.begin() as s:
+        prepaid = s.execute(select(LedgerAccount.code).join(
+            CustomerAccount, CustomerAccount.prepaid_account_id == LedgerAccount.id)
+            .where(CustomerAccount.account_no == ACCOUNT_CLEAN)).scalar_one()
+        clearing = s.execute(select(LedgerAccount.code).where(LedgerAccount.code.like("clearing:%"))).scalar_one()
+    if near_the_limit == "customer":  # prepaid balances are credits: negative in the books
+        _set_balance(world, prepaid, -INT64_MAX + 50)
+    else:
+        _set_balance(world, clearing, INT64_MAX - 50)
+    before = snapshot(world)
+    idempotency_key = fresh_key()
+    body = {"account_no": ACCOUNT_CLEAN, "amount": "1000.00", "external_ref": "o-2"}
+    response = client.post("/api/v1/payments", json=body, headers=auth(key, idempotency_key))
+    assert_error(response, 409, "balance_out_of_range")
+    assert snapshot(world) == before
+    again = client.post("/api/v1/payments", json=body, headers=auth(key, idempotency_key))
+    assert_error(again, 409, "balance_out_of_range")  # the key was released, not stored: the retry runs again
+
+
+def test_a_redemption_that_would_overflow_a_balance_is_409_and_the_voucher_stays_active(client, world):
+    with world.sessions.begin() as s:
+        prepaid = s.execute(select(LedgerAccount.code).join(
+            CustomerAccount, CustomerAccount.prepaid_account_id == LedgerAccount.id)
+            .where(CustomerAccount.account_no == ACCOUNT_CLEAN)).scalar_one()
+    _set_balance(world, prepaid, -INT64_MAX + 50)
+    before = snapshot(world)
+    idempotency_key = fresh_key()
+    body = {"code": world.cards[0].code, "account_no": ACCOUNT_CLEAN}
+    for _ in range(2):  # not stored for the key: a retry runs (and is refused) again
+        response = client.post("/api/v1/redemptions", json=body, headers=auth(world.keys["terminal"], idempotency_key))
+        assert_error(response, 409, "balance_out_of_range")
+    assert snapshot(world) == before
