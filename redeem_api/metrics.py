@@ -19,11 +19,20 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 REDEMPTION_OUTCOMES = ("redeemed", "replayed", "invalid_voucher", "invalid_code_format", "invalid_token",
                        "unknown_account", "throttled", "rejected", "error")
 
+# Methods counted by name (RFC 9110); any other (a scanner's FOOBAR1, ...) is counted as "other", so
+# clients cannot add label values, and series, at will.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+
 _HELP = {
     "voucher_redemptions_total": ("counter", "Redemption attempts by outcome (terminal API and web page)."),
     "voucher_http_requests_total": ("counter", "HTTP requests by route, method and status."),
     "voucher_http_request_duration_seconds": ("histogram", "HTTP request latency by route."),
 }
+
+
+def method_label(method: str) -> str:
+    """The ``method`` label: a standard method's name, else ``other``."""
+    return method if method in HTTP_METHODS else "other"
 
 
 def _escape(value: str) -> str:
@@ -57,6 +66,7 @@ class Metrics:
         self._maybe_flush()
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        method = method_label(method)
         with self._lock:
             self._counters["voucher_http_requests_total"][
                 (("route", route), ("method", method), ("status", str(status)))] += 1

@@ -153,6 +153,17 @@ def test_metrics_render_and_aggregate_across_workers(tmp_path):
         assert line.startswith("#") or re.fullmatch(r'[a-z_]+(\{[^}]*\})? [0-9.e+-]+', line), line
 
 
+def test_metrics_count_unknown_methods_as_other():
+    m = Metrics(None)
+    for i in range(50):
+        m.observe_request("unmatched", f"FOOBAR{i}", 405, 0.001)
+    m.observe_request("unmatched", "get", 405, 0.001)  # methods are case-sensitive: not GET
+    m.observe_request("/r", "DELETE", 405, 0.001)
+    text = m.render()
+    assert 'voucher_http_requests_total{route="unmatched",method="other",status="405"} 51' in text
+    assert 'method="DELETE"' in text and "FOOBAR" not in text and 'method="get"' not in text
+
+
 def test_metrics_without_a_directory_are_per_process():
     m = Metrics(None)
     m.count_redemption("throttled")
