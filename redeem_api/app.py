@@ -90,6 +90,9 @@ def create_app(config: ApiConfig | None = None) -> Flask:
         SESSION_COOKIE_SECURE=config.cookie_secure,
         PERMANENT_SESSION_LIFETIME=3600,
         TRAP_HTTP_EXCEPTIONS=False,
+        # No CORS, so no OPTIONS: like any other method a route does not take, it is 405 with Allow (Flask's
+        # automatic answer was an undocumented 200 with an empty text/html body). Read as routes are added.
+        PROVIDE_AUTOMATIC_OPTIONS=False,
     )
     app.session_interface = _PageSessions()
     if config.trusted_proxies:

@@ -54,7 +54,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "voucher_not_found": (404, "No voucher with that serial in the caller's stock."),
     "batch_not_found": (404, "No batch with that id."),
     "order_not_found": (404, "No cost-control order with that id."),
-    "method_not_allowed": (405, "The route does not accept this method."),
+    "method_not_allowed": (405, "The route does not accept this method (see Allow). OPTIONS is never served: "
+                                "no CORS."),
     "idempotency_in_flight": (409, "A request with the same Idempotency-Key is still being processed."),
     "payment_conflict": (409, "The channel's external_ref was already booked with another amount or account."),
     "balance_out_of_range": (409, "Booking this would take a balance beyond the books' 64-bit range; nothing was "

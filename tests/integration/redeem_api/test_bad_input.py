@@ -137,6 +137,27 @@ def test_bad_lookups(client, world):
     assert snapshot(world) == before
 
 
+def test_options_is_405_like_any_other_method_a_route_does_not_take(app, client, world):
+    methods: dict[str, set[str]] = {}  # a path may have a rule per method (/redeem)
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint != "static":
+            methods.setdefault(rule.rule, set()).update(rule.methods)
+    assert any(path.startswith("/api/") for path in methods)
+    for rule, expected in methods.items():
+        path = re.sub(r"<[^>]+>", "1", rule)
+        for headers in ({}, auth(world.keys["admin"])):
+            response = client.options(path, headers=headers)
+            if rule.startswith("/api/"):
+                assert_error(response, 405, "method_not_allowed")
+            else:
+                assert response.status_code == 405, rule
+            allowed = set(response.headers["Allow"].split(", "))
+            assert allowed == expected and "OPTIONS" not in allowed, (rule, allowed)
+    put = client.put("/api/v1/payments", headers=auth(world.keys["channel"]))
+    assert_error(put, 405, "method_not_allowed")
+    assert put.headers["Allow"] == "POST"
+
+
 @pytest.mark.parametrize("route", ["/api/v1/activations"])
 def test_bad_activation_requests(client, world, route):
     before = snapshot(world)
