@@ -74,8 +74,9 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "idempotency_key_reused": (422, "The Idempotency-Key was used before with another request."),
     "currency_mismatch": (422, "The voucher or payment currency differs from the account's."),
     "invalid_reading": (422, "A reading has a malformed field (negative or more than two decimals, a date that "
-                             "is not YYYY-MM-DD), is dated in the future or out of order, or lacks time-of-use "
-                             "registers."),
+                             "is not YYYY-MM-DD or before 2000-01-01), is dated in the future or out of order, "
+                             "lacks time-of-use registers, or its peak and valley do not add up (to the "
+                             "consumption; for the first reading or a replacement, to the register)."),
     "unknown_meter": (422, "The meter is not the account's current meter (unknown, another account's, or "
                            "replaced)."),
     "decreasing_reading": (422, "The register is lower than the previous reading and the reading is not marked "
