@@ -20,10 +20,13 @@ from typing import BinaryIO
 from ledger.errors import FileRejected, LineError, WrongEncoding
 from ledger.timeutil import zone
 from vouchers.errors import InvalidMoney, UnknownCurrency
-from vouchers.money import check_currency, parse_amount
+from vouchers.money import check_currency, format_amount, parse_amount
 
 HEADER = ("external_ref", "account_no", "amount", "currency", "paid_at")
 MAX_REPORTED_ERRORS = 1000
+# The largest single payment, in minor units (100,000,000.00): far above any real electricity payment, and
+# ~900 million of them before a 64-bit balance overflows. ledger.payments applies the same cap.
+MAX_PAYMENT = 10**10
 
 # printable ASCII without commas, no leading/trailing space, 1-64 characters, and not starting with
 # = + - @ (a spreadsheet opening a report that holds the reference would run it as a formula)
@@ -83,7 +86,10 @@ def parse_timestamp(text: str, tz: str | dt.tzinfo | None = None) -> dt.datetime
         raise LineProblem(f"paid_at {text!r} is not a valid date-time") from e
     if value.tzinfo is None:
         value = value.replace(tzinfo=zone(tz))
-    return value.astimezone(dt.timezone.utc)
+    try:
+        return value.astimezone(dt.timezone.utc)
+    except OverflowError as e:  # e.g. 0001-01-01T00:00+14:00: before year 1 in UTC
+        raise LineProblem(f"paid_at {text!r} is out of range") from e
 
 
 def parse_fields(fields: list[str], line: int, tz: str | dt.tzinfo | None = None) -> PaymentLine:
@@ -103,6 +109,8 @@ def parse_fields(fields: list[str], line: int, tz: str | dt.tzinfo | None = None
         raise LineProblem(str(e)) from e
     if amount <= 0:
         raise LineProblem(f"amount must be greater than zero, got {amount_text!r}")
+    if amount > MAX_PAYMENT:
+        raise LineProblem(f"amount {amount_text} is over the maximum of {format_amount(MAX_PAYMENT)} per payment")
     return PaymentLine(line, ref, account_no, amount, currency, parse_timestamp(paid_at, tz))
 
 

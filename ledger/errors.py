@@ -32,6 +32,14 @@ class InvalidPosting(LedgerError, ValueError):
     code = "invalid_posting"
 
 
+class BalanceOutOfRange(LedgerError):
+    """Moving a balance would take it past the 64-bit range of the balance rows; nothing is moved.
+
+    (PostgreSQL refuses such an UPDATE itself, SQLSTATE 22003; SQLite would silently store a float.)"""
+
+    code = "balance_out_of_range"
+
+
 class InvalidAccountCode(LedgerError, ValueError):
     code = "invalid_account_code"
 

@@ -4,9 +4,9 @@ The payments import streams the file's bytes into PostgreSQL's COPY. Before a
 block goes out, :class:`BlockChecker` matches its complete lines against one
 byte pattern per line, a strict subset of what the reference parser
 (:mod:`ledger.csvformat`) accepts: unquoted ASCII fields, no blank lines, an
-amount above zero with at most two decimals, a currency with two decimals, a
-time with seconds optional, fraction 1-6 digits, offset ``Z`` or ``+HH:MM`` /
-``+HHMM`` (hours up to 14) or none. Whatever it refuses - a file that is
+amount above zero and below the cap with at most two decimals, a currency
+with two decimals, a time with seconds optional, fraction 1-6 digits, offset
+``Z`` or ``+HH:MM`` / ``+HHMM`` (hours up to 14) or none. Whatever it refuses - a file that is
 merely unusual, or really bad - goes to the reference parser, which words
 the errors. What it accepts, PostgreSQL's CSV reader splits into the same
 fields as Python's, and the typing in SQL gives the same values; what it
@@ -29,8 +29,9 @@ _BOM = b"\xef\xbb\xbf"
 # with = + - @ (csvformat.REF_PATTERN: a spreadsheet would run it as a formula)
 _REF = rb"[!#-*.-<>?A-~](?:[ !#-+.-~-]{0,62}[!#-+.-~-])?"
 _ACCOUNT = rb"[0-9A-Za-z][0-9A-Za-z-]{0,31}"
-# greater than zero: 1-15 integer digits not starting with 0, or 0.x / 0.0x / 0.xy (not 0.0 / 0.00)
-_AMOUNT = rb"(?:[1-9][0-9]{0,14}(?:\.[0-9]{1,2})?|0\.(?:[1-9][0-9]?|0[1-9]))"
+# greater than zero and below the cap (csvformat.MAX_PAYMENT, 100000000.00): 1-8 integer digits not starting
+# with 0, or 0.x / 0.0x / 0.xy (not 0.0 / 0.00); the cap itself goes to the reference parser
+_AMOUNT = rb"(?:[1-9][0-9]{0,7}(?:\.[0-9]{1,2})?|0\.(?:[1-9][0-9]?|0[1-9]))"
 _CURRENCY = b"(?:" + b"|".join(sorted(c.encode() for c, digits in CURRENCIES.items() if digits == 2)) + b")"
 _LOCAL_TIME = (rb"[1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])[T ](?:[01][0-9]|2[0-3]):[0-5][0-9]"
                rb"(?::[0-5][0-9](?:\.[0-9]{1,6})?)?")

@@ -13,12 +13,18 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from ledger import chart
 from ledger.accounts import AccountKey, ensure_accounts, lock_accounts, pending_shared_deltas
-from ledger.errors import IdempotencyConflict, InvalidPosting, TransactionNotFound, UnbalancedTransaction
+from ledger.errors import (
+    BalanceOutOfRange,
+    IdempotencyConflict,
+    InvalidPosting,
+    TransactionNotFound,
+    UnbalancedTransaction,
+)
 from ledger.sql import insert_ignoring_conflicts, is_postgres
 from ledger.timeutil import utc
 from storage import hot_sql
@@ -201,12 +207,23 @@ def _apply_shared_deltas(session: Session) -> None:
 
 _LA = LedgerAccount.__table__
 _MOVE_BALANCE = _LA.update().where(_LA.c.id == bindparam("aid")).values(balance=_LA.c.balance + bindparam("delta"))
+# SQLite turns an integer overflow into a float without an error: the row moves only while the sum stays an
+# integer (PostgreSQL refuses the plain UPDATE itself: bigint out of range).
+_MOVE_BALANCE_IN_RANGE = _MOVE_BALANCE.where(func.typeof(_LA.c.balance + bindparam("delta")) == "integer")
 
 
 def apply_balance_deltas(session: Session, deltas: Mapping[int, int]) -> None:
-    """``UPDATE ... SET balance = balance + :delta`` per account, ascending id."""
+    """``UPDATE ... SET balance = balance + :delta`` per account, ascending id.
+
+    Raises :class:`BalanceOutOfRange` on SQLite if a balance would leave 64 bits (PostgreSQL: ``DataError``).
+    """
     params = [{"aid": aid, "delta": delta} for aid, delta in sorted(deltas.items()) if delta]
-    if len(params) == 1:  # the usual case at commit (one shared row): the kept statement
+    if params and not is_postgres(session):
+        for one in params:
+            if session.connection().execute(_MOVE_BALANCE_IN_RANGE, one).rowcount != 1:
+                raise BalanceOutOfRange(f"moving ledger account {one['aid']} by {one['delta']} would take its "
+                                        "balance out of range")
+    elif len(params) == 1:  # the usual case at commit (one shared row): the kept statement
         hot_sql.execute(session, _MOVE_BALANCE, params[0])
     elif params:
         session.connection().execute(_MOVE_BALANCE, params)

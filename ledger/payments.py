@@ -17,12 +17,13 @@ from sqlalchemy.orm import Session
 
 from ledger.accounts import ensure_account, lock_accounts
 from ledger.channels import payment_channel
-from ledger.csvformat import REF_PATTERN, REF_RULE, ref_problem
+from ledger.csvformat import MAX_PAYMENT, REF_PATTERN, REF_RULE, ref_problem
 from ledger.customers import get_customer
 from ledger.errors import CurrencyMismatch, InvalidPayment, PaymentConflict
 from ledger.incoming import book_incoming, prepaid_balance, record_allocations
 from ledger.timeutil import from_db, utc
 from storage.ledger_models import CustomerAccount, Payment
+from vouchers.money import format_amount
 
 MAX_REF = 64
 _REF = re.compile(REF_PATTERN)
@@ -57,10 +58,14 @@ def validate_ref(external_ref: str) -> str:
 
 
 def validate_amount(amount: int) -> int:
+    """``amount`` in minor units: an int from 1 to :data:`~ledger.csvformat.MAX_PAYMENT`."""
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise InvalidPayment("amount must be integer minor units")
     if amount <= 0:
         raise InvalidPayment(f"amount must be greater than zero, got {amount}")
+    if amount > MAX_PAYMENT:
+        raise InvalidPayment(f"amount must be at most {format_amount(MAX_PAYMENT)} per payment, "
+                             f"got {format_amount(amount)}")
     return amount
 
 

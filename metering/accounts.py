@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.customers import get_customer
-from metering.errors import InvalidAssignment, MeterInUse, NotAssigned, UnknownTariff
+from metering.errors import InvalidAssignment, InvalidReading, MeterInUse, NotAssigned, UnknownTariff
 from metering.units import format_kwh
 from storage import audit
 from storage.metering_models import (
@@ -169,12 +169,16 @@ def assign_tariff(session: Session, account_no: str, *, tariff_id: str, customer
 
 def _opening_reading(session: Session, account_no: str, meter_no: str, day: dt.date | None, ckwh: int,
                      peak: int | None, valley: int | None, time_of_use: bool, now: dt.datetime) -> None:
-    from metering.readings import ReadingInput, record_readings
+    from metering.readings import ReadingInput, check_baseline_registers, record_readings
 
     if day is None:
         raise InvalidAssignment("an opening reading needs its date")
     if time_of_use and (peak is None or valley is None):
         raise InvalidAssignment("a time-of-use account's opening reading needs the peak and valley registers")
+    try:
+        check_baseline_registers(ckwh, peak, valley)
+    except InvalidReading as e:
+        raise InvalidAssignment(f"opening reading: {e}") from e
     existing = session.execute(select(MeterReading.id).where(MeterReading.account_no == account_no).limit(1)).first()
     if existing is not None:
         raise InvalidAssignment(f"account {account_no} already has readings; the opening reading "

@@ -16,7 +16,10 @@ Rules for every reading (file import and head-end API alike):
   consumes nothing. Read the old meter's final register as an ordinary line
   of the old meter before the replacement line, on the same day or earlier.
 * Time-of-use accounts need the peak and valley registers on every line, and
-  the peak and valley consumption must add up to the total consumption.
+  the peak and valley consumption must add up to the total consumption. A
+  reading that starts the registers (an account's first reading, a meter
+  replacement, the first with registers) must have peak + valley = the total
+  register: then every later reading that adds up is accepted.
 * kWh are exact: registers are decimal text with at most two decimals,
   stored as integer hundredths. Floats are never involved.
 
@@ -49,6 +52,7 @@ _ALIASES = {"meter_no": "meter", "date": "reading_date", "account": "account_no"
 _TRUE = {"1", "true", "yes", "y", "replacement"}
 _FALSE = {"", "0", "false", "no", "n"}
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+EARLIEST_READING_DATE = dt.date(2000, 1, 1)  # an older day is a typo (0001-..., 1900-...), never a reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +247,12 @@ class _Recorder:
                 return
             else:
                 peak_kwh = valley_kwh = None
+        if has_registers and (prev is None or r.replacement or prev.peak is None or prev.valley is None):
+            try:  # these registers are the baseline of the next reading's peak and valley consumption
+                check_baseline_registers(r.reading_ckwh, r.peak_ckwh, r.valley_ckwh)
+            except InvalidReading as e:
+                self.error(line, e.code, str(e))
+                return
         rows.append({"account_no": r.account_no, "meter_no": r.meter_no, "reading_date": r.reading_date,
                      "reading_ckwh": r.reading_ckwh, "peak_ckwh": r.peak_ckwh, "valley_ckwh": r.valley_ckwh,
                      "kwh_ckwh": kwh, "peak_kwh_ckwh": peak_kwh, "valley_kwh_ckwh": valley_kwh,
@@ -264,6 +274,15 @@ class _Recorder:
         meters[old] = (r.account_no, r.reading_date)
         meters[r.meter_no] = (r.account_no, None)
         account.meter_no = r.meter_no
+
+
+def check_baseline_registers(reading_ckwh: int, peak_ckwh: int | None, valley_ckwh: int | None) -> None:
+    """The registers a meter's readings start from: peak + valley make up the total (as every later
+    reading's peak and valley consumption must add up to its consumption). InvalidReading if not."""
+    if peak_ckwh is None or valley_ckwh is None or peak_ckwh + valley_ckwh == reading_ckwh:
+        return
+    raise InvalidReading(f"peak {format_kwh(peak_ckwh)} + valley {format_kwh(valley_ckwh)} kWh do not add up to "
+                         f"the register of {format_kwh(reading_ckwh)} kWh")
 
 
 def _today(now: dt.datetime, tz: dt.tzinfo | None) -> dt.date:
@@ -387,6 +406,8 @@ def _parse_fields(line: int, fields: list[str], columns: tuple[str, ...]) -> Rea
             day = dt.date.fromisoformat(row["reading_date"])
         except ValueError as e:
             raise InvalidReading(f"reading_date must be a date like 2026-11-20, got {row['reading_date']!r}") from e
+        if day < EARLIEST_READING_DATE:
+            raise InvalidReading(f"reading_date {day} is before {EARLIEST_READING_DATE}")
         reading = parse_register(row["reading"], "reading")
         peak_text, valley_text = row.get("peak", ""), row.get("valley", "")
         peak = parse_register(peak_text, "peak") if peak_text else None

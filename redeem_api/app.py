@@ -18,8 +18,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from keystore.store import KeyStore
+from ledger.errors import BalanceOutOfRange as LedgerBalanceOutOfRange
 from redeem_api.config import ApiConfig
-from redeem_api.errors import ApiError, ServiceUnavailable
+from redeem_api.errors import ApiError, BalanceOutOfRange, ServiceUnavailable
 from redeem_api.http import error_response, json_response
 from redeem_api.metrics import Metrics
 from redeem_api.state import EXTENSION, AppState, KeyRingCache, close_db
@@ -35,6 +36,7 @@ _HTTP_CODES = {
     406: "not_acceptable", 408: "request_timeout", 411: "length_required", 413: "payload_too_large",
     414: "uri_too_long", 415: "unsupported_media_type", 429: "too_many_attempts", 431: "headers_too_large",
 }
+_OUT_OF_RANGE_SQLSTATE = "22003"
 _HTML_PREFIXES = ("/redeem", "/static")
 _CSP_HTML = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
              "frame-ancestors 'none'; base-uri 'none'")
@@ -88,6 +90,9 @@ def create_app(config: ApiConfig | None = None) -> Flask:
         SESSION_COOKIE_SECURE=config.cookie_secure,
         PERMANENT_SESSION_LIFETIME=3600,
         TRAP_HTTP_EXCEPTIONS=False,
+        # No CORS, so no OPTIONS: like any other method a route does not take, it is 405 with Allow (Flask's
+        # automatic answer was an undocumented 200 with an empty text/html body). Read as routes are added.
+        PROVIDE_AUTOMATIC_OPTIONS=False,
     )
     app.session_interface = _PageSessions()
     if config.trusted_proxies:
@@ -168,6 +173,10 @@ def _register_error_handlers(app: Flask) -> None:
         if _is_redis_error(error) or isinstance(error, (DBAPIError, SQLAlchemyError)) and _is_connection_problem(error):
             log.error("backing store unavailable: %s", type(error).__name__)
             return _render(ServiceUnavailable(retry_after=app.extensions[EXTENSION].config.retry_after_unavailable))
+        if _is_out_of_range(error):  # the transaction was rolled back: nothing was booked
+            log.warning("balance out of range refused on %s %s: %s", request.method,
+                        request.url_rule.rule if request.url_rule else "?", type(error).__name__)
+            return _render(BalanceOutOfRange())
         # Never the message: it could quote a parameter. The type and route are enough to find it.
         log.error("unexpected %s on %s %s\n%s", type(error).__name__, request.method,
                   request.url_rule.rule if request.url_rule else "?",
@@ -190,6 +199,16 @@ def _is_redis_error(error: Exception) -> bool:
 
 def _is_connection_problem(error: Exception) -> bool:
     return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def _is_out_of_range(error: Exception) -> bool:
+    """A balance moved past 64 bits: the books' refusal (SQLite), or PostgreSQL's SQLSTATE 22003
+    (numeric_value_out_of_range: a bigint out of range), also when raised at commit."""
+    if isinstance(error, LedgerBalanceOutOfRange):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    return (getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)) == _OUT_OF_RANGE_SQLSTATE
 
 
 __all__ = ["create_app", "json_response"]

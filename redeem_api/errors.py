@@ -92,6 +92,16 @@ class Conflict(ApiError):
     status, code = 409, "conflict"
 
 
+class BalanceOutOfRange(ApiError):
+    """Booking would move a balance (or another stored total) past the books' 64-bit range: refused whole."""
+
+    status, code = 409, "balance_out_of_range"
+    storable = False
+
+    def __init__(self) -> None:
+        super().__init__("this would take a balance beyond the range the books can hold; nothing was booked")
+
+
 class IdempotencyInFlight(ApiError):
     status, code = 409, "idempotency_in_flight"
     storable = False

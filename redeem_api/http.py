@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 ROLES = ("terminal", "distributor", "channel", "finance", "admin", "headend")
 _ACCOUNT_NO = re.compile(r"[0-9A-Za-z][0-9A-Za-z\-]{0,31}")
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+# A \uD800-\uDFFF escape: the only way a lone surrogate (not encodable as UTF-8) gets into a decoded body.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 # -- time -------------------------------------------------------------------------
@@ -125,8 +127,18 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _has_lone_surrogate(document: Any) -> bool:
+    """True if a decoded string (key or value) holds a surrogate that no pair completed."""
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def read_json_object() -> dict[str, Any]:
-    """The body as a JSON object: 415 for another content type, 413 over the limit, 400 if malformed."""
+    """The body as a JSON object: 415 for another content type, 413 over the limit, 400 if malformed
+    (including a lone surrogate escaped as ``\\ud800``: it has no UTF-8 form, so nothing may store it)."""
     mimetype = (request.mimetype or "").lower()
     if mimetype != "application/json" and not (mimetype.startswith("application/") and mimetype.endswith("+json")):
         raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
@@ -150,6 +162,8 @@ def read_json_object() -> dict[str, Any]:
         document = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise MalformedJson("the body is not valid UTF-8 JSON") from e
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(document):
+        raise MalformedJson("the body is not valid UTF-8 JSON (a \\u escape of a lone surrogate)")
     if not isinstance(document, dict):
         raise MalformedJson("the body must be a JSON object")
     return document

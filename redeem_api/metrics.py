@@ -9,6 +9,7 @@ the numbers do not depend on which worker you hit. Without a directory (tests,
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -19,11 +20,32 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 REDEMPTION_OUTCOMES = ("redeemed", "replayed", "invalid_voucher", "invalid_code_format", "invalid_token",
                        "unknown_account", "throttled", "rejected", "error")
 
+# Methods counted by name (RFC 9110); any other (a scanner's FOOBAR1, ...) is counted as "other", so
+# clients cannot add label values, and series, at will.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+
 _HELP = {
     "voucher_redemptions_total": ("counter", "Redemption attempts by outcome (terminal API and web page)."),
     "voucher_http_requests_total": ("counter", "HTTP requests by route, method and status."),
     "voucher_http_request_duration_seconds": ("histogram", "HTTP request latency by route."),
 }
+
+
+def method_label(method: str) -> str:
+    """The ``method`` label: a standard method's name, else ``other``."""
+    return method if method in HTTP_METHODS else "other"
+
+
+def _sample(value: float) -> str:
+    """A sample value in the text format: a whole number exactly (1234567, never 1.23457e+06), any
+    other with every digit it has (the shortest text that reads back as the same float)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if float(value).is_integer():
+        return str(int(value))
+    return repr(float(value))
 
 
 def _escape(value: str) -> str:
@@ -57,6 +79,7 @@ class Metrics:
         self._maybe_flush()
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        method = method_label(method)
         with self._lock:
             self._counters["voucher_http_requests_total"][
                 (("route", route), ("method", method), ("status", str(status)))] += 1
@@ -147,7 +170,7 @@ class Metrics:
             kind, text = _HELP[name]
             lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
             for labels, value in sorted(merged["counters"].get(name, {}).items()):
-                lines.append(f"{name}{_labels(labels)} {value:g}")
+                lines.append(f"{name}{_labels(labels)} {_sample(value)}")
         name = "voucher_http_request_duration_seconds"
         kind, text = _HELP[name]
         lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
@@ -155,9 +178,9 @@ class Metrics:
             cumulative = 0.0
             for i, bound in enumerate(LATENCY_BUCKETS):
                 cumulative += values[i]
-                lines.append(f"{name}_bucket{_labels(labels + (('le', f'{bound:g}'),))} {cumulative:g}")
+                lines.append(f"{name}_bucket{_labels(labels + (('le', f'{bound:g}'),))} {_sample(cumulative)}")
             cumulative += values[len(LATENCY_BUCKETS)]
-            lines.append(f"{name}_bucket{_labels(labels + (('le', '+Inf'),))} {cumulative:g}")
-            lines.append(f"{name}_sum{_labels(labels)} {values[-1]:.6f}")
-            lines.append(f"{name}_count{_labels(labels)} {cumulative:g}")
+            lines.append(f"{name}_bucket{_labels(labels + (('le', '+Inf'),))} {_sample(cumulative)}")
+            lines.append(f"{name}_sum{_labels(labels)} {_sample(values[-1])}")
+            lines.append(f"{name}_count{_labels(labels)} {_sample(cumulative)}")
         return "\n".join(lines) + "\n"

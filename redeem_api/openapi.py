@@ -38,8 +38,10 @@ CREDITED_KWH = {**KWH, "description": "Prepaid accounts with a tariff only: kWh 
 # Every stable error code, with its status and meaning (also rendered on /docs).
 ERROR_CODES: dict[str, tuple[int, str]] = {
     "bad_request": (400, "The request could not be understood."),
-    "malformed_json": (400, "The body is not valid UTF-8 JSON, has duplicate keys, or is not an object."),
-    "validation_error": (400, "A field is missing or has the wrong type or format (the message names it)."),
+    "malformed_json": (400, "The body is not valid UTF-8 JSON (an escaped lone surrogate such as \\ud800 "
+                            "counts as invalid), has duplicate keys, or is not an object."),
+    "validation_error": (400, "A field is missing, has the wrong type or format, or is out of range, e.g. a "
+                              "payment over 100000000.00 (the message names it)."),
     "invalid_amount": (400, 'An amount is not a positive decimal string with at most two decimals ("100.00").'),
     "invalid_serial": (400, "A serial is not 16 digits with a valid check digit."),
     "idempotency_key_required": (400, "The Idempotency-Key header is missing."),
@@ -52,9 +54,12 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "voucher_not_found": (404, "No voucher with that serial in the caller's stock."),
     "batch_not_found": (404, "No batch with that id."),
     "order_not_found": (404, "No cost-control order with that id."),
-    "method_not_allowed": (405, "The route does not accept this method."),
+    "method_not_allowed": (405, "The route does not accept this method (see Allow). OPTIONS is never served: "
+                                "no CORS."),
     "idempotency_in_flight": (409, "A request with the same Idempotency-Key is still being processed."),
     "payment_conflict": (409, "The channel's external_ref was already booked with another amount or account."),
+    "balance_out_of_range": (409, "Booking this would take a balance beyond the books' 64-bit range; nothing was "
+                                  "booked."),
     "activation_refused": (409, "Cards in the range are not all inactive, the batch is not issued, or (a distributor) "
                                 "the range is not all consigned to you."),
     "order_not_pending": (409, "The order was already acknowledged with the other result (or cancelled)."),
@@ -71,8 +76,9 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "idempotency_key_reused": (422, "The Idempotency-Key was used before with another request."),
     "currency_mismatch": (422, "The payment currency differs from the account's."),
     "invalid_reading": (422, "A reading has a malformed field (negative or more than two decimals, a date that "
-                             "is not YYYY-MM-DD), is dated in the future or out of order, or lacks time-of-use "
-                             "registers."),
+                             "is not YYYY-MM-DD or before 2000-01-01), is dated in the future or out of order, "
+                             "lacks time-of-use registers, or its peak and valley do not add up (to the "
+                             "consumption; for the first reading or a replacement, to the register)."),
     "unknown_meter": (422, "The meter is not the account's current meter (unknown, another account's, or "
                            "replaced)."),
     "decreasing_reading": (422, "The register is lower than the previous reading and the reading is not marked "
@@ -223,7 +229,8 @@ def _build() -> dict[str, Any]:
             "properties": {
                 "account_no": {"type": "string", "pattern": ACCOUNT_NO_PATTERN},
                 "amount": {"type": "string", "pattern": r"^(0|[1-9][0-9]{0,14})(\.[0-9]{1,2})?$",
-                           "examples": ["50.00"]},
+                           "examples": ["50.00"],
+                           "description": "At most 100000000.00 per payment (more: 400 `validation_error`)."},
                 "external_ref": {"type": "string", "minLength": 1, "maxLength": 64,
                                  "description": "The channel's own reference; a payment is booked once per "
                                                 "(channel, external_ref). Printable ASCII without commas or "
@@ -231,7 +238,8 @@ def _build() -> dict[str, Any]:
                                                 "formula)."},
                 "channel": {"type": "string"},
                 "paid_at": {"type": "string", "format": "date-time",
-                            "description": "When the customer paid (ISO 8601 with offset); default now."},
+                            "description": "When the customer paid (ISO 8601 with offset), from "
+                                           "2000-01-01T00:00:00Z to 5 minutes ahead; default now."},
             },
         },
         "Payment": {
@@ -262,7 +270,8 @@ def _build() -> dict[str, Any]:
                     "account_no": {"type": "string", "pattern": ACCOUNT_NO_PATTERN, "examples": ["3100012345"]},
                     "meter": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,64}$", "examples": ["M3100012345"]},
                     "reading_date": {"type": "string", "format": "date", "examples": ["2026-11-25"],
-                                     "description": "The local day of the reading (YYYY-MM-DD), not in the future."},
+                                     "description": "The local day of the reading (YYYY-MM-DD), from 2000-01-01, "
+                                                    "not in the future."},
                     "reading": READING,
                     "peak": {**READING, "type": ["string", "null"],
                              "description": "Peak register (time-of-use meters; with valley)."},
@@ -391,7 +400,7 @@ def _build() -> dict[str, Any]:
                               "invalid_idempotency_key"),
                 **_AUTH_ERRORS, **_COMMON,
                 "404": _error(404, "unknown_account", "not_found"),
-                "409": _error(409, "idempotency_in_flight"),
+                "409": _error(409, "idempotency_in_flight", "balance_out_of_range"),
                 **_WRITE_ERRORS,
                 "422": _error(422, "invalid_voucher", "invalid_code_format", "invalid_token",
                               "idempotency_key_reused"),
@@ -413,7 +422,7 @@ def _build() -> dict[str, Any]:
                 **_AUTH_ERRORS, **_COMMON,
                 "403": _error(403, "forbidden"),
                 "404": _error(404, "unknown_account", "not_found"),
-                "409": _error(409, "idempotency_in_flight", "payment_conflict"),
+                "409": _error(409, "idempotency_in_flight", "payment_conflict", "balance_out_of_range"),
                 **_WRITE_ERRORS,
                 "422": _error(422, "idempotency_key_reused", "currency_mismatch"),
             },
@@ -450,7 +459,7 @@ def _build() -> dict[str, Any]:
                               "idempotency_key_required", "invalid_idempotency_key"),
                 **_AUTH_ERRORS, **_COMMON,
                 "404": _error(404, "batch_not_found", "not_found"),
-                "409": _error(409, "activation_refused", "idempotency_in_flight"),
+                "409": _error(409, "activation_refused", "idempotency_in_flight", "balance_out_of_range"),
                 **_WRITE_ERRORS,
                 "422": _error(422, "idempotency_key_reused"),
             },
@@ -548,7 +557,7 @@ def _build() -> dict[str, Any]:
                     "400": _html_error(400, "validation_error"),
                     "403": _html_error(403, "csrf_failed"),
                     "404": _html_error(404, "unknown_account"),
-                    "409": _html_error(409, "idempotency_in_flight"),
+                    "409": _html_error(409, "idempotency_in_flight", "balance_out_of_range"),
                     "413": _html_error(413, "payload_too_large"),
                     "415": _html_error(415, "unsupported_media_type"),
                     "422": _html_error(422, "invalid_voucher", "invalid_code_format"),

@@ -16,7 +16,7 @@ from sqlalchemy import insert
 
 from ledger.errors import CurrencyMismatch, InvalidPayment, PaymentConflict, UnknownChannel
 from ledger.errors import UnknownAccount as LedgerUnknownAccount
-from ledger.payments import post_payment, validate_ref
+from ledger.payments import post_payment, validate_amount, validate_ref
 from metering import money_in
 from redeem_api import idempotency
 from redeem_api.errors import ApiError, Conflict, Forbidden, UnknownAccount, ValidationFailed
@@ -38,21 +38,27 @@ from vouchers.money import format_amount, parse_positive_amount
 
 bp = Blueprint("payments", __name__, url_prefix="/api/v1")
 MAX_FUTURE = dt.timedelta(minutes=5)
+# The earliest paid_at taken: older times are typos (0001-..., 1900-...), and a time near year 1 with a large
+# offset has no UTC form at all (OverflowError).
+EARLIEST_PAID_AT = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+_PAID_AT_FORMAT = "paid_at must be an ISO 8601 time with an offset, e.g. 2026-11-26T10:00:00+08:00"
 
 
 def _paid_at(body: dict, at: dt.datetime) -> dt.datetime:
+    """``paid_at`` from the body (default ``at``): aware, from 2000-01-01 UTC to 5 minutes after ``at``."""
     raw = body.get("paid_at")
     if raw is None:
         return at
     if not isinstance(raw, str) or len(raw) > 40:
-        raise ValidationFailed("paid_at must be an ISO 8601 time with an offset, e.g. 2026-11-26T10:00:00+08:00")
+        raise ValidationFailed(_PAID_AT_FORMAT)
     try:
         value = dt.datetime.fromisoformat(raw)
     except ValueError as e:
-        raise ValidationFailed("paid_at must be an ISO 8601 time with an offset, e.g. "
-                               "2026-11-26T10:00:00+08:00") from e
+        raise ValidationFailed(_PAID_AT_FORMAT) from e
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValidationFailed("paid_at needs a UTC offset (e.g. +08:00)")
+    if value < EARLIEST_PAID_AT:  # compared without converting: a year-1 time may have no UTC form
+        raise ValidationFailed("paid_at is before 2000-01-01T00:00:00Z")
     if value > at + MAX_FUTURE:
         raise ValidationFailed("paid_at is in the future")
     return value
@@ -72,6 +78,10 @@ def create_payment():
         amount = parse_positive_amount(amount_text)
     except InvalidMoney as e:
         raise ApiError(str(e), status=400, code="invalid_amount") from e
+    try:
+        validate_amount(amount)  # the books' cap per payment, checked before anything is reserved
+    except InvalidPayment as e:
+        raise ValidationFailed(str(e)) from e
     external_ref = text_field(body, "external_ref", max_length=64)
     try:
         validate_ref(external_ref)

@@ -16,6 +16,7 @@ import secrets
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, make_response, render_template, request, session
+from werkzeug.exceptions import HTTPException
 
 from redeem_api.errors import ApiError, Forbidden, UnsupportedMediaType, ValidationFailed
 from redeem_api.http import client_ip, valid_account_no
@@ -27,11 +28,21 @@ bp = Blueprint("web", __name__)
 _SUBMISSION = re.compile(r"[0-9a-f]{32}")
 
 
-def _lang(*, from_form: bool = True) -> str:
+def _lang() -> str:
+    """The page's language: ``?lang=`` (the form's action keeps it, so even a refused body is answered in
+    it), else the form's ``lang`` field, else Accept-Language."""
     requested = request.args.get("lang")
-    if from_form and requested is None and request.method == "POST":
-        requested = request.form.get("lang")
+    if requested is None and request.method == "POST":
+        requested = _form_lang()
     return pick_language(requested, request.headers.get("Accept-Language"))
+
+
+def _form_lang() -> str | None:
+    """The form's ``lang`` field, or None when the body cannot be read as a form (e.g. over the size limit)."""
+    try:
+        return request.form.get("lang")
+    except HTTPException:
+        return None
 
 
 def _csrf_token() -> str:
@@ -61,7 +72,7 @@ def _page(status: int, *, lang: str, account_no: str = "", error: str | None = N
 def render_error(error: ApiError) -> Response:
     """HTML rendering of any refusal on the web page's paths."""
     retry = int(error.headers.get("Retry-After", "0") or 0) or None
-    response = _page(error.status, lang=_lang(from_form=False), error=error.code, retry_after=retry)
+    response = _page(error.status, lang=_lang(), error=error.code, retry_after=retry)
     for key, value in error.headers.items():
         response.headers[key] = value
     return response

@@ -139,6 +139,8 @@ def test_the_same_reference_on_another_channel_is_another_payment(sessions, now,
     ("alipay", "0101", -100, "X1", InvalidPayment),
     ("alipay", "0101", 0, "X1", InvalidPayment),
     ("alipay", "0101", 1.5, "X1", InvalidPayment),
+    ("alipay", "0101", 10**10 + 1, "X1", InvalidPayment),  # over the cap of 100,000,000.00 per payment
+    ("alipay", "0101", 10**17, "X1", InvalidPayment),
     ("alipay", "0101", 100, "", InvalidPayment),
     ("alipay", "0101", 100, "a,b", InvalidPayment),
 ])

@@ -6,7 +6,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from ledger import accounts, chart, journal
-from ledger.errors import IdempotencyConflict, InvalidPosting, ReversalNotAllowed, UnbalancedTransaction
+from ledger.errors import (
+    BalanceOutOfRange,
+    IdempotencyConflict,
+    InvalidPosting,
+    ReversalNotAllowed,
+    UnbalancedTransaction,
+)
 from ledger.verify import verify
 
 
@@ -26,6 +32,22 @@ def test_post_moves_stored_balances_and_stays_derivable(sessions, now):
         assert accounts.balance(s, chart.distributor("D1"), "CNY") == -500
         assert accounts.normal_balance(s, chart.distributor("D1"), "CNY") == -500
         assert verify(s).ok
+
+
+def test_a_balance_moved_past_64_bits_is_refused_and_nothing_is_booked(sessions, now, engine):
+    with sessions.begin() as s:
+        _post(s, "r1", now)
+        s.execute(text("UPDATE ledger_accounts SET balance = :b WHERE code = :c"),
+                  {"b": -(2**63 - 1) + 100, "c": chart.distributor("D1")})
+    # SQLite would store the sum as a float without a word: the books refuse it themselves
+    expected = DBAPIError if engine.dialect.name == "postgresql" else BalanceOutOfRange
+    with pytest.raises(expected):
+        with sessions.begin() as s:
+            _post(s, "r2", now, amount=500)
+    with sessions.begin() as s:
+        assert accounts.balance(s, chart.distributor("D1"), "CNY") == -(2**63 - 1) + 100
+        assert accounts.balance(s, chart.BANK, "CNY") == 500
+        assert journal.find(s, "test", "r2") is None
 
 
 def test_same_reference_same_legs_returns_the_original(sessions, now):

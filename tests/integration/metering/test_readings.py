@@ -7,7 +7,7 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from metering.errors import ReadingsRejected
+from metering.errors import InvalidAssignment, ReadingsRejected
 from metering.readings import RecordResult, import_readings_file
 from storage.metering_models import Meter, MeteringAccount, MeterReading, ReadingImport
 from tests.integration.metering.conftest import World, at
@@ -117,6 +117,34 @@ def test_time_of_use_registers_checked(two: World) -> None:
     assert [x.code for x in e.value.errors] == ["invalid_reading", "invalid_reading", "decreasing_reading"]
     assert "peak and valley" in e.value.errors[0].message
     assert "do not add up" in e.value.errors[1].message
+
+
+def test_an_opening_reading_whose_peak_and_valley_do_not_make_up_the_register_is_refused(world: World) -> None:
+    with pytest.raises(InvalidAssignment, match="do not add up"):
+        world.customer("T1", opening=("2026-10-01", "800"), time_of_use=True, opening_tou=("500", "200"))
+    with world.sessions.begin() as s:
+        assert s.get(MeteringAccount, "T1") is None  # the whole set-up was refused
+    world.customer("T2", opening=("2026-10-01", "800"), time_of_use=True, opening_tou=("500", "300"))
+    result = _import(world, "T2,MT2,2026-10-20,900,550,350\nT2,MT2,2026-11-20,950,560,390\n")
+    assert result.inserted == 2  # every later reading that adds up is taken
+
+
+def test_a_reading_that_starts_the_registers_must_add_up(world: World) -> None:
+    """The account's first reading, a meter replacement, or the first reading with registers."""
+    world.customer("N1", opening=None, time_of_use=True)
+    world.customer("N2", opening=("2026-10-01", "100"))  # not time-of-use: registers optional
+    world.customer("T3", opening=("2026-10-01", "800"), time_of_use=True, opening_tou=("500", "300"))
+    bad = ["N1,MN1,2026-10-20,800,500,200,0", "N2,MN2,2026-10-20,800,500,200,0",
+           "T3,MT3-B,2026-10-20,10,5,4,1"]  # a new meter whose registers do not add up
+    for line in bad:
+        with pytest.raises(ReadingsRejected) as e:
+            _import(world, "account_no,meter,reading_date,reading,peak,valley,replacement\n" + line + "\n")
+        assert [x.code for x in e.value.errors] == ["invalid_reading"], line
+        assert "do not add up to the register" in e.value.errors[0].message, line
+    good = _import(world, "account_no,meter,reading_date,reading,peak,valley,replacement\n"
+                          "N1,MN1,2026-10-20,800,500,300,0\nN2,MN2,2026-10-20,800,500,300,0\n"
+                          "T3,MT3-B,2026-10-20,10,6,4,1\nN1,MN1,2026-11-20,900,560,340,0\n")
+    assert good.inserted == 4
 
 
 def test_encoding_and_header_errors(two: World) -> None:

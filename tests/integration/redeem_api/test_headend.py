@@ -252,3 +252,29 @@ def test_bad_order_queries_are_400(client, world, query):
 def test_bad_acknowledgements_are_400(client, world, body):
     response = client.post("/api/v1/orders/1/ack", json=body, headers=auth(world.keys["headend"], fresh_key()))
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "validation_error"
+
+
+def test_a_first_reading_whose_peak_and_valley_do_not_make_up_the_register_is_refused(client, world):
+    """An account set up without an opening reading: its first reading is the registers' baseline."""
+    from ledger.customers import create_customer
+    from metering.accounts import assign_tariff
+
+    with world.sessions.begin() as s:
+        create_customer(s, "3100000009", "time of use", now=world.now)
+        assign_tariff(s, "3100000009", tariff_id="fj-residential", customer_class="residential",
+                      payment_mode="postpaid", area="Xiamen", meter_no="MT9", catalog=load_catalog(), now=world.now,
+                      time_of_use=True)
+
+    def reading(day: str, value: str, peak: str, valley: str) -> dict:
+        return {"account_no": "3100000009", "meter": "MT9", "reading_date": day, "reading": value, "peak": peak,
+                "valley": valley}
+
+    before = _rows(world)
+    bad = _post(client, world, [reading("2026-11-01", "800", "500", "200")])
+    assert bad.status_code == 422 and bad.get_json()["error"]["code"] == "invalid_reading"
+    assert "do not add up to the register" in bad.get_json()["error"]["errors"][0]["message"]
+    assert _rows(world) == before
+    good = _post(client, world, [reading("2026-11-01", "800", "500", "300"), reading("2026-11-20", "900", "550", "350")])
+    assert good.status_code == 201, good.get_json()
+    later = _post(client, world, [reading("2026-11-25", "950", "560", "390")])  # accepted, not refused forever
+    assert later.status_code == 201, later.get_json()

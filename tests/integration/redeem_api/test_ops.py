@@ -43,6 +43,14 @@ def test_metrics_count_redemptions_by_outcome_and_latency(client, world):
     assert world.cards[0].code not in body
 
 
+def test_unknown_methods_add_no_series_to_the_metrics(client):
+    for i in range(5):
+        assert client.open("/redeem", method=f"FOOBAR{i}").status_code == 405
+    body = client.get("/metrics").get_data(as_text=True)
+    assert "FOOBAR" not in body
+    assert 'voucher_http_requests_total{route="unmatched",method="other",status="405"} 5' in body
+
+
 def _spec_paths(rule: str) -> str:
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule)
 

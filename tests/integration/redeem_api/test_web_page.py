@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
+from markupsafe import escape
+
+from redeem_api.i18n import TEXT
 from storage.api_models import Redemption
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, Clock
 from vouchers.codes import generate_code, group_code
@@ -116,3 +120,60 @@ def test_web_limit_is_lower_than_the_terminal_limit(world):
     config = world.config()
     assert config.throttle.web_ip_failures < config.throttle.client_failures
     assert config.throttle.web_account_failures < config.throttle.account_failures
+
+
+def form_action(html: str) -> str:
+    (action,) = re.findall(r'<form method="post" action="([^"]*)"', html)
+    return action.replace("&amp;", "&")
+
+
+def post_form(client, html: str, data: dict, **kwargs):
+    """Submit as a browser does: to the form's own action."""
+    return client.post(form_action(html), data=data, **kwargs)
+
+
+def test_the_chosen_language_stays_on_refusals(client, world):
+    response, fields = open_form(client, "en")
+    html = response.get_data(as_text=True)
+    assert "lang=en" in form_action(html)
+    data = {**fields, "account_no": ACCOUNT_ARREARS, "code": world.cards[0].code}
+    refused = [
+        post_form(client, html, {**data, "csrf_token": "forged"}),  # wrong token
+        post_form(client.application.test_client(), html, data),  # the session expired: no cookie
+        post_form(client, html, {**data, "code": "1" * 50_000}),  # over the body limit: the form is unreadable
+        post_form(client, html, {**data, "pad": "x" * 50_000}, content_type="multipart/form-data"),
+        client.post(form_action(html), json=data),  # not a form
+    ]
+    for response, status in zip(refused, (403, 403, 413, 413, 415)):
+        page = response.get_data(as_text=True)
+        assert response.status_code == status and response.mimetype == "text/html", (status, page[:300])
+        assert '<html lang="en">' in page and "Account number" in page, status
+        assert "lang=en" in form_action(page), status  # the form shown again keeps it too
+    assert world.count(Redemption) == 0
+
+
+def test_chinese_stays_chinese_for_an_english_browser(world):
+    client = world.app().test_client()
+    response, fields = open_form(client, "zh")
+    html = response.get_data(as_text=True)
+    english = {"Accept-Language": "en-US,en;q=0.9"}
+    big = post_form(client, html, {**fields, "code": "1" * 50_000, "account_no": ACCOUNT_ARREARS}, headers=english)
+    assert big.status_code == 413 and '<html lang="zh-CN">' in big.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_413_415_and_a_reused_form_get_their_own_texts(client, world, lang):
+    generic = TEXT[lang]["default_error"]
+    response, fields = open_form(client, lang)
+    html = response.get_data(as_text=True)
+    big = post_form(client, html, {**fields, "code": "1" * 50_000, "account_no": ACCOUNT_ARREARS})
+    not_a_form = client.post(form_action(html), json={"a": 1})
+    first = post_form(client, html, {**fields, "account_no": ACCOUNT_ARREARS, "code": world.cards[0].code})
+    assert first.status_code == 200
+    reused = post_form(client, html, {**fields, "account_no": ACCOUNT_ARREARS, "code": world.cards[1].code})
+    for response, code in ((big, "payload_too_large"), (not_a_form, "unsupported_media_type"),
+                           (reused, "idempotency_key_reused")):
+        page = response.get_data(as_text=True)
+        assert f'data-code="{code}"' in page, (code, page[:300])
+        assert generic not in page and escape(TEXT[lang][code]) in page, code
+    assert world.count(Redemption) == 1

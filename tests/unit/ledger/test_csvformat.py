@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from ledger.csvformat import LineProblem, PaymentLine, parse_timestamp, read_generic, text_cell
+from ledger.csvformat import MAX_PAYMENT, LineProblem, PaymentLine, parse_timestamp, read_generic, text_cell
 from ledger.errors import FileRejected, InvalidPayment, LineError, WrongEncoding
 from ledger.payments import validate_ref
 
@@ -40,10 +40,18 @@ def test_timestamps(text, expected):
 
 
 @pytest.mark.parametrize("text", ["2026-11-25", "yesterday", "2026-02-30T10:00:00", "2026-11-25T25:00:00",
-                                  "2026-11-25T10:00:00+15:00", "1700000000"])
+                                  "2026-11-25T10:00:00+15:00", "1700000000", "0001-01-01T00:00:00+14:00"])
 def test_bad_timestamps(text):
     with pytest.raises(LineProblem):
         parse_timestamp(text)
+
+
+def test_an_amount_over_the_cap_is_a_line_error():
+    found = items(b"R1,0101,100000000.00,CNY,2026-11-25T10:00:00Z\nR2,0101,100000000.01,CNY,2026-11-25T10:00:00Z\n"
+                  b"R3,0101,999999999999999.99,CNY,2026-11-25T10:00:00Z\n")
+    assert isinstance(found[0], PaymentLine) and found[0].amount == MAX_PAYMENT == 10**10
+    assert [(e.line, e.external_ref) for e in found[1:]] == [(3, "R2"), (4, "R3")]
+    assert all("maximum of 100000000.00" in e.message for e in found[1:])
 
 
 def test_errors_carry_physical_line_numbers_even_after_a_multiline_field():

@@ -112,3 +112,13 @@ def test_reading_input_for_the_api() -> None:
         reading_input(account_no="A1", meter="M1", reading_date="2026-11-20", reading="-1")
     with pytest.raises(InvalidReading, match="date"):
         reading_input(account_no="A1", meter="M1", reading_date="20.11.2026", reading="1")
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "1900-01-01", "1999-12-31"])
+def test_a_reading_before_2000_is_refused(day: str) -> None:
+    from metering.readings import reading_input
+
+    with pytest.raises(InvalidReading, match="before 2000-01-01"):
+        reading_input(account_no="A1", meter="M1", reading_date=day, reading="1")
+    assert reading_input(account_no="A1", meter="M1", reading_date="2000-01-01", reading="1").reading_date == \
+        dt.date(2000, 1, 1)

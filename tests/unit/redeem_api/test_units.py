@@ -153,6 +153,36 @@ def test_metrics_render_and_aggregate_across_workers(tmp_path):
         assert line.startswith("#") or re.fullmatch(r'[a-z_]+(\{[^}]*\})? [0-9.e+-]+', line), line
 
 
+def test_metrics_count_unknown_methods_as_other():
+    m = Metrics(None)
+    for i in range(50):
+        m.observe_request("unmatched", f"FOOBAR{i}", 405, 0.001)
+    m.observe_request("unmatched", "get", 405, 0.001)  # methods are case-sensitive: not GET
+    m.observe_request("/r", "DELETE", 405, 0.001)
+    text = m.render()
+    assert 'voucher_http_requests_total{route="unmatched",method="other",status="405"} 51' in text
+    assert 'method="DELETE"' in text and "FOOBAR" not in text and 'method="get"' not in text
+
+
+def test_metrics_render_numbers_exactly(tmp_path):
+    """Large counts in full (1234567, not 1.23457e+06) and sums with every digit of the float."""
+    m = Metrics(str(tmp_path), worker_name="1")
+    m.observe_request("/r", "POST", 201, 0.1234567891234)
+    other = {"counters": {"voucher_redemptions_total": [[[["outcome", "redeemed"]], 1234567]],
+                          "voucher_http_requests_total": [[[["route", "/r"], ["method", "POST"], ["status", "201"]],
+                                                           123456788]]},
+             "hist": [[[["route", "/r"], ["method", "POST"]], [123456788] + [0] * 12 + [98765.4321]]]}
+    (tmp_path / "worker-2.json").write_text(json.dumps(other), "utf-8")  # a busy second worker
+    text = m.render()
+    assert 'voucher_redemptions_total{outcome="redeemed"} 1234567\n' in text
+    assert 'voucher_http_requests_total{route="/r",method="POST",status="201"} 123456789\n' in text
+    assert 'voucher_http_request_duration_seconds_bucket{route="/r",method="POST",le="0.005"} 123456788\n' in text
+    assert 'voucher_http_request_duration_seconds_count{route="/r",method="POST"} 123456789\n' in text
+    (total,) = re.findall(r'duration_seconds_sum\{route="/r",method="POST"\} (\S+)', text)
+    assert float(total) == 98765.4321 + 0.1234567891234 and len(total) > 12
+    assert "e+" not in text
+
+
 def test_metrics_without_a_directory_are_per_process():
     m = Metrics(None)
     m.count_redemption("throttled")
