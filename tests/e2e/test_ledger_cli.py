@@ -5,6 +5,7 @@ import datetime as dt
 import json
 import shutil
 import subprocess
+import zoneinfo
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,11 @@ from ledger import energy_sales, payments
 from storage.db import make_engine, session_factory
 from tests.integration.ledger.conftest import make_batch
 from tests.inprocess_cli import in_process_cli
+from voucherctl import context
 
 ALIPAY_SAMPLE = Path(__file__).parents[1] / "vectors" / "ledger" / "alipay_bill_20261125.csv"
 HEADER = "external_ref,account_no,amount,currency,paid_at\n"
+SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
@@ -58,7 +61,7 @@ def test_accounts(cli):
     fails(cli("accounts", "show", "999"), "unknown account")
 
 
-def test_sale_redemption_expiry_and_reports(cli, stock, db_url, tmp_path):
+def test_sale_redemption_expiry_and_reports(cli, stock, db_url, tmp_path, monkeypatch):
     ok_json(cli("accounts", "create", "--account-no", "0101", "--name", "张三", "--arrears", "20.00", "--json"))
     ok_json(cli("ledger", "commission", "--distributor", "SHOP-1", "--rate", "2%", "--operator", "mkt", "--json"))
     sold = ok_json(cli("batch", "activate", stock.batch_id, "--distributor", "SHOP-1", "--from", stock.serial(1),
@@ -75,6 +78,7 @@ def test_sale_redemption_expiry_and_reports(cli, stock, db_url, tmp_path):
                                       "face_value": "50.00"}]
     assert liability["roll_forward"]["closes"] is True
 
+    monkeypatch.setattr(context, "now", lambda: dt.datetime(2028, 1, 1, 9, tzinfo=SHANGHAI))  # past their last day
     expired = ok_json(cli("vouchers", "expire", "--as-of", "2028-01-01", "--json"))
     assert (expired["expired"], expired["amounts"]) == (6, {"CNY": "300.00"})
     assert ok_json(cli("report", "liability", "--json"))["total"] == "0.00"
@@ -86,6 +90,19 @@ def test_sale_redemption_expiry_and_reports(cli, stock, db_url, tmp_path):
     assert (statement["closing"], statement["sold_count"], statement["closes"]) == ("294.00", 6, True)
     verified = ok_json(cli("ledger", "verify", "--json"))
     assert verified["ok"] and verified["problems"] == []
+
+
+def test_expiry_refuses_an_as_of_after_the_business_today(cli, stock, monkeypatch):
+    """Expiring as of a future day would book cards still valid to breakage, irreversibly."""
+    ok_json(cli("batch", "activate", stock.batch_id, "--distributor", "SHOP-1", "--json"))
+    # 20:00 UTC on the 26th is already the 27th in Beijing (VOUCHER_TIMEZONE's default)
+    monkeypatch.setattr(context, "now", lambda: dt.datetime(2026, 11, 26, 20, tzinfo=dt.timezone.utc))
+    for as_of in ("9999-12-31", "2027-12-31", "2026-11-28"):
+        fails(cli("vouchers", "expire", "--as-of", as_of, "--json"), f"as-of date {as_of} is in the future")
+    assert ok_json(cli("vouchers", "expire", "--as-of", "2026-11-27", "--json"))["expired"] == 0
+    liability = ok_json(cli("report", "liability", "--json"))
+    assert (liability["total"], liability["ledger_balance"], liability["active_count"]) == ("500.00", "500.00", 10)
+    assert ok_json(cli("ledger", "verify", "--json"))["ok"]
 
 
 def test_payments_import_reconcile_and_reports(cli, tmp_path):
