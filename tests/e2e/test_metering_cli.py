@@ -119,6 +119,12 @@ def test_readings_billing_and_reports(cli: Cli, tmp_path: Path) -> None:
     r = cli("billing", "pdf", str(bill["bill_id"]), "--out", str(out), "--lang", "en")
     assert r.code == 0 and out.read_bytes().startswith(b"%PDF")
 
+    # a month not over yet (business time zone) would charge days that have not happened: refused, nothing posted
+    for when, month in (("2026-11-27T10:00", "2026-11"), ("2026-11-30T23:59", "2026-11"), ("2026-11-27T10:00",
+                                                                                          "2099-01")):
+        r = cli.at(when)("billing", "late-fees", "--month", month, "--json")
+        assert r.code == 1 and r.out == "" and r.err.count("\n") == 1, r.err
+        assert f"month {month} has not ended yet" in r.err
     r = cli.at("2026-12-01T09:00")("billing", "late-fees", "--month", "2026-11", "--json")
     assert r.json()["total"] == "34.89"  # A1: 23 days x 1517.00 x 1 per mille = 34.891; P1 is prepaid
     r = cli("collection", "report", "--month", "2026-11", "--json")
