@@ -15,16 +15,22 @@ from ledger.staging import file_sha256
 from ledger.timeutil import DEFAULT_TZ
 
 FORMATS = ("generic", "alipay")
+# a channel's own bill format is booked under that channel only (else one bill books twice, once per channel)
+FORMAT_CHANNELS = {"alipay": "alipay"}
 
 
-def _check(fmt: str) -> None:
+def _check(fmt: str, channel: str) -> None:
     if fmt not in FORMATS:
         raise UnsupportedFormat(f"unknown file format {fmt!r}; known: {', '.join(FORMATS)}")
+    owner = FORMAT_CHANNELS.get(fmt)
+    if owner is not None and channel != owner:
+        raise UnsupportedFormat(f"format {fmt} is the bill of channel {owner}; it cannot be booked or reconciled "
+                                f"as channel {channel}")
 
 
 def import_payments(session: Session, channel: str, path: Path, *, fmt: str = "generic", now: dt.datetime,
                     actor: str, tz: str = DEFAULT_TZ) -> ImportResult:
-    _check(fmt)
+    _check(fmt, channel)
     path = Path(path)
     if fmt == "generic":
         return import_file(session, channel, path, now=now, actor=actor, tz=tz)
@@ -38,7 +44,7 @@ def import_payments(session: Session, channel: str, path: Path, *, fmt: str = "g
 def reconcile_payments(session: Session, channel: str, path: Path, *, fmt: str = "generic", now: dt.datetime,
                        actor: str, tz: str = DEFAULT_TZ,
                        period: tuple[dt.datetime, dt.datetime] | None = None) -> ReconcileResult:
-    _check(fmt)
+    _check(fmt, channel)
     path = Path(path)
     if fmt == "generic":
         return reconcile_file(session, channel, path, now=now, actor=actor, tz=tz, period=period)

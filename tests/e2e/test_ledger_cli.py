@@ -189,6 +189,20 @@ def test_bad_files_and_channels(cli, tmp_path):
     assert ok_json(cli("accounts", "show", "0101", "--json"))["balance"] == "0.00"
 
 
+def test_a_channel_format_books_under_its_own_channel_only(cli, tmp_path):
+    """An Alipay bill booked as wechat_pay as well would be booked twice, and verify would not notice."""
+    for no in ("0101", "0102", "0103", "0104"):
+        ok_json(cli("accounts", "create", "--account-no", no, "--name", f"户主{no}", "--json"))
+    bill = tmp_path / ALIPAY_SAMPLE.name
+    shutil.copy(ALIPAY_SAMPLE, bill)
+    for command in (("payments", "import"), ("reconcile",)):
+        fails(cli(*command, "--channel", "wechat_pay", "--format", "alipay", str(bill), "--json"),
+              "format alipay is the bill of channel alipay")
+    assert ok_json(cli("report", "channels", "--from", "2026-11-01", "--to", "2026-11-30", "--json"))["count"] == 0
+    assert ok_json(cli("payments", "import", "--channel", "alipay", "--format", "alipay", str(bill),
+                       "--json"))["booked"] == 5
+
+
 def test_verify_exits_non_zero_on_damage(cli, db_url):
     ok_json(cli("accounts", "create", "--account-no", "0101", "--name", "张三", "--arrears", "5.00", "--json"))
     engine = make_engine(db_url)
