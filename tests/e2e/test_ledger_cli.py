@@ -203,6 +203,39 @@ def test_a_channel_format_books_under_its_own_channel_only(cli, tmp_path):
                        "--json"))["booked"] == 5
 
 
+def test_one_payment_of_an_imported_file_is_reversed_alone(cli, tmp_path):
+    ok_json(cli("accounts", "create", "--account-no", "0101", "--name", "张三", "--arrears", "30.00", "--json"))
+    ok_json(cli("accounts", "create", "--account-no", "0102", "--name", "李四", "--json"))
+    bank = tmp_path / "bank.csv"
+    bank.write_text(HEADER + "B-1,0101,50.00,CNY,2026-11-25T10:00:00+08:00\n"
+                    "B-2,0102,20.00,CNY,2026-11-25T11:00:00+08:00\n", encoding="utf-8")
+    [txn] = ok_json(cli("payments", "import", "--channel", "bank_debit", str(bank), "--json"))["transaction_ids"]
+    fails(cli("ledger", "reverse", str(txn), "--reason", "x", "--operator", "finance"), "its own process")
+
+    reversed_ = ok_json(cli("payments", "reverse", "--channel", "bank_debit", "--ref", "B-1", "--reason",
+                            "debited twice by the bank", "--operator", "finance", "--json"))
+    assert {k: reversed_[k] for k in ("external_ref", "account_no", "amount", "currency", "status")} == \
+        {"external_ref": "B-1", "account_no": "0101", "amount": "50.00", "currency": "CNY", "status": "reversed"}
+    account = ok_json(cli("accounts", "show", "0101", "--json"))
+    assert (account["balance"], account["arrears"]) == ("0.00", "30.00")  # the opening bill is open again
+    assert ok_json(cli("accounts", "show", "0102", "--json"))["balance"] == "20.00"  # the other line stays
+    assert ok_json(cli("ledger", "verify", "--json"))["ok"]
+    fails(cli("payments", "reverse", str(reversed_["payment_id"]), "--reason", "again", "--operator", "finance"),
+          "already reversed")
+    fails(cli("payments", "reverse", "--channel", "bank_debit", "--ref", "NOPE", "--reason", "x", "--operator",
+              "f"), "no payment NOPE on channel bank_debit")
+    fails(cli("payments", "reverse", "--reason", "x", "--operator", "f"), "give PAYMENT_ID, or --channel and --ref")
+    fails(cli("payments", "reverse", "7", "--channel", "bank_debit", "--ref", "B-2", "--reason", "x",
+              "--operator", "f"), "not both")
+
+    recon = ok_json(cli("reconcile", "--channel", "bank_debit", str(bank), "--json"))  # B-2 settles
+    assert (recon["matched"], recon["missing_in_books"]) == (1, ["B-1"])
+    b2 = reversed_["payment_id"] + 1  # an import inserts its payments in file order
+    fails(cli("payments", "reverse", str(b2), "--reason", "x", "--operator", "finance", "--json"),
+          "already settled")
+    assert ok_json(cli("ledger", "verify", "--json"))["ok"]
+
+
 def test_verify_exits_non_zero_on_damage(cli, db_url):
     ok_json(cli("accounts", "create", "--account-no", "0101", "--name", "张三", "--arrears", "5.00", "--json"))
     engine = make_engine(db_url)
