@@ -11,7 +11,7 @@ from ledger.errors import FileRejected
 from ledger.reconcile import write_report_csv
 from voucherctl import context
 from voucherctl.ledger_cmd import money
-from voucherctl.output import emit, json_option
+from voucherctl.output import emit, json_option, output_files
 from voucherctl.payments_cmd import report_rejection
 
 
@@ -28,10 +28,10 @@ def reconcile(channel: str, fmt: str, csv_out: Path | None, operator: str, file:
     """Match the file against the channel's payments over its period; settle confirmed matches once."""
     settings = context.settings()
     try:
-        with context.sessions().begin() as session:
+        with output_files(csv_out) as (csv_file,), context.sessions().begin() as session:
             result = formats.reconcile_payments(session, channel, file, fmt=fmt, now=context.now(), actor=operator,
                                                 tz=settings.timezone)
-            rows = write_report_csv(session, result, csv_out) if csv_out else None
+            rows = write_report_csv(session, result, csv_file) if csv_file else None
     except FileRejected as e:
         report_rejection(e, as_json)
         return

@@ -236,6 +236,50 @@ def test_one_payment_of_an_imported_file_is_reversed_alone(cli, tmp_path):
     assert ok_json(cli("ledger", "verify", "--json"))["ok"]
 
 
+def test_report_outputs_are_written_all_or_none(cli, tmp_path, monkeypatch):
+    """An unwritable --csv/--pdf is one clear line, and a failed report leaves none of its files behind."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "file").write_text("")
+    pdf = out / "l.pdf"
+    fails(cli("report", "liability", "--csv", "/nonexistent/x.csv", "--json"),
+          "cannot write /nonexistent/x.csv: No such file or directory")
+    fails(cli("report", "trial-balance", "--csv", str(out / "file" / "x")), f"cannot write {out}/file/x: Not a dir")
+    fails(cli("report", "liability", "--csv", "/sys/x.csv", "--pdf", str(pdf)), "cannot write /sys/x.csv: ")
+    fails(cli("report", "breakage", "--pdf", str(out / "none" / "b.pdf"), "--csv", str(out / "b.csv")),
+          "cannot write")
+    assert sorted(p.name for p in out.iterdir()) == ["file"]
+
+    from ledger.reports import pdf as pdf_module
+
+    def disk_full(path, **kwargs):
+        Path(path).write_bytes(b"%PDF-partial")
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(pdf_module, "render_finance_report", disk_full)
+    csv = out / "l.csv"
+    fails(cli("report", "liability", "--csv", str(csv), "--pdf", str(pdf), "--json"),
+          f"cannot write {pdf}: No space left on device")
+    assert sorted(p.name for p in out.iterdir()) == ["file"]  # not even the CSV written before the PDF failed
+    monkeypatch.undo()
+    ok_json(cli("report", "liability", "--csv", str(csv), "--pdf", str(pdf), "--json"))
+    assert csv.read_text(encoding="utf-8").startswith("batch_id,") and pdf.read_bytes().startswith(b"%PDF")
+    assert sorted(p.name for p in out.iterdir()) == ["file", "l.csv", "l.pdf"]
+
+
+def test_reconcile_with_an_unwritable_csv_settles_nothing(cli, tmp_path):
+    ok_json(cli("accounts", "create", "--account-no", "0101", "--name", "张三", "--json"))
+    bank = tmp_path / "bank.csv"
+    bank.write_text(HEADER + "B-1,0101,10.00,CNY,2026-11-25T10:00:00+08:00\n", encoding="utf-8")
+    ok_json(cli("payments", "import", "--channel", "bank_debit", str(bank), "--json"))
+    fails(cli("reconcile", "--channel", "bank_debit", str(bank), "--csv", str(tmp_path / "no" / "r.csv"), "--json"),
+          f"cannot write {tmp_path}/no/r.csv: No such file or directory")
+    recon = ok_json(cli("reconcile", "--channel", "bank_debit", str(bank), "--csv", str(tmp_path / "r.csv"),
+                        "--json"))
+    assert (recon["settled"]["count"], recon["csv"]["rows"]) == (1, 1)
+    assert (tmp_path / "r.csv").read_text(encoding="utf-8").splitlines()[1].startswith("matched,B-1,0101")
+
+
 def test_verify_exits_non_zero_on_damage(cli, db_url):
     ok_json(cli("accounts", "create", "--account-no", "0101", "--name", "张三", "--arrears", "5.00", "--json"))
     engine = make_engine(db_url)

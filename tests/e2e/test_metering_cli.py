@@ -118,6 +118,8 @@ def test_readings_billing_and_reports(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "bill.pdf"
     r = cli("billing", "pdf", str(bill["bill_id"]), "--out", str(out), "--lang", "en")
     assert r.code == 0 and out.read_bytes().startswith(b"%PDF")
+    r = cli("billing", "pdf", str(bill["bill_id"]), "--out", str(tmp_path / "none" / "bill.pdf"))
+    assert r.code == 1 and r.err.count("\n") == 1 and f"cannot write {tmp_path}/none/bill.pdf: No such file" in r.err
 
     # a month not over yet (business time zone) would charge days that have not happened: refused, nothing posted
     for when, month in (("2026-11-27T10:00", "2026-11"), ("2026-11-30T23:59", "2026-11"), ("2026-11-27T10:00",
@@ -131,6 +133,8 @@ def test_readings_billing_and_reports(cli: Cli, tmp_path: Path) -> None:
     total = r.json()["total"]
     assert total["this_year_rate"] == "0.0" and total["arrears"]["categories"]["penalties"] == "34.89"
     csv_out, pdf_out = tmp_path / "c.csv", tmp_path / "c.pdf"
+    r = cli("collection", "report", "--month", "2026-11", "--csv", str(csv_out), "--pdf", str(tmp_path / "c.pdf" / "x"))
+    assert r.code == 1 and "cannot write" in r.err and not csv_out.exists()  # all outputs or none
     r = cli("collection", "report", "--month", "2026-11", "--csv", str(csv_out), "--pdf", str(pdf_out))
     assert r.code == 0 and csv_out.read_text().startswith("section,group,measure,value")
     if shutil.which("pdffonts"):
