@@ -50,6 +50,20 @@ def progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
         yield lambda n: bar.advance(task, n)
 
 
+def furthest(advance: Callable[[int], None]) -> Callable[[int], None]:
+    """An ``on_read(offset)`` that moves a bar of bytes to the furthest offset heard (a pass that starts over
+    moves it again only once past where the earlier one got)."""
+    reached = 0
+
+    def on_read(offset: int) -> None:
+        nonlocal reached
+        if offset > reached:
+            advance(offset - reached)
+            reached = offset
+
+    return on_read
+
+
 def cannot_write(path: Path, error: OSError) -> CliError:
     """The one-line error for an output file that cannot be written."""
     return CliError(f"cannot write {path}: {error.strerror or error}")

@@ -23,7 +23,7 @@ from vouchers.errors import VoucherError
 from voucherctl import context
 from voucherctl.billing_cmd import catalog, config
 from voucherctl.ledger_cmd import money, parse_money
-from voucherctl.output import CliError, emit, json_option
+from voucherctl.output import CliError, emit, furthest, json_option, progress
 
 
 def line_errors_json(error: FileRejected) -> dict:
@@ -56,14 +56,17 @@ def payments() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @json_option
 def import_cmd(channel: str, fmt: str, operator: str, file: Path, as_json: bool) -> None:
-    """Book a channel's payments file: all lines or none; bad lines are listed."""
+    """Book a channel's payments file: all lines or none; bad lines are listed.
+
+    A progress bar on a terminal counts the bytes of the file read."""
     settings = context.settings()
     metering = config()
     now = context.now()
     try:
-        with context.sessions().begin() as session:
+        with progress(file.stat().st_size, f"reading {file.name}") as advance, \
+                context.sessions().begin() as session:
             result = formats.import_payments(session, channel, file, fmt=fmt, now=now, actor=operator,
-                                             tz=settings.timezone)
+                                             tz=settings.timezone, on_read=furthest(advance))
             # who needs a late fee or a reconnection: read from the file's stage, before it goes at commit
             touched = money_in.pending_in_import(session, result.transaction_ids, today=metering.local_date(now),
                                                  tz=metering.tz)

@@ -11,7 +11,7 @@ from ledger.errors import FileRejected
 from ledger.reconcile import write_report_csv
 from voucherctl import context
 from voucherctl.ledger_cmd import money
-from voucherctl.output import emit, json_option, output_files
+from voucherctl.output import emit, furthest, json_option, output_files, progress
 from voucherctl.payments_cmd import report_rejection
 
 
@@ -25,12 +25,15 @@ from voucherctl.payments_cmd import report_rejection
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @json_option
 def reconcile(channel: str, fmt: str, csv_out: Path | None, operator: str, file: Path, as_json: bool) -> None:
-    """Match the file against the channel's payments over its period; settle confirmed matches once."""
+    """Match the file against the channel's payments over its period; settle confirmed matches once.
+
+    A progress bar on a terminal counts the bytes of the file read."""
     settings = context.settings()
     try:
-        with output_files(csv_out) as (csv_file,), context.sessions().begin() as session:
+        with output_files(csv_out) as (csv_file,), progress(file.stat().st_size, f"reading {file.name}") as advance, \
+                context.sessions().begin() as session:
             result = formats.reconcile_payments(session, channel, file, fmt=fmt, now=context.now(), actor=operator,
-                                                tz=settings.timezone)
+                                                tz=settings.timezone, on_read=furthest(advance))
             rows = write_report_csv(session, result, csv_file) if csv_file else None
     except FileRejected as e:
         report_rejection(e, as_json)

@@ -5,6 +5,7 @@ import datetime as dt
 import json
 import shutil
 import subprocess
+import sys
 import zoneinfo
 from pathlib import Path
 
@@ -278,6 +279,21 @@ def test_reconcile_with_an_unwritable_csv_settles_nothing(cli, tmp_path):
                         "--json"))
     assert (recon["settled"]["count"], recon["csv"]["rows"]) == (1, 1)
     assert (tmp_path / "r.csv").read_text(encoding="utf-8").splitlines()[1].startswith("matched,B-1,0101")
+
+
+def test_import_and_reconcile_show_progress_on_a_terminal_only(cli, tmp_path, monkeypatch):
+    ok_json(cli("accounts", "create", "--account-no", "0101", "--name", "张三", "--json"))
+    bank = tmp_path / "bank.csv"
+    bank.write_text(HEADER + "".join(f"B-{i},0101,1.00,CNY,2026-11-25T10:00:00+08:00\n" for i in range(2000)),
+                    encoding="utf-8")
+    code, out, err = cli("payments", "import", "--channel", "bank_debit", str(bank), "--json")
+    assert (code, err, json.loads(out)["booked"]) == (0, "", 2000)  # not a terminal: no progress
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    size = bank.stat().st_size
+    for argv in (("payments", "import"), ("reconcile",)):
+        code, out, err = cli(*argv, "--channel", "bank_debit", str(bank), "--json")
+        assert code == 0 and json.loads(out)  # stdout: the one JSON document, nothing else
+        assert "reading bank.csv" in err and f"{size}/{size}" in err, err
 
 
 def test_verify_exits_non_zero_on_damage(cli, db_url):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from voucherctl.output import CliError, output_files
+from voucherctl.output import CliError, furthest, output_files
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -65,3 +65,11 @@ def test_an_os_error_about_a_temporary_file_names_its_destination(tmp_path: Path
     assert _leftovers(tmp_path) == []
     with pytest.raises(ConnectionResetError), output_files(pdf):  # anything else goes on as it was
         raise ConnectionResetError(errno.ECONNRESET, "reset")
+
+
+def test_a_bar_of_bytes_moves_to_the_furthest_offset_heard() -> None:
+    steps: list[int] = []
+    on_read = furthest(steps.append)
+    for offset in (100, 300, 50, 200, 300, 400):  # a second pass from the start adds only what is new
+        on_read(offset)
+    assert steps == [100, 200, 100]
