@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import click
@@ -24,7 +24,7 @@ from ledger.reports.trial_balance import TrialBalance, trial_balance
 from ledger.timeutil import end_of_day, start_of_day
 from voucherctl import context
 from voucherctl.ledger_cmd import money, parse_date, today
-from voucherctl.output import emit, json_option, output_files
+from voucherctl.output import CliError, emit, json_option, output_files
 
 csv_option = click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
                           help="Also write the report's rows to this CSV file.")
@@ -33,15 +33,25 @@ pdf_option = click.option("--pdf", "pdf_out", type=click.Path(dir_okay=False, pa
 currency_option = click.option("--currency", default=None, help="ISO 4217 (default VOUCHER_CURRENCY or CNY).")
 
 
-def _period(date_from: str | None, date_to: str | None) -> tuple[dt.date, dt.date, dt.datetime, dt.datetime]:
-    last = parse_date(date_to, "--to") if date_to else today()
+def _period(date_from: str | None, date_to: str | None, *, to_option: str = "--to"
+            ) -> tuple[dt.date, dt.date, dt.datetime, dt.datetime]:
+    """--from .. --to (``to_option``: the command's name for it) as local days, and the instants bounding them."""
+    last = parse_date(date_to, to_option) if date_to else today()
     first = parse_date(date_from, "--from") if date_from else last.replace(day=1)
     if first > last:
-        from voucherctl.output import CliError
-
-        raise CliError("--from is after --to")
+        raise CliError(f"--from {first} is after {to_option} {last}" + ("" if date_to else " (today)"))
     tz = context.settings().timezone
-    return first, last, start_of_day(first, tz), end_of_day(last, tz)
+    from_label = f"--from {first}" if date_from else f"{to_option} {last} (from the 1st of its month)"
+    return (first, last, _instant(start_of_day, first, from_label, tz),
+            _instant(end_of_day, last, f"{to_option} {last}", tz))
+
+
+def _instant(bound: Callable[[dt.date, str], dt.datetime], day: dt.date, label: str, tz: str) -> dt.datetime:
+    """``start_of_day`` or ``end_of_day`` of ``day``; a day at the very edge of the calendar is refused."""
+    try:
+        return bound(day, tz)
+    except OverflowError as e:
+        raise CliError(f"{label} is out of the range of dates this report can cover") from e
 
 
 def _write_csv(path: Path | None, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
@@ -101,7 +111,7 @@ def liability_document(r: LiabilityReport) -> dict:
 def liability(as_of: str | None, date_from: str | None, currency: str | None, csv_out: Path | None,
               pdf_out: Path | None, as_json: bool) -> None:
     """Outstanding voucher value by batch, face value, distributor and age, with a roll-forward."""
-    first, last, start, end = _period(date_from, as_of)
+    first, last, start, end = _period(date_from, as_of, to_option="--as-of")
     cur = _currency(currency)
     with output_files(csv_out, pdf_out) as (csv_file, pdf_file), context.sessions().begin() as session:
         r = liability_report(session, as_of=end, currency=cur, last_valid_day=last, period_start=start)
@@ -244,11 +254,11 @@ def trial_balance_cmd(as_of: str | None, detail: bool, currency: str | None, csv
                       pdf_out: Path | None, as_json: bool) -> None:
     """Debits and credits of every account (class); the totals must agree."""
     day = parse_date(as_of, "--as-of") if as_of else today()
+    end = _instant(end_of_day, day, f"--as-of {day}", context.settings().timezone)
     cur = _currency(currency)
     with output_files(csv_out, pdf_out) as (csv_file, pdf_file):
         with context.sessions().begin() as session:
-            r: TrialBalance = trial_balance(session, as_of=end_of_day(day, context.settings().timezone),
-                                            currency=cur, detail=detail)
+            r: TrialBalance = trial_balance(session, as_of=end, currency=cur, detail=detail)
         _write_csv(csv_file, ["account", "kind", "accounts", "debit", "credit"],
                    ([x.account, x.kind, x.accounts, money(x.debit), money(x.credit)] for x in r.lines))
         if pdf_file:

@@ -29,6 +29,13 @@ def cli(db_url, tmp_path, monkeypatch, capsys):
     yield from in_process_cli(db_url, tmp_path / "home", monkeypatch, capsys)
 
 
+@pytest.fixture
+def cli_on_the_26th(db_url, tmp_path, monkeypatch, capsys):
+    """``cli`` with its clock at 2026-11-26 10:00 in Beijing."""
+    yield from in_process_cli(db_url, tmp_path / "home", monkeypatch, capsys,
+                              now=dt.datetime(2026, 11, 26, 10, tzinfo=SHANGHAI))
+
+
 def ok_json(result: tuple[int, str, str]) -> dict:
     code, out, err = result
     assert code == 0, err
@@ -294,6 +301,30 @@ def test_import_and_reconcile_show_progress_on_a_terminal_only(cli, tmp_path, mo
         code, out, err = cli(*argv, "--channel", "bank_debit", str(bank), "--json")
         assert code == 0 and json.loads(out)  # stdout: the one JSON document, nothing else
         assert "reading bank.csv" in err and f"{size}/{size}" in err, err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (("liability", "--as-of", "2026-02-30"), "--as-of must be a date like 2026-11-30, got '2026-02-30'"),
+    (("liability", "--from", "2026-13-01"), "--from must be a date like 2026-11-30, got '2026-13-01'"),
+    (("liability", "--from", "2026-12-01"), "--from 2026-12-01 is after --as-of 2026-11-26 (today)"),
+    (("liability", "--from", "2026-11-20", "--as-of", "2026-11-10"), "--from 2026-11-20 is after --as-of 2026-11-10"),
+    (("breakage", "--from", "2026-11-20", "--to", "2026-11-10"), "--from 2026-11-20 is after --to 2026-11-10"),
+    (("breakage", "--to", "2026-11-31"), "--to must be a date like 2026-11-30, got '2026-11-31'"),
+    (("liability", "--as-of", "0001-01-01"), "--as-of 0001-01-01 (from the 1st of its month) is out of the range"),
+    (("liability", "--as-of", "9999-12-31"), "--as-of 9999-12-31 is out of the range of dates"),
+    (("breakage", "--from", "0001-01-01"), "--from 0001-01-01 is out of the range of dates"),
+    (("channels", "--from", "2026-01-01", "--to", "9999-12-31"), "--to 9999-12-31 is out of the range of dates"),
+    (("trial-balance", "--as-of", "9999-12-31"), "--as-of 9999-12-31 is out of the range of dates"),
+])
+def test_report_dates_are_refused_naming_the_option_and_the_problem(cli_on_the_26th, argv, message):
+    fails(cli_on_the_26th("report", *argv, "--json"), message)
+
+
+def test_reports_cover_the_widest_dates_they_can(cli):
+    for argv in (("liability", "--from", "0001-01-02", "--as-of", "9999-12-30"),
+                 ("breakage", "--from", "0001-01-02", "--to", "9999-12-30"),
+                 ("trial-balance", "--as-of", "0001-01-01")):
+        ok_json(cli("report", *argv, "--json"))
 
 
 def test_verify_exits_non_zero_on_damage(cli, db_url):
