@@ -97,6 +97,11 @@ def test_readings_billing_and_reports(cli: Cli, tmp_path: Path) -> None:
     assert r.json()["inserted"] == 2
     assert cli("readings", "import", str(good), "--json").json()["duplicates"] == 2
 
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    r = cli("readings", "import", str(empty), "--json")
+    assert (r.code, r.json()["ok"], r.err.count("\n")) == (1, False, 1) and "empty.csv: the file is empty" in r.err
+
     bad = tmp_path / "bad.csv"
     bad.write_text("A1,MA1,2026-10-21,2400\nA1,NOPE,2026-10-21,2600\n")
     r = cli("readings", "import", str(bad), "--json")
