@@ -25,12 +25,23 @@ from ledger.timeutil import end_of_day, start_of_day
 from voucherctl import context
 from voucherctl.ledger_cmd import money, parse_date, today
 from voucherctl.output import CliError, emit, json_option, output_files
+from vouchers.money import SUPPORTED_CURRENCIES
 
 csv_option = click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
                           help="Also write the report's rows to this CSV file.")
 pdf_option = click.option("--pdf", "pdf_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
                           help="Also render a PDF report (charts by reportlab, embedded fonts).")
-currency_option = click.option("--currency", default=None, help="ISO 4217 (default VOUCHER_CURRENCY or CNY).")
+
+
+class _CurrencyChoice(click.Choice):
+    """The currencies the books keep; ``cny`` is read as ``CNY``."""
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> object:
+        return super().convert(value.upper() if isinstance(value, str) else value, param, ctx)
+
+
+currency_option = click.option("--currency", type=_CurrencyChoice(SUPPORTED_CURRENCIES), default=None, metavar="CODE",
+                               help="ISO 4217 (default VOUCHER_CURRENCY or CNY).")
 
 
 def _period(date_from: str | None, date_to: str | None, *, to_option: str = "--to"

@@ -327,6 +327,20 @@ def test_reports_cover_the_widest_dates_they_can(cli):
         ok_json(cli("report", *argv, "--json"))
 
 
+@pytest.mark.parametrize("report", ["liability", "breakage", "channels", "collection", "trial-balance"])
+def test_reports_refuse_an_unknown_currency(cli, report):
+    code, out, err = cli("report", report, "--currency", "XYZ", "--json")
+    assert (code, out) == (2, "") and err.count("\n") == 1
+    assert "Invalid value for '--currency': 'XYZ' is not one of" in err and "'CNY'" in err
+    assert ok_json(cli("report", report, "--currency", "usd", "--json"))["currency"] == "USD"
+
+
+def test_fraud_alerts_refuse_an_unknown_kind(cli):
+    code, out, err = cli("fraud", "alerts", "--kind", "nosuch", "--json")
+    assert (code, out) == (2, "") and err.count("\n") == 1 and "'nosuch' is not one of 'void_voucher'" in err
+    assert ok_json(cli("fraud", "alerts", "--kind", "lockout", "--json")) == {"alerts": []}
+
+
 def test_verify_exits_non_zero_on_damage(cli, db_url):
     ok_json(cli("accounts", "create", "--account-no", "0101", "--name", "张三", "--arrears", "5.00", "--json"))
     engine = make_engine(db_url)
