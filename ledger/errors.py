@@ -133,6 +133,12 @@ class BatchNotFound(LedgerError):
     code = "batch_not_found"
 
 
+class InvalidExpiryDate(LedgerError, ValueError):
+    """An expiry run as of a day after the business today: cards still valid would expire."""
+
+    code = "invalid_expiry_date"
+
+
 class InvalidDistributor(LedgerError, ValueError):
     code = "invalid_distributor"
 

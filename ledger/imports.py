@@ -46,6 +46,7 @@ from ledger.staging import (
     ALLOC,
     CUSTOMERS,
     STAGE,
+    OnRead,
     create_alloc,
     create_customers,
     create_stage,
@@ -78,13 +79,14 @@ class ImportResult:
 
 
 def import_file(session: Session, channel: str, path: Path, *, now: dt.datetime, actor: str,
-                tz: str = DEFAULT_TZ) -> ImportResult:
-    """Import a generic-format file (CONTRACT.md) for ``channel``."""
+                tz: str = DEFAULT_TZ, on_read: OnRead | None = None) -> ImportResult:
+    """Import a generic-format file (CONTRACT.md) for ``channel``; ``on_read``: how far staging has read it."""
     payment_channel(channel)
     _tune(session)
     path = Path(path)
     checked: list[str] = []  # the reference parser reads only files whose lines all fit the cap (and hashes)
-    staged = stage_generic(session, path, tz, before_slow_path=lambda: checked.append(check_line_lengths(path)))
+    staged = stage_generic(session, path, tz, before_slow_path=lambda: checked.append(check_line_lengths(path)),
+                           on_read=on_read)
     sha = staged.sha256 or checked[0]
     return _book(session, channel, file_name=path.name, sha256=sha, now=now, actor=actor, fast_path=staged.fast_path,
                  line_errors=(staged.errors, staged.bad_lines))

@@ -38,7 +38,7 @@ from ledger.csvformat import MAX_REPORTED_ERRORS, PaymentLine, text_cell
 from ledger.errors import FileRejected, LineError, ReconciliationError
 from ledger.refunds import UNDONE, RefundLine, RefundOutcome, apply_refunds
 from ledger.sql import db_time, is_postgres
-from ledger.staging import STAGE, create_stage, file_sha256, stage_file, stage_items
+from ledger.staging import STAGE, OnRead, create_stage, file_sha256, stage_file, stage_items
 from ledger.timeutil import DEFAULT_TZ, end_of_day, from_db, local_date, start_of_day, utc
 from storage import audit
 from storage.ledger_models import ReconciliationRun
@@ -98,12 +98,13 @@ class ReconcileResult:
 
 
 def reconcile_file(session: Session, channel: str, path: Path, *, now: dt.datetime, actor: str,
-                   tz: str = DEFAULT_TZ, period: tuple[dt.datetime, dt.datetime] | None = None) -> ReconcileResult:
-    """Reconcile a generic-format settlement file (CONTRACT.md)."""
+                   tz: str = DEFAULT_TZ, period: tuple[dt.datetime, dt.datetime] | None = None,
+                   on_read: OnRead | None = None) -> ReconcileResult:
+    """Reconcile a generic-format settlement file (CONTRACT.md); ``on_read``: how far staging has read it."""
     chan = _channel(channel)
     path = Path(path)
     sha = file_sha256(path)
-    _, (errors, total) = stage_file(session, path, tz)
+    _, (errors, total) = stage_file(session, path, tz, on_read=on_read)
     return _run(session, chan, path.name, sha, errors, total, now=now, actor=actor, tz=tz, period=period)
 
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -137,6 +138,42 @@ class StageWriter:
         self.buffer.clear()
 
 
+# how far into the file a pass that stages it has read, in bytes (called as it goes, and at the end)
+OnRead = Callable[[int], None]
+
+
+class ReportingReader:
+    """A binary file read through (blocks or lines) that reports its offset to ``on_read`` now and then."""
+
+    EVERY = 1 << 18  # bytes between reports
+
+    def __init__(self, stream: BinaryIO, on_read: OnRead) -> None:
+        self._stream, self._on_read = stream, on_read
+        self._offset = self._reported = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._advance(len(data), last=not data)
+        return data
+
+    def __iter__(self) -> Iterator[bytes]:
+        for line in self._stream:
+            self._advance(len(line))
+            yield line
+        self._advance(0, last=True)
+
+    def _advance(self, n: int, *, last: bool = False) -> None:
+        self._offset += n
+        if self._offset - self._reported >= self.EVERY or (last and self._offset > self._reported):
+            self._reported = self._offset
+            self._on_read(self._offset)
+
+
+def reading(stream: BinaryIO, on_read: OnRead | None) -> BinaryIO:
+    """``stream``, reporting how far it was read to ``on_read`` (if given)."""
+    return stream if on_read is None else ReportingReader(stream, on_read)  # type: ignore[return-value]
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with Path(path).open("rb") as f:
@@ -155,28 +192,30 @@ class Staged:
     sha256: str | None  # computed on the way when the fast path read the file
 
 
-def stage_file(session: Session, path: Path, tz: str) -> tuple[bool, tuple[list[LineError], int]]:
+def stage_file(session: Session, path: Path, tz: str, *, on_read: OnRead | None = None
+               ) -> tuple[bool, tuple[list[LineError], int]]:
     """Stage a generic-format file: (fast path used, (first bad lines, number of bad lines))."""
-    staged = stage_generic(session, path, tz)
+    staged = stage_generic(session, path, tz, on_read=on_read)
     return staged.fast_path, (staged.errors, staged.bad_lines)
 
 
-def stage_generic(session: Session, path: Path, tz: str, *, before_slow_path: Callable[[], object] | None = None
-                  ) -> Staged:
+def stage_generic(session: Session, path: Path, tz: str, *, before_slow_path: Callable[[], object] | None = None,
+                  on_read: OnRead | None = None) -> Staged:
     """Stage a generic-format file: the fast path on PostgreSQL, else (or if refused) the reference parser.
 
-    ``before_slow_path`` runs before the reference parser reads the file (the import checks line lengths there).
+    ``before_slow_path`` runs before the reference parser reads the file (the import checks line lengths there);
+    ``on_read`` hears how far each staging pass has read (a refused fast path, then the parser, start over).
     """
     create_stage(session)
     if is_postgres(session):
-        sha = _stage_fast(session, Path(path), tz)
+        sha = _stage_fast(session, Path(path), tz, on_read)
         if sha is not None:
             return Staged(True, [], 0, sha)
         create_stage(session)
     if before_slow_path is not None:
         before_slow_path()
     with Path(path).open("rb") as f:
-        errors, total = stage_items(session, read_generic(f, tz=tz))
+        errors, total = stage_items(session, read_generic(reading(f, on_read), tz=tz))
     return Staged(False, errors, total, None)
 
 
@@ -201,7 +240,7 @@ class _NotFast(Exception):
     """A block did not pass the strict check: abandon the COPY."""
 
 
-def _stage_fast(session: Session, path: Path, tz: str) -> str | None:
+def _stage_fast(session: Session, path: Path, tz: str, on_read: OnRead | None = None) -> str | None:
     """PostgreSQL: stream the file into COPY, checking each block first; type the lines in SQL.
 
     Returns the file's SHA-256, or None: the reference parser must read the file (nothing is left staged).
@@ -213,7 +252,8 @@ def _stage_fast(session: Session, path: Path, tz: str) -> str | None:
     try:
         create_raw(session)
         raw = session.connection().connection.driver_connection
-        with Path(path).open("rb") as f, raw.cursor() as cursor:
+        with Path(path).open("rb") as opened, raw.cursor() as cursor:
+            f = reading(opened, on_read)
             with cursor.copy(f"COPY {RAW} (external_ref, account_no, amount, currency, paid_at) FROM STDIN "
                              "WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')") as copy:
                 while block := f.read(_BLOCK):

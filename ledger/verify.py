@@ -1,6 +1,7 @@
 """``ledger verify``: recompute the books from the postings and cross-check them.
 
-Every check is one set-based query, so it stays usable on millions of postings.
+Every check is one set-based query, so it stays usable on millions of postings. A problem carries the
+amounts in minor units (``expected``, ``actual``); its message shows them as decimals with the currency.
 """
 from __future__ import annotations
 
@@ -21,8 +22,13 @@ from storage.ledger_models import (
     Payment,
 )
 from storage.ledger_models import vouchers_lifecycle as V
+from vouchers.money import format_amount
 
 MAX_LISTED = 50
+
+
+def _money(minor: int, currency: str) -> str:
+    return f"{format_amount(int(minor))} {currency}"
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,7 @@ def _balances(session: Session, report: VerifyReport) -> None:
         .where(LedgerAccount.balance != derived).order_by(LedgerAccount.id).limit(MAX_LISTED)).all()
     for code, currency, stored, total in rows:
         report.add("balance", f"{code} {currency}", int(total), int(stored),
-                   f"stored balance {stored} != sum of postings {total}")
+                   f"stored balance {_money(stored, currency)} != sum of postings {_money(total, currency)}")
 
 
 def _zero_sum(session: Session, report: VerifyReport) -> None:
@@ -91,7 +97,7 @@ def _zero_sum(session: Session, report: VerifyReport) -> None:
         .having(func.sum(LedgerPosting.amount) != 0).limit(MAX_LISTED)).all()
     for transaction_id, currency, total in rows:
         report.add("zero_sum", f"transaction {transaction_id}", 0, int(total),
-                   f"postings in {currency} sum to {total}")
+                   f"postings in {currency} sum to {_money(total, currency)}")
     counts = (select(LedgerPosting.transaction_id, func.count().label("n"))
               .group_by(LedgerPosting.transaction_id).subquery())
     rows = session.execute(
@@ -137,13 +143,16 @@ def _voucher_liability(session: Session, report: VerifyReport, today: dt.date | 
         report.liability[currency] = {"ledger": on_books, "active_face_value": face, "active_count": count}
         if on_books != face:
             report.add("voucher_liability", currency, face, on_books,
-                       f"voucher_liability {on_books} != face value of {count} active cards {face}")
+                       f"voucher_liability {_money(on_books, currency)} != face value of {count} active cards "
+                       f"{_money(face, currency)}")
     if today is not None:
-        overdue = session.execute(select(func.count(), func.coalesce(func.sum(V.c.face_value), 0))
-                                  .where(V.c.status == "active", V.c.expires < today)).one()
-        if overdue[0]:
-            report.warnings.append(f"{overdue[0]} active cards ({overdue[1]} minor units) are past their last "
-                                   "valid day: run `voucherctl vouchers expire`")
+        overdue = session.execute(select(V.c.currency, func.count(), func.sum(V.c.face_value))
+                                  .where(V.c.status == "active", V.c.expires < today)
+                                  .group_by(V.c.currency).order_by(V.c.currency)).all()
+        if overdue:
+            report.warnings.append(f"{sum(int(n) for _, n, _ in overdue)} active cards ("
+                                   + ", ".join(_money(face, currency) for currency, _, face in overdue)
+                                   + ") are past their last valid day: run `voucherctl vouchers expire`")
 
 
 def _arrears(session: Session, report: VerifyReport) -> None:
@@ -151,25 +160,28 @@ def _arrears(session: Session, report: VerifyReport) -> None:
             .group_by(CustomerBill.customer_id).subquery())
     derived = func.coalesce(owed.c.total, 0)
     rows = session.execute(
-        select(CustomerAccount.account_no, LedgerAccount.balance, derived)
+        select(CustomerAccount.account_no, LedgerAccount.currency, LedgerAccount.balance, derived)
         .join(LedgerAccount, LedgerAccount.id == CustomerAccount.arrears_account_id)
         .outerjoin(owed, owed.c.customer_id == CustomerAccount.id)
         .where(LedgerAccount.balance != derived).limit(MAX_LISTED)).all()
-    for account_no, stored, total in rows:
+    for account_no, currency, stored, total in rows:
         report.add("arrears", account_no, int(total), int(stored),
-                   f"arrears on the books {stored} != outstanding bills {total}")
+                   f"arrears on the books {_money(stored, currency)} != outstanding bills {_money(total, currency)}")
 
 
 def _bills(session: Session, report: VerifyReport) -> None:
     applied = (select(BillAllocation.bill_id, func.sum(BillAllocation.amount).label("total"))
                .group_by(BillAllocation.bill_id).subquery())
     expected = CustomerBill.amount - func.coalesce(applied.c.total, literal(0))
-    rows = session.execute(select(CustomerBill.id, CustomerBill.bill_ref, CustomerBill.outstanding, expected)
+    rows = session.execute(select(CustomerBill.id, CustomerBill.bill_ref, CustomerAccount.currency,
+                                  CustomerBill.outstanding, expected)
+                           .join(CustomerAccount, CustomerAccount.id == CustomerBill.customer_id)
                            .outerjoin(applied, applied.c.bill_id == CustomerBill.id)
                            .where(CustomerBill.outstanding != expected).limit(MAX_LISTED)).all()
-    for bill_id, ref, outstanding, should in rows:
+    for bill_id, ref, currency, outstanding, should in rows:
         report.add("bill", f"bill {bill_id} ({ref})", int(should), int(outstanding),
-                   f"outstanding {outstanding} != amount minus allocations {should}")
+                   f"outstanding {_money(outstanding, currency)} != amount minus allocations "
+                   f"{_money(should, currency)}")
 
 
 def _clearing(session: Session, report: VerifyReport) -> None:
@@ -184,4 +196,5 @@ def _clearing(session: Session, report: VerifyReport) -> None:
     for key in sorted(set(unsettled) | set(books)):
         if unsettled.get(key, 0) != books.get(key, 0):
             report.add("clearing", f"clearing:{key[0]} {key[1]}", unsettled.get(key, 0), books.get(key, 0),
-                       "clearing balance != booked, unsettled payments of the channel")
+                       f"clearing balance {_money(books.get(key, 0), key[1])} != booked, unsettled payments of the "
+                       f"channel {_money(unsettled.get(key, 0), key[1])}")

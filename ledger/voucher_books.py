@@ -25,11 +25,11 @@ from ledger.accounts import ensure_account
 from ledger.allocation import allocate
 from ledger.customers import get_customer
 from ledger.distributors import commission_for, ensure_distributor
-from ledger.errors import ActivationError, CurrencyMismatch, RedemptionBookingError
+from ledger.errors import ActivationError, CurrencyMismatch, InvalidExpiryDate, RedemptionBookingError
 from ledger.incoming import move_bills, open_bills, record_allocations
 from ledger.payments import get_payment
 from ledger.sql import is_postgres
-from ledger.timeutil import from_db, utc
+from ledger.timeutil import from_db, local_date, utc
 from storage import audit, hot_sql
 from storage.ledger_models import TS, Distributor, LedgerAccount, LedgerTransaction, Payment, VoucherActivation
 from storage.ledger_models import vouchers_lifecycle as V
@@ -376,8 +376,16 @@ class ExpiryResult:
     transaction_ids: tuple[int, ...]
 
 
-def expire_vouchers(session: Session, as_of: dt.date, now: dt.datetime, *, actor: str = "expiry-job") -> ExpiryResult:
-    """Active cards whose last valid day is before ``as_of`` -> expired; Dr liability, Cr breakage."""
+def expire_vouchers(session: Session, as_of: dt.date, now: dt.datetime, *, actor: str = "expiry-job",
+                    tz: str | dt.tzinfo | None = None) -> ExpiryResult:
+    """Active cards whose last valid day is before ``as_of`` -> expired; Dr liability, Cr breakage.
+
+    ``as_of`` may not be after the business today (``now`` in ``tz``): a card is valid through its last day.
+    """
+    today = local_date(now, tz)
+    if as_of > today:
+        raise InvalidExpiryDate(f"as-of date {as_of} is in the future (today is {today}): cards valid until then "
+                                "would expire")
     at = utc(now)
     rows = session.execute(
         update(V).where(V.c.status == "active", V.c.expires < as_of)

@@ -45,6 +45,7 @@ from ledger import chart, journal
 from ledger.accounts import ensure_account, lock_accounts
 from ledger.customers import apply_prepaid, get_customer
 from metering.config import MeteringConfig
+from metering.errors import InvalidPeriod
 from metering.units import round_half_up_fen
 from storage.ledger_models import (
     BillAllocation,
@@ -283,11 +284,16 @@ class MonthEndResult:
 def run_month_end(factory, month: str, *, now: dt.datetime, catalog: Catalog,  # type: ignore[no-untyped-def]
                   config: MeteringConfig | None = None, batch: int = 500) -> MonthEndResult:
     """Settle late fees through the last day of ``month`` (YYYY-MM) for every account; one
-    database transaction per ``batch`` accounts."""
+    database transaction per ``batch`` accounts. Only a month that has ended (business time zone): days
+    not over yet are never charged."""
     from metering.billing import parse_period
 
     config = config or MeteringConfig()
     _, upto = parse_period(month)
+    today = config.local_date(now)
+    if upto >= today:
+        raise InvalidPeriod(f"month {month} has not ended yet (today is {today}): late fees accrue through a "
+                            "month's last day, so run it from the 1st of the next month")
     result = MonthEndResult(upto)
     after: str | None = None
     while True:

@@ -330,6 +330,7 @@ class CsvSource:
         self._stream = stream
         self._hash = hashlib.sha256()
         self.file_error: LineError | None = None
+        self.empty = True  # no line but blank ones (read so far)
 
     @property
     def sha256(self) -> str:
@@ -356,6 +357,7 @@ class CsvSource:
                 line = reader.line_num
                 if not fields or all(not f.strip() for f in fields):
                     continue
+                self.empty = False
                 fields = [f.strip() for f in fields]
                 if not header_seen and any(f.lower() in ("account_no", "account") for f in fields):
                     names = tuple(_ALIASES.get(f.lower(), f.lower()) for f in fields)
@@ -448,6 +450,9 @@ def import_readings_file(session: Session, stream: BinaryIO, *, file_name: str, 
         session.flush()
         source = CsvSource(stream)
         result = _record(session, source, now=now, source="file", import_id=imp.id, tz=tz)
+        if source.empty:  # a truncated or wrong file, not "no readings today"
+            raise ReadingsRejected("the file is empty (expected lines account_no,meter,reading_date,reading"
+                                   "[,peak,valley[,replacement]], a header optional)", [], 0, 0)
         imp.file_sha256 = source.sha256
         imp.lines, imp.inserted, imp.duplicates = result.lines, result.inserted, result.duplicates
         session.flush()

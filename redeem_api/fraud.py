@@ -22,6 +22,7 @@ INACTIVE_VOUCHER = "inactive_voucher"
 CANARY_SERIAL = "canary_serial"
 LOCKOUT = "lockout"
 FORGED_TOKEN = "forged_token"
+KINDS = (VOID_VOUCHER, INACTIVE_VOUCHER, CANARY_SERIAL, FORGED_TOKEN, LOCKOUT)
 
 
 @dataclass(frozen=True)

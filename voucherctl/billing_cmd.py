@@ -24,7 +24,7 @@ from metering.errors import MeteringError
 from metering.units import format_kwh, parse_register
 from tariffs import Catalog, TariffError, load_catalog
 from voucherctl import context
-from voucherctl.output import CliError, emit, json_option, progress
+from voucherctl.output import CliError, emit, json_option, output_files, progress
 from vouchers.errors import InvalidMoney
 from vouchers.money import format_amount, parse_amount
 
@@ -205,10 +205,8 @@ def bill_pdf(bill_id: int, out: Path, lang: str) -> None:
     with context.sessions().begin() as session:
         bill = billing_service.get_bill(session, bill_id)
     data = pdf.bill_pdf(bill, lang=lang)
-    try:
-        out.write_bytes(data)
-    except OSError as e:
-        raise CliError(f"cannot write {out}: {e.strerror}") from e
+    with output_files(out) as (out_file,):
+        out_file.write_bytes(data)
     click.echo(f"wrote {out} ({len(data)} bytes)")
 
 

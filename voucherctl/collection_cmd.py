@@ -9,19 +9,12 @@ from metering import collection as collection_service
 from metering import pdf
 from voucherctl import context
 from voucherctl.billing_cmd import catalog, cli_errors, config, parse_instant
-from voucherctl.output import CliError, emit, json_option
+from voucherctl.output import emit, json_option, output_files
 
 
 @click.group()
 def collection() -> None:
     """Collection rate (电费回收率), arrears aging and early warning (电费回收预警)."""
-
-
-def _write(path: Path, data: bytes) -> None:
-    try:
-        path.write_bytes(data)
-    except OSError as e:
-        raise CliError(f"cannot write {path}: {e.strerror}") from e
 
 
 @collection.command("report")
@@ -36,12 +29,13 @@ def _write(path: Path, data: bytes) -> None:
 @cli_errors
 def report(month: str, csv_out: Path | None, pdf_out: Path | None, lang: str, top: int, as_json: bool) -> None:
     """Collection rates (cumulative, this year, earlier years), aging by area and channel."""
-    with context.sessions().begin() as session:
-        result = collection_service.collection_report(session, month, config=config(), top=top)
-    if csv_out is not None:
-        _write(csv_out, collection_service.report_csv(result).encode("utf-8"))
-    if pdf_out is not None:
-        _write(pdf_out, pdf.report_pdf(result, lang=lang))
+    with output_files(csv_out, pdf_out) as (csv_file, pdf_file):
+        with context.sessions().begin() as session:
+            result = collection_service.collection_report(session, month, config=config(), top=top)
+        if csv_file is not None:
+            csv_file.write_bytes(collection_service.report_csv(result).encode("utf-8"))
+        if pdf_file is not None:
+            pdf_file.write_bytes(pdf.report_pdf(result, lang=lang))
     document = result.as_dict()
     if as_json or (csv_out is None and pdf_out is None):
         total = document["total"]

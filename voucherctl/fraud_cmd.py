@@ -5,7 +5,7 @@ import datetime as dt
 
 import click
 
-from redeem_api.fraud import list_alerts
+from redeem_api.fraud import KINDS, list_alerts
 from voucherctl import context
 from voucherctl.output import CliError, emit, json_option
 
@@ -17,8 +17,7 @@ def fraud() -> None:
 
 @fraud.command("alerts")
 @click.option("--since", default=None, help="Only alerts at or after this date (YYYY-MM-DD, business time zone).")
-@click.option("--kind", default=None, help="Only this kind (void_voucher, inactive_voucher, canary_serial, "
-                                           "forged_token, lockout).")
+@click.option("--kind", type=click.Choice(KINDS), default=None, help="Only this kind.")
 @click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 100_000))
 @json_option
 def alerts(since: str | None, kind: str | None, limit: int, as_json: bool) -> None:

@@ -1,10 +1,14 @@
-"""Shared CLI plumbing: --json output, one-line errors, progress bars."""
+"""Shared CLI plumbing: --json output, one-line errors, progress bars, output files."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import secrets
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -44,3 +48,66 @@ def progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
     ) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+def furthest(advance: Callable[[int], None]) -> Callable[[int], None]:
+    """An ``on_read(offset)`` that moves a bar of bytes to the furthest offset heard (a pass that starts over
+    moves it again only once past where the earlier one got)."""
+    reached = 0
+
+    def on_read(offset: int) -> None:
+        nonlocal reached
+        if offset > reached:
+            advance(offset - reached)
+            reached = offset
+
+    return on_read
+
+
+def cannot_write(path: Path, error: OSError) -> CliError:
+    """The one-line error for an output file that cannot be written."""
+    return CliError(f"cannot write {path}: {error.strerror or error}")
+
+
+def _temp_beside(path: Path) -> Path:
+    """Create an empty temporary file in ``path``'s folder (usual permissions); OSError if that is impossible."""
+    if path.exists() and not os.access(path, os.W_OK):
+        raise PermissionError(13, os.strerror(13), str(path))
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
+    os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    return temp
+
+
+@contextmanager
+def output_files(*paths: Path | None) -> Iterator[tuple[Path | None, ...]]:
+    """A command's output files, written all or none. Yields a temporary path beside each (None stays None).
+
+    Each destination is tried first (its temporary file is created), so one that cannot be written fails
+    before any work, as ``cannot write PATH: reason``; so does an OSError about a temporary file in the block.
+    The temporary files replace the destinations only when the block succeeds; otherwise they are removed.
+    """
+    temps: dict[Path, Path] = {}
+    try:
+        for path in paths:
+            if path is not None:
+                try:
+                    temps[path] = _temp_beside(path)
+                except OSError as e:
+                    raise cannot_write(path, e) from e
+        try:
+            yield tuple(temps[path] if path is not None else None for path in paths)
+        except OSError as e:
+            owner = next((path for path, temp in temps.items() if e.filename in (temp, str(temp))), None)
+            if owner is None:
+                raise
+            raise cannot_write(owner, e) from e
+        for path, temp in list(temps.items()):
+            try:
+                os.replace(temp, path)
+            except OSError as e:
+                raise cannot_write(path, e) from e
+            del temps[path]
+    finally:
+        for temp in temps.values():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)

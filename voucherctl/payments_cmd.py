@@ -15,13 +15,15 @@ import click
 
 from ledger import formats
 from ledger import payments as payment_service
+from ledger.corrections import reverse_payment
 from ledger.errors import FileRejected
 from metering import money_in
+from storage.ledger_models import Payment
 from vouchers.errors import VoucherError
 from voucherctl import context
 from voucherctl.billing_cmd import catalog, config
 from voucherctl.ledger_cmd import money, parse_money
-from voucherctl.output import CliError, emit, json_option
+from voucherctl.output import CliError, emit, furthest, json_option, progress
 
 
 def line_errors_json(error: FileRejected) -> dict:
@@ -48,19 +50,23 @@ def payments() -> None:
 
 @payments.command("import")
 @click.option("--channel", required=True, help="bank_debit, alipay, wechat_pay, pos_card, ...")
-@click.option("--format", "fmt", type=click.Choice(formats.FORMATS), default="generic", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(formats.FORMATS), default="generic", show_default=True,
+              help="generic (CONTRACT.md), or a channel's own bill: alipay (with --channel alipay only).")
 @click.option("--operator", default="payments-import", show_default=True)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @json_option
 def import_cmd(channel: str, fmt: str, operator: str, file: Path, as_json: bool) -> None:
-    """Book a channel's payments file: all lines or none; bad lines are listed."""
+    """Book a channel's payments file: all lines or none; bad lines are listed.
+
+    A progress bar on a terminal counts the bytes of the file read."""
     settings = context.settings()
     metering = config()
     now = context.now()
     try:
-        with context.sessions().begin() as session:
+        with progress(file.stat().st_size, f"reading {file.name}") as advance, \
+                context.sessions().begin() as session:
             result = formats.import_payments(session, channel, file, fmt=fmt, now=now, actor=operator,
-                                             tz=settings.timezone)
+                                             tz=settings.timezone, on_read=furthest(advance))
             # who needs a late fee or a reconnection: read from the file's stage, before it goes at commit
             touched = money_in.pending_in_import(session, result.transaction_ids, today=metering.local_date(now),
                                                  tz=metering.tz)
@@ -128,3 +134,34 @@ def post(channel: str, account_no: str, amount: str, external_ref: str, paid_at:
                             f"(arrears {money(r.applied_to_arrears)}, balance now {money(r.balance)})"
                             + (" [already booked]" if not r.created else ""))
 
+
+
+@payments.command("reverse")
+@click.argument("payment_id", type=int, required=False)
+@click.option("--channel", default=None, help="With --ref: the payment by its channel reference instead of its id.")
+@click.option("--ref", "external_ref", default=None, help="The channel's reference of the payment (with --channel).")
+@click.option("--reason", required=True)
+@click.option("--operator", required=True)
+@json_option
+def reverse(payment_id: int | None, channel: str | None, external_ref: str | None, reason: str, operator: str,
+            as_json: bool) -> None:
+    """Reverse one booked, unsettled payment - posted alone or a line of an imported file - once.
+
+    Its legs are mirrored (kind payment_reversal) and the bills it paid reopen.
+    """
+    by_ref = channel is not None or external_ref is not None
+    if (payment_id is not None) == by_ref or (by_ref and (channel is None or external_ref is None)):
+        raise CliError("give PAYMENT_ID, or --channel and --ref (not both)")
+    with context.sessions().begin() as session:
+        if payment_id is None:
+            found = payment_service.get_payment(session, channel, external_ref)
+            if found is None:
+                raise CliError(f"no payment {external_ref} on channel {channel}")
+            payment_id = found.id
+        posted = reverse_payment(session, payment_id, now=context.now(), actor=operator, reason=reason)
+        p = payment_service.result_of(session, session.get(Payment, payment_id), created=False)
+    document = {"payment_id": p.payment_id, "reversal_id": posted.transaction_id, "channel": p.channel,
+                "external_ref": p.external_ref, "account_no": p.account_no, "amount": money(p.amount),
+                "currency": p.currency, "status": "reversed"}
+    emit(as_json, document, f"payment {p.payment_id} ({p.channel} {p.external_ref}, {money(p.amount)} {p.currency} "
+                            f"to {p.account_no}) reversed by transaction {posted.transaction_id}")

@@ -11,26 +11,30 @@ from ledger.errors import FileRejected
 from ledger.reconcile import write_report_csv
 from voucherctl import context
 from voucherctl.ledger_cmd import money
-from voucherctl.output import emit, json_option
+from voucherctl.output import emit, furthest, json_option, output_files, progress
 from voucherctl.payments_cmd import report_rejection
 
 
 @click.command("reconcile")
 @click.option("--channel", required=True, help="The channel whose settlement file this is.")
-@click.option("--format", "fmt", type=click.Choice(formats.FORMATS), default="generic", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(formats.FORMATS), default="generic", show_default=True,
+              help="generic (CONTRACT.md), or a channel's own bill: alipay (with --channel alipay only).")
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write every line with its status to this CSV file.")
 @click.option("--operator", default="reconciliation", show_default=True)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @json_option
 def reconcile(channel: str, fmt: str, csv_out: Path | None, operator: str, file: Path, as_json: bool) -> None:
-    """Match the file against the channel's payments over its period; settle confirmed matches once."""
+    """Match the file against the channel's payments over its period; settle confirmed matches once.
+
+    A progress bar on a terminal counts the bytes of the file read."""
     settings = context.settings()
     try:
-        with context.sessions().begin() as session:
+        with output_files(csv_out) as (csv_file,), progress(file.stat().st_size, f"reading {file.name}") as advance, \
+                context.sessions().begin() as session:
             result = formats.reconcile_payments(session, channel, file, fmt=fmt, now=context.now(), actor=operator,
-                                                tz=settings.timezone)
-            rows = write_report_csv(session, result, csv_out) if csv_out else None
+                                                tz=settings.timezone, on_read=furthest(advance))
+            rows = write_report_csv(session, result, csv_file) if csv_file else None
     except FileRejected as e:
         report_rejection(e, as_json)
         return

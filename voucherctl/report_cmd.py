@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import click
@@ -25,24 +25,45 @@ from ledger.reports.trial_balance import TrialBalance, trial_balance
 from ledger.timeutil import end_of_day, start_of_day
 from voucherctl import context
 from voucherctl.ledger_cmd import money, parse_date, today
-from voucherctl.output import emit, json_option
+from voucherctl.output import CliError, emit, json_option, output_files
+from vouchers.money import SUPPORTED_CURRENCIES
 
 csv_option = click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
                           help="Also write the report's rows to this CSV file.")
 pdf_option = click.option("--pdf", "pdf_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
                           help="Also render a PDF report (charts by reportlab, embedded fonts).")
-currency_option = click.option("--currency", default=None, help="ISO 4217 (default VOUCHER_CURRENCY or CNY).")
 
 
-def _period(date_from: str | None, date_to: str | None) -> tuple[dt.date, dt.date, dt.datetime, dt.datetime]:
-    last = parse_date(date_to, "--to") if date_to else today()
+class _CurrencyChoice(click.Choice):
+    """The currencies the books keep; ``cny`` is read as ``CNY``."""
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> object:
+        return super().convert(value.upper() if isinstance(value, str) else value, param, ctx)
+
+
+currency_option = click.option("--currency", type=_CurrencyChoice(SUPPORTED_CURRENCIES), default=None, metavar="CODE",
+                               help="ISO 4217 (default VOUCHER_CURRENCY or CNY).")
+
+
+def _period(date_from: str | None, date_to: str | None, *, to_option: str = "--to"
+            ) -> tuple[dt.date, dt.date, dt.datetime, dt.datetime]:
+    """--from .. --to (``to_option``: the command's name for it) as local days, and the instants bounding them."""
+    last = parse_date(date_to, to_option) if date_to else today()
     first = parse_date(date_from, "--from") if date_from else last.replace(day=1)
     if first > last:
-        from voucherctl.output import CliError
-
-        raise CliError("--from is after --to")
+        raise CliError(f"--from {first} is after {to_option} {last}" + ("" if date_to else " (today)"))
     tz = context.settings().timezone
-    return first, last, start_of_day(first, tz), end_of_day(last, tz)
+    from_label = f"--from {first}" if date_from else f"{to_option} {last} (from the 1st of its month)"
+    return (first, last, _instant(start_of_day, first, from_label, tz),
+            _instant(end_of_day, last, f"{to_option} {last}", tz))
+
+
+def _instant(bound: Callable[[dt.date, str], dt.datetime], day: dt.date, label: str, tz: str) -> dt.datetime:
+    """``start_of_day`` or ``end_of_day`` of ``day``; a day at the very edge of the calendar is refused."""
+    try:
+        return bound(day, tz)
+    except OverflowError as e:
+        raise CliError(f"{label} is out of the range of dates this report can cover") from e
 
 
 def _write_csv(path: Path | None, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
@@ -102,22 +123,22 @@ def liability_document(r: LiabilityReport) -> dict:
 def liability(as_of: str | None, date_from: str | None, currency: str | None, csv_out: Path | None,
               pdf_out: Path | None, as_json: bool) -> None:
     """Outstanding voucher value by batch, face value, distributor and age, with a roll-forward."""
-    first, last, start, end = _period(date_from, as_of)
+    first, last, start, end = _period(date_from, as_of, to_option="--as-of")
     cur = _currency(currency)
-    with context.sessions().begin() as session:
+    with output_files(csv_out, pdf_out) as (csv_file, pdf_file), context.sessions().begin() as session:
         r = liability_report(session, as_of=end, currency=cur, last_valid_day=last, period_start=start)
-        if pdf_out:
+        if pdf_file:
             from ledger.reports.pdf import render_finance_report
 
             tz = context.settings().timezone
             render_finance_report(
-                pdf_out, title_note=f"{first} .. {last} ({tz}) · {cur}", liability=r,
+                pdf_file, title_note=f"{first} .. {last} ({tz}) · {cur}", liability=r,
                 channels=channel_report(session, start=start, end=end, currency=cur, granularity="month", tz=tz),
                 breakage=breakage_report(session, start=start, end=end, currency=cur, tz=tz),
                 trial=trial_balance(session, as_of=end, currency=cur), tz=tz)
-    _write_csv(csv_out, ["batch_id", "face_value", "active_count", "liability"],
-               ([b["batch_id"], money(int(b["face_value"])), b["active_count"], money(int(b["liability"]))]
-                for b in r.by_batch))
+        _write_csv(csv_file, ["batch_id", "face_value", "active_count", "liability"],
+                   ([b["batch_id"], money(int(b["face_value"])), b["active_count"], money(int(b["liability"]))]
+                    for b in r.by_batch))
     document = liability_document(r)
 
     def human() -> None:
@@ -150,15 +171,16 @@ def breakage(date_from: str | None, date_to: str | None, currency: str | None, c
     """Value of cards that expired unredeemed (breakage income), per month and batch."""
     first, last, start, end = _period(date_from, date_to)
     cur = _currency(currency)
-    with context.sessions().begin() as session:
-        r: BreakageReport = breakage_report(session, start=start, end=end, currency=cur,
-                                            tz=context.settings().timezone)
-    _write_csv(csv_out, ["month", "batch_id", "count", "amount", "activated", "rate_percent"],
-               ([x.month, x.batch_id, x.count, money(x.amount), money(x.activated), x.rate] for x in r.lines))
-    if pdf_out:
-        from ledger.reports.pdf import render_finance_report
+    with output_files(csv_out, pdf_out) as (csv_file, pdf_file):
+        with context.sessions().begin() as session:
+            r: BreakageReport = breakage_report(session, start=start, end=end, currency=cur,
+                                                tz=context.settings().timezone)
+        _write_csv(csv_file, ["month", "batch_id", "count", "amount", "activated", "rate_percent"],
+                   ([x.month, x.batch_id, x.count, money(x.amount), money(x.activated), x.rate] for x in r.lines))
+        if pdf_file:
+            from ledger.reports.pdf import render_finance_report
 
-        render_finance_report(pdf_out, title_note=f"breakage {first} .. {last} · {cur}", breakage=r)
+            render_finance_report(pdf_file, title_note=f"breakage {first} .. {last} · {cur}", breakage=r)
     emit(as_json, {"currency": cur, "from": first.isoformat(), "to": last.isoformat(), "count": r.count,
                    "amount": money(r.amount), "ledger_income": money(r.ledger_income),
                    "lines": [{"month": x.month, "batch_id": x.batch_id, "count": x.count, "amount": money(x.amount),
@@ -180,17 +202,18 @@ def channels(date_from: str | None, date_to: str | None, granularity: str, curre
     kept when they settled (in the period of the settlement)."""
     first, last, start, end = _period(date_from, date_to)
     cur = _currency(currency)
-    with context.sessions().begin() as session:
-        r: ChannelReport = channel_report(session, start=start, end=end, currency=cur, granularity=granularity,
-                                          tz=context.settings().timezone)
-    _write_csv(csv_out, ["period", "channel", "count", "count_share_percent", "amount", "amount_share_percent",
-                         "fees"],
-               ([x.period, x.channel, x.count, x.count_share, money(x.amount), x.amount_share, money(x.fees)]
-                for x in r.lines + r.totals))
-    if pdf_out:
-        from ledger.reports.pdf import render_finance_report
+    with output_files(csv_out, pdf_out) as (csv_file, pdf_file):
+        with context.sessions().begin() as session:
+            r: ChannelReport = channel_report(session, start=start, end=end, currency=cur, granularity=granularity,
+                                              tz=context.settings().timezone)
+        _write_csv(csv_file, ["period", "channel", "count", "count_share_percent", "amount", "amount_share_percent",
+                              "fees"],
+                   ([x.period, x.channel, x.count, x.count_share, money(x.amount), x.amount_share, money(x.fees)]
+                    for x in r.lines + r.totals))
+        if pdf_file:
+            from ledger.reports.pdf import render_finance_report
 
-        render_finance_report(pdf_out, title_note=f"channels {first} .. {last} · {cur}", channels=r)
+            render_finance_report(pdf_file, title_note=f"channels {first} .. {last} · {cur}", channels=r)
 
     def line(x) -> dict:
         return {"period": x.period, "channel": x.channel, "count": x.count, "count_share": x.count_share,
@@ -220,10 +243,11 @@ def collection(date_from: str | None, date_to: str | None, currency: str | None,
     """Collection rate per month: applied to bills ÷ billed."""
     first, last, start, end = _period(date_from, date_to)
     cur = _currency(currency)
-    with context.sessions().begin() as session:
-        r = collection_report(session, start=start, end=end, currency=cur, tz=context.settings().timezone)
-    _write_csv(csv_out, ["month", "billed", "collected", "rate_percent"],
-               ([x.month, money(x.billed), money(x.collected), x.rate] for x in r.lines))
+    with output_files(csv_out) as (csv_file,):
+        with context.sessions().begin() as session:
+            r = collection_report(session, start=start, end=end, currency=cur, tz=context.settings().timezone)
+        _write_csv(csv_file, ["month", "billed", "collected", "rate_percent"],
+                   ([x.month, money(x.billed), money(x.collected), x.rate] for x in r.lines))
     emit(as_json, {"currency": cur, "from": first.isoformat(), "to": last.isoformat(),
                    "months": [{"month": x.month, "billed": money(x.billed), "collected": money(x.collected),
                                "rate": x.rate} for x in r.lines]},
@@ -242,16 +266,17 @@ def trial_balance_cmd(as_of: str | None, detail: bool, currency: str | None, csv
                       pdf_out: Path | None, as_json: bool) -> None:
     """Debits and credits of every account (class); the totals must agree."""
     day = parse_date(as_of, "--as-of") if as_of else today()
+    end = _instant(end_of_day, day, f"--as-of {day}", context.settings().timezone)
     cur = _currency(currency)
-    with context.sessions().begin() as session:
-        r: TrialBalance = trial_balance(session, as_of=end_of_day(day, context.settings().timezone), currency=cur,
-                                        detail=detail)
-    _write_csv(csv_out, ["account", "kind", "accounts", "debit", "credit"],
-               ([x.account, x.kind, x.accounts, money(x.debit), money(x.credit)] for x in r.lines))
-    if pdf_out:
-        from ledger.reports.pdf import render_finance_report
+    with output_files(csv_out, pdf_out) as (csv_file, pdf_file):
+        with context.sessions().begin() as session:
+            r: TrialBalance = trial_balance(session, as_of=end, currency=cur, detail=detail)
+        _write_csv(csv_file, ["account", "kind", "accounts", "debit", "credit"],
+                   ([x.account, x.kind, x.accounts, money(x.debit), money(x.credit)] for x in r.lines))
+        if pdf_file:
+            from ledger.reports.pdf import render_finance_report
 
-        render_finance_report(pdf_out, title_note=f"trial balance as of {day} · {cur}", trial=r)
+            render_finance_report(pdf_file, title_note=f"trial balance as of {day} · {cur}", trial=r)
     emit(as_json, {"currency": cur, "as_of": r.as_of.isoformat(), "balanced": r.balanced,
                    "total_debit": money(r.total_debit), "total_credit": money(r.total_credit),
                    "lines": [{"account": x.account, "kind": x.kind, "accounts": x.accounts, "debit": money(x.debit),
@@ -273,12 +298,13 @@ def distributor(distributor_id: str, date_from: str | None, date_to: str | None,
     """A distributor's settlement statement: sales, commission, voids, remittances, balance owed."""
     first, last, start, end = _period(date_from, date_to)
     cur = _currency(currency)
-    with context.sessions().begin() as session:
-        s = distributor_statement(session, distributor_id, start=start, end=end, currency=cur)
-    _write_csv(csv_out, ["at", "kind", "reference", "count", "face_value", "commission", "amount"],
-               ([x.at.isoformat(), x.kind, text_cell(x.reference), x.count if x.count is not None else "",
-                 money(x.face_value) if x.face_value is not None else "",
-                 money(x.commission) if x.commission is not None else "", money(x.amount)] for x in s.lines))
+    with output_files(csv_out) as (csv_file,):
+        with context.sessions().begin() as session:
+            s = distributor_statement(session, distributor_id, start=start, end=end, currency=cur)
+        _write_csv(csv_file, ["at", "kind", "reference", "count", "face_value", "commission", "amount"],
+                   ([x.at.isoformat(), x.kind, text_cell(x.reference), x.count if x.count is not None else "",
+                     money(x.face_value) if x.face_value is not None else "",
+                     money(x.commission) if x.commission is not None else "", money(x.amount)] for x in s.lines))
     emit(as_json, {
         "distributor_id": s.distributor_id, "name": s.name, "commission_bp": s.commission_bp, "currency": cur,
         "from": first.isoformat(), "to": last.isoformat(), "opening": money(s.opening), "closing": money(s.closing),

@@ -16,14 +16,15 @@ def vouchers() -> None:
 
 @vouchers.command("expire")
 @click.option("--as-of", "as_of", default=None,
-              help="Expire active cards whose last valid day is before this date (default: today).")
+              help="Expire active cards whose last valid day is before this date (default: today; never later).")
 @click.option("--operator", default="expiry-job", show_default=True)
 @json_option
 def expire(as_of: str | None, operator: str, as_json: bool) -> None:
     """Active cards past their last valid day -> expired; liability -> breakage income."""
     day = parse_date(as_of, "--as-of") if as_of else today()
     with context.sessions().begin() as session:
-        result = voucher_books.expire_vouchers(session, day, context.now(), actor=operator)
+        result = voucher_books.expire_vouchers(session, day, context.now(), actor=operator,
+                                               tz=context.settings().timezone)
     document = {"as_of": day.isoformat(), "expired": result.count,
                 "amounts": {c: money(a) for c, a in sorted(result.amounts.items())},
                 "by_batch": dict(sorted(result.by_batch.items())), "transaction_ids": list(result.transaction_ids)}

@@ -17,6 +17,8 @@ CURRENCIES: dict[str, int] = {
     "ETB": 2, "ZMW": 2, "BWP": 2, "NAD": 2, "MZN": 2, "PKR": 2, "BDT": 2,
     "LKR": 2, "NPR": 2, "IDR": 2, "VND": 0, "JPY": 0, "KRW": 0,
 }
+# the codes check_currency accepts (a choice list for the command line)
+SUPPORTED_CURRENCIES: tuple[str, ...] = tuple(sorted(c for c, digits in CURRENCIES.items() if digits == 2))
 _AMOUNT = re.compile(r"^(?P<int>0|[1-9][0-9]{0,14})(?:\.(?P<frac>[0-9]{1,2}))?$")
 
 

@@ -97,6 +97,11 @@ def test_readings_billing_and_reports(cli: Cli, tmp_path: Path) -> None:
     assert r.json()["inserted"] == 2
     assert cli("readings", "import", str(good), "--json").json()["duplicates"] == 2
 
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    r = cli("readings", "import", str(empty), "--json")
+    assert (r.code, r.json()["ok"], r.err.count("\n")) == (1, False, 1) and "empty.csv: the file is empty" in r.err
+
     bad = tmp_path / "bad.csv"
     bad.write_text("A1,MA1,2026-10-21,2400\nA1,NOPE,2026-10-21,2600\n")
     r = cli("readings", "import", str(bad), "--json")
@@ -118,13 +123,23 @@ def test_readings_billing_and_reports(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "bill.pdf"
     r = cli("billing", "pdf", str(bill["bill_id"]), "--out", str(out), "--lang", "en")
     assert r.code == 0 and out.read_bytes().startswith(b"%PDF")
+    r = cli("billing", "pdf", str(bill["bill_id"]), "--out", str(tmp_path / "none" / "bill.pdf"))
+    assert r.code == 1 and r.err.count("\n") == 1 and f"cannot write {tmp_path}/none/bill.pdf: No such file" in r.err
 
+    # a month not over yet (business time zone) would charge days that have not happened: refused, nothing posted
+    for when, month in (("2026-11-27T10:00", "2026-11"), ("2026-11-30T23:59", "2026-11"), ("2026-11-27T10:00",
+                                                                                          "2099-01")):
+        r = cli.at(when)("billing", "late-fees", "--month", month, "--json")
+        assert r.code == 1 and r.out == "" and r.err.count("\n") == 1, r.err
+        assert f"month {month} has not ended yet" in r.err
     r = cli.at("2026-12-01T09:00")("billing", "late-fees", "--month", "2026-11", "--json")
     assert r.json()["total"] == "34.89"  # A1: 23 days x 1517.00 x 1 per mille = 34.891; P1 is prepaid
     r = cli("collection", "report", "--month", "2026-11", "--json")
     total = r.json()["total"]
     assert total["this_year_rate"] == "0.0" and total["arrears"]["categories"]["penalties"] == "34.89"
     csv_out, pdf_out = tmp_path / "c.csv", tmp_path / "c.pdf"
+    r = cli("collection", "report", "--month", "2026-11", "--csv", str(csv_out), "--pdf", str(tmp_path / "c.pdf" / "x"))
+    assert r.code == 1 and "cannot write" in r.err and not csv_out.exists()  # all outputs or none
     r = cli("collection", "report", "--month", "2026-11", "--csv", str(csv_out), "--pdf", str(pdf_out))
     assert r.code == 0 and csv_out.read_text().startswith("section,group,measure,value")
     if shutil.which("pdffonts"):

@@ -1,6 +1,8 @@
 """`verify` finds every kind of damage (a verifier that never fails proves nothing)."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import text
 
@@ -57,3 +59,28 @@ def test_verify_reports_a_broken_transaction_on_sqlite(sessions, books, engine):
         found = {p.check for p in verify(s).problems}
         s.rollback()
     assert {"zero_sum", "balance"} <= found
+
+
+def _messages(sessions, statement: str) -> dict[str, tuple[object, object, str]]:
+    with sessions() as s, s.begin():
+        s.execute(text(statement))
+        found = {p.check: (p.expected, p.actual, p.message) for p in verify(s).problems}
+        s.rollback()
+    return found
+
+
+def test_problems_show_amounts_with_their_currency_and_keep_minor_units_as_numbers(sessions, books):
+    found = _messages(sessions, "UPDATE vouchers SET status = 'inactive' WHERE status = 'active' AND sequence = 2")
+    assert found["voucher_liability"] == \
+        (30000, 40000, "voucher_liability 400.00 CNY != face value of 3 active cards 300.00 CNY")
+    found = _messages(sessions, "UPDATE customer_bills SET outstanding = outstanding + 1")
+    assert found["arrears"][2] == "arrears on the books 0.00 CNY != outstanding bills 0.01 CNY"
+    assert found["bill"] == (0, 1, "outstanding 0.01 CNY != amount minus allocations 0.00 CNY")
+    found = _messages(sessions, "UPDATE ledger_accounts SET balance = balance + 150 WHERE code = 'voucher_liability'")
+    assert found["balance"] == (-40000, -39850, "stored balance -398.50 CNY != sum of postings -400.00 CNY")
+
+
+def test_the_overdue_cards_warning_shows_their_value(sessions, books, now):
+    with sessions.begin() as s:
+        [warning] = verify(s, today=dt.date(2028, 1, 1)).warnings
+    assert warning.startswith("4 active cards (400.00 CNY) are past their last valid day")

@@ -13,6 +13,7 @@ from ledger.errors import (
     ActivationError,
     BatchNotFound,
     CurrencyMismatch,
+    InvalidExpiryDate,
     RedemptionBookingError,
     UnknownAccount,
 )
@@ -221,3 +222,17 @@ def test_activating_a_large_range_is_one_statement_fast(sessions, now, stock):
     assert elapsed < 5, f"activation of 20,000 cards took {elapsed:.1f}s"
     with sessions.begin() as s:
         assert verify(s).ok
+
+
+def test_expiry_as_of_a_future_day_is_refused(sessions, now, stock):
+    batch = stock(count=3, face_value=1000, expires=D(2026, 11, 26))
+    with sessions.begin() as s:
+        voucher_books.activate(s, batch.batch_id, "D1", now=now, actor="D1")
+    late = dt.datetime(2026, 11, 26, 20, tzinfo=dt.timezone.utc)  # the 27th in Beijing, still the 26th in UTC
+    with sessions.begin() as s:
+        with pytest.raises(InvalidExpiryDate, match="in the future"):
+            voucher_books.expire_vouchers(s, D(2026, 11, 28), late)
+        with pytest.raises(InvalidExpiryDate):
+            voucher_books.expire_vouchers(s, D(2026, 11, 27), late, tz="UTC")
+        assert _statuses(s, batch) == {"active": 3}
+        assert voucher_books.expire_vouchers(s, D(2026, 11, 27), late).count == 3

@@ -12,6 +12,7 @@ from ledger import chart
 from ledger.accounts import normal_balance
 from ledger.verify import verify
 from metering import late_fees
+from metering.errors import InvalidPeriod
 from storage.metering_models import LateFeeCharge
 from tariffs import Catalog, LateFeeSchedule
 from tests.integration.metering.conftest import World, at, yuan
@@ -144,6 +145,20 @@ def test_month_end_run_over_all_accounts(world: World) -> None:
     assert _income(world) == 2 * yuan("3.52")
     with world.sessions.begin() as s:
         assert s.execute(select(func.count()).select_from(LateFeeCharge)).scalar_one() == 2
+
+
+@pytest.mark.parametrize("month,now", [("2026-11", at("2026-11-30", 23)), ("2026-11", at("2026-11-27")),
+                                       ("2099-01", at("2026-11-27"))])
+def test_month_end_run_refuses_a_month_not_over(world: World, month: str, now: dt.datetime) -> None:
+    """Days that have not happened yet are never charged: the month must have ended in the business time zone."""
+    _one_bill(world, "A", "300")
+    with pytest.raises(InvalidPeriod, match=f"month {month} has not ended yet"):
+        late_fees.run_month_end(world.sessions, month, now=now, catalog=world.catalog, config=world.config)
+    assert _income(world) == 0
+    # 00:30 on the 1st in Beijing is still the 30th in UTC: the month has ended
+    late_fees.run_month_end(world.sessions, "2026-11", now=dt.datetime(2026, 11, 30, 16, 30, tzinfo=dt.UTC),
+                            catalog=world.catalog, config=world.config)
+    assert _income(world) == yuan("3.52")
 
 
 @pytest.mark.parametrize("payments,expected", [

@@ -158,6 +158,15 @@ def test_encoding_and_header_errors(two: World) -> None:
     assert _import(two, "\ufeffaccount_no,meter,reading_date,reading\n\nA1,MA1,2026-10-20,150\n").inserted == 1
 
 
+@pytest.mark.parametrize("text", ["", "\n \n\r\n", "\ufeff"])
+def test_an_empty_file_is_refused(two: World, text: str) -> None:
+    """Like a payments file: a file with nothing in it is a truncated or wrong file, not zero readings."""
+    with pytest.raises(ReadingsRejected, match="the file is empty"):
+        _import(two, text)
+    assert _count(two, ReadingImport) == 0
+    assert _import(two, "account_no,meter,reading_date,reading\n").lines == 0  # a header alone: nothing to read
+
+
 def test_rejection_leaves_nothing_even_if_the_caller_commits(two: World) -> None:
     """The savepoint inside the import: catching the error and committing keeps nothing."""
     before = (_count(two), _count(two, ReadingImport))

@@ -5,7 +5,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vouchers.errors import InvalidMoney, UnknownCurrency
-from vouchers.money import Money, check_currency, format_amount, format_display, parse_amount, parse_positive_amount
+from vouchers.money import (
+    CURRENCIES,
+    SUPPORTED_CURRENCIES,
+    Money,
+    check_currency,
+    format_amount,
+    format_display,
+    parse_amount,
+    parse_positive_amount,
+)
 
 
 @pytest.mark.parametrize("text, minor", [("100.00", 10000), ("100", 10000), ("0.5", 50), ("0.05", 5), ("0", 0),
@@ -47,3 +56,14 @@ def test_currency():
     with pytest.raises(InvalidMoney):
         Money(1.0)  # type: ignore[arg-type]
     assert str(Money.parse("1.20")) == "1.20"
+
+
+def test_supported_currencies_are_exactly_those_check_currency_accepts():
+    assert "CNY" in SUPPORTED_CURRENCIES and list(SUPPORTED_CURRENCIES) == sorted(SUPPORTED_CURRENCIES)
+    for code in CURRENCIES:
+        accepted = code in SUPPORTED_CURRENCIES
+        if accepted:
+            assert check_currency(code) == code
+        else:
+            with pytest.raises(UnknownCurrency):
+                check_currency(code)
