@@ -12,11 +12,23 @@ from voucherctl.ledger_cmd import money
 from voucherctl.output import emit, json_option
 
 
+def _serial_range(what: str, distributor_help: str):  # type: ignore[no-untyped-def]
+    """BATCH_ID, --distributor and --from/--to of a ``what`` range (default: the whole batch)."""
+    def decorate(command):  # type: ignore[no-untyped-def]
+        for option in reversed((
+                click.argument("batch_id"),
+                click.option("--distributor", "distributor_id", required=True, help=distributor_help),
+                click.option("--from", "from_serial", default=None,
+                             help=f"First serial of the {what} range (default: the whole batch)."),
+                click.option("--to", "to_serial", default=None,
+                             help=f"Last serial of the {what} range (same as --from for one card)."))):
+            command = option(command)
+        return command
+    return decorate
+
+
 @click.command("activate")
-@click.argument("batch_id")
-@click.option("--distributor", "distributor_id", required=True, help="Who sold the cards.")
-@click.option("--from", "from_serial", default=None, help="First serial of the sold range.")
-@click.option("--to", "to_serial", default=None, help="Last serial of the sold range (same as --from for one card).")
+@_serial_range("sold", "Who sold the cards.")
 @click.option("--operator", default=None, help="Who records the sale (default: the distributor).")
 @json_option
 def activate(batch_id: str, distributor_id: str, from_serial: str | None, to_serial: str | None,
@@ -35,10 +47,7 @@ def activate(batch_id: str, distributor_id: str, from_serial: str | None, to_ser
 
 
 @click.command("consign")
-@click.argument("batch_id")
-@click.option("--distributor", "distributor_id", required=True, help="Who receives the stock.")
-@click.option("--from", "from_serial", default=None, help="First serial of the shipped range (default: whole batch).")
-@click.option("--to", "to_serial", default=None, help="Last serial of the shipped range (same as --from for one card).")
+@_serial_range("shipped", "Who receives the stock.")
 @click.option("--operator", required=True, help="Who ships the stock.")
 @click.option("--reassign", is_flag=True, help="Also move inactive cards consigned to another distributor (returned "
                                                "stock sent elsewhere).")
