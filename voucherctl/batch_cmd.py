@@ -40,7 +40,7 @@ def batch() -> None:
 @click.option("--expires", required=True, help="Last valid day, YYYY-MM-DD.")
 @click.option("--operator", required=True, help="Who creates it (cannot approve it).")
 @click.option("--currency", default=None, help="ISO 4217 code (default VOUCHER_CURRENCY or CNY).")
-@click.option("--workers", type=int, default=None, help="Signing processes (default: one per core).")
+@click.option("--workers", type=click.IntRange(1), default=None, help="Signing processes (default: one per core).")
 @json_option
 def create(face_value: str, count: int, expires: str, operator: str, currency: str | None, workers: int | None,
            as_json: bool) -> None:

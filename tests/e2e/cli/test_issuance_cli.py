@@ -91,6 +91,8 @@ BAD_CREATE = [
     (["--expires", "tomorrow"], "--expires must be a date"),
     (["--currency", "XYZ"], "unknown or unsupported currency"),
     (["--count", "ten"], "not a valid integer"),
+    (["--workers", "0"], "'--workers': 0 is not in the range x>=1"),
+    (["--workers", "-3"], "'--workers': -3 is not in the range x>=1"),
 ]
 
 
