@@ -8,7 +8,7 @@ import click
 from ledger import voucher_books
 from voucherctl import context
 from voucherctl.ledger_cmd import money
-from voucherctl.output import emit, json_option
+from voucherctl.output import OPERATOR, emit, json_option
 
 
 @click.command("activate")
@@ -16,7 +16,7 @@ from voucherctl.output import emit, json_option
 @click.option("--distributor", "distributor_id", required=True, help="Who sold the cards.")
 @click.option("--from", "from_serial", default=None, help="First serial of the sold range.")
 @click.option("--to", "to_serial", default=None, help="Last serial of the sold range (same as --from for one card).")
-@click.option("--operator", default=None, help="Who records the sale (default: the distributor).")
+@click.option("--operator", default=None, type=OPERATOR, help="Who records the sale (default: the distributor).")
 @json_option
 def activate(batch_id: str, distributor_id: str, from_serial: str | None, to_serial: str | None,
              operator: str | None, as_json: bool) -> None:
