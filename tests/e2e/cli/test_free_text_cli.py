@@ -5,6 +5,8 @@ import json
 
 import pytest
 
+from storage.db import make_engine, session_factory
+from storage.models import AuditEvent
 from tests.conftest import cheap_sealing
 from tests.inprocess_cli import in_process_cli
 
@@ -106,3 +108,14 @@ def test_an_actor_from_the_environment_is_checked_where_the_audit_event_is_writt
     assert err == "voucherctl: error: actor must not contain control characters (found U+000A)\n"
     assert _events(cli) == []
 
+
+def test_audit_list_shows_an_event_written_before_the_check_on_one_line(cli, db_url, now):
+    assert cli("init")[0] == 0
+    engine = make_engine(db_url)
+    with session_factory(engine).begin() as session:
+        session.add(AuditEvent(at=now, actor=FORGED, action="batch.void", subject_type="batch",
+                               subject_id="B01-000001", reason="x\ny", prev_hash="0" * 64, hash="f" * 64))
+    engine.dispose()
+    code, out, err = cli("audit", "list")
+    assert code == 0, err
+    assert out.count("\n") == 1 and "eve\\n     9" in out and "x\\ny" in out
