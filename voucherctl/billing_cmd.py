@@ -199,9 +199,10 @@ def show(account_no: str, limit: int, as_json: bool) -> None:
 @click.argument("bill_id", type=int)
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@json_option
 @cli_errors
-def bill_pdf(bill_id: int, out: Path, lang: str) -> None:
-    """Write one bill as a PDF (fonts embedded)."""
+def bill_pdf(bill_id: int, out: Path, lang: str, as_json: bool) -> None:
+    """Write one bill as a PDF (fonts embedded); --json: {"bill_id", "path", "lang", "bytes"}."""
     with context.sessions().begin() as session:
         bill = billing_service.get_bill(session, bill_id)
     data = pdf.bill_pdf(bill, lang=lang)
@@ -209,7 +210,8 @@ def bill_pdf(bill_id: int, out: Path, lang: str) -> None:
         out.write_bytes(data)
     except OSError as e:
         raise CliError(f"cannot write {out}: {e.strerror}") from e
-    click.echo(f"wrote {out} ({len(data)} bytes)")
+    document = {"bill_id": bill_id, "path": str(out), "lang": lang, "bytes": len(data)}
+    emit(as_json, document, f"wrote {out} ({len(data)} bytes)")
 
 
 @billing.command("late-fees")

@@ -118,6 +118,9 @@ def test_readings_billing_and_reports(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "bill.pdf"
     r = cli("billing", "pdf", str(bill["bill_id"]), "--out", str(out), "--lang", "en")
     assert r.code == 0 and out.read_bytes().startswith(b"%PDF")
+    r = cli("billing", "pdf", str(bill["bill_id"]), "--out", str(out), "--json")
+    assert r.code == 0, r.err
+    assert r.json() == {"bill_id": bill["bill_id"], "path": str(out), "lang": "zh", "bytes": out.stat().st_size}
 
     r = cli.at("2026-12-01T09:00")("billing", "late-fees", "--month", "2026-11", "--json")
     assert r.json()["total"] == "34.89"  # A1: 23 days x 1517.00 x 1 per mille = 34.891; P1 is prepaid
