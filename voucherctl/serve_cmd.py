@@ -203,6 +203,8 @@ def serve(host: str, port: int, workers: int | None, threads: int, timeout: int,
     from redeem_api.state import EXTENSION
 
     check_can_listen(host, port)
+    context.sessions()  # the CLI's checks of the database (initialised, schema), creating nothing
+    context.engine().dispose()  # the workers build their own engines after the fork
     settings = context.settings()
     config = ApiConfig.from_settings(settings)
     # A request holds one pooled connection for its one transaction: never fewer connections than threads.

@@ -1,6 +1,7 @@
 """A wrong set-up (home, database URL, schema) is named in one line, never "unexpected X" (in process)."""
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -43,6 +44,12 @@ def _reset() -> None:
     context.engine.cache_clear()
 
 
+def _free_port() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return str(s.getsockname()[1])
+
+
 def _one_line(err: str, expected_start: str) -> None:
     assert err.count("\n") == 1 and err.startswith(expected_start), err
     assert "unexpected" not in err
@@ -64,7 +71,7 @@ def future_db(db_url: str) -> Iterator[str]:
 
 
 def test_a_database_newer_than_the_code_asks_for_a_newer_voucherctl(run, future_db, tmp_path):
-    for argv in (("batch", "list"), ("init",)):
+    for argv in (("batch", "list"), ("init",), ("serve", "--port", _free_port())):
         code, out, err = run(*argv, VOUCHER_DATABASE_URL=future_db)
         assert code == 1 and out == ""
         _one_line(err, NEWER)
@@ -103,3 +110,12 @@ def test_a_sqlite_path_that_is_a_directory_or_not_a_database(run, tmp_path):
             _one_line(err, "voucherctl: error: ")
     assert list(directory.iterdir()) == [] and other.read_text() == "not a database\n"
 
+
+def test_serve_on_a_missing_sqlite_database_creates_nothing(run, tmp_path):
+    assert run("init")[0] == 0  # a key store, so that only the database is missing
+    missing = tmp_path / "missing" / "dir" / "vouchers.db"
+    code, out, err = run("serve", "--port", _free_port(), VOUCHER_DATABASE_URL=f"sqlite:///{missing}")
+    assert code == 1 and out == ""
+    _one_line(err, f"voucherctl: error: database is not initialised: no file {missing}")
+    assert "voucherctl init" in err
+    assert not (tmp_path / "missing").exists()
