@@ -208,7 +208,8 @@ def test_meter_rekey_then_vend_under_the_new_key(cli: Cli) -> None:
         (("sts", "meter", "rekey", PAN, "--ken", "200"), "already has these key parameters"),
         (("sts", "meter", "rekey", "600727000000000017", "--krn", "1"), "no STS meter"),
         (("sts", "meter", "rekey", PAN, "--ken", "5"), "expired"),
-        (("sts", "meter", "rekey", PAN, "--krn", "7"), "revision"),
+        (("sts", "meter", "rekey", PAN, "--krn", "7"),  # 7 is asked for, the meter is on 2
+         "no vending key for key revision 7 of SGC 123457, the new key of this key change (revision 2 -> 7)"),
         (("sts", "meter", "rekey", PAN, "--krn", "10"), "--krn"),
     ):
         r = cli(*args)
