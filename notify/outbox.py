@@ -178,7 +178,8 @@ def _deliver(sessions: sessionmaker[Session], gateway: SmsGateway, source: str, 
             return
         dead = _record_failure(session, t, row, error, now, max_attempts=max_attempts, permanent=permanent)
     result._count(source, "dead" if dead else "failed")
-    log.warning("%s message %s (%s) %s: %s", source, row.id, row.kind, "dead" if dead else "failed", error)
+    # INFO, not WARNING: the CLI ends with one summary line; each message's failure shows with -v
+    log.info("%s message %s (%s) %s: %s", source, row.id, row.kind, "dead" if dead else "failed", error)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ import os
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -928,7 +929,7 @@ def render_batch(
         outputs.abort()
         if isinstance(e, PrintError):
             raise
-        if isinstance(e, concurrent.futures.process.BrokenProcessPool):
+        if isinstance(e, BrokenProcessPool):
             raise RenderFailed(f"a worker process died while rendering batch {cover.batch_id}") from e
         if isinstance(e, Exception):
             raise RenderFailed(f"rendering batch {cover.batch_id} failed: {type(e).__name__}: {e}") from e

@@ -15,6 +15,7 @@ from storage import hot_sql
 from storage.commit_hooks import AUDIT_CHAIN, at_commit, state
 from storage.models import AuditEvent
 from storage.types import UTCDateTime
+from vouchers.text import ACTOR_MAX, REASON_MAX, check_text
 
 GENESIS = "0" * 64
 _AUDIT_LOCK = 0x5641_5544  # "VAUD"
@@ -58,7 +59,12 @@ def record(session: Session, *, now: dt.datetime, actor: str, action: str, subje
     under a transaction-scoped advisory lock that serialises chain writers so
     two transactions never chain to the same predecessor; the lock is held
     only for the commit itself. SQLite has one writer: written at once.
+    ``actor`` and ``reason`` must follow the free-text rule (:mod:`vouchers.text`),
+    else :class:`vouchers.text.InvalidText`: no event can forge a line of a listing.
     """
+    check_text(actor, "actor", ACTOR_MAX)
+    if reason is not None:
+        check_text(reason, "reason", REASON_MAX)
     event = {"at": now, "actor": actor, "action": action, "subject_type": subject_type, "subject_id": subject_id,
              "from_state": from_state, "to_state": to_state, "reason": reason,
              "details": json.dumps(details, ensure_ascii=False, sort_keys=True) if details else None}

@@ -19,10 +19,23 @@ VERSIONS = Path(__file__).parent / "migrations" / "versions"
 VERSION_TABLE = "alembic_version"  # Alembic's default, which storage.migrate keeps
 
 
+def known_revisions() -> list[str]:
+    """Every revision of the migration scripts, oldest first."""
+    return sorted(p.stem for p in VERSIONS.glob("[0-9]*.py"))
+
+
 def head_revision() -> str:
     """The newest revision among the migration scripts."""
-    names = sorted(p.stem for p in VERSIONS.glob("[0-9]*.py"))
+    names = known_revisions()
     return names[-1] if names else ""
+
+
+def is_newer_than_code(revision: str) -> bool:
+    """True if ``revision`` is none of this code's and numbered after its head: a newer release wrote it."""
+    sequence, _, _ = revision.partition("_")
+    head_sequence = head_revision().partition("_")[0]
+    return (revision not in known_revisions() and sequence.isdigit() and head_sequence.isdigit()
+            and int(sequence) > int(head_sequence))
 
 
 def current_revision(engine: Engine) -> str | None:

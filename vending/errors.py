@@ -47,7 +47,14 @@ class NoVendingKey(VendingError):
 
 
 class WrongKeyRevision(VendingError):
+    """The key store holds other revisions of the supply group's key than the one looked up."""
+
     code = "sts_wrong_key_revision"
+
+    def __init__(self, message: str, *, key: tuple[int, int, int] | None = None, held: tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.key = key  # (sgc, krn, key_type) looked up
+        self.held = held  # the revisions the key store holds for that SGC and key type
 
 
 class NothingToReprint(VendingError):

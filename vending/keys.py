@@ -23,7 +23,8 @@ def key_lookup(ring: VendingKeyRing):  # type: ignore[no-untyped-def]
                 raise WrongKeyRevision(
                     f"the meter is on key revision {meter.krn} of SGC {meter.sgc:06d}, but the key store holds "
                     f"revision(s) {', '.join(map(str, others))} only: import the right vending key or "
-                    "correct the meter record") from None
+                    "correct the meter record", key=(meter.sgc, meter.krn, meter.key_type), held=tuple(others),
+                ) from None
             raise NoVendingKey(f"no vending key for SGC {meter.sgc:06d} (KRN {meter.krn}, key type "
                                f"{meter.key_type}): import it with `voucherctl sts vending-key import`") from None
 

@@ -43,7 +43,7 @@ from sts.errors import StsError
 from sts.pan import MeterPan
 from sts.tid import BaseDate, check_ken, next_tid
 from sts.transposition import group_digits
-from vending.errors import MeterInactive, NothingToReprint, VendingError
+from vending.errors import MeterInactive, NothingToReprint, VendingError, WrongKeyRevision
 from vending.meters import MeterView, get_meter
 
 PARAMS = ("sgc", "ti", "krn", "key_type", "ken", "base_date")
@@ -92,6 +92,26 @@ def _sts(call):  # type: ignore[no-untyped-def]
         raise VendingError.from_sts(e) from e
 
 
+def _key_of(params: MeterKeyParams) -> tuple[int, int, int]:
+    return params.sgc, params.krn, params.key_type
+
+
+def _key_change_tokens(backend: b.VendingBackend, old: MeterKeyParams,
+                       new: MeterKeyParams) -> tuple[b.VendedToken, ...]:
+    """The backend's four tokens; a missing revision is named as this key change's old or new key."""
+    try:
+        return _sts(lambda: backend.vend_key_change(old, new))
+    except WrongKeyRevision as e:
+        if _key_of(old) == _key_of(new) or e.key not in (_key_of(old), _key_of(new)):
+            raise  # the meter's one key: the lookup's own message says it
+        role, params = ("new", new) if e.key == _key_of(new) else ("old", old)
+        raise WrongKeyRevision(
+            f"no vending key for key revision {params.krn} of SGC {params.sgc:06d}, the {role} key of this key "
+            f"change (revision {old.krn} -> {new.krn}); the key store holds revision(s) "
+            f"{', '.join(map(str, e.held))} only: import it with `voucherctl sts vending-key import`",
+            key=e.key, held=e.held) from None
+
+
 def _params(pan: str, values: dict[str, int]) -> MeterKeyParams:
     return _sts(lambda: MeterKeyParams(pan=MeterPan(pan), sgc=values["sgc"], ti=values["ti"], krn=values["krn"],
                                        key_type=values["key_type"], base_date=BaseDate.from_year(values["base_date"]),
@@ -121,7 +141,7 @@ def change_key(session: Session, pan: str, now: dt.datetime, backend: b.VendingB
     carried = None if rollover else meter.last_tid
     first_tid = _sts(lambda: next_tid(now, carried, new_params.base_date))
     _sts(lambda: check_ken(first_tid, new_params.ken))  # the new key would be expired at once
-    tokens = _sts(lambda: backend.vend_key_change(old_params, new_params))
+    tokens = _key_change_tokens(backend, old_params, new_params)
     if len(tokens) != 4 or any(t.token_class != 2 for t in tokens):
         raise VendingError("the vending backend returned no complete key change set", code="sts_backend_error")
     condition = [StsMeter.pan == meter.pan, StsMeter.active.is_(True),
@@ -160,7 +180,7 @@ def reprint_key_change(session: Session, pan: str, now: dt.datetime, backend: b.
         raise NothingToReprint(f"meter {meter.pan} has had no key change")
     old = {name: int(getattr(row, f"old_{name}")) for name in PARAMS}
     new = {name: int(getattr(row, f"new_{name}")) for name in PARAMS}
-    tokens = _sts(lambda: backend.vend_key_change(_params(meter.pan, old), _params(meter.pan, new)))
+    tokens = _key_change_tokens(backend, _params(meter.pan, old), _params(meter.pan, new))
     row.reprints = (row.reprints or 0) + 1
     session.flush()
     audit.record(session, now=now, actor=actor, action="sts.key_change_reprint", subject_type="sts_meter",

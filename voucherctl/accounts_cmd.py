@@ -7,7 +7,7 @@ from ledger import customers
 from ledger.customers import AccountSummary
 from voucherctl import context
 from voucherctl.ledger_cmd import money, parse_date, parse_money, today
-from voucherctl.output import emit, json_option
+from voucherctl.output import NAME, emit, json_option
 
 
 def summary_json(summary: AccountSummary) -> dict:
@@ -34,7 +34,7 @@ def accounts() -> None:
 
 @accounts.command("create")
 @click.option("--account-no", required=True, help="The account number (户号).")
-@click.option("--name", required=True, help="Account holder.")
+@click.option("--name", required=True, type=NAME, help="Account holder.")
 @click.option("--meter", "meter_no", default=None, help="Meter number.")
 @click.option("--arrears", default=None, help="Opening arrears, e.g. 12.34 (one bill).")
 @click.option("--due", default=None, help="Due date of the opening arrears (default: today).")

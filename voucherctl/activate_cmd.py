@@ -9,7 +9,7 @@ import click
 from ledger import stock, voucher_books
 from voucherctl import context
 from voucherctl.ledger_cmd import money
-from voucherctl.output import emit, json_option
+from voucherctl.output import OPERATOR, emit, json_option
 
 
 def _serial_range(what: str, distributor_help: str):  # type: ignore[no-untyped-def]
@@ -29,7 +29,7 @@ def _serial_range(what: str, distributor_help: str):  # type: ignore[no-untyped-
 
 @click.command("activate")
 @_serial_range("sold", "Who sold the cards.")
-@click.option("--operator", default=None, help="Who records the sale (default: the distributor).")
+@click.option("--operator", default=None, type=OPERATOR, help="Who records the sale (default: the distributor).")
 @json_option
 def activate(batch_id: str, distributor_id: str, from_serial: str | None, to_serial: str | None,
              operator: str | None, as_json: bool) -> None:
@@ -48,7 +48,7 @@ def activate(batch_id: str, distributor_id: str, from_serial: str | None, to_ser
 
 @click.command("consign")
 @_serial_range("shipped", "Who receives the stock.")
-@click.option("--operator", required=True, help="Who ships the stock.")
+@click.option("--operator", required=True, type=OPERATOR, help="Who ships the stock.")
 @click.option("--reassign", is_flag=True, help="Also move inactive cards consigned to another distributor (returned "
                                                "stock sent elsewhere).")
 @json_option

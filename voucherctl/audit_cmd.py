@@ -14,6 +14,7 @@ from storage.audit import verify_chain
 from storage.models import AuditEvent
 from voucherctl import context
 from voucherctl.output import CliError, emit, json_option
+from vouchers.text import printable
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -163,6 +164,7 @@ def list_events(subject: str | None, limit: int, as_json: bool) -> None:
         events = [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
                    "subject": f"{e.subject_type}:{e.subject_id}", "from": e.from_state, "to": e.to_state,
                    "reason": e.reason} for e in session.execute(query).scalars()]
+    # one line an event, even for events written before actors and reasons were checked
     emit(as_json, {"events": events}, lambda: [click.echo(
-        f"{e['id']:>6} {e['at']} {e['actor']:<14} {e['action']:<18} {e['subject']:<24} "
-        f"{e['from'] or '':>9} -> {e['to'] or ''} {e['reason'] or ''}") for e in events])
+        f"{e['id']:>6} {e['at']} {printable(e['actor']):<14} {e['action']:<18} {e['subject']:<24} "
+        f"{e['from'] or '':>9} -> {e['to'] or ''} {printable(e['reason'] or '')}") for e in events])

@@ -10,7 +10,7 @@ import click
 from issuer import batches as batch_service
 from issuer.export import export_batch
 from voucherctl import context
-from voucherctl.output import CliError, emit, json_option, progress
+from voucherctl.output import OPERATOR, REASON, CliError, emit, json_option, progress
 from vouchers.money import format_amount, parse_positive_amount
 
 
@@ -38,9 +38,9 @@ def batch() -> None:
 @click.option("--face-value", required=True, help="Face value as a decimal, e.g. 100.00")
 @click.option("--count", required=True, type=int, help="Number of vouchers.")
 @click.option("--expires", required=True, help="Last valid day, YYYY-MM-DD.")
-@click.option("--operator", required=True, help="Who creates it (cannot approve it).")
+@click.option("--operator", required=True, type=OPERATOR, help="Who creates it (cannot approve it).")
 @click.option("--currency", default=None, help="ISO 4217 code (default VOUCHER_CURRENCY or CNY).")
-@click.option("--workers", type=int, default=None, help="Signing processes (default: one per core).")
+@click.option("--workers", type=click.IntRange(1), default=None, help="Signing processes (default: one per core).")
 @json_option
 def create(face_value: str, count: int, expires: str, operator: str, currency: str | None, workers: int | None,
            as_json: bool) -> None:
@@ -66,7 +66,7 @@ def create(face_value: str, count: int, expires: str, operator: str, currency: s
 
 @batch.command("approve")
 @click.argument("batch_id")
-@click.option("--operator", required=True, help="The approver; must differ from the creator.")
+@click.option("--operator", required=True, type=OPERATOR, help="The approver; must differ from the creator.")
 @json_option
 def approve(batch_id: str, operator: str, as_json: bool) -> None:
     """Second-person approval: the batch's creator is refused."""
@@ -85,8 +85,8 @@ def _reverse_liability(session, batch) -> None:
 
 @batch.command("void")
 @click.argument("batch_id")
-@click.option("--reason", required=True, help="Why (lost, stolen, misprint...).")
-@click.option("--operator", default="operator", show_default=True)
+@click.option("--reason", required=True, type=REASON, help="Why (lost, stolen, misprint...).")
+@click.option("--operator", default="operator", show_default=True, type=OPERATOR)
 @json_option
 def void(batch_id: str, reason: str, operator: str, as_json: bool) -> None:
     """Void lost or stolen stock: its vouchers can never be redeemed."""
@@ -98,7 +98,7 @@ def void(batch_id: str, reason: str, operator: str, as_json: bool) -> None:
 
 @batch.command("ship")
 @click.argument("batch_id")
-@click.option("--operator", required=True, help="Who hands the printed stock over.")
+@click.option("--operator", required=True, type=OPERATOR, help="Who hands the printed stock over.")
 @json_option
 def ship(batch_id: str, operator: str, as_json: bool) -> None:
     """Printed stock left for the distributors."""
@@ -109,7 +109,7 @@ def ship(batch_id: str, operator: str, as_json: bool) -> None:
 
 @batch.command("close")
 @click.argument("batch_id")
-@click.option("--operator", required=True)
+@click.option("--operator", required=True, type=OPERATOR)
 @json_option
 def close(batch_id: str, operator: str, as_json: bool) -> None:
     """End of life once no voucher can be sold or redeemed; destroys the sealed card file."""
@@ -146,7 +146,7 @@ def list_batches(as_json: bool) -> None:
 @click.argument("batch_id")
 @click.option("--recipient", required=True, help="The print house's age X25519 recipient (age1...).")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--operator", default="operator", show_default=True)
+@click.option("--operator", default="operator", show_default=True, type=OPERATOR)
 @json_option
 def export(batch_id: str, recipient: str, out_path: Path, operator: str, as_json: bool) -> None:
     """Write the age-encrypted CSV the print house opens with `age -d -i key.txt`."""
@@ -167,9 +167,9 @@ def export(batch_id: str, recipient: str, out_path: Path, operator: str, as_json
 @click.option("--max-cards-per-file", type=click.IntRange(1), default=5000, show_default=True,
               help="Split into numbered files of at most N cards (keeps memory flat).")
 @click.option("--workers", type=click.IntRange(1), default=None, help="Rendering processes (default: one per core).")
-@click.option("--operator", default="operator", show_default=True, help="Who prints (recorded).")
+@click.option("--operator", default="operator", show_default=True, type=OPERATOR, help="Who prints (recorded).")
 @click.option("--reprint", is_flag=True, help="Print a batch again (needs --reason; audited).")
-@click.option("--reason", default=None, help="Why a reprint is needed.")
+@click.option("--reason", default=None, type=REASON, help="Why a reprint is needed.")
 @json_option
 def print_(batch_id: str | None, out_path: Path | None, layout: str, list_layouts: bool,
            max_cards_per_file: int | None, workers: int | None, operator: str, reprint: bool, reason: str | None,

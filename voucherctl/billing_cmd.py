@@ -199,15 +199,17 @@ def show(account_no: str, limit: int, as_json: bool) -> None:
 @click.argument("bill_id", type=int)
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@json_option
 @cli_errors
-def bill_pdf(bill_id: int, out: Path, lang: str) -> None:
-    """Write one bill as a PDF (fonts embedded)."""
+def bill_pdf(bill_id: int, out: Path, lang: str, as_json: bool) -> None:
+    """Write one bill as a PDF (fonts embedded); --json: {"bill_id", "path", "lang", "bytes"}."""
     with context.sessions().begin() as session:
         bill = billing_service.get_bill(session, bill_id)
     data = pdf.bill_pdf(bill, lang=lang)
     with output_files(out) as (out_file,):
         out_file.write_bytes(data)
-    click.echo(f"wrote {out} ({len(data)} bytes)")
+    document = {"bill_id": bill_id, "path": str(out), "lang": lang, "bytes": len(data)}
+    emit(as_json, document, f"wrote {out} ({len(data)} bytes)")
 
 
 @billing.command("late-fees")

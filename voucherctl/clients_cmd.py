@@ -6,7 +6,7 @@ import click
 from redeem_api.clients import create_client, list_clients, revoke_client
 from storage.api_models import CLIENT_ROLES
 from voucherctl import context
-from voucherctl.output import emit, json_option
+from voucherctl.output import CLIENT_NAME, OPERATOR, emit, json_option
 
 
 @click.group()
@@ -15,11 +15,11 @@ def clients() -> None:
 
 
 @clients.command("create")
-@click.option("--name", required=True, help="Who this client is, e.g. 'Till 3, Hongdu supermarket'.")
+@click.option("--name", required=True, type=CLIENT_NAME, help="Who this client is, e.g. 'Till 3, Hongdu supermarket'.")
 @click.option("--role", required=True, type=click.Choice(CLIENT_ROLES), help="What it may call.")
 @click.option("--channel", default=None, help="Payment channel of a channel client (e.g. alipay).")
 @click.option("--distributor", "distributor_id", default=None, help="Distributor id of a distributor client.")
-@click.option("--operator", default="cli", show_default=True, help="Who creates it (audit trail).")
+@click.option("--operator", default="cli", show_default=True, type=OPERATOR, help="Who creates it (audit trail).")
 @json_option
 def create(name: str, role: str, channel: str | None, distributor_id: str | None, operator: str,
            as_json: bool) -> None:
@@ -53,7 +53,7 @@ def list_(as_json: bool) -> None:
 
 @clients.command("revoke")
 @click.argument("client_id")
-@click.option("--operator", default="cli", show_default=True, help="Who revokes it (audit trail).")
+@click.option("--operator", default="cli", show_default=True, type=OPERATOR, help="Who revokes it (audit trail).")
 @json_option
 def revoke(client_id: str, operator: str, as_json: bool) -> None:
     """Revoke a client's key: its next request gets 401."""

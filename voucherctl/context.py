@@ -8,36 +8,90 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import make_engine, session_factory
-from storage.schema_version import current_revision, head_revision
+from storage.schema_version import current_revision, head_revision, is_newer_than_code
 from voucherctl.output import CliError
 from vouchers.settings import Settings
 
 
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_URL_HINT = "use sqlite:/// or postgresql+psycopg://"
+
+
 @functools.cache
 def settings() -> Settings:
-    return Settings.from_env(os.environ)
+    loaded = Settings.from_env(os.environ)
+    if loaded.home.exists() and not loaded.home.is_dir():
+        raise CliError(f"VOUCHER_HOME {loaded.home} is not a directory")
+    return loaded
+
+
+def _sqlite_file() -> Path | None:
+    """The file of a SQLite database URL (None for other databases and in-memory SQLite)."""
+    try:
+        url = make_url(settings().database_url)
+    except ArgumentError as e:
+        raise CliError(f"invalid VOUCHER_DATABASE_URL ({_URL_HINT})") from e
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+def _check_sqlite_file(path: Path) -> None:
+    """A directory or a file that is not SQLite's is refused up front (SQLite would say 'unable to open')."""
+    if path.is_dir():
+        raise CliError(f"the SQLite database {path} is a directory, not a database file (check VOUCHER_DATABASE_URL)")
+    if path.is_file() and path.stat().st_size > 0:
+        with path.open("rb") as file:
+            if file.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
+                raise CliError(f"{path} is not a SQLite database (check VOUCHER_DATABASE_URL)")
 
 
 @functools.cache
 def engine() -> Engine:
-    return make_engine(settings().database_url)
+    """The database of VOUCHER_DATABASE_URL (a SQLite file is created by the first connection)."""
+    sqlite_file = _sqlite_file()
+    if sqlite_file is not None:
+        _check_sqlite_file(sqlite_file)
+    url = settings().database_url
+    try:
+        return make_engine(url)
+    except (ImportError, NoSuchModuleError) as e:  # a dialect or driver SQLAlchemy or we do not have
+        raise CliError(f"unsupported database URL scheme {make_url(url).drivername!r} ({_URL_HINT})") from e
+
+
+def _newer_schema(current: str) -> CliError:
+    return CliError(f"the database's schema ({current}) is newer than this voucherctl (which knows up to "
+                    f"{head_revision()}): upgrade voucherctl")
+
+
+def refuse_newer_schema() -> None:
+    """Refuse a database a newer voucherctl wrote (``init`` cannot downgrade it); touches no missing file."""
+    sqlite_file = _sqlite_file()
+    if sqlite_file is not None and not sqlite_file.exists():
+        return
+    current = current_revision(engine())
+    if current is not None and is_newer_than_code(current):
+        raise _newer_schema(current)
 
 
 def sessions(*, check_schema: bool = True) -> sessionmaker[Session]:
-    """A session factory on an initialised database (else a clear error)."""
-    url = make_url(settings().database_url)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
-            and not Path(url.database).exists():
-        raise CliError(f"no database at {url.database}: run `voucherctl init` first (check VOUCHER_HOME)")
+    """A session factory on an initialised database (else a clear error); creates nothing."""
+    sqlite_file = _sqlite_file()
+    if sqlite_file is not None and not sqlite_file.exists():
+        raise CliError(f"database is not initialised: no file {sqlite_file} (run `voucherctl init`; "
+                       "check VOUCHER_HOME)")
     eng = engine()
     if check_schema:
         current = current_revision(eng)
         if current is None:
             raise CliError("database is not initialised: run `voucherctl init` first")
         if current != head_revision():
+            if is_newer_than_code(current):
+                raise _newer_schema(current)
             raise CliError(f"database schema is at {current}, expected {head_revision()}: run `voucherctl init`")
     return session_factory(eng)
 

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import click
+from alembic.util.exc import CommandError
 
 from keystore.audit_key import ensure_audit_key
 from storage.migrate import upgrade_to_head
 from voucherctl import context
-from voucherctl.output import emit, json_option
+from voucherctl.output import CliError, emit, json_option
 
 
 @click.command()
@@ -14,11 +15,15 @@ from voucherctl.output import emit, json_option
 def init(as_json: bool) -> None:
     """Create or upgrade the database schema and the key store (safe to re-run)."""
     settings = context.settings()
+    context.refuse_newer_schema()  # before anything is created
     phrase = context.passphrase()
     store = context.key_store()
     created = store.initialise(phrase)
     audit_key_created = ensure_audit_key(store, phrase)
-    before, after = upgrade_to_head(context.engine())
+    try:
+        before, after = upgrade_to_head(context.engine())
+    except CommandError as e:  # e.g. a revision none of our migrations knows
+        raise CliError(f"cannot upgrade the database schema: {e}") from e
     document = {
         "home": str(settings.home), "database": context.engine().url.render_as_string(hide_password=True),
         "schema_before": before, "schema": after, "key_store_created": created,

@@ -50,6 +50,10 @@ def revoke(key_id: str, as_json: bool) -> None:
 
 
 @keys.command("export-public")
-def export_public() -> None:
-    """Print the public key document terminals use to verify tokens offline."""
+@json_option
+def export_public(as_json: bool) -> None:
+    """Print the public key document terminals use to verify tokens offline.
+
+    The document is JSON with or without --json (accepted like on every command).
+    """
     emit(True, context.key_store().keyring().export())

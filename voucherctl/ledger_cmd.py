@@ -12,7 +12,7 @@ from ledger import distributors
 from ledger.corrections import reverse_transaction
 from ledger.verify import verify as verify_books
 from voucherctl import context
-from voucherctl.output import CliError, emit, json_option
+from voucherctl.output import NAME, OPERATOR, REASON, CliError, emit, json_option
 from vouchers.errors import InvalidMoney
 from vouchers.money import format_amount, parse_amount, parse_positive_amount
 
@@ -74,8 +74,8 @@ def verify(as_json: bool) -> None:
 
 @ledger.command("reverse")
 @click.argument("transaction_id", type=int)
-@click.option("--reason", required=True)
-@click.option("--operator", required=True)
+@click.option("--reason", required=True, type=REASON)
+@click.option("--operator", required=True, type=OPERATOR)
 @json_option
 def reverse(transaction_id: int, reason: str, operator: str, as_json: bool) -> None:
     """Reverse a payment, bill, prepaid application, remittance or energy sale (once) by its mirror image."""
@@ -88,8 +88,8 @@ def reverse(transaction_id: int, reason: str, operator: str, as_json: bool) -> N
 @ledger.command("commission")
 @click.option("--distributor", "distributor_id", required=True)
 @click.option("--rate", required=True, help="Percent of face value for future sales, e.g. 2.5%.")
-@click.option("--name", default=None)
-@click.option("--operator", required=True)
+@click.option("--name", default=None, type=NAME)
+@click.option("--operator", required=True, type=OPERATOR)
 @json_option
 def commission(distributor_id: str, rate: str, name: str | None, operator: str, as_json: bool) -> None:
     """Set a distributor's commission rate (past sales keep theirs)."""
@@ -105,7 +105,7 @@ def commission(distributor_id: str, rate: str, name: str | None, operator: str, 
 @click.option("--distributor", "distributor_id", required=True)
 @click.option("--amount", required=True, help="e.g. 9700.00")
 @click.option("--ref", "external_ref", required=True, help="Bank reference of the transfer (idempotency key).")
-@click.option("--operator", required=True)
+@click.option("--operator", required=True, type=OPERATOR)
 @json_option
 def remit(distributor_id: str, amount: str, external_ref: str, operator: str, as_json: bool) -> None:
     """Record a distributor paying for cards it sold: Dr bank, Cr distributor."""

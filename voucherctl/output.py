@@ -1,4 +1,4 @@
-"""Shared CLI plumbing: --json output, one-line errors, progress bars, output files."""
+"""Shared CLI plumbing: --json output, one-line errors, progress bars, output files, free-text options."""
 from __future__ import annotations
 
 import contextlib
@@ -13,12 +13,36 @@ from typing import Any
 
 import click
 
+from vouchers.text import ACTOR_MAX, CLIENT_NAME_MAX, NAME_MAX, REASON_MAX, text_problem
+
 
 class CliError(click.ClickException):
     """An expected failure: printed as one line on stderr, exit code 1."""
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON document on stdout.")
+
+
+class FreeText(click.ParamType):
+    """An operator, reason or name: the free-text rule of :mod:`vouchers.text`; surrounding spaces dropped."""
+
+    name = "text"
+
+    def __init__(self, max_length: int) -> None:
+        self.max_length = max_length
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        problem = text_problem(value, self.max_length)
+        if problem is not None:
+            self.fail(problem, param, ctx)
+        return value.strip()
+
+
+# The type of every --operator, --reason and --name option (lengths match the columns they land in).
+OPERATOR = FreeText(ACTOR_MAX)
+REASON = FreeText(REASON_MAX)
+NAME = FreeText(NAME_MAX)
+CLIENT_NAME = FreeText(CLIENT_NAME_MAX)
 
 
 def emit(as_json: bool, document: Any, human: Callable[[], None] | str | None = None) -> None:

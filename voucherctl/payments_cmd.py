@@ -23,7 +23,7 @@ from vouchers.errors import VoucherError
 from voucherctl import context
 from voucherctl.billing_cmd import catalog, config
 from voucherctl.ledger_cmd import money, parse_money
-from voucherctl.output import CliError, emit, furthest, json_option, progress
+from voucherctl.output import OPERATOR, CliError, emit, furthest, json_option, progress
 
 
 def line_errors_json(error: FileRejected) -> dict:
@@ -52,7 +52,7 @@ def payments() -> None:
 @click.option("--channel", required=True, help="bank_debit, alipay, wechat_pay, pos_card, ...")
 @click.option("--format", "fmt", type=click.Choice(formats.FORMATS), default="generic", show_default=True,
               help="generic (CONTRACT.md), or a channel's own bill: alipay (with --channel alipay only).")
-@click.option("--operator", default="payments-import", show_default=True)
+@click.option("--operator", default="payments-import", show_default=True, type=OPERATOR)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @json_option
 def import_cmd(channel: str, fmt: str, operator: str, file: Path, as_json: bool) -> None:

@@ -11,7 +11,7 @@ from ledger.errors import FileRejected
 from ledger.reconcile import write_report_csv
 from voucherctl import context
 from voucherctl.ledger_cmd import money
-from voucherctl.output import emit, furthest, json_option, output_files, progress
+from voucherctl.output import OPERATOR, emit, furthest, json_option, output_files, progress
 from voucherctl.payments_cmd import report_rejection
 
 
@@ -21,7 +21,7 @@ from voucherctl.payments_cmd import report_rejection
               help="generic (CONTRACT.md), or a channel's own bill: alipay (with --channel alipay only).")
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write every line with its status to this CSV file.")
-@click.option("--operator", default="reconciliation", show_default=True)
+@click.option("--operator", default="reconciliation", show_default=True, type=OPERATOR)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @json_option
 def reconcile(channel: str, fmt: str, csv_out: Path | None, operator: str, file: Path, as_json: bool) -> None:

@@ -130,7 +130,7 @@ def default_workers() -> int:
 def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: int,
                      access_log: bool) -> dict[str, Any]:
     return {
-        "bind": f"{host}:{port}",
+        "bind": f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}",  # IPv6
         "workers": workers,
         "worker_class": "gthread" if threads > 1 else "sync",  # gthread runs as BoundedThreadWorker
         "threads": threads,
@@ -175,6 +175,18 @@ def run_gunicorn(app_factory: Callable[[], Any], options: dict[str, Any],
     _Server().run()
 
 
+def check_can_listen(host: str, port: int) -> None:
+    """Bind HOST:PORT once and let go, so a busy port or a bad host is one line, not gunicorn's 5 s of retries."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host.strip("[]") or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+            probe.bind(address)
+    except OSError as e:  # socket.gaierror included
+        raise CliError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
@@ -190,6 +202,9 @@ def serve(host: str, port: int, workers: int | None, threads: int, timeout: int,
     from redeem_api.config import ApiConfig
     from redeem_api.state import EXTENSION
 
+    check_can_listen(host, port)
+    context.sessions()  # the CLI's checks of the database (initialised, schema), creating nothing
+    context.engine().dispose()  # the workers build their own engines after the fork
     settings = context.settings()
     config = ApiConfig.from_settings(settings)
     # A request holds one pooled connection for its one transaction: never fewer connections than threads.

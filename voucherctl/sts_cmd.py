@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
-from voucherctl.output import CliError, emit, json_option
+from voucherctl.output import REASON, CliError, emit, json_option
 
 if TYPE_CHECKING:
     from sts.decoder import DecodedToken
@@ -377,7 +377,7 @@ def meters_list(account_no: str | None, as_json: bool) -> None:
 
 @meters.command("deactivate")
 @click.argument("pan", metavar="METER")
-@click.option("--reason", required=True, metavar="TEXT",
+@click.option("--reason", required=True, type=REASON, metavar="TEXT",
               help="Why, e.g. 'replaced by a non-keypad meter' (kept in the audit trail).")
 @json_option
 @_vending_errors
@@ -397,7 +397,7 @@ def meters_deactivate(pan: str, reason: str, as_json: bool) -> None:
 
 @meters.command("reactivate")
 @click.argument("pan", metavar="METER")
-@click.option("--reason", required=True, metavar="TEXT", help="Why (kept in the audit trail).")
+@click.option("--reason", required=True, type=REASON, metavar="TEXT", help="Why (kept in the audit trail).")
 @json_option
 @_vending_errors
 def meters_reactivate(pan: str, reason: str, as_json: bool) -> None:

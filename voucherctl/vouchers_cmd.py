@@ -6,7 +6,7 @@ import click
 from ledger import voucher_books
 from voucherctl import context
 from voucherctl.ledger_cmd import money, parse_date, today
-from voucherctl.output import emit, json_option
+from voucherctl.output import OPERATOR, emit, json_option
 
 
 @click.group()
@@ -17,7 +17,7 @@ def vouchers() -> None:
 @vouchers.command("expire")
 @click.option("--as-of", "as_of", default=None,
               help="Expire active cards whose last valid day is before this date (default: today; never later).")
-@click.option("--operator", default="expiry-job", show_default=True)
+@click.option("--operator", default="expiry-job", show_default=True, type=OPERATOR)
 @json_option
 def expire(as_of: str | None, operator: str, as_json: bool) -> None:
     """Active cards past their last valid day -> expired; liability -> breakage income."""

@@ -125,6 +125,9 @@ def test_readings_billing_and_reports(cli: Cli, tmp_path: Path) -> None:
     assert r.code == 0 and out.read_bytes().startswith(b"%PDF")
     r = cli("billing", "pdf", str(bill["bill_id"]), "--out", str(tmp_path / "none" / "bill.pdf"))
     assert r.code == 1 and r.err.count("\n") == 1 and f"cannot write {tmp_path}/none/bill.pdf: No such file" in r.err
+    r = cli("billing", "pdf", str(bill["bill_id"]), "--out", str(out), "--json")
+    assert r.code == 0, r.err
+    assert r.json() == {"bill_id": bill["bill_id"], "path": str(out), "lang": "zh", "bytes": out.stat().st_size}
 
     # a month not over yet (business time zone) would charge days that have not happened: refused, nothing posted
     for when, month in (("2026-11-27T10:00", "2026-11"), ("2026-11-30T23:59", "2026-11"), ("2026-11-27T10:00",

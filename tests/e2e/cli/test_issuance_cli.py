@@ -76,6 +76,7 @@ def test_keys_rotate_revoke_export_public(ready):
     assert rotated["retired"] == [first]
     cli("keys", "revoke", first, check=True)
     document = cli("keys", "export-public", check=True).json()
+    assert cli("keys", "export-public", "--json", check=True).json() == document  # --json: accepted, same document
     assert {(k["key_id"], k["status"]) for k in document["keys"]} == {(first, "revoked"),
                                                                       (rotated["key_id"], "active")}
     assert all(k["alg"] == "Ed25519" and len(k["public_key"]) == 43 for k in document["keys"])
@@ -91,6 +92,8 @@ BAD_CREATE = [
     (["--expires", "tomorrow"], "--expires must be a date"),
     (["--currency", "XYZ"], "unknown or unsupported currency"),
     (["--count", "ten"], "not a valid integer"),
+    (["--workers", "0"], "'--workers': 0 is not in the range x>=1"),
+    (["--workers", "-3"], "'--workers': -3 is not in the range x>=1"),
 ]
 
 

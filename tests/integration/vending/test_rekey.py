@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import func, select, update
 
-from keystore.vending_keys import VendingKeyId, store_vending_key
+from keystore.vending_keys import VendingKeyId, store_vending_key, vending_dir
 from ledger.payments import post_payment
 from storage.models import AuditEvent
 from storage.sts_models import StsKeyChange, StsMeter
@@ -19,7 +19,7 @@ from sts.pan import MeterPan
 from sts.tid import BaseDate
 from tests.integration.vending.conftest import ACCOUNT, CATALOG, PAN, PASSPHRASE, VENDING_KEY, VendWorld, at
 from vending import rekey
-from vending.errors import VendingError
+from vending.errors import VendingError, WrongKeyRevision
 from vending.meters import get_meter
 from vending.receipts import base_date_at
 from vending.rekey import change_key, reprint_key_change
@@ -151,3 +151,19 @@ def test_reprint_without_a_key_change(kw: VendWorld) -> None:
     with pytest.raises(VendingError) as info, kw.sessions.begin() as s:
         reprint_key_change(s, PAN, NOW, kw.backend())
     assert info.value.code == "sts_nothing_to_reprint"
+
+
+def test_a_missing_revision_is_named_as_the_new_or_the_old_key_of_the_change(kw: VendWorld) -> None:
+    with pytest.raises(WrongKeyRevision) as info, kw.sessions.begin() as s:
+        change_key(s, PAN, NOW, kw.backend(), krn=3)  # the meter is on KRN 1; the store holds 1 and 2
+    assert str(info.value) == (
+        "no vending key for key revision 3 of SGC 123457, the new key of this key change (revision 1 -> 3); "
+        "the key store holds revision(s) 1, 2 only: import it with `voucherctl sts vending-key import`")
+    with kw.sessions.begin() as s:
+        change_key(s, PAN, NOW, kw.backend(), krn=2)
+    (vending_dir(kw.store) / VendingKeyId(123457, 1, 2).file_name).unlink()  # the old key, gone since
+    with pytest.raises(WrongKeyRevision) as info, kw.sessions.begin() as s:
+        reprint_key_change(s, PAN, NOW, kw.backend())
+    assert str(info.value).startswith(
+        "no vending key for key revision 1 of SGC 123457, the old key of this key change (revision 1 -> 2); "
+        "the key store holds revision(s) 2 only")

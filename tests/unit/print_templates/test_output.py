@@ -6,6 +6,9 @@ import dataclasses
 import hashlib
 import os
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -268,3 +271,23 @@ def test_workers_start_safely_when_other_threads_run(batch25, tmp_path) -> None:
         thread.join()
     reference = render_batch(batch25.cards, batch25.cover, "a4-cards", tmp_path / "r.pdf", max_cards_per_file=10, workers=1)
     assert [f.sha256 for f in files] == [f.sha256 for f in reference]
+
+
+def test_interrupt_on_the_one_worker_path_is_passed_on_in_a_fresh_interpreter(tmp_path) -> None:
+    """Ctrl-C (or any error) with workers=1 in a process that never started a pool: no AttributeError."""
+    probe = (
+        "from tests.unit.print_templates.conftest import make_batch\n"
+        "from print_templates import render_batch\n"
+        "batch = make_batch(3)\n"
+        "def cards():\n"
+        "    yield batch.cards[0]\n"
+        "    raise KeyboardInterrupt\n"
+        "try:\n"
+        f"    render_batch(cards(), batch.cover, 'a4-cards', {str(tmp_path / 'b.pdf')!r}, workers=1)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[3])
+    assert (done.returncode, done.stdout, done.stderr) == (0, "interrupted\n", "")
+    assert listing(tmp_path) == []

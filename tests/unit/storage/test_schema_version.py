@@ -6,7 +6,7 @@ import ast
 from alembic.script import ScriptDirectory
 
 from storage.migrate import _config
-from storage.schema_version import VERSIONS, head_revision
+from storage.schema_version import VERSIONS, head_revision, is_newer_than_code, known_revisions
 
 
 def test_head_is_alembics_head():
@@ -23,3 +23,12 @@ def test_each_script_is_named_after_its_revision_and_numbered():
                     and isinstance(node.value, ast.Constant)}
         assert assigned["revision"] == path.stem, path.name
         assert path.stem[:4].isdigit() and path.stem[4] == "_", path.name
+
+
+def test_a_revision_numbered_after_the_head_is_newer_than_the_code():
+    head = head_revision()
+    later = f"{int(head[:4]) + 1:04d}_from_a_newer_release"
+    assert is_newer_than_code(later) and is_newer_than_code("0099_future")
+    assert not is_newer_than_code(head)
+    assert not is_newer_than_code(known_revisions()[0])
+    assert not is_newer_than_code("0001_from_a_fork") and not is_newer_than_code("abc123")
