@@ -272,18 +272,19 @@ def run_idempotent(*, scope: str, client_pk: int | None, key: str, body: dict[st
 
             _in_transaction(store)
         else:
-            _release(record_id, refusal.after_rollback)
+            _release(record_id, at, refusal.after_rollback)
         raise
     except BaseException:
-        _release(record_id, None)
+        _release(record_id, at, None)
         raise
 
 
-def _release(record_id: int, side_effects: Callable[[Session], None] | None) -> None:
+def _release(record_id: int, reserved_at: dt.datetime, side_effects: Callable[[Session], None] | None
+             ) -> None:
     def work(session: Session) -> None:
         if side_effects is not None:
             side_effects(session)
-        idempotency.release(session, record_id)
+        idempotency.release(session, record_id, reserved_at)
 
     try:
         _in_transaction(work)

@@ -209,10 +209,15 @@ def complete(session: Session, record_id: int, *, status: int, body: str, now: d
                                   headers={"Retry-After": "1"})
 
 
-def release(session: Session, record_id: int) -> None:
-    """Forget an in-flight reservation whose request produced no storable answer (429, 503...)."""
+def release(session: Session, record_id: int, reserved_at: dt.datetime) -> None:
+    """Forget an in-flight reservation whose request produced no storable answer (429, 503...).
+
+    Only while it is still ours: ``reserved_at`` is when we reserved it (or took it over); a worker that
+    took it over since as stale stamped its own time, and its reservation is left alone.
+    """
     session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id,
-                                                    IdempotencyRecord.state == "in_flight"))
+                                                    IdempotencyRecord.state == "in_flight",
+                                                    IdempotencyRecord.updated_at == reserved_at))
 
 
 def purge(session: Session, *, older_than: dt.datetime) -> int:

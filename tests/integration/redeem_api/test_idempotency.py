@@ -91,6 +91,25 @@ def test_an_abandoned_reservation_is_taken_over_when_stale(client, world, now, c
     assert post(client, world, body, "key-5").status_code == 201
 
 
+def test_a_released_reservation_never_takes_anothers_takeover_with_it(world, now):
+    """A worker whose request ends without a storable answer releases its reservation - unless another
+    worker took the key over as stale meanwhile: that one's reservation stays until it answers."""
+    stale = dt.timedelta(seconds=120)
+    later = now + dt.timedelta(seconds=121)
+    args = dict(scope="client:1", client_pk=None, key="key-9", fingerprint="f" * 64, stale_after=stale)
+    with world.sessions.begin() as s:
+        first = idempotency.reserve(s, now=now, **args)
+    with world.sessions.begin() as s:
+        second = idempotency.reserve(s, now=later, **args)  # the first looks dead: taken over
+    assert isinstance(first, idempotency.Reserved) and second == first
+    with world.sessions.begin() as s:
+        idempotency.release(s, first.record_id, now)  # the first worker gives up late
+    assert world.count(IdempotencyRecord) == 1
+    with world.sessions.begin() as s:
+        idempotency.release(s, second.record_id, later)
+    assert world.count(IdempotencyRecord) == 0
+
+
 def test_keys_are_scoped_per_client(client, world):
     first = post(client, world, {"code": world.cards[0].code, "account_no": ACCOUNT_ARREARS}, "shared")
     second = post(client, world, {"code": world.cards[1].code, "account_no": ACCOUNT_ARREARS}, "shared",
