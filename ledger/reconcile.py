@@ -321,7 +321,8 @@ def write_report_csv(session: Session, result: ReconcileResult, path: Path) -> i
             count += 1
         for outcome in result.refunds:
             r = outcome.refund
-            writer.writerow([f"refund_{outcome.status}", text_cell(r.external_ref), r.account_no or "", format_amount(r.amount),
+            writer.writerow([f"refund_{outcome.status}", text_cell(r.external_ref), r.account_no or "",
+                             format_amount(r.amount),
                              format_amount(outcome.book_amount) if outcome.book_amount is not None else "",
                              r.refunded_at.isoformat(), format_amount(r.fee_returned)])
             count += 1
