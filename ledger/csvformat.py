@@ -27,6 +27,9 @@ MAX_REPORTED_ERRORS = 1000
 # The largest single payment, in minor units (100,000,000.00): far above any real electricity payment, and
 # ~900 million of them before a 64-bit balance overflows. ledger.payments applies the same cap.
 MAX_PAYMENT = 10**10
+# The earliest time a payment may have been made: older ones are typos (0001-..., 1900-...). The API's
+# paid_at has the same bound.
+EARLIEST_PAID_AT = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 
 # printable ASCII without commas, no leading/trailing space, 1-64 characters, and not starting with
 # = + - @ (a spreadsheet opening a report that holds the reference would run it as a formula)
@@ -111,7 +114,10 @@ def parse_fields(fields: list[str], line: int, tz: str | dt.tzinfo | None = None
         raise LineProblem(f"amount must be greater than zero, got {amount_text!r}")
     if amount > MAX_PAYMENT:
         raise LineProblem(f"amount {amount_text} is over the maximum of {format_amount(MAX_PAYMENT)} per payment")
-    return PaymentLine(line, ref, account_no, amount, currency, parse_timestamp(paid_at, tz))
+    paid = parse_timestamp(paid_at, tz)
+    if paid < EARLIEST_PAID_AT:
+        raise LineProblem(f"paid_at {paid_at!r} is before {EARLIEST_PAID_AT.isoformat()}")
+    return PaymentLine(line, ref, account_no, amount, currency, paid)
 
 
 GENERIC_HINT = "the generic format is UTF-8 (Alipay bills in GBK: use --format alipay)"

@@ -33,7 +33,9 @@ _ACCOUNT = rb"[0-9A-Za-z][0-9A-Za-z-]{0,31}"
 # with 0, or 0.x / 0.0x / 0.xy (not 0.0 / 0.00); the cap itself goes to the reference parser
 _AMOUNT = rb"(?:[1-9][0-9]{0,7}(?:\.[0-9]{1,2})?|0\.(?:[1-9][0-9]?|0[1-9]))"
 _CURRENCY = b"(?:" + b"|".join(sorted(c.encode() for c, digits in CURRENCIES.items() if digits == 2)) + b")"
-_LOCAL_TIME = (rb"[1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])[T ](?:[01][0-9]|2[0-3]):[0-5][0-9]"
+# years 2001-9999: a paid_at before 2000-01-01T00:00Z is refused (csvformat.EARLIEST_PAID_AT); year 2000, whose
+# first hours may fall before it in UTC, goes to the reference parser
+_LOCAL_TIME = (rb"(?:200[1-9]|20[1-9][0-9]|2[1-9][0-9]{2}|[3-9][0-9]{3})-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])[T ](?:[01][0-9]|2[0-3]):[0-5][0-9]"
                rb"(?::[0-5][0-9](?:\.[0-9]{1,6})?)?")
 _OFFSET = rb"(?:Z|[+-](?:0[0-9]|1[0-4]):?[0-5][0-9])"
 _FIELDS = _REF + b"," + _ACCOUNT + b"," + _AMOUNT + b"," + _CURRENCY + b"," + _LOCAL_TIME

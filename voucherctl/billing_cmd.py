@@ -73,6 +73,9 @@ def parse_day(text: str | None, option: str) -> dt.date:
         raise CliError(f"{option} must be a date like 2026-11-30, got {text!r}") from e
 
 
+INSTANT_YEARS = (2000, 2199)  # what an --as-of / --at instant may be (billing and collection)
+
+
 def parse_instant(text: str | None, option: str) -> dt.datetime:
     """An instant: ISO date-time with or without offset (local time when without), or a date (local
     midnight); now when not given."""
@@ -84,6 +87,8 @@ def parse_instant(text: str | None, option: str) -> dt.datetime:
         raise CliError(f"{option} must be a date-time like 2026-11-30T08:30 or 2026-11-30, got {text!r}") from e
     if value.tzinfo is None:
         value = value.replace(tzinfo=config().tz)
+    if not INSTANT_YEARS[0] <= value.year <= INSTANT_YEARS[1]:  # a typo; near year 1 or 9999 not even computable
+        raise CliError(f"{option} {text} is outside the years {INSTANT_YEARS[0]}-{INSTANT_YEARS[1]}")
     return value
 
 

@@ -14,6 +14,7 @@ import json
 from flask import Blueprint, request
 from sqlalchemy import insert
 
+from ledger.csvformat import EARLIEST_PAID_AT
 from ledger.errors import CurrencyMismatch, InvalidPayment, PaymentConflict, UnknownChannel
 from ledger.errors import UnknownAccount as LedgerUnknownAccount
 from ledger.payments import post_payment, validate_amount, validate_ref
@@ -38,9 +39,6 @@ from vouchers.money import format_amount, parse_positive_amount
 
 bp = Blueprint("payments", __name__, url_prefix="/api/v1")
 MAX_FUTURE = dt.timedelta(minutes=5)
-# The earliest paid_at taken: older times are typos (0001-..., 1900-...), and a time near year 1 with a large
-# offset has no UTC form at all (OverflowError).
-EARLIEST_PAID_AT = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 _PAID_AT_FORMAT = "paid_at must be an ISO 8601 time with an offset, e.g. 2026-11-26T10:00:00+08:00"
 
 
@@ -57,7 +55,8 @@ def _paid_at(body: dict, at: dt.datetime) -> dt.datetime:
         raise ValidationFailed(_PAID_AT_FORMAT) from e
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValidationFailed("paid_at needs a UTC offset (e.g. +08:00)")
-    if value < EARLIEST_PAID_AT:  # compared without converting: a year-1 time may have no UTC form
+    # compared without converting: a time near year 1 with a large offset has no UTC form (OverflowError)
+    if value < EARLIEST_PAID_AT:
         raise ValidationFailed("paid_at is before 2000-01-01T00:00:00Z")
     if value > at + MAX_FUTURE:
         raise ValidationFailed("paid_at is in the future")

@@ -169,6 +169,10 @@ def test_clear_errors(cli: Cli, tmp_path: Path) -> None:
     assert cli("billing", "run", "--period", "2026-13").code == 1
     assert "no bill 999" in cli("billing", "pdf", "999", "--out", str(tmp_path / "x.pdf")).err
     assert cli("billing", "show", "NOPE").code == 1
+    for args in (("collection", "warnings"), ("cost-control", "run")):  # no OverflowError at the calendar's edges
+        for when in ("0001-01-01", "0001-01-01T00:00+14:00", "9999-12-31", "1999-12-31"):
+            r = cli(*args, "--as-of", when, "--json")
+            assert r.code == 1 and r.err.count("\n") == 1 and "outside the years 2000-2199" in r.err, (args, r.err)
 
     data = tmp_path / "tariffs"
     data.mkdir()

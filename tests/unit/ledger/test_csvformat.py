@@ -46,6 +46,14 @@ def test_bad_timestamps(text):
         parse_timestamp(text)
 
 
+def test_a_payment_before_2000_is_a_line_error():
+    found = items(b"R1,0101,1.00,CNY,2000-01-01T00:00:00Z\nR2,0101,1.00,CNY,2000-01-01T07:59:00+08:00\n"
+                  b"R3,0101,1.00,CNY,1900-01-01T00:00:00Z\nR4,0101,1.00,CNY,0001-01-01T00:00:00+14:00\n")
+    assert isinstance(found[0], PaymentLine)
+    assert [(e.line, e.external_ref) for e in found[1:]] == [(3, "R2"), (4, "R3"), (5, "R4")]
+    assert "before 2000-01-01T00:00:00+00:00" in found[1].message and "before" in found[2].message
+
+
 def test_an_amount_over_the_cap_is_a_line_error():
     found = items(b"R1,0101,100000000.00,CNY,2026-11-25T10:00:00Z\nR2,0101,100000000.01,CNY,2026-11-25T10:00:00Z\n"
                   b"R3,0101,999999999999999.99,CNY,2026-11-25T10:00:00Z\n")
