@@ -87,7 +87,15 @@ def kwh_to_units(kwh: Decimal | int | str) -> int:
     for digit in digits:
         coefficient = coefficient * 10 + digit
     shift = exponent + 1  # type: ignore[operator]  # finite, so exponent is an int
-    units = coefficient * 10 ** shift if shift >= 0 else -(-coefficient // 10 ** -shift)
+    # The exponent is the caller's ("0E+999999999", "1E-999999999"): never raise 10 to it unbounded.
+    if coefficient == 0:
+        units = 0
+    elif shift >= 0:  # value <= MAX_KWH bounds the shift of a non-zero coefficient
+        units = coefficient * 10 ** shift
+    elif -shift > len(digits):  # 0 < value * 10 < 1: one unit, rounded up
+        units = 1
+    else:
+        units = -(-coefficient // 10 ** -shift)
     return _check_units(units)
 
 

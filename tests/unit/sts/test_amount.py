@@ -100,3 +100,24 @@ def test_kwh_to_units_is_the_exact_ceiling(kwh: Decimal) -> None:
 
     assert kwh_to_units(kwh) == ceil(Fraction(kwh) * 10)
     assert kwh_to_units(str(kwh)) == kwh_to_units(kwh)
+
+
+def test_a_huge_exponent_is_computed_without_raising_ten_to_it() -> None:
+    """'0E+999999999' or '1E-999999999' from a caller used to make 10 ** (10**9) (minutes of CPU, unbounded
+    memory); the value decides, not the exponent as written. Guarded by an alarm so a regression fails fast."""
+    import signal
+
+    def too_slow(*_: object) -> None:
+        raise AssertionError("kwh_to_units raised 10 to the written exponent")
+
+    previous = signal.signal(signal.SIGALRM, too_slow)
+    signal.alarm(10)
+    try:
+        assert kwh_to_units("0E+999999999") == kwh_to_units("0E-999999999") == 0
+        assert kwh_to_units("1E-999999999") == kwh_to_units("1E-1000000") == kwh_to_units("0.01") == 1
+        assert kwh_to_units("12.3400000E-0") == 124 and kwh_to_units("1.2E+1") == 120
+        with pytest.raises(AmountTooLarge):
+            kwh_to_units("1E+999999999")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
