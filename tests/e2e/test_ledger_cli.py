@@ -140,9 +140,10 @@ def test_distributor_statement_csv_neutralises_a_formula_reference_not_the_amoun
 
 def test_expiry_refuses_an_as_of_after_the_business_today(cli, stock, monkeypatch):
     """Expiring as of a future day would book cards still valid to breakage, irreversibly."""
-    ok_json(cli("batch", "activate", stock.batch_id, "--distributor", "SHOP-1", "--json"))
-    # 20:00 UTC on the 26th is already the 27th in Beijing (VOUCHER_TIMEZONE's default)
+    # 20:00 UTC on the 26th is already the 27th in Beijing (VOUCHER_TIMEZONE's default); the sale is made at
+    # that time too (with the real clock, a sale after the as-of day would not be in its liability)
     monkeypatch.setattr(context, "now", lambda: dt.datetime(2026, 11, 26, 20, tzinfo=dt.timezone.utc))
+    ok_json(cli("batch", "activate", stock.batch_id, "--distributor", "SHOP-1", "--json"))
     for as_of in ("9999-12-31", "2027-12-31", "2026-11-28"):
         fails(cli("vouchers", "expire", "--as-of", as_of, "--json"), f"as-of date {as_of} is in the future")
     assert ok_json(cli("vouchers", "expire", "--as-of", "2026-11-27", "--json"))["expired"] == 0
