@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,6 +12,7 @@ from typing import Any
 
 import click
 
+from keystore.files import temp_path
 from vouchers.text import ACTOR_MAX, CLIENT_NAME_MAX, NAME_MAX, REASON_MAX, text_problem
 
 
@@ -97,7 +97,7 @@ def _temp_beside(path: Path) -> Path:
     """Create an empty temporary file in ``path``'s folder (usual permissions); OSError if that is impossible."""
     if path.exists() and not os.access(path, os.W_OK):
         raise PermissionError(13, os.strerror(13), str(path))
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
+    temp = temp_path(path, "partial")
     os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     return temp
 
