@@ -152,7 +152,8 @@ def test_expiry_refuses_an_as_of_after_the_business_today(cli, stock, monkeypatc
     assert ok_json(cli("ledger", "verify", "--json"))["ok"]
 
 
-def test_payments_import_reconcile_and_reports(cli, tmp_path):
+def test_payments_import_reconcile_and_reports(cli_on_the_26th, tmp_path):
+    cli = cli_on_the_26th
     for no in ("0101", "0102", "0103", "0104"):
         ok_json(cli("accounts", "create", "--account-no", no, "--name", f"户主{no}", "--json"))
     bill = tmp_path / ALIPAY_SAMPLE.name

@@ -3,6 +3,9 @@ database (the CLI loads a command's module when that command runs, so no area ma
 having been imported first)."""
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
+
 import pytest
 
 from .conftest import Cli
@@ -38,8 +41,10 @@ STEPS: list[tuple[tuple[str, ...], str]] = [
 
 @pytest.fixture
 def initialised(cli: Cli) -> Cli:
-    cli("init", check=True)
-    return cli
+    """An initialised home whose commands all run at 2026-11-26 10:00 in Beijing (the month reported above)."""
+    at_the_26th = cli.at(dt.datetime(2026, 11, 26, 10, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai")))
+    at_the_26th("init", check=True)
+    return at_the_26th
 
 
 def test_every_area_runs_in_a_fresh_process(initialised: Cli):
