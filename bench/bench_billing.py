@@ -52,12 +52,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from metering.billing import run_billing
-from metering.bulk import column_types
-from metering.config import MeteringConfig
-from storage.db import make_engine, session_factory
-from storage.migrate import upgrade_to_head
-from tariffs import load_catalog
+from vouchers.metering.billing import run_billing
+from vouchers.metering.bulk import column_types
+from vouchers.metering.config import MeteringConfig
+from vouchers.storage.db import make_engine, session_factory
+from vouchers.storage.migrate import upgrade_to_head
+from vouchers.tariffs import load_catalog
 
 ADMIN_URL = os.environ.get("VOUCHER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 UTC = dt.UTC

@@ -97,9 +97,9 @@ def _one_batch(count: int, url: str, home: str, workers: int) -> None:
     """Runs inside a fresh interpreter; prints one JSON line."""
     from issuer.batches import BatchRequest, create_batch
     from issuer.signing_keys import create_key
-    from keystore.store import KeyStore
-    from storage.db import make_engine, session_factory
-    from storage.migrate import upgrade_to_head
+    from vouchers.keystore.store import KeyStore
+    from vouchers.storage.db import make_engine, session_factory
+    from vouchers.storage.migrate import upgrade_to_head
 
     now = dt.datetime.now(dt.timezone.utc)
     engine = make_engine(url)

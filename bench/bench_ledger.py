@@ -75,8 +75,8 @@ def write_files(folder: Path, lines: int, accounts: int, seed: int = 7) -> tuple
 
 
 def setup_database(url: str, accounts: int, arrears_share: float) -> None:
-    from storage.db import make_engine
-    from storage.migrate import upgrade_to_head
+    from vouchers.storage.db import make_engine
+    from vouchers.storage.migrate import upgrade_to_head
 
     engine = make_engine(url)
     upgrade_to_head(engine)
@@ -93,8 +93,8 @@ def setup_database(url: str, accounts: int, arrears_share: float) -> None:
             "JOIN ledger_accounts a ON a.code = 'customer_arrears\\:31' || lpad(g::text, 8, '0') "
             "JOIN ledger_accounts p ON p.code = 'customer_prepaid\\:31' || lpad(g::text, 8, '0')"),
             {"n": accounts, "now": NOW})
-    from ledger import customers
-    from storage.db import session_factory
+    from vouchers.books import customers
+    from vouchers.storage.db import session_factory
 
     rng = random.Random(11)
     with session_factory(engine).begin() as session:  # bills through the service (a few thousand)
@@ -129,8 +129,8 @@ def phase_copy(url: str, path: str, queue: mp.Queue) -> None:
 
 
 def phase_import(url: str, path: str, queue: mp.Queue) -> None:
-    from ledger.imports import import_file
-    from storage.db import make_engine, session_factory
+    from vouchers.books.imports import import_file
+    from vouchers.storage.db import make_engine, session_factory
 
     engine = make_engine(url)
     factory = session_factory(engine)
@@ -155,8 +155,8 @@ def backend_cpu(pid: int) -> float | None:
 
 
 def phase_reconcile(url: str, path: str, queue: mp.Queue) -> None:
-    from ledger.reconcile import reconcile_file
-    from storage.db import make_engine, session_factory
+    from vouchers.books.reconcile import reconcile_file
+    from vouchers.storage.db import make_engine, session_factory
 
     engine = make_engine(url)
     factory = session_factory(engine)
@@ -171,8 +171,8 @@ def phase_reconcile(url: str, path: str, queue: mp.Queue) -> None:
 
 
 def phase_verify(url: str, _path: str, queue: mp.Queue) -> None:
-    from ledger.verify import verify
-    from storage.db import make_engine, session_factory
+    from vouchers.books.verify import verify
+    from vouchers.storage.db import make_engine, session_factory
 
     engine = make_engine(url)
     started = time.perf_counter()

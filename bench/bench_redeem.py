@@ -194,12 +194,12 @@ def prepare(args, home: Path, db_url: str) -> tuple[str, Path]:
     from issuer.batches import BatchRequest, approve_batch, create_batch
     from issuer.cardstore import card_file_path, read_cards
     from issuer.signing_keys import create_key
-    from keystore.store import KeyStore
-    from ledger.customers import create_customer
-    from ledger.voucher_books import activate
+    from vouchers.keystore.store import KeyStore
+    from vouchers.books.customers import create_customer
+    from vouchers.books.voucher_books import activate
     from redeem_api.clients import create_client
-    from storage.db import make_engine, session_factory
-    from storage.migrate import upgrade_to_head
+    from vouchers.storage.db import make_engine, session_factory
+    from vouchers.storage.migrate import upgrade_to_head
 
     now = dt.datetime.now(dt.timezone.utc)
     engine = make_engine(db_url)
@@ -239,10 +239,10 @@ def verify(db_url: str, created: int, connections: int) -> dict:
     """
     from sqlalchemy import func, select, text
 
-    from storage.api_models import Redemption
-    from storage.db import make_engine
-    from storage.ledger_models import LedgerAccount, LedgerTransaction
-    from storage.models import Voucher
+    from vouchers.storage.api_models import Redemption
+    from vouchers.storage.db import make_engine
+    from vouchers.storage.ledger_models import LedgerAccount, LedgerTransaction
+    from vouchers.storage.models import Voucher
 
     engine = make_engine(db_url)
     with engine.connect() as c:

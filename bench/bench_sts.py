@@ -29,12 +29,12 @@ from pathlib import Path
 if __package__ in (None, "") and str(Path(__file__).resolve().parents[1]) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from sts.backend import CreditRequest, SoftwareVendingBackend  # noqa: E402
-from sts.amount import kwh_to_units  # noqa: E402
-from sts.dkga04 import MeterKeyParams  # noqa: E402
-from sts.misty1 import Misty1  # noqa: E402
-from sts.pan import MeterPan, luhn_check_digit  # noqa: E402
-from sts.tid import BaseDate, next_tid  # noqa: E402
+from vouchers.sts.backend import CreditRequest, SoftwareVendingBackend  # noqa: E402
+from vouchers.sts.amount import kwh_to_units  # noqa: E402
+from vouchers.sts.dkga04 import MeterKeyParams  # noqa: E402
+from vouchers.sts.misty1 import Misty1  # noqa: E402
+from vouchers.sts.pan import MeterPan, luhn_check_digit  # noqa: E402
+from vouchers.sts.tid import BaseDate, next_tid  # noqa: E402
 
 VENDING_KEY = bytes.fromhex("abababababababab949494949494949401234567")  # the public test key
 

@@ -18,10 +18,10 @@ from issuer.cardstore import CSV_HEADER, card_file_path, sealed_writer
 from issuer.errors import BatchNotFound, BatchStateError, InvalidBatchRequest, MakerCheckerViolation
 from issuer.generation import COPY, ROWS, BatchSpec, CardFactory, GeneratedChunk, generate
 from issuer.signing_keys import signer_from_raw, unlock_signing_key
-from keystore.store import KeyStore
-from storage import audit
-from storage.bulk import copy_voucher_text, insert_voucher_rows, sqlite_bulk_cache
-from storage.models import Batch, Voucher
+from vouchers.keystore.store import KeyStore
+from vouchers.storage import audit
+from vouchers.storage.bulk import copy_voucher_text, insert_voucher_rows, sqlite_bulk_cache
+from vouchers.storage.models import Batch, Voucher
 from vouchers.lifecycle import check_batch_transition
 from vouchers.money import check_currency
 from vouchers.serials import MAX_BATCH_NUMBER, MAX_SEQUENCE, Serial, batch_id_for

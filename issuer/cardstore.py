@@ -16,7 +16,7 @@ from pyrage import x25519
 
 from issuer.errors import CardStoreError
 from issuer.streams import decrypt_chunks, encrypt_stream, iter_lines
-from keystore.files import ensure_private_dir, private_file
+from vouchers.keystore.files import ensure_private_dir, private_file
 from print_templates.model import CardRecord
 from vouchers.errors import VoucherError
 from vouchers.money import parse_amount

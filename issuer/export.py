@@ -17,10 +17,10 @@ from issuer.batches import get_batch
 from issuer.cardstore import card_file_path, plaintext_chunks
 from issuer.errors import BatchStateError, ExportError
 from issuer.streams import encrypt_stream
-from keystore.files import private_file
-from keystore.store import KeyStore
-from storage import audit
-from storage.models import PrintJob
+from vouchers.keystore.files import private_file
+from vouchers.keystore.store import KeyStore
+from vouchers.storage import audit
+from vouchers.storage.models import PrintJob
 from vouchers.lifecycle import ISSUED_BATCH_STATES
 
 

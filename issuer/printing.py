@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 from issuer.batches import get_batch
 from issuer.cardstore import card_file_path, read_cards
 from issuer.errors import BatchStateError, IssuerError
-from keystore.store import KeyStore
+from vouchers.keystore.store import KeyStore
 from print_templates import BatchCover, PrintError, RenderedFile, load_layout, render_batch
-from storage import audit
-from storage.models import PrintJob
+from vouchers.storage import audit
+from vouchers.storage.models import PrintJob
 from vouchers.lifecycle import ISSUED_BATCH_STATES, check_batch_transition
 
 

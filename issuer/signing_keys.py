@@ -9,8 +9,8 @@ from dataclasses import replace
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from keystore.errors import KeyStateError, NoActiveKey
-from keystore.store import KeyRecord, KeyStore, utc_stamp
+from vouchers.keystore.errors import KeyStateError, NoActiveKey
+from vouchers.keystore.store import KeyRecord, KeyStore, utc_stamp
 from vouchers.keyring import KeyStatus
 from vouchers.token import TokenSigner
 

@@ -17,16 +17,16 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQL
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from keystore.store import KeyStore
-from ledger.errors import BalanceOutOfRange as LedgerBalanceOutOfRange
+from vouchers.keystore.store import KeyStore
+from vouchers.books.errors import BalanceOutOfRange as LedgerBalanceOutOfRange
 from redeem_api.config import ApiConfig
 from redeem_api.errors import ApiError, BalanceOutOfRange, ServiceUnavailable
 from redeem_api.http import error_response, json_response
 from redeem_api.metrics import Metrics
 from redeem_api.state import EXTENSION, AppState, KeyRingCache, close_db
 from redeem_api.throttle import DatabaseThrottle, RedisThrottle
-from storage.db import make_engine, session_factory
-from storage.schema_version import current_revision, head_revision
+from vouchers.storage.db import make_engine, session_factory
+from vouchers.storage.schema_version import current_revision, head_revision
 from vouchers.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from storage import audit, hot_sql
-from storage.api_models import CLIENT_ROLES, ApiClient
+from vouchers.storage import audit, hot_sql
+from vouchers.storage.api_models import CLIENT_ROLES, ApiClient
 from vouchers.errors import VoucherError
 
 _CLIENT_ID = re.compile(r"c_[0-9a-f]{16}")
@@ -110,7 +110,7 @@ def create_client(session: Session, *, name: str, role: str, channel: str | None
     if role == "channel":
         if not channel:
             raise InvalidClient("a channel client needs --channel (e.g. alipay, bank_counter)")
-        from ledger.channels import payment_channel  # the books own the channel registry
+        from vouchers.books.channels import payment_channel  # the books own the channel registry
 
         try:
             payment_channel(channel)

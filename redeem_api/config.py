@@ -96,7 +96,7 @@ class ApiConfig:
         """Read the API's ``VOUCHER_*`` knobs; the passphrase comes from the key-store rules."""
         env = settings.extra
         if passphrase is None:
-            from keystore.passphrase import resolve_passphrase
+            from vouchers.keystore.passphrase import resolve_passphrase
 
             passphrase = resolve_passphrase(settings)
         canaries = set()

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.api_models import FraudAlert
+from vouchers.storage.api_models import FraudAlert
 
 # kinds
 VOID_VOUCHER = "void_voucher"

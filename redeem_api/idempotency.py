@@ -38,9 +38,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from redeem_api.errors import IdempotencyInFlight, IdempotencyKeyRequired, IdempotencyKeyReused, InvalidIdempotencyKey
-from storage import hot_sql
-from storage.api_models import IdempotencyRecord
-from storage.types import UTCDateTime
+from vouchers.storage import hot_sql
+from vouchers.storage.api_models import IdempotencyRecord
+from vouchers.storage.types import UTCDateTime
 
 MAX_KEY_LENGTH = 255
 

@@ -35,12 +35,12 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from metering.config import MeteringConfig
-from metering.errors import MeteringError
-from metering.prepaid import kwh_fields as metering_kwh_fields
-from storage.metering_models import MeteringAccount
-from tariffs import Catalog, load_catalog
-from tariffs.errors import TariffError
+from vouchers.metering.config import MeteringConfig
+from vouchers.metering.errors import MeteringError
+from vouchers.metering.prepaid import kwh_fields as metering_kwh_fields
+from vouchers.storage.metering_models import MeteringAccount
+from vouchers.tariffs import Catalog, load_catalog
+from vouchers.tariffs.errors import TariffError
 
 log = logging.getLogger(__name__)
 EXTENSION = "vouchers_metering"

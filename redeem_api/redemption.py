@@ -55,22 +55,22 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from ledger import chart
-from ledger.errors import CurrencyMismatch, RedemptionBookingError
-from ledger.voucher_books import ClaimedVoucher, Payee, RedemptionBooking, book_claimed_redemption
-from metering.money_in import keypad, late_fee_pending, prepaid
+from vouchers.books import chart
+from vouchers.books.errors import CurrencyMismatch, RedemptionBookingError
+from vouchers.books.voucher_books import ClaimedVoucher, Payee, RedemptionBooking, book_claimed_redemption
+from vouchers.metering.money_in import keypad, late_fee_pending, prepaid
 from redeem_api import fraud
 from redeem_api.clients import ClientInfo
 from redeem_api.config import ThrottleLimits
 from redeem_api.errors import ApiError, InvalidVoucher, TooManyAttempts, UnknownAccount
 from redeem_api.sts_support import add_sts
 from redeem_api.throttle import Limit, Throttle, account_key, client_key, ip_key
-from storage import audit, hot_sql
-from storage.api_models import OutboxMessage, Redemption
-from storage.commit_hooks import insert_at_commit
-from storage.ledger_models import CustomerAccount, LedgerAccount
-from storage.models import Voucher
-from storage.types import UTCDateTime
+from vouchers.storage import audit, hot_sql
+from vouchers.storage.api_models import OutboxMessage, Redemption
+from vouchers.storage.commit_hooks import insert_at_commit
+from vouchers.storage.ledger_models import CustomerAccount, LedgerAccount
+from vouchers.storage.models import Voucher
+from vouchers.storage.types import UTCDateTime
 from vouchers.codes import code_hash_normalized, normalize_code
 from vouchers.errors import BadSignature, ExpiredToken, InvalidCode, RevokedKey, TokenError, UnknownKey
 from vouchers.keyring import KeyRing
@@ -289,7 +289,7 @@ def redeem(session: Session, attempt: Attempt, ctx: Context) -> dict[str, object
 
 def _money_in(session: Session, account_no: str, ctx: Context, *, late_fee: bool) -> None:
     """metering.money_in around the booking: the late fee before it, cost control after it."""
-    from metering import money_in
+    from vouchers.metering import money_in
     from redeem_api.metering_support import support
 
     found = support()

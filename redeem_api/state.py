@@ -16,7 +16,7 @@ from flask import current_app, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from keystore.store import KeyStore
+from vouchers.keystore.store import KeyStore
 from redeem_api.config import ApiConfig
 from redeem_api.metrics import Metrics
 from redeem_api.throttle import Throttle

@@ -21,7 +21,7 @@ from redeem_api.errors import ApiError
 from vouchers.money import format_amount
 
 if TYPE_CHECKING:
-    from vending.service import CreditFields
+    from vouchers.vending.service import CreditFields
 
 _EXTENSION = "vouchers_sts"
 _LOCK = threading.Lock()
@@ -33,10 +33,10 @@ def _support() -> dict[str, Any]:
         with _LOCK:
             found = current_app.extensions.get(_EXTENSION)
             if found is None:
-                from keystore.store import KeyStore
+                from vouchers.keystore.store import KeyStore
                 from redeem_api.state import state
-                from tariffs import load_catalog
-                from vending.keys import software_backend
+                from vouchers.tariffs import load_catalog
+                from vouchers.vending.keys import software_backend
 
                 config = state().config
                 backend = software_backend(KeyStore(config.settings.home), config.passphrase)
@@ -80,8 +80,8 @@ def sts_fields(session: Session, account_no: str, credited_minor: int, now,  # t
 
 def _vend(session: Session, account_no: str, credited_minor: int, now, *, source: str,  # type: ignore[no-untyped-def]
           source_ref: str, actor: str) -> CreditFields | None:
-    from vending.errors import VendingError
-    from vending.service import credit_fields, vends_for
+    from vouchers.vending.errors import VendingError
+    from vouchers.vending.service import credit_fields, vends_for
 
     if not has_app_context() or not vends_for(session, account_no, source, source_ref):
         return None

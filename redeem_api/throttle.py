@@ -23,8 +23,8 @@ from sqlalchemy import Select, bindparam, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage import hot_sql
-from storage.api_models import ThrottleCounter
+from vouchers.storage import hot_sql
+from vouchers.storage.api_models import ThrottleCounter
 
 _TABLE = ThrottleCounter.__table__
 # Checked on every redemption: one kept statement per number of keys (one or two), storage.hot_sql.

@@ -5,8 +5,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from storage.audit import GENESIS, _digest
-from storage.models import AuditEvent
+from vouchers.storage.audit import GENESIS, _digest
+from vouchers.storage.models import AuditEvent
 
 T = AuditEvent.__table__
 

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from keystore import sealing
-from storage.db import make_engine, session_factory
-from storage.migrate import upgrade_to_head
+from vouchers.keystore import sealing
+from vouchers.storage.db import make_engine, session_factory
+from vouchers.storage.migrate import upgrade_to_head
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 PG_ADMIN_URL = os.environ.get("VOUCHER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

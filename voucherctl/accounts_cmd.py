@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import click
 
-from ledger import customers
-from ledger.customers import AccountSummary
+from vouchers.books import customers
+from vouchers.books.customers import AccountSummary
 from voucherctl import context
 from voucherctl.ledger_cmd import money, parse_date, parse_money, today
 from voucherctl.output import NAME, emit, json_option

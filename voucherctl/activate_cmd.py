@@ -6,7 +6,7 @@ import dataclasses
 
 import click
 
-from ledger import stock, voucher_books
+from vouchers.books import stock, voucher_books
 from voucherctl import context
 from voucherctl.ledger_cmd import money
 from voucherctl.output import OPERATOR, emit, json_option

@@ -10,8 +10,8 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.audit import verify_chain
-from storage.models import AuditEvent
+from vouchers.storage.audit import verify_chain
+from vouchers.storage.models import AuditEvent
 from voucherctl import context
 from voucherctl.output import CliError, emit, json_option
 from vouchers.text import printable
@@ -39,9 +39,9 @@ def checkpoint(out: Path | None, as_json: bool) -> None:
     event, even one that recomputed the hash chain. Signed with the audit-checkpoint key of the
     key store (created if missing); a copy is appended to VOUCHER_HOME/audit-checkpoints.jsonl.
     """
-    from keystore.audit_key import ensure_audit_key, load_audit_key
-    from keystore.files import append_private, write_private
-    from storage.audit_checkpoint import chain_head, sign
+    from vouchers.keystore.audit_key import ensure_audit_key, load_audit_key
+    from vouchers.keystore.files import append_private, write_private
+    from vouchers.storage.audit_checkpoint import chain_head, sign
 
     if out is not None and out.exists():
         raise CliError(f"--out {out} exists: a checkpoint never replaces another, choose a new file")
@@ -107,7 +107,7 @@ def verify(checkpoints: tuple[Path, ...], as_json: bool) -> None:
     """
     trusted = None
     if checkpoints:
-        from keystore.audit_key import load_audit_key
+        from vouchers.keystore.audit_key import load_audit_key
 
         trusted = load_audit_key(context.key_store(), context.passphrase()).public_key()
     with context.sessions().begin() as session:
@@ -132,8 +132,8 @@ def verify(checkpoints: tuple[Path, ...], as_json: bool) -> None:
 def _check_checkpoints(session: Session, paths: tuple[Path, ...], trusted: Ed25519PublicKey,
                        problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Append each checkpoint's problems to ``problems``; the checkpoints that were validly signed."""
-    from storage.audit_checkpoint import InvalidCheckpoint, compare
-    from storage.audit_checkpoint import verify as verify_checkpoint
+    from vouchers.storage.audit_checkpoint import InvalidCheckpoint, compare
+    from vouchers.storage.audit_checkpoint import verify as verify_checkpoint
 
     checked = []
     for label, parsed in _checkpoint_documents(paths):

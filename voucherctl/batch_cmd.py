@@ -77,7 +77,7 @@ def approve(batch_id: str, operator: str, as_json: bool) -> None:
 
 def _reverse_liability(session, batch) -> None:
     try:
-        from ledger.voucher_books import reverse_liability_for_void
+        from vouchers.books.voucher_books import reverse_liability_for_void
     except ImportError:  # books not installed in this build
         return
     reverse_liability_for_void(session, batch.id, context.now(), actor="batch-void")

@@ -16,13 +16,13 @@ from typing import Any, TypeVar
 
 import click
 
-from metering import billing as billing_service
-from metering import late_fees, pdf, prepaid
-from metering.accounts import assign_tariff, get_assignment
-from metering.config import MeteringConfig
-from metering.errors import MeteringError
-from metering.units import format_kwh, parse_register
-from tariffs import Catalog, TariffError, load_catalog
+from vouchers.metering import billing as billing_service
+from vouchers.metering import late_fees, pdf, prepaid
+from vouchers.metering.accounts import assign_tariff, get_assignment
+from vouchers.metering.config import MeteringConfig
+from vouchers.metering.errors import MeteringError
+from vouchers.metering.units import format_kwh, parse_register
+from vouchers.tariffs import Catalog, TariffError, load_catalog
 from voucherctl import context
 from voucherctl.output import CliError, emit, json_option, output_files, progress
 from vouchers.errors import InvalidMoney

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import click
 
-from metering import collection as collection_service
-from metering import pdf
+from vouchers.metering import collection as collection_service
+from vouchers.metering import pdf
 from voucherctl import context
 from voucherctl.billing_cmd import catalog, cli_errors, config, parse_instant
 from voucherctl.output import emit, json_option, output_files

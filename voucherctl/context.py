@@ -11,8 +11,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.db import make_engine, session_factory
-from storage.schema_version import current_revision, head_revision, is_newer_than_code
+from vouchers.storage.db import make_engine, session_factory
+from vouchers.storage.schema_version import current_revision, head_revision, is_newer_than_code
 from voucherctl.output import CliError
 from vouchers.settings import Settings
 
@@ -102,12 +102,12 @@ def now() -> dt.datetime:
 
 
 def key_store():
-    from keystore.store import KeyStore
+    from vouchers.keystore.store import KeyStore
 
     return KeyStore(settings().home)
 
 
 def passphrase() -> str:
-    from keystore.passphrase import resolve_passphrase
+    from vouchers.keystore.passphrase import resolve_passphrase
 
     return resolve_passphrase(settings())

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from metering import cost_control as cc
+from vouchers.metering import cost_control as cc
 from voucherctl import context
 from voucherctl.billing_cmd import actor, catalog, cli_errors, config, parse_instant
 from voucherctl.output import emit, json_option

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from retention.idempotency import ENV_DAYS, purge as purge_records, retention_days
+from vouchers.storage.retention import ENV_DAYS, purge as purge_records, retention_days
 from voucherctl import context
 from voucherctl.output import emit, json_option
 

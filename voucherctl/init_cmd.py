@@ -4,8 +4,8 @@ from __future__ import annotations
 import click
 from alembic.util.exc import CommandError
 
-from keystore.audit_key import ensure_audit_key
-from storage.migrate import upgrade_to_head
+from vouchers.keystore.audit_key import ensure_audit_key
+from vouchers.storage.migrate import upgrade_to_head
 from voucherctl import context
 from voucherctl.output import CliError, emit, json_option
 

@@ -8,9 +8,9 @@ import datetime as dt
 
 import click
 
-from ledger import distributors
-from ledger.corrections import reverse_transaction
-from ledger.verify import verify as verify_books
+from vouchers.books import distributors
+from vouchers.books.corrections import reverse_transaction
+from vouchers.books.verify import verify as verify_books
 from voucherctl import context
 from voucherctl.output import NAME, OPERATOR, REASON, CliError, emit, json_option
 from vouchers.errors import InvalidMoney

@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # last resort: still one line, details only with -v
         if os.environ.get("VOUCHER_DEBUG"):
             raise
-        from storage.errors import describe_database_error
+        from vouchers.storage.errors import describe_database_error
 
         described = describe_database_error(e)
         if described is None:

@@ -7,9 +7,9 @@ import sys
 
 import click
 
-from notify import outbox
-from notify.errors import NotifyError
-from notify.gateway import gateway_from_env
+from vouchers.notify import outbox
+from vouchers.notify.errors import NotifyError
+from vouchers.notify.gateway import gateway_from_env
 from voucherctl import context
 from voucherctl.output import CliError, emit, json_option, progress
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from keystore.files import temp_path
+from vouchers.keystore.files import temp_path
 from vouchers.text import ACTOR_MAX, CLIENT_NAME_MAX, NAME_MAX, REASON_MAX, text_problem
 
 

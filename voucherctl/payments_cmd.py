@@ -13,12 +13,12 @@ from pathlib import Path
 
 import click
 
-from ledger import formats
-from ledger import payments as payment_service
-from ledger.corrections import reverse_payment
-from ledger.errors import FileRejected
-from metering import money_in
-from storage.ledger_models import Payment
+from vouchers.books import formats
+from vouchers.books import payments as payment_service
+from vouchers.books.corrections import reverse_payment
+from vouchers.books.errors import FileRejected
+from vouchers.metering import money_in
+from vouchers.storage.ledger_models import Payment
 from vouchers.errors import VoucherError
 from voucherctl import context
 from voucherctl.billing_cmd import catalog, config
@@ -110,7 +110,7 @@ def post(channel: str, account_no: str, amount: str, external_ref: str, paid_at:
     now = context.now()
     when = now
     if paid_at:
-        from ledger.csvformat import LineProblem, parse_timestamp
+        from vouchers.books.csvformat import LineProblem, parse_timestamp
 
         try:
             when = parse_timestamp(paid_at, context.settings().timezone)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import click
 
-from metering.errors import ReadingsRejected
-from metering.readings import import_readings_file
+from vouchers.metering.errors import ReadingsRejected
+from vouchers.metering.readings import import_readings_file
 from voucherctl import context
 from voucherctl.billing_cmd import actor, cli_errors, config
 from voucherctl.output import CliError, emit, json_option

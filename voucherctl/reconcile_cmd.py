@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ledger import formats
-from ledger.errors import FileRejected
-from ledger.reconcile import write_report_csv
+from vouchers.books import formats
+from vouchers.books.errors import FileRejected
+from vouchers.books.reconcile import write_report_csv
 from voucherctl import context
 from voucherctl.ledger_cmd import money
 from voucherctl.output import OPERATOR, emit, furthest, json_option, output_files, progress

@@ -219,7 +219,7 @@ def serve(host: str, port: int, workers: int | None, threads: int, timeout: int,
     except Exception as e:
         if cleanup:
             cleanup()
-        from storage.errors import describe_database_error
+        from vouchers.storage.errors import describe_database_error
 
         described = describe_database_error(e)
         if described is not None:

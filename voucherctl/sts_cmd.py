@@ -19,7 +19,7 @@ import click
 from voucherctl.output import REASON, CliError, emit, json_option
 
 if TYPE_CHECKING:
-    from sts.decoder import DecodedToken
+    from vouchers.sts.decoder import DecodedToken
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DIGITS = re.compile(r"[0-9]+")
@@ -30,7 +30,7 @@ def _sts_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from sts.errors import StsError
+        from vouchers.sts.errors import StsError
 
         try:
             return func(*args, **kwargs)
@@ -106,11 +106,11 @@ def token_cmd(vending_key: str, sgc: str, ti: str, krn: str, key_type: str, ken:
               issued: str, token_class: str, subclass: str, rnd: str | None, amount: str | None,
               power_limit: str | None, register: str | None, as_json: bool) -> None:
     """Vend one token; prints the 20 digits, the TID and the decoder key."""
-    from sts import backend as b
-    from sts.amount import decode_field, encode_units, kwh_to_units, units_to_kwh
-    from sts.dkga04 import VENDING_KEY_BYTES, MeterKeyParams, derive_decoder_key, parse_hex_key
-    from sts.pan import MeterPan
-    from sts.tid import BaseDate, tid_at
+    from vouchers.sts import backend as b
+    from vouchers.sts.amount import decode_field, encode_units, kwh_to_units, units_to_kwh
+    from vouchers.sts.dkga04 import VENDING_KEY_BYTES, MeterKeyParams, derive_decoder_key, parse_hex_key
+    from vouchers.sts.pan import MeterPan
+    from vouchers.sts.tid import BaseDate, tid_at
 
     meter = MeterKeyParams(
         pan=MeterPan.parse(pan),
@@ -180,7 +180,7 @@ def token_cmd(vending_key: str, sgc: str, ti: str, krn: str, key_type: str, ken:
 
 
 def _decoded_document(decoded: DecodedToken) -> dict[str, Any]:
-    from sts.amount import decode_field, units_to_kwh
+    from vouchers.sts.amount import decode_field, units_to_kwh
 
     doc: dict[str, Any] = {"token_class": decoded.token_class, "subclass": None, "rnd": None, "tid": None,
                            "amount": None, "crc_ok": decoded.crc_ok}
@@ -210,8 +210,8 @@ def decode_cmd(token: str, decoder_key: str, as_json: bool) -> None:
 
     With a wrong key (or a mistyped token) crc_ok is false and the fields are null.
     """
-    from sts.decoder import decode_token
-    from sts.dkga04 import DECODER_KEY_BYTES, parse_hex_key
+    from vouchers.sts.decoder import decode_token
+    from vouchers.sts.dkga04 import DECODER_KEY_BYTES, parse_hex_key
 
     key = parse_hex_key(decoder_key, DECODER_KEY_BYTES, "decoder key")
     doc = _decoded_document(decode_token(token, key))
@@ -233,12 +233,12 @@ def _vending_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from keystore.errors import KeyStoreError
-        from ledger.errors import LedgerError
-        from metering.errors import MeteringError
-        from sts.errors import StsError
-        from tariffs.errors import TariffError
-        from vending.errors import VendingError
+        from vouchers.keystore.errors import KeyStoreError
+        from vouchers.books.errors import LedgerError
+        from vouchers.metering.errors import MeteringError
+        from vouchers.sts.errors import StsError
+        from vouchers.tariffs.errors import TariffError
+        from vouchers.vending.errors import VendingError
 
         try:
             return func(*args, **kwargs)
@@ -268,8 +268,8 @@ def _print_vend(doc: dict[str, Any]) -> None:
 def _metering_config() -> Any:
     import os
 
-    from metering.config import MeteringConfig
-    from metering.errors import MeteringError
+    from vouchers.metering.config import MeteringConfig
+    from vouchers.metering.errors import MeteringError
 
     try:
         return MeteringConfig.from_env(os.environ)
@@ -291,7 +291,7 @@ _lang_option = click.option("--lang", type=click.Choice(["zh", "en"]), default="
 def _receipt_pdf(session: Any, result: Any, lang: str, catalog: Any = None) -> bytes:
     """Render inside the transaction (it reads the meter history and the tariff), write after commit."""
     from print_templates.model import PrintBranding
-    from vending.receipts import render_receipt
+    from vouchers.vending.receipts import render_receipt
 
     branding = PrintBranding()
     return render_receipt(session, result, lang=lang, config=_metering_config(), catalog=catalog,
@@ -300,7 +300,7 @@ def _receipt_pdf(session: Any, result: Any, lang: str, catalog: Any = None) -> b
 
 def _key_change_pdf(change: Any, lang: str) -> bytes:
     from print_templates.model import PrintBranding
-    from vending.receipts import render_key_change
+    from vouchers.vending.receipts import render_key_change
 
     branding = PrintBranding()
     return render_key_change(change, lang=lang, config=_metering_config(), utility_name=branding.utility_name,
@@ -312,7 +312,7 @@ def _write_receipt(path: Path | None, data: bytes | None, doc: dict[str, Any], *
     """A receipt holds a working token: written 0600 and atomically (never through a symlink at ``path``)."""
     if path is None or data is None:
         return
-    from keystore.files import write_private
+    from vouchers.keystore.files import write_private
 
     try:
         write_private(path, data)
@@ -341,7 +341,7 @@ def meters() -> None:
 def meters_add(pan: str, account_no: str, sgc: str, ti: str, krn: str, key_type: str, ken: str, base_date: str,
                as_json: bool) -> None:
     """Register an STS meter for an account."""
-    from vending.meters import add_meter
+    from vouchers.vending.meters import add_meter
     from voucherctl import context
 
     with context.sessions().begin() as s:
@@ -359,7 +359,7 @@ def meters_add(pan: str, account_no: str, sgc: str, ti: str, krn: str, key_type:
 @_vending_errors
 def meters_list(account_no: str | None, as_json: bool) -> None:
     """List STS meters (optionally of one account)."""
-    from vending.meters import list_meters
+    from vouchers.vending.meters import list_meters
     from voucherctl import context
 
     with context.sessions().begin() as s:
@@ -386,7 +386,7 @@ def meters_deactivate(pan: str, reason: str, as_json: bool) -> None:
 
     Its vend log, key change history and TID record are kept.
     """
-    from vending.meters import deactivate_meter
+    from vouchers.vending.meters import deactivate_meter
     from voucherctl import context
 
     with context.sessions().begin() as s:
@@ -402,7 +402,7 @@ def meters_deactivate(pan: str, reason: str, as_json: bool) -> None:
 @_vending_errors
 def meters_reactivate(pan: str, reason: str, as_json: bool) -> None:
     """Put a deactivated METER back in service (its account must be prepaid with no other active STS meter)."""
-    from vending.meters import reactivate_meter
+    from vouchers.vending.meters import reactivate_meter
     from voucherctl import context
 
     with context.sessions().begin() as s:
@@ -441,7 +441,7 @@ def meters_rekey(pan: str, sgc: str | None, ti: str | None, krn: str | None, key
     The tokens are encrypted under the meter's current key; vends after this use the new one.
     Both vending keys (current and new SGC/KRN/KT) must be in the key store.
     """
-    from vending.rekey import change_key
+    from vouchers.vending.rekey import change_key
     from voucherctl import context
 
     def opt(text: str | None, option: str, low: int, high: int, digits: int) -> int | None:
@@ -488,8 +488,8 @@ def vending_key_import(hex_file: TextIO | None, hex_key: str | None, generate: b
     """Seal a vending key into the key store (the key is never printed)."""
     import secrets
 
-    from keystore.vending_keys import VENDING_KEY_BYTES, VendingKeyId, store_vending_key
-    from sts.dkga04 import parse_hex_key
+    from vouchers.keystore.vending_keys import VENDING_KEY_BYTES, VendingKeyId, store_vending_key
+    from vouchers.sts.dkga04 import parse_hex_key
     from voucherctl import context
 
     if sum((hex_file is not None, hex_key is not None, generate)) != 1:
@@ -515,7 +515,7 @@ def vending_key_import(hex_file: TextIO | None, hex_key: str | None, generate: b
 @_vending_errors
 def vending_key_list(as_json: bool) -> None:
     """The vending keys in the key store (identifiers only)."""
-    from keystore.vending_keys import list_vending_keys
+    from vouchers.keystore.vending_keys import list_vending_keys
     from voucherctl import context
 
     keys = [k.as_dict() for k in list_vending_keys(context.key_store())]
@@ -524,7 +524,7 @@ def vending_key_list(as_json: bool) -> None:
 
 
 def _backend() -> Any:
-    from vending.keys import software_backend
+    from vouchers.vending.keys import software_backend
     from voucherctl import context
 
     return software_backend(context.key_store(), context.passphrase())
@@ -533,7 +533,7 @@ def _backend() -> Any:
 def _catalog() -> Any:
     import os
 
-    from tariffs import load_catalog
+    from vouchers.tariffs import load_catalog
 
     return load_catalog(os.environ.get("VOUCHER_TARIFF_DIR") or None)
 
@@ -559,8 +559,8 @@ def vend_cmd(account_no: str, amount: str, channel: str, ref: str | None, pan: s
     """
     import secrets
 
-    from ledger.payments import post_payment
-    from vending.service import vend_for_credit
+    from vouchers.books.payments import post_payment
+    from vouchers.vending.service import vend_for_credit
     from voucherctl import context
     from vouchers.errors import InvalidMoney
     from vouchers.money import format_amount, parse_positive_amount
@@ -596,11 +596,11 @@ def vend_cmd(account_no: str, amount: str, channel: str, ref: str | None, pan: s
 @_vending_errors
 def reprint_cmd(pan: str, key_change: bool, receipt: Path | None, lang: str, as_json: bool) -> None:
     """The meter's last token again (a meter accepts each TID once, so this cannot add credit)."""
-    from vending.service import reprint_last
+    from vouchers.vending.service import reprint_last
     from voucherctl import context
 
     if key_change:
-        from vending.rekey import reprint_key_change
+        from vouchers.vending.rekey import reprint_key_change
 
         backend = _backend()
         with context.sessions().begin() as s:
@@ -627,7 +627,7 @@ def reprint_cmd(pan: str, key_change: bool, receipt: Path | None, lang: str, as_
 @_vending_errors
 def engineering_cmd(pan: str, kind: str, watts: str | None, as_json: bool) -> None:
     """Class 2 engineering tokens, through the same TID record and vend log as credit."""
-    from vending.service import vend_engineering
+    from vouchers.vending.service import vend_engineering
     from voucherctl import context
 
     if (kind == "max-power") != (watts is not None):

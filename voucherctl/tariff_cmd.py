@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from tariffs import (
+from vouchers.tariffs import (
     Catalog,
     Quote,
     Tariff,
@@ -25,7 +25,7 @@ from tariffs import (
     load_catalog,
     quote,
 )
-from tariffs.quantities import format_decimal, parse_amount, parse_kwh
+from vouchers.tariffs.quantities import format_decimal, parse_amount, parse_kwh
 from voucherctl.output import CliError, emit, json_option
 
 F = TypeVar("F", bound=Callable[..., Any])

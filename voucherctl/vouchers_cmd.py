@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from ledger import voucher_books
+from vouchers.books import voucher_books
 from voucherctl import context
 from voucherctl.ledger_cmd import money, parse_date, today
 from voucherctl.output import OPERATOR, emit, json_option

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from ledger.customers import customer_summary
-from ledger.errors import UnknownAccount as LedgerUnknownAccount
+from vouchers.books.customers import customer_summary
+from vouchers.books.errors import UnknownAccount as LedgerUnknownAccount
 from redeem_api.errors import UnknownAccount
 from redeem_api.http import json_response, now, require_roles, valid_account_no
 from redeem_api.metering_support import kwh_document

@@ -22,9 +22,9 @@ from typing import Any
 from flask import Blueprint, request
 from sqlalchemy.exc import IntegrityError
 
-from metering import cost_control
-from metering.errors import InvalidReading, OrderNotFound, OrderStateError, ReadingsRejected
-from metering.readings import ReadingInput, reading_input, record_readings
+from vouchers.metering import cost_control
+from vouchers.metering.errors import InvalidReading, OrderNotFound, OrderStateError, ReadingsRejected
+from vouchers.metering.readings import ReadingInput, reading_input, record_readings
 from redeem_api import idempotency
 from redeem_api.errors import ApiError, Conflict, NotFound, ValidationFailed
 from redeem_api.http import (

@@ -14,11 +14,11 @@ import json
 from flask import Blueprint, request
 from sqlalchemy import insert
 
-from ledger.csvformat import EARLIEST_PAID_AT
-from ledger.errors import CurrencyMismatch, InvalidPayment, PaymentConflict, UnknownChannel
-from ledger.errors import UnknownAccount as LedgerUnknownAccount
-from ledger.payments import post_payment, validate_amount, validate_ref
-from metering import money_in
+from vouchers.books.csvformat import EARLIEST_PAID_AT
+from vouchers.books.errors import CurrencyMismatch, InvalidPayment, PaymentConflict, UnknownChannel
+from vouchers.books.errors import UnknownAccount as LedgerUnknownAccount
+from vouchers.books.payments import post_payment, validate_amount, validate_ref
+from vouchers.metering import money_in
 from redeem_api import idempotency
 from redeem_api.errors import ApiError, Conflict, Forbidden, UnknownAccount, ValidationFailed
 from redeem_api.http import (
@@ -33,7 +33,7 @@ from redeem_api.http import (
 )
 from redeem_api.metering_support import kwh_document, support
 from redeem_api.sts_support import add_sts
-from storage.api_models import OutboxMessage
+from vouchers.storage.api_models import OutboxMessage
 from vouchers.errors import InvalidMoney
 from vouchers.money import format_amount, parse_positive_amount
 

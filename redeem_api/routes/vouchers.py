@@ -14,8 +14,8 @@ import datetime as dt
 from flask import Blueprint, request
 from sqlalchemy import select
 
-from ledger.errors import ActivationError, BatchNotFound, InvalidDistributor
-from ledger.voucher_books import activate
+from vouchers.books.errors import ActivationError, BatchNotFound, InvalidDistributor
+from vouchers.books.voucher_books import activate
 from redeem_api import idempotency
 from redeem_api.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed, VoucherNotFound
 from redeem_api.http import (
@@ -29,7 +29,7 @@ from redeem_api.http import (
     today,
 )
 from redeem_api.state import db
-from storage.models import Batch, Voucher
+from vouchers.storage.models import Batch, Voucher
 from vouchers.errors import InvalidSerial
 from vouchers.money import format_amount
 from vouchers.serials import Serial, parse_batch_id

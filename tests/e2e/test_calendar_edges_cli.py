@@ -13,9 +13,9 @@ import zoneinfo
 
 import pytest
 
-from storage.db import make_engine, session_factory
+from vouchers.storage.db import make_engine, session_factory
 from tests.inprocess_cli import in_process_cli
-from tests.integration.ledger.conftest import make_batch
+from tests.integration.books.conftest import make_batch
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from ledger import energy_sales, payments
-from storage.db import make_engine, session_factory
-from tests.integration.ledger.conftest import make_batch
+from vouchers.books import energy_sales, payments
+from vouchers.storage.db import make_engine, session_factory
+from tests.integration.books.conftest import make_batch
 from tests.inprocess_cli import in_process_cli
 from voucherctl import context
 
-ALIPAY_SAMPLE = Path(__file__).parents[1] / "vectors" / "ledger" / "alipay_bill_20261125.csv"
+ALIPAY_SAMPLE = Path(__file__).parents[1] / "vectors" / "books" / "alipay_bill_20261125.csv"
 HEADER = "external_ref,account_no,amount,currency,paid_at\n"
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 
@@ -298,7 +298,7 @@ def test_report_outputs_are_written_all_or_none(cli, tmp_path, monkeypatch):
           "cannot write")
     assert sorted(p.name for p in out.iterdir()) == ["file"]
 
-    from ledger.reports import pdf as pdf_module
+    from vouchers.books.reports import pdf as pdf_module
 
     def disk_full(path, **kwargs):
         Path(path).write_bytes(b"%PDF-partial")

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from keystore.store import KeyStore
-from keystore.vending_keys import VendingKeyId, load_vending_key
-from sts.decoder import decode_token
-from sts.dkga04 import MeterKeyParams, derive_decoder_key
-from sts.pan import MeterPan
-from sts.tid import BaseDate
+from vouchers.keystore.store import KeyStore
+from vouchers.keystore.vending_keys import VendingKeyId, load_vending_key
+from vouchers.sts.decoder import decode_token
+from vouchers.sts.dkga04 import MeterKeyParams, derive_decoder_key
+from vouchers.sts.pan import MeterPan
+from vouchers.sts.tid import BaseDate
 from tests.conftest import cheap_sealing
 from voucherctl import context
 from voucherctl import main as voucherctl_main

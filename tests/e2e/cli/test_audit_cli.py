@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine, text
 
-from storage.audit_checkpoint import Checkpoint, sign
+from vouchers.storage.audit_checkpoint import Checkpoint, sign
 from tests.audit_forgery import rewrite_and_rechain, truncate_from
 
 from .conftest import Cli, Result

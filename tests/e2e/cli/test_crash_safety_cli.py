@@ -8,7 +8,7 @@ import time
 
 from sqlalchemy import create_engine, func, select
 
-from storage.models import Batch, Voucher
+from vouchers.storage.models import Batch, Voucher
 
 from .conftest import VOUCHERCTL
 

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from storage.db import make_engine, session_factory
-from storage.models import AuditEvent
+from vouchers.storage.db import make_engine, session_factory
+from vouchers.storage.models import AuditEvent
 from tests.conftest import cheap_sealing
 from tests.inprocess_cli import in_process_cli
 

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from storage.models import Batch, Voucher
+from vouchers.storage.models import Batch, Voucher
 from vouchers.codes import normalize_code
 from vouchers.keyring import KeyRing
 from vouchers.token import verify_token

@@ -7,9 +7,9 @@ import json
 import pytest
 from sqlalchemy import select
 
-from storage.api_models import IdempotencyRecord, OutboxMessage
-from storage.db import make_engine, session_factory
-from storage.metering_models import MeteringNotification
+from vouchers.storage.api_models import IdempotencyRecord, OutboxMessage
+from vouchers.storage.db import make_engine, session_factory
+from vouchers.storage.metering_models import MeteringNotification
 
 STS = json.dumps({"template": "sts_token", "payment_id": "P1", "amount": "50.00", "currency": "CNY",
                   "sts": {"token": "5938 6323 4721 3742 6967", "kwh": "90.1"}})

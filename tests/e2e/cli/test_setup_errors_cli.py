@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from storage.db import make_engine
+from vouchers.storage.db import make_engine
 from tests.conftest import cheap_sealing
 from voucherctl import context
 from voucherctl.main import main

@@ -24,8 +24,8 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
 )
 
 from redeem_api.state import EXTENSION  # noqa: E402
-from storage.db import make_engine  # noqa: E402
-from storage.migrate import upgrade_to_head  # noqa: E402
+from vouchers.storage.db import make_engine  # noqa: E402
+from vouchers.storage.migrate import upgrade_to_head  # noqa: E402
 from tests.integration.redeem_api.world import (  # noqa: E402
     ACCOUNT_CLEAN,
     ACCOUNT_METERED,

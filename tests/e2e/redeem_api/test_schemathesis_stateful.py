@@ -30,8 +30,8 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis import GenerationMode  # noqa: E402
 
 from redeem_api.state import EXTENSION  # noqa: E402
-from storage.db import make_engine  # noqa: E402
-from storage.migrate import upgrade_to_head  # noqa: E402
+from vouchers.storage.db import make_engine  # noqa: E402
+from vouchers.storage.migrate import upgrade_to_head  # noqa: E402
 from tests.integration.redeem_api.world import ACCOUNT_CLEAN, ACCOUNT_METERED, build_world  # noqa: E402
 
 from .test_schemathesis import CHECKS, NOW, ROLE_FOR  # noqa: E402

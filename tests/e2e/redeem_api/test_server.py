@@ -9,9 +9,9 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from storage.api_models import Redemption
-from storage.ledger_models import LedgerPosting, LedgerTransaction
-from storage.models import Voucher
+from vouchers.storage.api_models import Redemption
+from vouchers.storage.ledger_models import LedgerPosting, LedgerTransaction
+from vouchers.storage.models import Voucher
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, fresh_key
 from vouchers.codes import generate_code
 

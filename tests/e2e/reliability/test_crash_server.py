@@ -19,9 +19,9 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from storage.api_models import Redemption
-from storage.ledger_models import LedgerTransaction, Payment
-from storage.models import Voucher
+from vouchers.storage.api_models import Redemption
+from vouchers.storage.ledger_models import LedgerTransaction, Payment
+from vouchers.storage.models import Voucher
 
 from .conftest import Answer, post, voucherctl
 

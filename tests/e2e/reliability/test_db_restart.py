@@ -13,8 +13,8 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import Pool
 
-from storage.api_models import Redemption
-from storage.ledger_models import LedgerTransaction, Payment
+from vouchers.storage.api_models import Redemption
+from vouchers.storage.ledger_models import LedgerTransaction, Payment
 
 from .conftest import post, voucherctl
 

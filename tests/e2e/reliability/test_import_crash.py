@@ -10,7 +10,7 @@ import time
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from storage.ledger_models import Payment, PaymentImport
+from vouchers.storage.ledger_models import Payment, PaymentImport
 
 from .conftest import VOUCHERCTL, server_env, voucherctl
 

@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from storage.api_models import FraudAlert
+from vouchers.storage.api_models import FraudAlert
 from tests.integration.redeem_api.world import ACCOUNT_CLEAN, PASSPHRASE
 
 from .conftest import post, server_env, voucherctl

@@ -12,7 +12,7 @@ import time
 
 import requests
 
-from storage.api_models import Redemption
+from vouchers.storage.api_models import Redemption
 from tests.integration.redeem_api.world import ACCOUNT_CLEAN, fresh_key
 
 from .conftest import post

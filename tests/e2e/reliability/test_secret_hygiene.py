@@ -10,7 +10,7 @@ import os
 import requests
 
 from issuer.cardstore import card_file_path, read_cards
-from keystore.store import KeyStore
+from vouchers.keystore.store import KeyStore
 
 from .conftest import (
     VOUCHERCTL,  # noqa: F401

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from issuer.batches import BatchRequest, BatchSummary, create_batch
 from issuer.signing_keys import create_key
-from keystore.store import KeyStore
+from vouchers.keystore.store import KeyStore
 from tests.conftest import cheap_sealing
 
 PASSPHRASE = "correct horse battery staple"

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from issuer.batches import approve_batch, get_batch, void_batch
 from issuer.cardstore import card_file_path, read_cards
 from issuer.errors import BatchStateError, MakerCheckerViolation
-from storage.audit import verify_chain
-from storage.models import AuditEvent, Batch, Voucher
+from vouchers.storage.audit import verify_chain
+from vouchers.storage.models import AuditEvent, Batch, Voucher
 from vouchers.codes import code_hash, generate_code, group_code
 from vouchers.serials import Serial
 from vouchers.token import verify_token
@@ -184,7 +184,7 @@ def test_ship_and_close_destroys_card_file(issuer, now):
 
 def test_a_damaged_or_foreign_card_file_is_a_clear_card_store_error(issuer, tmp_path):
     from issuer.errors import CardStoreError
-    from keystore.store import KeyStore
+    from vouchers.keystore.store import KeyStore
     from tests.conftest import cheap_sealing
 
     summary = issuer.create(count=3)

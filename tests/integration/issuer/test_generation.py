@@ -13,7 +13,7 @@ from sqlalchemy import text
 from issuer.cardstore import CSV_HEADER, card_csv_line, parse_card_line
 from issuer.generation import COPY, ROWS, BatchSpec, CardFactory
 from issuer.streams import IterReader, decrypt_chunks, encrypt_stream
-from storage.bulk import insert_voucher_rows, sqlite_bulk_cache
+from vouchers.storage.bulk import insert_voucher_rows, sqlite_bulk_cache
 from vouchers.claims import VoucherClaims
 from vouchers.codes import code_hash, generate_codes
 from vouchers.money import format_amount

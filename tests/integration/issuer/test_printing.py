@@ -13,7 +13,7 @@ from sqlalchemy import select
 from issuer.batches import approve_batch, void_batch
 from issuer.errors import BatchStateError
 from issuer.printing import PrintRefused, print_batch
-from storage.models import AuditEvent, Batch, PrintJob
+from vouchers.storage.models import AuditEvent, Batch, PrintJob
 from vouchers.token import verify_token
 
 

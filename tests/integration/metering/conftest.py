@@ -9,15 +9,15 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger import customers
-from ledger.payments import PaymentResult, post_payment
-from metering import billing
-from metering.accounts import assign_tariff
-from metering.config import MeteringConfig
-from metering.readings import ReadingInput, RecordResult, record_readings
-from metering.units import parse_register
-from storage.sts_models import StsMeter
-from tariffs import Catalog, load_catalog
+from vouchers.books import customers
+from vouchers.books.payments import PaymentResult, post_payment
+from vouchers.metering import billing
+from vouchers.metering.accounts import assign_tariff
+from vouchers.metering.config import MeteringConfig
+from vouchers.metering.readings import ReadingInput, RecordResult, record_readings
+from vouchers.metering.units import parse_register
+from vouchers.storage.sts_models import StsMeter
+from vouchers.tariffs import Catalog, load_catalog
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 CATALOG = load_catalog()

@@ -7,20 +7,20 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from ledger import customers
-from ledger.errors import UnknownAccount
-from metering.accounts import assign_tariff, get_assignment
-from metering.errors import (
+from vouchers.books import customers
+from vouchers.books.errors import UnknownAccount
+from vouchers.metering.accounts import assign_tariff, get_assignment
+from vouchers.metering.errors import (
     InvalidAssignment,
     MeterInUse,
     NotAssigned,
     ReadingsRejected,
     UnknownTariff,
 )
-from metering.readings import import_readings_file
-from storage.ledger_models import LedgerPosting
-from storage.metering_models import MeteringAccount, MeteringBill, MeterReading
-from storage.models import AuditEvent
+from vouchers.metering.readings import import_readings_file
+from vouchers.storage.ledger_models import LedgerPosting
+from vouchers.storage.metering_models import MeteringAccount, MeteringBill, MeterReading
+from vouchers.storage.models import AuditEvent
 from tests.integration.metering.conftest import World, at
 
 

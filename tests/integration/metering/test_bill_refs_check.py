@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from ledger import customers
-from metering.bulk import copy_rows
-from storage.migrate import MIGRATIONS
+from vouchers.books import customers
+from vouchers.metering.bulk import copy_rows
+from vouchers.storage.migrate import MIGRATIONS
 from tests.conftest import _truncate_all
-from tests.integration.ledger.test_payment_refs_check import _transaction_ids_with_a_gap
+from tests.integration.books.test_payment_refs_check import _transaction_ids_with_a_gap
 
 METERING_REFUSED = "metering bills refer to an unknown account, billing run, ledger bill or journal transaction"
 LEDGER_REFUSED = "ledger bills refer to an unknown customer or journal transaction"

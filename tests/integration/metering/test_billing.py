@@ -8,16 +8,16 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from ledger import chart
-from ledger.accounts import balance
-from ledger.verify import verify
-from metering import billing
-from metering import positions as pos
-from metering.errors import InvalidPeriod
-from metering.pricing import ReadingUse, Terms, compute_bill
-from storage.ledger_models import CustomerBill, LedgerPosting, LedgerTransaction
-from storage.metering_models import BillingException, BillingRun, MeteringBill
-from tariffs import Catalog
+from vouchers.books import chart
+from vouchers.books.accounts import balance
+from vouchers.books.verify import verify
+from vouchers.metering import billing
+from vouchers.metering import positions as pos
+from vouchers.metering.errors import InvalidPeriod
+from vouchers.metering.pricing import ReadingUse, Terms, compute_bill
+from vouchers.storage.ledger_models import CustomerBill, LedgerPosting, LedgerTransaction
+from vouchers.storage.metering_models import BillingException, BillingRun, MeteringBill
+from vouchers.tariffs import Catalog
 from tests.integration.metering.conftest import World, at, yuan
 
 
@@ -173,13 +173,13 @@ def test_due_dates_and_prepaid_cover(world: World) -> None:
 
 def test_prepaid_credit_pays_older_bills_first(world: World) -> None:
     """Arrears first: a credit beside an open bill pays the old bill before the new one."""
-    from ledger import customers
+    from vouchers.books import customers
 
     world.customer("OLD", opening=("2026-10-01", "0"))
     with world.sessions.begin() as s:
         customers.issue_bill(s, "OLD", 3000, due_date=dt.date(2026, 9, 30), bill_ref="legacy", now=at("2026-10-01"))
     # a refund-like credit straight onto the prepaid balance, beside the open bill
-    from ledger import journal
+    from vouchers.books import journal
     with world.sessions.begin() as s:
         journal.post(s, journal.Entry("adjustment", "test", "credit-1",
                                       (journal.debit(chart.BANK, 5000, "CNY"),
@@ -204,9 +204,9 @@ def test_bad_periods(world: World) -> None:
 
 def test_bulk_posting_and_the_books_share_one_commit_hook(world: World) -> None:
     """bulk.post_legs defers shared rows exactly like journal.add_postings: applied once, at commit."""
-    from ledger import journal
-    from ledger.accounts import ensure_accounts
-    from metering import bulk
+    from vouchers.books import journal
+    from vouchers.books.accounts import ensure_accounts
+    from vouchers.metering import bulk
 
     world.customer("S1", mode="prepaid", opening=("2026-10-01", "0"))
     world.pay("S1", "10.00", "2026-10-02")

@@ -6,9 +6,9 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from ledger.verify import verify
-from storage.ledger_models import LedgerPosting
-from storage.metering_models import MeteringBill
+from vouchers.books.verify import verify
+from vouchers.storage.ledger_models import LedgerPosting
+from vouchers.storage.metering_models import MeteringBill
 from tests.integration.metering.conftest import World
 
 
@@ -61,7 +61,7 @@ def _bills(world: World) -> list[MeteringBill]:
 
 
 def _ledger_ids(session, account_no: str) -> list[int]:  # type: ignore[no-untyped-def]
-    from storage.ledger_models import CustomerAccount
+    from vouchers.storage.ledger_models import CustomerAccount
 
     customer = session.execute(select(CustomerAccount).where(CustomerAccount.account_no == account_no)).scalar_one()
     return [customer.arrears_account_id, customer.prepaid_account_id]
@@ -71,9 +71,9 @@ def test_after_the_keypad_meter_is_taken_out_only_later_readings_are_charged(wor
     """A keypad meter served until 15 October (a reading of 100 kWh on the 10th was bought with tokens), then
     the account went back to being read: the October bill and the estimate before it charge only the 50 kWh
     read after that day, from the day the keypad meter stopped."""
-    from metering import prepaid
+    from vouchers.metering import prepaid
     from tests.integration.metering.conftest import at
-    from vending.meters import deactivate_meter
+    from vouchers.vending.meters import deactivate_meter
 
     for no in ("KD", "RD"):  # KD: keypad meter until the 15th; RD: the same readings, never a keypad meter
         world.customer(no, mode="prepaid", opening=("2026-10-01", "0"))

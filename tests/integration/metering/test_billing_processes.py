@@ -10,10 +10,10 @@ from concurrent.futures.process import BrokenProcessPool
 import pytest
 from sqlalchemy import func, select, text
 
-from metering import billing
-from metering import positions as pos
-from storage.metering_models import BillingRun, MeteringBill
-from tariffs import Catalog
+from vouchers.metering import billing
+from vouchers.metering import positions as pos
+from vouchers.storage.metering_models import BillingRun, MeteringBill
+from vouchers.tariffs import Catalog
 from tests.integration.metering.conftest import World, at
 from tests.integration.metering.test_billing import _population, _revenue, _verify
 

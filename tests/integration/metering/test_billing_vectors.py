@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.verify import verify
+from vouchers.books.verify import verify
 from tests.integration.metering.conftest import World, at, yuan
 from tests.unit.tariffs import reference
 

@@ -5,13 +5,13 @@ import pytest
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import OperationalError
 
-from ledger import chart, journal
-from ledger.accounts import balance, ensure_accounts
-from ledger.errors import InvalidPosting, UnbalancedTransaction
-from ledger.verify import verify
-from metering import bulk
-from metering import positions as pos
-from storage.ledger_models import CustomerAccount, LedgerPosting
+from vouchers.books import chart, journal
+from vouchers.books.accounts import balance, ensure_accounts
+from vouchers.books.errors import InvalidPosting, UnbalancedTransaction
+from vouchers.books.verify import verify
+from vouchers.metering import bulk
+from vouchers.metering import positions as pos
+from vouchers.storage.ledger_models import CustomerAccount, LedgerPosting
 from tests.integration.metering.conftest import World, at
 
 

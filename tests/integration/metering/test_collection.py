@@ -23,8 +23,8 @@ import io
 
 import pytest
 
-from ledger import customers
-from metering import collection, late_fees
+from vouchers.books import customers
+from vouchers.metering import collection, late_fees
 from tests.integration.metering.conftest import World, at
 
 

@@ -5,9 +5,9 @@ import datetime as dt
 
 import pytest
 
-from metering import cost_control as cc
-from metering.errors import OrderNotFound, OrderStateError
-from storage.metering_models import CostControlState
+from vouchers.metering import cost_control as cc
+from vouchers.metering.errors import OrderNotFound, OrderStateError
+from vouchers.storage.metering_models import CostControlState
 from tests.integration.metering.conftest import World, at
 
 

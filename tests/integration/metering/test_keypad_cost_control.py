@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from metering import collection, money_in, prepaid
-from metering import cost_control as cc
-from storage.metering_models import CostControlOrder, CostControlState, MeteringNotification
+from vouchers.metering import collection, money_in, prepaid
+from vouchers.metering import cost_control as cc
+from vouchers.storage.metering_models import CostControlOrder, CostControlState, MeteringNotification
 from tests.integration.metering.conftest import World, at
 
 

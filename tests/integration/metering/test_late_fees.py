@@ -8,13 +8,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from ledger import chart
-from ledger.accounts import normal_balance
-from ledger.verify import verify
-from metering import late_fees
-from metering.errors import InvalidPeriod
-from storage.metering_models import LateFeeCharge
-from tariffs import Catalog, LateFeeSchedule
+from vouchers.books import chart
+from vouchers.books.accounts import normal_balance
+from vouchers.books.verify import verify
+from vouchers.metering import late_fees
+from vouchers.metering.errors import InvalidPeriod
+from vouchers.storage.metering_models import LateFeeCharge
+from vouchers.tariffs import Catalog, LateFeeSchedule
 from tests.integration.metering.conftest import World, at, yuan
 from tests.unit.tariffs import reference
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ledger.customers import create_customer
-from metering import cost_control as cc
-from metering import late_fees, money_in
-from storage.metering_models import CostControlState, LateFeeCharge
+from vouchers.books.customers import create_customer
+from vouchers.metering import cost_control as cc
+from vouchers.metering import late_fees, money_in
+from vouchers.storage.metering_models import CostControlState, LateFeeCharge
 from tests.integration.metering.conftest import World, at
 from tests.inprocess_cli import in_process_cli
 
@@ -86,7 +86,7 @@ def test_import_charges_late_fees_and_orders_reconnections(world: World, account
 
 
 def test_pending_in_import_reads_only_the_accounts_with_something_pending(world: World, accounts, tmp_path) -> None:
-    from ledger import formats
+    from vouchers.books import formats
 
     with world.sessions.begin() as s:
         result = formats.import_payments(s, "bank_debit", _file(tmp_path), now=NOW, actor="test")

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from ledger import customers
-from metering import billing, collection, pdf, prepaid
+from vouchers.books import customers
+from vouchers.metering import billing, collection, pdf, prepaid
 from tests.integration.metering.conftest import World, at
 
 
@@ -83,7 +83,7 @@ def test_bill_and_report_pdfs_render_with_embedded_fonts(world: World, tmp_path,
 
 
 def test_unknown_language_refused(world: World) -> None:
-    from metering.errors import ReportError
+    from vouchers.metering.errors import ReportError
 
     world.customer("P", opening=("2026-03-01", "0"))
     world.read("P", "2026-03-31", "10")

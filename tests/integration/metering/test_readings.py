@@ -7,9 +7,9 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from metering.errors import InvalidAssignment, ReadingsRejected
-from metering.readings import RecordResult, import_readings_file
-from storage.metering_models import Meter, MeteringAccount, MeterReading, ReadingImport
+from vouchers.metering.errors import InvalidAssignment, ReadingsRejected
+from vouchers.metering.readings import RecordResult, import_readings_file
+from vouchers.storage.metering_models import Meter, MeteringAccount, MeterReading, ReadingImport
 from tests.integration.metering.conftest import World, at
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from alembic import command
 from sqlalchemy import inspect
 
-from storage.migrate import _config, upgrade_to_head
+from vouchers.storage.migrate import _config, upgrade_to_head
 
 
 def _columns(engine) -> set[str]:

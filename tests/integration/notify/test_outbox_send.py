@@ -8,11 +8,11 @@ import time
 import pytest
 from sqlalchemy import select
 
-from notify import outbox
-from notify.errors import GatewayError
-from notify.gateway import FileSink, SmsMessage
-from storage.api_models import OutboxMessage
-from storage.metering_models import MeteringNotification
+from vouchers.notify import outbox
+from vouchers.notify.errors import GatewayError
+from vouchers.notify.gateway import FileSink, SmsMessage
+from vouchers.storage.api_models import OutboxMessage
+from vouchers.storage.metering_models import MeteringNotification
 
 TOKEN = "59386323472137426967"
 

@@ -7,9 +7,9 @@ import re
 import pytest
 from sqlalchemy import func, select, update
 
-from storage.api_models import OutboxMessage, Redemption
-from storage.ledger_models import CustomerAccount, LedgerAccount, LedgerPosting, LedgerTransaction, Payment
-from storage.models import AuditEvent, Voucher
+from vouchers.storage.api_models import OutboxMessage, Redemption
+from vouchers.storage.ledger_models import CustomerAccount, LedgerAccount, LedgerPosting, LedgerTransaction, Payment
+from vouchers.storage.models import AuditEvent, Voucher
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, auth, fresh_key
 
 STABLE = re.compile(r"^[a-z][a-z0-9_]+$")

@@ -6,10 +6,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from metering import cost_control
-from metering.config import MeteringConfig
-from storage.metering_models import CostControlState, Meter, MeteringAccount, MeterReading
-from tariffs import load_catalog
+from vouchers.metering import cost_control
+from vouchers.metering.config import MeteringConfig
+from vouchers.storage.metering_models import CostControlState, Meter, MeteringAccount, MeterReading
+from vouchers.tariffs import load_catalog
 from tests.integration.redeem_api.world import ACCOUNT_METERED, auth, fresh_key
 
 METER = f"M{ACCOUNT_METERED}"
@@ -172,7 +172,7 @@ def _local(day: str, hour: int) -> dt.datetime:
 def disconnect_order(client, world, clock, metered):
     """A prepaid account that ran dry: 100 kWh (49.83) against 10.00, noticed on the 20th, cut on the 21st."""
     with world.sessions.begin() as s:
-        from ledger.payments import post_payment
+        from vouchers.books.payments import post_payment
 
         post_payment(s, "counter_cash", ACCOUNT_METERED, 1000, "P-1", _local("2026-11-02", 9), _local("2026-11-02", 9))
     assert _post(client, world, [_reading("2026-11-19", "200")]).status_code == 201
@@ -256,8 +256,8 @@ def test_bad_acknowledgements_are_400(client, world, body):
 
 def test_a_first_reading_whose_peak_and_valley_do_not_make_up_the_register_is_refused(client, world):
     """An account set up without an opening reading: its first reading is the registers' baseline."""
-    from ledger.customers import create_customer
-    from metering.accounts import assign_tariff
+    from vouchers.books.customers import create_customer
+    from vouchers.metering.accounts import assign_tariff
 
     with world.sessions.begin() as s:
         create_customer(s, "3100000009", "time of use", now=world.now)

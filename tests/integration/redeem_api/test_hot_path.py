@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import event, exc, func, select, text
 
 from redeem_api.state import EXTENSION
-from storage.api_models import IdempotencyRecord, Redemption
-from storage.audit import record, verify_chain
-from storage.commit_hooks import AUDIT_CHAIN, at_commit
-from storage.models import AuditEvent
+from vouchers.storage.api_models import IdempotencyRecord, Redemption
+from vouchers.storage.audit import record, verify_chain
+from vouchers.storage.commit_hooks import AUDIT_CHAIN, at_commit
+from vouchers.storage.models import AuditEvent
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, auth, fresh_key
 
 URL = "/api/v1/redemptions"

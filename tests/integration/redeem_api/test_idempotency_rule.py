@@ -14,7 +14,7 @@ import time
 import pytest
 from sqlalchemy import create_engine, text
 
-from storage.api_models import IdempotencyRecord, Redemption
+from vouchers.storage.api_models import IdempotencyRecord, Redemption
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, auth
 
 URL = "/api/v1/redemptions"

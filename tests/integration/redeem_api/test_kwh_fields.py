@@ -7,9 +7,9 @@ import json
 import pytest
 from sqlalchemy import select
 
-from metering.prepaid import kwh_fields
-from storage.api_models import OutboxMessage
-from tariffs import load_catalog
+from vouchers.metering.prepaid import kwh_fields
+from vouchers.storage.api_models import OutboxMessage
+from vouchers.tariffs import load_catalog
 from tests.integration.redeem_api.test_web_page import open_form, submit
 from tests.integration.redeem_api.world import ACCOUNT_CLEAN, ACCOUNT_METERED, auth, fresh_key
 from vouchers.codes import group_code
@@ -27,7 +27,7 @@ def prepaid(world):
 
 
 def _read(world, day: str, value: str) -> None:
-    from metering.readings import reading_input, record_readings
+    from vouchers.metering.readings import reading_input, record_readings
 
     with world.sessions.begin() as s:
         record_readings(s, [reading_input(account_no=ACCOUNT_METERED, meter=f"M{ACCOUNT_METERED}",

@@ -5,8 +5,8 @@ import pytest
 from sqlalchemy import event, exc, insert
 
 from redeem_api.state import EXTENSION
-from storage.api_models import OutboxMessage, Redemption
-from storage.commit_hooks import insert_at_commit
+from vouchers.storage.api_models import OutboxMessage, Redemption
+from vouchers.storage.commit_hooks import insert_at_commit
 from tests.integration.redeem_api.world import ACCOUNT_CLEAN, auth, fresh_key
 
 URL = "/api/v1/redemptions"

@@ -13,12 +13,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from metering import cost_control
-from metering.billing import run_billing
-from metering.config import MeteringConfig
-from metering.readings import reading_input, record_readings
-from storage.metering_models import CostControlState, LateFeeCharge, LateFeeState
-from tariffs import load_catalog
+from vouchers.metering import cost_control
+from vouchers.metering.billing import run_billing
+from vouchers.metering.config import MeteringConfig
+from vouchers.metering.readings import reading_input, record_readings
+from vouchers.storage.metering_models import CostControlState, LateFeeCharge, LateFeeState
+from vouchers.tariffs import load_catalog
 from tests.integration.redeem_api.world import auth, fresh_key
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))

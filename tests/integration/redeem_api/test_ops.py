@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from redeem_api.state import EXTENSION
-from storage.db import make_engine
-from storage.migrate import upgrade_to_head
+from vouchers.storage.db import make_engine
+from vouchers.storage.migrate import upgrade_to_head
 from tests.conftest import drop_pg_database, scratch_pg_database
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, auth, build_world, fresh_key
 
@@ -97,7 +97,7 @@ def test_create_app_refuses_an_uninitialised_database(world, tmp_path):
 
 
 def test_create_app_refuses_a_wrong_passphrase(world):
-    from keystore.errors import WrongPassphrase
+    from vouchers.keystore.errors import WrongPassphrase
 
     with pytest.raises(WrongPassphrase):
         world.app(VOUCHER_KEY_PASSPHRASE="not the passphrase")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from storage.api_models import Redemption
-from storage.ledger_models import Payment
+from vouchers.storage.api_models import Redemption
+from vouchers.storage.ledger_models import Payment
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, auth, fresh_key
 
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from redeem_api.state import EXTENSION
-from storage.api_models import Redemption
+from vouchers.storage.api_models import Redemption
 from tests.conftest import PG_ADMIN_URL
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, auth
 

@@ -9,10 +9,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select, text
 
-from ledger.customers import create_customer
-from storage.api_models import FraudAlert, IdempotencyRecord, OutboxMessage, Redemption, ThrottleCounter
-from storage.ledger_models import LedgerPosting, LedgerTransaction
-from storage.models import AuditEvent, Voucher
+from vouchers.books.customers import create_customer
+from vouchers.storage.api_models import FraudAlert, IdempotencyRecord, OutboxMessage, Redemption, ThrottleCounter
+from vouchers.storage.ledger_models import LedgerPosting, LedgerTransaction
+from vouchers.storage.models import AuditEvent, Voucher
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, auth, fresh_key
 from vouchers.codes import generate_code, group_code
 from vouchers.token import encode_token, read_unverified

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from redeem_api.clients import revoke_client
-from storage.api_models import ApiClient
-from storage.metering_models import CostControlOrder
-from storage.models import Voucher
+from vouchers.storage.api_models import ApiClient
+from vouchers.storage.metering_models import CostControlOrder
+from vouchers.storage.models import Voucher
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, ACCOUNT_METERED, auth, fresh_key
 
 ROLES = ("terminal", "distributor", "channel", "finance", "admin", "headend")

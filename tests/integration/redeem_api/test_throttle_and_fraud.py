@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from redeem_api.state import EXTENSION
-from storage.api_models import FraudAlert, Redemption
+from vouchers.storage.api_models import FraudAlert, Redemption
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, Clock, auth, fresh_key
 from vouchers.codes import generate_code
 

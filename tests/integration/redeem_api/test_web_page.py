@@ -7,7 +7,7 @@ import pytest
 from markupsafe import escape
 
 from redeem_api.i18n import TEXT
-from storage.api_models import Redemption
+from vouchers.storage.api_models import Redemption
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, Clock
 from vouchers.codes import generate_code, group_code
 

@@ -17,13 +17,13 @@ from issuer.batches import BatchRequest, approve_batch, create_batch, void_batch
 from issuer.cardstore import card_file_path, read_cards
 from print_templates import CardRecord
 from issuer.signing_keys import create_key
-from keystore.store import KeyStore
-from ledger import stock
-from ledger.customers import create_customer, customer_summary
-from ledger.voucher_books import activate
+from vouchers.keystore.store import KeyStore
+from vouchers.books import stock
+from vouchers.books.customers import create_customer, customer_summary
+from vouchers.books.voucher_books import activate
 from redeem_api.clients import create_client
 from redeem_api.config import ApiConfig
-from storage.db import make_engine, session_factory
+from vouchers.storage.db import make_engine, session_factory
 from tests.conftest import cheap_sealing
 from vouchers.settings import Settings
 
@@ -123,10 +123,10 @@ class World:
                         opening: tuple[str, str] = ("2026-11-01", "100"), time_of_use: bool = False,
                         opening_tou: tuple[str, str] | None = None, prepaid: int = 0) -> str:
         """A customer with a tariff assignment and a meter (its opening reading is the baseline)."""
-        from ledger.payments import post_payment
-        from metering.accounts import assign_tariff
-        from metering.units import parse_register
-        from tariffs import load_catalog
+        from vouchers.books.payments import post_payment
+        from vouchers.metering.accounts import assign_tariff
+        from vouchers.metering.units import parse_register
+        from vouchers.tariffs import load_catalog
 
         opened = dt.datetime.combine(dt.date.fromisoformat(opening[0]), dt.time(9), tzinfo=self.now.tzinfo)
         with self.sessions.begin() as s:
@@ -142,7 +142,7 @@ class World:
         return account_no
 
     def void(self, batch_id: str) -> None:
-        from ledger.voucher_books import reverse_liability_for_void
+        from vouchers.books.voucher_books import reverse_liability_for_void
 
         with self.sessions.begin() as s:
             void_batch(s, batch_id, "stolen in transit", "carol", self.now,

@@ -1,11 +1,11 @@
-"""storage.audit.record: the last guard against forged audit lines, whoever the caller (both databases)."""
+"""vouchers.storage.audit.record: the last guard against forged audit lines, whoever the caller (both databases)."""
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
 
-from storage import audit
-from storage.models import AuditEvent
+from vouchers.storage import audit
+from vouchers.storage.models import AuditEvent
 from vouchers.text import InvalidText
 
 

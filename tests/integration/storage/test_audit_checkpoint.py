@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from storage.audit import GENESIS, record, verify_chain
-from storage.audit_checkpoint import Checkpoint, chain_head, compare
+from vouchers.storage.audit import GENESIS, record, verify_chain
+from vouchers.storage.audit_checkpoint import Checkpoint, chain_head, compare
 from tests.audit_forgery import rewrite_and_rechain, truncate_from
 
 AT = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc)

@@ -1,4 +1,4 @@
-"""storage.db: what the engines it builds put in their errors."""
+"""vouchers.storage.db: what the engines it builds put in their errors."""
 from __future__ import annotations
 
 import logging
@@ -6,7 +6,7 @@ import logging
 import pytest
 from sqlalchemy import exc, text
 
-from storage import hot_sql
+from vouchers.storage import hot_sql
 
 SECRET = "31415926535897932384"  # shaped like a voucher code: must never reach an error message or a log
 _FAILS = text("SELECT 1 AS n FROM no_such_table WHERE name = :secret")

@@ -1,4 +1,4 @@
-"""storage.hot_sql: the same rows, values and errors as SQLAlchemy's own execution, on both databases."""
+"""vouchers.storage.hot_sql: the same rows, values and errors as SQLAlchemy's own execution, on both databases."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,9 +6,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import String, bindparam, exc, insert, select, text, update
 
-from storage import hot_sql
-from storage.api_models import ThrottleCounter
-from storage.types import UTCDateTime
+from vouchers.storage import hot_sql
+from vouchers.storage.api_models import ThrottleCounter
+from vouchers.storage.types import UTCDateTime
 
 T = ThrottleCounter.__table__
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -82,7 +82,7 @@ def test_naive_datetimes_are_refused_as_by_the_column_type(sessions):
 
 @pytest.mark.postgres
 def test_expanding_parameters_are_not_taken(pg_engine):
-    from storage.db import session_factory
+    from vouchers.storage.db import session_factory
 
     with session_factory(pg_engine).begin() as session:
         with pytest.raises(TypeError, match="expanding"):
@@ -108,8 +108,8 @@ def test_execute_returns_the_rows_changed(sessions):
 
 @pytest.mark.postgres
 def test_python_side_defaults_are_refused_on_postgresql(pg_engine):
-    from storage.api_models import OutboxMessage
-    from storage.db import session_factory
+    from vouchers.storage.api_models import OutboxMessage
+    from vouchers.storage.db import session_factory
 
     # OutboxMessage.attempts has a Python-side default: leaving it out would need SQLAlchemy's execution
     with session_factory(pg_engine).begin() as session:

@@ -12,11 +12,11 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-import storage.api_models  # noqa: F401 - every model module registers its tables
-import storage.ledger_models  # noqa: F401
-import storage.metering_models  # noqa: F401
-import storage.sts_models  # noqa: F401
-from storage.models import Base
+import vouchers.storage.api_models  # noqa: F401 - every model module registers its tables
+import vouchers.storage.ledger_models  # noqa: F401
+import vouchers.storage.metering_models  # noqa: F401
+import vouchers.storage.sts_models  # noqa: F401
+from vouchers.storage.models import Base
 
 TRIGGER_CHECKED_FOREIGN_KEYS = {"customer_bills", "ledger_postings", "metering_bills", "payments"}
 POSTGRES_ONLY_INDEXES = {("remove_index", "ix_payments_paid_at_brin"), ("add_index", "ix_payments_channel_paid_at")}

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import pytest
-from storage.db import make_engine
-from storage.schema_version import current_revision, head_revision
+from vouchers.storage.db import make_engine
+from vouchers.storage.schema_version import current_revision, head_revision
 from tests.conftest import scratch_pg_database
 
 
@@ -32,7 +32,7 @@ def test_postgres_database_never_initialised_has_no_revision():
 def test_database_behind_the_code_is_refused_by_the_cli(tmp_path, monkeypatch):
     from alembic import command
 
-    from storage.migrate import _config, upgrade_to_head
+    from vouchers.storage.migrate import _config, upgrade_to_head
     from voucherctl import context
     from voucherctl.output import CliError
 

@@ -5,12 +5,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from keystore.store import KeyStore
-from keystore.vending_keys import VendingKeyId, store_vending_key
+from vouchers.keystore.store import KeyStore
+from vouchers.keystore.vending_keys import VendingKeyId, store_vending_key
 from tests.conftest import cheap_sealing
 from tests.integration.metering.conftest import CATALOG, World, at
-from vending.keys import software_backend
-from vending.meters import add_meter
+from vouchers.vending.keys import software_backend
+from vouchers.vending.meters import add_meter
 
 VENDING_KEY = bytes.fromhex("abababababababab949494949494949401234567")  # SPEC.md §7
 PASSPHRASE = "vending test passphrase"

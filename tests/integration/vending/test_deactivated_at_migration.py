@@ -4,10 +4,10 @@ from __future__ import annotations
 from alembic import command
 from sqlalchemy import inspect, text
 
-from storage.migrate import _config, upgrade_to_head
-from storage.sts_models import StsMeter
+from vouchers.storage.migrate import _config, upgrade_to_head
+from vouchers.storage.sts_models import StsMeter
 from tests.integration.vending.conftest import PAN, VendWorld, at
-from vending.meters import deactivate_meter
+from vouchers.vending.meters import deactivate_meter
 
 
 def _columns(engine) -> set[str]:  # type: ignore[no-untyped-def]

@@ -6,24 +6,24 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from ledger import chart, journal
-from ledger.accounts import balance
-from ledger.customers import customer_summary
-from ledger.energy_sales import (
+from vouchers.books import chart, journal
+from vouchers.books.accounts import balance
+from vouchers.books.customers import customer_summary
+from vouchers.books.energy_sales import (
     KIND,
     SOURCE,
     InsufficientPrepaid,
     book_energy_sale,
     reverse_energy_sale,
 )
-from ledger.errors import IdempotencyConflict, ReversalNotAllowed
-from ledger.payments import post_payment
-from ledger.verify import verify
-from storage.ledger_models import LedgerTransaction
-from storage.sts_models import StsMeter, StsVend
+from vouchers.books.errors import IdempotencyConflict, ReversalNotAllowed
+from vouchers.books.payments import post_payment
+from vouchers.books.verify import verify
+from vouchers.storage.ledger_models import LedgerTransaction
+from vouchers.storage.sts_models import StsMeter, StsVend
 from tests.integration.vending.conftest import ACCOUNT, CATALOG, PAN, VendWorld, at
-from vending.errors import VendingError
-from vending.service import energy_sale_ref, vend_for_credit
+from vouchers.vending.errors import VendingError
+from vouchers.vending.service import energy_sale_ref, vend_for_credit
 
 NOW = at("2026-11-26", 10)
 

@@ -7,16 +7,16 @@ import re
 import pytest
 from sqlalchemy import select
 
-from keystore.vending_keys import VendingKeyId, store_vending_key
-from metering import positions as pos
-from metering.accounts import assign_tariff
-from metering.prepaid import kwh_for_money
-from storage.api_models import OutboxMessage
-from storage.models import Voucher
-from sts.amount import kwh_to_units, representable_units, units_to_kwh
-from sts.decoder import decode_token
-from sts.dkga04 import derive_decoder_key
-from tariffs import load_catalog
+from vouchers.keystore.vending_keys import VendingKeyId, store_vending_key
+from vouchers.metering import positions as pos
+from vouchers.metering.accounts import assign_tariff
+from vouchers.metering.prepaid import kwh_for_money
+from vouchers.storage.api_models import OutboxMessage
+from vouchers.storage.models import Voucher
+from vouchers.sts.amount import kwh_to_units, representable_units, units_to_kwh
+from vouchers.sts.decoder import decode_token
+from vouchers.sts.dkga04 import derive_decoder_key
+from vouchers.tariffs import load_catalog
 from tests.integration.redeem_api.world import (
     ACCOUNT_ARREARS,
     ACCOUNT_CLEAN,
@@ -27,7 +27,7 @@ from tests.integration.redeem_api.world import (
     fresh_key,
 )
 from tests.integration.vending.conftest import PAN, VENDING_KEY
-from vending.meters import add_meter, get_meter
+from vouchers.vending.meters import add_meter, get_meter
 
 CATALOG = load_catalog()
 
@@ -91,9 +91,9 @@ def _books_after_vend(world, *, revenue):
     """The vended money left the prepaid balance for revenue, in the vend's transaction; the books verify."""
     from sqlalchemy import func
 
-    from ledger import chart
-    from ledger.verify import verify
-    from storage.ledger_models import LedgerAccount, LedgerPosting, LedgerTransaction
+    from vouchers.books import chart
+    from vouchers.books.verify import verify
+    from vouchers.storage.ledger_models import LedgerAccount, LedgerPosting, LedgerTransaction
 
     assert world.balance(ACCOUNT_CLEAN) == (0, 0)
     with world.sessions.begin() as s:
@@ -155,7 +155,7 @@ def test_web_page_shows_the_token(client, world):
 
 def test_refused_vend_refuses_the_redemption_and_moves_no_money(client, world, now):
     with world.sessions.begin() as s:
-        meter = s.get(__import__("storage.sts_models", fromlist=["StsMeter"]).StsMeter, PAN)
+        meter = s.get(__import__("vouchers.storage.sts_models", fromlist=["StsMeter"]).StsMeter, PAN)
         meter.ken = 10  # expired long ago for a 2026 TID
     card = world.cards[3]
     response = client.post("/api/v1/redemptions", json={"code": card.code, "account_no": ACCOUNT_CLEAN},
@@ -172,8 +172,8 @@ def _ledger_prepaid(world) -> int:  # type: ignore[no-untyped-def]
     """The prepaid balance straight from the postings (normal side: positive = the customer's money)."""
     from sqlalchemy import func
 
-    from ledger import chart
-    from storage.ledger_models import LedgerAccount, LedgerPosting
+    from vouchers.books import chart
+    from vouchers.storage.ledger_models import LedgerAccount, LedgerPosting
 
     with world.sessions.begin() as s:
         return -s.execute(select(func.coalesce(func.sum(LedgerPosting.amount), 0))
@@ -189,7 +189,7 @@ def _account(client, world) -> dict:  # type: ignore[no-untyped-def]
 
 def _fund(world, amount_fen: int, now) -> None:  # type: ignore[no-untyped-def]
     """Prepaid money that is not vended (posted behind the API's back, as a counter would before the meter)."""
-    from ledger.payments import post_payment
+    from vouchers.books.payments import post_payment
 
     with world.sessions.begin() as s:
         post_payment(s, "counter_cash", ACCOUNT_CLEAN, amount_fen, "FUND-1", now, now)
@@ -245,7 +245,7 @@ def test_web_page_shows_the_balance_after_the_energy_sale(client, world, now):
 
 
 def test_after_deactivation_money_stays_on_the_balance_and_a_replay_keeps_its_token(client, world, now):
-    from vending.meters import deactivate_meter
+    from vouchers.vending.meters import deactivate_meter
 
     body = {"account_no": ACCOUNT_CLEAN, "amount": "30.00", "external_ref": "ALI-DEACT"}
     first = client.post("/api/v1/payments", json=body, headers=auth(world.keys["channel"], fresh_key()))

@@ -5,13 +5,13 @@ import threading
 
 import pytest
 
-from keystore.errors import KeyStateError, KeyStoreError, KeyStoreMissing, WrongPassphrase
-from keystore.sealing import seal
-from keystore.store import KeyStore
-from keystore.vending_keys import VendingKeyId, list_vending_keys, load_vending_key, store_vending_key, vending_dir
+from vouchers.keystore.errors import KeyStateError, KeyStoreError, KeyStoreMissing, WrongPassphrase
+from vouchers.keystore.sealing import seal
+from vouchers.keystore.store import KeyStore
+from vouchers.keystore.vending_keys import VendingKeyId, list_vending_keys, load_vending_key, store_vending_key, vending_dir
 from tests.integration.vending.conftest import ACCOUNT, CATALOG, PASSPHRASE, VENDING_KEY, VendWorld, at
-from ledger.payments import post_payment
-from vending.service import vend_for_credit
+from vouchers.books.payments import post_payment
+from vouchers.vending.service import vend_for_credit
 
 
 def test_vending_keys_are_sealed_under_their_own_purpose(tmp_path) -> None:

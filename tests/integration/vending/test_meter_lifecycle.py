@@ -7,17 +7,17 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from ledger.customers import customer_summary
-from ledger.payments import post_payment
-from metering import prepaid
-from storage.models import AuditEvent
-from storage.sts_models import StsKeyChange, StsMeter, StsVend
+from vouchers.books.customers import customer_summary
+from vouchers.books.payments import post_payment
+from vouchers.metering import prepaid
+from vouchers.storage.models import AuditEvent
+from vouchers.storage.sts_models import StsKeyChange, StsMeter, StsVend
 from tests.integration.vending.conftest import ACCOUNT, CATALOG, PAN, VendWorld, at
-from vending import service
-from vending.errors import VendingError
-from vending.meters import add_meter, deactivate_meter, get_meter, list_meters, reactivate_meter
-from vending.rekey import change_key
-from vending.service import reprint_last, vend_engineering, vend_for_credit
+from vouchers.vending import service
+from vouchers.vending.errors import VendingError
+from vouchers.vending.meters import add_meter, deactivate_meter, get_meter, list_meters, reactivate_meter
+from vouchers.vending.rekey import change_key
+from vouchers.vending.service import reprint_last, vend_engineering, vend_for_credit
 
 NOW = at("2026-11-26", 10)
 OTHER_PAN = "600727000000000017"

@@ -8,22 +8,22 @@ import json
 import pytest
 from sqlalchemy import func, select, update
 
-from keystore.vending_keys import VendingKeyId, store_vending_key, vending_dir
-from ledger.payments import post_payment
-from storage.models import AuditEvent
-from storage.sts_models import StsKeyChange, StsMeter
-from sts import encoder
-from sts.decoder import decode_token
-from sts.dkga04 import MeterKeyParams, derive_decoder_key
-from sts.pan import MeterPan
-from sts.tid import BaseDate
+from vouchers.keystore.vending_keys import VendingKeyId, store_vending_key, vending_dir
+from vouchers.books.payments import post_payment
+from vouchers.storage.models import AuditEvent
+from vouchers.storage.sts_models import StsKeyChange, StsMeter
+from vouchers.sts import encoder
+from vouchers.sts.decoder import decode_token
+from vouchers.sts.dkga04 import MeterKeyParams, derive_decoder_key
+from vouchers.sts.pan import MeterPan
+from vouchers.sts.tid import BaseDate
 from tests.integration.vending.conftest import ACCOUNT, CATALOG, PAN, PASSPHRASE, VENDING_KEY, VendWorld, at
-from vending import rekey
-from vending.errors import VendingError, WrongKeyRevision
-from vending.meters import get_meter
-from vending.receipts import base_date_at
-from vending.rekey import change_key, reprint_key_change
-from vending.service import vend_for_credit
+from vouchers.vending import rekey
+from vouchers.vending.errors import VendingError, WrongKeyRevision
+from vouchers.vending.meters import get_meter
+from vouchers.vending.receipts import base_date_at
+from vouchers.vending.rekey import change_key, reprint_key_change
+from vouchers.vending.service import vend_for_credit
 
 NOW = at("2026-11-26", 10)
 NEW_KEY = bytes.fromhex("0123456789abcdef0123456789abcdef01234567")  # a test supply group's KRN 2

@@ -7,16 +7,16 @@ import itertools
 import pytest
 from sqlalchemy import func, select, update
 
-from ledger.customers import customer_summary
-from ledger.energy_sales import reverse_energy_sale
-from ledger.payments import post_payment
-from metering import positions as pos
-from metering.prepaid import kwh_for_money
-from storage.sts_models import StsMeter, StsVend
-from sts.amount import kwh_to_units, representable_units
-from sts.backend import SoftwareVendingBackend
-from sts.decoder import decode_token
-from sts.dkga04 import derive_decoder_key
+from vouchers.books.customers import customer_summary
+from vouchers.books.energy_sales import reverse_energy_sale
+from vouchers.books.payments import post_payment
+from vouchers.metering import positions as pos
+from vouchers.metering.prepaid import kwh_for_money
+from vouchers.storage.sts_models import StsMeter, StsVend
+from vouchers.sts.amount import kwh_to_units, representable_units
+from vouchers.sts.backend import SoftwareVendingBackend
+from vouchers.sts.decoder import decode_token
+from vouchers.sts.dkga04 import derive_decoder_key
 from tests.integration.vending.conftest import (
     ACCOUNT,
     CATALOG,
@@ -25,9 +25,9 @@ from tests.integration.vending.conftest import (
     VendWorld,
     at,
 )
-from vending.errors import VendingError
-from vending.meters import add_meter, get_meter
-from vending.service import reprint_last, vend_engineering, vend_for_credit
+from vouchers.vending.errors import VendingError
+from vouchers.vending.meters import add_meter, get_meter
+from vouchers.vending.service import reprint_last, vend_engineering, vend_for_credit
 
 NOW = at("2026-11-26", 10)
 

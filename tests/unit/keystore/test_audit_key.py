@@ -7,10 +7,10 @@ import stat
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from keystore.audit_key import audit_key_path, ensure_audit_key, load_audit_key
-from keystore.errors import KeyNotFound, KeyStoreError, KeyStoreMissing, WrongPassphrase
-from keystore.sealing import unseal
-from keystore.store import KeyStore, signing_purpose
+from vouchers.keystore.audit_key import audit_key_path, ensure_audit_key, load_audit_key
+from vouchers.keystore.errors import KeyNotFound, KeyStoreError, KeyStoreMissing, WrongPassphrase
+from vouchers.keystore.sealing import unseal
+from vouchers.keystore.store import KeyStore, signing_purpose
 from tests.conftest import cheap_sealing
 
 PASSPHRASE = "unit test passphrase"

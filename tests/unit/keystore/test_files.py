@@ -1,4 +1,4 @@
-"""keystore.files: private files are never written through a planted symlink."""
+"""vouchers.keystore.files: private files are never written through a planted symlink."""
 from __future__ import annotations
 
 import os
@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from keystore import files
+from vouchers.keystore import files
 
 FIXED = "0123456789abcdef"
 

@@ -10,12 +10,12 @@ from unittest import mock
 import pytest
 
 from issuer.signing_keys import create_key, revoke_key, rotate_key, unlock_signing_key
-from keystore.errors import (KeyStateError, KeyStoreError, KeyStoreMissing, NoActiveKey, PassphraseMissing,
+from vouchers.keystore.errors import (KeyStateError, KeyStoreError, KeyStoreMissing, NoActiveKey, PassphraseMissing,
                              WeakPassphrase, WrongPassphrase)
-from keystore.passphrase import DEMO_FILE, MIN_NEW_PASSPHRASE_CHARS, resolve_passphrase
-from keystore.sealing import seal, unseal
-from keystore.store import KeyStore
-from keystore.vending_keys import VendingKeyId, load_vending_key, store_vending_key
+from vouchers.keystore.passphrase import DEMO_FILE, MIN_NEW_PASSPHRASE_CHARS, resolve_passphrase
+from vouchers.keystore.sealing import seal, unseal
+from vouchers.keystore.store import KeyStore
+from vouchers.keystore.vending_keys import VendingKeyId, load_vending_key, store_vending_key
 from vouchers.keyring import KeyStatus
 from vouchers.settings import Settings
 
@@ -126,7 +126,7 @@ def test_a_new_store_refuses_a_short_passphrase(tmp_path, weak):
 
 def test_a_store_made_with_a_short_passphrase_keeps_opening(tmp_path):
     store = KeyStore(tmp_path)
-    with mock.patch("keystore.store.check_new_passphrase"):  # made before the rule existed
+    with mock.patch("vouchers.keystore.store.check_new_passphrase"):  # made before the rule existed
         store.initialise("a")
     assert store.initialise("a") is False
     create_key(store, "a", NOW)

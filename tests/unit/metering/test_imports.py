@@ -1,26 +1,18 @@
-"""metering imports only the core, tariffs, storage and the books (DESIGN.md package direction)."""
+"""metering imports only the core, tariffs, storage and the books (the package direction rules)."""
 from __future__ import annotations
 
-from tests.unit.test_architecture import ROOT, _imports
-
-ALLOWED = {"vouchers", "tariffs", "storage", "ledger", "metering"}
-OURS = {"vouchers", "issuer", "keystore", "storage", "print_templates", "redeem_api", "ledger", "voucherctl",
-        "tariffs", "sts", "metering"}
+from tests.unit.test_architecture import ROOT, arrows, our_files, unit_of_path
 
 
 def test_metering_imports_only_what_it_may() -> None:
-    violations = []
-    for path in (ROOT / "metering").rglob("*.py"):
-        bad = (_imports(path) & OURS) - ALLOWED
-        if bad:
-            violations.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
+    allowed = {"core", "vouchers.tariffs", "vouchers.storage", "vouchers.books"}
+    violations = [f"{p.relative_to(ROOT)} imports {sorted(arrows(p) - allowed)}"
+                  for p in (ROOT / "vouchers" / "metering").rglob("*.py") if arrows(p) - allowed]
     assert violations == []
 
 
-def test_only_the_cli_and_the_web_app_import_metering() -> None:
-    violations = []
-    for package in OURS - {"metering", "voucherctl", "redeem_api"}:
-        for path in (ROOT / package).rglob("*.py"):
-            if "metering" in _imports(path):
-                violations.append(str(path.relative_to(ROOT)))
+def test_only_the_edges_and_the_layers_above_it_import_metering() -> None:
+    may = {"voucherctl", "redeem_api", "vouchers.vending", "vouchers.services", "vouchers.metering"}
+    violations = [str(p.relative_to(ROOT)) for p in our_files()
+                  if "vouchers.metering" in arrows(p) and unit_of_path(p) not in may]
     assert violations == []

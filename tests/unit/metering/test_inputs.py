@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from metering.config import MeteringConfig
-from metering.errors import ConfigError, InvalidReading, LineError
-from metering.readings import CsvSource, ReadingInput
-from metering.units import (
+from vouchers.metering.config import MeteringConfig
+from vouchers.metering.errors import ConfigError, InvalidReading, LineError
+from vouchers.metering.readings import CsvSource, ReadingInput
+from vouchers.metering.units import (
     format_kwh,
     from_kwh,
     parse_register,
@@ -103,7 +103,7 @@ def test_config_from_env() -> None:
 
 
 def test_reading_input_for_the_api() -> None:
-    from metering.readings import reading_input
+    from vouchers.metering.readings import reading_input
 
     got = reading_input(account_no="A1", meter="M1", reading_date="2026-11-20", reading="12.5", peak="7",
                         valley="5.5")
@@ -116,7 +116,7 @@ def test_reading_input_for_the_api() -> None:
 
 @pytest.mark.parametrize("day", ["0001-01-01", "1900-01-01", "1999-12-31"])
 def test_a_reading_before_2000_is_refused(day: str) -> None:
-    from metering.readings import reading_input
+    from vouchers.metering.readings import reading_input
 
     with pytest.raises(InvalidReading, match="before 2000-01-01"):
         reading_input(account_no="A1", meter="M1", reading_date=day, reading="1")

@@ -7,8 +7,8 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metering.late_fees import _charged_total, accrue
-from tariffs import load_catalog
+from vouchers.metering.late_fees import _charged_total, accrue
+from vouchers.tariffs import load_catalog
 from tests.unit.tariffs import reference
 
 SCHEDULE = load_catalog().require_late_fees()

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from metering.errors import BillingError
-from metering.pricing import (
+from vouchers.metering.errors import BillingError
+from vouchers.metering.pricing import (
     ReadingUse,
     Terms,
     cached_quote,
@@ -15,8 +15,8 @@ from metering.pricing import (
     lines_from_json,
     months_of_supply,
 )
-from tariffs import load_catalog, quote
-from tariffs.model import BillingPeriod
+from vouchers.tariffs import load_catalog, quote
+from vouchers.tariffs.model import BillingPeriod
 
 CATALOG = load_catalog()
 JX = CATALOG.get("jx-residential")

@@ -7,10 +7,10 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metering.positions import Position
-from metering.prepaid import kwh_for_money
-from metering.pricing import ReadingUse, Terms, compute_bill
-from tariffs import load_catalog, quote
+from vouchers.metering.positions import Position
+from vouchers.metering.prepaid import kwh_for_money
+from vouchers.metering.pricing import ReadingUse, Terms, compute_bill
+from vouchers.tariffs import load_catalog, quote
 
 CATALOG = load_catalog()
 TARIFFS = ["jx-residential", "fj-residential", "jx-shared-meter", "fj-shared-meter"]
@@ -109,7 +109,7 @@ def test_consecutive_bills_add_up_exactly(used: int, k1: int, k2: int) -> None:
 def test_the_quote_cache_changes_nothing(tariff_id: str, used: int, kwh: int, months: int | None, low_income: bool,
                                          tou: bool, share: int) -> None:
     """cached_quote (keyed by tier, not position, inside a tier) == tariffs.quote, always."""
-    from metering.pricing import cached_quote
+    from vouchers.metering.pricing import cached_quote
 
     version = CATALOG.get(tariff_id).version_for(DAY)
     if version.period == "monthly":

@@ -6,10 +6,10 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metering import pricing
-from metering.errors import BillingError
-from metering.pricing import QuickBill, ReadingUse, Terms, compute_bill, quick_bill
-from tariffs import load_catalog
+from vouchers.metering import pricing
+from vouchers.metering.errors import BillingError
+from vouchers.metering.pricing import QuickBill, ReadingUse, Terms, compute_bill, quick_bill
+from vouchers.tariffs import load_catalog
 
 CATALOG = load_catalog()
 TARIFF_IDS = sorted(t.id for t in CATALOG)

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from notify.backoff import BASE, CAP, retry_delay
+from vouchers.notify.backoff import BASE, CAP, retry_delay
 
 
 def test_doubles_from_base_then_caps():

@@ -6,8 +6,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from notify.errors import GatewayError, GatewayNotConfigured
-from notify.gateway import FileSink, HttpGateway, SmsMessage, gateway_from_env
+from vouchers.notify.errors import GatewayError, GatewayNotConfigured
+from vouchers.notify.gateway import FileSink, HttpGateway, SmsMessage, gateway_from_env
 
 MSG = SmsMessage(idempotency_id="om-7", account_no="3300012345", kind="sms.sts_token", lang="zh", text="充值码")
 

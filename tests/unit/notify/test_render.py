@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from notify.errors import RenderError
-from notify.render import format_money, group_token, render, to_fen
+from vouchers.notify.errors import RenderError
+from vouchers.notify.render import format_money, group_token, render, to_fen
 
 TOKEN = "59386323472137426967"
 REDEEMED = {"template": "voucher_redeemed", "serial": "01-000123-0000042-7", "amount": "1234.50",

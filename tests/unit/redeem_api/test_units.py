@@ -118,7 +118,7 @@ def test_config_errors(env):
 
 
 def test_missing_passphrase_fails_outside_demo():
-    from keystore.errors import PassphraseMissing
+    from vouchers.keystore.errors import PassphraseMissing
 
     with pytest.raises(PassphraseMissing):
         ApiConfig.from_settings(_settings())

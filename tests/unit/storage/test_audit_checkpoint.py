@@ -7,7 +7,7 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from storage.audit_checkpoint import Checkpoint, InvalidCheckpoint, sign, verify
+from vouchers.storage.audit_checkpoint import Checkpoint, InvalidCheckpoint, sign, verify
 
 AT = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc)
 POINT = Checkpoint(42, "ab" * 32, 41, AT)

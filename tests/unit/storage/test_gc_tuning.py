@@ -17,7 +17,7 @@ def _in_fresh_interpreter(code: str) -> dict:
 def test_tuning_freezes_start_up_objects_and_raises_the_thresholds() -> None:
     found = _in_fresh_interpreter(
         "import gc, json\n"
-        "from storage.gc_tuning import BULK_THRESHOLDS, tune_for_bulk_work\n"
+        "from vouchers.storage.gc_tuning import BULK_THRESHOLDS, tune_for_bulk_work\n"
         "before = gc.get_threshold()\n"
         "tune_for_bulk_work()\n"
         "print(json.dumps({'before': before, 'after': gc.get_threshold(), 'wanted': BULK_THRESHOLDS,\n"
@@ -31,7 +31,7 @@ def test_tuning_freezes_start_up_objects_and_raises_the_thresholds() -> None:
 def test_garbage_cycles_are_still_collected_after_tuning() -> None:
     found = _in_fresh_interpreter(
         "import gc, json, weakref\n"
-        "from storage.gc_tuning import tune_for_bulk_work\n"
+        "from vouchers.storage.gc_tuning import tune_for_bulk_work\n"
         "tune_for_bulk_work((1000, 10, 10))\n"
         "class Node: pass\n"
         "refs = []\n"
@@ -46,9 +46,9 @@ def test_garbage_cycles_are_still_collected_after_tuning() -> None:
 def test_billing_worker_processes_are_tuned() -> None:
     found = _in_fresh_interpreter(
         "import gc, json, datetime as dt\n"
-        "from metering import billing\n"
-        "from metering.config import MeteringConfig\n"
-        "from storage.gc_tuning import BULK_THRESHOLDS\n"
+        "from vouchers.metering import billing\n"
+        "from vouchers.metering.config import MeteringConfig\n"
+        "from vouchers.storage.gc_tuning import BULK_THRESHOLDS\n"
         "job = billing._Job(1, '2026-11', dt.date(2026, 11, 30), dt.datetime(2026, 11, 30, tzinfo=dt.UTC), 't')\n"
         "billing._init_worker('sqlite://', job, None, MeteringConfig())\n"
         "print(json.dumps({'thresholds': gc.get_threshold(), 'wanted': BULK_THRESHOLDS,\n"

@@ -1,12 +1,12 @@
-"""storage.schema_version's head agrees with Alembic's reading of the migration scripts."""
+"""vouchers.storage.schema_version's head agrees with Alembic's reading of the migration scripts."""
 from __future__ import annotations
 
 import ast
 
 from alembic.script import ScriptDirectory
 
-from storage.migrate import _config
-from storage.schema_version import VERSIONS, head_revision, is_newer_than_code, known_revisions
+from vouchers.storage.migrate import _config
+from vouchers.storage.schema_version import VERSIONS, head_revision, is_newer_than_code, known_revisions
 
 
 def test_head_is_alembics_head():

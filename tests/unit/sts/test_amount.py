@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sts.amount import MAX_KWH, MAX_UNITS, decode_field, encode_units, kwh_to_units, representable_units, units_to_kwh
-from sts.errors import AmountTooLarge, InvalidAmount
+from vouchers.sts.amount import MAX_KWH, MAX_UNITS, decode_field, encode_units, kwh_to_units, representable_units, units_to_kwh
+from vouchers.sts.errors import AmountTooLarge, InvalidAmount
 
 from .vectors import load
 

@@ -5,7 +5,7 @@ from datetime import datetime
 
 import pytest
 
-from sts.backend import (
+from vouchers.sts.backend import (
     ClearCreditRequest,
     ClearTamperRequest,
     CreditRequest,
@@ -14,11 +14,11 @@ from sts.backend import (
     SoftwareVendingBackend,
     VendingBackend,
 )
-from sts.decoder import decode_token
-from sts.dkga04 import MeterKeyParams, derive_decoder_key
-from sts.errors import CrcMismatch, InvalidAmount, InvalidField, KeyExpired, UnsupportedToken
-from sts.tid import BaseDate, tid_at
-from sts.transposition import to_digits, transpose_class
+from vouchers.sts.decoder import decode_token
+from vouchers.sts.dkga04 import MeterKeyParams, derive_decoder_key
+from vouchers.sts.errors import CrcMismatch, InvalidAmount, InvalidField, KeyExpired, UnsupportedToken
+from vouchers.sts.tid import BaseDate, tid_at
+from vouchers.sts.transposition import to_digits, transpose_class
 
 from .vectors import compliance, load, params, vending_key
 
@@ -149,7 +149,7 @@ def test_decoded_field_accessors_by_kind() -> None:
 def test_urandom_nibbles_refill_and_stay_in_range() -> None:
     from collections import Counter
 
-    from sts.backend import UrandomNibbles
+    from vouchers.sts.backend import UrandomNibbles
 
     source = UrandomNibbles()
     counts = Counter(source() for _ in range(5000))  # several 1024-nibble refills
@@ -158,7 +158,7 @@ def test_urandom_nibbles_refill_and_stay_in_range() -> None:
 
 
 def test_token_digits_stay_out_of_repr() -> None:
-    from sts.encoder import credit_token
+    from vouchers.sts.encoder import credit_token
 
     vended = backend().vend(params(), CreditRequest(units=1), tid=TID, rnd=5)
     encoded = credit_token(bytes.fromhex(WALK["intermediates"]["decoder_key"]), subclass=0, rnd=5, tid=TID, units=1)

@@ -183,7 +183,7 @@ def test_bad_decode_input_is_one_line(argv: list[str], message: str, capsys: pyt
 
 
 def test_decode_refuses_class_1(capsys: pytest.CaptureFixture[str]) -> None:
-    from sts.transposition import to_digits, transpose_class
+    from vouchers.sts.transposition import to_digits, transpose_class
 
     token = to_digits(transpose_class(0x0123456789ABCDEF, 1))
     assert "class 1" in run_error(["sts", "decode", token, "--decoder-key", DECODER_KEY, "--json"], capsys)

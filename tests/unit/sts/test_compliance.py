@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from sts import encoder
-from sts.amount import kwh_to_units
-from sts.backend import CreditRequest, SoftwareVendingBackend
-from sts.decoder import decode_token
-from sts.dkga04 import derive_decoder_key
-from sts.errors import KeyExpired
-from sts.tid import BaseDate, tid_at
+from vouchers.sts import encoder
+from vouchers.sts.amount import kwh_to_units
+from vouchers.sts.backend import CreditRequest, SoftwareVendingBackend
+from vouchers.sts.decoder import decode_token
+from vouchers.sts.dkga04 import derive_decoder_key
+from vouchers.sts.errors import KeyExpired
+from vouchers.sts.tid import BaseDate, tid_at
 
 from .vectors import compliance, moment, params, vending_key
 

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from sts.crc import crc16_modbus, sts_crc, sts_crc_bytes
+from vouchers.sts.crc import crc16_modbus, sts_crc, sts_crc_bytes
 
 from .vectors import load
 

@@ -6,10 +6,10 @@ import hmac
 
 import pytest
 
-from sts.dkga04 import MeterKeyParams, derive_decoder_key, hmac_output, parse_hex_key
-from sts.errors import InvalidField, InvalidKey, InvalidPan
-from sts.pan import MeterPan, luhn_check_digit
-from sts.tid import BaseDate
+from vouchers.sts.dkga04 import MeterKeyParams, derive_decoder_key, hmac_output, parse_hex_key
+from vouchers.sts.errors import InvalidField, InvalidKey, InvalidPan
+from vouchers.sts.pan import MeterPan, luhn_check_digit
+from vouchers.sts.tid import BaseDate
 
 from .vectors import load, params, vending_key
 

@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from sts.errors import InvalidKey
-from sts.misty1 import S7, S9, Misty1, _fi, fi_reference
+from vouchers.sts.errors import InvalidKey
+from vouchers.sts.misty1 import S7, S9, Misty1, _fi, fi_reference
 
 from .vectors import load
 

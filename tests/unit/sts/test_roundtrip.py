@@ -7,13 +7,13 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sts import encoder
-from sts.amount import MAX_UNITS, decode_field, encode_units
-from sts.decoder import decode_token
-from sts.dkga04 import derive_decoder_key
-from sts.tid import TID_MAX, BaseDate, tid_at, tid_to_datetime
-from sts.token_data import TokenBlock
-from sts.transposition import parse_digits
+from vouchers.sts import encoder
+from vouchers.sts.amount import MAX_UNITS, decode_field, encode_units
+from vouchers.sts.decoder import decode_token
+from vouchers.sts.dkga04 import derive_decoder_key
+from vouchers.sts.tid import TID_MAX, BaseDate, tid_at, tid_to_datetime
+from vouchers.sts.token_data import TokenBlock
+from vouchers.sts.transposition import parse_digits
 
 from .vectors import params, vending_key
 

@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sts.errors import InvalidField, KeyExpired, TidOutOfRange, UnknownBaseDate
-from sts.tid import TID_MAX, BaseDate, check_ken, next_tid, tid_at, tid_to_datetime
+from vouchers.sts.errors import InvalidField, KeyExpired, TidOutOfRange, UnknownBaseDate
+from vouchers.sts.tid import TID_MAX, BaseDate, check_ken, next_tid, tid_at, tid_to_datetime
 
 from .vectors import load, moment
 

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sts.errors import InvalidTokenNumber
-from sts.transposition import group_digits, parse_digits, to_digits, transpose_class, untranspose
+from vouchers.sts.errors import InvalidTokenNumber
+from vouchers.sts.transposition import group_digits, parse_digits, to_digits, transpose_class, untranspose
 
 from .vectors import load
 

@@ -1,16 +1,16 @@
 """SPEC.md section 7 (CTSA01 step 1): every intermediate value, end to end."""
 from __future__ import annotations
 
-from sts.amount import encode_units, kwh_to_units
-from sts.crc import sts_crc
-from sts.decoder import decode_token
-from sts.dkga04 import MeterKeyParams, derive_decoder_key, hmac_output
-from sts.encoder import credit_token
-from sts.misty1 import Misty1
-from sts.pan import MeterPan
-from sts.tid import BaseDate, tid_at
-from sts.token_data import TidBody, TokenBlock
-from sts.transposition import to_digits, transpose_class
+from vouchers.sts.amount import encode_units, kwh_to_units
+from vouchers.sts.crc import sts_crc
+from vouchers.sts.decoder import decode_token
+from vouchers.sts.dkga04 import MeterKeyParams, derive_decoder_key, hmac_output
+from vouchers.sts.encoder import credit_token
+from vouchers.sts.misty1 import Misty1
+from vouchers.sts.pan import MeterPan
+from vouchers.sts.tid import BaseDate, tid_at
+from vouchers.sts.token_data import TidBody, TokenBlock
+from vouchers.sts.transposition import to_digits, transpose_class
 
 from .vectors import load, moment
 

@@ -7,9 +7,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sts.dkga04 import MeterKeyParams
-from sts.pan import MeterPan
-from sts.tid import BaseDate
+from vouchers.sts.dkga04 import MeterKeyParams
+from vouchers.sts.pan import MeterPan
+from vouchers.sts.tid import BaseDate
 
 VECTOR_DIR = Path(__file__).resolve().parents[2] / "vectors" / "sts"
 

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from tariffs import LateFeePolicy, LateFeeRates, LateFeeSchedule, late_fee, late_fee_between, load_catalog
-from tariffs.errors import InvalidAmount, InvalidQuantity, NoVersionInForce, UnknownCustomerClass
+from vouchers.tariffs import LateFeePolicy, LateFeeRates, LateFeeSchedule, late_fee, late_fee_between, load_catalog
+from vouchers.tariffs.errors import InvalidAmount, InvalidQuantity, NoVersionInForce, UnknownCustomerClass
 from tests.unit.tariffs import reference as ref
 
 D = Decimal

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import tariffs.errors as errors
-from tariffs import load_catalog, quote
-from tariffs.errors import (
+import vouchers.tariffs.errors as errors
+from vouchers.tariffs import load_catalog, quote
+from vouchers.tariffs.errors import (
     DuplicateDefinition,
     InvalidField,
     InvalidTiers,

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from tariffs import BillingPeriod, kwh_for_amount, load_catalog, quote, split_into_tiers
-from tariffs.errors import (
+from vouchers.tariffs import BillingPeriod, kwh_for_amount, load_catalog, quote, split_into_tiers
+from vouchers.tariffs.errors import (
     InvalidAmount,
     InvalidQuantity,
     OptionNotOffered,

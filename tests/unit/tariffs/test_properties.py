@@ -7,7 +7,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tariffs import TariffVersion, kwh_for_amount, late_fee, load_catalog, quote
+from vouchers.tariffs import TariffVersion, kwh_for_amount, late_fee, load_catalog, quote
 from tests.unit.tariffs import reference as ref
 
 D = Decimal

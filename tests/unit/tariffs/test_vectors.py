@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tariffs import kwh_for_amount, late_fee, late_fee_between, load_catalog, quote
+from vouchers.tariffs import kwh_for_amount, late_fee, late_fee_between, load_catalog, quote
 from tests.unit.tariffs import reference as ref
 
 D = Decimal

@@ -1,1 +1,0 @@
-"""Housekeeping of records kept for a limited time (idempotency records). Used by the CLI."""

@@ -1,0 +1,54 @@
+"""Purge finished Idempotency-Key records once their replay guarantee has run out.
+
+A record answers replays for ``days`` after it finished (``updated_at``);
+after that it is deleted, in batches of short transactions so the API's
+hot path is never blocked for long. In-flight reservations are never
+deleted, however old: :mod:`redeem_api.idempotency` takes a stale one over.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from vouchers.storage.api_models import IdempotencyRecord
+from vouchers.settings import ConfigError
+
+DEFAULT_DAYS = 7
+ENV_DAYS = "VOUCHER_IDEMPOTENCY_RETENTION_DAYS"
+_T = IdempotencyRecord.__table__
+
+
+def retention_days(env: Mapping[str, str]) -> int:
+    """Days replays are guaranteed: ``VOUCHER_IDEMPOTENCY_RETENTION_DAYS`` (default 7, at least 1)."""
+    raw = env.get(ENV_DAYS) or ""
+    if raw == "":
+        return DEFAULT_DAYS
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{ENV_DAYS} must be a whole number of days, at least 1")
+    return int(raw)
+
+
+def purge(sessions: sessionmaker[Session], *, now: dt.datetime, older_than_days: int, batch_size: int = 5000,
+          on_batch: Callable[[int], None] = lambda n: None) -> int:
+    """Delete finished records that finished more than ``older_than_days`` before ``now``; return how many."""
+    if older_than_days < 1:
+        raise ValueError("older_than_days must be at least 1")
+    cutoff = now - dt.timedelta(days=older_than_days)
+    # created_at <= updated_at, so the created_at bound only lets the index narrow the scan
+    expired = (select(_T.c.id).where(_T.c.state == "done", _T.c.updated_at < cutoff, _T.c.created_at < cutoff)
+               .order_by(_T.c.id).limit(batch_size))
+    total = 0
+    while True:
+        with sessions.begin() as session:
+            ids = list(session.execute(expired).scalars())
+            # state re-checked: a record is never deleted unless it is finished
+            deleted = session.execute(delete(_T).where(_T.c.id.in_(ids), _T.c.state == "done")).rowcount \
+                if ids else 0
+        total += deleted
+        if deleted:
+            on_batch(deleted)
+        if len(ids) < batch_size:
+            return total
