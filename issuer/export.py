@@ -20,6 +20,7 @@ from issuer.streams import encrypt_stream
 from vouchers.keystore.files import private_file
 from vouchers.keystore.store import KeyStore
 from vouchers.storage import audit
+from vouchers.storage.files import file_sha256
 from vouchers.storage.models import PrintJob
 from vouchers.lifecycle import ISSUED_BATCH_STATES
 
@@ -85,9 +86,3 @@ def export_batch(session: Session, store: KeyStore, passphrase: str, batch_id: s
     return ExportResult(batch_id, str(out_path), batch.count, file_hash, batch.card_data_sha256)
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

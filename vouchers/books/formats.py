@@ -11,7 +11,8 @@ from vouchers.books.adapters.alipay import AlipayBill
 from vouchers.books.errors import UnsupportedFormat
 from vouchers.books.imports import ImportResult, import_file, import_lines
 from vouchers.books.reconcile import ReconcileResult, reconcile_file, reconcile_lines
-from vouchers.books.staging import OnRead, file_sha256, reading
+from vouchers.books.staging import OnRead, reading
+from vouchers.storage.files import file_sha256
 from vouchers.books.timeutil import DEFAULT_TZ
 
 FORMATS = ("generic", "alipay")

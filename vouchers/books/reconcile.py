@@ -38,7 +38,8 @@ from vouchers.books.csvformat import MAX_REPORTED_ERRORS, PaymentLine, text_cell
 from vouchers.books.errors import FileRejected, LineError, ReconciliationError
 from vouchers.books.refunds import UNDONE, RefundLine, RefundOutcome, apply_refunds
 from vouchers.books.sql import db_time, is_postgres
-from vouchers.books.staging import STAGE, OnRead, create_stage, file_sha256, stage_file, stage_items
+from vouchers.books.staging import STAGE, OnRead, create_stage, stage_file, stage_items
+from vouchers.storage.files import file_sha256
 from vouchers.books.timeutil import DEFAULT_TZ, end_of_day, from_db, local_date, start_of_day, utc
 from vouchers.storage import audit
 from vouchers.storage.ledger_models import ReconciliationRun

@@ -174,14 +174,6 @@ def reading(stream: BinaryIO, on_read: OnRead | None) -> BinaryIO:
     return stream if on_read is None else ReportingReader(stream, on_read)  # type: ignore[return-value]
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 @dataclass(frozen=True)
 class Staged:
     """What staging a generic-format file gave."""

@@ -19,12 +19,9 @@ from sqlalchemy import Table, insert, text
 from sqlalchemy.orm import Session
 
 from vouchers.books import journal
+from vouchers.books.sql import is_postgres
 from vouchers.books.accounts import AccountKey
 from vouchers.books.errors import InvalidPosting, UnbalancedTransaction
-
-
-def is_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def int_array(values: Iterable[int]) -> str:

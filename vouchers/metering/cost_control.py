@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from vouchers.books.timeutil import from_db
 from vouchers.metering import positions as pos
 from vouchers.metering.config import MeteringConfig
 from vouchers.metering.errors import OrderNotFound, OrderStateError
@@ -127,12 +128,6 @@ def _order(session: Session, p: pos.Position, kind: str, reason: str, available:
         available_fen=available, not_before=not_before, created_at=now))
 
 
-def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
 def evaluate(session: Session, positions: Sequence[pos.Position], *, now: dt.datetime, catalog: Catalog,
              config: MeteringConfig) -> Evaluation:
     """Move the cost-control states of these (filled, prepaid) positions; write notices and orders."""
@@ -176,7 +171,7 @@ def evaluate(session: Session, positions: Sequence[pos.Position], *, now: dt.dat
                         {**money, "disconnect_at": due.isoformat()}, now)
                 result.notices += 1
                 result.events.append((p.account_no, "zero_balance_notice"))
-            due_at = _as_utc(state.disconnect_due_at)
+            due_at = from_db(state.disconnect_due_at)
             if (state.supply_state in ("on", "reconnect_ordered") and due_at is not None and now >= due_at):
                 _order(session, p, "disconnect", "balance not positive after the notice period", available, due_at,
                        now)
@@ -237,8 +232,8 @@ def run(factory: sessionmaker[Session], *, now: dt.datetime, catalog: Catalog, c
 
 def _view(o: CostControlOrder) -> OrderView:
     return OrderView(o.id, o.account_no, o.meter_no, o.kind, o.status, o.reason, o.available_fen,
-                     _as_utc(o.not_before) or o.not_before, _as_utc(o.created_at) or o.created_at,
-                     _as_utc(o.acknowledged_at), o.acknowledged_by, o.result_detail)
+                     from_db(o.not_before) or o.not_before, from_db(o.created_at) or o.created_at,
+                     from_db(o.acknowledged_at), o.acknowledged_by, o.result_detail)
 
 
 def list_orders(session: Session, *, status: str | None = "pending", after_id: int = 0, limit: int = 100,
@@ -291,5 +286,5 @@ def notifications(session: Session, *, account_no: str | None = None, unsent_onl
     if unsent_only:
         stmt = stmt.where(MeteringNotification.sent_at.is_(None))
     return [{"id": n.id, "kind": n.kind, "account_no": n.account_no, "payload": json.loads(n.payload),
-             "created_at": (_as_utc(n.created_at) or n.created_at).isoformat()}
+             "created_at": (from_db(n.created_at) or n.created_at).isoformat()}
             for n in session.execute(stmt.limit(limit)).scalars()]

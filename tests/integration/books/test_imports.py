@@ -200,7 +200,7 @@ def test_block_boundaries_do_not_change_what_is_booked(sessions, engine, now, tm
                                                         monkeypatch):
     import vouchers.books.staging
 
-    monkeypatch.setattr(ledger.staging, "_BLOCK", 7)  # every line split over several COPY blocks
+    monkeypatch.setattr(vouchers.books.staging, "_BLOCK", 7)  # every line split over several COPY blocks
     with sessions.begin() as s:
         result = imports.import_file(s, "alipay", write(tmp_path, GOOD), now=now, actor="finance")
     assert (result.booked, result.amounts, result.fast_path) == (4, {"CNY": 6750}, engine.dialect.name == "postgresql")
