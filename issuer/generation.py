@@ -52,7 +52,7 @@ class GeneratedChunk:
     ``csv`` is the chunk's part of the sealed card file (lines of
     :func:`issuer.cardstore.card_csv_line`). The database gets either
     ``copy_text`` (PostgreSQL COPY text format, all of
-    :data:`storage.bulk.VOUCHER_COLUMNS`) or ``rows`` (``(serial, sequence,
+    :data:`vouchers.storage.bulk.VOUCHER_COLUMNS`) or ``rows`` (``(serial, sequence,
     code_hash)`` tuples for executemany; the batch-wide columns are constants
     of the statement): whichever the factory's ``form`` asked for.
     """

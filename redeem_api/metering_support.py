@@ -18,7 +18,7 @@ out for every other account (never null):
   account's tier position) or ``peak`` (time-of-use accounts, priced all at
   the peak price: the conservative figure).
 
-The figures are :func:`metering.prepaid.kwh_fields`, exactly; this module
+The figures are :func:`vouchers.metering.prepaid.kwh_fields`, exactly; this module
 only renames ``amount_kwh`` to ``credited_kwh`` and puts a cheap gate in
 front: one primary-key lookup decides whether the account is prepaid, so
 accounts without a tariff (and postpaid ones) cost one query and nothing

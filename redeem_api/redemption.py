@@ -19,9 +19,9 @@ response, and commits once. Here, in about a dozen statements:
    canary cards apart for the fraud alerts; a claimed card refused after
    all (canary, token for another serial) is given back by the rollback;
 3. the books post Dr voucher_liability / Cr arrears (oldest bill first),
-   the rest Cr prepaid (:func:`ledger.voucher_books.book_claimed_redemption`;
+   the rest Cr prepaid (:func:`vouchers.books.voucher_books.book_claimed_redemption`;
    on PostgreSQL header, postings, balances and payment row are one statement);
-   around it, only for accounts the first query flagged (:mod:`metering.money_in`):
+   around it, only for accounts the first query flagged (:mod:`vouchers.metering.money_in`):
    the late fee of overdue electricity bills is posted first, and a prepaid
    account's cost-control state is read after (a reconnect order if it was cut);
 4. the redemption row (unique per voucher: a second line of defence), the
@@ -30,14 +30,14 @@ response, and commits once. Here, in about a dozen statements:
    writers);
 5. if the account has an STS keypad meter, the money credited to the balance
    becomes kWh (the account's tariff) and a 20-digit token for the meter
-   (:mod:`vending.service`), in the same transaction: the response, the web
+   (:mod:`vouchers.vending.service`), in the same transaction: the response, the web
    page and the SMS outbox row gain an ``sts`` object. A refusal (KEN
    expired, wrong key revision, amount too large) refuses the redemption.
    The STS token is the one token the SMS payload carries on purpose: it
    works once, on that one meter only.
 
 On PostgreSQL these statements run on the driver's cursor, compiled once
-(:mod:`storage.hot_sql`).
+(:mod:`vouchers.storage.hot_sql`).
 
 Every refusal of a well-formed code is the same ``invalid_voucher``; the
 reason is kept only for metrics and fraud alerts, which are written after

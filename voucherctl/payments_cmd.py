@@ -1,6 +1,6 @@
 """``voucherctl payments``: channel payment files and single payments.
 
-Money landing on electricity accounts triggers metering (:mod:`metering.money_in`):
+Money landing on electricity accounts triggers metering (:mod:`vouchers.metering.money_in`):
 a single payment settles the late fee of overdue bills before it is booked and
 evaluates an open cost-control state after, in its transaction; a file is
 booked first (all or nothing, set-based), then its accounts with something

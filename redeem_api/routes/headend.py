@@ -1,13 +1,13 @@
 """The metering head-end's routes (``headend`` role; ``admin`` too):
 
 * ``POST /api/v1/readings``: a batch of meter readings, all or nothing
-  (:func:`metering.readings.record_readings`): the same reading again is a
+  (:func:`vouchers.metering.readings.record_readings`): the same reading again is a
   duplicate and changes nothing, a decreasing register is refused unless
   the reading is marked as a meter replacement, an unknown meter is refused;
 * ``GET /api/v1/orders``: cost-control disconnect/reconnect orders in the
   order to execute them (id order), filtered by status, paged by id;
 * ``POST /api/v1/orders/<order_id>/ack``: the head-end reports an order done
-  or failed (:func:`metering.cost_control.acknowledge_order`; the same
+  or failed (:func:`vouchers.metering.cost_control.acknowledge_order`; the same
   answer twice is idempotent, another one is refused).
 
 Like every ``POST`` under ``/api/v1``, the writes need an ``Idempotency-Key``.

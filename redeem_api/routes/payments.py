@@ -1,6 +1,6 @@
 """``POST /api/v1/payments``: a channel client posts a payment for its own channel only.
 
-Around the booking (:mod:`metering.money_in`, one indexed query when nothing
+Around the booking (:mod:`vouchers.metering.money_in`, one indexed query when nothing
 is pending): the late fee of overdue electricity bills up to the payment day
 is posted first, so the arrears-first rule pays it with this money, and a
 prepaid account's open cost-control state is evaluated after (a reconnect

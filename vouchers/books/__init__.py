@@ -6,10 +6,10 @@ import ``issuer``, ``redeem_api`` or ``voucherctl``.
 
 The entry points other packages call:
 
-- :func:`ledger.voucher_books.activate`, :func:`ledger.voucher_books.redeem_voucher`,
-  :func:`ledger.voucher_books.expire_vouchers`,
-  :func:`ledger.voucher_books.reverse_liability_for_void`
-- :func:`ledger.payments.post_payment`, :func:`ledger.customers.create_customer`,
-  :func:`ledger.customers.customer_summary`
-- :func:`ledger.verify.verify`
+- :func:`vouchers.books.voucher_books.activate`, :func:`vouchers.books.voucher_books.redeem_voucher`,
+  :func:`vouchers.books.voucher_books.expire_vouchers`,
+  :func:`vouchers.books.voucher_books.reverse_liability_for_void`
+- :func:`vouchers.books.payments.post_payment`, :func:`vouchers.books.customers.create_customer`,
+  :func:`vouchers.books.customers.customer_summary`
+- :func:`vouchers.books.verify.verify`
 """

@@ -2,7 +2,7 @@
 
 Pure: works on plain values so the rule is tested without a database. The
 same rule, written set-based in SQL for bulk imports, lives in
-:mod:`ledger.imports`; tests hold the two to the same answers.
+:mod:`vouchers.books.imports`; tests hold the two to the same answers.
 """
 from __future__ import annotations
 

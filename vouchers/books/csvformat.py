@@ -5,7 +5,7 @@ amount like ``12.50``, paid_at ISO 8601 (an offset is recommended; without one
 the time is read as the business time zone, Asia/Shanghai by default).
 
 Pure: no database. The rules here are the reference; the PostgreSQL fast path
-of :mod:`ledger.imports` checks the same rules in SQL (never more leniently)
+of :mod:`vouchers.books.imports` checks the same rules in SQL (never more leniently)
 and falls back to this reader whenever a line does not pass.
 """
 from __future__ import annotations

@@ -10,11 +10,11 @@ money is no longer the customer's prepaid balance, it is revenue.
 One journal transaction per vend, kind ``energy_sale``, source ``energy_sale``,
 external_ref chosen by the caller (``sts_vend:<vend id>``): idempotent like every
 other posting (the same reference again returns the original; with another
-amount it raises :class:`~ledger.errors.IdempotencyConflict`). The prepaid
+amount it raises :class:`~vouchers.books.errors.IdempotencyConflict`). The prepaid
 balance must cover the sale (:class:`InsufficientPrepaid`, nothing booked):
 callers credit the money first (payment, redemption) in the same database
 transaction. ``revenue:electricity`` is a shared account: its row moves at
-commit (:func:`ledger.journal.defer_shared_deltas`, done by the journal).
+commit (:func:`vouchers.books.journal.defer_shared_deltas`, done by the journal).
 
 Correction: :func:`reverse_energy_sale` books the exact mirror through the
 journal's reversal mechanism (kind ``reversal``, source ``reversal``,

@@ -12,7 +12,7 @@ from vouchers.errors import VoucherError
 
 
 class LedgerError(VoucherError):
-    """Base of every error raised by :mod:`ledger`."""
+    """Base of every error raised by :mod:`vouchers.books`."""
 
     code = "ledger_error"
 

@@ -3,7 +3,7 @@
 The payments import streams the file's bytes into PostgreSQL's COPY. Before a
 block goes out, :class:`BlockChecker` matches its complete lines against one
 byte pattern per line, a strict subset of what the reference parser
-(:mod:`ledger.csvformat`) accepts: unquoted ASCII fields, no blank lines, an
+(:mod:`vouchers.books.csvformat`) accepts: unquoted ASCII fields, no blank lines, an
 amount above zero and below the cap with at most two decimals, a currency
 with two decimals, a time with seconds optional, fraction 1-6 digits, offset
 ``Z`` or ``+HH:MM`` / ``+HHMM`` (hours up to 14) or none. Whatever it refuses - a file that is

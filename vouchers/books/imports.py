@@ -1,11 +1,11 @@
 """Import a channel's payments file: all or nothing, set-based, streamed.
 
 1. Stage: on PostgreSQL the file is streamed into a temporary table by COPY,
-   each block first matched by a strict byte pattern (:mod:`ledger.fastcsv`),
+   each block first matched by a strict byte pattern (:mod:`vouchers.books.fastcsv`),
    and typed in SQL (fast path, SHA-256 computed on the way); a file with any
    line the pattern or the typing refuses - and always on SQLite or for
    adapted formats - is read by the reference parser of
-   :mod:`ledger.csvformat`, which reports every bad line (after the cap on
+   :mod:`vouchers.books.csvformat`, which reports every bad line (after the cap on
    line length, :func:`check_line_lengths`).
 2. Check against the books, set-based: duplicate references in the file,
    unknown accounts, currency differences, references already booked with
@@ -94,7 +94,7 @@ def import_file(session: Session, channel: str, path: Path, *, now: dt.datetime,
 
 def import_lines(session: Session, channel: str, items: Iterable[PaymentLine | LineError], *, file_name: str,
                  sha256: str, now: dt.datetime, actor: str) -> ImportResult:
-    """Import lines produced by an adapter (e.g. :mod:`ledger.adapters.alipay`)."""
+    """Import lines produced by an adapter (e.g. :mod:`vouchers.books.adapters.alipay`)."""
     payment_channel(channel)
     _tune(session)
     create_stage(session)
@@ -198,7 +198,7 @@ class _Counts:
 
 
 def _totals(session: Session) -> tuple[dict[str, _Counts], int]:
-    """One pass over the stage (into :data:`~ledger.staging.CUSTOMERS`, which the locks and the postings read
+    """One pass over the stage (into :data:`~vouchers.books.staging.CUSTOMERS`, which the locks and the postings read
     too): lines and amount per currency; lines with an unknown account or currency."""
     create_customers(session)
     counts: dict[str, _Counts] = {}

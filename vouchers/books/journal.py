@@ -4,7 +4,7 @@ The single write path of the books. A transaction is claimed by its unique
 (source, external_ref) - a repeat finds the original instead of booking
 twice - then receives its postings, and the stored balances move in the same
 database transaction. Writers lock the balance rows they touch in ascending
-id order *before* inserting anything (see :func:`ledger.accounts.lock_accounts`).
+id order *before* inserting anything (see :func:`vouchers.books.accounts.lock_accounts`).
 """
 from __future__ import annotations
 

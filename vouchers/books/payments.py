@@ -2,9 +2,9 @@
 
 Dr ``clearing:<channel>``; Cr the customer's arrears (oldest bill first), the
 rest Cr ``customer_prepaid:<account>``. A payment posted alone is one journal
-transaction; the lines of an imported file share one (see :mod:`ledger.imports`). The same reference again with the same
+transaction; the lines of an imported file share one (see :mod:`vouchers.books.imports`). The same reference again with the same
 amount and account returns the original result; with anything else it raises
-:class:`~ledger.errors.PaymentConflict` and books nothing.
+:class:`~vouchers.books.errors.PaymentConflict` and books nothing.
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def payment_source(channel: str) -> str:
 
 
 def validate_ref(external_ref: str) -> str:
-    """A channel's reference as :data:`ledger.csvformat.REF_PATTERN` allows it (never a spreadsheet formula)."""
+    """A channel's reference as :data:`vouchers.books.csvformat.REF_PATTERN` allows it (never a spreadsheet formula)."""
     if not isinstance(external_ref, str):
         raise InvalidPayment(f"external_ref must be {REF_RULE}")
     if not _REF.match(external_ref):
@@ -58,7 +58,7 @@ def validate_ref(external_ref: str) -> str:
 
 
 def validate_amount(amount: int) -> int:
-    """``amount`` in minor units: an int from 1 to :data:`~ledger.csvformat.MAX_PAYMENT`."""
+    """``amount`` in minor units: an int from 1 to :data:`~vouchers.books.csvformat.MAX_PAYMENT`."""
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise InvalidPayment("amount must be integer minor units")
     if amount <= 0:

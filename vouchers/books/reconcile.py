@@ -16,7 +16,7 @@ a channel fee per line (an adapter's ``fees``), the settlement books it:
 Dr bank (gross - fee), Dr expense:channel_fees (fee), Cr clearing (gross).
 
 Refund lines an adapter read (``refunds``) are applied first
-(:mod:`ledger.refunds`): a full refund of a booked, unsettled payment reverses
+(:mod:`vouchers.books.refunds`): a full refund of a booked, unsettled payment reverses
 it, once; a trade line whose payment a refund undid is ``refunded``, not
 ``missing_in_books``.
 """
@@ -304,7 +304,7 @@ def write_report_csv(session: Session, result: ReconcileResult, path: Path) -> i
     """The line-by-line reconciliation as UTF-8 CSV; returns the number of rows.
 
     Trade lines whose payment a refund undid read ``refunded``; each refund line
-    follows as ``refund_<outcome>`` (:mod:`ledger.refunds`). ``fee`` is the channel
+    follows as ``refund_<outcome>`` (:mod:`vouchers.books.refunds`). ``fee`` is the channel
     fee the file gives for the line (fee charged; for a refund, the fee given back).
     A reference that a spreadsheet would run as a formula (booked before such
     references were refused) gets a leading ``'``; amounts are never touched.

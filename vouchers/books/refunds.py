@@ -1,7 +1,7 @@
 """Refund lines of a channel's settlement file, applied to the books during reconciliation.
 
 A refund gives a customer's payment back through the channel, so the books
-undo that payment: :func:`ledger.corrections.reverse_payment` (Dr the customer
+undo that payment: :func:`vouchers.books.corrections.reverse_payment` (Dr the customer
 as the payment credited it, Cr clearing:<channel>; its bills reopen). The
 reversal references the original and exists at most once per payment, so a
 file reconciled twice reverses nothing the second time.

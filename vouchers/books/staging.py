@@ -1,8 +1,8 @@
 """Temporary staging tables for channel files and how lines get into them.
 
 PostgreSQL fast path: the file's bytes are streamed into a raw text table by
-COPY, each block first matched by :class:`ledger.fastcsv.BlockChecker` (never
-more lenient than the reference parser, :mod:`ledger.csvformat`), then typed
+COPY, each block first matched by :class:`vouchers.books.fastcsv.BlockChecker` (never
+more lenient than the reference parser, :mod:`vouchers.books.csvformat`), then typed
 in one set-based pass. Any failure - an unusual or bad line, bad encoding,
 an impossible date - discards that work and the reference parser reads the
 file, reporting every bad line. Otherwise (SQLite,

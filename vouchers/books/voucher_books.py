@@ -277,9 +277,9 @@ def book_claimed_redemption(session: Session, voucher: ClaimedVoucher, payee: Pa
                             actor: str | None = None, liability_account_id: int | None = None) -> RedemptionBooking:
     """The books of one claimed voucher, in as few statements as the rules allow.
 
-    Same entry, same lock order and same idempotency as :func:`ledger.incoming.book_incoming`
+    Same entry, same lock order and same idempotency as :func:`vouchers.books.incoming.book_incoming`
     (per-party rows locked first, in id order; the shared liability row moved
-    at commit by :func:`ledger.journal.defer_shared_deltas`), but the locking read also
+    at commit by :func:`vouchers.books.journal.defer_shared_deltas`), but the locking read also
     returns the two balances: the open bills are read only if the account has
     arrears, and the prepaid balance after booking is computed, not re-read.
     On PostgreSQL the header, postings, the payee's balances and the payments
@@ -339,7 +339,7 @@ def _write_redemption_postgres(session: Session, header: dict, plan: journal.Pos
     """PostgreSQL: the journal header, its postings, the payee's balance rows and the payments row in ONE
     statement (data-modifying CTEs, each depending on the header): (transaction id, payment id), or None
     if the voucher's transaction exists already (then nothing was written). The shared liability row
-    moves at commit (:func:`ledger.journal.defer_shared_deltas`)."""
+    moves at commit (:func:`vouchers.books.journal.defer_shared_deltas`)."""
     lines, accounts, currencies, amounts = (list(column) for column in zip(*plan.rows))
     party = sorted(plan.party_deltas.items())
     row = hot_sql.one_or_none(session, _BOOK_REDEMPTION_POSTGRES, {

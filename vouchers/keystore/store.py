@@ -111,7 +111,7 @@ class KeyStore:
         """Create the pepper and card-store identity once; True if created now.
 
         On an existing store the passphrase is checked against the pepper; a new
-        store refuses a short one (:func:`keystore.passphrase.check_new_passphrase`).
+        store refuses a short one (:func:`vouchers.keystore.passphrase.check_new_passphrase`).
         """
         if not self.exists():  # before any file is made
             self._refuse_if_incomplete()

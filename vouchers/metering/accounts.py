@@ -1,7 +1,7 @@
 """Tariff assignment: how a customer account (户号) is billed.
 
 The account itself (name, balances, bills) belongs to the books
-(:func:`ledger.customers.create_customer`); this module stores, beside it,
+(:func:`vouchers.books.customers.create_customer`); this module stores, beside it,
 the tariff, the customer class for late fees, prepaid or postpaid, the
 low-income and time-of-use options, the area for the collection analysis and
 the meter that is read.

@@ -10,7 +10,7 @@ run can be interrupted and run again: accounts already billed are skipped
 Per batch, set-based: select the accounts, lock their balance rows in id
 order (the books' lock order), read balances, unbilled readings and each
 account's position in its tariff period with a few queries, price every
-account (:func:`metering.pricing.compute_bill`), then post **one** journal
+account (:func:`vouchers.metering.pricing.compute_bill`), then post **one** journal
 transaction for the batch (as the books do for an imported payments file):
 
 * the part of each bill the prepaid balance covers: Dr ``customer_prepaid:<acct>``;
@@ -518,7 +518,7 @@ def bill_batch(session: Session, *, run_id: int, batch_no: int, period: str, as_
 
 
 def _keypad_accounts(session: Session, scope: pos.Scope) -> set[str]:
-    """Accounts of the batch read by an active STS keypad meter (:mod:`vending.meters`).
+    """Accounts of the batch read by an active STS keypad meter (:mod:`vouchers.vending.meters`).
 
     Vended tokens credit such a meter: the customer pays before using, so
     the meter's readings must not be charged again by a bill."""
@@ -547,7 +547,7 @@ def _settle_old_bills_first(session: Session, positions: Sequence[pos.Position],
     """Arrears first: a prepaid balance beside open bills pays those bills before the new one.
 
     Rare (money arriving is applied to arrears at once), so this uses the
-    books' own :func:`ledger.customers.apply_prepaid` one account at a time.
+    books' own :func:`vouchers.books.customers.apply_prepaid` one account at a time.
     """
     mixed = [p for p in positions if p.prepaid_fen > 0 and p.arrears_fen > 0]
     for p in mixed:

@@ -1,7 +1,7 @@
 """Set-based writes for billing batches: COPY on PostgreSQL, executemany on SQLite.
 
-:func:`post_legs` is the batch form of :func:`ledger.journal.add_postings`:
-the same checks (:func:`ledger.journal.balanced_legs`: netted per account,
+:func:`post_legs` is the batch form of :func:`vouchers.books.journal.add_postings`:
+the same checks (:func:`vouchers.books.journal.balanced_legs`: netted per account,
 zero-sum per currency, at least two legs), the same rows and the same
 balance movement (shared rows at commit), but on PostgreSQL the postings go
 in by ``COPY`` and the per-party balances move in one
@@ -120,7 +120,7 @@ def post_legs(session: Session, transaction_id: int, legs: Iterable[journal.Leg]
               account_ids: Mapping[AccountKey, int]) -> tuple[journal.Leg, ...]:
     """Insert the legs of a claimed journal transaction and move the stored balances.
 
-    As in :func:`ledger.journal.add_postings`: per-party rows (customers) move
+    As in :func:`vouchers.books.journal.add_postings`: per-party rows (customers) move
     now, in one statement; shared rows (``revenue:electricity``, expense and
     income accounts) are added to the transaction's pending shared deltas and
     moved by the books' commit hook, after every per-party row (the books'
@@ -161,7 +161,7 @@ def post_entries(session: Session, transaction_id: int, entries: Sequence[Entry]
     shared rows at commit), for legs whose account ids are already known: on
     PostgreSQL without building the books' leg objects, which is most of the
     client-side cost of a 5,000-account batch. On SQLite it calls
-    :func:`ledger.journal.add_postings`.
+    :func:`vouchers.books.journal.add_postings`.
     """
     if not is_postgres(session):
         legs = [journal.Leg(e.code, e.amount, e.currency) for e in entries]

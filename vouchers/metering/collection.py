@@ -38,7 +38,7 @@ channel is the one its latest payment before the cut-off came through
 pay through X pay?". Money received per channel in M is listed too.
 
 Warning levels per customer (our design, thresholds in
-:class:`~metering.config.MeteringConfig`):
+:class:`~vouchers.metering.config.MeteringConfig`):
 
 * **red**: arrears more than 30 days past due, any old arrears (bills of an
   earlier year unpaid), or a large customer owing at least the set amount;

@@ -1,7 +1,7 @@
 """Remote cost control (远程费控) of prepaid accounts: warnings, notices, orders.
 
 Every prepaid account is evaluated on its **available balance** (prepaid
-balance − arrears − month-to-date estimate, :mod:`metering.prepaid`), and
+balance − arrears − month-to-date estimate, :mod:`vouchers.metering.prepaid`), and
 two independent states move:
 
 *notices* (to the customer, through the outbox ``metering_notifications``)
@@ -34,7 +34,7 @@ notice      available <= 0                                         ``zero_balanc
 :func:`run` evaluates every prepaid account (the periodic job);
 :func:`on_balance_change` evaluates one, and is called in the same
 transaction as anything that moves its balance (a payment, a redemption, a
-bill) so a reconnection is ordered at once (:mod:`metering.money_in` does it
+bill) so a reconnection is ordered at once (:mod:`vouchers.metering.money_in` does it
 for every path where money lands, and only when the account has an open
 state: money in never opens one).
 

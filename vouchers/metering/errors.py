@@ -12,7 +12,7 @@ from vouchers.errors import VoucherError
 
 
 class MeteringError(VoucherError):
-    """Base of every error raised by :mod:`metering`."""
+    """Base of every error raised by :mod:`vouchers.metering`."""
 
     code = "metering_error"
 

@@ -1,12 +1,12 @@
 """Late-payment penalty (电费违约金) on postpaid electricity bills, posted to the books.
 
-The arithmetic is :func:`tariffs.late_fee_between` (daily rate per customer
+The arithmetic is :func:`vouchers.tariffs.late_fee_between` (daily rate per customer
 class, prior-year rate, grace days, the minimum charge, all versioned
 configuration in ``tariffs/data/late-fees.toml``). This module decides what
 is owed on which day and posts it:
 
 * **Which bills.** Electricity bills of postpaid accounts (the ledger bill of
-  a :class:`~storage.metering_models.MeteringBill`). Prepaid accounts are
+  a :class:`~vouchers.storage.metering_models.MeteringBill`). Prepaid accounts are
   handled by cost control instead; penalty bills never earn a penalty (the
   base excludes earlier penalties).
 * **Principal per day.** The bill's amount minus what was paid on it *before*
@@ -245,7 +245,7 @@ def on_payment(session: Session, account_no: str, *, now: dt.datetime, catalog: 
     collected with the arrears.
 
     Called *before* the payment is allocated, in the same transaction (see
-    :mod:`metering.money_in`: the penalty is owed on the payment day, so the
+    :mod:`vouchers.metering.money_in`: the penalty is owed on the payment day, so the
     arrears-first rule pays it with the money arriving); calling it afterwards
     charges the same amount (the payment day is charged either way)."""
     config = config or MeteringConfig()

@@ -155,7 +155,7 @@ _STAGE = table("ledger_stage", column("account_no"), column("paid_at"), column("
 
 def pending_in_import(session: Session, transaction_ids: Sequence[int], *, today: dt.date,
                       tz: dt.tzinfo) -> list[Touched]:
-    """The accounts of the payments file just booked (its stage, :mod:`ledger.staging`, still there in
+    """The accounts of the payments file just booked (its stage, :mod:`vouchers.books.staging`, still there in
     this transaction; ``transaction_ids``: the file's journal transactions) with something pending, and
     each one's last payment day (local), in account order: one set-based query, an index probe or two
     per account of the file."""

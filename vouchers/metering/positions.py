@@ -115,7 +115,7 @@ _KEYPAD = keypad(MeteringAccount.account_no).label("keypad")
 
 def _accounts_statement(shape: tuple[bool, ...], values: dict[str, Any]):  # type: ignore[no-untyped-def]
     """The accounts query of :func:`select_accounts`, with a named bind parameter per option used
-    (holding ``values``: a statement kept by :func:`metering.bulk.fetch_shaped` gets new ones each time)."""
+    (holding ``values``: a statement kept by :func:`vouchers.metering.bulk.fetch_shaped` gets new ones each time)."""
     after, upto, payment_mode, not_billed_for, limit, keypad = shape
 
     def param(name: str, **kw: Any):  # type: ignore[no-untyped-def]
@@ -185,7 +185,7 @@ class Scope:
               **params: Any) -> list[tuple[Any, ...]]:
         """The rows of ``build(scope)``, a SELECT restricted with :meth:`where` whose other values are
         :meth:`param` (``params``). A range is one statement shape, built and compiled once per
-        process (:func:`metering.bulk.fetch_shaped`, which fills in the values of each call); a list
+        process (:func:`vouchers.metering.bulk.fetch_shaped`, which fills in the values of each call); a list
         is built every time."""
         self._values = params
         if self.contiguous:
@@ -200,7 +200,7 @@ def lock(session: Session, positions: Sequence[Position], extra_ids: Sequence[in
     be per-party too) in ascending id order and return their stored balances
     (id -> debits - credits; rows whose balance is zero may be left out: read them with ``.get(id, 0)``).
 
-    The same order as every writer of the books (:func:`ledger.accounts.lock_accounts`:
+    The same order as every writer of the books (:func:`vouchers.books.accounts.lock_accounts`:
     per-party rows during the transaction, shared rows only at commit), so a billing
     batch and a payment can wait for each other but never deadlock. SQLite has a
     single writer and needs no row locks. ``scope`` is accepted for the callers'

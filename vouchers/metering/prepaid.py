@@ -8,11 +8,11 @@ where the estimate prices the readings not billed yet (daily readings of a
 smart meter) at the account's tariff position. Any kWh shown to the customer
 is derived: the largest kWh, to 0.01 rounded down, whose exact cost from the
 account's current position in its tariff period is at most the money
-(:func:`tariffs.kwh_for_amount`). Time-of-use accounts are priced as if every
+(:func:`vouchers.tariffs.kwh_for_amount`). Time-of-use accounts are priced as if every
 kWh were at the peak price, the conservative figure.
 
 Accounts with an active STS keypad meter have no estimate: the energy they
-use was paid for when its token was vended (:mod:`vending`), so their
+use was paid for when its token was vended (:mod:`vouchers.vending`), so their
 readings are not money owed (billing skips them for the same reason).
 
 :func:`kwh_fields` is what the redemption / payment responses, the web page

@@ -1,6 +1,6 @@
 """One account's bill from its unbilled readings: pure, no database.
 
-The tariff arithmetic is :func:`tariffs.quote`; this module decides *what*
+The tariff arithmetic is :func:`vouchers.tariffs.quote`; this module decides *what*
 to quote:
 
 * **Version by reading date.** Each reading's kWh are priced by the tariff
@@ -59,7 +59,7 @@ class ReadingUse(NamedTuple):
 
 class BillTerms(Protocol):
     """What pricing reads of an account's billing options: :class:`Terms`, or an object with the same
-    attributes (a billing batch passes its :class:`metering.positions.Position` as is)."""
+    attributes (a billing batch passes its :class:`vouchers.metering.positions.Position` as is)."""
 
     @property
     def low_income(self) -> bool: ...
@@ -167,7 +167,7 @@ def _same_tier_start(bounds: tuple[Decimal | None, ...], start: Decimal, end: De
 
 def cached_quote(version: TariffVersion, kwh: Decimal, used_before: Decimal, months: int | None,
                  peak: Decimal | None, valley: Decimal | None, low_income: bool) -> Quote:
-    """:func:`tariffs.quote`, memoised by the identity of the version object.
+    """:func:`vouchers.tariffs.quote`, memoised by the identity of the version object.
 
     Within one tier every kWh costs the same, so a reading that does not cross
     a tier bound costs the same from any position inside that tier: the

@@ -426,7 +426,7 @@ def reading_input(*, account_no: str, meter: str, reading_date: str, reading: st
                   valley: str | None = None, replacement: bool = False) -> ReadingInput:
     """One reading from text fields (e.g. a head-end's JSON body), checked like a CSV line.
 
-    Raises :class:`~metering.errors.InvalidReading` for a malformed field;
+    Raises :class:`~vouchers.metering.errors.InvalidReading` for a malformed field;
     pass the result to :func:`record_readings`.
     """
     fields = [account_no, meter, reading_date, reading, peak or "", valley or "", "1" if replacement else "0"]

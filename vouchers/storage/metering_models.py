@@ -9,11 +9,11 @@ Conventions, as in the rest of ``storage``:
   (SQLite has no exact decimal type);
 - exact intermediate values that are not whole fen (a bill's unrounded
   subtotal, a late fee's daily accrual) are stored as decimal text;
-- every timestamp column is :class:`storage.types.UTCDateTime`; business
+- every timestamp column is :class:`vouchers.storage.types.UTCDateTime`; business
   dates (reading day, due date) are plain local ``Date`` columns.
 
 The customer account itself (户号, balances, bills) belongs to the books
-(:mod:`storage.ledger_models`); these tables only refer to it by
+(:mod:`vouchers.storage.ledger_models`); these tables only refer to it by
 ``account_no`` or by bill id.
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every CLI command and every API worker checks this before it touches the
 database; Alembic and the migration scripts (about half a second of imports)
-are only needed to *change* the schema (:mod:`storage.migrate`).
+are only needed to *change* the schema (:mod:`vouchers.storage.migrate`).
 
 The migrations are linear and each file is named after its revision id with
 a zero-padded sequence number first (``0013_bill_refs_by_range.py`` holds

@@ -4,7 +4,7 @@
   (IIN + DRN + Luhn check digit), with the key parameters DKGA04 needs (SGC,
   TI, KRN, key type, KEN, base date) and the encryption algorithm (EA 11). The
   meter belongs to a billed account (``metering_accounts``); an account has at
-  most one *active* STS meter (checked by :mod:`vending.meters`).
+  most one *active* STS meter (checked by :mod:`vouchers.vending.meters`).
 - ``last_tid`` on the meter row is the per-meter TID record: the last TID
   issued. It is advanced by one atomic ``UPDATE`` to ``max(now, last + 1)``,
   so two tokens for one meter never share a TID and TIDs never decrease; a
@@ -21,7 +21,7 @@
   and are deterministic, so a reprint derives them again from this row.
 
 Vending keys are not in the database: they are sealed in the key store
-(:mod:`keystore.vending_keys`).
+(:mod:`vouchers.keystore.vending_keys`).
 """
 from __future__ import annotations
 

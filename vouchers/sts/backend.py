@@ -3,7 +3,7 @@
 Vending keys never leave the backend. :class:`SoftwareVendingBackend` derives
 decoder keys in process (DKGA04 + EA11); an HSM or a licensed STS engine can take
 its place by implementing the same three methods. Callers choose the TID (see
-:func:`sts.tid.next_tid`) and keep the last TID per meter; the backend refuses a
+:func:`vouchers.sts.tid.next_tid`) and keep the last TID per meter; the backend refuses a
 TID the meter's KEN would reject.
 """
 from __future__ import annotations

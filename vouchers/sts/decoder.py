@@ -1,6 +1,6 @@
 """Token decoding: 20 digits + decoder key -> class, subclass and fields, CRC checked.
 
-The reverse of :mod:`sts.encoder`, as a meter (or a customer-service desk) does it.
+The reverse of :mod:`vouchers.sts.encoder`, as a meter (or a customer-service desk) does it.
 """
 from __future__ import annotations
 

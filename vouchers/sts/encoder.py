@@ -3,8 +3,8 @@
 Class 0 credit tokens (electricity, water, gas, time) and the class 2 tokens
 clear credit, clear tamper condition, set maximum power limit and the four-token
 key change set for 128-bit decoder keys. Functions take the decoder key (or a
-prepared :class:`~sts.misty1.Misty1`), never the vending key: see
-:mod:`sts.backend` for vending from a vending key.
+prepared :class:`~vouchers.sts.misty1.Misty1`), never the vending key: see
+:mod:`vouchers.sts.backend` for vending from a vending key.
 """
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def credit_token(decoder_key: bytes | Misty1, *, subclass: int, rnd: int, tid: i
     """Class 0 credit transfer of ``units`` transfer units (0.1 kWh for electricity).
 
     ``units`` is rounded up to the next value the amount field can carry; see
-    :func:`sts.amount.representable_units` for what the meter will credit.
+    :func:`vouchers.sts.amount.representable_units` for what the meter will credit.
     """
     if isinstance(subclass, bool) or subclass not in _CREDIT_SUBCLASSES:
         raise InvalidField("class 0 subclass must be 0 (electricity), 1 (water), 2 (gas) or 3 (time)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 class StsError(Exception):
-    """Base of every error raised by :mod:`sts`."""
+    """Base of every error raised by :mod:`vouchers.sts`."""
 
     code = "sts_error"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 class TariffError(Exception):
-    """Base of every error raised by :mod:`tariffs`."""
+    """Base of every error raised by :mod:`vouchers.tariffs`."""
 
     code = "tariff_error"
 

@@ -399,7 +399,7 @@ def default_data_dir() -> Traversable:
 def load_catalog(directory: str | os.PathLike[str] | Traversable | None = None) -> Catalog:
     """Load every ``*.toml`` in ``directory`` (default: the shipped data).
 
-    Raises a :class:`~tariffs.errors.TariffDataError` subclass naming the file
+    Raises a :class:`~vouchers.tariffs.errors.TariffDataError` subclass naming the file
     and field at the first problem; nothing is partially loaded.
     """
     root: Traversable

@@ -3,7 +3,7 @@
 A :class:`Tariff` is a named sequence of :class:`TariffVersion` s, each in force
 from ``effective_from`` (a reading date) until the day before the next one
 starts, or through ``effective_to`` when that is set. Values here are built by
-:mod:`tariffs.loader` from the data files and are already validated.
+:mod:`vouchers.tariffs.loader` from the data files and are already validated.
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ class VendingError(VoucherError):
 
     @classmethod
     def from_sts(cls, error: Exception) -> VendingError:
-        """Wrap an :class:`sts.errors.StsError`, keeping its code (``sts_key_expired``...)."""
+        """Wrap an :class:`vouchers.sts.errors.StsError`, keeping its code (``sts_key_expired``...)."""
         return cls(str(error), code=getattr(error, "code", cls.code))
 
 

@@ -1,4 +1,4 @@
-"""A :class:`sts.VendingBackend` over the key store's sealed vending keys."""
+"""A :class:`vouchers.sts.VendingBackend` over the key store's sealed vending keys."""
 from __future__ import annotations
 
 from vouchers.keystore.errors import KeyNotFound

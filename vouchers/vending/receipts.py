@@ -1,10 +1,10 @@
 """PDF receipts for vended tokens: the vend log row -> :class:`print_templates.sts_receipt.StsReceipt`,
-and a key change (:class:`vending.rekey.KeyChangeResult`) -> :class:`~print_templates.sts_receipt.KeyChangeReceipt`.
+and a key change (:class:`vouchers.vending.rekey.KeyChangeResult`) -> :class:`~print_templates.sts_receipt.KeyChangeReceipt`.
 
 The TID time is the minute the TID stands for under the base date the meter
 had when the token was vended (a later key change may have moved the meter
 to another base date: the key change history says which). Times print in the
-business time zone (``VOUCHER_TIMEZONE``, :class:`metering.config.MeteringConfig`).
+business time zone (``VOUCHER_TIMEZONE``, :class:`vouchers.metering.config.MeteringConfig`).
 """
 from __future__ import annotations
 

@@ -1,13 +1,13 @@
 """Vending: money -> kWh (the account's tariff) -> an STS token, inside the caller's transaction.
 
 Every function takes a session, plain values, ``now`` and a
-:class:`sts.VendingBackend`. A refusal raises :class:`vending.errors.VendingError`
+:class:`vouchers.sts.VendingBackend`. A refusal raises :class:`vouchers.vending.errors.VendingError`
 before anything is committed, so the caller's transaction (the redemption or
 payment that brought the money) rolls back with it: no token, no money moved.
 
 Books: a credit token vended for money is energy sold. In the same
 transaction the vend books ``Dr customer_prepaid:<account> / Cr
-revenue:electricity`` (:mod:`ledger.energy_sales`, idempotent by the vend id);
+revenue:electricity`` (:mod:`vouchers.books.energy_sales`, idempotent by the vend id);
 the customer's balance rows are locked and the prepaid balance checked
 (``sts_insufficient_balance``) *before* the meter's TID record is touched, so
 the lock order is customer rows -> meter row, as for a payment followed by a

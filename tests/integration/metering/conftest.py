@@ -94,7 +94,7 @@ class World:
             return list(reversed(billing.bills_of(s, account_no)))
 
     def sts_meter(self, account_no: str, pan: str, *, active: bool = True) -> None:
-        """The meter record :func:`vending.meters.add_meter` writes, inserted directly (metering is under test)."""
+        """The meter record :func:`vouchers.vending.meters.add_meter` writes, inserted directly (metering is under test)."""
         with self.sessions.begin() as s:
             s.add(StsMeter(pan=pan, account_no=account_no, sgc=123457, ti=1, krn=1, key_type=2, ken=255,
                            base_date=2014, ea=11, active=active, last_tid=None, created_at=at("2026-10-01"),

@@ -1,5 +1,5 @@
 """kWh fields (issue 7): prepaid accounts with a tariff get money <-> kWh on the account, redemption and
-payment responses and the web page, equal to :func:`metering.prepaid.kwh_fields`; other accounts get none."""
+payment responses and the web page, equal to :func:`vouchers.metering.prepaid.kwh_fields`; other accounts get none."""
 from __future__ import annotations
 
 import json

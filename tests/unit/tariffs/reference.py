@@ -1,6 +1,6 @@
 """An independent reference for the tariff tests.
 
-Nothing here imports :mod:`tariffs`. The published figures of TARIFFS.md are
+Nothing here imports :mod:`vouchers.tariffs`. The published figures of TARIFFS.md are
 written out again below, and bills are computed two other ways than the
 implementation does: the incremental method (增量法: every kWh at the tier-1
 price plus the price step on the kWh above each bound) and a plain

@@ -5,7 +5,7 @@ every booked payment of the period (voucher redemptions are channel
 ``voucher``; reversed payments are left out), bucketed by local day or month.
 
 ``fees``: what the channel kept of the money it settled (``expense:channel_fees``
-in its settlements, :mod:`ledger.reconcile`), in the day or month of the
+in its settlements, :mod:`vouchers.books.reconcile`), in the day or month of the
 settlement: a channel deducts its fee when it pays out, so a month's fees
 belong to the settlements of that month, not to the payments' days. A
 period can therefore show fees for a channel without payments in it.
