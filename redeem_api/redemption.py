@@ -59,7 +59,7 @@ from ledger import chart
 from ledger.errors import CurrencyMismatch, RedemptionBookingError
 from ledger.voucher_books import ClaimedVoucher, Payee, RedemptionBooking, book_claimed_redemption
 from metering.money_in import keypad, late_fee_pending, prepaid
-from redeem_api import fraud
+from vouchers.services import fraud
 from redeem_api.clients import ClientInfo
 from redeem_api.config import ThrottleLimits
 from redeem_api.errors import ApiError, InvalidVoucher, TooManyAttempts, UnknownAccount
