@@ -3,7 +3,8 @@
 The hot path is ONE database transaction (one commit, one WAL flush) on
 success: the API key check, the Idempotency-Key reservation (held by an
 advisory lock while the transaction runs, see :mod:`redeem_api.idempotency`),
-the throttle check, the redemption itself (:func:`redeem_api.redemption.redeem`)
+the throttle check, the redemption itself (:func:`redeem_api.redemption.redeem`, over
+:func:`vouchers.services.redeem.redeem`)
 and the stored response. A refusal rolls all of it back; its side effects
 (failure counters, fraud alerts) and, if it is replayable, the stored refusal
 are written by a second, short transaction.
@@ -51,7 +52,7 @@ _OUTCOMES = {
 def context() -> Context:
     st = state()
     return Context(pepper=st.pepper, keyring=st.keyring.get(), throttle=st.throttle, limits=st.config.throttle,
-                   canaries=st.config.canary_serials, now=now(), today=today())
+                   canaries=st.config.canary_serials, now=now(), today=today(), services=st.services)
 
 
 def in_one_transaction(session: Session, work: Callable[[Session], T], attempts: int = 3) -> T:
