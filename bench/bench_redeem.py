@@ -197,7 +197,7 @@ def prepare(args, home: Path, db_url: str) -> tuple[str, Path]:
     from keystore.store import KeyStore
     from ledger.customers import create_customer
     from ledger.voucher_books import activate
-    from redeem_api.clients import create_client
+    from vouchers.services.clients import create_client
     from storage.db import make_engine, session_factory
     from storage.migrate import upgrade_to_head
 

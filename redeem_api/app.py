@@ -20,18 +20,18 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from keystore.store import KeyStore
 from ledger.errors import BalanceOutOfRange as LedgerBalanceOutOfRange
+from redeem_api import metering_support
 from redeem_api.config import ApiConfig
 from redeem_api.errors import ApiError, BalanceOutOfRange, ServiceUnavailable
 from redeem_api.http import error_response, json_response
-from redeem_api import metering_support
 from redeem_api.metering_support import MeteringSupport
 from redeem_api.metrics import Metrics
 from redeem_api.state import EXTENSION, AppState, KeyRingCache, close_db
-from redeem_api.throttle import DatabaseThrottle, RedisThrottle
 from storage.db import make_engine, session_factory
 from storage.schema_version import current_revision, head_revision
 from vending.keys import software_backend
 from vouchers.services.deps import ServiceDeps, built_once
+from vouchers.services.throttle import DatabaseThrottle, RedisThrottle
 from vouchers.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)

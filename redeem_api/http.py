@@ -15,7 +15,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from redeem_api import idempotency
-from redeem_api.clients import ClientInfo, authenticate
 from redeem_api.errors import (
     ApiError,
     Forbidden,
@@ -26,6 +25,7 @@ from redeem_api.errors import (
     ValidationFailed,
 )
 from redeem_api.state import db, state
+from vouchers.services.clients import ClientInfo, authenticate
 
 log = logging.getLogger(__name__)
 ROLES = ("terminal", "distributor", "channel", "finance", "admin", "headend")

@@ -22,18 +22,18 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from redeem_api.clients import ClientInfo
 from redeem_api.config import ThrottleLimits
 from redeem_api.errors import ApiError, InvalidVoucher, TooManyAttempts, UnknownAccount, token_refused
-from redeem_api.throttle import Limit, Throttle, account_key, client_key, ip_key
 from vending.errors import VendingError
 from vouchers.codes import normalize_code
 from vouchers.errors import InvalidCode
 from vouchers.keyring import KeyRing
 from vouchers.services import fraud
 from vouchers.services import redeem as service
+from vouchers.services.clients import ClientInfo
 from vouchers.services.deps import ServiceDeps
 from vouchers.services.errors import RedemptionRefused, TokenRefused, UnknownPayee
+from vouchers.services.throttle import Limit, Throttle, account_key, client_key, ip_key
 from vouchers.token import PREFIX
 
 log = logging.getLogger(__name__)

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from keystore.store import KeyStore
 from redeem_api.config import ApiConfig
 from redeem_api.metrics import Metrics
-from redeem_api.throttle import Throttle
 from vouchers.keyring import KeyRing
 from vouchers.services.deps import ServiceDeps
+from vouchers.services.throttle import Throttle
 
 log = logging.getLogger(__name__)
 EXTENSION = "vouchers_redeem_api"

@@ -21,7 +21,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from redeem_api import idempotency
-from redeem_api.clients import ClientInfo
 from redeem_api.errors import ApiError, Forbidden
 from redeem_api.http import (
     account_no_field,
@@ -37,6 +36,7 @@ from redeem_api.http import (
 )
 from redeem_api.redemption import Attempt, Context, check_code_format, check_throttle, redeem
 from redeem_api.state import db, state
+from vouchers.services.clients import ClientInfo
 
 log = logging.getLogger(__name__)
 bp = Blueprint("redemptions", __name__, url_prefix="/api/v1")

@@ -131,7 +131,7 @@ def test_key_is_required_and_well_formed(client, world, header):
 
 def test_throttled_request_releases_its_key(client, world, clock):
     """A 429 is not stored: after the window the same key can succeed."""
-    from redeem_api.throttle import Limit, client_key
+    from vouchers.services.throttle import Limit, client_key
 
     st = client.application.extensions[EXTENSION]
     with world.sessions.begin() as s:

@@ -6,7 +6,7 @@ import itertools
 import pytest
 from sqlalchemy import select
 
-from redeem_api.clients import revoke_client
+from vouchers.services.clients import revoke_client
 from storage.api_models import ApiClient
 from storage.metering_models import CostControlOrder
 from storage.models import Voucher

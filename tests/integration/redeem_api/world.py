@@ -21,7 +21,7 @@ from keystore.store import KeyStore
 from ledger import stock
 from ledger.customers import create_customer, customer_summary
 from ledger.voucher_books import activate
-from redeem_api.clients import create_client
+from vouchers.services.clients import create_client
 from redeem_api.config import ApiConfig
 from storage.db import make_engine, session_factory
 from tests.conftest import cheap_sealing

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from redeem_api import idempotency
-from redeem_api.clients import ClientInfo, split_key
+from vouchers.services.clients import ClientInfo, split_key
 from redeem_api.config import ApiConfig, ThrottleLimits
 from redeem_api.errors import ApiError, InvalidVoucher, TooManyAttempts
 from redeem_api.i18n import TEXT, pick_language
@@ -225,7 +225,7 @@ def test_redeem_api_never_imports_issuer():
 
 
 def test_importing_the_app_loads_no_issuer_module():
-    code = ("import sys, redeem_api.app, redeem_api.routes.web, redeem_api.clients; "
+    code = ("import sys, redeem_api.app, redeem_api.routes.web, vouchers.services.clients; "
             "bad = [m for m in sys.modules if m == 'issuer' or m.startswith('issuer.')]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
