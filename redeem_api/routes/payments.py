@@ -15,13 +15,13 @@ from ledger.csvformat import EARLIEST_PAID_AT
 from ledger.errors import CurrencyMismatch, InvalidPayment, PaymentConflict, UnknownChannel
 from ledger.errors import UnknownAccount as LedgerUnknownAccount
 from ledger.payments import PaymentResult, validate_amount, validate_ref
-from redeem_api import idempotency
 from redeem_api.errors import ApiError, Conflict, Forbidden, UnknownAccount, ValidationFailed, token_refused
 from redeem_api.http import (
     account_no_field,
     current_client,
     json_response,
     now,
+    parse_idempotency_key,
     read_json_object,
     require_roles,
     run_idempotent,
@@ -88,7 +88,7 @@ def payment_document(paid: MoneyIn[PaymentResult]) -> dict[str, object]:
 def create_payment():
     client = current_client()
     body = read_json_object()
-    key = idempotency.parse_key(request.headers.get("Idempotency-Key"))
+    key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
     account_no = account_no_field(body)
     amount_text = body.get("amount")
     if not isinstance(amount_text, str):

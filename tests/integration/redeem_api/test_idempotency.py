@@ -8,11 +8,11 @@ import time
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from redeem_api import idempotency
 from redeem_api.state import EXTENSION
 from storage.api_models import ApiClient, IdempotencyRecord, Redemption
 from storage.ledger_models import LedgerTransaction
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, auth
+from vouchers.services import idempotency
 
 URL = "/api/v1/redemptions"
 
