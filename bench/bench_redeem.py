@@ -197,7 +197,7 @@ def prepare(args, home: Path, db_url: str) -> tuple[str, Path]:
     from vouchers.keystore.store import KeyStore
     from vouchers.books.customers import create_customer
     from vouchers.books.voucher_books import activate
-    from redeem_api.clients import create_client
+    from vouchers.services.clients import create_client
     from vouchers.storage.db import make_engine, session_factory
     from vouchers.storage.migrate import upgrade_to_head
 

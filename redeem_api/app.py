@@ -1,6 +1,7 @@
 """The application factory: ``create_app(config)``.
 
-The engine, the pepper and the public key ring are loaded here, once per
+The engine, the pepper, the public key ring and the money services'
+dependencies (tariffs, metering settings, vending backend) are built here, once per
 process (gunicorn calls this in every worker after the fork), never at
 import time. Each request gets its own session.
 """
@@ -19,14 +20,18 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from vouchers.keystore.store import KeyStore
 from vouchers.books.errors import BalanceOutOfRange as LedgerBalanceOutOfRange
+from redeem_api import metering_support
 from redeem_api.config import ApiConfig
 from redeem_api.errors import ApiError, BalanceOutOfRange, ServiceUnavailable
 from redeem_api.http import error_response, json_response
+from redeem_api.metering_support import MeteringSupport
 from redeem_api.metrics import Metrics
 from redeem_api.state import EXTENSION, AppState, KeyRingCache, close_db
-from redeem_api.throttle import DatabaseThrottle, RedisThrottle
 from vouchers.storage.db import make_engine, session_factory
 from vouchers.storage.schema_version import current_revision, head_revision
+from vouchers.vending.keys import software_backend
+from vouchers.services.deps import ServiceDeps, built_once
+from vouchers.services.throttle import DatabaseThrottle, RedisThrottle
 from vouchers.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
@@ -97,22 +102,29 @@ def create_app(config: ApiConfig | None = None) -> Flask:
     app.session_interface = _PageSessions()
     if config.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies, x_proto=config.trusted_proxies)
+    metering = metering_support.install(app, metering_support.load(config.settings.extra))  # once per process
     app.extensions[EXTENSION] = AppState(
         config=config, engine=engine, sessions=session_factory(engine), pepper=pepper,
         keyring=KeyRingCache(store, config.keyring_refresh_seconds), throttle=throttle,
         metrics=Metrics(config.metrics_dir), fingerprint_secret=AppState.derive(pepper, "idempotency"),
         csrf_secret=AppState.derive(pepper, "csrf"),
+        services=_service_deps(store, config.passphrase, metering),
     )
 
-    from redeem_api import metering_support
     from redeem_api.routes import accounts, headend, keys, ops, payments, redemptions, vouchers, web
 
-    metering_support.install(app, config.settings.extra)  # tariffs + metering settings, once per process
     for module in (redemptions, payments, accounts, vouchers, keys, headend, web, ops):
         app.register_blueprint(module.bp)
     _register_hooks(app)
     _register_error_handlers(app)
     return app
+
+
+def _service_deps(store: KeyStore, passphrase: str, metering: MeteringSupport) -> ServiceDeps:
+    """What the money services get from this process. The vending keys (never signing keys) are
+    unsealed on a keypad meter's first token; accounts without a meter never touch them."""
+    return ServiceDeps(catalog=metering.catalog, metering=metering.config,
+                       vending=built_once(lambda: software_backend(store, passphrase)))
 
 
 def _register_hooks(app: Flask) -> None:

@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from vouchers.vending.errors import VendingError
+
 # Message of the one answer for unknown, inactive, used, expired and void codes.
 INVALID_VOUCHER_MESSAGE = "this voucher cannot be redeemed: check the code, or ask the seller"
 
@@ -151,3 +153,10 @@ class ServiceUnavailable(ApiError):
     def __init__(self, message: str = "the service is temporarily unavailable: retry later",
                  retry_after: int = 5) -> None:
         super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+def token_refused(error: VendingError) -> ApiError:
+    """A keypad meter's token refused (``sts_*`` code: key expired, wrong key revision, amount too large...):
+    a 422, and the caller's transaction rolls back, so the money does not move either."""
+    return ApiError(f"no electricity token could be issued for this account's meter: {error}", status=422,
+                    code=error.code)

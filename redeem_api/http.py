@@ -7,18 +7,21 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Response, g, request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from redeem_api import idempotency
-from redeem_api.clients import ClientInfo, authenticate
 from redeem_api.errors import (
     ApiError,
     Forbidden,
+    IdempotencyInFlight,
+    IdempotencyKeyRequired,
+    IdempotencyKeyReused,
+    InvalidIdempotencyKey,
     MalformedJson,
     PayloadTooLarge,
     Unauthorized,
@@ -26,6 +29,8 @@ from redeem_api.errors import (
     ValidationFailed,
 )
 from redeem_api.state import db, state
+from vouchers.services import idempotency
+from vouchers.services.clients import ClientInfo, authenticate
 
 log = logging.getLogger(__name__)
 ROLES = ("terminal", "distributor", "channel", "finance", "admin", "headend")
@@ -222,6 +227,33 @@ def _in_transaction(work: Callable[[Session], Any], attempts: int = 3) -> Any:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+def parse_idempotency_key(header: str | None) -> str:
+    """The key from the header: 1..255 visible ASCII characters; an sf-string's quotes are dropped."""
+    if header is None or header.strip() == "":
+        raise IdempotencyKeyRequired("the Idempotency-Key header is required for this request")
+    key = header.strip()
+    if len(key) >= 2 and key[0] == key[-1] == '"':
+        key = key[1:-1]
+    if not (1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH) or not all("\x21" <= ch <= "\x7e" for ch in key):
+        raise InvalidIdempotencyKey(
+            f"Idempotency-Key must be 1..{MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters")
+    return key
+
+
+@contextmanager
+def idempotency_refusals() -> Iterator[None]:
+    """The key store's refusals as the API answers them: 409 (retry in a second) and 422."""
+    try:
+        yield
+    except idempotency.KeyInFlight as e:
+        raise IdempotencyInFlight(str(e), headers={"Retry-After": "1"}) from e
+    except idempotency.KeyReused as e:
+        raise IdempotencyKeyReused(str(e)) from e
+
+
 def run_idempotent(*, scope: str, client_pk: int | None, key: str, body: dict[str, Any], route: str,
                    handler: Handler, precheck: Callable[[Session], None] | None = None) -> tuple[int, str, bool]:
     """Run ``handler`` at most once per (scope, key); returns (status, body text, replayed).
@@ -240,8 +272,9 @@ def run_idempotent(*, scope: str, client_pk: int | None, key: str, body: dict[st
     stale = dt.timedelta(seconds=st.config.idempotency_stale_seconds)
 
     def reserve(session: Session) -> idempotency.Reserved | idempotency.Replay:
-        result = idempotency.reserve(session, scope=scope, client_pk=client_pk, key=key, fingerprint=fp, now=at,
-                                     stale_after=stale)
+        with idempotency_refusals():
+            result = idempotency.reserve(session, scope=scope, client_pk=client_pk, key=key, fingerprint=fp,
+                                         now=at, stale_after=stale)
         if isinstance(result, idempotency.Reserved) and precheck is not None:
             precheck(session)  # raising rolls the reservation back with it
         return result
@@ -254,7 +287,8 @@ def run_idempotent(*, scope: str, client_pk: int | None, key: str, body: dict[st
     def work(session: Session) -> tuple[int, str]:
         status, document = handler(session)
         text = dumps(document)
-        idempotency.complete(session, record_id, status=status, body=text, now=at)
+        with idempotency_refusals():
+            idempotency.complete(session, record_id, status=status, body=text, now=at)
         return status, text
 
     try:
@@ -268,7 +302,8 @@ def run_idempotent(*, scope: str, client_pk: int | None, key: str, body: dict[st
             def store(session: Session) -> None:
                 if refusal.after_rollback is not None:
                     refusal.after_rollback(session)
-                idempotency.complete(session, record_id, status=refusal.status, body=text, now=at)
+                with idempotency_refusals():
+                    idempotency.complete(session, record_id, status=refusal.status, body=text, now=at)
 
             _in_transaction(store)
         else:

@@ -1,4 +1,4 @@
-"""What one application instance holds: engine, sessions, pepper, keys, throttle, metrics.
+"""What one application instance holds: engine, sessions, pepper, keys, throttle, metrics, service deps.
 
 Built by :func:`redeem_api.app.create_app` (never at import time) and reached
 from request code through :func:`state`.
@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from vouchers.keystore.store import KeyStore
 from redeem_api.config import ApiConfig
 from redeem_api.metrics import Metrics
-from redeem_api.throttle import Throttle
 from vouchers.keyring import KeyRing
+from vouchers.services.deps import ServiceDeps
+from vouchers.services.throttle import Throttle
 
 log = logging.getLogger(__name__)
 EXTENSION = "vouchers_redeem_api"
@@ -69,6 +70,7 @@ class AppState:
     metrics: Metrics
     fingerprint_secret: bytes
     csrf_secret: bytes
+    services: ServiceDeps  # tariffs, metering settings, vending backend: passed to the money services
 
     @staticmethod
     def derive(pepper: bytes, label: str) -> bytes:

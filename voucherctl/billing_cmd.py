@@ -19,10 +19,9 @@ import click
 from vouchers.metering import billing as billing_service
 from vouchers.metering import late_fees, pdf, prepaid
 from vouchers.metering.accounts import assign_tariff, get_assignment
-from vouchers.metering.config import MeteringConfig
 from vouchers.metering.errors import MeteringError
 from vouchers.metering.units import format_kwh, parse_register
-from vouchers.tariffs import Catalog, TariffError, load_catalog
+from vouchers.tariffs import TariffError
 from voucherctl import context
 from voucherctl.output import CliError, emit, json_option, output_files, progress
 from vouchers.errors import InvalidMoney
@@ -44,19 +43,8 @@ def cli_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@functools.cache
-def catalog() -> Catalog:
-    try:
-        return load_catalog(os.environ.get("VOUCHER_TARIFF_DIR") or None)
-    except TariffError as e:
-        raise CliError(str(e)) from e
-
-
-def config() -> MeteringConfig:
-    try:
-        return MeteringConfig.from_env(os.environ)
-    except MeteringError as e:
-        raise CliError(str(e)) from e
+catalog = context.catalog  # the tariff catalogue and metering settings live with the CLI context
+config = context.metering_config
 
 
 def actor() -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from redeem_api.clients import create_client, list_clients, revoke_client
+from vouchers.services.clients import create_client, list_clients, revoke_client
 from vouchers.storage.api_models import CLIENT_ROLES
 from voucherctl import context
 from voucherctl.output import CLIENT_NAME, OPERATOR, emit, json_option

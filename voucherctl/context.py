@@ -1,10 +1,15 @@
-"""Settings and database access for CLI commands, built once per process."""
+"""Settings, database access and the services' dependencies for CLI commands.
+
+Settings, the engine and the tariff catalogue are built once per process;
+the money services' dependencies (:func:`services`) once per command.
+"""
 from __future__ import annotations
 
 import datetime as dt
 import functools
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -15,6 +20,11 @@ from vouchers.storage.db import make_engine, session_factory
 from vouchers.storage.schema_version import current_revision, head_revision, is_newer_than_code
 from voucherctl.output import CliError
 from vouchers.settings import Settings
+
+if TYPE_CHECKING:  # imported when used: a command that needs no tariffs loads no metering
+    from vouchers.metering.config import MeteringConfig
+    from vouchers.tariffs import Catalog
+    from vouchers.services.deps import ServiceDeps
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -111,3 +121,35 @@ def passphrase() -> str:
     from vouchers.keystore.passphrase import resolve_passphrase
 
     return resolve_passphrase(settings())
+
+
+@functools.cache
+def catalog() -> Catalog:
+    """The tariff catalogue: ``VOUCHER_TARIFF_DIR`` or the shipped data."""
+    from vouchers.tariffs import TariffError, load_catalog
+
+    try:
+        return load_catalog(os.environ.get("VOUCHER_TARIFF_DIR") or None)
+    except TariffError as e:
+        raise CliError(str(e)) from e
+
+
+def metering_config() -> MeteringConfig:
+    """Billing, cost-control and time-zone settings from the ``VOUCHER_*`` variables."""
+    from vouchers.metering.config import MeteringConfig
+    from vouchers.metering.errors import MeteringError
+
+    try:
+        return MeteringConfig.from_env(os.environ)
+    except MeteringError as e:
+        raise CliError(str(e)) from e
+
+
+def services() -> ServiceDeps:
+    """The money services' dependencies for one command. The vending backend is built on a keypad
+    meter's first token only, so money for other accounts never needs the key-store passphrase."""
+    from vouchers.vending.keys import software_backend
+    from vouchers.services.deps import ServiceDeps, built_once
+
+    return ServiceDeps(catalog=catalog(), metering=metering_config(),
+                       vending=built_once(lambda: software_backend(key_store(), passphrase())))

@@ -5,7 +5,7 @@ import datetime as dt
 
 import click
 
-from redeem_api.fraud import KINDS, list_alerts
+from vouchers.services.fraud import KINDS, list_alerts
 from voucherctl import context
 from voucherctl.output import CliError, emit, json_option
 

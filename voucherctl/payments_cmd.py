@@ -1,11 +1,12 @@
 """``voucherctl payments``: channel payment files and single payments.
 
-Money landing on electricity accounts triggers metering (:mod:`vouchers.metering.money_in`):
-a single payment settles the late fee of overdue bills before it is booked and
-evaluates an open cost-control state after, in its transaction; a file is
-booked first (all or nothing, set-based), then its accounts with something
-pending are found in the same transaction and settled after the commit, in
-batches (late fees through each account's payment day, reconnect orders).
+A single payment is money arriving like any other channel's
+(:func:`vouchers.services.money_in.pay`: the late fee of overdue bills before
+it is booked, an open cost-control state evaluated after, a token for a keypad
+meter, the SMS), in one transaction. A file is booked first (all or nothing,
+set-based), then its accounts with something pending are found in the same
+transaction and settled after the commit, in batches (late fees through each
+account's payment day, reconnect orders: :mod:`vouchers.metering.money_in`).
 """
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from vouchers.books import formats
 from vouchers.books import payments as payment_service
 from vouchers.books.corrections import reverse_payment
 from vouchers.books.errors import FileRejected
-from vouchers.metering import money_in
+from vouchers.metering import money_in as metering_money_in
 from vouchers.storage.ledger_models import Payment
 from vouchers.errors import VoucherError
+from vouchers.services import money_in
 from voucherctl import context
 from voucherctl.billing_cmd import catalog, config
 from voucherctl.ledger_cmd import money, parse_money
@@ -68,16 +70,16 @@ def import_cmd(channel: str, fmt: str, operator: str, file: Path, as_json: bool)
             result = formats.import_payments(session, channel, file, fmt=fmt, now=now, actor=operator,
                                              tz=settings.timezone, on_read=furthest(advance))
             # who needs a late fee or a reconnection: read from the file's stage, before it goes at commit
-            touched = money_in.pending_in_import(session, result.transaction_ids, today=metering.local_date(now),
-                                                 tz=metering.tz)
+            touched = metering_money_in.pending_in_import(session, result.transaction_ids,
+                                                          today=metering.local_date(now), tz=metering.tz)
     except FileRejected as e:
         report_rejection(e, as_json)
         return
-    follow_up, failure = money_in.FollowUp(), None
+    follow_up, failure = metering_money_in.FollowUp(), None
     if touched:
         try:
-            follow_up = money_in.settle_accounts(context.sessions(), touched, now=now, catalog=catalog(),
-                                                 config=metering)
+            follow_up = metering_money_in.settle_accounts(context.sessions(), touched, now=now,
+                                                          catalog=catalog(), config=metering)
         except (CliError, VoucherError) as e:  # booked all the same: the periodic runs catch up
             failure = str(e)
     document = {"import_id": result.import_id, "channel": result.channel, "file": result.file_name,
@@ -105,7 +107,10 @@ def import_cmd(channel: str, fmt: str, operator: str, file: Path, as_json: bool)
 @click.option("--paid-at", default=None, help="ISO 8601 time of payment (default: now).")
 @json_option
 def post(channel: str, account_no: str, amount: str, external_ref: str, paid_at: str | None, as_json: bool) -> None:
-    """Book one payment (a counter or a channel without files)."""
+    """Book one payment (a counter or a channel without files).
+
+    The same flow as the API's payments: the late fee first, cost control after, and
+    onto an account with an STS keypad meter, a token for the money credited (printed)."""
     amount_minor = parse_money(amount, "--amount", positive=True)
     now = context.now()
     when = now
@@ -116,24 +121,27 @@ def post(channel: str, account_no: str, amount: str, external_ref: str, paid_at:
             when = parse_timestamp(paid_at, context.settings().timezone)
         except LineProblem as e:
             raise CliError(f"--paid-at: {e}") from e
-    metering = config()
-    pay_date = min(metering.local_date(when), metering.local_date(now))
+    deps = context.services()
     with context.sessions().begin() as session:
-        gate = money_in.gate(session, account_no, pay_date=pay_date)
-        if gate.late_fee:  # the late fee up to the payment day first: this payment pays it too
-            money_in.before_allocation(session, account_no, pay_date=pay_date, now=now, catalog=catalog(),
-                                       config=metering)
-        r = payment_service.post_payment(session, channel, account_no, amount_minor, external_ref, when, now)
-        if gate.watched and r.created:  # an open cost-control state: a reconnect order with the money
-            money_in.after_booking(session, account_no, now=now, catalog=catalog(), config=metering)
+        paid = money_in.pay(session, money_in.ChannelPayment(channel, account_no, amount_minor, external_ref, when),
+                            now=now, deps=deps)
+    r = paid.booking
     document = {"payment_id": r.payment_id, "channel": r.channel, "external_ref": r.external_ref,
                 "account_no": r.account_no, "amount": money(r.amount), "currency": r.currency,
                 "applied_to_arrears": money(r.applied_to_arrears), "credited_to_balance": money(r.credited_to_balance),
-                "balance": money(r.balance), "paid_at": r.paid_at.isoformat(), "replayed": not r.created}
-    emit(as_json, document, f"payment {r.payment_id}: {money(r.amount)} {r.currency} to {r.account_no} "
-                            f"(arrears {money(r.applied_to_arrears)}, balance now {money(r.balance)})"
-                            + (" [already booked]" if not r.created else ""))
+                "balance": money(paid.balance), "paid_at": r.paid_at.isoformat(), "replayed": not r.created}
+    if paid.vend is not None:  # a keypad meter: its token (the balance is after the energy sale)
+        document["sts"] = paid.vend.sts_object()
 
+    def human() -> None:
+        click.echo(f"payment {r.payment_id}: {money(r.amount)} {r.currency} to {r.account_no} "
+                   f"(arrears {money(r.applied_to_arrears)}, balance now {money(paid.balance)})"
+                   + (" [already booked]" if not r.created else ""))
+        sts = document.get("sts")
+        if isinstance(sts, dict) and sts.get("token"):
+            click.echo(f"STS token for meter {sts['meter']}: {sts['token']} ({sts['kwh']} kWh, TID {sts['tid']})")
+
+    emit(as_json, document, human)
 
 
 @payments.command("reverse")

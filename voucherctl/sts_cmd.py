@@ -266,15 +266,9 @@ def _print_vend(doc: dict[str, Any]) -> None:
 
 
 def _metering_config() -> Any:
-    import os
+    from voucherctl import context
 
-    from vouchers.metering.config import MeteringConfig
-    from vouchers.metering.errors import MeteringError
-
-    try:
-        return MeteringConfig.from_env(os.environ)
-    except MeteringError as e:
-        raise CliError(str(e)) from e
+    return context.metering_config()
 
 
 _receipt_option = click.option(
@@ -531,11 +525,9 @@ def _backend() -> Any:
 
 
 def _catalog() -> Any:
-    import os
+    from voucherctl import context
 
-    from vouchers.tariffs import load_catalog
-
-    return load_catalog(os.environ.get("VOUCHER_TARIFF_DIR") or None)
+    return context.catalog()
 
 
 @sts.command("vend")
@@ -555,15 +547,16 @@ def vend_cmd(account_no: str, amount: str, channel: str, ref: str | None, pan: s
     """Counter sale: book the payment, vend its credit as a token and book the energy sold, in one transaction.
 
     The books: Dr clearing / Cr customer_prepaid (the payment), then Dr customer_prepaid / Cr
-    revenue:electricity (the energy sale).
+    revenue:electricity (the energy sale). The same flow as every payment
+    (:func:`vouchers.services.money_in.pay`), with a token required.
     """
     import secrets
 
-    from vouchers.books.payments import post_payment
-    from vouchers.vending.service import vend_for_credit
-    from voucherctl import context
     from vouchers.errors import InvalidMoney
     from vouchers.money import format_amount, parse_positive_amount
+    from vouchers.services import money_in
+    from vouchers.services.errors import NothingToVend
+    from voucherctl import context
 
     try:
         amount_minor = parse_positive_amount(amount.strip())
@@ -571,16 +564,18 @@ def vend_cmd(account_no: str, amount: str, channel: str, ref: str | None, pan: s
         raise CliError(f"--amount: {e}") from e
     at = context.now()
     reference = ref or f"STS{at:%Y%m%d%H%M%S}{secrets.token_hex(3).upper()}"
-    backend, catalog = _backend(), _catalog()
-    with context.sessions().begin() as s:
-        payment = post_payment(s, channel, account_no.strip(), amount_minor, reference, at, at, actor=_actor())
-        if payment.credited_to_balance <= 0:
-            raise CliError("all of the money would pay arrears: no token to vend (nothing booked)")
-        result = vend_for_credit(s, payment.account_no, payment.credited_to_balance, at, backend, catalog=catalog,
-                                 pan=pan, source="payment", source_ref=str(payment.payment_id), actor=_actor())
-        pdf = _receipt_pdf(s, result, lang, catalog) if receipt is not None else None
-    doc = {**_vend_doc(result), "payment_id": str(payment.payment_id), "external_ref": reference,
-           "applied_to_arrears": format_amount(payment.applied_to_arrears)}
+    deps = context.services()
+    payment = money_in.ChannelPayment(channel, account_no.strip(), amount_minor, reference, at)
+    try:
+        with context.sessions().begin() as s:
+            paid = money_in.pay(s, payment, now=at, deps=deps, actor=_actor(), meter_pan=pan, token_required=True)
+            assert paid.vend is not None and paid.vend.result is not None  # token_required
+            result = paid.vend.result
+            pdf = _receipt_pdf(s, result, lang, deps.catalog) if receipt is not None else None
+    except NothingToVend as e:
+        raise CliError(f"{e} (nothing booked)") from e
+    doc = {**_vend_doc(result), "payment_id": str(paid.booking.payment_id), "external_ref": reference,
+           "applied_to_arrears": format_amount(paid.booking.applied_to_arrears)}
     _write_receipt(receipt, pdf, doc)
     emit(as_json, doc, lambda: _print_vend(doc))
 

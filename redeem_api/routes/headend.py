@@ -25,12 +25,12 @@ from sqlalchemy.exc import IntegrityError
 from vouchers.metering import cost_control
 from vouchers.metering.errors import InvalidReading, OrderNotFound, OrderStateError, ReadingsRejected
 from vouchers.metering.readings import ReadingInput, reading_input, record_readings
-from redeem_api import idempotency
 from redeem_api.errors import ApiError, Conflict, NotFound, ValidationFailed
 from redeem_api.http import (
     current_client,
     json_response,
     now,
+    parse_idempotency_key,
     read_json_object,
     require_roles,
     run_idempotent,
@@ -144,7 +144,7 @@ def _parse_readings(body: dict[str, Any]) -> list[ReadingInput]:
 def post_readings():
     client = current_client()
     body = read_json_object()
-    key = idempotency.parse_key(request.headers.get("Idempotency-Key"))
+    key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
     readings = _parse_readings(body)
     at = now()
     tz = support().config.tz
@@ -217,7 +217,7 @@ def _order_id(text: str) -> int:
 def acknowledge(order_id: str):
     client = current_client()
     body = read_json_object()
-    key = idempotency.parse_key(request.headers.get("Idempotency-Key"))
+    key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
     result = body.get("result")
     if result not in ("done", "failed"):
         raise ValidationFailed('result is required: "done" or "failed"')

@@ -1,41 +1,38 @@
 """``POST /api/v1/payments``: a channel client posts a payment for its own channel only.
 
-Around the booking (:mod:`vouchers.metering.money_in`, one indexed query when nothing
-is pending): the late fee of overdue electricity bills up to the payment day
-is posted first, so the arrears-first rule pays it with this money, and a
-prepaid account's open cost-control state is evaluated after (a reconnect
-order in the same commit).
+HTTP only: parsing, the role and idempotency, error mapping and the
+response. The money itself (late fee, books, cost control, a keypad meter's
+token, the SMS) is :func:`vouchers.services.money_in.pay`, the flow every
+channel runs.
 """
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 from flask import Blueprint, request
-from sqlalchemy import insert
 
 from vouchers.books.csvformat import EARLIEST_PAID_AT
 from vouchers.books.errors import CurrencyMismatch, InvalidPayment, PaymentConflict, UnknownChannel
 from vouchers.books.errors import UnknownAccount as LedgerUnknownAccount
-from vouchers.books.payments import post_payment, validate_amount, validate_ref
-from vouchers.metering import money_in
-from redeem_api import idempotency
-from redeem_api.errors import ApiError, Conflict, Forbidden, UnknownAccount, ValidationFailed
+from vouchers.books.payments import PaymentResult, validate_amount, validate_ref
+from redeem_api.errors import ApiError, Conflict, Forbidden, UnknownAccount, ValidationFailed, token_refused
 from redeem_api.http import (
     account_no_field,
     current_client,
     json_response,
     now,
+    parse_idempotency_key,
     read_json_object,
     require_roles,
     run_idempotent,
     text_field,
 )
-from redeem_api.metering_support import kwh_document, support
-from redeem_api.sts_support import add_sts
-from vouchers.storage.api_models import OutboxMessage
+from redeem_api.state import state
+from vouchers.vending.errors import VendingError
 from vouchers.errors import InvalidMoney
 from vouchers.money import format_amount, parse_positive_amount
+from vouchers.services import money_in
+from vouchers.services.money_in import ChannelPayment, MoneyIn
 
 bp = Blueprint("payments", __name__, url_prefix="/api/v1")
 MAX_FUTURE = dt.timedelta(minutes=5)
@@ -63,12 +60,35 @@ def _paid_at(body: dict, at: dt.datetime) -> dt.datetime:
     return value
 
 
+def payment_document(paid: MoneyIn[PaymentResult]) -> dict[str, object]:
+    """The response body: formatting only. A keypad meter's token comes as ``sts`` (and ``balance`` is the
+    prepaid balance after its energy sale); prepaid accounts with a tariff gain the kWh fields."""
+    result = paid.booking
+    document: dict[str, object] = {
+        "payment_id": str(result.payment_id),
+        "channel": result.channel,
+        "external_ref": result.external_ref,
+        "account_no": result.account_no,
+        "amount": format_amount(result.amount),
+        "currency": result.currency,
+        "applied_to_arrears": format_amount(result.applied_to_arrears),
+        "credited_to_balance": format_amount(result.credited_to_balance),
+        "balance": format_amount(paid.balance),
+        "paid_at": result.paid_at.astimezone(dt.timezone.utc).isoformat(),
+        "created": result.created,
+    }
+    if paid.vend is not None:
+        document["sts"] = paid.vend.sts_object()
+    document.update(paid.kwh)
+    return document
+
+
 @bp.post("/payments")
 @require_roles("channel")
 def create_payment():
     client = current_client()
     body = read_json_object()
-    key = idempotency.parse_key(request.headers.get("Idempotency-Key"))
+    key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
     account_no = account_no_field(body)
     amount_text = body.get("amount")
     if not isinstance(amount_text, str):
@@ -93,15 +113,9 @@ def create_payment():
     paid_at = _paid_at(body, at)
 
     def handler(session):
-        metering = support()
-        pay_date = min(metering.config.local_date(paid_at), metering.config.local_date(at))
-        gate = money_in.gate(session, account_no, pay_date=pay_date)
-        if gate.late_fee:
-            money_in.before_allocation(session, account_no, pay_date=pay_date, now=at, catalog=metering.catalog,
-                                       config=metering.config)
+        payment = ChannelPayment(client.channel, account_no, amount, external_ref, paid_at)
         try:
-            result = post_payment(session, client.channel, account_no, amount, external_ref, paid_at, at,
-                                  actor=client.actor)
+            paid = money_in.pay(session, payment, now=at, deps=state().services, actor=client.actor)
         except LedgerUnknownAccount as e:
             raise UnknownAccount(f"no electricity account {account_no}") from e
         except PaymentConflict as e:
@@ -112,39 +126,10 @@ def create_payment():
             raise Forbidden(str(e)) from e
         except InvalidPayment as e:
             raise ValidationFailed(str(e)) from e
-        if gate.watched and result.created:
-            money_in.after_booking(session, result.account_no, now=at, catalog=metering.catalog,
-                                   config=metering.config)
-        document = {
-            "payment_id": str(result.payment_id),
-            "channel": result.channel,
-            "external_ref": result.external_ref,
-            "account_no": result.account_no,
-            "amount": format_amount(result.amount),
-            "currency": result.currency,
-            "applied_to_arrears": format_amount(result.applied_to_arrears),
-            "credited_to_balance": format_amount(result.credited_to_balance),
-            "balance": format_amount(result.balance),
-            "paid_at": result.paid_at.astimezone(dt.timezone.utc).isoformat(),
-            "created": result.created,
-        }
-        # An STS keypad meter: the money credited becomes a token (a replay returns the same token).
-        # (adds "sts"; "balance" becomes the prepaid balance after the energy sale the vend booked)
-        sts = add_sts(document, session, result.account_no, credited_minor=result.credited_to_balance,
-                      balance_minor=result.balance, now=at, source="payment", source_ref=str(result.payment_id),
-                      actor=client.actor)
-        if sts is not None:
-            if result.created and sts.get("token"):
-                session.execute(insert(OutboxMessage.__table__), {
-                    "kind": "sms.sts_token", "account_no": result.account_no, "created_at": at, "attempts": 0,
-                    "payload": json.dumps({"template": "sts_token", "payment_id": document["payment_id"],
-                                           "amount": document["amount"], "currency": document["currency"],
-                                           "sts": sts}, ensure_ascii=False, sort_keys=True)})
-        # A prepaid account with a tariff: what the money buys in kWh (new fields; none for other accounts).
-        # The gate read the payment mode: no lookup of its own. A token: its kWh are what the money bought.
-        document.update(kwh_document(session, result.account_no, now=at, credited_minor=result.credited_to_balance,
-                                     prepaid=gate.prepaid, sts=sts))
-        return (201 if result.created else 200), document
+        except VendingError as e:
+            raise token_refused(e) from e
+        result = paid.booking
+        return (201 if result.created else 200), payment_document(paid)
 
     status, text, replayed = run_idempotent(scope=f"client:{client.pk}", client_pk=client.pk, key=key, body=body,
                                             route="POST /api/v1/payments", handler=handler)

@@ -2,8 +2,9 @@
 
 The hot path is ONE database transaction (one commit, one WAL flush) on
 success: the API key check, the Idempotency-Key reservation (held by an
-advisory lock while the transaction runs, see :mod:`redeem_api.idempotency`),
-the throttle check, the redemption itself (:func:`redeem_api.redemption.redeem`)
+advisory lock while the transaction runs, see :mod:`vouchers.services.idempotency`),
+the throttle check, the redemption itself (:func:`redeem_api.redemption.redeem`, over
+:func:`vouchers.services.redeem.redeem`)
 and the stored response. A refusal rolls all of it back; its side effects
 (failure counters, fraud alerts) and, if it is replayable, the stored refusal
 are written by a second, short transaction.
@@ -19,23 +20,25 @@ from flask import Blueprint, g, request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from redeem_api import idempotency
-from redeem_api.clients import ClientInfo
 from redeem_api.errors import ApiError, Forbidden
 from redeem_api.http import (
     account_no_field,
     bearer_client,
     client_ip,
     dumps,
+    idempotency_refusals,
     is_retryable,
     json_response,
     now,
+    parse_idempotency_key,
     read_json_object,
     text_field,
     today,
 )
 from redeem_api.redemption import Attempt, Context, check_code_format, check_throttle, redeem
 from redeem_api.state import db, state
+from vouchers.services import idempotency
+from vouchers.services.clients import ClientInfo
 
 log = logging.getLogger(__name__)
 bp = Blueprint("redemptions", __name__, url_prefix="/api/v1")
@@ -51,7 +54,7 @@ _OUTCOMES = {
 def context() -> Context:
     st = state()
     return Context(pepper=st.pepper, keyring=st.keyring.get(), throttle=st.throttle, limits=st.config.throttle,
-                   canaries=st.config.canary_serials, now=now(), today=today())
+                   canaries=st.config.canary_serials, now=now(), today=today(), services=st.services)
 
 
 def in_one_transaction(session: Session, work: Callable[[Session], T], attempts: int = 3) -> T:
@@ -87,12 +90,14 @@ def _redeem_idempotently(attempt: Attempt, ctx: Context, *, scope: str, client_p
     held = dict(scope=scope, client_pk=client_pk, key=key, fingerprint=fingerprint, now=ctx.now, stale_after=stale)
 
     def work(session: Session) -> tuple[int, str, bool]:
-        reserved = idempotency.reserve_in_transaction(session, **held)
+        with idempotency_refusals():
+            reserved = idempotency.reserve_in_transaction(session, **held)
         if isinstance(reserved, idempotency.Replay):  # a finished request: never throttled, never redone
             return reserved.status, reserved.body, True
         check_throttle(session, attempt, ctx)
         text = dumps(redeem(session, attempt, ctx))
-        idempotency.complete(session, reserved.record_id, status=201, body=text, now=ctx.now)
+        with idempotency_refusals():
+            idempotency.complete(session, reserved.record_id, status=201, body=text, now=ctx.now)
         return 201, text, False
 
     session = db()
@@ -108,7 +113,8 @@ def _redeem_idempotently(attempt: Attempt, ctx: Context, *, scope: str, client_p
             if refusal.after_rollback is not None:  # failure counters and fraud alerts
                 refusal.after_rollback(session)
             if refusal.storable:  # the same request with the same key gets the same refusal
-                idempotency.store_refusal(session, **held, status=refusal.status, body=text)
+                with idempotency_refusals():
+                    idempotency.store_refusal(session, **held, status=refusal.status, body=text)
 
         in_one_transaction(session, afterwards)
         raise
@@ -148,7 +154,7 @@ def _terminal(session: Session) -> ClientInfo:
 def create_redemption():
     client = _terminal(db())
     body = read_json_object()
-    key = idempotency.parse_key(request.headers.get("Idempotency-Key"))
+    key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
     code_text = text_field(body, "code", max_length=1024)
     account_no = account_no_field(body)
     assert code_text is not None

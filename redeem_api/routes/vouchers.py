@@ -16,12 +16,12 @@ from sqlalchemy import select
 
 from vouchers.books.errors import ActivationError, BatchNotFound, InvalidDistributor
 from vouchers.books.voucher_books import activate
-from redeem_api import idempotency
 from redeem_api.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed, VoucherNotFound
 from redeem_api.http import (
     current_client,
     json_response,
     now,
+    parse_idempotency_key,
     read_json_object,
     require_roles,
     run_idempotent,
@@ -88,7 +88,7 @@ def get_voucher(serial: str):
 def create_activation():
     client = current_client()
     body = read_json_object()
-    key = idempotency.parse_key(request.headers.get("Idempotency-Key"))
+    key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
     batch_id = text_field(body, "batch_id", max_length=20)
     assert batch_id is not None
     try:

@@ -3,7 +3,7 @@
 A record answers replays for ``days`` after it finished (``updated_at``);
 after that it is deleted, in batches of short transactions so the API's
 hot path is never blocked for long. In-flight reservations are never
-deleted, however old: :mod:`redeem_api.idempotency` takes a stale one over.
+deleted, however old: :mod:`vouchers.services.idempotency` takes a stale one over.
 """
 from __future__ import annotations
 

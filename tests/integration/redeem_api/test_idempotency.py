@@ -8,11 +8,11 @@ import time
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from redeem_api import idempotency
 from redeem_api.state import EXTENSION
 from vouchers.storage.api_models import ApiClient, IdempotencyRecord, Redemption
 from vouchers.storage.ledger_models import LedgerTransaction
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, auth
+from vouchers.services import idempotency
 
 URL = "/api/v1/redemptions"
 
@@ -131,7 +131,7 @@ def test_key_is_required_and_well_formed(client, world, header):
 
 def test_throttled_request_releases_its_key(client, world, clock):
     """A 429 is not stored: after the window the same key can succeed."""
-    from redeem_api.throttle import Limit, client_key
+    from vouchers.services.throttle import Limit, client_key
 
     st = client.application.extensions[EXTENSION]
     with world.sessions.begin() as s:

@@ -6,7 +6,7 @@ import itertools
 import pytest
 from sqlalchemy import select
 
-from redeem_api.clients import revoke_client
+from vouchers.services.clients import revoke_client
 from vouchers.storage.api_models import ApiClient
 from vouchers.storage.metering_models import CostControlOrder
 from vouchers.storage.models import Voucher

@@ -21,7 +21,7 @@ from vouchers.keystore.store import KeyStore
 from vouchers.books import stock
 from vouchers.books.customers import create_customer, customer_summary
 from vouchers.books.voucher_books import activate
-from redeem_api.clients import create_client
+from vouchers.services.clients import create_client
 from redeem_api.config import ApiConfig
 from vouchers.storage.db import make_engine, session_factory
 from tests.conftest import cheap_sealing

@@ -10,15 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from redeem_api import idempotency
-from redeem_api.clients import ClientInfo, split_key
 from redeem_api.config import ApiConfig, ThrottleLimits
 from redeem_api.errors import ApiError, InvalidVoucher, TooManyAttempts
+from redeem_api.http import parse_idempotency_key
 from redeem_api.i18n import TEXT, pick_language
 from redeem_api.metrics import Metrics
 from redeem_api.openapi import ERROR_CODES, spec
 from redeem_api.redemption import Attempt, check_code_format, limits_for
 from vouchers.codes import generate_code, group_code
+from vouchers.services import idempotency
+from vouchers.services.clients import ClientInfo, split_key
 from vouchers.settings import ConfigError, Settings
 
 PACKAGE = Path(__file__).resolve().parents[3] / "redeem_api"
@@ -28,13 +29,13 @@ PACKAGE = Path(__file__).resolve().parents[3] / "redeem_api"
 @pytest.mark.parametrize("header,expected", [("abc", "abc"), ('"abc"', "abc"), ("  k-1  ", "k-1"),
                                              ("x" * 255, "x" * 255)])
 def test_parse_key_accepts(header, expected):
-    assert idempotency.parse_key(header) == expected
+    assert parse_idempotency_key(header) == expected
 
 
 @pytest.mark.parametrize("header", [None, "", "   ", "x" * 256, "a b", "ключ", '""', "tab\tkey"])
 def test_parse_key_refuses(header):
     with pytest.raises(ApiError) as info:
-        idempotency.parse_key(header)
+        parse_idempotency_key(header)
     assert info.value.status == 400
 
 
@@ -225,7 +226,7 @@ def test_redeem_api_never_imports_issuer():
 
 
 def test_importing_the_app_loads_no_issuer_module():
-    code = ("import sys, redeem_api.app, redeem_api.routes.web, redeem_api.clients; "
+    code = ("import sys, redeem_api.app, redeem_api.routes.web, vouchers.services.clients; "
             "bad = [m for m in sys.modules if m == 'issuer' or m.startswith('issuer.')]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -37,12 +37,29 @@ from sqlalchemy import BigInteger, String, bindparam, delete, func, literal, sel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from redeem_api.errors import IdempotencyInFlight, IdempotencyKeyRequired, IdempotencyKeyReused, InvalidIdempotencyKey
 from vouchers.storage import hot_sql
 from vouchers.storage.api_models import IdempotencyRecord
 from vouchers.storage.types import UTCDateTime
+from vouchers.errors import VoucherError
 
-MAX_KEY_LENGTH = 255
+
+
+class KeyInFlight(VoucherError):
+    """A request with this key is still being processed (or was taken over by another worker): retry shortly."""
+
+    code = "idempotency_in_flight"
+
+    def __init__(self) -> None:
+        super().__init__("a request with this Idempotency-Key is still being processed: retry shortly")
+
+
+class KeyReused(VoucherError):
+    """The key was already used with another request."""
+
+    code = "idempotency_key_reused"
+
+    def __init__(self) -> None:
+        super().__init__("this Idempotency-Key was already used with another request: use a new key")
 
 
 @dataclass(frozen=True)
@@ -54,18 +71,6 @@ class Reserved:
 class Replay:
     status: int
     body: str
-
-
-def parse_key(header: str | None) -> str:
-    """The key from the header: 1..255 visible ASCII characters; an sf-string's quotes are dropped."""
-    if header is None or header.strip() == "":
-        raise IdempotencyKeyRequired("the Idempotency-Key header is required for this request")
-    key = header.strip()
-    if len(key) >= 2 and key[0] == key[-1] == '"':
-        key = key[1:-1]
-    if not (1 <= len(key) <= MAX_KEY_LENGTH) or not all("\x21" <= ch <= "\x7e" for ch in key):
-        raise InvalidIdempotencyKey(f"Idempotency-Key must be 1..{MAX_KEY_LENGTH} visible ASCII characters")
-    return key
 
 
 def fingerprint(secret: bytes, method: str, route: str, body: Any) -> str:
@@ -112,10 +117,9 @@ def _existing(session: Session, *, scope: str, key: str, fingerprint: str, now: 
     ).one()
     stale = row.updated_at <= now - stale_after
     if row.state != "done" and not stale:  # as the advisory lock answers on the redemption hot path
-        raise IdempotencyInFlight("a request with this Idempotency-Key is still being processed: retry shortly",
-                                  headers={"Retry-After": "1"})
+        raise KeyInFlight()
     if not hmac.compare_digest(row.fingerprint, fingerprint):
-        raise IdempotencyKeyReused("this Idempotency-Key was already used with another request: use a new key")
+        raise KeyReused()
     if row.state == "done":
         return Replay(int(row.status_code), row.response_body or "")
     # A stale reservation of this same request (its worker died): take it over, unless another did first.
@@ -127,8 +131,7 @@ def _existing(session: Session, *, scope: str, key: str, fingerprint: str, now: 
     ).rowcount
     if taken == 1:
         return Reserved(int(row.id))
-    raise IdempotencyInFlight("a request with this Idempotency-Key is still being processed: retry shortly",
-                              headers={"Retry-After": "1"})
+    raise KeyInFlight()
 
 
 def _lock_key(scope: str, key: str) -> int:
@@ -172,8 +175,7 @@ def reserve_in_transaction(session: Session, *, scope: str, client_pk: int | Non
         "lock_id": _lock_key(scope, key), "scope": scope, "client_pk": client_pk, "key": key,
         "fingerprint": fingerprint, "at": now})[0]
     if not got:
-        raise IdempotencyInFlight("a request with this Idempotency-Key is still being processed: retry shortly",
-                                  headers={"Retry-After": "1"})
+        raise KeyInFlight()
     if new_id is not None:
         return Reserved(int(new_id))
     return _existing(session, scope=scope, key=key, fingerprint=fingerprint, now=now, stale_after=stale_after)
@@ -186,7 +188,7 @@ def store_refusal(session: Session, *, scope: str, client_pk: int | None, key: s
     try:
         reserved = reserve_in_transaction(session, scope=scope, client_pk=client_pk, key=key, fingerprint=fingerprint,
                                           now=now, stale_after=stale_after)
-    except (IdempotencyInFlight, IdempotencyKeyReused):
+    except (KeyInFlight, KeyReused):
         return False
     if not isinstance(reserved, Reserved):
         return False
@@ -205,8 +207,7 @@ def complete(session: Session, record_id: int, *, status: int, body: str, now: d
     """Store the response; call inside the transaction of the work itself."""
     done = hot_sql.execute(session, _COMPLETE, {"rid": record_id, "status": status, "body": body, "at": now})
     if done != 1:  # taken over as stale by another worker: let that one answer
-        raise IdempotencyInFlight("a request with this Idempotency-Key is still being processed: retry shortly",
-                                  headers={"Retry-After": "1"})
+        raise KeyInFlight()
 
 
 def release(session: Session, record_id: int, reserved_at: dt.datetime) -> None:
