@@ -220,8 +220,3 @@ def release(session: Session, record_id: int, reserved_at: dt.datetime) -> None:
                                                     IdempotencyRecord.state == "in_flight",
                                                     IdempotencyRecord.updated_at == reserved_at))
 
-
-def purge(session: Session, *, older_than: dt.datetime) -> int:
-    """Delete finished records created before ``older_than`` (keys are kept at least a day)."""
-    return session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < older_than,
-                                                           IdempotencyRecord.state == "done")).rowcount
