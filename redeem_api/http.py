@@ -29,13 +29,13 @@ from redeem_api.errors import (
     ValidationFailed,
 )
 from redeem_api.state import db, state
+from vouchers.books.retry import is_retryable
 from vouchers.services import idempotency
 from vouchers.services.clients import ClientInfo, authenticate
 
 log = logging.getLogger(__name__)
 ROLES = ("terminal", "distributor", "channel", "finance", "admin", "headend")
 _ACCOUNT_NO = re.compile(r"[0-9A-Za-z][0-9A-Za-z\-]{0,31}")
-_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 # A \uD800-\uDFFF escape: the only way a lone surrogate (not encodable as UTF-8) gets into a decoded body.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
@@ -205,13 +205,6 @@ def client_ip() -> str:
 
 # -- idempotent writes -----------------------------------------------------------------------
 Handler = Callable[[Session], tuple[int, dict[str, Any]]]
-
-
-def is_retryable(error: BaseException) -> bool:
-    if not isinstance(error, DBAPIError):
-        return False
-    state_code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-    return state_code in _RETRYABLE_SQLSTATES
 
 
 def _in_transaction(work: Callable[[Session], Any], attempts: int = 3) -> Any:

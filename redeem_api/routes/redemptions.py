@@ -27,7 +27,6 @@ from redeem_api.http import (
     client_ip,
     dumps,
     idempotency_refusals,
-    is_retryable,
     json_response,
     now,
     parse_idempotency_key,
@@ -35,6 +34,7 @@ from redeem_api.http import (
     text_field,
     today,
 )
+from vouchers.books.retry import is_retryable
 from redeem_api.redemption import Attempt, Context, check_code_format, check_throttle, redeem
 from redeem_api.state import db, state
 from vouchers.services import idempotency
