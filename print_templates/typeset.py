@@ -67,6 +67,19 @@ def register(path: Path) -> str:
         return name
 
 
+def register_named(name: str, path: Path) -> str:
+    """Register a TrueType file under a fixed reportlab name (report styles refer to it by that name);
+    the first registration of a name wins for the process, as reportlab caches fonts by name."""
+    with _lock:
+        if name in pdfmetrics.getRegisteredFontNames():
+            return name
+        try:
+            pdfmetrics.registerFont(TTFont(name, str(path)))
+        except (OSError, TTFError) as e:
+            raise FontError(f"cannot use font {path}: {e}") from e
+        return name
+
+
 def covers(font_name: str, text: str) -> bool:
     char_to_glyph = pdfmetrics.getFont(font_name).face.charToGlyph
     return all(ord(ch) in char_to_glyph for ch in text)

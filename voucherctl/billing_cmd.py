@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 import click
 
 from vouchers.metering import billing as billing_service
-from vouchers.metering import late_fees, pdf, prepaid
+from print_templates import metering_reports as pdf
+from vouchers.metering import late_fees, prepaid
 from vouchers.metering.accounts import assign_tariff, get_assignment
 from vouchers.metering.errors import MeteringError
 from vouchers.metering.units import format_kwh, parse_register

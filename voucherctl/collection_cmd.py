@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from vouchers.metering import collection as collection_service
-from vouchers.metering import pdf
+from print_templates import metering_reports as pdf
 from voucherctl import context
 from voucherctl.billing_cmd import catalog, cli_errors, config, parse_instant
 from voucherctl.output import emit, json_option, output_files

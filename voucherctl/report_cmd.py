@@ -128,7 +128,7 @@ def liability(as_of: str | None, date_from: str | None, currency: str | None, cs
     with output_files(csv_out, pdf_out) as (csv_file, pdf_file), context.sessions().begin() as session:
         r = liability_report(session, as_of=end, currency=cur, last_valid_day=last, period_start=start)
         if pdf_file:
-            from vouchers.books.reports.pdf import render_finance_report
+            from print_templates.finance_reports import render_finance_report
 
             tz = context.settings().timezone
             render_finance_report(
@@ -178,7 +178,7 @@ def breakage(date_from: str | None, date_to: str | None, currency: str | None, c
         _write_csv(csv_file, ["month", "batch_id", "count", "amount", "activated", "rate_percent"],
                    ([x.month, x.batch_id, x.count, money(x.amount), money(x.activated), x.rate] for x in r.lines))
         if pdf_file:
-            from vouchers.books.reports.pdf import render_finance_report
+            from print_templates.finance_reports import render_finance_report
 
             render_finance_report(pdf_file, title_note=f"breakage {first} .. {last} · {cur}", breakage=r)
     emit(as_json, {"currency": cur, "from": first.isoformat(), "to": last.isoformat(), "count": r.count,
@@ -211,7 +211,7 @@ def channels(date_from: str | None, date_to: str | None, granularity: str, curre
                    ([x.period, x.channel, x.count, x.count_share, money(x.amount), x.amount_share, money(x.fees)]
                     for x in r.lines + r.totals))
         if pdf_file:
-            from vouchers.books.reports.pdf import render_finance_report
+            from print_templates.finance_reports import render_finance_report
 
             render_finance_report(pdf_file, title_note=f"channels {first} .. {last} · {cur}", channels=r)
 
@@ -274,7 +274,7 @@ def trial_balance_cmd(as_of: str | None, detail: bool, currency: str | None, csv
         _write_csv(csv_file, ["account", "kind", "accounts", "debit", "credit"],
                    ([x.account, x.kind, x.accounts, money(x.debit), money(x.credit)] for x in r.lines))
         if pdf_file:
-            from vouchers.books.reports.pdf import render_finance_report
+            from print_templates.finance_reports import render_finance_report
 
             render_finance_report(pdf_file, title_note=f"trial balance as of {day} · {cur}", trial=r)
     emit(as_json, {"currency": cur, "as_of": r.as_of.isoformat(), "balanced": r.balanced,

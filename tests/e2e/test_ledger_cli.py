@@ -298,7 +298,7 @@ def test_report_outputs_are_written_all_or_none(cli, tmp_path, monkeypatch):
           "cannot write")
     assert sorted(p.name for p in out.iterdir()) == ["file"]
 
-    from vouchers.books.reports import pdf as pdf_module
+    from print_templates import finance_reports as pdf_module
 
     def disk_full(path, **kwargs):
         Path(path).write_bytes(b"%PDF-partial")

@@ -23,7 +23,8 @@ ALLOWED: dict[str, set[str]] = {
     CORE: set(),
     "vouchers.tariffs": {CORE},
     "vouchers.sts": {CORE},
-    "print_templates": {CORE},
+    # every PDF is drawn here, from the domain's report values (never the other way round)
+    "print_templates": {CORE, "vouchers.books", "vouchers.metering"},
     "vouchers.storage": {CORE},
     "vouchers.keystore": {CORE},
     "vouchers.books": {CORE, "vouchers.storage"},

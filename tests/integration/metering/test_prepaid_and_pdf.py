@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from vouchers.books import customers
-from vouchers.metering import billing, collection, pdf, prepaid
+from print_templates import metering_reports as pdf
+from vouchers.metering import billing, collection, prepaid
 from tests.integration.metering.conftest import World, at
 
 

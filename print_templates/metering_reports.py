@@ -8,10 +8,8 @@ printing empty boxes). Output is deterministic (reportlab's invariant mode).
 """
 from __future__ import annotations
 
-import importlib.resources
 import io
 from collections.abc import Sequence
-from pathlib import Path
 
 from reportlab.graphics.charts.barcharts import VerticalBarChart
 from reportlab.graphics.charts.legends import Legend
@@ -21,7 +19,6 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from vouchers.metering.billing import BillView
@@ -29,32 +26,14 @@ from vouchers.metering.collection import CATEGORIES, DAY_BUCKETS, CollectionRepo
 from vouchers.metering.errors import ReportError
 from vouchers.metering.units import format_kwh
 from vouchers.money import format_amount
+from print_templates.typeset import bundled_font_path, register_named
 
 FONT = "MeteringSans"
-_DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-_registered: str | None = None
-
-
-def font_path() -> Path:
-    """The TTF to embed: the bundled CJK subset, else DejaVu Sans."""
-    try:
-        candidate = importlib.resources.files("print_templates.fonts") / "VoucherSansSC-Regular.ttf"
-        with importlib.resources.as_file(candidate) as path:
-            if path.is_file():
-                return Path(path)
-    except (ModuleNotFoundError, FileNotFoundError):  # pragma: no cover - print_templates not installed
-        pass
-    if _DEJAVU.is_file():  # pragma: no cover - fallback
-        return _DEJAVU
-    raise ReportError("no TrueType font to embed: install print_templates or fonts-dejavu-core")
 
 
 def register_font() -> str:
-    global _registered
-    if _registered is None:
-        pdfmetrics.registerFont(TTFont(FONT, str(font_path())))
-        _registered = FONT
-    return _registered
+    """The bundled CJK font under this module's name (print_templates.typeset is the one font loader)."""
+    return register_named(FONT, bundled_font_path("Regular"))
 
 
 def _check_glyphs(texts: Sequence[str]) -> None:

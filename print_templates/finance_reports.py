@@ -7,7 +7,6 @@ when present, else DejaVu Sans (then the Chinese labels are left out).
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +17,6 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from vouchers.books.errors import ReportError
@@ -29,6 +26,7 @@ from vouchers.books.reports.liability import LiabilityReport
 from vouchers.books.reports.trial_balance import TrialBalance
 from vouchers.books.timeutil import DEFAULT_TZ, local_date
 from vouchers.money import format_amount
+from print_templates.typeset import bundled_font_path, covers, register_named
 
 FONT = "LedgerReportSans"
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -41,26 +39,14 @@ class FontChoice:
     chinese: bool
 
 
-def _bundled_cjk() -> Path | None:
-    spec = importlib.util.find_spec("print_templates")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / "fonts" / "VoucherSansSC-Regular.ttf"
-    return path if path.is_file() else None
-
-
 def choose_font(preferred: Path | None = None) -> FontChoice:
-    """Register the report font (once) and say whether it can show the Chinese labels."""
-    for candidate in (preferred, _bundled_cjk(), DEJAVU):
+    """Register the report font (once; print_templates.typeset is the one font loader) and say whether
+    it can show the Chinese labels."""
+    for candidate in (preferred, bundled_font_path("Regular"), DEJAVU):
         if candidate is None or not Path(candidate).is_file():
             continue
-        font = TTFont(FONT, str(candidate))
-        chinese = all(ord(c) in font.face.charToGlyph for c in _LABELS_ZH)
-        if FONT in pdfmetrics.getRegisteredFontNames():
-            font = pdfmetrics.getFont(FONT)  # keep the first registration (reportlab caches by name)
-        else:
-            pdfmetrics.registerFont(font)
-        return FontChoice(Path(candidate), chinese)
+        name = register_named(FONT, Path(candidate))
+        return FontChoice(Path(candidate), covers(name, _LABELS_ZH))
     raise ReportError("no TrueType font to embed: install fonts-dejavu or ship print_templates/fonts")
 
 
