@@ -2,7 +2,9 @@
 
 The engine, the pepper and the public key ring are loaded here, once per
 process (gunicorn calls this in every worker after the fork), never at
-import time. Each request gets its own session.
+import time. Each request gets its own session. The key store is opened as
+:class:`keystore.web_keys.WebKeys` with the web secret only: this process
+cannot unseal a signing key.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQL
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from keystore.store import KeyStore
+from keystore.web_keys import WebKeys
 from ledger.errors import BalanceOutOfRange as LedgerBalanceOutOfRange
 from redeem_api.config import ApiConfig
 from redeem_api.errors import ApiError, BalanceOutOfRange, ServiceUnavailable
@@ -60,9 +62,8 @@ def create_app(config: ApiConfig | None = None) -> Flask:
     """Build the WSGI app. Without ``config``, read it from the environment."""
     if config is None:
         config = ApiConfig.from_settings(Settings.from_env(os.environ))
-    store = KeyStore(config.settings.home)
-    store.require()
-    pepper = store.pepper(config.passphrase)
+    keys = WebKeys.open(config.settings.home, config.web_passphrase)  # an unsplit store: one clear error
+    pepper = keys.pepper()
     # Pre-ping (storage.db.make_engine): after a database restart each worker's pooled connections are
     # replaced as they are checked out, so no request meets a dead one (tests: test_db_restart, test_reconnect).
     engine = make_engine(config.settings.database_url, pool_size=config.db_pool_size)
@@ -99,7 +100,7 @@ def create_app(config: ApiConfig | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies, x_proto=config.trusted_proxies)
     app.extensions[EXTENSION] = AppState(
         config=config, engine=engine, sessions=session_factory(engine), pepper=pepper,
-        keyring=KeyRingCache(store, config.keyring_refresh_seconds), throttle=throttle,
+        keyring=KeyRingCache(keys, config.keyring_refresh_seconds), throttle=throttle, keys=keys,
         metrics=Metrics(config.metrics_dir), fingerprint_secret=AppState.derive(pepper, "idempotency"),
         csrf_secret=AppState.derive(pepper, "csrf"),
     )

@@ -16,7 +16,7 @@ from flask import current_app, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from keystore.store import KeyStore
+from keystore.web_keys import WebKeys
 from redeem_api.config import ApiConfig
 from redeem_api.metrics import Metrics
 from redeem_api.throttle import Throttle
@@ -29,7 +29,7 @@ EXTENSION = "vouchers_redeem_api"
 class KeyRingCache:
     """The public key ring, re-read when the key store's ring file changes (rotation, revocation)."""
 
-    def __init__(self, store: KeyStore, refresh_seconds: int) -> None:
+    def __init__(self, store: WebKeys, refresh_seconds: int) -> None:
         self.store = store
         self.refresh_seconds = refresh_seconds
         self._lock = threading.Lock()
@@ -69,6 +69,7 @@ class AppState:
     metrics: Metrics
     fingerprint_secret: bytes
     csrf_secret: bytes
+    keys: WebKeys  # the web's narrow key-store handle (vending keys are unsealed through it)
 
     @staticmethod
     def derive(pepper: bytes, label: str) -> bytes:

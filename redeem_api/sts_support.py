@@ -1,8 +1,8 @@
 """STS tokens in the API's responses: the vending backend and tariff catalogue of this app.
 
 Built on first use and kept in ``app.extensions``: the vending keys are
-unsealed (``keystore.vending_keys``, never signing keys) with the app's
-key-store passphrase; the catalogue is the shipped tariffs or
+unsealed through the app's :class:`keystore.web_keys.WebKeys` (the web
+secret; never signing keys); the catalogue is the shipped tariffs or
 ``VOUCHER_TARIFF_DIR``. Accounts without an STS meter never touch either.
 
 :func:`add_sts` is what the redemption and payment paths call: it vends and
@@ -33,13 +33,12 @@ def _support() -> dict[str, Any]:
         with _LOCK:
             found = current_app.extensions.get(_EXTENSION)
             if found is None:
-                from keystore.store import KeyStore
                 from redeem_api.state import state
                 from tariffs import load_catalog
-                from vending.keys import software_backend
+                from vending.keys import backend_for
 
                 config = state().config
-                backend = software_backend(KeyStore(config.settings.home), config.passphrase)
+                backend = backend_for(state().keys.vending_keys())
                 catalog = load_catalog(config.settings.extra.get("VOUCHER_TARIFF_DIR") or None)
                 found = current_app.extensions[_EXTENSION] = {"backend": backend, "catalog": catalog}
     return found

@@ -108,6 +108,14 @@ def key_store():
 
 
 def passphrase() -> str:
+    """The issuer's VOUCHER_KEY_PASSPHRASE (signing keys, card store, audit key); missing: one clear error."""
     from keystore.passphrase import resolve_passphrase
 
     return resolve_passphrase(settings())
+
+
+def web_passphrase() -> str:
+    """The web secret VOUCHER_WEB_PASSPHRASE (pepper, vending keys); missing: one clear error."""
+    from keystore.passphrase import resolve_web_passphrase
+
+    return resolve_web_passphrase(settings())
