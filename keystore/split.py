@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from keystore.errors import KeyStoreError
 from keystore.files import replace_private_all
@@ -46,7 +47,7 @@ def split_web_secret(store: KeyStore, passphrase: str, web_passphrase: str) -> S
             store.pepper(web_passphrase)  # the right web secret, or WrongPassphrase
         else:
             check_new_passphrase(web_passphrase, WEB_VAR)
-        items = []
+        items: list[tuple[Path, bytes]] = []
         for key_id in list_vending_keys(store):
             path = vending_dir(store) / key_id.file_name
             blob = path.read_bytes()
