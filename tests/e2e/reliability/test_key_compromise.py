@@ -33,7 +33,7 @@ def test_revoked_key_tokens_fail_with_invalid_token_and_new_key_tokens_redeem(pg
         return a
 
     assert redeem(world.cards[0].token, "before").status == 201  # the old key works until revoked
-    env = server_env(world)
+    env = {**server_env(world), "VOUCHER_KEY_PASSPHRASE": PASSPHRASE}  # the issuer's CLI; the server has not got it
     rotated = voucherctl(env, "keys", "rotate", "--json")
     assert rotated.returncode == 0, rotated.stderr
     new_key = json.loads(rotated.stdout)["key_id"]
