@@ -47,7 +47,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="cli-bench-") as home:
         env = {k: v for k, v in os.environ.items() if not k.startswith("VOUCHER_")}
-        env.update(VOUCHER_HOME=home, VOUCHER_KEY_PASSPHRASE="benchmark passphrase, not a secret")
+        env.update(VOUCHER_HOME=home, VOUCHER_KEY_PASSPHRASE="benchmark passphrase, not a secret",
+                   VOUCHER_WEB_PASSPHRASE="benchmark web secret, not a secret")
         for setup in (["init"], ["keys", "create"],
                       ["batch", "create", "--face-value", "10", "--count", "5", "--expires", "2099-12-31",
                        "--operator", "bench"]):

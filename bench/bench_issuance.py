@@ -38,6 +38,7 @@ import uuid
 PG_ADMIN = os.environ.get("VOUCHER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MESSAGE_PREFIX = b"x" * 85  # + 19 code digits = 104 bytes, the size of the real Sig_structure
 _PASSPHRASE = "bench passphrase (not secret)"  # new key stores need 12+ characters
+_WEB_PASSPHRASE = "bench web secret (not secret)"
 
 
 def _raw_worker(n: int) -> tuple[int, float]:
@@ -105,14 +106,14 @@ def _one_batch(count: int, url: str, home: str, workers: int) -> None:
     engine = make_engine(url)
     upgrade_to_head(engine)
     store = KeyStore(home)
-    store.initialise(_PASSPHRASE)
+    store.initialise(_PASSPHRASE, _WEB_PASSPHRASE)
     create_key(store, _PASSPHRASE, now)
     request = BatchRequest(10000, count, dt.date(now.year + 2, 1, 1), "CNY", "bench")
     server_before = _server_ticks(engine)
     before = os.times()
     start = time.perf_counter()
-    create_batch(session_factory(engine), store, _PASSPHRASE, request, now=now, today=now.date(), issuer_code=1,
-                 max_count=10_000_000, workers=workers)
+    create_batch(session_factory(engine), store, _PASSPHRASE, request, web_passphrase=_WEB_PASSPHRASE, now=now,
+                 today=now.date(), issuer_code=1, max_count=10_000_000, workers=workers)
     elapsed = time.perf_counter() - start
     after = os.times()
     cpu = sum(after[:4]) - sum(before[:4])  # user + system, this process and its (joined) workers

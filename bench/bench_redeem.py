@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 PASSPHRASE = "bench passphrase (not secret)"
+WEB_PASSPHRASE = "bench web secret (not secret)"  # all the web process gets
 BOOT = (
     "import sys\n"
     "from voucherctl.main import cli, main\n"
@@ -206,13 +207,13 @@ def prepare(args, home: Path, db_url: str) -> tuple[str, Path]:
     upgrade_to_head(engine)
     sessions = session_factory(engine)
     store = KeyStore(home)
-    store.initialise(PASSPHRASE)
+    store.initialise(PASSPHRASE, WEB_PASSPHRASE)
     create_key(store, PASSPHRASE, now)
     t0 = time.perf_counter()
     summary = create_batch(sessions, store, PASSPHRASE,
                            BatchRequest(face_value=5000, count=args.codes, expires=now.date() + dt.timedelta(days=365),
                                         currency="CNY", operator="bench-maker"),
-                           now=now, today=now.date(), issuer_code=1, max_count=10_000_000)
+                           web_passphrase=WEB_PASSPHRASE, now=now, today=now.date(), issuer_code=1, max_count=10_000_000)
     with sessions.begin() as s:
         approve_batch(s, summary.batch_id, "bench-checker", now)
         activate(s, summary.batch_id, "BENCH", now=now, actor="bench")
@@ -281,7 +282,7 @@ def in_process(env: dict[str, str], key: str, items: Path, count: int, profile: 
     from redeem_api.config import ApiConfig
     from vouchers.settings import Settings
 
-    app = create_app(ApiConfig.from_settings(Settings.from_env(env), passphrase=PASSPHRASE))
+    app = create_app(ApiConfig.from_settings(Settings.from_env(env), web_passphrase=WEB_PASSPHRASE))
     client = app.test_client()
     lines = items.read_text().splitlines()
     warmup = 50
@@ -374,13 +375,13 @@ def main() -> int:
         key, items = prepare(args, home, db_url)
         if args.in_process is not None:
             env = {k: v for k, v in os.environ.items() if not k.startswith("VOUCHER_")}
-            env.update(VOUCHER_HOME=str(home), VOUCHER_DATABASE_URL=db_url, VOUCHER_KEY_PASSPHRASE=PASSPHRASE)
+            env.update(VOUCHER_HOME=str(home), VOUCHER_DATABASE_URL=db_url, VOUCHER_WEB_PASSPHRASE=WEB_PASSPHRASE)
             print(json.dumps(in_process(env, key, items, args.in_process, args.profile), indent=2))
             return 0
         lua = home / "redeem.lua"
         lua.write_text(LUA)
         env = {k: v for k, v in os.environ.items() if not k.startswith("VOUCHER_")}
-        env.update(VOUCHER_HOME=str(home), VOUCHER_DATABASE_URL=db_url, VOUCHER_KEY_PASSPHRASE=PASSPHRASE,
+        env.update(VOUCHER_HOME=str(home), VOUCHER_DATABASE_URL=db_url, VOUCHER_WEB_PASSPHRASE=WEB_PASSPHRASE,
                    VOUCHER_DB_POOL_SIZE=str(args.threads + 1))
         results = {}
         for mode in ("echo", "redeem"):

@@ -119,18 +119,20 @@ class _Inserter:
 
 
 def create_batch(sessions: sessionmaker[Session], store: KeyStore, passphrase: str, request: BatchRequest, *,
-                 now: dt.datetime, today: dt.date, issuer_code: int, max_count: int, workers: int | None = None,
+                 web_passphrase: str, now: dt.datetime, today: dt.date, issuer_code: int, max_count: int, workers: int | None = None,
                  progress: Callable[[int], None] = lambda n: None,
                  code_source: Callable[[], str] | None = None,
                  fail_after: int | None = None) -> BatchSummary:
     """Generate a whole batch in ONE transaction: it exists completely or not at all.
 
-    ``code_source`` forces in-process generation with that code generator and
-    ``fail_after`` injects a failure after that many stored cards (tests).
+    It needs both secrets: ``passphrase`` (the issuer's) for the signing key,
+    ``web_passphrase`` for the pepper that hashes the codes. ``code_source``
+    forces in-process generation with that code generator and ``fail_after``
+    injects a failure after that many stored cards (tests).
     """
     validate_request(request, today=today, max_count=max_count)
-    pepper = store.pepper(passphrase)
     key_id, raw_key = unlock_signing_key(store, passphrase)
+    pepper = store.pepper(web_passphrase)
     recipient = store.cardstore_recipient()
 
     written: list[Path] = []  # the sealed card file, once it exists: removed if the commit fails

@@ -1,4 +1,9 @@
-"""Ed25519 signing keys: create, rotate, revoke, unlock for signing."""
+"""Ed25519 signing keys: create, rotate, revoke, unlock for signing.
+
+The only code that seals or unseals a signing key (under the issuer's
+``VOUCHER_KEY_PASSPHRASE``): the web process never imports ``issuer``
+(tests/unit/test_architecture.py), and its secret cannot open these files.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,8 +14,10 @@ from dataclasses import replace
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from vouchers.keystore.errors import KeyStateError, NoActiveKey
-from vouchers.keystore.store import KeyRecord, KeyStore, utc_stamp
+from vouchers.keystore.errors import KeyNotFound, KeyStateError, NoActiveKey
+from vouchers.keystore.files import write_private
+from vouchers.keystore.sealing import seal, unseal
+from vouchers.keystore.store import KeyRecord, KeyStore, signing_purpose, utc_stamp
 from vouchers.keyring import KeyStatus
 from vouchers.token import TokenSigner
 
@@ -22,10 +29,22 @@ def _new_key_id(now: dt.datetime) -> str:
     return f"ev{now.astimezone(dt.timezone.utc):%Y%m%d}-{secrets.token_hex(3)}"
 
 
+def _store_signing_key(store: KeyStore, key_id: str, private_raw: bytes, passphrase: str) -> None:
+    write_private(store.signing_path(key_id), seal(private_raw, passphrase, signing_purpose(key_id)))
+
+
+def signing_key_raw(store: KeyStore, key_id: str, passphrase: str) -> bytes:
+    """The raw private key of ``key_id``, unsealed with the issuer passphrase (any other: WrongPassphrase)."""
+    path = store.signing_path(key_id)
+    if not path.exists():
+        raise KeyNotFound(f"private key of {key_id!r} is missing from the key store")
+    return unseal(path.read_bytes(), passphrase, signing_purpose(key_id))
+
+
 def _generate(store: KeyStore, passphrase: str, now: dt.datetime) -> KeyRecord:
     private = Ed25519PrivateKey.generate()
     key_id = _new_key_id(now)
-    store.store_signing_key(key_id, private.private_bytes(*_RAW), passphrase)
+    _store_signing_key(store, key_id, private.private_bytes(*_RAW), passphrase)
     public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     log.info("created signing key %s", key_id)
     return KeyRecord(key_id, public, KeyStatus.ACTIVE, utc_stamp(now))
@@ -33,7 +52,7 @@ def _generate(store: KeyStore, passphrase: str, now: dt.datetime) -> KeyRecord:
 
 def create_key(store: KeyStore, passphrase: str, now: dt.datetime) -> KeyRecord:
     """The first active key. With an active key present, use :func:`rotate_key`."""
-    store.pepper(passphrase)  # fail fast on a wrong passphrase
+    store.check_passphrase(passphrase)  # fail fast on a wrong passphrase
     with store.lock():
         records = store.records()
         if any(r.status is KeyStatus.ACTIVE for r in records):
@@ -45,7 +64,7 @@ def create_key(store: KeyStore, passphrase: str, now: dt.datetime) -> KeyRecord:
 
 def rotate_key(store: KeyStore, passphrase: str, now: dt.datetime) -> tuple[KeyRecord, list[str]]:
     """New active key; the previous active keys are retired (their tokens still verify)."""
-    store.pepper(passphrase)
+    store.check_passphrase(passphrase)
     with store.lock():
         records = store.records()
         retired = [r.key_id for r in records if r.status is KeyStatus.ACTIVE]
@@ -79,7 +98,7 @@ def active_record(store: KeyStore) -> KeyRecord:
 def unlock_signing_key(store: KeyStore, passphrase: str) -> tuple[str, bytes]:
     """(key_id, raw private key bytes) of the active key, for signers in worker processes."""
     record = active_record(store)
-    return record.key_id, store.signing_key_raw(record.key_id, passphrase)
+    return record.key_id, signing_key_raw(store, record.key_id, passphrase)
 
 
 def signer_from_raw(key_id: str, raw: bytes) -> TokenSigner:

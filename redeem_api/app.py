@@ -3,7 +3,9 @@
 The engine, the pepper, the public key ring and the money services'
 dependencies (tariffs, metering settings, vending backend) are built here, once per
 process (gunicorn calls this in every worker after the fork), never at
-import time. Each request gets its own session.
+import time. Each request gets its own session. The key store is opened as
+:class:`vouchers.keystore.web_keys.WebKeys` with the web secret only: this process
+cannot unseal a signing key.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQL
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from vouchers.keystore.store import KeyStore
+from vouchers.keystore.web_keys import WebKeys
 from vouchers.books.errors import BalanceOutOfRange as LedgerBalanceOutOfRange
 from redeem_api import metering_support
 from redeem_api.config import ApiConfig
@@ -29,7 +31,7 @@ from redeem_api.metrics import Metrics
 from redeem_api.state import EXTENSION, AppState, KeyRingCache, close_db
 from vouchers.storage.db import make_engine, session_factory
 from vouchers.storage.schema_version import current_revision, head_revision
-from vouchers.vending.keys import software_backend
+from vouchers.vending.keys import backend_for
 from vouchers.services.deps import ServiceDeps, built_once
 from vouchers.services.throttle import DatabaseThrottle, RedisThrottle
 from vouchers.settings import ConfigError, Settings
@@ -65,9 +67,8 @@ def create_app(config: ApiConfig | None = None) -> Flask:
     """Build the WSGI app. Without ``config``, read it from the environment."""
     if config is None:
         config = ApiConfig.from_settings(Settings.from_env(os.environ))
-    store = KeyStore(config.settings.home)
-    store.require()
-    pepper = store.pepper(config.passphrase)
+    keys = WebKeys.open(config.settings.home, config.web_passphrase)  # an unsplit store: one clear error
+    pepper = keys.pepper()
     # Pre-ping (storage.db.make_engine): after a database restart each worker's pooled connections are
     # replaced as they are checked out, so no request meets a dead one (tests: test_db_restart, test_reconnect).
     engine = make_engine(config.settings.database_url, pool_size=config.db_pool_size)
@@ -105,10 +106,10 @@ def create_app(config: ApiConfig | None = None) -> Flask:
     metering = metering_support.install(app, metering_support.load(config.settings.extra))  # once per process
     app.extensions[EXTENSION] = AppState(
         config=config, engine=engine, sessions=session_factory(engine), pepper=pepper,
-        keyring=KeyRingCache(store, config.keyring_refresh_seconds), throttle=throttle,
+        keyring=KeyRingCache(keys, config.keyring_refresh_seconds), throttle=throttle, keys=keys,
         metrics=Metrics(config.metrics_dir), fingerprint_secret=AppState.derive(pepper, "idempotency"),
         csrf_secret=AppState.derive(pepper, "csrf"),
-        services=_service_deps(store, config.passphrase, metering),
+        services=_service_deps(keys, metering),
     )
 
     from redeem_api.routes import accounts, headend, keys, ops, payments, redemptions, vouchers, web
@@ -120,11 +121,12 @@ def create_app(config: ApiConfig | None = None) -> Flask:
     return app
 
 
-def _service_deps(store: KeyStore, passphrase: str, metering: MeteringSupport) -> ServiceDeps:
+def _service_deps(keys: WebKeys, metering: MeteringSupport) -> ServiceDeps:
     """What the money services get from this process. The vending keys (never signing keys) are
-    unsealed on a keypad meter's first token; accounts without a meter never touch them."""
+    unsealed through the web's key handle on a keypad meter's first token; accounts without a meter
+    never touch them."""
     return ServiceDeps(catalog=metering.catalog, metering=metering.config,
-                       vending=built_once(lambda: software_backend(store, passphrase)))
+                       vending=built_once(lambda: backend_for(keys.vending_keys())))
 
 
 def _register_hooks(app: Flask) -> None:

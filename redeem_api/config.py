@@ -76,7 +76,7 @@ class ApiConfig:
     """What :func:`redeem_api.app.create_app` needs; build it with :meth:`from_settings`."""
 
     settings: Settings
-    passphrase: str  # unseals the code-hash pepper; the web process never holds signing keys
+    web_passphrase: str  # VOUCHER_WEB_PASSPHRASE: pepper and vending keys; never the issuer's passphrase
     throttle: ThrottleLimits = ThrottleLimits()
     max_body_bytes: int = 16 * 1024
     canary_serials: frozenset[str] = frozenset()
@@ -91,14 +91,18 @@ class ApiConfig:
     clock: Callable[[], dt.datetime] = field(default=utc_now, compare=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, passphrase: str | None = None,
+    def from_settings(cls, settings: Settings, *, web_passphrase: str | None = None,
                       clock: Callable[[], dt.datetime] | None = None) -> ApiConfig:
-        """Read the API's ``VOUCHER_*`` knobs; the passphrase comes from the key-store rules."""
-        env = settings.extra
-        if passphrase is None:
-            from vouchers.keystore.passphrase import resolve_passphrase
+        """Read the API's ``VOUCHER_*`` knobs; the web secret comes from the key-store rules.
 
-            passphrase = resolve_passphrase(settings)
+        Only ``VOUCHER_WEB_PASSPHRASE`` is read: the issuer's ``VOUCHER_KEY_PASSPHRASE``
+        is neither needed nor looked at, so the web process can run without it.
+        """
+        env = settings.extra
+        if web_passphrase is None:
+            from vouchers.keystore.passphrase import resolve_web_passphrase
+
+            web_passphrase = resolve_web_passphrase(settings)
         canaries = set()
         for item in (env.get("VOUCHER_CANARY_SERIALS") or "").replace(";", ",").split(","):
             item = item.strip().replace(" ", "").replace("-", "")
@@ -111,7 +115,7 @@ class ApiConfig:
             canaries.add(item)
         return cls(
             settings=settings,
-            passphrase=passphrase,
+            web_passphrase=web_passphrase,
             throttle=ThrottleLimits.from_env(env),
             max_body_bytes=_int(env, "VOUCHER_MAX_BODY_BYTES", 16 * 1024, minimum=256, maximum=10 * 1024 * 1024),
             canary_serials=frozenset(canaries),

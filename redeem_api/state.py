@@ -16,7 +16,7 @@ from flask import current_app, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from vouchers.keystore.store import KeyStore
+from vouchers.keystore.web_keys import WebKeys
 from redeem_api.config import ApiConfig
 from redeem_api.metrics import Metrics
 from vouchers.keyring import KeyRing
@@ -30,7 +30,7 @@ EXTENSION = "vouchers_redeem_api"
 class KeyRingCache:
     """The public key ring, re-read when the key store's ring file changes (rotation, revocation)."""
 
-    def __init__(self, store: KeyStore, refresh_seconds: int) -> None:
+    def __init__(self, store: WebKeys, refresh_seconds: int) -> None:
         self.store = store
         self.refresh_seconds = refresh_seconds
         self._lock = threading.Lock()
@@ -71,6 +71,7 @@ class AppState:
     fingerprint_secret: bytes
     csrf_secret: bytes
     services: ServiceDeps  # tariffs, metering settings, vending backend: passed to the money services
+    keys: WebKeys  # the web's narrow key-store handle (vending keys are unsealed through it)
 
     @staticmethod
     def derive(pepper: bytes, label: str) -> bytes:

@@ -53,10 +53,12 @@ def create(face_value: str, count: int, expires: str, operator: str, currency: s
     today = settings.local_date(now)
     batch_service.validate_request(request, today=today, max_count=settings.max_batch_size)
     store = context.key_store()
-    phrase = context.passphrase()
+    phrase = context.passphrase()  # the signing key; checked first, so a web-only process is told so
+    web_phrase = context.web_passphrase()  # the pepper that hashes the codes
     factory = context.sessions()
     with progress(count, "generating") as advance:
-        summary = batch_service.create_batch(factory, store, phrase, request, now=now, today=today,
+        summary = batch_service.create_batch(factory, store, phrase, request, web_passphrase=web_phrase,
+                                             now=now, today=today,
                                              issuer_code=settings.issuer_code, max_count=settings.max_batch_size,
                                              workers=workers, progress=advance)
     emit(as_json, _summary_json(summary),

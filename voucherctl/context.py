@@ -118,6 +118,7 @@ def key_store():
 
 
 def passphrase() -> str:
+    """The issuer's VOUCHER_KEY_PASSPHRASE (signing keys, card store, audit key); missing: one clear error."""
     from vouchers.keystore.passphrase import resolve_passphrase
 
     return resolve_passphrase(settings())
@@ -152,4 +153,11 @@ def services() -> ServiceDeps:
     from vouchers.services.deps import ServiceDeps, built_once
 
     return ServiceDeps(catalog=catalog(), metering=metering_config(),
-                       vending=built_once(lambda: software_backend(key_store(), passphrase())))
+                       vending=built_once(lambda: software_backend(key_store(), web_passphrase())))
+
+
+def web_passphrase() -> str:
+    """The web secret VOUCHER_WEB_PASSPHRASE (pepper, vending keys); missing: one clear error."""
+    from vouchers.keystore.passphrase import resolve_web_passphrase
+
+    return resolve_web_passphrase(settings())

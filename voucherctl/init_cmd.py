@@ -18,7 +18,12 @@ def init(as_json: bool) -> None:
     context.refuse_newer_schema()  # before anything is created
     phrase = context.passphrase()
     store = context.key_store()
-    created = store.initialise(phrase)
+    # A new store needs the web secret too; an existing one is checked with it when it is given.
+    web_phrase = context.web_passphrase() if settings.demo or settings.web_passphrase or not store.exists() else None
+    created = store.initialise(phrase, web_phrase)
+    if not store.is_split():
+        click.echo("voucherctl: note: the key store still seals the web's keys under VOUCHER_KEY_PASSPHRASE; "
+                   "run `voucherctl keys split-web-secret` (see docs/security.md)", err=True)
     audit_key_created = ensure_audit_key(store, phrase)
     try:
         before, after = upgrade_to_head(context.engine())
@@ -32,4 +37,4 @@ def init(as_json: bool) -> None:
     emit(as_json, document, lambda: click.echo(
         f"key store {'created' if created else 'ok'} in {settings.home}; schema "
         f"{'upgraded ' + str(before) + ' -> ' if before != after else 'at '}{after}"
-        + ("  [DEMO MODE: passphrase stored next to the keys]" if settings.demo else "")))
+        + ("  [DEMO MODE: passphrases stored next to the keys]" if settings.demo else "")))

@@ -1,4 +1,4 @@
-"""``voucherctl keys``: the Ed25519 signing keys."""
+"""``voucherctl keys``: the Ed25519 signing keys, and the one-time split of the web secret."""
 from __future__ import annotations
 
 import click
@@ -10,7 +10,7 @@ from voucherctl.output import emit, json_option
 
 @click.group()
 def keys() -> None:
-    """Signing keys: create, list, rotate, revoke, export the public half."""
+    """Signing keys: create, list, rotate, revoke, export the public half; split the web secret."""
 
 
 @keys.command("create")
@@ -57,3 +57,21 @@ def export_public(as_json: bool) -> None:
     The document is JSON with or without --json (accepted like on every command).
     """
     emit(True, context.key_store().keyring().export())
+
+
+@keys.command("split-web-secret")
+@json_option
+def split_web_secret(as_json: bool) -> None:
+    """Re-seal the pepper and vending keys under VOUCHER_WEB_PASSPHRASE (once, for a store made before it).
+
+    Needs VOUCHER_KEY_PASSPHRASE and VOUCHER_WEB_PASSPHRASE. Signing keys, the card store and the audit key
+    stay under the issuer passphrase. Safe to re-run: a split store is only checked.
+    """
+    from vouchers.keystore.split import split_web_secret as split
+
+    phrase = context.passphrase()
+    web_phrase = context.web_passphrase()
+    result = split(context.key_store(), phrase, web_phrase)
+    emit(as_json, {"already_split": result.already_split, "resealed": result.resealed},
+         "key store already split; VOUCHER_WEB_PASSPHRASE opens it" if result.already_split and not result.resealed
+         else f"re-sealed {len(result.resealed)} file(s) under VOUCHER_WEB_PASSPHRASE: {', '.join(result.resealed)}")

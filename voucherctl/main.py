@@ -92,7 +92,8 @@ def cli(verbose: int) -> None:
 
     Configuration comes from the environment: VOUCHER_HOME (key store and
     local state, default ./var), VOUCHER_DATABASE_URL (default SQLite in
-    VOUCHER_HOME) and VOUCHER_KEY_PASSPHRASE (unlocks private keys).
+    VOUCHER_HOME), VOUCHER_KEY_PASSPHRASE (the issuer's: unlocks private keys)
+    and VOUCHER_WEB_PASSPHRASE (the web's: pepper and vending keys; all `serve` needs).
     """
     logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")

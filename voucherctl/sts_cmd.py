@@ -225,7 +225,7 @@ def decode_cmd(token: str, decoder_key: str, as_json: bool) -> None:
 
 # -- records: meters, vending keys, vending -------------------------------------------------
 # These commands use the database (VOUCHER_DATABASE_URL) and the key store (VOUCHER_HOME,
-# VOUCHER_KEY_PASSPHRASE). Vending keys are sealed in the key store, never printed.
+# VOUCHER_WEB_PASSPHRASE: vending keys are the web's material, not the issuer's). Vending keys are sealed in the key store, never printed.
 
 
 def _vending_errors(func: F) -> F:
@@ -497,7 +497,7 @@ def vending_key_import(hex_file: TextIO | None, hex_key: str | None, generate: b
         key = parse_hex_key(text or "", VENDING_KEY_BYTES, "vending key")
     key_id = VendingKeyId(_int(sgc, "--sgc", 0, 999_999, 6), _int(krn, "--krn", 1, 9, 1),
                           _int(key_type, "--key-type", 0, 3, 1))
-    store_vending_key(context.key_store(), key_id, key, context.passphrase(), replace=replace)
+    store_vending_key(context.key_store(), key_id, key, context.web_passphrase(), replace=replace)
     if hex_key is not None:  # after success, so a refusal stays one line on stderr
         click.echo(_HEX_ON_ARGV, err=True)
     emit(as_json, {**key_id.as_dict(), "generated": generate},
@@ -521,7 +521,7 @@ def _backend() -> Any:
     from vouchers.vending.keys import software_backend
     from voucherctl import context
 
-    return software_backend(context.key_store(), context.passphrase())
+    return software_backend(context.key_store(), context.web_passphrase())
 
 
 def _catalog() -> Any:

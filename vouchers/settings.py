@@ -35,8 +35,9 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
 class Settings:
     home: Path
     database_url: str
-    passphrase: str | None
+    passphrase: str | None  # the issuer's VOUCHER_KEY_PASSPHRASE (signing keys, card store, audit key)
     demo: bool = False
+    web_passphrase: str | None = None  # VOUCHER_WEB_PASSPHRASE (pepper, vending keys): all the web process gets
     issuer_code: int = 1
     timezone: str = "Asia/Shanghai"
     max_batch_size: int = 1_000_000
@@ -62,6 +63,7 @@ class Settings:
             database_url=url,
             passphrase=env.get("VOUCHER_KEY_PASSPHRASE") or None,
             demo=demo,
+            web_passphrase=env.get("VOUCHER_WEB_PASSPHRASE") or None,
             issuer_code=issuer,
             timezone=tz,
             max_batch_size=_int(env, "VOUCHER_MAX_BATCH_SIZE", 1_000_000, minimum=1),

@@ -59,8 +59,9 @@ def cli(db_url, tmp_path: Path, monkeypatch, capsys):  # type: ignore[no-untyped
     monkeypatch.setenv("VOUCHER_DATABASE_URL", db_url)
     monkeypatch.setenv("VOUCHER_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("VOUCHER_KEY_PASSPHRASE", "sts cli passphrase")
+    monkeypatch.setenv("VOUCHER_WEB_PASSPHRASE", "sts cli web secret")  # vending keys are sealed under it
     with cheap_sealing():  # vending keys go into an initialised key store only
-        KeyStore(tmp_path / "home").initialise("sts cli passphrase")
+        KeyStore(tmp_path / "home").initialise("sts cli passphrase", "sts cli web secret")
     monkeypatch.setenv("VOUCHER_ACTOR", "clerk")
     monkeypatch.delenv("VOUCHER_TARIFF_DIR", raising=False)
     context.settings.cache_clear()
@@ -140,7 +141,7 @@ NEW_KEY_HEX = "0123456789abcdef0123456789abcdef01234567"
 
 def _sealed_key(tmp_path: Path, sgc: int, krn: int) -> bytes:
     store = KeyStore(tmp_path / "home")
-    return load_vending_key(store, VendingKeyId(sgc, krn, 2), "sts cli passphrase")
+    return load_vending_key(store, VendingKeyId(sgc, krn, 2), "sts cli web secret")
 
 
 def test_vending_key_import_reads_the_key_from_a_file_or_stdin(cli: Cli, tmp_path: Path, monkeypatch) -> None:
@@ -186,9 +187,9 @@ def test_vending_key_import_refusals(cli: Cli, tmp_path: Path) -> None:
 
 def test_vending_key_import_needs_the_stores_passphrase_and_an_initialised_store(cli: Cli, tmp_path: Path,
                                                                                 monkeypatch) -> None:
-    monkeypatch.setenv("VOUCHER_KEY_PASSPHRASE", "another long passphrase")
+    monkeypatch.setenv("VOUCHER_WEB_PASSPHRASE", "another long passphrase")
     wrong = cli("sts", "vending-key", "import", "--generate", "--sgc", "123457", "--krn", "1")
-    assert wrong.code == 1 and "wrong VOUCHER_KEY_PASSPHRASE" in wrong.err and wrong.err.count("\n") == 1, wrong.err
+    assert wrong.code == 1 and "wrong VOUCHER_WEB_PASSPHRASE" in wrong.err and wrong.err.count("\n") == 1, wrong.err
     monkeypatch.setenv("VOUCHER_HOME", str(tmp_path / "elsewhere"))
     context.settings.cache_clear()
     nowhere = cli("sts", "vending-key", "import", "--generate", "--sgc", "123457", "--krn", "1")

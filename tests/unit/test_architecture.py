@@ -160,3 +160,43 @@ def test_the_checker_sees_a_violation(where, source, expected):
     finally:
         path.unlink()
     assert len(found) == 1 and expected in found[0], found
+
+
+# The web process must not be able to sign: nothing in redeem_api names the code that unseals signing keys,
+# the issuer-only key-store modules, or the full KeyStore handle (it gets keystore.web_keys.WebKeys).
+SIGNING_ACCESS = {"issuer", "vouchers.keystore.store", "vouchers.keystore.audit_key", "vouchers.keystore.split"}
+
+
+def _touches_signing(names: set[str]) -> set[str]:
+    return {n for n in names for banned in SIGNING_ACCESS if n == banned or n.startswith(banned + ".")}
+
+
+def test_the_web_never_imports_the_signing_accessor():
+    violations = []
+    for path in (ROOT / "redeem_api").rglob("*.py"):
+        bad = _touches_signing(imported_modules(path))
+        if bad:
+            violations.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
+    assert violations == []
+
+
+def test_the_web_app_loads_no_signing_code():
+    """Transitively too: building the app's modules loads nothing that unseals a signing key."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, redeem_api.app, redeem_api.routes\n"
+             "import pkgutil, importlib\n"
+             "for m in pkgutil.walk_packages(redeem_api.__path__, 'redeem_api.'): importlib.import_module(m.name)\n"
+             "print('\\n'.join(sorted(n for n in sys.modules if n == 'issuer' or n.startswith('issuer.'))))\n")
+    loaded = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert loaded.stdout.split() == []
+
+
+def test_signing_checker_sees_a_violation(tmp_path):
+    sample = tmp_path / "x.py"
+    sample.write_text("from issuer.signing_keys import signing_key_raw\nfrom vouchers.keystore.store import KeyStore\n"
+                      "from vouchers.keystore.web_keys import WebKeys\n")
+    assert _touches_signing(imported_modules(sample)) == {
+        "issuer.signing_keys", "issuer.signing_keys.signing_key_raw", "vouchers.keystore.store",
+        "vouchers.keystore.store.KeyStore"}

@@ -1,5 +1,6 @@
-"""The key store under VOUCHER_HOME: public key ring, sealed secrets.
+"""The key store under VOUCHER_HOME: public key ring, sealed secrets, split by trust.
 
-Shared by the issuer (which also unseals signing keys) and the web process
-(which needs only the public ring and the code-hash pepper).
+The issuer's passphrase seals signing keys, the card-store identity and the
+audit-checkpoint key; the web secret seals the code-hash pepper and vending
+keys, and the web process opens the store only as :class:`vouchers.keystore.web_keys.WebKeys`.
 """

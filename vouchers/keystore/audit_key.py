@@ -32,7 +32,7 @@ def ensure_audit_key(store: KeyStore, passphrase: str) -> bool:
     with store.lock():
         if path.exists():
             return False
-        store.pepper(passphrase)  # seal only under the store's own passphrase
+        store.check_passphrase(passphrase)  # seal only under the store's own issuer passphrase
         write_private(path, seal(Ed25519PrivateKey.generate().private_bytes(*_RAW), passphrase, PURPOSE))
         return True
 

@@ -33,3 +33,9 @@ class NoActiveKey(KeyStoreError):
 
 class KeyStateError(KeyStoreError):
     code = "key_state"
+
+
+class NotSplit(KeyStoreError):
+    """A store made before the web secret: its pepper and vending keys are still under the issuer passphrase."""
+
+    code = "keystore_not_split"

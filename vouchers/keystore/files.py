@@ -71,6 +71,47 @@ def write_private(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
+def replace_private_all(items: list[tuple[Path, bytes]]) -> None:
+    """Replace several private files together: all are written and synced to temporary files first,
+    then renamed in the order given (put the file that marks the change done last).
+
+    A failure while writing changes nothing (the temporary files are removed); only a crash
+    between the renames can leave the first ones replaced, so callers keep each file valid on
+    its own and a second run finishes the job.
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, data in items:
+            tmp = temp_path(path)
+            fd = create_private(tmp)
+            staged.append((tmp, path))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+    except BaseException:
+        for tmp, _ in staged:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        raise
+    renamed = 0
+    try:
+        for tmp, path in staged:
+            os.replace(tmp, path)
+            renamed += 1
+    except BaseException:  # interrupted: the files not replaced yet keep their old contents, without litter
+        for tmp, _ in staged[renamed:]:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        raise
+    for directory in {path.parent for _, path in staged}:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def append_private(path: Path, data: bytes) -> None:
     """Append ``data`` to ``path`` (created 0600), synced to disk."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

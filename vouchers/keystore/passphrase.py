@@ -1,4 +1,10 @@
-"""Where the key-store passphrase comes from."""
+"""Where the key-store passphrases come from: the issuer's and the web's.
+
+``VOUCHER_KEY_PASSPHRASE`` (the issuer's) seals the signing keys, the card-store
+identity and the audit-checkpoint key; ``VOUCHER_WEB_PASSPHRASE`` seals what the
+web process needs (the code-hash pepper, the STS vending keys). A process is
+given only the secrets it needs, so the web process cannot sign.
+"""
 from __future__ import annotations
 
 import logging
@@ -11,19 +17,29 @@ from vouchers.settings import Settings
 
 log = logging.getLogger(__name__)
 DEMO_FILE = "DEMO-ONLY-passphrase.txt"
+DEMO_WEB_FILE = "DEMO-ONLY-web-passphrase.txt"
+ISSUER_VAR = "VOUCHER_KEY_PASSPHRASE"
+WEB_VAR = "VOUCHER_WEB_PASSPHRASE"
 # For new key stores only: a store keeps opening with the passphrase it was made with.
 MIN_NEW_PASSPHRASE_CHARS = 12
 
 
-def check_new_passphrase(passphrase: str) -> None:
+def check_new_passphrase(passphrase: str, name: str = ISSUER_VAR) -> None:
     """Refuse a passphrase too short to seal a new key store (scrypt slows guessing, it cannot save "a")."""
     if len(passphrase.strip()) < MIN_NEW_PASSPHRASE_CHARS:
-        raise WeakPassphrase(f"VOUCHER_KEY_PASSPHRASE is too short to create a key store: use at least "
+        raise WeakPassphrase(f"{name} is too short to create a key store: use at least "
                              f"{MIN_NEW_PASSPHRASE_CHARS} characters (a few random words)")
 
 
+def check_distinct(passphrase: str, web_passphrase: str) -> None:
+    """The two secrets must differ: with one passphrase the web could unseal the signing keys again."""
+    if passphrase == web_passphrase:
+        raise WeakPassphrase(f"{WEB_VAR} must differ from {ISSUER_VAR}: the web process must not be able "
+                             "to unseal the signing keys")
+
+
 def resolve_passphrase(settings: Settings) -> str:
-    """VOUCHER_KEY_PASSPHRASE, or in explicit demo mode a generated one kept in VOUCHER_HOME.
+    """The issuer's VOUCHER_KEY_PASSPHRASE, or in explicit demo mode a generated one kept in VOUCHER_HOME.
 
     The demo passphrase sits next to the keys it protects, so demo mode gives no
     protection at rest; it exists only for the quick start.
@@ -31,17 +47,38 @@ def resolve_passphrase(settings: Settings) -> str:
     if settings.passphrase:
         return settings.passphrase
     if not settings.demo:
-        raise PassphraseMissing("VOUCHER_KEY_PASSPHRASE is not set (set it, or VOUCHER_DEMO=1 for a throw-away demo)")
-    path = Path(settings.home) / DEMO_FILE
+        hint = (f" ({WEB_VAR} alone cannot sign or seal issuer keys)" if settings.web_passphrase else "")
+        raise PassphraseMissing(f"{ISSUER_VAR} is not set: this command needs the issuer passphrase{hint}; "
+                                "set it, or VOUCHER_DEMO=1 for a throw-away demo")
+    return _demo_passphrase(settings, DEMO_FILE, ISSUER_VAR)
+
+
+def resolve_web_passphrase(settings: Settings) -> str:
+    """The web process's VOUCHER_WEB_PASSPHRASE, or in explicit demo mode a generated one kept in VOUCHER_HOME."""
+    if settings.web_passphrase:
+        return settings.web_passphrase
+    if not settings.demo:
+        raise PassphraseMissing(f"{WEB_VAR} is not set: this needs the web secret (code-hash pepper, vending "
+                                "keys); set it, or VOUCHER_DEMO=1 for a throw-away demo")
+    return _demo_passphrase(settings, DEMO_WEB_FILE, WEB_VAR)
+
+
+def _demo_passphrase(settings: Settings, file_name: str, name: str) -> str:
+    path = Path(settings.home) / file_name
     if path.exists():
         return path.read_text("utf-8").strip()
     from vouchers.keystore.store import KeyStore  # (the store imports this module)
 
-    if KeyStore(Path(settings.home)).exists():  # a real store: a generated passphrase could never open it
-        raise PassphraseMissing(f"VOUCHER_KEY_PASSPHRASE is not set, and demo mode cannot open the key store in "
+    # A real store: a generated passphrase could never open it. A demo store made before the web secret
+    # existed (only DEMO_FILE) may get a web passphrase: `voucherctl keys split-web-secret` then uses it.
+    store = KeyStore(Path(settings.home))
+    if store.exists() and not (file_name == DEMO_WEB_FILE and (Path(settings.home) / DEMO_FILE).exists()
+                               and not store.is_split()):
+        raise PassphraseMissing(f"{name} is not set, and demo mode cannot open the key store in "
                                 f"{settings.home} (it was not made in demo mode)")
     ensure_private_dir(Path(settings.home))
     generated = secrets.token_urlsafe(24)
     write_private(path, (generated + "\n").encode("utf-8"))
-    log.warning("DEMO MODE: generated a key-store passphrase in %s; never use demo mode in production", path)
+    log.warning("DEMO MODE: generated a key-store passphrase (%s) in %s; never use demo mode in production",
+                name, path)
     return generated

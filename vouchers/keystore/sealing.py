@@ -15,6 +15,30 @@ FORMAT = "voucher-sealed-v1"
 # scrypt cost: 2**15 * 8 * 128 B = 32 MiB and ~0.1 s per unseal (OWASP minimum is 2**17 for
 # interactive logins; these blobs are offline-only, so we take 2**15 and a 32-byte salt).
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+# Purposes of what the web process may unseal start with this; they are sealed under VOUCHER_WEB_PASSPHRASE,
+# everything else under the issuer's VOUCHER_KEY_PASSPHRASE (see keystore.web_keys).
+WEB_PREFIX = "web:"
+
+
+def secret_name(purpose: str) -> str:
+    """The environment variable whose passphrase seals a secret of ``purpose`` (for error messages)."""
+    return "VOUCHER_WEB_PASSPHRASE" if purpose.startswith(WEB_PREFIX) else "VOUCHER_KEY_PASSPHRASE"
+
+
+def sealed_purpose(blob: bytes) -> str | None:
+    """The purpose a sealed file declares, read without a passphrase (None if it is not a sealed file).
+
+    Only a hint (the purpose is authenticated when unsealing): it tells an old store's pepper from a
+    split one's without trying a passphrase.
+    """
+    try:
+        document = json.loads(blob)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        return None
+    purpose = document.get("purpose")
+    return purpose if isinstance(purpose, str) else None
 
 
 def _b64(data: bytes) -> str:
@@ -52,4 +76,4 @@ def unseal(blob: bytes, passphrase: str, purpose: str) -> bytes:
     try:
         return ChaCha20Poly1305(key).decrypt(nonce, ciphertext, purpose.encode("utf-8"))
     except InvalidTag as e:
-        raise WrongPassphrase("wrong VOUCHER_KEY_PASSPHRASE: cannot unlock the key store") from e
+        raise WrongPassphrase(f"wrong {secret_name(purpose)}: cannot unlock the key store") from e

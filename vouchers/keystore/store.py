@@ -1,4 +1,11 @@
-"""The on-disk key store: public ring in the clear, every secret sealed."""
+"""The on-disk key store: public ring in the clear, every secret sealed.
+
+Two passphrases seal it, by trust: the issuer's ``VOUCHER_KEY_PASSPHRASE``
+seals the signing keys, the card-store identity and the audit-checkpoint key;
+the web's ``VOUCHER_WEB_PASSPHRASE`` seals the code-hash pepper and the vending
+keys (purposes ``web:...``, see :mod:`vouchers.keystore.web_keys`). Signing keys are
+unsealed only by :mod:`issuer.signing_keys`.
+"""
 from __future__ import annotations
 
 import base64
@@ -8,14 +15,16 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from vouchers.keystore.errors import KeyNotFound, KeyStoreError, KeyStoreMissing
+from vouchers.keystore.errors import KeyNotFound, KeyStoreError, KeyStoreMissing, NotSplit, PassphraseMissing
 from vouchers.keystore.files import ensure_private_dir, exclusive_lock, write_private
-from vouchers.keystore.passphrase import check_new_passphrase
-from vouchers.keystore.sealing import seal, unseal
+from vouchers.keystore.passphrase import WEB_VAR, check_distinct, check_new_passphrase
+from vouchers.keystore.sealing import WEB_PREFIX, seal, sealed_purpose, unseal
 from vouchers.keyring import KeyRing, KeyStatus, PublicKey
 
-PEPPER_PURPOSE = "code-hash-pepper"
+PEPPER_PURPOSE = WEB_PREFIX + "code-hash-pepper"  # under the web secret
+LEGACY_PEPPER_PURPOSE = "code-hash-pepper"  # a store made before the split: under the issuer passphrase
 CARDSTORE_PURPOSE = "card-store-identity"
+SPLIT_COMMAND = "voucherctl keys split-web-secret"
 
 
 def signing_purpose(key_id: str) -> str:
@@ -106,31 +115,54 @@ class KeyStore:
                 f"{len(precious)} key file(s) ({', '.join(precious[:3])}{', ...' if len(precious) > 3 else ''}); "
                 "restore the missing file(s) from a backup: a new store would orphan every issued card")
 
-    # -- set-up ------------------------------------------------------------
-    def initialise(self, passphrase: str) -> bool:
-        """Create the pepper and card-store identity once; True if created now.
+    def is_split(self) -> bool:
+        """True if the pepper is sealed under the web secret (a store made or migrated since the split)."""
+        self.require()
+        return sealed_purpose(self.pepper_path.read_bytes()) != LEGACY_PEPPER_PURPOSE
 
-        On an existing store the passphrase is checked against the pepper; a new
-        store refuses a short one (:func:`vouchers.keystore.passphrase.check_new_passphrase`).
+    def require_split(self) -> None:
+        """Refuse a store whose web material is still sealed under the issuer passphrase, naming the fix."""
+        if not self.is_split():
+            raise NotSplit(f"the key store in {self.dir} still seals the pepper and vending keys under "
+                           f"VOUCHER_KEY_PASSPHRASE: run `{SPLIT_COMMAND}` once with VOUCHER_KEY_PASSPHRASE "
+                           f"and the new {WEB_VAR} set (see docs/security.md)")
+
+    # -- set-up ------------------------------------------------------------
+    def initialise(self, passphrase: str, web_passphrase: str | None) -> bool:
+        """Create the card-store identity (issuer) and the pepper (web) once; True if created now.
+
+        A new store needs both passphrases, each long enough
+        (:func:`vouchers.keystore.passphrase.check_new_passphrase`) and different. On an
+        existing store the issuer passphrase is checked, and the web one too if
+        given and the store is split.
         """
         if not self.exists():  # before any file is made
             self._refuse_if_incomplete()
             check_new_passphrase(passphrase)
+            if web_passphrase is None:
+                raise PassphraseMissing(f"{WEB_VAR} is not set: a new key store needs it (the web process's "
+                                        "secret; it must differ from VOUCHER_KEY_PASSPHRASE)")
+            check_new_passphrase(web_passphrase, WEB_VAR)
+            check_distinct(passphrase, web_passphrase)
         ensure_private_dir(self.home)
         ensure_private_dir(self.dir)
         ensure_private_dir(self.dir / "signing")
         with exclusive_lock(self.dir):
             if self.exists():
-                self.pepper(passphrase)
+                self.check_passphrase(passphrase)
+                if web_passphrase is not None and self.is_split():
+                    self.pepper(web_passphrase)
                 return False
             self._refuse_if_incomplete()  # again, under the lock
+            assert web_passphrase is not None  # checked above, before the lock
             from pyrage import x25519
 
             identity = x25519.Identity.generate()
             write_private(self.cardstore_identity_path, seal(str(identity).encode("ascii"), passphrase, CARDSTORE_PURPOSE))
             write_private(self.cardstore_recipient_path, str(identity.to_public()).encode("ascii") + b"\n")
             write_private(self.ring_path, json.dumps({"keys": []}, indent=1).encode("ascii"))
-            write_private(self.pepper_path, seal(secrets.token_bytes(32), passphrase, PEPPER_PURPOSE))
+            # The pepper is written last: its presence is what makes the store exist.
+            write_private(self.pepper_path, seal(secrets.token_bytes(32), web_passphrase, PEPPER_PURPOSE))
             return True
 
     # -- public ring -------------------------------------------------------
@@ -159,9 +191,14 @@ class KeyStore:
         return exclusive_lock(self.dir)
 
     # -- secrets -----------------------------------------------------------
-    def pepper(self, passphrase: str) -> bytes:
-        self.require()
-        return unseal(self.pepper_path.read_bytes(), passphrase, PEPPER_PURPOSE)
+    def pepper(self, web_passphrase: str) -> bytes:
+        """The code-hash pepper, unsealed with the web secret (a store not split yet is refused)."""
+        self.require_split()
+        return unseal(self.pepper_path.read_bytes(), web_passphrase, PEPPER_PURPOSE)
+
+    def check_passphrase(self, passphrase: str) -> None:
+        """Fail fast (WrongPassphrase) unless ``passphrase`` is this store's issuer passphrase."""
+        self.cardstore_identity(passphrase)
 
     def cardstore_recipient(self) -> str:
         self.require()
@@ -170,15 +207,6 @@ class KeyStore:
     def cardstore_identity(self, passphrase: str) -> str:
         self.require()
         return unseal(self.cardstore_identity_path.read_bytes(), passphrase, CARDSTORE_PURPOSE).decode("ascii")
-
-    def store_signing_key(self, key_id: str, private_raw: bytes, passphrase: str) -> None:
-        write_private(self.signing_path(key_id), seal(private_raw, passphrase, signing_purpose(key_id)))
-
-    def signing_key_raw(self, key_id: str, passphrase: str) -> bytes:
-        path = self.signing_path(key_id)
-        if not path.exists():
-            raise KeyNotFound(f"private key of {key_id!r} is missing from the key store")
-        return unseal(path.read_bytes(), passphrase, signing_purpose(key_id))
 
 
 def utc_stamp(now: dt.datetime) -> str:

@@ -1,8 +1,10 @@
-"""STS vending keys (DKGA04) in the key store, sealed under VOUCHER_KEY_PASSPHRASE.
+"""STS vending keys (DKGA04) in the key store, sealed under the web secret VOUCHER_WEB_PASSPHRASE.
 
 They live in ``<VOUCHER_HOME>/keys/vending/``, one sealed file per (SGC, KRN,
-key type), with their own sealing purpose (``vending-key:<sgc>:<krn>:<kt>``),
-so a vending-key file can never be unsealed as a signing key or the reverse.
+key type), with their own sealing purpose (``web:vending-key:<sgc>:<krn>:<kt>``;
+a store made before the split has ``vending-key:...`` under the issuer
+passphrase until ``voucherctl keys split-web-secret``), so a vending-key file
+can never be unsealed as a signing key or the reverse.
 This module never touches voucher-signing keys: the web process may import it
 (to vend tokens) without being able to sign vouchers.
 
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from vouchers.keystore.errors import KeyNotFound, KeyStateError, KeyStoreError
 from vouchers.keystore.files import ensure_private_dir, exclusive_lock, write_private
-from vouchers.keystore.sealing import seal, unseal
+from vouchers.keystore.sealing import WEB_PREFIX, seal, unseal
 from vouchers.keystore.store import KeyStore
 
 VENDING_KEY_BYTES = 20  # DKGA04 as verified by the published vectors (160-bit vending keys)
@@ -46,6 +48,11 @@ class VendingKeyId:
 
     @property
     def purpose(self) -> str:
+        return WEB_PREFIX + self.legacy_purpose
+
+    @property
+    def legacy_purpose(self) -> str:
+        """The purpose before the split (sealed under the issuer passphrase)."""
         return f"vending-key:{self.sgc:06d}:{self.krn}:{self.key_type}"
 
     def as_dict(self) -> dict[str, int]:
@@ -73,8 +80,8 @@ def store_vending_key(store: KeyStore, key_id: VendingKeyId, key: bytes, passphr
                       replace: bool = False) -> None:
     """Seal ``key`` (20 bytes) under ``key_id``; an existing key is kept unless ``replace``.
 
-    Only into an initialised store, and only with its passphrase (checked against the pepper): a key
-    sealed under another passphrase would be found unusable only when a meter needs it.
+    Only into an initialised, split store, and only with its web secret ``passphrase`` (checked against
+    the pepper): a key sealed under another passphrase would be found unusable only when a meter needs it.
     """
     if not isinstance(key, (bytes, bytearray)) or len(key) != VENDING_KEY_BYTES:
         raise KeyStoreError(f"a vending key is {VENDING_KEY_BYTES} bytes ({2 * VENDING_KEY_BYTES} hex digits)")
@@ -94,6 +101,8 @@ def generate_vending_key(store: KeyStore, key_id: VendingKeyId, passphrase: str)
 
 
 def load_vending_key(store: KeyStore, key_id: VendingKeyId, passphrase: str) -> bytes:
+    """The key, unsealed with the web secret ``passphrase``."""
+    store.require_split()
     path = vending_dir(store) / key_id.file_name
     if not path.exists():
         raise KeyNotFound(f"no vending key for SGC {key_id.sgc:06d} KRN {key_id.krn} key type {key_id.key_type}")
@@ -104,6 +113,7 @@ class VendingKeyRing:
     """Unseals vending keys on first use and keeps them in memory (scrypt costs ~0.1 s per file)."""
 
     def __init__(self, store: KeyStore, passphrase: str) -> None:
+        """``passphrase`` is the web secret (VOUCHER_WEB_PASSPHRASE)."""
         self.store = store
         self._passphrase = passphrase
         self._keys: dict[VendingKeyId, bytes] = {}

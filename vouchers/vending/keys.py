@@ -32,8 +32,13 @@ def key_lookup(ring: VendingKeyRing):  # type: ignore[no-untyped-def]
 
 
 def software_backend(store: KeyStore, passphrase: str) -> SoftwareVendingBackend:
-    """The in-process backend; vending keys are unsealed on first use and cached."""
-    return SoftwareVendingBackend(key_lookup(VendingKeyRing(store, passphrase)))
+    """The in-process backend; vending keys are unsealed (web secret ``passphrase``) on first use and cached."""
+    return backend_for(VendingKeyRing(store, passphrase))
+
+
+def backend_for(ring: VendingKeyRing) -> SoftwareVendingBackend:
+    """The in-process backend over a ring the caller opened (the web: ``WebKeys.vending_keys()``)."""
+    return SoftwareVendingBackend(key_lookup(ring))
 
 
 def has_vending_keys(store: KeyStore) -> bool:

@@ -63,6 +63,7 @@ class Cli:
 def cli(tmp_path, db_url) -> Cli:
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOUCHER_")}
-    env.update(VOUCHER_HOME=str(home), VOUCHER_KEY_PASSPHRASE="cli test passphrase", VOUCHER_DATABASE_URL=db_url,
+    env.update(VOUCHER_HOME=str(home), VOUCHER_KEY_PASSPHRASE="cli test passphrase",
+               VOUCHER_WEB_PASSPHRASE="cli test web secret", VOUCHER_DATABASE_URL=db_url,
                VOUCHER_MAX_BATCH_SIZE="5000")
     return Cli(env, home)

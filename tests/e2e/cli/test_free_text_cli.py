@@ -16,6 +16,7 @@ FORGED = "eve\n     9 2026-11-26T02:00:00+00:00 admin batch.approve"
 @pytest.fixture
 def cli(db_url, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("VOUCHER_KEY_PASSPHRASE", "free text passphrase")
+    monkeypatch.setenv("VOUCHER_WEB_PASSPHRASE", "free text web secret")
     monkeypatch.delenv("VOUCHER_ACTOR", raising=False)
     with cheap_sealing():
         yield from in_process_cli(db_url, tmp_path / "home", monkeypatch, capsys)

@@ -21,6 +21,7 @@ NEWER = "voucherctl: error: the database's schema (0099_future) is newer than th
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Run]:
     """``run(*argv, VOUCHER_X=...) -> (exit code, stdout, stderr)``; home tmp_path/home unless given."""
     monkeypatch.setenv("VOUCHER_KEY_PASSPHRASE", "set-up passphrase")
+    monkeypatch.setenv("VOUCHER_WEB_PASSPHRASE", "set-up web secret")
 
     def _run(*argv: str, **env: str) -> tuple[int, str, str]:
         env = {"VOUCHER_HOME": str(tmp_path / "home"), "VOUCHER_DATABASE_URL": "", **env}

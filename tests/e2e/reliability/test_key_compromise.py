@@ -10,7 +10,8 @@ import pytest
 import requests
 
 from vouchers.storage.api_models import FraudAlert
-from tests.integration.redeem_api.world import ACCOUNT_CLEAN, PASSPHRASE
+from issuer.signing_keys import signing_key_raw
+from tests.integration.redeem_api.world import ACCOUNT_CLEAN, PASSPHRASE, WEB_PASSPHRASE
 
 from .conftest import post, server_env, voucherctl
 from .secrets_scan import byte_forms, code_forms, database_bytes, leaks
@@ -32,7 +33,7 @@ def test_revoked_key_tokens_fail_with_invalid_token_and_new_key_tokens_redeem(pg
         return a
 
     assert redeem(world.cards[0].token, "before").status == 201  # the old key works until revoked
-    env = server_env(world)
+    env = {**server_env(world), "VOUCHER_KEY_PASSPHRASE": PASSPHRASE}  # the issuer's CLI; the server has not got it
     rotated = voucherctl(env, "keys", "rotate", "--json")
     assert rotated.returncode == 0, rotated.stderr
     new_key = json.loads(rotated.stdout)["key_id"]
@@ -63,8 +64,8 @@ def test_revoked_key_tokens_fail_with_invalid_token_and_new_key_tokens_redeem(pg
     assert world.count(FraudAlert, FraudAlert.kind == "forged_token") >= world.active - 1
 
     # the private keys (unsealed here, as only the issuer can) are nowhere
-    secrets = {f"private key {k}": byte_forms(world.store.signing_key_raw(k, PASSPHRASE)) for k in (old_key, new_key)}
-    secrets["code-hash pepper"] = byte_forms(world.store.pepper(PASSPHRASE))
+    secrets = {f"private key {k}": byte_forms(signing_key_raw(world.store, k, PASSPHRASE)) for k in (old_key, new_key)}
+    secrets["code-hash pepper"] = byte_forms(world.store.pepper(WEB_PASSPHRASE))
     secrets["card-store identity"] = {world.store.cardstore_identity(PASSPHRASE).encode()}
     for card in [*world.cards, *new_cards]:  # the database leak, on PostgreSQL: no code, token or API key
         secrets[f"code of {card.serial}"] = code_forms(card.code)
@@ -78,4 +79,4 @@ def test_revoked_key_tokens_fail_with_invalid_token_and_new_key_tokens_redeem(pg
     found = leaks(haystacks, secrets)
     assert not found, found
     # the scan itself works: the sealed files hold ciphertext, the unsealed bytes are found where they are
-    assert leaks({"probe": b"x" + world.store.signing_key_raw(old_key, PASSPHRASE).hex().encode()}, secrets)
+    assert leaks({"probe": b"x" + signing_key_raw(world.store, old_key, PASSPHRASE).hex().encode()}, secrets)

@@ -10,6 +10,7 @@ import os
 import requests
 
 from issuer.cardstore import card_file_path, read_cards
+from issuer.signing_keys import signing_key_raw
 from vouchers.keystore.store import KeyStore
 
 from .conftest import (
@@ -20,12 +21,14 @@ from .conftest import (
 from .secrets_scan import byte_forms, code_forms, database_bytes, leaks
 
 PASS = "hygiene test passphrase"
+WEB_PASS = "hygiene test web secret"
 
 
 def test_no_secret_leaks_after_a_full_workflow(hygiene_db_url, tmp_path, fleet):
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOUCHER_")}
-    env.update(VOUCHER_HOME=str(home), VOUCHER_KEY_PASSPHRASE=PASS, VOUCHER_DATABASE_URL=hygiene_db_url,
+    env.update(VOUCHER_HOME=str(home), VOUCHER_KEY_PASSPHRASE=PASS, VOUCHER_WEB_PASSPHRASE=WEB_PASS,
+               VOUCHER_DATABASE_URL=hygiene_db_url,
                VOUCHER_COOKIE_SECURE="0", VOUCHER_MAX_BATCH_SIZE="100")
     cli_out: list[str] = []
 
@@ -53,7 +56,8 @@ def test_no_secret_leaks_after_a_full_workflow(hygiene_db_url, tmp_path, fleet):
                                     prints_secret=True))["api_key"]
     cards = list(read_cards(card_file_path(home, batch), store.cardstore_identity(PASS)))
 
-    server = fleet.start(type("W", (), {"env": lambda self, **e: {**env, **e}})(), workers=2, threads=2,
+    web_env = {k: v for k, v in env.items() if k != "VOUCHER_KEY_PASSPHRASE"}  # the web gets its secret only
+    server = fleet.start(type("W", (), {"env": lambda self, **e: {**web_env, **e}})(), workers=2, threads=2,
                          extra_args=("--access-log",))
     answers: list[bytes] = []
     with requests.Session() as http:
@@ -104,8 +108,9 @@ def test_no_secret_leaks_after_a_full_workflow(hygiene_db_url, tmp_path, fleet):
     for name, key in keys.items():
         secrets[f"API key of {name}"] = {key.encode(), key.split(".", 1)[1].encode()}
     for record in store.records():
-        secrets[f"private key {record.key_id}"] = byte_forms(store.signing_key_raw(record.key_id, PASS))
-    secrets["pepper"] = byte_forms(store.pepper(PASS))
+        secrets[f"private key {record.key_id}"] = byte_forms(signing_key_raw(store, record.key_id, PASS))
+    secrets["pepper"] = byte_forms(store.pepper(WEB_PASS))
+    secrets["passphrases"] = {PASS.encode(), WEB_PASS.encode()}
     secrets["card-store identity"] = {store.cardstore_identity(PASS).encode()}
     haystacks = {"server log": fleet.logs().encode(), "CLI output": "\n".join(cli_out).encode(),
                  "HTTP responses": b"\n".join(answers), "database": database_bytes(hygiene_db_url)}

@@ -12,19 +12,22 @@ from vouchers.keystore.store import KeyStore
 from tests.conftest import cheap_sealing
 
 PASSPHRASE = "correct horse battery staple"
+WEB_PASSPHRASE = "web secret of the issuer tests"
 
 
 @dataclass
 class Issuer:
     store: KeyStore
     passphrase: str
+    web_passphrase: str
     sessions: sessionmaker[Session]
     now: dt.datetime
 
     def create(self, count: int = 10, face: int = 10000, operator: str = "alice", **kwargs) -> BatchSummary:
         request = BatchRequest(face_value=face, count=count, expires=dt.date(2027, 12, 31), currency="CNY",
                                operator=operator)
-        return create_batch(self.sessions, self.store, self.passphrase, request, now=self.now,
+        return create_batch(self.sessions, self.store, self.passphrase, request, web_passphrase=self.web_passphrase,
+                            now=self.now,
                             today=self.now.date(), issuer_code=1, max_count=100_000, **kwargs)
 
 
@@ -32,6 +35,6 @@ class Issuer:
 def issuer(tmp_path, sessions, now) -> Issuer:
     store = KeyStore(tmp_path / "home")
     with cheap_sealing():
-        store.initialise(PASSPHRASE)
+        store.initialise(PASSPHRASE, WEB_PASSPHRASE)
         create_key(store, PASSPHRASE, now)
-    return Issuer(store, PASSPHRASE, sessions, now)
+    return Issuer(store, PASSPHRASE, WEB_PASSPHRASE, sessions, now)

@@ -29,7 +29,7 @@ def test_batch_is_complete_and_verifiable(issuer):
     assert [c.serial for c in cards] == [str(Serial(1, int(summary.batch_id[-6:]), i)) for i in range(1, 51)]
     assert summary.first_serial == cards[0].serial and summary.last_serial == cards[-1].serial
     ring = issuer.store.keyring()
-    pepper = issuer.store.pepper(issuer.passphrase)
+    pepper = issuer.store.pepper(issuer.web_passphrase)
     with issuer.sessions() as session:
         stored = {v.serial: v for v in session.execute(select(Voucher)).scalars()}
     assert len(stored) == 50
@@ -192,7 +192,7 @@ def test_a_damaged_or_foreign_card_file_is_a_clear_card_store_error(issuer, tmp_
     identity = issuer.store.cardstore_identity(issuer.passphrase)
     other = KeyStore(tmp_path / "other")
     with cheap_sealing():
-        other.initialise(issuer.passphrase)
+        other.initialise(issuer.passphrase, issuer.web_passphrase)
     original = path.read_bytes()
     cases = [(original[:len(original) // 2], identity, "cannot be decrypted: it is damaged"),
              (b"garbage", identity, "cannot be decrypted"),

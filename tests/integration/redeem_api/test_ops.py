@@ -99,8 +99,8 @@ def test_create_app_refuses_an_uninitialised_database(world, tmp_path):
 def test_create_app_refuses_a_wrong_passphrase(world):
     from vouchers.keystore.errors import WrongPassphrase
 
-    with pytest.raises(WrongPassphrase):
-        world.app(VOUCHER_KEY_PASSPHRASE="not the passphrase")
+    with pytest.raises(WrongPassphrase, match="VOUCHER_WEB_PASSPHRASE"):
+        world.app(VOUCHER_WEB_PASSPHRASE="not the passphrase")
 
 
 @pytest.mark.postgres

@@ -27,7 +27,8 @@ from vouchers.storage.db import make_engine, session_factory
 from tests.conftest import cheap_sealing
 from vouchers.settings import Settings
 
-PASSPHRASE = "api test passphrase"
+PASSPHRASE = "api test passphrase"  # the issuer's: only the tests' issuer side uses it
+WEB_PASSPHRASE = "api test web secret"  # all the app under test gets
 DISTRIBUTOR = "D001"
 OTHER_DISTRIBUTOR = "D002"
 ACCOUNT_ARREARS = "3100000001"  # 30.00 of arrears
@@ -65,7 +66,7 @@ class World:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {"VOUCHER_HOME": str(self.home), "VOUCHER_DATABASE_URL": self.db_url,
-               "VOUCHER_KEY_PASSPHRASE": PASSPHRASE, "VOUCHER_COOKIE_SECURE": "0"}
+               "VOUCHER_WEB_PASSPHRASE": WEB_PASSPHRASE, "VOUCHER_COOKIE_SECURE": "0"}
         env.update(extra)
         return env
 
@@ -105,7 +106,7 @@ class World:
         summary = create_batch(self.sessions, self.store, PASSPHRASE,
                                BatchRequest(face_value=face, count=count, expires=EXPIRES, currency="CNY",
                                             operator="alice"),
-                               now=self.now, today=self.now.date(), issuer_code=1, max_count=1_000_000)
+                               web_passphrase=WEB_PASSPHRASE, now=self.now, today=self.now.date(), issuer_code=1, max_count=1_000_000)
         with self.sessions.begin() as s:
             approve_batch(s, summary.batch_id, "bob", self.now)
             if consign:
@@ -159,7 +160,7 @@ def _build_world(tmp_path: Path, db_url: str, now: dt.datetime, *, count: int, a
                  accounts: int) -> World:
     home = tmp_path / "home"
     store = KeyStore(home)
-    store.initialise(PASSPHRASE)
+    store.initialise(PASSPHRASE, WEB_PASSPHRASE)
     create_key(store, PASSPHRASE, now)
     engine = make_engine(db_url)
     sessions = session_factory(engine)

@@ -13,7 +13,8 @@ from vouchers.vending.keys import software_backend
 from vouchers.vending.meters import add_meter
 
 VENDING_KEY = bytes.fromhex("abababababababab949494949494949401234567")  # SPEC.md §7
-PASSPHRASE = "vending test passphrase"
+PASSPHRASE = "vending test web secret"  # VOUCHER_WEB_PASSPHRASE: it seals vending keys
+ISSUER_PASSPHRASE = "vending test issuer passphrase"
 PAN = "600727000000000009"
 ACCOUNT = "3300000001"
 
@@ -42,7 +43,7 @@ class VendWorld:
 def vw(sessions, tmp_path) -> VendWorld:
     store = KeyStore(tmp_path / "home")
     with cheap_sealing():
-        store.initialise(PASSPHRASE)
+        store.initialise(ISSUER_PASSPHRASE, PASSPHRASE)
         store_vending_key(store, VendingKeyId(123457, 1, 2), VENDING_KEY, PASSPHRASE)
     world = VendWorld(World(sessions), store)
     world.metering.customer(ACCOUNT, mode="prepaid")
@@ -50,4 +51,4 @@ def vw(sessions, tmp_path) -> VendWorld:
     return world
 
 
-__all__ = ["ACCOUNT", "CATALOG", "PAN", "PASSPHRASE", "VENDING_KEY", "VendWorld", "at"]
+__all__ = ["ACCOUNT", "CATALOG", "ISSUER_PASSPHRASE", "PAN", "PASSPHRASE", "VENDING_KEY", "VendWorld", "at"]

@@ -20,7 +20,7 @@ from vouchers.tariffs import load_catalog
 from tests.integration.redeem_api.world import (
     ACCOUNT_ARREARS,
     ACCOUNT_CLEAN,
-    PASSPHRASE,
+    WEB_PASSPHRASE,
     Clock,
     auth,
     build_world,
@@ -35,7 +35,7 @@ CATALOG = load_catalog()
 @pytest.fixture
 def world(tmp_path, db_url, now):
     world = build_world(tmp_path, db_url, now)
-    store_vending_key(world.store, VendingKeyId(123457, 1, 2), VENDING_KEY, PASSPHRASE)
+    store_vending_key(world.store, VendingKeyId(123457, 1, 2), VENDING_KEY, WEB_PASSPHRASE)
     with world.sessions.begin() as s:
         assign_tariff(s, ACCOUNT_CLEAN, tariff_id="fj-residential", customer_class="residential",
                       payment_mode="prepaid", area="Xiamen", meter_no="MCLEAN", catalog=CATALOG, now=now)

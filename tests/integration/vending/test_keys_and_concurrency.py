@@ -9,7 +9,7 @@ from vouchers.keystore.errors import KeyStateError, KeyStoreError, KeyStoreMissi
 from vouchers.keystore.sealing import seal
 from vouchers.keystore.store import KeyStore
 from vouchers.keystore.vending_keys import VendingKeyId, list_vending_keys, load_vending_key, store_vending_key, vending_dir
-from tests.integration.vending.conftest import ACCOUNT, CATALOG, PASSPHRASE, VENDING_KEY, VendWorld, at
+from tests.integration.vending.conftest import ACCOUNT, CATALOG, ISSUER_PASSPHRASE, PASSPHRASE, VENDING_KEY, VendWorld, at
 from vouchers.books.payments import post_payment
 from vouchers.vending.service import vend_for_credit
 
@@ -19,7 +19,7 @@ def test_vending_keys_are_sealed_under_their_own_purpose(tmp_path) -> None:
     key_id = VendingKeyId(123457, 1, 2)
     with pytest.raises(KeyStoreMissing):  # never a vending key without a key store to go with it
         store_vending_key(store, key_id, VENDING_KEY, PASSPHRASE)
-    store.initialise(PASSPHRASE)
+    store.initialise(ISSUER_PASSPHRASE, PASSPHRASE)
     with pytest.raises(WrongPassphrase):  # nor one sealed under a passphrase the store does not open with
         store_vending_key(store, key_id, VENDING_KEY, PASSPHRASE + "x")
     assert list_vending_keys(store) == []

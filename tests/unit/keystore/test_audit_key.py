@@ -21,7 +21,7 @@ _RAW = (serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serializati
 def store(tmp_path):
     store = KeyStore(tmp_path / "home")
     with cheap_sealing():
-        store.initialise(PASSPHRASE)
+        store.initialise(PASSPHRASE, "unit test web secret")
         yield store
 
 
@@ -44,6 +44,8 @@ def test_created_once_sealed_and_private(store):
 def test_wrong_passphrase_creates_nothing(store):
     with pytest.raises(WrongPassphrase):
         ensure_audit_key(store, "not the passphrase")
+    with pytest.raises(WrongPassphrase):  # the web secret seals no issuer key
+        ensure_audit_key(store, "unit test web secret")
     assert not audit_key_path(store).exists()
     ensure_audit_key(store, PASSPHRASE)
     with pytest.raises(WrongPassphrase):

@@ -20,8 +20,10 @@ from vouchers.keyring import KeyStatus
 from vouchers.settings import Settings
 
 PW = "a long enough passphrase"
+WEB_PW = "a long enough web secret"
 NOW = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc)
 PASSPHRASE = "unit test passphrase"
+WEB = "unit test web secret"
 
 
 def test_seal_round_trip_and_purpose_binding():
@@ -45,12 +47,12 @@ def test_sealed_blobs_carry_the_production_scrypt_cost_and_unseal_reads_it_from_
 
 def test_store_files_are_private_and_secrets_sealed(tmp_path):
     store = KeyStore(tmp_path / "home")
-    assert store.initialise(PASSPHRASE) is True
-    assert store.initialise(PASSPHRASE) is False  # idempotent
+    assert store.initialise(PASSPHRASE, WEB) is True
+    assert store.initialise(PASSPHRASE, WEB) is False  # idempotent
     record = create_key(store, PASSPHRASE, NOW)
     key_id, raw = unlock_signing_key(store, PASSPHRASE)
     assert key_id == record.key_id and len(raw) == 32
-    pepper = store.pepper(PASSPHRASE)
+    pepper = store.pepper(WEB)
     for path in (tmp_path / "home").rglob("*"):
         mode = stat.S_IMODE(os.stat(path).st_mode)
         assert mode & 0o077 == 0, f"{path} is {oct(mode)}"
@@ -62,11 +64,15 @@ def test_store_files_are_private_and_secrets_sealed(tmp_path):
 
 def test_wrong_passphrase_on_existing_store(tmp_path):
     store = KeyStore(tmp_path)
-    store.initialise(PASSPHRASE)
-    with pytest.raises(WrongPassphrase):
-        store.initialise("nope")
+    store.initialise(PASSPHRASE, WEB)
+    with pytest.raises(WrongPassphrase, match="VOUCHER_KEY_PASSPHRASE"):
+        store.initialise("nope", WEB)
+    with pytest.raises(WrongPassphrase, match="VOUCHER_WEB_PASSPHRASE"):
+        store.initialise(PASSPHRASE, "nope")
     with pytest.raises(WrongPassphrase):
         create_key(store, "nope", NOW)
+    with pytest.raises(WrongPassphrase):  # the web secret is not the issuer's
+        create_key(store, WEB, NOW)
 
 
 def test_missing_store(tmp_path):
@@ -76,7 +82,7 @@ def test_missing_store(tmp_path):
 
 def test_rotate_and_revoke(tmp_path):
     store = KeyStore(tmp_path)
-    store.initialise(PASSPHRASE)
+    store.initialise(PASSPHRASE, WEB)
     first = create_key(store, PASSPHRASE, NOW)
     with pytest.raises(KeyStateError):
         create_key(store, PASSPHRASE, NOW)
@@ -106,7 +112,7 @@ def test_passphrase_resolution(tmp_path):
 
 
 def test_demo_mode_leaves_a_real_key_store_alone(tmp_path):
-    KeyStore(tmp_path).initialise(PW)
+    KeyStore(tmp_path).initialise(PW, WEB_PW)
     demo = Settings.from_env({"VOUCHER_HOME": str(tmp_path), "VOUCHER_DEMO": "1"})
     with pytest.raises(PassphraseMissing, match="demo mode cannot open the key store"):
         resolve_passphrase(demo)
@@ -117,32 +123,34 @@ def test_demo_mode_leaves_a_real_key_store_alone(tmp_path):
 def test_a_new_store_refuses_a_short_passphrase(tmp_path, weak):
     store = KeyStore(tmp_path / "home")
     with pytest.raises(WeakPassphrase, match=f"at least {MIN_NEW_PASSPHRASE_CHARS} characters"):
-        store.initialise(weak)
+        store.initialise(weak, WEB_PW)
+    with pytest.raises(WeakPassphrase, match="VOUCHER_WEB_PASSPHRASE is too short"):
+        store.initialise(PW, weak)
     assert not (tmp_path / "home").exists()
     with pytest.raises(KeyStoreMissing):  # a vending key is never the first secret of a home
         store_vending_key(store, VendingKeyId(1, 1, 2), b"k" * 20, weak)
-    assert store.initialise("twelve chars") is True
+    assert store.initialise("twelve chars", "twelve chars, web") is True
 
 
 def test_a_store_made_with_a_short_passphrase_keeps_opening(tmp_path):
     store = KeyStore(tmp_path)
     with mock.patch("vouchers.keystore.store.check_new_passphrase"):  # made before the rule existed
-        store.initialise("a")
-    assert store.initialise("a") is False
+        store.initialise("a", "b")
+    assert store.initialise("a", "b") is False
     create_key(store, "a", NOW)
     assert len(unlock_signing_key(store, "a")[1]) == 32
-    store_vending_key(store, VendingKeyId(1, 1, 2), b"k" * 20, "a")
-    assert load_vending_key(store, VendingKeyId(1, 1, 2), "a") == b"k" * 20
+    store_vending_key(store, VendingKeyId(1, 1, 2), b"k" * 20, "b")
+    assert load_vending_key(store, VendingKeyId(1, 1, 2), "b") == b"k" * 20
 
 
 @pytest.mark.parametrize("lost", ["pepper.sealed", "keyring.json"])
 def test_init_never_replaces_a_store_that_lost_a_file(tmp_path, lost):
     store = KeyStore(tmp_path)
-    store.initialise(PW)
+    store.initialise(PW, WEB_PW)
     create_key(store, PW, NOW)
     before = {p.name: p.read_bytes() for p in store.dir.rglob("*") if p.is_file()}
     (store.dir / lost).unlink()
-    for attempt in (lambda: store.initialise(PW), store.require):
+    for attempt in (lambda: store.initialise(PW, WEB_PW), store.require):
         with pytest.raises(KeyStoreError, match=f"incomplete: {lost} missing .*restore the missing file"):
             attempt()
     after = {p.name: p.read_bytes() for p in store.dir.rglob("*") if p.is_file()}
@@ -151,6 +159,6 @@ def test_init_never_replaces_a_store_that_lost_a_file(tmp_path, lost):
 
 def test_init_completes_a_store_whose_first_initialise_was_cut_short(tmp_path):
     store = KeyStore(tmp_path)
-    store.initialise(PW)
+    store.initialise(PW, WEB_PW)
     store.pepper_path.unlink()  # as if the process died before the pepper, the last file, was written
-    assert store.initialise(PW) is True and store.pepper(PW)
+    assert store.initialise(PW, WEB_PW) is True and store.pepper(WEB_PW)

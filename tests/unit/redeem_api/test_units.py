@@ -103,11 +103,11 @@ def _settings(**env):
 
 
 def test_config_defaults_and_overrides():
-    config = ApiConfig.from_settings(_settings(), passphrase="p")
+    config = ApiConfig.from_settings(_settings(), web_passphrase="p")
     assert config.max_body_bytes == 16384 and config.cookie_secure is True
     assert config.throttle.web_ip_failures < config.throttle.client_failures
     config = ApiConfig.from_settings(_settings(VOUCHER_MAX_BODY_BYTES="4096", VOUCHER_COOKIE_SECURE="0",
-                                               VOUCHER_THROTTLE_WINDOW_SECONDS="60"), passphrase="p")
+                                               VOUCHER_THROTTLE_WINDOW_SECONDS="60"), web_passphrase="p")
     assert (config.max_body_bytes, config.cookie_secure, config.throttle.window_seconds) == (4096, False, 60)
 
 
@@ -115,14 +115,16 @@ def test_config_defaults_and_overrides():
                                  {"VOUCHER_THROTTLE_ACCOUNT_FAILURES": "-1"}, {"VOUCHER_CANARY_SERIALS": "1"}])
 def test_config_errors(env):
     with pytest.raises(ConfigError):
-        ApiConfig.from_settings(_settings(**env), passphrase="p")
+        ApiConfig.from_settings(_settings(**env), web_passphrase="p")
 
 
 def test_missing_passphrase_fails_outside_demo():
     from vouchers.keystore.errors import PassphraseMissing
 
-    with pytest.raises(PassphraseMissing):
+    with pytest.raises(PassphraseMissing, match="VOUCHER_WEB_PASSPHRASE"):
         ApiConfig.from_settings(_settings())
+    with pytest.raises(PassphraseMissing, match="VOUCHER_WEB_PASSPHRASE"):  # the issuer's is not what it reads
+        ApiConfig.from_settings(_settings(VOUCHER_KEY_PASSPHRASE="issuer passphrase"))
 
 
 # -- languages ---------------------------------------------------------------------------------
