@@ -1,4 +1,4 @@
-"""Package direction rules from DESIGN.md, checked by walking imports."""
+"""Package direction rules of docs/architecture.md, checked by walking imports."""
 from __future__ import annotations
 
 import ast
