@@ -225,7 +225,7 @@ def setup(engine, n: int, seed: int, fractional: bool) -> None:  # type: ignore[
                   ((f"MB{i:08d}", f"B{i:08d}", dt.date(2026, 2, 1)) for i in range(n)))
         opening = [rng.randrange(0, 5_000_000) for _ in range(n)]
         used = [rng.randrange(0, 400_000) for _ in range(n)]  # kWh hundredths used earlier this tariff year
-        # this month's consumption in hundredths: whole kWh (TARIFFS.md §2: a bill's kWh is an integer
+        # this month's consumption in hundredths: whole kWh (docs/tariffs.md §2: a bill's kWh is an integer
         # register difference) unless --fractional-kwh
         use = [rng.randrange(0, 60_000) if fractional else rng.randrange(0, 600) * 100 for _ in range(n)]
         copy_rows(raw, "meter_readings", (

@@ -638,7 +638,7 @@ def _check_page_geometry(layout: Layout) -> None:
 
 
 def _check_required_fields(layout: Layout) -> None:
-    """A card must show what CONTRACT.md promises: QR = token, Code 128 =
+    """A card must show what docs/contract.md §6.2 promises: QR = token, Code 128 =
     serial, the code in clear, the serial in clear, inside a panel."""
     where = f"{layout.source}: layout {layout.name!r}"
     texts = layout.fields_of(TextField)

@@ -72,7 +72,7 @@ class CardRecord:
             raise InvalidCardData(f"card {self.serial}: expires must be a datetime.date")
 
     def csv_line(self) -> str:
-        """The card as a row of the print-house CSV (CONTRACT.md), with "\\n"."""
+        """The card as a row of the print-house CSV (docs/contract.md §6.1), with "\\n"."""
         return (
             f"{self.serial},{self.code},{self.token},{format_amount(self.face_value)},"
             f"{self.currency},{self.expires.isoformat()}\n"
@@ -83,7 +83,7 @@ class CardDataHasher:
     """SHA-256 of the card data in its canonical form: UTF-8, the CSV header
     ``serial,code,token,face_value,currency,expires`` then one row per card in
     print order, every line ended by a single "\\n" (the print-house CSV layout
-    of CONTRACT.md with LF line ends)."""
+    of docs/contract.md §6.1, LF line ends)."""
 
     def __init__(self) -> None:
         self._hash = hashlib.sha256(CARD_DATA_HEADER.encode("ascii"))

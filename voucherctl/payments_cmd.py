@@ -53,7 +53,7 @@ def payments() -> None:
 @payments.command("import")
 @click.option("--channel", required=True, help="bank_debit, alipay, wechat_pay, pos_card, ...")
 @click.option("--format", "fmt", type=click.Choice(formats.FORMATS), default="generic", show_default=True,
-              help="generic (CONTRACT.md), or a channel's own bill: alipay (with --channel alipay only).")
+              help="generic (docs/contract.md §6.3), or a channel's own bill: alipay (with --channel alipay only).")
 @click.option("--operator", default="payments-import", show_default=True, type=OPERATOR)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @json_option

@@ -18,7 +18,7 @@ from voucherctl.payments_cmd import report_rejection
 @click.command("reconcile")
 @click.option("--channel", required=True, help="The channel whose settlement file this is.")
 @click.option("--format", "fmt", type=click.Choice(formats.FORMATS), default="generic", show_default=True,
-              help="generic (CONTRACT.md), or a channel's own bill: alipay (with --channel alipay only).")
+              help="generic (docs/contract.md §6.3), or a channel's own bill: alipay (with --channel alipay only).")
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write every line with its status to this CSV file.")
 @click.option("--operator", default="reconciliation", show_default=True, type=OPERATOR)

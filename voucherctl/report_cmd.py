@@ -85,7 +85,7 @@ def report() -> None:
 
 
 def liability_document(r: LiabilityReport) -> dict:
-    """CONTRACT.md's document (currency, total, by_batch, ledger_balance) plus the detail."""
+    """The document of docs/contract.md §4 (currency, total, by_batch, ledger_balance) plus the detail."""
     document = {
         "currency": r.currency, "total": money(r.total),
         "by_batch": [{"batch_id": b["batch_id"], "active_count": b["active_count"],

@@ -1,4 +1,4 @@
-"""Allowed state transitions of batches and vouchers (DESIGN.md "Lifecycle")."""
+"""Allowed state transitions of batches and vouchers (docs/domain.md "Lifecycle")."""
 from __future__ import annotations
 
 from vouchers.errors import LifecycleError

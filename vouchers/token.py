@@ -1,6 +1,6 @@
 """The EV1 signed voucher token: ``EV1:`` + Base45(tagged COSE_Sign1).
 
-Layout fixed by CONTRACT.md: protected header ``{1: -8, 4: kid}``, empty
+Layout fixed by docs/contract.md §2: protected header ``{1: -8, 4: kid}``, empty
 unprotected header, CBOR claims map with integer keys 1..6, Ed25519 over the
 COSE ``Signature1`` structure. Any failure to verify raises a ``TokenError``
 subclass; nothing else escapes :func:`verify_token`.

@@ -1,4 +1,4 @@
-"""The generic channel settlement/payments CSV (CONTRACT.md), read line by line.
+"""The generic channel settlement/payments CSV (docs/contract.md §6.3), read line by line.
 
 UTF-8 (a BOM is tolerated), header ``external_ref,account_no,amount,currency,paid_at``,
 amount like ``12.50``, paid_at ISO 8601 (an offset is recommended; without one

@@ -1,4 +1,4 @@
-"""Channel files by format: ``generic`` (CONTRACT.md) or an adapter (``alipay``)."""
+"""Channel files by format: ``generic`` (docs/contract.md §6.3) or an adapter (``alipay``)."""
 from __future__ import annotations
 
 import dataclasses

@@ -80,7 +80,7 @@ class ImportResult:
 
 def import_file(session: Session, channel: str, path: Path, *, now: dt.datetime, actor: str,
                 tz: str = DEFAULT_TZ, on_read: OnRead | None = None) -> ImportResult:
-    """Import a generic-format file (CONTRACT.md) for ``channel``; ``on_read``: how far staging has read it."""
+    """Import a generic-format file (docs/contract.md §6.3) for ``channel``; ``on_read``: how far staging has read it."""
     payment_channel(channel)
     _tune(session)
     path = Path(path)

@@ -77,7 +77,7 @@ class ReconcileResult:
         return [o.refund.external_ref for o in self.refunds if o.status == "missing_in_books"]
 
     def contract_document(self) -> dict[str, object]:
-        """CONTRACT.md's document, plus what else finance needs."""
+        """The document of docs/contract.md §4, plus what else finance needs."""
         currencies = sorted(self.settled_amounts)
         return {
             "matched": self.matched, "missing_in_books": self.missing_in_books,
@@ -101,7 +101,7 @@ class ReconcileResult:
 def reconcile_file(session: Session, channel: str, path: Path, *, now: dt.datetime, actor: str,
                    tz: str = DEFAULT_TZ, period: tuple[dt.datetime, dt.datetime] | None = None,
                    on_read: OnRead | None = None) -> ReconcileResult:
-    """Reconcile a generic-format settlement file (CONTRACT.md); ``on_read``: how far staging has read it."""
+    """Reconcile a generic-format settlement file (docs/contract.md §6.3); ``on_read``: how far staging has read it."""
     chan = _channel(channel)
     path = Path(path)
     sha = file_sha256(path)

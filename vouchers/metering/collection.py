@@ -1,4 +1,4 @@
-"""Collection analysis (电费回收率) and early warning (电费回收预警), TARIFFS.md §4.
+"""Collection analysis (电费回收率) and early warning (电费回收预警), docs/tariffs.md §4.
 
 Rates for month M of year Y (cut-off: the end of M's last day, local time),
 computed over electricity bills (penalties are reported, never counted in a

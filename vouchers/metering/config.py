@@ -2,7 +2,7 @@
 
 Everything the rules leave to the local utility is a setting here, read once
 from ``VOUCHER_*`` environment variables by the caller (CLI, web app) and
-passed to the services. The defaults follow TARIFFS.md §3-§4:
+passed to the services. The defaults follow docs/tariffs.md §3-§4:
 
 =====================================  ===========================  =====================================
 setting                                environment variable         default

@@ -39,7 +39,7 @@ for every path where money lands, and only when the account has an open
 state: money in never opens one).
 
 Accounts with an active STS keypad meter are left out: the meter cuts
-itself off when its credit runs out (local cost control, TARIFFS.md §3), and
+itself off when its credit runs out (local cost control, docs/tariffs.md §3), and
 their money becomes tokens, so neither their balance nor their readings say
 anything about what they owe. :func:`list_orders` and
 :func:`acknowledge_order` are what the head-end API calls.

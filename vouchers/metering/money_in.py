@@ -8,7 +8,7 @@ around the booking:
 1. **Before the allocation** (same transaction): the late fee (电费违约金)
    owed up to the payment day is posted (:func:`late_fees.on_payment`), so
    the arrears-first rule pays it with the money arriving, after the older
-   electricity bills (the penalty bill is due on the payment day). TARIFFS.md
+   electricity bills (the penalty bill is due on the payment day). docs/tariffs.md
    §3: the penalty runs "from the first overdue day to the payment day" - it
    is owed at the moment the money arrives, like the arrears it is part of.
    The response then tells the truth: ``applied_to_arrears`` includes it.

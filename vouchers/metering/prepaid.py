@@ -1,6 +1,6 @@
 """Prepaid accounts: available balance and money <-> kWh.
 
-Under smart payment (智能交费) the balance is money, not kWh (TARIFFS.md §3):
+Under smart payment (智能交费) the balance is money, not kWh (docs/tariffs.md §3):
 
     available balance (可用余额) = prepaid balance − arrears − month-to-date estimate
 

@@ -4,7 +4,7 @@ The tariff arithmetic is :func:`vouchers.tariffs.quote`; this module decides *wh
 to quote:
 
 * **Version by reading date.** Each reading's kWh are priced by the tariff
-  version in force on its reading date (TARIFFS.md §2: the new rule applies
+  version in force on its reading date (docs/tariffs.md §2: the new rule applies
   to all kWh read on or after the effective date, no proration). Readings
   are grouped by (version, tariff period) and each group is one quote.
 * **Position in the tariff period.** ``used_before`` of a group is the kWh
@@ -14,7 +14,7 @@ to quote:
   pays the tier-2 price on exactly the kWh above it.
 * **Part-year accounts.** Months of supply = the billing months of the
   tariff period inside the account's supply window; a part month counts as a
-  whole month (TARIFFS.md §2).
+  whole month (docs/tariffs.md §2).
 * **Time of use.** The peak/valley split of each group is the sum of its
   readings' peak and valley consumption.
 * **Low-income allowance.** Once per bill, on the last group with

@@ -12,7 +12,7 @@ from tests.integration.metering.conftest import CATALOG, World, at
 from vouchers.vending.keys import software_backend
 from vouchers.vending.meters import add_meter
 
-VENDING_KEY = bytes.fromhex("abababababababab949494949494949401234567")  # SPEC.md §7
+VENDING_KEY = bytes.fromhex("abababababababab949494949494949401234567")  # docs/sts.md §7
 PASSPHRASE = "vending test web secret"  # VOUCHER_WEB_PASSPHRASE: it seals vending keys
 ISSUER_PASSPHRASE = "vending test issuer passphrase"
 PAN = "600727000000000009"

@@ -1,4 +1,4 @@
-"""metering imports only the core, tariffs, storage and the books (the package direction rules)."""
+"""metering imports only the core, tariffs, storage and the books (docs/architecture.md, package direction)."""
 from __future__ import annotations
 
 from tests.unit.test_architecture import ROOT, arrows, our_files, unit_of_path

@@ -31,7 +31,7 @@ def r(day: str, kwh: int, peak: int | None = None, valley: int | None = None) ->
 
 @pytest.mark.parametrize("start,end,supply_start,supply_end,expected", [
     ("2026-02-01", "2027-02-01", None, None, 12),
-    ("2026-02-01", "2027-02-01", "2026-08-10", None, 6),        # TARIFFS.md: six months -> 1080 / 2100
+    ("2026-02-01", "2027-02-01", "2026-08-10", None, 6),        # docs/tariffs.md §2: six months -> 1080 / 2100
     ("2026-02-01", "2027-02-01", "2026-02-28", None, 12),       # a part month counts whole
     ("2026-02-01", "2027-02-01", None, "2026-04-01", 3),        # closed in April: Feb, Mar, Apr
     ("2026-02-01", "2027-02-01", "2026-05-15", "2026-05-20", 1),

@@ -17,7 +17,7 @@ WALK = load("ctsa01_step1_walkthrough.json")
 
 
 def _reference_message(p: MeterKeyParams) -> bytes:
-    """The DKGA04 message built field by field from the description in SPEC.md section 5."""
+    """The DKGA04 message built field by field from the description in docs/sts.md §5."""
     def f(text: str) -> bytes:
         return bytes([len(text)]) + text.encode("ascii")
 

@@ -1,4 +1,4 @@
-"""SPEC.md section 7 (CTSA01 step 1): every intermediate value, end to end."""
+"""docs/sts.md §7 (CTSA01 step 1): every intermediate value, end to end."""
 from __future__ import annotations
 
 from vouchers.sts.amount import encode_units, kwh_to_units

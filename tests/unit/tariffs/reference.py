@@ -1,6 +1,6 @@
 """An independent reference for the tariff tests.
 
-Nothing here imports :mod:`vouchers.tariffs`. The published figures of TARIFFS.md are
+Nothing here imports :mod:`vouchers.tariffs`. The published figures of docs/tariffs.md are
 written out again below, and bills are computed two other ways than the
 implementation does: the incremental method (增量法: every kWh at the tier-1
 price plus the price step on the kWh above each bound) and a plain
@@ -37,7 +37,7 @@ _FJ_OLD = Published((200, 400), (D("0.4983"), D("0.5483"), D("0.7983")), 1, D("0
 _FJ_NEW = Published((230, 420), (D("0.4983"), D("0.5483"), D("0.7983")), 1, D("0.03"), D("0.20"), 15, "refund")
 _JX = Published((2160, 4200), (D("0.60"), D("0.65"), D("0.90")), 12, D("0.03"), D("0.12"), 10, "deduct")
 
-# (first reading date, version) per tariff, from TARIFFS.md §1.
+# (first reading date, version) per tariff, from docs/tariffs.md §1.
 PUBLISHED: dict[str, list[tuple[date, Published]]] = {
     "fj-residential": [(date(2012, 7, 1), _FJ_OLD), (date(2016, 11, 1), _FJ_NEW)],
     "fj-shared-meter": [(date(2012, 7, 1), Published((), (D("0.5330"),)))],
@@ -124,7 +124,7 @@ def exact_cost(p: Published, kwh: Decimal, used_before: Decimal, months: int | N
     return cost
 
 
-# --- late fees (《供电营业规则》 1996 as quoted in TARIFFS.md §3) --------------------
+# --- late fees (《供电营业规则》 1996 as quoted in docs/tariffs.md §3) --------------------
 
 DAILY_RATES = {"residential": (D("0.001"), D("0.001")), "other": (D("0.002"), D("0.003"))}
 MINIMUM = D("1.00")
