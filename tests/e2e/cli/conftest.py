@@ -10,25 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from tests import clock
+
 VOUCHERCTL = [sys.executable, "-m", "voucherctl"]
-
-
-def libfaketime() -> str:
-    """Path of Debian's libfaketime (package faketime, installed by scripts/test); fails loudly if absent."""
-    found = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
-    if not found:
-        raise AssertionError("libfaketime is missing: install Debian's faketime (scripts/test does)")
-    return str(found[0])
-
-
-def clock_env(at: dt.datetime) -> dict[str, str]:
-    """Environment that starts a child process's clock at ``at`` (then it ticks): the subprocess form of the
-    injected clock, for CLI runs whose result depends on "today" or "this month"."""
-    if at.tzinfo is None:
-        raise ValueError("the injected instant needs a time zone")
-    utc = at.astimezone(dt.timezone.utc)
-    return {"LD_PRELOAD": libfaketime(), "FAKETIME": utc.strftime("@%Y-%m-%d %H:%M:%S"), "TZ": "UTC",
-            "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+# An expiry always years ahead of today (read once, relative to the real clock): `batch create` refuses a
+# past expiry, so a fixed date here would make these tests fail once that date has passed.
+FAR_EXPIRY = dt.date(dt.date.today().year + 3, 12, 31).isoformat()
 
 
 @dataclass
@@ -47,8 +34,8 @@ class Cli:
     home: Path
 
     def at(self, when: dt.datetime) -> Cli:
-        """The same CLI with its clock injected at ``when`` (see :func:`clock_env`)."""
-        return replace(self, env={**self.env, **clock_env(when)})
+        """The same CLI with its clock injected at ``when`` (its processes start their clock there)."""
+        return replace(self, env={**self.env, **clock.at(when)})
 
     def __call__(self, *args: str, env: dict[str, str] | None = None, check: bool = False) -> Result:
         proc = subprocess.run([*VOUCHERCTL, *args], env={**self.env, **(env or {})}, capture_output=True,

@@ -13,14 +13,14 @@ from sqlalchemy import create_engine, text
 from vouchers.storage.audit_checkpoint import Checkpoint, sign
 from tests.audit_forgery import rewrite_and_rechain, truncate_from
 
-from .conftest import Cli, Result
+from .conftest import FAR_EXPIRY, Cli, Result
 
 
 @pytest.fixture
 def audited(cli: Cli) -> Cli:
     cli("init", check=True)
     cli("keys", "create", check=True)
-    created = cli("batch", "create", "--face-value", "10", "--count", "2", "--expires", "2027-12-31",
+    created = cli("batch", "create", "--face-value", "10", "--count", "2", "--expires", FAR_EXPIRY,
                   "--operator", "alice", "--json", check=True).json()
     cli("batch", "approve", created["batch_id"], "--operator", "bob", check=True)
     cli("batch", "void", created["batch_id"], "--reason", "stolen", check=True)
@@ -108,7 +108,7 @@ def test_a_rewrite_with_a_recomputed_chain_fails_against_a_checkpoint(audited, d
 def test_deleting_the_newest_events_down_to_a_checkpoint_fails(audited, db_url, tmp_path):
     early, late = tmp_path / "early.json", tmp_path / "late.json"
     _checkpoint(audited, early)
-    audited("batch", "create", "--face-value", "10", "--count", "1", "--expires", "2027-12-31", "--operator", "carol",
+    audited("batch", "create", "--face-value", "10", "--count", "1", "--expires", FAR_EXPIRY, "--operator", "carol",
             check=True)
     assert _checkpoint(audited, late)["event_id"] == 4
     _tampered(db_url, lambda engine: truncate_from(engine, 4))  # after `early`: only `late` can see it

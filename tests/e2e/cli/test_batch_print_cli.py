@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import pytest
 
+from tests.e2e.cli.conftest import FAR_EXPIRY
+
 
 @pytest.fixture
 def approved(cli) -> tuple:
     cli("init", check=True)
     cli("keys", "create", check=True)
-    batch_id = cli("batch", "create", "--face-value", "10.00", "--count", "5", "--expires", "2027-12-31",
+    batch_id = cli("batch", "create", "--face-value", "10.00", "--count", "5", "--expires", FAR_EXPIRY,
                    "--operator", "alice", "--json", check=True).json()["batch_id"]
     cli("batch", "approve", batch_id, "--operator", "bob", check=True)
     return cli, batch_id

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, func, select
 
 from vouchers.storage.models import Batch, Voucher
 
-from .conftest import VOUCHERCTL
+from .conftest import FAR_EXPIRY, VOUCHERCTL
 
 
 def _counts(db_url: str) -> tuple[int, int]:
@@ -28,7 +28,7 @@ def test_sigkill_during_batch_create_leaves_nothing_usable(cli, db_url):
     env = {**cli.env, "VOUCHER_MAX_BATCH_SIZE": "1000000"}
     batches_dir = cli.home / "batches"
     proc = subprocess.Popen([*VOUCHERCTL, "batch", "create", "--face-value", "50", "--count", "400000",
-                             "--expires", "2027-12-31", "--operator", "alice"], env=env,
+                             "--expires", FAR_EXPIRY, "--operator", "alice"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
     # wait until generation is well under way: the temporary sealed file grows
@@ -46,7 +46,7 @@ def test_sigkill_during_batch_create_leaves_nothing_usable(cli, db_url):
     assert _counts(db_url) == (0, 0)
     assert list(batches_dir.glob("*.cards.age")) == []
     # the next batch works, gets the next number, and sweeps the abandoned temp file
-    created = cli("batch", "create", "--face-value", "50", "--count", "3", "--expires", "2027-12-31",
+    created = cli("batch", "create", "--face-value", "50", "--count", "3", "--expires", FAR_EXPIRY,
                   "--operator", "alice", "--json", check=True).json()
     assert created["count"] == 3
     assert _counts(db_url) == (1, 3)

@@ -9,6 +9,7 @@ from vouchers.storage.db import make_engine, session_factory
 from vouchers.storage.models import AuditEvent
 from tests.conftest import cheap_sealing
 from tests.inprocess_cli import in_process_cli
+from tests.e2e.cli.conftest import FAR_EXPIRY
 
 FORGED = "eve\n     9 2026-11-26T02:00:00+00:00 admin batch.approve"
 
@@ -26,7 +27,7 @@ def cli(db_url, tmp_path, monkeypatch, capsys):
 def batch_id(cli) -> str:
     for argv in (("init",), ("keys", "create")):
         assert cli(*argv)[0] == 0
-    code, out, err = cli("batch", "create", "--face-value", "10.00", "--count", "2", "--expires", "2027-12-31",
+    code, out, err = cli("batch", "create", "--face-value", "10.00", "--count", "2", "--expires", FAR_EXPIRY,
                          "--operator", "alice", "--json")
     assert code == 0, err
     return json.loads(out)["batch_id"]
@@ -34,7 +35,7 @@ def batch_id(cli) -> str:
 
 def _cases(batch: str, file: str) -> list[tuple[str, ...]]:
     return [
-        ("batch", "create", "--face-value", "10.00", "--count", "2", "--expires", "2027-12-31", "--operator", FORGED),
+        ("batch", "create", "--face-value", "10.00", "--count", "2", "--expires", FAR_EXPIRY, "--operator", FORGED),
         ("batch", "approve", batch, "--operator", FORGED),
         ("batch", "void", batch, "--reason", "x\ny"),
         ("batch", "void", batch, "--reason", "lost", "--operator", FORGED),
@@ -84,7 +85,7 @@ def test_control_characters_are_refused_by_every_command_and_nothing_is_recorded
     ("--operator", "bidi\u202eevil", "must not contain control characters (found U+202E)"),
 ])
 def test_overlong_blank_and_format_characters_are_refused(cli, option, value, message):
-    code, _, err = cli("batch", "create", "--face-value", "10.00", "--count", "2", "--expires", "2027-12-31",
+    code, _, err = cli("batch", "create", "--face-value", "10.00", "--count", "2", "--expires", FAR_EXPIRY,
                        option, value)
     assert code == 2 and err.count("\n") == 1 and f"Invalid value for '{option}': {message}" in err
 

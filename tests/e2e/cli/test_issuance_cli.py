@@ -17,7 +17,7 @@ from vouchers.codes import normalize_code
 from vouchers.keyring import KeyRing
 from vouchers.token import verify_token
 
-from .conftest import VOUCHERCTL
+from .conftest import FAR_EXPIRY, VOUCHERCTL
 
 pytestmark = pytest.mark.skipif(shutil.which("age") is None, reason="Debian package `age` is required")
 
@@ -40,7 +40,7 @@ def ready(cli):
 
 def test_workflow_export_opens_with_age(ready, tmp_path, db_url, now):
     cli = ready
-    created = cli("batch", "create", "--face-value", "100.00", "--count", "12", "--expires", "2027-12-31",
+    created = cli("batch", "create", "--face-value", "100.00", "--count", "12", "--expires", FAR_EXPIRY,
                   "--operator", "alice", "--json", check=True).json()
     assert created["count"] == 12 and created["batch_id"].startswith("B01-")
     assert {"batch_id", "count", "first_serial", "last_serial"} <= set(created)
@@ -64,7 +64,7 @@ def test_workflow_export_opens_with_age(ready, tmp_path, db_url, now):
     ring = KeyRing.from_export(cli("keys", "export-public", check=True).json())
     for row in rows:
         assert re.fullmatch(r"\d{20}", row["code"]) and normalize_code(row["code"]) == row["code"]
-        assert row["face_value"] == "100.00" and row["currency"] == "CNY" and row["expires"] == "2027-12-31"
+        assert row["face_value"] == "100.00" and row["currency"] == "CNY" and row["expires"] == FAR_EXPIRY
         claims = verify_token(row["token"], ring, now.date())
         assert (claims.serial, claims.code) == (row["serial"], row["code"])
 
@@ -99,7 +99,7 @@ BAD_CREATE = [
 
 @pytest.mark.parametrize("override, message", BAD_CREATE, ids=[m for _, m in BAD_CREATE])
 def test_bad_batch_input_is_one_line_and_writes_nothing(ready, db_url, override, message):
-    args = {"--face-value": "100.00", "--count": "5", "--expires": "2027-12-31", "--operator": "alice"}
+    args = {"--face-value": "100.00", "--count": "5", "--expires": FAR_EXPIRY, "--operator": "alice"}
     for flag, value in zip(override[::2], override[1::2]):
         args[flag] = value
     before = _counts(db_url)
@@ -112,7 +112,7 @@ def test_bad_batch_input_is_one_line_and_writes_nothing(ready, db_url, override,
 
 
 def test_wrong_and_missing_passphrase(ready, db_url):
-    wrong = ready("batch", "create", "--face-value", "1", "--count", "1", "--expires", "2027-12-31",
+    wrong = ready("batch", "create", "--face-value", "1", "--count", "1", "--expires", FAR_EXPIRY,
                   "--operator", "a", env={"VOUCHER_KEY_PASSPHRASE": "wrong"})
     assert wrong.code != 0 and wrong.err.strip() == "voucherctl: error: wrong VOUCHER_KEY_PASSPHRASE: cannot unlock the key store"
     env = dict(ready.env)
@@ -139,7 +139,7 @@ def test_missing_key_store(cli, tmp_path):
 
 
 def test_export_refuses_draft_and_bad_recipient(ready, tmp_path):
-    created = ready("batch", "create", "--face-value", "50", "--count", "2", "--expires", "2027-12-31",
+    created = ready("batch", "create", "--face-value", "50", "--count", "2", "--expires", FAR_EXPIRY,
                     "--operator", "alice", "--json", check=True).json()
     out = tmp_path / "x.age"
     draft = ready("batch", "export", created["batch_id"], "--recipient", "age1" + "q" * 58, "--out", str(out))

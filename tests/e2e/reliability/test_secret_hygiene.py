@@ -13,6 +13,8 @@ from issuer.cardstore import card_file_path, read_cards
 from issuer.signing_keys import signing_key_raw
 from vouchers.keystore.store import KeyStore
 
+from tests.e2e.cli.conftest import FAR_EXPIRY
+
 from .conftest import (
     VOUCHERCTL,  # noqa: F401
     post,
@@ -42,7 +44,7 @@ def test_no_secret_leaks_after_a_full_workflow(hygiene_db_url, tmp_path, fleet):
 
     run("init")
     run("keys", "create")
-    batch = json.loads(run("batch", "create", "--face-value", "100.00", "--count", "6", "--expires", "2027-12-31",
+    batch = json.loads(run("batch", "create", "--face-value", "100.00", "--count", "6", "--expires", FAR_EXPIRY,
                            "--operator", "alice", "--json"))["batch_id"]
     run("batch", "approve", batch, "--operator", "bob")
     store = KeyStore(home)
