@@ -7,9 +7,12 @@ stays real (see monotonic_sleep.c for why that needs a shim).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -54,3 +57,24 @@ def at(instant: dt.datetime) -> dict[str, str]:
     # libfaketime reads an absolute time in the process's local zone: make that UTC
     return {**environment(instant.astimezone(dt.timezone.utc).strftime("@%Y-%m-%d %H:%M:%S")), "TZ": "UTC"}
 
+
+
+_CLOCK_VARIABLES = ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC")
+
+
+@contextlib.contextmanager
+def real_clock_for_tools() -> Iterator[None]:
+    """Start a tool that is not under test (the browser: Playwright's Node driver and Chromium) with the
+    real clock: libfaketime in Chromium's processes breaks its start-up, and the browser's clock does not
+    decide anything the code under test does."""
+    saved = {k: os.environ.pop(k) for k in _CLOCK_VARIABLES if k in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+# An expiry always years ahead of today (read once, relative to the real clock). Stock made with a fixed
+# expiry becomes unsellable and unredeemable once that date has passed for every process that runs on the
+# real clock (CLI processes, servers), so tests use this instead.
+FAR_EXPIRY: dt.date = dt.date(dt.date.today().year + 3, 12, 31)

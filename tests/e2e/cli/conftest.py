@@ -13,9 +13,7 @@ import pytest
 from tests import clock
 
 VOUCHERCTL = [sys.executable, "-m", "voucherctl"]
-# An expiry always years ahead of today (read once, relative to the real clock): `batch create` refuses a
-# past expiry, so a fixed date here would make these tests fail once that date has passed.
-FAR_EXPIRY = dt.date(dt.date.today().year + 3, 12, 31).isoformat()
+FAR_EXPIRY = clock.FAR_EXPIRY.isoformat()  # `batch create` refuses an expiry in the past
 
 
 @dataclass

@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from tests import clock
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN
 from vouchers.codes import group_code
 
@@ -18,10 +19,14 @@ def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     if not os.path.exists(CHROMIUM):
         pytest.skip("Debian chromium is not installed")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with clock.real_clock_for_tools():
+        playwright = sync_api.sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield browser
         browser.close()
+    finally:
+        playwright.stop()
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

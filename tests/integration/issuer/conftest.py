@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests import clock
 from issuer.batches import BatchRequest, BatchSummary, create_batch
 from issuer.signing_keys import create_key
 from vouchers.keystore.store import KeyStore
@@ -24,7 +25,7 @@ class Issuer:
     now: dt.datetime
 
     def create(self, count: int = 10, face: int = 10000, operator: str = "alice", **kwargs) -> BatchSummary:
-        request = BatchRequest(face_value=face, count=count, expires=dt.date(2027, 12, 31), currency="CNY",
+        request = BatchRequest(face_value=face, count=count, expires=clock.FAR_EXPIRY, currency="CNY",
                                operator=operator)
         return create_batch(self.sessions, self.store, self.passphrase, request, web_passphrase=self.web_passphrase,
                             now=self.now,

@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests import clock
 from issuer.batches import BatchRequest, approve_batch, create_batch, void_batch
 from issuer.cardstore import card_file_path, read_cards
 from print_templates import CardRecord
@@ -34,7 +35,7 @@ OTHER_DISTRIBUTOR = "D002"
 ACCOUNT_ARREARS = "3100000001"  # 30.00 of arrears
 ACCOUNT_CLEAN = "3100000002"
 ACCOUNT_METERED = "3100000003"  # created by World.metered_account (prepaid, Fujian tariff, meter M3100000003)
-EXPIRES = dt.date(2027, 12, 31)
+EXPIRES = clock.FAR_EXPIRY  # servers of the e2e tests run on the real clock
 
 
 class Clock:
