@@ -77,7 +77,7 @@ def test_failing_gateway_exit_code_and_dead_list(cli, db):
     assert "1 messages failed and 0 went dead" in _one_error_line(r.err)  # the summary only, as documented
     r = cli("-v", "outbox", "send", "--json", "--max-attempts", "1", env=gateway)  # the other one; the first waits
     assert r.code == 3 and r.json()["dead"] == 1
-    assert "INFO notify.outbox: metering message 1 (low_balance_warning) dead: " in r.err  # each one with -v
+    assert "INFO vouchers.notify.outbox: metering message 1 (low_balance_warning) dead: " in r.err  # each one with -v
     assert r.err.splitlines()[-1].startswith("voucherctl: error: 0 messages failed and 1 went dead")
     dead = cli("outbox", "list", "--dead", "--json", check=True).json()["messages"]
     assert [(m["source"], m["attempts"], m["status"]) for m in dead] == [("metering", 1, "dead")]
