@@ -32,7 +32,7 @@ from vouchers.storage.schema_version import current_revision, head_revision
 from vouchers.vending.keys import software_backend
 from vouchers.services.deps import ServiceDeps, built_once
 from vouchers.services.throttle import DatabaseThrottle, RedisThrottle
-from vouchers.settings import ConfigError, Settings
+from vouchers.config import ConfigError, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,9 @@ def _is_html_request() -> bool:
 
 
 def create_app(config: ApiConfig | None = None) -> Flask:
-    """Build the WSGI app. Without ``config``, read it from the environment."""
+    """Build the WSGI app. Without ``config``, read it (the configuration file, then the environment)."""
     if config is None:
-        config = ApiConfig.from_settings(Settings.from_env(os.environ))
+        config = ApiConfig.from_settings(load_settings(os.environ))
     store = KeyStore(config.settings.home)
     store.require()
     pepper = store.pepper(config.passphrase)
@@ -102,7 +102,7 @@ def create_app(config: ApiConfig | None = None) -> Flask:
     app.session_interface = _PageSessions()
     if config.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies, x_proto=config.trusted_proxies)
-    metering = metering_support.install(app, metering_support.load(config.settings.extra))  # once per process
+    metering = metering_support.install(app, metering_support.load(config.settings.env))  # once per process
     app.extensions[EXTENSION] = AppState(
         config=config, engine=engine, sessions=session_factory(engine), pepper=pepper,
         keyring=KeyRingCache(store, config.keyring_refresh_seconds), throttle=throttle,

@@ -4,10 +4,10 @@ from __future__ import annotations
 import logging
 import secrets
 from pathlib import Path
+from typing import Protocol
 
 from vouchers.keystore.errors import PassphraseMissing, WeakPassphrase
 from vouchers.keystore.files import ensure_private_dir, write_private
-from vouchers.settings import Settings
 
 log = logging.getLogger(__name__)
 DEMO_FILE = "DEMO-ONLY-passphrase.txt"
@@ -22,7 +22,18 @@ def check_new_passphrase(passphrase: str) -> None:
                              f"{MIN_NEW_PASSPHRASE_CHARS} characters (a few random words)")
 
 
-def resolve_passphrase(settings: Settings) -> str:
+class PassphraseSettings(Protocol):
+    """What the passphrase rules read of the settings (the edge's ``vouchers.config.Settings`` has it)."""
+
+    @property
+    def home(self) -> Path: ...
+    @property
+    def passphrase(self) -> str | None: ...
+    @property
+    def demo(self) -> bool: ...
+
+
+def resolve_passphrase(settings: PassphraseSettings) -> str:
     """VOUCHER_KEY_PASSPHRASE, or in explicit demo mode a generated one kept in VOUCHER_HOME.
 
     The demo passphrase sits next to the keys it protects, so demo mode gives no

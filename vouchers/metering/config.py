@@ -1,26 +1,10 @@
 """Configuration of billing, cost control and collection warnings.
 
 Everything the rules leave to the local utility is a setting here, read once
-from ``VOUCHER_*`` environment variables by the caller (CLI, web app) and
-passed to the services. The defaults follow TARIFFS.md §3-§4:
-
-=====================================  ===========================  =====================================
-setting                                environment variable         default
-=====================================  ===========================  =====================================
-days from bill date to due date        VOUCHER_BILL_DUE_DAYS        7 (the fee runs from the 8th day, R8)
-low-balance warning (yuan)             VOUCHER_LOW_BALANCE_WARNING  30.00 (China Southern Grid; 50.00 is
-                                                                    the Shandong figure)
-days between zero notice and cut-off   VOUCHER_DISCONNECT_NOTICE_   1 (Fujian: next day; Shandong: 7)
-                                       DAYS
-local hour of the cut-off              VOUCHER_DISCONNECT_HOUR      8 (around 08:00, Fujian)
-red: days past due                     VOUCHER_RED_DAYS_PAST_DUE    30 (the Art. 39 gate)
-red: large customer arrears (yuan)     VOUCHER_RED_LARGE_CUSTOMER   10000.00
-yellow: late payments in 12 months     VOUCHER_YELLOW_LATE_PAYMENTS 2
-blue: days to zero                     VOUCHER_BLUE_DAYS_TO_ZERO    3
-accounts per billing batch             VOUCHER_BILLING_BATCH        5000
-billing threads (PostgreSQL only)      VOUCHER_BILLING_WORKERS      2
-business time zone                     VOUCHER_TIMEZONE             Asia/Shanghai
-=====================================  ===========================  =====================================
+by the caller (CLI, web app: configuration file and ``VOUCHER_*`` variables)
+and passed to the services. The keys, their defaults (TARIFFS.md §3-§4) and
+their meaning are rows of docs/configuration.md (``billing.*``,
+``cost_control.*``, ``collection.*``, ``timezone``).
 """
 from __future__ import annotations
 
