@@ -32,7 +32,7 @@ def config_path(environ: Mapping[str, str]) -> Path | None:
 
 
 def read_file(path: Path) -> dict[str, str]:
-    """The file's settings as ``{VOUCHER_NAME: text}``; unknown keys, secrets and bad values are errors."""
+    """The file's settings as ``{variable name: text}``; unknown keys, secrets and bad values are errors."""
     try:
         data = tomllib.loads(path.read_text("utf-8"))
     except OSError as e:
