@@ -280,7 +280,7 @@ def in_process(env: dict[str, str], key: str, items: Path, count: int, profile: 
 
     from redeem_api.app import create_app
     from redeem_api.config import ApiConfig
-    from vouchers.settings import Settings
+    from vouchers.config import Settings
 
     app = create_app(ApiConfig.from_settings(Settings.from_env(env), web_passphrase=WEB_PASSPHRASE))
     client = app.test_client()

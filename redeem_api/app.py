@@ -34,7 +34,7 @@ from vouchers.storage.schema_version import current_revision, head_revision
 from vouchers.vending.keys import backend_for
 from vouchers.services.deps import ServiceDeps, built_once
 from vouchers.services.throttle import DatabaseThrottle, RedisThrottle
-from vouchers.settings import ConfigError, Settings
+from vouchers.config import ConfigError, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +64,9 @@ def _is_html_request() -> bool:
 
 
 def create_app(config: ApiConfig | None = None) -> Flask:
-    """Build the WSGI app. Without ``config``, read it from the environment."""
+    """Build the WSGI app. Without ``config``, read it (the configuration file, then the environment)."""
     if config is None:
-        config = ApiConfig.from_settings(Settings.from_env(os.environ))
+        config = ApiConfig.from_settings(load_settings(os.environ))
     keys = WebKeys.open(config.settings.home, config.web_passphrase)  # an unsplit store: one clear error
     pepper = keys.pepper()
     # Pre-ping (storage.db.make_engine): after a database restart each worker's pooled connections are
@@ -103,7 +103,7 @@ def create_app(config: ApiConfig | None = None) -> Flask:
     app.session_interface = _PageSessions()
     if config.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies, x_proto=config.trusted_proxies)
-    metering = metering_support.install(app, metering_support.load(config.settings.extra))  # once per process
+    metering = metering_support.install(app, metering_support.load(config.settings.env))  # once per process
     app.extensions[EXTENSION] = AppState(
         config=config, engine=engine, sessions=session_factory(engine), pepper=pepper,
         keyring=KeyRingCache(keys, config.keyring_refresh_seconds), throttle=throttle, keys=keys,

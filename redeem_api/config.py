@@ -1,6 +1,6 @@
-"""The web process's configuration, built once from :class:`vouchers.settings.Settings`.
+"""The web process's configuration, built once from :class:`vouchers.config.Settings`.
 
-Every knob is a ``VOUCHER_*`` environment variable (see docs/api.md). Nothing
+Every knob is a row of docs/configuration.md (TOML file, ``VOUCHER_*`` variables over it). Nothing
 here touches the database or the key store: :func:`redeem_api.app.create_app`
 does that when it builds the application.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from vouchers.errors import InvalidSerial
 from vouchers.serials import Serial
-from vouchers.settings import ConfigError, Settings
+from vouchers.config import ConfigError, Settings
 
 
 def utc_now() -> dt.datetime:
@@ -98,7 +98,7 @@ class ApiConfig:
         Only ``VOUCHER_WEB_PASSPHRASE`` is read: the issuer's ``VOUCHER_KEY_PASSPHRASE``
         is neither needed nor looked at, so the web process can run without it.
         """
-        env = settings.extra
+        env = settings.env
         if web_passphrase is None:
             from vouchers.keystore.passphrase import resolve_web_passphrase
 

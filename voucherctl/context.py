@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from vouchers.storage.db import make_engine, session_factory
 from vouchers.storage.schema_version import current_revision, head_revision, is_newer_than_code
 from voucherctl.output import CliError
-from vouchers.settings import Settings
+from vouchers.config import Settings, load_settings
 
 if TYPE_CHECKING:  # imported when used: a command that needs no tariffs loads no metering
     from vouchers.metering.config import MeteringConfig
@@ -33,7 +33,8 @@ _URL_HINT = "use sqlite:/// or postgresql+psycopg://"
 
 @functools.cache
 def settings() -> Settings:
-    loaded = Settings.from_env(os.environ)
+    """The configuration file overlaid by the environment, read once per process."""
+    loaded = load_settings(os.environ)
     if loaded.home.exists() and not loaded.home.is_dir():
         raise CliError(f"VOUCHER_HOME {loaded.home} is not a directory")
     return loaded
@@ -130,18 +131,18 @@ def catalog() -> Catalog:
     from vouchers.tariffs import TariffError, load_catalog
 
     try:
-        return load_catalog(os.environ.get("VOUCHER_TARIFF_DIR") or None)
+        return load_catalog(settings().env.get("VOUCHER_TARIFF_DIR") or None)
     except TariffError as e:
         raise CliError(str(e)) from e
 
 
 def metering_config() -> MeteringConfig:
-    """Billing, cost-control and time-zone settings from the ``VOUCHER_*`` variables."""
+    """Billing, cost-control and time-zone settings (file and ``VOUCHER_*`` variables)."""
     from vouchers.metering.config import MeteringConfig
     from vouchers.metering.errors import MeteringError
 
     try:
-        return MeteringConfig.from_env(os.environ)
+        return MeteringConfig.from_env(settings().env)
     except MeteringError as e:
         raise CliError(str(e)) from e
 

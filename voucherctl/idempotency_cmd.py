@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import click
 
@@ -23,7 +22,7 @@ def idempotency() -> None:
 @json_option
 def purge(days: int | None, batch_size: int, as_json: bool) -> None:
     """Delete finished records older than DAYS, in batches; in-flight ones are never deleted."""
-    days = days if days is not None else retention_days(os.environ)
+    days = days if days is not None else retention_days(context.settings().env)
     now = context.now()
     deleted = purge_records(context.sessions(), now=now, older_than_days=days, batch_size=batch_size)
     cutoff = now - dt.timedelta(days=days)

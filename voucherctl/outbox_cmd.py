@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
 
 import click
@@ -41,11 +40,11 @@ def send(limit: int | None, max_attempts: int, lang: str | None, as_json: bool) 
 
     Exit status 3 (with one line on stderr) if any message failed or went dead in this run.
     """
-    lang = lang or os.environ.get("VOUCHER_SMS_LANG") or "zh"
+    lang = lang or context.settings().env.get("VOUCHER_SMS_LANG") or "zh"
     if lang not in ("zh", "en"):
         raise CliError("VOUCHER_SMS_LANG must be zh or en")
     try:
-        gateway = gateway_from_env(os.environ)  # before the database: a missing gateway marks nothing
+        gateway = gateway_from_env(context.settings().env)  # before the database: a missing gateway marks nothing
     except NotifyError as e:
         raise CliError(str(e)) from e
     sessions = context.sessions()

@@ -91,7 +91,7 @@ _worker_class = None
 
 def _request_read_seconds() -> float:
     try:
-        return min(max(float(os.environ.get("VOUCHER_REQUEST_READ_SECONDS", REQUEST_READ_SECONDS)), 1.0), 300.0)
+        return min(max(float(context.settings().env.get("VOUCHER_REQUEST_READ_SECONDS", REQUEST_READ_SECONDS)), 1.0), 300.0)
     except ValueError:
         return REQUEST_READ_SECONDS
 

@@ -48,6 +48,10 @@ def _tariff_errors(func: F) -> F:
 def _catalog() -> Catalog:
     ctx = click.get_current_context()
     data_dir = ctx.find_root().meta.get("tariff.data_dir")
+    if data_dir is None:  # neither --data-dir nor VOUCHER_TARIFF_DIR: the configuration file's tariffs.dir
+        from voucherctl import context
+
+        data_dir = context.settings().env.get("VOUCHER_TARIFF_DIR") or None
     return load_catalog(data_dir)
 
 

@@ -8,6 +8,12 @@ class VoucherError(Exception):
     code = "voucher_error"
 
 
+class ConfigError(VoucherError):
+    """A configuration value (file or environment) that cannot be used; the message names the key."""
+
+    code = "config_error"
+
+
 class InvalidMoney(VoucherError, ValueError):
     code = "invalid_amount"
 

@@ -14,7 +14,8 @@ import pytest
 
 ROOT = Path(__file__).parents[2]
 INSTALLED = ("vouchers", "issuer", "print_templates", "redeem_api", "voucherctl")
-SUBPACKAGES = ("storage", "keystore", "books", "tariffs", "sts", "metering", "vending", "notify", "services")
+SUBPACKAGES = ("storage", "keystore", "books", "tariffs", "sts", "metering", "vending", "notify", "services",
+               "config")
 CORE = "core"
 PURE = {CORE, "vouchers.tariffs", "vouchers.sts"}
 
@@ -27,6 +28,7 @@ ALLOWED: dict[str, set[str]] = {
     "print_templates": {CORE, "vouchers.books", "vouchers.metering"},
     "vouchers.storage": {CORE},
     "vouchers.keystore": {CORE},
+    "vouchers.config": {CORE},  # the key table and the file reader; only the edges load it
     "vouchers.books": {CORE, "vouchers.storage"},
     "vouchers.notify": {CORE, "vouchers.storage"},
     "vouchers.metering": {CORE, "vouchers.storage", "vouchers.books", "vouchers.tariffs"},
@@ -148,6 +150,8 @@ def test_the_source_tree_holds_exactly_the_five_packages():
     ("redeem_api/bad.py", "from voucherctl import context\n", "imports voucherctl"),
     # the web app importing the issuer (signing)
     ("redeem_api/bad.py", "from issuer.signing_keys import x\n", "imports issuer"),
+    # a service reading the configuration itself instead of being handed its values
+    ("vouchers/services/bad.py", "from vouchers.config import load_settings\n", "imports vouchers.config"),
     # a CLI command other than serve importing the web app
     ("voucherctl/bad_cmd.py", "from redeem_api.app import create_app\n", "imports redeem_api"),
 ])

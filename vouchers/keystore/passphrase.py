@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import secrets
 from pathlib import Path
+from typing import Protocol
 
 from vouchers.keystore.errors import PassphraseMissing, WeakPassphrase
 from vouchers.keystore.files import ensure_private_dir, write_private
-from vouchers.settings import Settings
 
 log = logging.getLogger(__name__)
 DEMO_FILE = "DEMO-ONLY-passphrase.txt"
@@ -38,7 +38,20 @@ def check_distinct(passphrase: str, web_passphrase: str) -> None:
                              "to unseal the signing keys")
 
 
-def resolve_passphrase(settings: Settings) -> str:
+class PassphraseSettings(Protocol):
+    """What the passphrase rules read of the settings (the edge's ``vouchers.config.Settings`` has it)."""
+
+    @property
+    def home(self) -> Path: ...
+    @property
+    def passphrase(self) -> str | None: ...
+    @property
+    def demo(self) -> bool: ...
+    @property
+    def web_passphrase(self) -> str | None: ...
+
+
+def resolve_passphrase(settings: PassphraseSettings) -> str:
     """The issuer's VOUCHER_KEY_PASSPHRASE, or in explicit demo mode a generated one kept in VOUCHER_HOME.
 
     The demo passphrase sits next to the keys it protects, so demo mode gives no
@@ -53,7 +66,7 @@ def resolve_passphrase(settings: Settings) -> str:
     return _demo_passphrase(settings, DEMO_FILE, ISSUER_VAR)
 
 
-def resolve_web_passphrase(settings: Settings) -> str:
+def resolve_web_passphrase(settings: PassphraseSettings) -> str:
     """The web process's VOUCHER_WEB_PASSPHRASE, or in explicit demo mode a generated one kept in VOUCHER_HOME."""
     if settings.web_passphrase:
         return settings.web_passphrase
@@ -63,7 +76,7 @@ def resolve_web_passphrase(settings: Settings) -> str:
     return _demo_passphrase(settings, DEMO_WEB_FILE, WEB_VAR)
 
 
-def _demo_passphrase(settings: Settings, file_name: str, name: str) -> str:
+def _demo_passphrase(settings: PassphraseSettings, file_name: str, name: str) -> str:
     path = Path(settings.home) / file_name
     if path.exists():
         return path.read_text("utf-8").strip()

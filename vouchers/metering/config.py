@@ -1,10 +1,6 @@
 """Configuration of billing, cost control and collection warnings.
 
 Everything the rules leave to the local utility is a setting here, read once
-from ``VOUCHER_*`` environment variables by the caller (CLI, web app) and
-passed to the services. The defaults follow docs/tariffs.md §3-§4:
-
-=====================================  ===========================  =====================================
 setting                                environment variable         default
 =====================================  ===========================  =====================================
 days from bill date to due date        VOUCHER_BILL_DUE_DAYS        7 (the fee runs from the 8th day, R8)
@@ -21,6 +17,11 @@ accounts per billing batch             VOUCHER_BILLING_BATCH        5000
 billing threads (PostgreSQL only)      VOUCHER_BILLING_WORKERS      2
 business time zone                     VOUCHER_TIMEZONE             Asia/Shanghai
 =====================================  ===========================  =====================================
+=======
+by the caller (CLI, web app: configuration file and ``VOUCHER_*`` variables)
+and passed to the services. The keys, their defaults (docs/tariffs.md §3-§4) and
+their meaning are rows of docs/configuration.md (``billing.*``,
+``cost_control.*``, ``collection.*``, ``timezone``).
 """
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vouchers.storage.api_models import IdempotencyRecord
-from vouchers.settings import ConfigError
+from vouchers.errors import ConfigError
 
 DEFAULT_DAYS = 7
 ENV_DAYS = "VOUCHER_IDEMPOTENCY_RETENTION_DAYS"

@@ -90,7 +90,7 @@ def test_docs_page_is_local(client):
 
 
 def test_create_app_refuses_an_uninitialised_database(world, tmp_path):
-    from vouchers.settings import ConfigError
+    from vouchers.config import ConfigError
 
     with pytest.raises(ConfigError, match="voucherctl init"):
         world.app(VOUCHER_DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}")

@@ -74,7 +74,7 @@ def test_limits_come_from_the_environment(world):
                           VOUCHER_THROTTLE_WINDOW_SECONDS="60")
     limits = config.throttle
     assert (limits.client_failures, limits.web_ip_failures, limits.window_seconds) == (7, 2, 60)
-    from vouchers.settings import ConfigError
+    from vouchers.config import ConfigError
 
     with pytest.raises(ConfigError):
         world.config(VOUCHER_THROTTLE_CLIENT_FAILURES="zero")
@@ -174,7 +174,7 @@ def test_fraud_alerts_for_void_inactive_and_canary(world, now):
 
 
 def test_canary_config_is_validated(world):
-    from vouchers.settings import ConfigError
+    from vouchers.config import ConfigError
 
     with pytest.raises(ConfigError):
         world.config(VOUCHER_CANARY_SERIALS="12345")

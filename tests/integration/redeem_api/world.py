@@ -26,7 +26,7 @@ from vouchers.services.clients import create_client
 from redeem_api.config import ApiConfig
 from vouchers.storage.db import make_engine, session_factory
 from tests.conftest import cheap_sealing
-from vouchers.settings import Settings
+from vouchers.config import Settings
 
 PASSPHRASE = "api test passphrase"  # the issuer's: only the tests' issuer side uses it
 WEB_PASSPHRASE = "api test web secret"  # all the app under test gets

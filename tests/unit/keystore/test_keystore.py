@@ -17,7 +17,7 @@ from vouchers.keystore.sealing import seal, unseal
 from vouchers.keystore.store import KeyStore
 from vouchers.keystore.vending_keys import VendingKeyId, load_vending_key, store_vending_key
 from vouchers.keyring import KeyStatus
-from vouchers.settings import Settings
+from vouchers.config import Settings
 
 PW = "a long enough passphrase"
 WEB_PW = "a long enough web secret"

@@ -21,7 +21,7 @@ from vouchers.keystore.store import LEGACY_PEPPER_PURPOSE, PEPPER_PURPOSE, KeySt
 from vouchers.keystore.vending_keys import VendingKeyId, load_vending_key, store_vending_key
 from vouchers.keystore.web_keys import WebKeys
 from tests.conftest import cheap_sealing
-from vouchers.settings import Settings
+from vouchers.config import Settings
 
 ISSUER = "unit test issuer passphrase"
 WEB = "unit test web secret"

@@ -20,7 +20,7 @@ from redeem_api.redemption import Attempt, check_code_format, limits_for
 from vouchers.codes import generate_code, group_code
 from vouchers.services import idempotency
 from vouchers.services.clients import ClientInfo, split_key
-from vouchers.settings import ConfigError, Settings
+from vouchers.config import ConfigError, Settings
 
 PACKAGE = Path(__file__).resolve().parents[3] / "redeem_api"
 

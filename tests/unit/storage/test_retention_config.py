@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from vouchers.storage.retention import retention_days
-from vouchers.settings import ConfigError
+from vouchers.config import ConfigError
 
 
 def test_retention_days_from_config():

@@ -1,21 +1,19 @@
-"""Configuration from ``VOUCHER_*`` environment variables, read once by the caller.
+"""The effective configuration of one process: the TOML file overlaid by ``VOUCHER_*`` variables.
 
-Pure: :meth:`Settings.from_env` takes the mapping (normally ``os.environ``)
-as an argument, so nothing here reads the process environment at import time.
+Built once at the edge (the CLI's context, the web app factory) with :func:`load_settings`; the core
+and the services never read the environment or the file, they get typed values passed in.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vouchers.errors import VoucherError
-
-
-class ConfigError(VoucherError):
-    code = "config_error"
+from vouchers.config.file import config_path, read_file
+from vouchers.errors import ConfigError
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -43,10 +41,14 @@ class Settings:
     max_batch_size: int = 1_000_000
     currency: str = "CNY"
     redis_url: str | None = None
-    extra: Mapping[str, str] = field(default_factory=dict)
+    # every effective VOUCHER_* value as text, for the typed parsers of each part
+    # (ApiConfig, MeteringConfig, the SMS gateway); every name is a row of vouchers.config.keys
+    env: Mapping[str, str] = field(default_factory=dict)
+    source: Path | None = None  # the configuration file read, if any
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Settings from ``VOUCHER_*`` values alone (no file): the environment's form of every key."""
         home = Path(env.get("VOUCHER_HOME") or "./var").expanduser()
         url = env.get("VOUCHER_DATABASE_URL") or f"sqlite:///{(home / 'vouchers.db').absolute()}"
         demo = env.get("VOUCHER_DEMO", "").lower() in {"1", "true", "yes"}
@@ -69,7 +71,7 @@ class Settings:
             max_batch_size=_int(env, "VOUCHER_MAX_BATCH_SIZE", 1_000_000, minimum=1),
             currency=env.get("VOUCHER_CURRENCY") or "CNY",
             redis_url=env.get("VOUCHER_REDIS_URL") or None,
-            extra={k: v for k, v in env.items() if k.startswith("VOUCHER_")},
+            env={k: v for k, v in env.items() if k.startswith("VOUCHER_")},
         )
 
     @property
@@ -79,3 +81,20 @@ class Settings:
     def local_date(self, now: dt.datetime) -> dt.date:
         """The business-local calendar date of an aware ``now``."""
         return now.astimezone(self.tz).date()
+
+
+def effective_env(environ: Mapping[str, str]) -> tuple[dict[str, str], Path | None]:
+    """The file's values (if there is a file) overridden by the non-empty ``VOUCHER_*`` variables.
+
+    An empty variable counts as unset, as it always has, so it does not blank a value from the file.
+    """
+    path = config_path(environ)
+    values = read_file(path) if path is not None else {}
+    values.update({k: v for k, v in environ.items() if k.startswith("VOUCHER_") and v != ""})
+    return values, path
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """The process's settings: called once by each edge with ``os.environ``."""
+    values, path = effective_env(environ)
+    return dataclasses.replace(Settings.from_env(values), source=path)

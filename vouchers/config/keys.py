@@ -1,0 +1,139 @@
+"""The one table of every setting: environment variable, TOML key, type, default, meaning.
+
+docs/configuration.md is generated from this table (``python -m vouchers.config.doc``) and a test
+checks it is up to date; another test checks every ``VOUCHER_*`` name in the code is a row here.
+The parsers that turn values into typed configuration (``Settings``, ``ApiConfig``,
+``MeteringConfig``, the SMS gateway) keep their own defaults; the ``default`` column documents them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["string", "path", "integer", "number", "boolean", "amount", "timezone", "list"]
+
+
+@dataclass(frozen=True)
+class Key:
+    env: str
+    toml: str | None  # None: environment only (see ``why_env_only``)
+    kind: Kind
+    default: str
+    doc: str
+    minimum: int | float | None = None
+    maximum: int | float | None = None
+    choices: tuple[str, ...] = ()
+    secret: bool = False  # refused in the file: secrets come from the environment only
+    why_env_only: str = ""
+
+
+KEYS: tuple[Key, ...] = (
+    # --- where things are ------------------------------------------------------------------------
+    Key("VOUCHER_CONFIG", None, "path", "`$VOUCHER_HOME/voucher.toml` if it exists",
+        "The configuration file; a path that does not exist is an error.",
+        why_env_only="it says where the file is"),
+    Key("VOUCHER_HOME", "home", "path", "`./var`",
+        "Key store and local state. The default file location uses the environment's value only."),
+    Key("VOUCHER_DATABASE_URL", "database.url", "string", "SQLite `vouchers.db` in the home",
+        "SQLAlchemy URL: `sqlite:///...` or `postgresql+psycopg://...`."),
+    Key("VOUCHER_DB_POOL_SIZE", "database.pool_size", "integer", "4",
+        "Connections per web worker (`serve` raises it to the thread count).", 1, 100),
+    Key("VOUCHER_REDIS_URL", "redis.url", "string", "unset (throttle counters in the database)",
+        "Redis for the redemption throttle's counters."),
+    Key("VOUCHER_REDIS_PREFIX", "redis.prefix", "string", "`vouchers:throttle:`",
+        "Prefix of the throttle's Redis keys."),
+    Key("VOUCHER_TARIFF_DIR", "tariffs.dir", "path", "the shipped tariff data",
+        "Tariff data files to use instead of the shipped ones."),
+    # --- secrets and modes -------------------------------------------------------------------------
+    Key("VOUCHER_KEY_PASSPHRASE", "keys.passphrase", "string", "unset",
+        "The issuer's secret: unseals the signing keys, the card-store key and the audit key (at least 12 "
+        "characters for a new store). Never given to the web process.", secret=True,
+        why_env_only="a secret: never written into a file that is copied, backed up and diffed"),
+    Key("VOUCHER_WEB_PASSPHRASE", "keys.web_passphrase", "string", "unset",
+        "The web secret: unseals only the code-hash pepper and the STS vending keys (at least 12 characters, "
+        "different from the issuer's).", secret=True,
+        why_env_only="a secret: never written into a file that is copied, backed up and diffed"),
+    Key("VOUCHER_DEMO", "demo", "boolean", "false",
+        "Throw-away demo: generates a passphrase kept next to the keys (no protection at rest)."),
+    Key("VOUCHER_DEBUG", None, "boolean", "unset",
+        "Unexpected errors show their traceback (CLI) or are logged with it (web).",
+        why_env_only="read while reporting errors, including errors in the configuration file"),
+    Key("VOUCHER_ACTOR", None, "string", "`$USER`, else `operator`",
+        "Operator name recorded by billing and STS commands.",
+        why_env_only="names the person at the keyboard, not the installation"),
+    # --- issuing and money -------------------------------------------------------------------------
+    Key("VOUCHER_ISSUER_CODE", "issuer.code", "integer", "1",
+        "Issuer code printed in every serial.", 0, 99),
+    Key("VOUCHER_MAX_BATCH_SIZE", "issuer.max_batch_size", "integer", "1000000",
+        "Most vouchers one `batch create` may make.", 1),
+    Key("VOUCHER_CURRENCY", "currency", "string", "`CNY`",
+        "Default ISO 4217 currency of new batches, accounts and reports."),
+    Key("VOUCHER_TIMEZONE", "timezone", "timezone", "`Asia/Shanghai`",
+        "Business time zone: local dates of reports, bills and cut-offs."),
+    # --- web API -----------------------------------------------------------------------------------
+    Key("VOUCHER_THROTTLE_WINDOW_SECONDS", "throttle.window_seconds", "integer", "900",
+        "Length of the failed-redemption counting window.", 1, 7 * 86400),
+    Key("VOUCHER_THROTTLE_CLIENT_FAILURES", "throttle.client_failures", "integer", "20",
+        "Failed redemptions per terminal client in one window, then 429.", 1),
+    Key("VOUCHER_THROTTLE_ACCOUNT_FAILURES", "throttle.account_failures", "integer", "10",
+        "Failed terminal redemptions per account in one window.", 1),
+    Key("VOUCHER_THROTTLE_WEB_IP_FAILURES", "throttle.web_ip_failures", "integer", "5",
+        "Failed web-page redemptions per IP address in one window.", 1),
+    Key("VOUCHER_THROTTLE_WEB_ACCOUNT_FAILURES", "throttle.web_account_failures", "integer", "5",
+        "Failed web-page redemptions per account in one window.", 1),
+    Key("VOUCHER_MAX_BODY_BYTES", "web.max_body_bytes", "integer", "16384",
+        "Largest request body accepted.", 256, 10 * 1024 * 1024),
+    Key("VOUCHER_CANARY_SERIALS", "web.canary_serials", "list", "none",
+        "Serials that must never be redeemed (an attempt is a fraud alert); comma-separated in the "
+        "environment, an array in the file."),
+    Key("VOUCHER_TRUSTED_PROXIES", "web.trusted_proxies", "integer", "0",
+        "Reverse proxies in front whose X-Forwarded-For/-Proto are trusted.", 0, 5),
+    Key("VOUCHER_METRICS_DIR", "web.metrics_dir", "path", "a temporary directory (`serve`)",
+        "Where workers share their `/metrics` counters."),
+    Key("VOUCHER_COOKIE_SECURE", "web.cookie_secure", "boolean", "true",
+        "The web page's session cookie is sent over HTTPS only."),
+    Key("VOUCHER_REQUEST_READ_SECONDS", "web.request_read_seconds", "number", "10",
+        "Seconds a client may take to send a request (`serve`; clamped to 1..300).", 1, 300),
+    Key("VOUCHER_IDEMPOTENCY_STALE_SECONDS", "idempotency.stale_seconds", "integer", "120",
+        "After this an unfinished Idempotency-Key reservation may be taken over.", 10),
+    Key("VOUCHER_IDEMPOTENCY_RETENTION_DAYS", "idempotency.retention_days", "integer", "7",
+        "Days a finished Idempotency-Key record answers replays (`idempotency purge`).", 1),
+    # --- SMS -----------------------------------------------------------------------------------------
+    Key("VOUCHER_SMS_URL", "sms.url", "string", "unset",
+        "SMS gateway (https://, http:// only to localhost); needs the token."),
+    Key("VOUCHER_SMS_TOKEN", "sms.token", "string", "unset",
+        "Bearer token of the SMS gateway.", secret=True,
+        why_env_only="a secret: never written into a file that is copied, backed up and diffed"),
+    Key("VOUCHER_SMS_SINK", "sms.sink", "path", "unset",
+        "Append messages to this JSON-lines file instead of sending them (wins over the URL)."),
+    Key("VOUCHER_SMS_TIMEOUT", "sms.timeout_seconds", "number", "10",
+        "Seconds to wait for the SMS gateway.", 0),
+    Key("VOUCHER_SMS_LANG", "sms.lang", "string", "`zh`",
+        "Language of outgoing messages.", choices=("zh", "en")),
+    # --- billing, cost control, collection warnings ------------------------------------------------
+    Key("VOUCHER_BILL_DUE_DAYS", "billing.due_days", "integer", "7",
+        "Days from bill date to due date (the late fee runs from the day after).", 0, 366),
+    Key("VOUCHER_BILLING_BATCH", "billing.batch_size", "integer", "5000",
+        "Accounts per billing transaction.", 1, 100_000),
+    Key("VOUCHER_BILLING_WORKERS", "billing.workers", "integer", "2",
+        "Billing threads (PostgreSQL only).", 1, 16),
+    Key("VOUCHER_LOW_BALANCE_WARNING", "cost_control.low_balance_warning", "amount", "`30.00`",
+        "Prepaid balance (yuan) under which the customer is warned."),
+    Key("VOUCHER_DISCONNECT_NOTICE_DAYS", "cost_control.disconnect_notice_days", "integer", "1",
+        "Days between the zero-balance notice and the cut-off.", 0, 60),
+    Key("VOUCHER_DISCONNECT_HOUR", "cost_control.disconnect_hour", "integer", "8",
+        "Local hour of the cut-off.", 0, 23),
+    Key("VOUCHER_RED_DAYS_PAST_DUE", "collection.red_days_past_due", "integer", "30",
+        "Red warning: days past due.", 0, 3660),
+    Key("VOUCHER_RED_LARGE_CUSTOMER", "collection.red_large_customer", "amount", "`10000.00`",
+        "Red warning: arrears (yuan) of a large customer."),
+    Key("VOUCHER_YELLOW_LATE_PAYMENTS", "collection.yellow_late_payments", "integer", "2",
+        "Yellow warning: late payments in 12 months.", 1, 365),
+    Key("VOUCHER_BLUE_DAYS_TO_ZERO", "collection.blue_days_to_zero", "integer", "3",
+        "Blue warning: days until the prepaid balance reaches zero.", 0, 365),
+)
+
+BY_ENV: dict[str, Key] = {k.env: k for k in KEYS}
+BY_TOML: dict[str, Key] = {k.toml: k for k in KEYS if k.toml is not None}
+# TOML tables that hold keys ("throttle", "sms", ...): anything else in the file is unknown
+SECTIONS: frozenset[str] = frozenset(t.rsplit(".", 1)[0] for t in BY_TOML if "." in t)
