@@ -12,31 +12,14 @@ import secrets
 from pathlib import Path
 from typing import Protocol
 
-from vouchers.keystore.errors import PassphraseMissing, WeakPassphrase
+from vouchers.keystore.errors import PassphraseMissing
 from vouchers.keystore.files import ensure_private_dir, write_private
+from vouchers.keystore.rules import ISSUER_VAR, WEB_VAR
+from vouchers.keystore.store import KeyStore
 
 log = logging.getLogger(__name__)
 DEMO_FILE = "DEMO-ONLY-passphrase.txt"
 DEMO_WEB_FILE = "DEMO-ONLY-web-passphrase.txt"
-ISSUER_VAR = "VOUCHER_KEY_PASSPHRASE"
-WEB_VAR = "VOUCHER_WEB_PASSPHRASE"
-# For new key stores only: a store keeps opening with the passphrase it was made with.
-MIN_NEW_PASSPHRASE_CHARS = 12
-
-
-def check_new_passphrase(passphrase: str, name: str = ISSUER_VAR) -> None:
-    """Refuse a passphrase too short to seal a new key store (scrypt slows guessing, it cannot save "a")."""
-    if len(passphrase.strip()) < MIN_NEW_PASSPHRASE_CHARS:
-        raise WeakPassphrase(f"{name} is too short to create a key store: use at least "
-                             f"{MIN_NEW_PASSPHRASE_CHARS} characters (a few random words)")
-
-
-def check_distinct(passphrase: str, web_passphrase: str) -> None:
-    """The two secrets must differ: with one passphrase the web could unseal the signing keys again."""
-    if passphrase == web_passphrase:
-        raise WeakPassphrase(f"{WEB_VAR} must differ from {ISSUER_VAR}: the web process must not be able "
-                             "to unseal the signing keys")
-
 
 class PassphraseSettings(Protocol):
     """What the passphrase rules read of the settings (the edge's ``vouchers.config.Settings`` has it)."""
@@ -80,8 +63,6 @@ def _demo_passphrase(settings: PassphraseSettings, file_name: str, name: str) ->
     path = Path(settings.home) / file_name
     if path.exists():
         return path.read_text("utf-8").strip()
-    from vouchers.keystore.store import KeyStore  # (the store imports this module)
-
     # A real store: a generated passphrase could never open it. A demo store made before the web secret
     # existed (only DEMO_FILE) may get a web passphrase: `voucherctl keys split-web-secret` then uses it.
     store = KeyStore(Path(settings.home))

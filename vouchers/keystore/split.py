@@ -14,7 +14,7 @@ from pathlib import Path
 
 from vouchers.keystore.errors import KeyStoreError
 from vouchers.keystore.files import replace_private_all
-from vouchers.keystore.passphrase import WEB_VAR, check_distinct, check_new_passphrase
+from vouchers.keystore.rules import WEB_VAR, check_distinct, check_new_passphrase
 from vouchers.keystore.sealing import seal, sealed_purpose, unseal
 from vouchers.keystore.store import LEGACY_PEPPER_PURPOSE, PEPPER_PURPOSE, KeyStore
 from vouchers.keystore.vending_keys import list_vending_keys, vending_dir

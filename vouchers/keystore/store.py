@@ -17,7 +17,7 @@ from pathlib import Path
 
 from vouchers.keystore.errors import KeyNotFound, KeyStoreError, KeyStoreMissing, NotSplit, PassphraseMissing
 from vouchers.keystore.files import ensure_private_dir, exclusive_lock, write_private
-from vouchers.keystore.passphrase import WEB_VAR, check_distinct, check_new_passphrase
+from vouchers.keystore.rules import WEB_VAR, check_distinct, check_new_passphrase
 from vouchers.keystore.sealing import WEB_PREFIX, seal, sealed_purpose, unseal
 from vouchers.keyring import KeyRing, KeyStatus, PublicKey
 

@@ -12,7 +12,8 @@ import pytest
 from issuer.signing_keys import create_key, revoke_key, rotate_key, unlock_signing_key
 from vouchers.keystore.errors import (KeyStateError, KeyStoreError, KeyStoreMissing, NoActiveKey, PassphraseMissing,
                              WeakPassphrase, WrongPassphrase)
-from vouchers.keystore.passphrase import DEMO_FILE, MIN_NEW_PASSPHRASE_CHARS, resolve_passphrase
+from vouchers.keystore.passphrase import DEMO_FILE, resolve_passphrase
+from vouchers.keystore.rules import MIN_NEW_PASSPHRASE_CHARS
 from vouchers.keystore.sealing import seal, unseal
 from vouchers.keystore.store import KeyStore
 from vouchers.keystore.vending_keys import VendingKeyId, load_vending_key, store_vending_key
