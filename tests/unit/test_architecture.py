@@ -7,6 +7,7 @@ subpackages.
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -204,3 +205,73 @@ def test_signing_checker_sees_a_violation(tmp_path):
     assert _touches_signing(imported_modules(sample)) == {
         "issuer.signing_keys", "issuer.signing_keys.signing_key_raw", "vouchers.keystore.store",
         "vouchers.keystore.store.KeyStore"}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(p for p in parts if p != "__init__")
+
+
+def _module_level_imports(path: Path, known: set[str]) -> set[str]:
+    """Our modules a file imports at module level (an import inside a function is a deliberate deferral)."""
+    tree = ast.parse(path.read_text("utf-8"))
+    found: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name in known)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"  # `from package import submodule` needs only the submodule
+                found.add(sub if sub in known else node.module)
+    found &= known
+    return found
+
+
+def import_cycles(files: list[Path]) -> list[list[str]]:
+    """Cycles of module-level imports between our modules (Tarjan's strongly connected components)."""
+    known = {_module_name(p) for p in files}
+    graph = {_module_name(p): _module_level_imports(p, known) - {_module_name(p)} for p in files}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return cycles
+
+
+def test_no_two_modules_import_each_other():
+    assert import_cycles(list(our_files())) == []
+
+
+def test_the_cycle_finder_sees_a_cycle(tmp_path, monkeypatch):
+    package = tmp_path / "vouchers"
+    package.mkdir()
+    (package / "a.py").write_text("from vouchers.b import x\n")
+    (package / "b.py").write_text("import vouchers.a\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert import_cycles([package / "a.py", package / "b.py"]) == [["vouchers.a", "vouchers.b"]]
