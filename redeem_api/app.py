@@ -106,7 +106,7 @@ def create_app(config: ApiConfig | None = None) -> Flask:
     app.extensions[EXTENSION] = AppState(
         config=config, engine=engine, sessions=session_factory(engine), pepper=pepper,
         keyring=KeyRingCache(store, config.keyring_refresh_seconds), throttle=throttle,
-        metrics=Metrics(config.metrics_dir), fingerprint_secret=AppState.derive(pepper, "idempotency"),
+        metrics=Metrics.for_process(), fingerprint_secret=AppState.derive(pepper, "idempotency"),
         csrf_secret=AppState.derive(pepper, "csrf"),
         services=_service_deps(store, config.passphrase, metering),
     )

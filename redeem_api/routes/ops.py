@@ -6,6 +6,7 @@ from sqlalchemy import text
 
 from redeem_api.errors import ServiceUnavailable
 from redeem_api.http import json_response
+from redeem_api.metrics import CONTENT_TYPE
 from redeem_api.openapi import spec
 from redeem_api.state import db, state
 
@@ -26,7 +27,7 @@ def healthz():
 
 @bp.get("/metrics")
 def metrics():
-    return Response(state().metrics.render(), mimetype="text/plain", content_type="text/plain; version=0.0.4")
+    return Response(state().metrics.render(), content_type=CONTENT_TYPE)
 
 
 @bp.get("/openapi.json")
