@@ -7,7 +7,7 @@ from sqlalchemy import text
 from redeem_api.errors import ServiceUnavailable
 from redeem_api.http import json_response
 from redeem_api.metrics import CONTENT_TYPE
-from redeem_api.openapi import spec
+from redeem_api.openapi import spec, spec_json
 from redeem_api.state import db, state
 
 bp = Blueprint("ops", __name__)
@@ -32,7 +32,7 @@ def metrics():
 
 @bp.get("/openapi.json")
 def openapi():
-    return json_response(200, spec())
+    return json_response(200, spec_json())
 
 
 @bp.get("/docs")

@@ -17,7 +17,7 @@ from redeem_api.errors import ApiError, InvalidVoucher, TooManyAttempts
 from redeem_api.http import parse_idempotency_key
 from redeem_api.i18n import TEXT, pick_language
 from redeem_api.metrics import Metrics
-from redeem_api.openapi import ERROR_CODES, spec
+from redeem_api.openapi import error_codes, spec
 from redeem_api.redemption import Attempt, check_code_format, limits_for
 from vouchers.codes import generate_code, group_code
 from vouchers.services import idempotency
@@ -70,7 +70,7 @@ def test_error_bodies_are_stable():
     assert InvalidVoucher().body()["error"]["code"] == "invalid_voucher"
     too_many = TooManyAttempts(0.2)
     assert too_many.status == 429 and too_many.headers["Retry-After"] == "1"
-    for code, (status, meaning) in ERROR_CODES.items():
+    for code, (status, meaning) in error_codes().items():
         assert re.fullmatch(r"[a-z][a-z0-9_]+", code) and 400 <= status <= 599 and meaning
 
 
