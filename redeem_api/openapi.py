@@ -31,6 +31,11 @@ def spec() -> dict[str, Any]:
     return copy.deepcopy(_cached())
 
 
+def title() -> str:
+    """The API's title (``info.title``), for the docs page."""
+    return str(_cached()["info"]["title"])
+
+
 @functools.cache
 def spec_json() -> str:
     """The document as the JSON text ``/openapi.json`` serves (built once)."""
