@@ -107,7 +107,7 @@ def create_app(config: ApiConfig | None = None) -> Flask:
     app.extensions[EXTENSION] = AppState(
         config=config, engine=engine, sessions=session_factory(engine), pepper=pepper,
         keyring=KeyRingCache(keys, config.keyring_refresh_seconds), throttle=throttle, keys=keys,
-        metrics=Metrics(config.metrics_dir), fingerprint_secret=AppState.derive(pepper, "idempotency"),
+        metrics=Metrics.for_process(), fingerprint_secret=AppState.derive(pepper, "idempotency"),
         csrf_secret=AppState.derive(pepper, "csrf"),
         services=_service_deps(keys, metering),
     )

@@ -1,21 +1,31 @@
-"""A small Prometheus text exposition, aggregated over gunicorn workers.
+"""``/metrics``: counted by prometheus_client, summed over gunicorn workers.
 
-Each worker counts in memory and, at most once a second (and whenever it
-answers a scrape), writes its totals to ``<metrics_dir>/worker-<pid>.json``
-(atomic rename). A scrape, answered by whichever worker, sums every file, so
-the numbers do not depend on which worker you hit. Without a directory (tests,
-``flask run``) only the process's own counts are shown.
+Under ``voucherctl serve`` prometheus_client runs in its multiprocess mode:
+serve sets ``PROMETHEUS_MULTIPROC_DIR`` before anything imports the library,
+every worker counts into memory-mapped files there (written at once, so a
+scrape never lags), and whichever worker answers a scrape sums every file
+(``MultiProcessCollector``). Without that variable (tests, ``flask run``)
+each app counts in its own registry, in memory.
+
+The text is written from the library's samples by :func:`exposition`, not by
+``generate_latest``: that one sorts label names and writes ``1.0`` and
+``le="1.0"``, and on Prometheus 2 a changed ``le`` value is a new series, so
+dashboards would break across the upgrade. Ours keeps the documented lines:
+labels in declared order, whole numbers as integers, ``le="1"``.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
-import threading
-import time
-from collections import defaultdict
-from pathlib import Path
+from collections.abc import Iterable
 
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import values
+from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 REDEMPTION_OUTCOMES = ("redeemed", "replayed", "invalid_voucher", "invalid_code_format", "invalid_token",
                        "unknown_account", "throttled", "rejected", "error")
@@ -24,11 +34,8 @@ REDEMPTION_OUTCOMES = ("redeemed", "replayed", "invalid_voucher", "invalid_code_
 # clients cannot add label values, and series, at will.
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 
-_HELP = {
-    "voucher_redemptions_total": ("counter", "Redemption attempts by outcome (terminal API and web page)."),
-    "voucher_http_requests_total": ("counter", "HTTP requests by route, method and status."),
-    "voucher_http_request_duration_seconds": ("histogram", "HTTP request latency by route."),
-}
+# The *_created series would be new series the contract never had (multiprocess mode has none anyway).
+disable_created_metrics()
 
 
 def method_label(method: str) -> str:
@@ -36,9 +43,67 @@ def method_label(method: str) -> str:
     return method if method in HTTP_METHODS else "other"
 
 
-def _sample(value: float) -> str:
-    """A sample value in the text format: a whole number exactly (1234567, never 1.23457e+06), any
-    other with every digit it has (the shortest text that reads back as the same float)."""
+def multiprocess_dir() -> str | None:
+    """The shared directory when this process counts in prometheus_client's multiprocess mode.
+
+    The library picks its mode once, when imported: a variable set later would leave this worker
+    counting in memory while scrapes read only the files, so that is refused rather than lost."""
+    directory = os.environ.get(MULTIPROC_ENV) or None
+    if directory is not None and values.ValueClass is values.MutexValue:
+        raise RuntimeError(f"{MULTIPROC_ENV} was set after prometheus_client was imported")
+    return directory
+
+
+class Metrics:
+    """The API's three metrics; ``render()`` is the whole exposition (every worker's under gunicorn)."""
+
+    def __init__(self, directory: str | None = None) -> None:
+        # Metric objects live in a private registry: several apps in one process (tests) never clash.
+        self._own = CollectorRegistry(auto_describe=True)
+        self.directory = directory
+        if directory is None:
+            self._scrape = self._own
+        else:
+            self._scrape = CollectorRegistry()
+            MultiProcessCollector(self._scrape, path=directory)
+        self._redemptions = Counter("voucher_redemptions_total",
+                                    "Redemption attempts by outcome (terminal API and web page).",
+                                    ["outcome"], registry=self._own)
+        self._requests = Counter("voucher_http_requests_total", "HTTP requests by route, method and status.",
+                                 ["route", "method", "status"], registry=self._own)
+        self._latency = Histogram("voucher_http_request_duration_seconds", "HTTP request latency by route.",
+                                  ["route", "method"], buckets=LATENCY_BUCKETS, registry=self._own)
+        for outcome in REDEMPTION_OUTCOMES:  # every outcome from the start, at 0
+            self._redemptions.labels(outcome)
+
+    @classmethod
+    def for_process(cls) -> Metrics:
+        """Shared across workers when serve set up the multiprocess directory, else per app."""
+        return cls(multiprocess_dir())
+
+    def count_redemption(self, outcome: str) -> None:
+        self._redemptions.labels(outcome).inc()
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        method = method_label(method)
+        self._requests.labels(route, method, str(status)).inc()
+        self._latency.labels(route, method).observe(seconds)
+
+    def render(self) -> str:
+        return exposition(self._scrape.collect())
+
+
+# name -> (type, label names in exposition order); the HELP text comes from the samples' family
+_LABELS = {
+    "voucher_redemptions_total": ("counter", ("outcome",)),
+    "voucher_http_requests_total": ("counter", ("route", "method", "status")),
+    "voucher_http_request_duration_seconds": ("histogram", ("route", "method")),
+}
+_SUFFIX_ORDER = {"_bucket": 0, "_sum": 1, "_count": 2}
+
+
+def _number(value: float) -> str:
+    """A whole number exactly (1234567, never 1.234567e+06), any other with every digit it has."""
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
@@ -52,135 +117,36 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def _labels(pairs: tuple[tuple[str, str], ...]) -> str:
-    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in pairs) + "}" if pairs else ""
+def _labels(pairs: Iterable[tuple[str, str]]) -> str:
+    text = ",".join(f'{k}="{_escape(v)}"' for k, v in pairs)
+    return "{" + text + "}" if text else ""
 
 
-class Metrics:
-    def __init__(self, directory: str | None = None, flush_interval: float = 1.0,
-                 worker_name: str | None = None) -> None:
-        self.directory = Path(directory) if directory else None
-        self.flush_interval = flush_interval
-        self._lock = threading.Lock()
-        self._counters: dict[str, dict[tuple, float]] = defaultdict(lambda: defaultdict(float))
-        # route -> [bucket counts..., +Inf count, sum]
-        self._hist: dict[tuple, list[float]] = {}
-        self._last_flush = 0.0
-        self._worker_name = worker_name
-        self._dirty = False
-        self._flusher: threading.Thread | None = None
-        for outcome in REDEMPTION_OUTCOMES:
-            self._counters["voucher_redemptions_total"][(("outcome", outcome),)] += 0
+def exposition(families: Iterable[Metric]) -> str:
+    """Prometheus text format 0.0.4 for our three metrics, series sorted by their labels."""
+    lines: list[str] = []
+    by_name = {f.name + ("_total" if f.type == "counter" else ""): f for f in families}
+    for name, (kind, label_names) in _LABELS.items():
+        family = by_name.get(name)
+        if family is None:
+            continue
+        lines += [f"# HELP {name} {_escape_help(family.documentation)}", f"# TYPE {name} {kind}"]
+        rows = []
+        for sample in family.samples:
+            suffix = sample.name[len(family.name):]
+            if kind == "counter" and suffix != "_total":
+                continue  # no _created (disabled above; never in multiprocess mode)
+            series = tuple(sample.labels.get(k, "") for k in label_names)
+            le = float(sample.labels["le"]) if suffix == "_bucket" else 0.0
+            pairs = list(zip(label_names, series))
+            if suffix == "_bucket":
+                pairs.append(("le", "+Inf" if math.isinf(le) else f"{le:g}"))
+            rows.append(((series, _SUFFIX_ORDER.get(suffix, 0), le),
+                         f"{family.name}{suffix if kind == 'histogram' else '_total'}{_labels(pairs)} "
+                         f"{_number(sample.value)}"))
+        lines += [line for _, line in sorted(rows)]
+    return "\n".join(lines) + "\n"
 
-    # -- recording ---------------------------------------------------------------
-    def count_redemption(self, outcome: str) -> None:
-        with self._lock:
-            self._counters["voucher_redemptions_total"][(("outcome", outcome),)] += 1
-        self._maybe_flush()
 
-    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        method = method_label(method)
-        with self._lock:
-            self._counters["voucher_http_requests_total"][
-                (("route", route), ("method", method), ("status", str(status)))] += 1
-            key = (("route", route), ("method", method))
-            hist = self._hist.get(key)
-            if hist is None:
-                hist = self._hist[key] = [0.0] * (len(LATENCY_BUCKETS) + 2)
-            for i, bound in enumerate(LATENCY_BUCKETS):
-                if seconds <= bound:
-                    hist[i] += 1
-                    break
-            else:
-                hist[len(LATENCY_BUCKETS)] += 1
-            hist[-1] += seconds
-        self._maybe_flush()
-
-    # -- sharing between workers ------------------------------------------------
-    def _file_name(self) -> str:
-        # the current pid, so a copy inherited through fork never writes its parent's file
-        return f"worker-{self._worker_name or os.getpid()}.json"
-
-    def _snapshot(self) -> dict:
-        with self._lock:
-            return {
-                "counters": {name: [[list(map(list, labels)), value] for labels, value in series.items()]
-                             for name, series in self._counters.items()},
-                "hist": [[list(map(list, labels)), list(values)] for labels, values in self._hist.items()],
-            }
-
-    def _background_flush(self) -> None:
-        while True:
-            time.sleep(self.flush_interval)
-            if self._dirty:
-                self._maybe_flush(force=True)
-
-    def _maybe_flush(self, force: bool = False) -> None:
-        if self.directory is None:
-            return
-        self._dirty = True
-        if self._flusher is None or not self._flusher.is_alive():
-            # started lazily, in the worker process: a thread does not survive a fork
-            self._flusher = threading.Thread(target=self._background_flush, name="metrics-flush", daemon=True)
-            self._flusher.start()
-        now = time.monotonic()
-        if not force and now - self._last_flush < self.flush_interval:
-            return
-        self._last_flush = now
-        self._dirty = False
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            target = self.directory / self._file_name()
-            tmp = target.with_suffix(f".tmp{threading.get_ident()}")
-            tmp.write_text(json.dumps(self._snapshot()), "utf-8")
-            os.replace(tmp, target)
-        except OSError:  # metrics must never break a request
-            pass
-
-    def _merged(self) -> dict:
-        snapshots = [self._snapshot()]
-        if self.directory is not None:
-            self._maybe_flush(force=True)
-            own = self._file_name()
-            for path in sorted(self.directory.glob("worker-*.json")):
-                if path.name == own:
-                    continue
-                try:
-                    snapshots.append(json.loads(path.read_text("utf-8")))
-                except (OSError, ValueError):
-                    continue
-        counters: dict[str, dict[tuple, float]] = defaultdict(lambda: defaultdict(float))
-        hist: dict[tuple, list[float]] = {}
-        for snap in snapshots:
-            for name, series in snap.get("counters", {}).items():
-                for labels, value in series:
-                    counters[name][tuple(tuple(p) for p in labels)] += value
-            for labels, values in snap.get("hist", []):
-                key = tuple(tuple(p) for p in labels)
-                current = hist.setdefault(key, [0.0] * len(values))
-                for i, v in enumerate(values):
-                    current[i] += v
-        return {"counters": counters, "hist": hist}
-
-    # -- exposition ---------------------------------------------------------------
-    def render(self) -> str:
-        merged = self._merged()
-        lines: list[str] = []
-        for name in ("voucher_redemptions_total", "voucher_http_requests_total"):
-            kind, text = _HELP[name]
-            lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
-            for labels, value in sorted(merged["counters"].get(name, {}).items()):
-                lines.append(f"{name}{_labels(labels)} {_sample(value)}")
-        name = "voucher_http_request_duration_seconds"
-        kind, text = _HELP[name]
-        lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
-        for labels, values in sorted(merged["hist"].items()):
-            cumulative = 0.0
-            for i, bound in enumerate(LATENCY_BUCKETS):
-                cumulative += values[i]
-                lines.append(f"{name}_bucket{_labels(labels + (('le', f'{bound:g}'),))} {_sample(cumulative)}")
-            cumulative += values[len(LATENCY_BUCKETS)]
-            lines.append(f"{name}_bucket{_labels(labels + (('le', '+Inf'),))} {_sample(cumulative)}")
-            lines.append(f"{name}_sum{_labels(labels)} {_sample(values[-1])}")
-            lines.append(f"{name}_count{_labels(labels)} {_sample(cumulative)}")
-        return "\n".join(lines) + "\n"
+def _escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")

@@ -7,6 +7,7 @@ uninitialised database is one line on stderr, not a crash loop.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -155,8 +156,10 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: 
 
 
 def run_gunicorn(app_factory: Callable[[], Any], options: dict[str, Any],
-                 on_exit: Callable[[], None] | None = None) -> None:
-    """Run ``app_factory()`` (called in each worker) under gunicorn; returns when it stops."""
+                 on_exit: Callable[[], None] | None = None,
+                 child_exit: Callable[[int], None] | None = None) -> None:
+    """Run ``app_factory()`` (called in each worker) under gunicorn; returns when it stops.
+    ``child_exit`` gets the pid of each worker that ends (in the master)."""
     from gunicorn.app.base import BaseApplication
 
     class _Server(BaseApplication):
@@ -168,6 +171,8 @@ def run_gunicorn(app_factory: Callable[[], Any], options: dict[str, Any],
                     self.cfg.set(key, value)
             if on_exit is not None:
                 self.cfg.set("on_exit", lambda _arbiter: on_exit())
+            if child_exit is not None:
+                self.cfg.set("child_exit", lambda _arbiter, worker: child_exit(worker.pid))
 
         def load(self):
             return app_factory()
@@ -187,6 +192,36 @@ def check_can_listen(host: str, port: int) -> None:
         raise CliError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
 
 
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def prepare_metrics_dir(configured: str | None) -> tuple[str, Callable[[], None]]:
+    """The directory the workers share their counts in, empty, and how to clean it up at exit.
+
+    prometheus_client's files must not outlive a server (a new one would add old counts to its own),
+    so a configured directory is emptied of them now and at exit, and a temporary one is removed."""
+    if configured is None:
+        directory = tempfile.mkdtemp(prefix="voucher-metrics-")
+        return directory, lambda: shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(configured, exist_ok=True)
+
+    def clear() -> None:
+        for name in os.listdir(configured):
+            if name.endswith(".db"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(os.path.join(configured, name))
+
+    clear()
+    return configured, clear
+
+
+def _mark_worker_dead(pid: int, directory: str) -> None:
+    """gunicorn's ``child_exit``: a dead worker's counts stay in the sum, its live gauges (if any) go."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid, directory)
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
@@ -197,28 +232,25 @@ def check_can_listen(host: str, port: int) -> None:
 @click.option("--access-log/--no-access-log", default=False, show_default=True,
               help="Log every request line to stderr (paths only; bodies and keys never).")
 def serve(host: str, port: int, workers: int | None, threads: int, timeout: int, access_log: bool) -> None:
-    """Serve the HTTP API (redemptions, payments, accounts, stock, /redeem, /openapi.json, /metrics)."""
-    from redeem_api.app import create_app
-    from redeem_api.config import ApiConfig
-    from redeem_api.state import EXTENSION
-
+    """Serve the HTTP API (redemptions, payments, accounts, stock, /redeem, /openapi.json, /docs, /metrics)."""
     check_can_listen(host, port)
     context.sessions()  # the CLI's checks of the database (initialised, schema), creating nothing
     context.engine().dispose()  # the workers build their own engines after the fork
-    settings = context.settings()
-    config = ApiConfig.from_settings(settings)
+    from redeem_api.config import ApiConfig
+
+    config = ApiConfig.from_settings(context.settings())
+    metrics_dir, cleanup = prepare_metrics_dir(config.metrics_dir)
+    # Before the app (and so prometheus_client) is imported: the library picks its mode at import.
+    os.environ[METRICS_ENV] = metrics_dir
+    from redeem_api.app import create_app
+    from redeem_api.state import EXTENSION
+
     # A request holds one pooled connection for its one transaction: never fewer connections than threads.
-    config = dataclasses.replace(config, db_pool_size=max(config.db_pool_size, threads))
-    cleanup = None
-    if config.metrics_dir is None:
-        metrics_dir = tempfile.mkdtemp(prefix="voucher-metrics-")
-        config = dataclasses.replace(config, metrics_dir=metrics_dir)
-        cleanup = lambda: shutil.rmtree(metrics_dir, ignore_errors=True)  # noqa: E731
+    config = dataclasses.replace(config, db_pool_size=max(config.db_pool_size, threads), metrics_dir=metrics_dir)
     try:
         trial = create_app(config)  # fail here, once, with a clear message
     except Exception as e:
-        if cleanup:
-            cleanup()
+        cleanup()
         from vouchers.storage.errors import describe_database_error
 
         described = describe_database_error(e)
@@ -229,4 +261,5 @@ def serve(host: str, port: int, workers: int | None, threads: int, timeout: int,
     del trial
     options = gunicorn_options(host, port, workers or default_workers(), threads, timeout, access_log)
     click.echo(f"serving on http://{host}:{port} with {options['workers']} workers x {threads} threads", err=True)
-    run_gunicorn(lambda: create_app(config), options, on_exit=cleanup)
+    run_gunicorn(lambda: create_app(config), options, on_exit=cleanup,
+                 child_exit=lambda pid: _mark_worker_dead(pid, metrics_dir))

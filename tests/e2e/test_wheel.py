@@ -25,5 +25,7 @@ def test_the_wheel_installs_exactly_five_import_names(tmp_path):
     assert top == FIVE, sorted(top)
     # the subpackages that used to be top-level names travel inside vouchers/, with their data
     for inner in ("vouchers/books/__init__.py", "vouchers/storage/migrations/env.py", "vouchers/tariffs/data",
-                  "print_templates/fonts"):
+                  "print_templates/fonts", "redeem_api/openapi.yaml", "redeem_api/templates/redeem.html",
+                  "redeem_api/templates/docs.html", "redeem_api/static/redeem.css", "redeem_api/static/docs.js",
+                  "redeem_api/static/redoc/redoc.standalone.js", "redeem_api/static/redoc/LICENSE"):
         assert any(n.startswith(inner) for n in names), inner

@@ -117,3 +117,34 @@ def test_the_server_speaks_the_contract(e2e_world, serve):
     assert requests.get(server.url + "/openapi.json", timeout=10).json()["openapi"].startswith("3.1")
     keys = requests.get(server.url + "/api/v1/keys", headers=headers(world.keys["admin"]), timeout=10).json()
     assert keys == world.store.keyring().export()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_one_scrape_sums_two_workers_counts(e2e_world, serve, tmp_path):
+    """Worker A is held by a half-sent request while worker B answers ten; then A answers its one.
+    Whichever of them answers the scrape, the sum is eleven (sync workers: one request at a time)."""
+    import socket
+
+    metrics_dir = tmp_path / "metrics"
+    server = serve(e2e_world, workers=2, threads=1, VOUCHER_METRICS_DIR=str(metrics_dir))
+    before = _healthz_count(requests.get(server.url + "/metrics", timeout=10).text)
+    held = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    try:
+        held.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # not finished: its worker waits for the rest
+        time.sleep(0.5)
+        for _ in range(10):  # one connection each, so only the free worker can take them
+            assert requests.get(server.url + "/healthz", headers={"Connection": "close"}, timeout=10).ok
+        held.sendall(b"Connection: close\r\n\r\n")
+        assert held.recv(4096).startswith(b"HTTP/1.1 200")
+    finally:
+        held.close()
+    after = _healthz_count(requests.get(server.url + "/metrics", timeout=10).text)
+    assert after - before == 11
+    assert len(list(metrics_dir.glob("counter_*.db"))) >= 2  # the shared files, in the configured directory
+    server.stop()
+    assert not list(metrics_dir.glob("*.db"))  # cleared at exit: a next server starts from zero
+
+
+def _healthz_count(text: str) -> int:
+    found = re.search(r'voucher_http_requests_total\{route="/healthz",method="GET",status="200"\} (\d+)\n', text)
+    return int(found.group(1)) if found else 0

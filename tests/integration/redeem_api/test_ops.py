@@ -81,12 +81,27 @@ def test_openapi_describes_every_route_and_error(app, client):
 
 
 def test_docs_page_is_local(client):
+    """Redoc (vendored, pinned) renders /openapi.json: every asset from this server, scripts as files only."""
     response = client.get("/docs")
     html = response.get_data(as_text=True)
-    assert response.status_code == 200
-    assert "POST /api/v1/redemptions" in html and "invalid_voucher" in html
-    assert "<script" not in html
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert "Prepaid electricity voucher API" in html and 'data-spec-url="/openapi.json"' in html
     assert not re.search(r'(src|href)="(https?:)?//', html)
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+    assert [attrs.strip() for attrs, _ in scripts] == ['src="/static/redoc/redoc.standalone.js"',
+                                                        'src="/static/docs.js"']
+    assert all(body.strip() == "" for _, body in scripts)  # no inline script
+    assert "style=" not in html and "<style" not in html
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in csp and "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-eval" not in csp and "script-src 'self' 'unsafe-inline'" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    for asset in ("/static/redoc/redoc.standalone.js", "/static/docs.js", "/static/docs.css"):
+        served = client.get(asset)
+        assert served.status_code == 200, asset
+        served.close()
+    # the other pages keep the strict policy
+    assert "script-src" not in client.get("/redeem").headers["Content-Security-Policy"]
 
 
 def test_create_app_refuses_an_uninitialised_database(world, tmp_path):

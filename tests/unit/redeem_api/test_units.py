@@ -3,19 +3,21 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from redeem_api.config import ApiConfig, ThrottleLimits
 from redeem_api.errors import ApiError, InvalidVoucher, TooManyAttempts
 from redeem_api.http import parse_idempotency_key
 from redeem_api.i18n import TEXT, pick_language
 from redeem_api.metrics import Metrics
-from redeem_api.openapi import ERROR_CODES, spec
+from redeem_api.openapi import error_codes, spec
 from redeem_api.redemption import Attempt, check_code_format, limits_for
 from vouchers.codes import generate_code, group_code
 from vouchers.services import idempotency
@@ -68,7 +70,7 @@ def test_error_bodies_are_stable():
     assert InvalidVoucher().body()["error"]["code"] == "invalid_voucher"
     too_many = TooManyAttempts(0.2)
     assert too_many.status == 429 and too_many.headers["Retry-After"] == "1"
-    for code, (status, meaning) in ERROR_CODES.items():
+    for code, (status, meaning) in error_codes().items():
         assert re.fullmatch(r"[a-z][a-z0-9_]+", code) and 400 <= status <= 599 and meaning
 
 
@@ -138,22 +140,48 @@ def test_languages():
 
 
 # -- metrics -----------------------------------------------------------------------------------
+def _worker(directory: Path, code: str) -> None:
+    """One gunicorn worker's worth of counting: a process in prometheus_client's multiprocess mode."""
+    script = "from redeem_api.metrics import Metrics\nm = Metrics.for_process()\n" + code
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60,
+                   env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)})
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
 def test_metrics_render_and_aggregate_across_workers(tmp_path):
-    a, b = Metrics(str(tmp_path), worker_name="1"), Metrics(str(tmp_path), worker_name="2")  # two workers
-    a.count_redemption("redeemed")
-    b.count_redemption("redeemed")
-    b.count_redemption("invalid_voucher")
-    a.observe_request("/r", "POST", 201, 0.004)
-    b.observe_request("/r", "POST", 201, 0.2)
-    b._maybe_flush(force=True)
-    text = a.render()
-    assert 'voucher_redemptions_total{outcome="redeemed"} 2' in text
-    assert 'voucher_redemptions_total{outcome="invalid_voucher"} 1' in text
-    assert 'voucher_http_request_duration_seconds_bucket{route="/r",method="POST",le="0.005"} 1' in text
-    assert 'voucher_http_request_duration_seconds_bucket{route="/r",method="POST",le="0.25"} 2' in text
-    assert 'voucher_http_request_duration_seconds_count{route="/r",method="POST"} 2' in text
+    _worker(tmp_path, "m.count_redemption('redeemed')\nm.observe_request('/r', 'POST', 201, 0.004)")
+    _worker(tmp_path, "m.count_redemption('redeemed')\nm.count_redemption('invalid_voucher')\n"
+                      "m.observe_request('/r', 'POST', 201, 0.2)")
+    text = Metrics(str(tmp_path)).render()  # the scrape, answered by a third process
+    assert re.search(r'voucher_redemptions_total\{outcome="redeemed"\} 2\n', text)
+    assert re.search(r'voucher_redemptions_total\{outcome="invalid_voucher"\} 1\n', text)
+    assert re.search(r'voucher_redemptions_total\{outcome="throttled"\} 0\n', text)  # every outcome
+    assert re.search(r'_bucket\{route="/r",method="POST",le="0.005"\} 1\n', text)
+    assert re.search(r'_bucket\{route="/r",method="POST",le="0.25"\} 2\n', text)
+    assert re.search(r'voucher_http_request_duration_seconds_count\{route="/r",method="POST"\} 2\n', text)
+    for name, kind in (("voucher_redemptions_total", "counter"), ("voucher_http_requests_total", "counter"),
+                       ("voucher_http_request_duration_seconds", "histogram")):
+        assert f"# TYPE {name} {kind}\n" in text
     for line in text.splitlines():
         assert line.startswith("#") or re.fullmatch(r'[a-z_]+(\{[^}]*\})? [0-9.e+-]+', line), line
+    assert "_created" not in text
+
+
+def test_metrics_buckets_and_labels_are_the_contract():
+    m = Metrics(None)
+    m.observe_request("/r", "POST", 201, 0.3)
+    samples = _samples(m.render())
+    bounds = sorted(float(dict(labels)["le"]) for name, labels in samples
+                    if name == "voucher_http_request_duration_seconds_bucket")
+    assert bounds == [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, float("inf")]
+    assert {name for name, _ in samples} == {
+        "voucher_redemptions_total", "voucher_http_requests_total", "voucher_http_request_duration_seconds_bucket",
+        "voucher_http_request_duration_seconds_sum", "voucher_http_request_duration_seconds_count"}
+    assert samples[("voucher_http_requests_total", (("method", "POST"), ("route", "/r"), ("status", "201")))] == 1
 
 
 def test_metrics_count_unknown_methods_as_other():
@@ -163,33 +191,45 @@ def test_metrics_count_unknown_methods_as_other():
     m.observe_request("unmatched", "get", 405, 0.001)  # methods are case-sensitive: not GET
     m.observe_request("/r", "DELETE", 405, 0.001)
     text = m.render()
-    assert 'voucher_http_requests_total{route="unmatched",method="other",status="405"} 51' in text
+    assert re.search(r'voucher_http_requests_total\{route="unmatched",method="other",status="405"\} 51\n',
+                     text)
     assert 'method="DELETE"' in text and "FOOBAR" not in text and 'method="get"' not in text
 
 
-def test_metrics_render_numbers_exactly(tmp_path):
-    """Large counts in full (1234567, not 1.23457e+06) and sums with every digit of the float."""
-    m = Metrics(str(tmp_path), worker_name="1")
-    m.observe_request("/r", "POST", 201, 0.1234567891234)
-    other = {"counters": {"voucher_redemptions_total": [[[["outcome", "redeemed"]], 1234567]],
-                          "voucher_http_requests_total": [[[["route", "/r"], ["method", "POST"], ["status", "201"]],
-                                                           123456788]]},
-             "hist": [[[["route", "/r"], ["method", "POST"]], [123456788] + [0] * 12 + [98765.4321]]]}
-    (tmp_path / "worker-2.json").write_text(json.dumps(other), "utf-8")  # a busy second worker
-    text = m.render()
+def test_metrics_read_back_exactly(tmp_path):
+    """Large counts in full (1234567, not 1.234567e+06), sums with every digit, summed over workers."""
+    _worker(tmp_path, "m.observe_request('/r', 'POST', 201, 0.1234567891234)")
+    _worker(tmp_path, "m._redemptions.labels('redeemed').inc(1234567)\n"  # a busy second worker
+                      "m._requests.labels('/r', 'POST', '201').inc(123456788)\n"
+                      "m._latency.labels('/r', 'POST').observe(98765.4321)")
+    samples = _samples(Metrics(str(tmp_path)).render())
+    assert samples[("voucher_redemptions_total", (("outcome", "redeemed"),))] == 1234567
+    assert samples[("voucher_http_requests_total", (("method", "POST"), ("route", "/r"), ("status", "201")))] \
+        == 123456789
+    assert samples[("voucher_http_request_duration_seconds_sum", (("method", "POST"), ("route", "/r")))] \
+        == 0.1234567891234 + 98765.4321
+    text = Metrics(str(tmp_path)).render()
     assert 'voucher_redemptions_total{outcome="redeemed"} 1234567\n' in text
     assert 'voucher_http_requests_total{route="/r",method="POST",status="201"} 123456789\n' in text
-    assert 'voucher_http_request_duration_seconds_bucket{route="/r",method="POST",le="0.005"} 123456788\n' in text
-    assert 'voucher_http_request_duration_seconds_count{route="/r",method="POST"} 123456789\n' in text
-    (total,) = re.findall(r'duration_seconds_sum\{route="/r",method="POST"\} (\S+)', text)
-    assert float(total) == 98765.4321 + 0.1234567891234 and len(total) > 12
+    assert 'voucher_http_request_duration_seconds_bucket{route="/r",method="POST",le="10"} 1\n' in text
+    assert 'voucher_http_request_duration_seconds_count{route="/r",method="POST"} 2\n' in text
     assert "e+" not in text
 
 
 def test_metrics_without_a_directory_are_per_process():
     m = Metrics(None)
     m.count_redemption("throttled")
-    assert 'outcome="throttled"} 1' in m.render()
+    assert re.search(r'outcome="throttled"\} 1\n', m.render())
+    assert 'outcome="throttled"} 0' in Metrics(None).render()  # another app in the process counts apart
+
+
+def test_metrics_refuse_a_directory_named_after_the_import():
+    code = ("import os, prometheus_client\nos.environ['PROMETHEUS_MULTIPROC_DIR'] = os.getcwd()\n"
+            "from redeem_api.metrics import Metrics\ntry:\n    Metrics.for_process()\n"
+            "except RuntimeError as e:\n    print(e)\n")
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert "set after prometheus_client was imported" in out.stdout, out.stderr
 
 
 # -- OpenAPI -------------------------------------------------------------------------------------
