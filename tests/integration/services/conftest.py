@@ -17,7 +17,7 @@ from vouchers.storage.api_models import OutboxMessage
 from vouchers.sts.decoder import decode_token
 from vouchers.sts.dkga04 import derive_decoder_key
 from vouchers.tariffs import load_catalog
-from tests.integration.redeem_api.world import ACCOUNT_CLEAN, PASSPHRASE, World, build_world
+from tests.integration.redeem_api.world import ACCOUNT_CLEAN, WEB_PASSPHRASE, World, build_world
 from tests.integration.vending.conftest import PAN, VENDING_KEY
 from vouchers.vending.keys import software_backend
 from vouchers.vending.meters import add_meter, get_meter
@@ -29,7 +29,7 @@ CATALOG = load_catalog()
 @pytest.fixture
 def world(tmp_path, db_url, now) -> World:
     world = build_world(tmp_path, db_url, now)
-    store_vending_key(world.store, VendingKeyId(123457, 1, 2), VENDING_KEY, PASSPHRASE)
+    store_vending_key(world.store, VendingKeyId(123457, 1, 2), VENDING_KEY, WEB_PASSPHRASE)
     with world.sessions.begin() as s:
         assign_tariff(s, ACCOUNT_CLEAN, tariff_id="fj-residential", customer_class="residential",
                       payment_mode="prepaid", area="Xiamen", meter_no="MCLEAN", catalog=CATALOG, now=now)
@@ -43,7 +43,7 @@ def world(tmp_path, db_url, now) -> World:
 def deps(world) -> ServiceDeps:
     """What an edge builds once: the shipped tariffs, default metering settings, the store's vending keys."""
     return ServiceDeps(catalog=CATALOG, metering=MeteringConfig(),
-                       vending=built_once(lambda: software_backend(world.store, PASSPHRASE)))
+                       vending=built_once(lambda: software_backend(world.store, WEB_PASSPHRASE)))
 
 
 def decode(world: World, grouped: str):  # type: ignore[no-untyped-def]

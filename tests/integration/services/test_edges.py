@@ -6,7 +6,7 @@ import json
 import pytest
 
 from tests.inprocess_cli import in_process_cli
-from tests.integration.redeem_api.world import ACCOUNT_CLEAN, PASSPHRASE, Clock, auth, fresh_key
+from tests.integration.redeem_api.world import ACCOUNT_CLEAN, PASSPHRASE, WEB_PASSPHRASE, Clock, auth, fresh_key
 from tests.integration.services.conftest import decode, energy_sold, outbox
 from tests.integration.vending.conftest import PAN
 from vouchers.services import money_in
@@ -24,6 +24,7 @@ def client(world, now):
 @pytest.fixture
 def cli(world, now, monkeypatch, capsys):
     monkeypatch.setenv("VOUCHER_KEY_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("VOUCHER_WEB_PASSPHRASE", WEB_PASSPHRASE)
     monkeypatch.delenv("VOUCHER_TARIFF_DIR", raising=False)
     yield from in_process_cli(world.db_url, world.home, monkeypatch, capsys, now=now)
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from vouchers.storage.api_models import Redemption
 from vouchers.storage.models import Voucher
-from tests.integration.redeem_api.world import ACCOUNT_CLEAN, PASSPHRASE
+from tests.integration.redeem_api.world import ACCOUNT_CLEAN, WEB_PASSPHRASE
 from tests.integration.services.conftest import decode, energy_sold, outbox
 from vouchers.services import fraud
 from vouchers.services.errors import UnknownPayee, VoucherRefused
@@ -14,7 +14,7 @@ from vouchers.services.redeem import RedeemRequest, VoucherKeys, redeem
 
 
 def _keys(world, canaries: frozenset[str] = frozenset()) -> VoucherKeys:  # type: ignore[no-untyped-def]
-    return VoucherKeys(world.store.pepper(PASSPHRASE), world.store.keyring(), canaries)
+    return VoucherKeys(world.store.pepper(WEB_PASSPHRASE), world.store.keyring(), canaries)
 
 
 def _request(code: str, account_no: str = ACCOUNT_CLEAN) -> RedeemRequest:
