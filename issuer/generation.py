@@ -176,9 +176,18 @@ def _without_main_module() -> Iterator[None]:
             sys.modules["__main__"] = main
 
 
-def _chunks(count: int, size: int) -> Iterator[tuple[int, int]]:
-    for start in range(1, count + 1, size):
-        yield start, min(start + size, count + 1)
+def _chunks(count: int, size: int, *, ramp: bool = False) -> Iterator[tuple[int, int]]:
+    """Bounds ``(start, stop)`` covering sequences 1..count.
+
+    With ``ramp`` the first chunks are smaller (an eighth of ``size``,
+    doubling): the database starts loading sooner while the workers fill the
+    pipeline with full-size chunks.
+    """
+    start, step = 1, max(size // 8, 1) if ramp else size
+    while start <= count:
+        stop = min(start + step, count + 1)
+        yield start, stop
+        start, step = stop, min(step * 2, size)
 
 
 def wants_workers(count: int, workers: int | None) -> int:
@@ -255,4 +264,4 @@ def generate(spec: BatchSpec, key_id: str, raw_key: bytes, pepper: bytes, *, wor
         for start, stop in _chunks(spec.count, chunk_size):
             yield factory.make_chunk(start, stop)
         return
-    yield from pool.chunks(WorkerSetup(spec, key_id, raw_key, pepper, form), _chunks(spec.count, chunk_size))
+    yield from pool.chunks(WorkerSetup(spec, key_id, raw_key, pepper, form), _chunks(spec.count, chunk_size, ramp=True))
