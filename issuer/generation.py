@@ -2,8 +2,9 @@
 
 Worker processes start before the key store is unlocked and receive the
 signing key and pepper with their chunks of sequence numbers, in memory only;
-generated cards come back in order, already in the byte form the parent writes: the parent process only
-hands them to the database and to the sealed card file.
+generated cards come back in order, already in the byte form the parent
+writes: the parent process only hands them to the database and to the sealed
+card file.
 
 This module is imported by every signing worker, so it imports nothing heavy
 (no card store, no templates, no database).
@@ -249,7 +250,8 @@ def signing_pool(count: int, workers: int | None) -> Iterator[SigningPool | None
 
 
 def generate(spec: BatchSpec, key_id: str, raw_key: bytes, pepper: bytes, *, workers: int | None = None,
-             chunk_size: int = CHUNK_SIZE, form: str = COPY, pool: SigningPool | None = None) -> Iterator[GeneratedChunk]:
+             chunk_size: int = CHUNK_SIZE, form: str = COPY,
+             pool: SigningPool | None = None) -> Iterator[GeneratedChunk]:
     """Yield the batch's cards in sequence order, chunk by chunk (flat memory).
 
     ``pool`` (already started, left running) does the work; without one, a
@@ -264,4 +266,5 @@ def generate(spec: BatchSpec, key_id: str, raw_key: bytes, pepper: bytes, *, wor
         for start, stop in _chunks(spec.count, chunk_size):
             yield factory.make_chunk(start, stop)
         return
-    yield from pool.chunks(WorkerSetup(spec, key_id, raw_key, pepper, form), _chunks(spec.count, chunk_size, ramp=True))
+    setup = WorkerSetup(spec, key_id, raw_key, pepper, form)
+    yield from pool.chunks(setup, _chunks(spec.count, chunk_size, ramp=True))
