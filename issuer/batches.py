@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from issuer.cardstore import CSV_HEADER, card_file_path, sealed_writer
 from issuer.errors import BatchNotFound, BatchStateError, InvalidBatchRequest, MakerCheckerViolation
-from issuer.generation import COPY, ROWS, BatchSpec, CardFactory, GeneratedChunk, generate
+from issuer.generation import COPY, ROWS, BatchSpec, CardFactory, GeneratedChunk, SigningPool, generate, signing_pool
 from issuer.signing_keys import signer_from_raw, unlock_signing_key
 from vouchers.keystore.store import KeyStore
 from vouchers.storage import audit
@@ -131,6 +131,16 @@ def create_batch(sessions: sessionmaker[Session], store: KeyStore, passphrase: s
     injects a failure after that many stored cards (tests).
     """
     validate_request(request, today=today, max_count=max_count)
+    # the signing processes start first: their start-up overlaps the scrypt unlocks below
+    with signing_pool(request.count, 1 if code_source else workers) as pool:
+        return _create_batch(sessions, store, passphrase, request, web_passphrase=web_passphrase, now=now,
+                             issuer_code=issuer_code, pool=pool,
+                             progress=progress, code_source=code_source, fail_after=fail_after)
+
+
+def _create_batch(sessions: sessionmaker[Session], store: KeyStore, passphrase: str, request: BatchRequest, *,
+                  web_passphrase: str, now: dt.datetime, issuer_code: int, pool: SigningPool | None, progress: Callable[[int], None],
+                  code_source: Callable[[], str] | None, fail_after: int | None) -> BatchSummary:
     key_id, raw_key = unlock_signing_key(store, passphrase)
     pepper = store.pepper(web_passphrase)
     recipient = store.cardstore_recipient()
@@ -162,7 +172,7 @@ def create_batch(sessions: sessionmaker[Session], store: KeyStore, passphrase: s
                 stored = 0
                 chunks = ((local_factory.make_chunk(s, min(s + 1000, request.count + 1))
                            for s in range(1, request.count + 1, 1000)) if code_source else
-                          generate(spec, key_id, raw_key, pepper, workers=workers, form=form))
+                          generate(spec, key_id, raw_key, pepper, workers=1, form=form, pool=pool))
                 header = (CSV_HEADER + "\n").encode("utf-8")
                 digest.update(header)
                 yield header

@@ -1,9 +1,10 @@
 """Generating codes, hashes and signed tokens, in parallel where it pays.
 
-Worker processes receive the signing key and pepper once (initializer), in
-memory only; chunks of sequence numbers go out, generated cards come back in
-order, already in the byte form the parent writes: the parent process only
-hands them to the database and to the sealed card file.
+Worker processes start before the key store is unlocked and receive the
+signing key and pepper with their chunks of sequence numbers, in memory only;
+generated cards come back in order, already in the byte form the parent
+writes: the parent process only hands them to the database and to the sealed
+card file.
 
 This module is imported by every signing worker, so it imports nothing heavy
 (no card store, no templates, no database).
@@ -129,17 +130,33 @@ class CardFactory:
         return GeneratedChunk(start, stop, csv, copy_text=copy_text.encode("ascii"))
 
 
-_worker_factory: CardFactory | None = None
+@dataclass(frozen=True, slots=True)
+class WorkerSetup:
+    """What a signing worker needs to make a batch's cards (in memory only, never on disk)."""
+
+    spec: BatchSpec
+    key_id: str
+    raw_key: bytes
+    pepper: bytes
+    form: str
 
 
-def _init_worker(spec: BatchSpec, key_id: str, raw_key: bytes, pepper: bytes, form: str) -> None:
+_worker_factory: tuple[WorkerSetup, CardFactory] | None = None
+
+
+def _init_worker() -> None:
+    """Start-up work that needs no key: runs while the parent unlocks the key store."""
+    damm_table4()
+
+
+def _work(job: tuple[WorkerSetup, int, int]) -> GeneratedChunk:
+    """One chunk; the factory is built on a worker's first chunk of a batch and kept."""
     global _worker_factory
-    _worker_factory = CardFactory(spec, signer_from_raw(key_id, raw_key), pepper, form=form)
-
-
-def _work(bounds: tuple[int, int]) -> GeneratedChunk:
-    assert _worker_factory is not None
-    return _worker_factory.make_chunk(*bounds)
+    setup, start, stop = job
+    if _worker_factory is None or _worker_factory[0] != setup:
+        factory = CardFactory(setup.spec, signer_from_raw(setup.key_id, setup.raw_key), setup.pepper, form=setup.form)
+        _worker_factory = (setup, factory)
+    return _worker_factory[1].make_chunk(start, stop)
 
 
 @contextlib.contextmanager
@@ -160,32 +177,94 @@ def _without_main_module() -> Iterator[None]:
             sys.modules["__main__"] = main
 
 
-def _chunks(count: int, size: int) -> Iterator[tuple[int, int]]:
-    for start in range(1, count + 1, size):
-        yield start, min(start + size, count + 1)
+def _chunks(count: int, size: int, *, ramp: bool = False) -> Iterator[tuple[int, int]]:
+    """Bounds ``(start, stop)`` covering sequences 1..count.
+
+    With ``ramp`` the first chunks are smaller (an eighth of ``size``,
+    doubling): the database starts loading sooner while the workers fill the
+    pipeline with full-size chunks.
+    """
+    start, step = 1, max(size // 8, 1) if ramp else size
+    while start <= count:
+        stop = min(start + step, count + 1)
+        yield start, stop
+        start, step = stop, min(step * 2, size)
+
+
+def wants_workers(count: int, workers: int | None) -> int:
+    """How many signing processes a batch of ``count`` cards gets (0: generate in this process)."""
+    if workers is None:
+        workers = os.cpu_count() or 1
+    return 0 if workers <= 1 or count < PARALLEL_THRESHOLD else workers
+
+
+class SigningPool:
+    """Spawned signing processes, started before the batch's keys are unlocked.
+
+    A worker's interpreter start-up and imports (a few hundred milliseconds of
+    CPU each) then overlap the parent's scrypt unlocks and database set-up
+    instead of following them. The key material goes out with each chunk
+    (a hundred bytes next to a chunk's megabytes of results) over the pool's
+    pipes, in memory only, as it did before as initializer arguments.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        context = multiprocessing.get_context("spawn")
+        with _without_main_module():
+            self._pool = context.Pool(workers, initializer=_init_worker)
+
+    def chunks(self, setup: WorkerSetup, bounds: Iterator[tuple[int, int]]) -> Iterator[GeneratedChunk]:
+        """The chunks of ``bounds`` in order, with at most two per worker in flight."""
+        # A sliding window: backpressure keeps memory flat when the consumer
+        # (the database) is slower than the workers.
+        window: deque = deque()
+        for start, stop in bounds:
+            window.append(self._pool.apply_async(_work, ((setup, start, stop),)))
+            if len(window) >= 2 * self.workers:
+                yield window.popleft().get()
+        while window:
+            yield window.popleft().get()
+
+    def close(self) -> None:
+        """Stop the workers (whatever they were doing: the batch either finished or failed)."""
+        self._pool.terminate()
+        self._pool.join()
+
+    def __enter__(self) -> SigningPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def signing_pool(count: int, workers: int | None) -> Iterator[SigningPool | None]:
+    """A :class:`SigningPool` if a batch of ``count`` cards is worth one, else None."""
+    wanted = wants_workers(count, workers)
+    if not wanted:
+        yield None
+        return
+    with SigningPool(wanted) as pool:
+        yield pool
 
 
 def generate(spec: BatchSpec, key_id: str, raw_key: bytes, pepper: bytes, *, workers: int | None = None,
-             chunk_size: int = CHUNK_SIZE, form: str = COPY) -> Iterator[GeneratedChunk]:
-    """Yield the batch's cards in sequence order, chunk by chunk (flat memory)."""
-    if workers is None:
-        workers = os.cpu_count() or 1
-    if workers <= 1 or spec.count < PARALLEL_THRESHOLD:
+             chunk_size: int = CHUNK_SIZE, form: str = COPY,
+             pool: SigningPool | None = None) -> Iterator[GeneratedChunk]:
+    """Yield the batch's cards in sequence order, chunk by chunk (flat memory).
+
+    ``pool`` (already started, left running) does the work; without one, a
+    pool of ``workers`` is started here if the batch is big enough.
+    """
+    if pool is None and wants_workers(spec.count, workers):
+        with SigningPool(wants_workers(spec.count, workers)) as own:
+            yield from generate(spec, key_id, raw_key, pepper, chunk_size=chunk_size, form=form, pool=own)
+        return
+    if pool is None:
         factory = CardFactory(spec, signer_from_raw(key_id, raw_key), pepper, form=form)
         for start, stop in _chunks(spec.count, chunk_size):
             yield factory.make_chunk(start, stop)
         return
-    context = multiprocessing.get_context("spawn")
-    with _without_main_module():
-        pool = context.Pool(workers, initializer=_init_worker, initargs=(spec, key_id, raw_key, pepper, form))
-    with pool:
-        # A sliding window of chunks in flight: backpressure keeps memory flat
-        # when the consumer (the database) is slower than the workers.
-        window: deque = deque()
-        bounds = _chunks(spec.count, chunk_size)
-        for item in bounds:
-            window.append(pool.apply_async(_work, (item,)))
-            if len(window) >= 2 * workers:
-                yield window.popleft().get()
-        while window:
-            yield window.popleft().get()
+    setup = WorkerSetup(spec, key_id, raw_key, pepper, form)
+    yield from pool.chunks(setup, _chunks(spec.count, chunk_size, ramp=True))

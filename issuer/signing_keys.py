@@ -102,4 +102,5 @@ def unlock_signing_key(store: KeyStore, passphrase: str) -> tuple[str, bytes]:
 
 
 def signer_from_raw(key_id: str, raw: bytes) -> TokenSigner:
-    return TokenSigner(key_id, Ed25519PrivateKey.from_private_bytes(raw))
+    """A token signer (libsodium) for the raw 32-byte private key that :func:`unlock_signing_key` returns."""
+    return TokenSigner(key_id, raw)

@@ -6,7 +6,7 @@ import enum
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from vouchers import ed25519
 
 
 class KeyStatus(str, enum.Enum):
@@ -28,8 +28,9 @@ class PublicKey:
     def as_export(self) -> dict[str, str]:
         return {"key_id": self.key_id, "alg": "Ed25519", "public_key": self.public_key_b64url, "status": self.status.value}
 
-    def verifier(self) -> Ed25519PublicKey:
-        return Ed25519PublicKey.from_public_bytes(self.public_bytes)
+    def verify(self, signature: bytes, message: bytes) -> bool:
+        """Whether ``signature`` is this key's Ed25519 signature of ``message`` (libsodium)."""
+        return ed25519.verify(self.public_bytes, signature, message)
 
 
 class KeyRing:

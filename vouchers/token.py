@@ -13,11 +13,10 @@ from collections.abc import Mapping, Sequence
 
 import base45
 import cbor2
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vouchers.claims import VoucherClaims, day_number_to_date
 from vouchers.codes import CODE_LENGTH
+from vouchers.ed25519 import PrivateKeyLike, Signer
 from vouchers.errors import BadSignature, ExpiredToken, MalformedToken, RevokedKey, UnknownKey
 from vouchers.keyring import KeyRing, KeyStatus
 
@@ -162,11 +161,16 @@ def _sig_structure(protected: bytes, payload: bytes) -> bytes:
 
 
 class TokenSigner:
-    """Signs claims with one key; precomputes the protected header."""
+    """Signs claims with one key; precomputes the protected header.
 
-    def __init__(self, key_id: str, private_key: Ed25519PrivateKey) -> None:
+    ``private_key`` is the raw 32-byte seed, a pynacl ``SigningKey`` or a
+    ``cryptography`` ``Ed25519PrivateKey``: whichever, libsodium signs (the
+    signatures are the same bytes, Ed25519 being deterministic).
+    """
+
+    def __init__(self, key_id: str, private_key: PrivateKeyLike) -> None:
         self.key_id = key_id
-        self._key = private_key
+        self._key = Signer(private_key)
         self._protected = protected_header(key_id)
         self._envelopes: dict[int, tuple[bytes, bytes]] = {}
 
@@ -198,14 +202,19 @@ class TokenSigner:
         of the Sig_structure and of the COSE_Sign1 array come from cbor2 once
         per payload size; Base45 runs over the whole list in one pass.
         """
-        sign, envelopes, cose = self._key.sign, self._envelopes, []
-        for payload in payloads:
-            to_sign_prefix, cose_prefix = envelopes.get(len(payload)) or self._envelope(len(payload))
-            cose.append(cose_prefix + payload + _SIGNATURE_HEADER + sign(to_sign_prefix + payload))
+        if not payloads:
+            return []
+        size = len(payloads[0])
+        if any(len(payload) != size for payload in payloads):
+            return [token for payload in payloads for token in self.sign_payloads([payload])]
+        to_sign_prefix, cose_prefix = self._envelope(size)
+        signatures = self._key.sign_many([to_sign_prefix + payload for payload in payloads])
+        middle = _SIGNATURE_HEADER
+        cose = [cose_prefix + payload + middle + signature for payload, signature in zip(payloads, signatures)]
         return [PREFIX + text for text in b45encode_many(cose)]
 
 
-def encode_token(claims: VoucherClaims, key_id: str, private_key: Ed25519PrivateKey) -> str:
+def encode_token(claims: VoucherClaims, key_id: str, private_key: PrivateKeyLike) -> str:
     return TokenSigner(key_id, private_key).sign(claims)
 
 
@@ -287,10 +296,8 @@ def verify_token(text: str, keyring: KeyRing, today: dt.date) -> VoucherClaims:
         raise UnknownKey(f"token signed by unknown key {key_id!r}")
     if key.status is KeyStatus.REVOKED:
         raise RevokedKey(f"token signed by revoked key {key_id!r}")
-    try:
-        key.verifier().verify(signature, _sig_structure(protected, payload))
-    except (InvalidSignature, ValueError) as e:
-        raise BadSignature("token signature does not verify") from e
+    if not key.verify(signature, _sig_structure(protected, payload)):
+        raise BadSignature("token signature does not verify")
     claims = _decode_claims(payload)
     if claims.is_expired(today):
         raise ExpiredToken("voucher token has expired")
