@@ -295,3 +295,17 @@ def test_oldest_bill_first_means_due_date_not_issue_order(sessions, now, tmp_pat
     with sessions.begin() as s:
         assert _bills_of(s, "0201") == {"early": (0, 1000), "late": (3800, 200), "late-2": (1000, 0)}
         assert verify(s).ok
+
+
+def test_the_import_transaction_says_what_it_is_and_who_booked_it(sessions, now, tmp_path, accounts_with_bills):
+    # mutation survivors (issue 26): the journal header's kind (what corrections may reverse), actor and memo
+    from storage.ledger_models import LedgerTransaction
+
+    with sessions.begin() as s:
+        result = imports.import_file(s, "alipay", write(tmp_path, GOOD), now=now, actor="finance")
+    with sessions.begin() as s:
+        (header,) = s.execute(select(LedgerTransaction).where(
+            LedgerTransaction.id.in_(result.transaction_ids))).scalars().all()
+        assert (header.kind, header.source, header.external_ref, header.actor, header.memo) == (
+            "payment_import", "import:alipay", f"{result.import_id}:CNY", "finance",
+            f"payments import {result.import_id}")
