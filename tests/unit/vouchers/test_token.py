@@ -179,3 +179,62 @@ def test_base45_rfc9285_examples():
     assert b45encode(b"Hello!!") == "%69 VD92EX0"
     assert b45encode(b"base-45") == "UJCLQE7W581"
     assert b45encode(b"") == ""
+
+
+# -- mutation survivors (issue 26, docs/testing.md): claims that are signed but still not acceptable -----------
+
+def _signed_with_claims(change: dict) -> str:
+    """The first vector with some claims replaced (None: removed), signed again with the vector key."""
+    protected, payload, _ = _parts(DOC["vectors"][0]["token"])
+    claims = dict(cbor2.loads(payload))
+    for key, value in change.items():
+        if value is None:
+            del claims[key]
+        else:
+            claims[key] = value
+    new_payload = cbor2.dumps(claims, canonical=True)
+    return _rebuild(protected, new_payload, KEY.sign(cbor2.dumps(["Signature1", protected, b"", new_payload])))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({1: 100000100000024}, "claim types are wrong"),  # serial
+    ({2: 2}, "claim types are wrong"),  # batch id
+    ({4: 156}, "claim types are wrong"),  # currency
+    ({6: 13643121583831274360}, "claim types are wrong"),  # code
+    ({3: "1000000"}, "claim types are wrong"),  # face value
+    ({3: True}, "claim types are wrong"),
+    ({5: "30000"}, "claim types are wrong"),  # expiry
+    ({5: True}, "claim types are wrong"),
+    ({5: -1}, "expiry out of range"),
+    ({5: 2_000_001}, "expiry out of range"),
+    ({7: "extra"}, "claims map must have exactly the keys 1..6"),
+    ({6: None}, "claims map must have exactly the keys 1..6"),
+])
+def test_signed_claims_of_the_wrong_shape_are_refused_saying_why(change, message):
+    with pytest.raises(MalformedToken) as info:
+        verify_token(_signed_with_claims(change), ring(), TODAY)
+    assert str(info.value) == message
+
+
+def test_the_last_expiry_day_number_is_accepted():
+    claims = verify_token(_signed_with_claims({5: 2_000_000}), ring(), TODAY)
+    assert claims.expires == dt.date(1970, 1, 1) + dt.timedelta(days=2_000_000)
+
+
+def test_a_signed_payload_that_is_not_cbor_is_refused():
+    protected, _, _ = _parts(DOC["vectors"][0]["token"])
+    payload = b"\xff\xff"
+    token = _rebuild(protected, payload, KEY.sign(cbor2.dumps(["Signature1", protected, b"", payload])))
+    with pytest.raises(MalformedToken) as info:
+        verify_token(token, ring(), TODAY)
+    assert str(info.value) == "claims are not valid CBOR"
+
+
+def test_unknown_and_revoked_keys_are_named():
+    token = DOC["vectors"][0]["token"]
+    with pytest.raises(UnknownKey) as unknown:
+        verify_token(token, ring(key_id="ev-other"), TODAY)
+    assert str(unknown.value) == "token signed by unknown key 'ev-test-1'"
+    with pytest.raises(RevokedKey) as revoked:
+        verify_token(token, ring(KeyStatus.REVOKED), TODAY)
+    assert str(revoked.value) == "token signed by revoked key 'ev-test-1'"
