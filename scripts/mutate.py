@@ -7,14 +7,16 @@ the suite), in a scratch copy of the work tree, so groups are independent and a 
     scripts/mutate money codes        # some groups
     scripts/mutate --list             # the groups, their modules and tests
 
-It writes docs/mutation-report.txt: per group the duration, the counts, and every surviving mutant with its
-diff. What each survivor means (a test added, or why it is equivalent) is written by hand in docs/testing.md.
+It writes docs/mutation-report.txt: per group the date, the duration, the counts, and every mutant not
+killed with its diff. Each group's result is kept in its scratch copy (result.json), so running some groups
+again updates their part of the report and keeps the others'. What each survivor means (a test added, or why it is equivalent) is written by hand in docs/testing.md.
 Environment: MUTATE_WORK (scratch folder, default /tmp/voucher-mutate), MUTATE_CHILDREN (parallel test
 processes, default 2), MUTATE_GROUP_TIMEOUT (seconds per group, default 1800; a group cut short is reported).
 """
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import shutil
@@ -85,6 +87,7 @@ def _configure(work: Path, group: Group) -> None:
 
 
 def run_group(group: Group, base: Path, mutmut: str, children: int, limit: float) -> dict:
+    """Mutate one group in a fresh copy of the tree; its result (also kept as ``result.json`` there)."""
     work = base / group.name
     _copy_tree(work)
     _configure(work, group)
@@ -113,35 +116,61 @@ def run_group(group: Group, base: Path, mutmut: str, children: int, limit: float
         if m:
             status[m.group(1)] = m.group(2).strip()
     survivors = sorted(n for n, s in status.items() if s not in ("killed", "not checked"))
-    diffs = {}
-    for name in survivors:
-        shown = subprocess.run([mutmut, "show", name], cwd=work, capture_output=True, text=True)
-        diffs[name] = shown.stdout.strip()
+    diffs = _diffs(work, survivors, mutmut)
     counts: dict[str, int] = {}
     for s in status.values():
         counts[s] = counts.get(s, 0) + 1
-    return {"group": group, "seconds": seconds, "cpu": cpu, "cut_short": cut_short, "counts": counts,
-            "survivors": survivors, "status": status, "diffs": diffs, "tail": tail}
+    result = {"group": group.name, "date": dt.date.today().isoformat(), "seconds": seconds, "cpu": cpu,
+              "cut_short": cut_short, "counts": counts, "survivors": survivors,
+              "status": {n: status[n] for n in survivors}, "diffs": diffs, "tail": tail,
+              "checked": sum(v for k, v in counts.items() if k != "not checked")}
+    (work / "result.json").write_text(json.dumps(result), encoding="utf-8")
+    return result
 
 
-def write_report(results: list[dict], command: str) -> None:
-    out = [f"Mutation report (scripts/mutate, mutmut {_mutmut_version()})",
-           f"date: {dt.date.today().isoformat()}", f"command: {command}", ""]
-    total = sum(r["seconds"] for r in results)
-    out.append(f"{'group':<12} {'wall s':>7} {'cpu s':>7}  counts")
-    for r in results:
+# All diffs in one process (``mutmut show`` costs a second or more per mutant); mutmut's own functions, as
+# its ``show`` command uses them. Falls back to ``mutmut show`` if that inner API moves.
+_SHOW_ALL = """
+import json, sys
+from mutmut.__main__ import find_mutant, get_diff_for_mutant
+json.dump({n: get_diff_for_mutant(n, path=find_mutant(n).path) for n in json.load(sys.stdin)}, sys.stdout)
+"""
+
+
+def _diffs(work: Path, names: list[str], mutmut: str) -> dict[str, str]:
+    if not names:
+        return {}
+    shown = subprocess.run([sys.executable, "-c", _SHOW_ALL], cwd=work, input=json.dumps(names),
+                           capture_output=True, text=True)
+    if shown.returncode == 0:
+        return {n: d.strip() for n, d in json.loads(shown.stdout).items()}
+    return {n: subprocess.run([mutmut, "show", n], cwd=work, capture_output=True, text=True).stdout.strip()
+            for n in names}
+
+
+def write_report(base: Path, command: str) -> None:
+    """The report of every group that has a result under ``base`` (this run's and earlier ones')."""
+    results = []
+    for g in GROUPS:
+        path = base / g.name / "result.json"
+        if path.exists():
+            results.append((g, json.loads(path.read_text("utf-8"))))
+    out = [f"Mutation report (scripts/mutate, mutmut {_mutmut_version()}); last command: {command}",
+           "Each group: its modules mutated, only its tests run (SQLite; --no-postgres), one test process.", ""]
+    out.append(f"{'group':<12} {'date':<10} {'wall s':>7} {'cpu s':>7}  counts")
+    for g, r in results:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(r["counts"].items()))
-        note = "  (CUT SHORT by MUTATE_GROUP_TIMEOUT)" if r["cut_short"] else ""
-        out.append(f"{r['group'].name:<12} {r['seconds']:7.0f} {r['cpu']:7.0f}  {counts or 'no result'}{note}")
-    out += [f"{'total':<12} {total:7.0f}", ""]
-    for r in results:
-        g = r["group"]
+        note = "  (cut short by MUTATE_GROUP_TIMEOUT)" if r["cut_short"] else ""
+        out.append(f"{g.name:<12} {r['date']:<10} {r['seconds']:7.0f} {r['cpu']:7.0f}  {counts or 'no result'}{note}")
+    out += [f"{'total':<12} {'':<10} {sum(r['seconds'] for _, r in results):7.0f} "
+            f"{sum(r['cpu'] for _, r in results):7.0f}", ""]
+    for g, r in results:
         out += ["=" * 100, f"{g.name}: {g.rule}", f"  modules: {' '.join(g.modules)}", f"  tests: {' '.join(g.tests)}",
                 f"  not killed: {len(r['survivors'])}", ""]
-        if not r["status"]:
+        if not r["counts"]:
             out += ["  mutmut gave no result; its output ended with:", r["tail"], ""]
         for name in r["survivors"]:
-            out += [f"### {name}: {r['status'][name]}", r["diffs"][name], ""]
+            out += [f"### {name}: {r['status'][name]}", r["diffs"].get(name, ""), ""]
     REPORT.write_text("\n".join(out) + "\n", encoding="utf-8")
 
 
@@ -166,13 +195,11 @@ def main(argv: list[str]) -> int:
     children = int(os.environ.get("MUTATE_CHILDREN", "2"))
     limit = float(os.environ.get("MUTATE_GROUP_TIMEOUT", "1800"))
     mutmut = str(Path(sys.executable).with_name("mutmut"))
-    results = []
     for g in groups:
         print(f"== {g.name}: {' '.join(g.modules)}", flush=True)
         r = run_group(g, base, mutmut, children, limit)
-        results.append(r)
         print(f"   {r['seconds']:.0f} s, {r['counts']}, not killed: {len(r['survivors'])}", flush=True)
-        write_report(results, "scripts/mutate " + " ".join(argv))  # as it goes: a long run leaves a partial report
+        write_report(base, "scripts/mutate " + " ".join(argv))  # as it goes: a long run leaves a partial report
     return 0
 
 
