@@ -238,3 +238,15 @@ def test_unknown_and_revoked_keys_are_named():
     with pytest.raises(RevokedKey) as revoked:
         verify_token(token, ring(KeyStatus.REVOKED), TODAY)
     assert str(revoked.value) == "token signed by revoked key 'ev-test-1'"
+
+
+def test_a_bad_signature_and_an_expired_token_say_so():
+    protected, payload, signature = _parts(DOC["vectors"][0]["token"])
+    flipped = bytes([signature[0] ^ 1]) + signature[1:]
+    with pytest.raises(BadSignature) as bad:
+        verify_token(_rebuild(protected, payload, flipped), ring(), TODAY)
+    assert str(bad.value) == "token signature does not verify"
+    expires = claims_of(DOC["vectors"][0]).expires
+    with pytest.raises(ExpiredToken) as expired:
+        verify_token(DOC["vectors"][0]["token"], ring(), expires + dt.timedelta(days=1))
+    assert str(expired.value) == "voucher token has expired"
