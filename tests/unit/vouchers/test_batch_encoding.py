@@ -100,7 +100,7 @@ def test_base45_many_of_mixed_lengths(blobs):
     assert b45encode_many(blobs) == [base45.b45encode(b).decode("ascii") for b in blobs]
 
 
-@pytest.mark.parametrize("size", [2, 160, 161])
+@pytest.mark.parametrize("size", [2, 160, 161, 165])  # 165: odd, a multiple of 3 (mutation run)
 def test_base45_many_of_one_length_across_blocks(size):
     blobs = [secrets.token_bytes(size) for _ in range(900)]  # 900 * 80 pairs > one 32,768-pair block
     assert b45encode_many(blobs) == [base45.b45encode(b).decode("ascii") for b in blobs]

@@ -141,3 +141,18 @@ def test_damm_interim_of_int_continues_from_any_interim(start):
     for ch in f"{value:020d}":
         expected = damm._TABLE[expected][int(ch)]
     assert damm_interim_of_int(value, start) == expected
+
+
+def test_generate_codes_rejects_a_draw_of_exactly_ten_to_the_nineteenth(monkeypatch):
+    # rejection sampling keeps bodies below 10**19 only: the bound itself would be a 20-digit body
+    from array import array
+
+    from vouchers import codes
+
+    def token_bytes(n: int) -> bytes:
+        draws = [10**19, 5] + [0] * (n // 8 - 2)
+        return array("Q", draws).tobytes()
+
+    monkeypatch.setattr(codes.secrets, "token_bytes", token_bytes)
+    body = "0" * 18 + "5"
+    assert codes.generate_codes(1) == [body + damm.check_digit(body)]

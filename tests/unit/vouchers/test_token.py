@@ -250,3 +250,9 @@ def test_a_bad_signature_and_an_expired_token_say_so():
     with pytest.raises(ExpiredToken) as expired:
         verify_token(DOC["vectors"][0]["token"], ring(), expires + dt.timedelta(days=1))
     assert str(expired.value) == "voucher token has expired"
+
+
+def test_signed_claims_that_are_not_a_valid_voucher_are_refused():
+    with pytest.raises(MalformedToken) as info:
+        verify_token(_signed_with_claims({4: "XXX"}), ring(), TODAY)
+    assert str(info.value).startswith("claims are invalid: ")
