@@ -186,3 +186,18 @@ def test_defaults_are_nothing_used_before_and_no_allowance() -> None:
     plain = quote(JX, 100)
     assert plain == quote(JX, 100, used_before=0, low_income=False) and plain.allowance_kwh == 0
     assert [line.kind for line in plain.lines] == ["energy"]
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: quote(JX, "-1"), "kWh must not be negative, got '-1'"),
+    (lambda: quote(JX, 1, used_before="x"), "kWh used before must be a plain decimal number such as 12.34, got 'x'"),
+    (lambda: split_into_tiers(JX, "-1"), "kWh must not be negative, got '-1'"),
+    (lambda: split_into_tiers(JX, 1, used_before="-2"), "kWh used before must not be negative, got '-2'"),
+    (lambda: quote(JX, 2, peak="x", valley=1), "peak kWh must be a plain decimal number such as 12.34, got 'x'"),
+    (lambda: quote(JX, 2, peak=1, valley="-1"), "valley kWh must not be negative, got '-1'"),
+    (lambda: quote(JX, 2, peak=1), "time-of-use needs both the peak and the valley kWh"),
+])
+def test_each_refused_quantity_is_named(call, message) -> None:
+    with pytest.raises(TariffError) as info:
+        call()
+    assert str(info.value) == message
