@@ -256,3 +256,30 @@ def test_signed_claims_that_are_not_a_valid_voucher_are_refused():
     with pytest.raises(MalformedToken) as info:
         verify_token(_signed_with_claims({4: "XXX"}), ring(), TODAY)
     assert str(info.value).startswith("claims are invalid: ")
+
+
+def _cose(items) -> str:
+    return "EV1:" + base45.b45encode(cbor2.dumps(cbor2.CBORTag(18, items))).decode()
+
+
+def _structure_cases():
+    protected, payload, signature = _parts(DOC["vectors"][0]["token"])
+    return [
+        ("EV2:" + DOC["vectors"][0]["token"][4:], "token must start with EV1:"),
+        ("EV1:" + "A" * 1021, "token too long"),
+        ("EV1:" + "0" * 1020, "token is not a tagged COSE_Sign1"),  # exactly the longest allowed: read on
+        ("EV1:%%%%", "token is not valid Base45"),
+        ("EV1:" + base45.b45encode(b"\xff\xff").decode(), "token is not valid CBOR"),
+        (_rebuild(protected, payload, signature, tag=98), "token is not a tagged COSE_Sign1"),
+        (_cose([protected, {}, payload]), "COSE_Sign1 must have four elements"),
+        (_cose([protected, [], payload, signature]), "COSE_Sign1 element types are wrong"),
+        (_cose([protected, {}, "payload", signature]), "COSE_Sign1 element types are wrong"),
+    ]
+
+
+@pytest.mark.parametrize("index", range(9))
+def test_each_malformed_envelope_says_what_is_wrong(index):
+    token, message = _structure_cases()[index]
+    with pytest.raises(MalformedToken) as info:
+        verify_token(token, ring(), TODAY)
+    assert str(info.value) == message
