@@ -361,10 +361,20 @@ def test_report_dates_are_refused_naming_the_option_and_the_problem(cli_on_the_2
 
 
 def test_reports_cover_the_widest_dates_they_can(cli):
-    for argv in (("liability", "--from", "0001-01-02", "--as-of", "9999-12-30"),
-                 ("breakage", "--from", "0001-01-02", "--to", "9999-12-30"),
-                 ("trial-balance", "--as-of", "0001-01-01")):
-        ok_json(cli("report", *argv, "--json"))
+    # each report runs over the dates asked for (Beijing days, as UTC instants), not a clamped or shifted range
+    def beijing_midnight(*ymd: int) -> str:
+        return dt.datetime(*ymd, tzinfo=SHANGHAI).astimezone(dt.timezone.utc).isoformat()
+
+    liability = ok_json(cli("report", "liability", "--from", "0001-01-02", "--as-of", "9999-12-30", "--json"))
+    assert liability["as_of"] == "9999-12-30T16:00:00+00:00"  # the end of 9999-12-30 in Beijing
+    assert liability["roll_forward"]["start"] == beijing_midnight(1, 1, 2)
+    assert liability["roll_forward"]["end"] == liability["as_of"] and liability["roll_forward"]["closes"]
+    assert (liability["total"], liability["difference"]) == ("0.00", "0.00")
+    breakage = ok_json(cli("report", "breakage", "--from", "0001-01-02", "--to", "9999-12-30", "--json"))
+    assert (breakage["from"], breakage["to"], breakage["count"], breakage["amount"]) == \
+        ("0001-01-02", "9999-12-30", 0, "0.00")
+    trial = ok_json(cli("report", "trial-balance", "--as-of", "0001-01-01", "--json"))
+    assert (trial["as_of"], trial["balanced"], trial["lines"]) == (beijing_midnight(1, 1, 2), True, [])
 
 
 @pytest.mark.parametrize("report", ["liability", "breakage", "channels", "collection", "trial-balance"])

@@ -1,7 +1,8 @@
-"""A database restart (`pg_ctlcluster 15 main` stop, start) while clients send requests: 503 + Retry-After (never 500),
+"""A database restart (`pg_ctlcluster VERSION main` stop, start) while clients send requests: 503 + Retry-After (never 500),
 no partial writes, and the app recovers by itself (pool pre-ping), without a restart of the app."""
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 import time
@@ -22,7 +23,12 @@ from .conftest import post, voucherctl
 pytestmark = pytest.mark.exclusive
 
 REDEEM, PAY = "/api/v1/redemptions", "/api/v1/payments"
-CLUSTER = ["pg_ctlcluster", "15", "main"]
+
+
+def _cluster(action: str) -> list[str]:
+    """``pg_ctlcluster VERSION main ACTION`` for the installed version, chosen as scripts/test does
+    (``ls /etc/postgresql | head -1``); read when the test runs, so collecting this file needs no PostgreSQL."""
+    return ["pg_ctlcluster", sorted(os.listdir("/etc/postgresql"))[0], "main", action]
 
 
 def _pg_ready() -> bool:
@@ -32,7 +38,7 @@ def _pg_ready() -> bool:
 def _ensure_up() -> None:
     deadline = time.monotonic() + 60
     while not _pg_ready():
-        subprocess.run([*CLUSTER, "start"], capture_output=True, check=False)
+        subprocess.run(_cluster("start"), capture_output=True, check=False)
         assert time.monotonic() < deadline, "PostgreSQL did not come back"
         time.sleep(0.5)
 
@@ -105,10 +111,10 @@ def _restart_run(world, fleet, *, cards: int, payments: int, restarts: int) -> N
         for n in range(restarts):
             time.sleep(0.8)
             assert any(t.is_alive() for t in threads), "load finished before the restart"
-            subprocess.run([*CLUSTER, "stop"], check=True, capture_output=True, timeout=120)
+            subprocess.run(_cluster("stop"), check=True, capture_output=True, timeout=120)
             database_down.set()
             time.sleep(0.5)  # requests meet a stopped database (503), then it comes back
-            subprocess.run([*CLUSTER, "start"], check=True, capture_output=True, timeout=120)
+            subprocess.run(_cluster("start"), check=True, capture_output=True, timeout=120)
     finally:
         _ensure_up()
     for t in threads:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
 import requests
 
 from issuer.cardstore import card_file_path, read_cards
@@ -120,3 +121,57 @@ def test_no_secret_leaks_after_a_full_workflow(hygiene_db_url, tmp_path, fleet):
     assert not found, found
     # the scan is live: the sealed card file is the only copy, and a plaintext line would be found
     assert leaks({"probe": cards[3].csv_line().encode()}, secrets)
+
+
+@pytest.mark.postgres
+def test_no_secret_in_a_pg_dump_after_a_small_workflow(pg_world, tmp_path):
+    """The PostgreSQL scan of the full workflow above, fast enough for every CI run (that one is --soak).
+
+    The same secrets and the same search (:func:`.secrets_scan.leaks`) over ``pg_dump --data-only``, after a
+    small workflow in process: a batch issued, sold and activated (the world), redemptions by code and by
+    token, refusals, a channel payment.
+    """
+    from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, PASSPHRASE, auth
+
+    world = pg_world
+    app = world.app()
+    client = app.test_client()
+    cards = world.cards
+    answers = [
+        client.post("/api/v1/redemptions", json={"code": cards[0].code, "account_no": ACCOUNT_ARREARS},
+                    headers=auth(world.keys["terminal"], "h1")),
+        client.post("/api/v1/redemptions", json={"code": cards[1].token, "account_no": ACCOUNT_CLEAN},
+                    headers=auth(world.keys["terminal"], "h2")),
+        client.post("/api/v1/redemptions", json={"code": cards[0].code, "account_no": ACCOUNT_CLEAN},
+                    headers=auth(world.keys["terminal"], "e1")),  # used
+        client.post("/api/v1/redemptions", json={"code": cards[2].code, "account_no": "3999999999"},
+                    headers=auth(world.keys["terminal"], "e2")),  # unknown account
+        client.post("/api/v1/redemptions", json={"code": cards[-1].token, "account_no": ACCOUNT_CLEAN},
+                    headers=auth(world.keys["terminal"], "e3")),  # inactive card, by token
+        client.post("/api/v1/payments", json={"account_no": ACCOUNT_CLEAN, "amount": "20.00",
+                                               "external_ref": "ALI-1"}, headers=auth(world.keys["channel"], "p1")),
+    ]
+    assert [a.status_code for a in answers] == [201, 201, 422, 404, 422, 201], [a.get_json() for a in answers]
+    from redeem_api.state import EXTENSION
+
+    app.extensions[EXTENSION].engine.dispose()
+
+    store = world.store
+    secrets: dict[str, set[bytes]] = {}
+    for card in cards:
+        secrets[f"code of {card.serial}"] = code_forms(card.code)
+        secrets[f"token of {card.serial}"] = {card.token.encode(), card.token.removeprefix("EV1:").encode()}
+    for name, key in world.keys.items():
+        secrets[f"API key of {name}"] = {key.encode(), key.split(".", 1)[1].encode()}
+    for record in store.records():
+        secrets[f"private key {record.key_id}"] = byte_forms(store.signing_key_raw(record.key_id, PASSPHRASE))
+    secrets["pepper"] = byte_forms(store.pepper(PASSPHRASE))
+    secrets["card-store identity"] = {store.cardstore_identity(PASSPHRASE).encode()}
+    dump = database_bytes(world.db_url)
+    # the dump is of this database and holds the rows a thief would have
+    assert b"COPY public.vouchers" in dump and b"COPY public.redemptions" in dump
+    assert all(card.serial.encode() in dump for card in cards)
+    found = leaks({"pg_dump": dump}, secrets)
+    assert not found, found
+    # the scan is live: a plaintext card line in the dump would be found
+    assert leaks({"probe": dump + cards[3].csv_line().encode()}, secrets)

@@ -247,3 +247,65 @@ def test_a_reference_twice_in_a_new_file_is_reported_and_nothing_booked(sessions
     assert [(e.line, e.external_ref) for e in caught.value.errors] == [(202, "R17")]
     assert caught.value.total_errors == 1
     assert _snapshot(sessions) == before
+
+
+def _bills_of(session, account_no: str) -> dict[str, tuple[int, int]]:
+    """bill_ref -> (outstanding, what bill_allocations applied to it), open or settled."""
+    from storage.ledger_models import BillAllocation, CustomerAccount, CustomerBill
+
+    rows = session.execute(
+        select(CustomerBill.bill_ref, CustomerBill.outstanding,
+               func.coalesce(func.sum(BillAllocation.amount), 0))
+        .join(CustomerAccount, CustomerAccount.id == CustomerBill.customer_id)
+        .outerjoin(BillAllocation, BillAllocation.bill_id == CustomerBill.id)
+        .where(CustomerAccount.account_no == account_no)
+        .group_by(CustomerBill.id, CustomerBill.bill_ref, CustomerBill.outstanding)).all()
+    return {ref: (outstanding, applied) for ref, outstanding, applied in rows}
+
+
+def test_a_part_payment_pays_the_oldest_bill_first_bill_by_bill(sessions, now, tmp_path, accounts_with_bills):
+    # 20.00 against September 30.00 (due first) and October 20.00: September is part-paid, October untouched.
+    # (Totals alone cannot tell: paying October first applies the same 20.00 to arrears.)
+    with sessions.begin() as s:
+        imports.import_file(s, "alipay", write(tmp_path, "AP-1,0101,20.00,CNY,2026-11-25T09:00:00+08:00\n"),
+                            now=now, actor="finance")
+    with sessions.begin() as s:
+        assert _bills_of(s, "0101") == {"2026-09": (1000, 2000), "2026-10": (2000, 0)}
+        assert customers.customer_summary(s, "0101").arrears == 3000
+        assert verify(s).ok
+    # a second part-payment finishes September and starts on October
+    with sessions.begin() as s:
+        imports.import_file(s, "alipay", write(tmp_path, "AP-2,0101,15.00,CNY,2026-11-26T09:00:00+08:00\n",
+                                               "second.csv"), now=now, actor="finance")
+    with sessions.begin() as s:
+        assert _bills_of(s, "0101") == {"2026-09": (0, 3000), "2026-10": (1500, 500)}
+
+
+def test_oldest_bill_first_means_due_date_not_issue_order(sessions, now, tmp_path):
+    # the later-due bill is issued (and numbered) first: neither id order nor its reverse gives the right answer
+    # alone; a due date tie is broken by the bill issued first
+    with sessions.begin() as s:
+        customers.create_customer(s, "0201", "赵六", now=now)
+        customers.issue_bill(s, "0201", 4000, due_date=D(2026, 11, 25), bill_ref="late", now=now)
+        customers.issue_bill(s, "0201", 1000, due_date=D(2026, 10, 25), bill_ref="early", now=now)
+        customers.issue_bill(s, "0201", 1000, due_date=D(2026, 11, 25), bill_ref="late-2", now=now)
+    body = "P-1,0201,12.00,CNY,2026-11-25T09:00:00+08:00\n"  # 10.00 early, 2.00 late, nothing on late-2
+    with sessions.begin() as s:
+        imports.import_file(s, "pos_card", write(tmp_path, body), now=now, actor="finance")
+    with sessions.begin() as s:
+        assert _bills_of(s, "0201") == {"early": (0, 1000), "late": (3800, 200), "late-2": (1000, 0)}
+        assert verify(s).ok
+
+
+def test_the_import_transaction_says_what_it_is_and_who_booked_it(sessions, now, tmp_path, accounts_with_bills):
+    # mutation survivors (issue 26): the journal header's kind (what corrections may reverse), actor and memo
+    from storage.ledger_models import LedgerTransaction
+
+    with sessions.begin() as s:
+        result = imports.import_file(s, "alipay", write(tmp_path, GOOD), now=now, actor="finance")
+    with sessions.begin() as s:
+        (header,) = s.execute(select(LedgerTransaction).where(
+            LedgerTransaction.id.in_(result.transaction_ids))).scalars().all()
+        assert (header.kind, header.source, header.external_ref, header.actor, header.memo) == (
+            "payment_import", "import:alipay", f"{result.import_id}:CNY", "finance",
+            f"payments import {result.import_id}")

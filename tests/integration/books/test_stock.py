@@ -152,3 +152,35 @@ def test_migration_makes_sold_cards_their_sellers_stock(sessions, engine, now, s
     with sessions.begin() as s:
         assert _holders(s, batch) == {"SHOP-9": 2, None: 2}
         assert s.execute(select(func.count()).select_from(Consignment)).scalar_one() == 0
+
+
+# -- mutation survivors (issue 26, docs/testing.md) ---------------------------------------------------------------
+
+def test_a_range_is_of_its_own_batch_only(sessions, now, stock):
+    # the same sequence numbers exist in every batch: consigning 2..4 of one must not touch another's
+    batch, other = stock(count=5), stock(count=5)
+    result = _consign(sessions, now, batch, "SHOP-1", 2, 4)
+    assert (result.batch_id, result.distributor_id, result.consigned) == (batch.batch_id, "SHOP-1", 3)
+    with sessions.begin() as s:
+        assert _holders(s, batch) == {None: 2, "SHOP-1": 3}
+        assert _holders(s, other) == {None: 5}
+        stamped = s.execute(select(Voucher.updated_at).where(Voucher.batch_pk == batch.pk,
+                                                             Voucher.consigned_to == "SHOP-1")).scalars().all()
+    assert len(stamped) == 3 and all(t is not None and t == now for t in stamped)
+
+
+@pytest.mark.parametrize("first, last", [(2, None), (None, 2), (4, 2)])
+def test_a_range_must_be_whole_and_in_order(sessions, now, stock, first, last):
+    batch = stock(count=5)
+    with pytest.raises(ConsignmentError) as info:
+        _consign(sessions, now, batch, "SHOP-1", first, last)
+    expected = (f"--from {batch.serial(4)} comes after --to {batch.serial(2)}" if first and last else
+                "give both --from and --to (the same serial for one card), or neither")
+    assert str(info.value) == expected
+
+
+def test_a_serial_past_the_end_of_the_batch_is_not_in_it(sessions, now, stock):
+    batch = stock(count=5)
+    with pytest.raises(ConsignmentError) as info:
+        _consign(sessions, now, batch, "SHOP-1", 1, 6)
+    assert str(info.value) == f"--to serial {batch.serial(6)} is not in batch {batch.batch_id}"

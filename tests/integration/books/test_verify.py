@@ -84,3 +84,33 @@ def test_the_overdue_cards_warning_shows_their_value(sessions, books, now):
     with sessions.begin() as s:
         [warning] = verify(s, today=dt.date(2028, 1, 1)).warnings
     assert warning.startswith("4 active cards (400.00 CNY) are past their last valid day")
+
+
+# -- mutation survivors (issue 26, docs/testing.md) ---------------------------------------------------------------
+
+def test_an_account_without_postings_is_checked_too(sessions, now, books):
+    from ledger.accounts import ensure_account
+
+    with sessions.begin() as s:
+        ensure_account(s, "expense:suspense", "CNY", now)
+    with sessions.begin() as s:  # no postings, balance 0: consistent
+        assert verify(s).ok
+    with sessions() as s:
+        with s.begin():
+            s.execute(text("UPDATE ledger_accounts SET balance = 700 WHERE code = 'expense:suspense'"))
+            problems = [(p.check, p.subject, p.expected, p.actual) for p in verify(s).problems]
+            s.rollback()
+    assert problems == [("balance", "expense:suspense CNY", 0, 700)]
+
+
+def test_the_report_counts_what_it_checked(sessions, books):
+    from sqlalchemy import func, select
+
+    from storage.ledger_models import LedgerAccount, LedgerPosting, LedgerTransaction
+
+    with sessions.begin() as s:
+        report = verify(s)
+        counts = tuple(s.execute(select(func.count()).select_from(m)).scalar_one()
+                       for m in (LedgerAccount, LedgerTransaction, LedgerPosting))
+    assert (report.accounts, report.transactions, report.postings) == counts
+    assert all(n > 0 for n in counts)

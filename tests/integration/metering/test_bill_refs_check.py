@@ -385,11 +385,20 @@ def test_referenced_rows_refuse_delete_and_a_key_change(sessions, bills, stateme
 
 
 def test_other_updates_of_the_referenced_rows_still_work(sessions, bills):
+    run, bill = bills["runs"][0], bills["bills"][0]
     with sessions.begin() as s:
-        s.execute(text("UPDATE billing_runs SET accounts_billed = accounts_billed + 3 WHERE id = :r"),
-                  {"r": bills["runs"][0]})
+        billed = s.execute(text("SELECT accounts_billed FROM billing_runs WHERE id = :r"), {"r": run}).scalar_one()
+        s.execute(text("UPDATE billing_runs SET accounts_billed = accounts_billed + 3 WHERE id = :r"), {"r": run})
         s.execute(text("UPDATE metering_accounts SET area = 'Fuzhou' WHERE account_no = '0101'"))
-        s.execute(text("UPDATE customer_bills SET outstanding = 0 WHERE id = :b"), {"b": bills["bills"][0]})
+        s.execute(text("UPDATE customer_bills SET outstanding = 0 WHERE id = :b"), {"b": bill})
+    with sessions.begin() as s:  # committed, each on its row, the references untouched
+        assert s.execute(text("SELECT accounts_billed FROM billing_runs WHERE id = :r"),
+                         {"r": run}).scalar_one() == billed + 3
+        assert s.execute(text("SELECT area FROM metering_accounts WHERE account_no = '0101'")).scalar_one() == "Fuzhou"
+        assert s.execute(text("SELECT outstanding FROM customer_bills WHERE id = :b"), {"b": bill}).scalar_one() == 0
+        row = s.execute(text("SELECT account_no, run_id, customer_bill_id FROM metering_bills "
+                             "WHERE period = '2026-01'")).one()
+    assert tuple(row) == ("0101", run, bill)
 
 
 # -- 5. down to 0010 and up again ---------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from redeem_api.state import EXTENSION
 from vouchers.storage.api_models import FraudAlert, Redemption
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, Clock, auth, fresh_key
+from tests.services import redis_or_skip
 from vouchers.codes import generate_code
 
 URL = "/api/v1/redemptions"
@@ -57,6 +58,26 @@ def test_client_is_locked_out_after_the_configured_failures(world, now):
     dispose(app2)
 
 
+def test_retry_after_counts_down_to_the_end_of_the_window_which_then_frees_the_client(world, now):
+    # mutation survivors (issue 26): the Retry-After value and both edges of the window, to the second
+    clock = Clock(now)
+    app = make_app(world, clock, VOUCHER_THROTTLE_CLIENT_FAILURES="2", VOUCHER_THROTTLE_ACCOUNT_FAILURES="1000",
+                   VOUCHER_THROTTLE_WINDOW_SECONDS="600")
+    client = app.test_client()
+    assert [attempt(client, world, generate_code()).status_code for _ in range(2)] == [422, 422]
+    locked = attempt(client, world, world.cards[0].code)
+    assert (locked.status_code, locked.headers["Retry-After"]) == (429, "600")
+    clock.advance(599.5)
+    locked = attempt(client, world, world.cards[0].code)
+    assert (locked.status_code, locked.headers["Retry-After"]) == (429, "1")
+    clock.advance(0.5)  # the window is over: free again, and the next failures count in a new window
+    assert attempt(client, world, world.cards[0].code).status_code == 201
+    assert [attempt(client, world, generate_code()).status_code for _ in range(2)] == [422, 422]
+    locked = attempt(client, world, world.cards[1].code)
+    assert (locked.status_code, locked.headers["Retry-After"]) == (429, "600")
+    dispose(app)
+
+
 def test_account_is_locked_across_terminals(world, now):
     clock = Clock(now)
     app = make_app(world, clock, VOUCHER_THROTTLE_CLIENT_FAILURES="1000", VOUCHER_THROTTLE_ACCOUNT_FAILURES="3")
@@ -84,12 +105,7 @@ def test_limits_come_from_the_environment(world):
 
 @pytest.fixture
 def redis_prefix():
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
-    try:
-        client.ping()
-    except redis.RedisError:
-        pytest.skip("no Redis at 127.0.0.1:6379")
+    _, client = redis_or_skip(0)  # an error, not a skip, in CI
     prefix = f"test-{uuid.uuid4().hex}:"
     yield prefix
     for key in client.scan_iter(prefix + "*"):

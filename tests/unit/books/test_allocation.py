@@ -64,3 +64,17 @@ def test_a_younger_bill_is_touched_only_when_every_older_one_is_paid(amount, bil
     for i, bill in enumerate(order):
         if paid.get(bill.bill_id):
             assert all(paid.get(older.bill_id) == older.outstanding for older in order[:i])
+
+
+def test_a_part_paid_bill_keeps_its_due_date_and_its_place_for_the_next_payment():
+    # mutation survivor (issue 26): the next payment must still see the older bill first, part-paid or not
+    bills = [OpenBill(2, dt.date(2026, 10, 25), 2000), OpenBill(1, dt.date(2026, 9, 25), 3000)]
+    first, second, third = allocate_many([1000, 1500, 1000], bills)
+    assert (first.to_bills, second.to_bills, third.to_bills) == (((1, 1000),), ((1, 1500),), ((1, 500), (2, 500)))
+
+
+@pytest.mark.parametrize("amount", [0, -1, 1.0, True])
+def test_allocate_refuses_what_is_not_a_positive_amount_of_minor_units(amount):
+    with pytest.raises(InvalidPayment) as info:
+        allocate(amount, [])
+    assert str(info.value) == "amount must be a positive integer of minor units"

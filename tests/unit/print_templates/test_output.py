@@ -23,6 +23,8 @@ from print_templates import (
     render_batch,
 )
 
+from tests.unprivileged import run_unprivileged, unprivileged_dir  # noqa: F401 - a fixture
+
 from .conftest import decode, make_batch, rasterise
 
 
@@ -213,12 +215,13 @@ def test_unwritable_directory(batch25, tmp_path) -> None:
     assert listing(tmp_path) == ["file"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
-def test_read_only_directory(batch25, tmp_path) -> None:  # pragma: no cover - CI runs as root
-    ro = tmp_path / "ro"
-    ro.mkdir(mode=0o500)
-    with pytest.raises(UnwritablePath):
-        render_batch(batch25.cards, batch25.cover, "a4-cards", ro / "b.pdf")
+def test_read_only_directory(batch25, unprivileged_dir) -> None:
+    # as root: rendered by a child process that became nobody (root writes into read-only directories)
+    ro = unprivileged_dir / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    with pytest.raises(UnwritablePath, match="cannot create .*ro/.*: Permission denied"):
+        run_unprivileged(lambda: render_batch(batch25.cards, batch25.cover, "a4-cards", ro / "b.pdf"))
     assert listing(ro) == []
 
 

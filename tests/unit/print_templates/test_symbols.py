@@ -39,10 +39,17 @@ def test_fixed_mask_and_version_match_qrcode_itself() -> None:
     assert reference.version == qr_version_for_length(len(token))
 
 
+# Alphanumeric capacity at error correction M, versions 1-12 (ISO/IEC 18004, the character-capacity table)
+CAPACITY_M_ALPHANUMERIC = [20, 38, 61, 90, 122, 154, 178, 221, 262, 311, 366, 419]
+
+
 def test_version_is_fixed_per_length_and_grows_with_it() -> None:
-    assert qr_version_for_length(234) == qr_version_for_length(234)
+    assert qr_version_for_length(234) == 9  # the card tokens' length: 53 modules per side
+    assert qr_size_for_length(234) == 53
     assert qr_version_for_length(100) < qr_version_for_length(234) < qr_version_for_length(400)
-    assert qr_size_for_length(234) == 17 + 4 * qr_version_for_length(234)
+    for version, capacity in enumerate(CAPACITY_M_ALPHANUMERIC, start=1):
+        assert qr_version_for_length(capacity) == version, capacity  # the last length a version holds
+        assert qr_version_for_length(capacity + 1) == version + 1, capacity + 1
 
 
 def test_all_tokens_of_a_length_share_the_size() -> None:

@@ -161,3 +161,43 @@ def test_kwh_for_amount_respects_part_year_bounds() -> None:
 def test_every_tariff_error_is_one_family() -> None:
     for error in (InvalidAmount, InvalidQuantity, OptionNotOffered, TimeOfUseSplitError):
         assert issubclass(error, TariffError)
+
+
+# --- mutation survivors (issue 26, docs/testing.md) -----------------------------------------------------------
+
+
+def test_less_than_one_kwh_of_peak_valley_or_allowance_still_makes_its_line() -> None:
+    tou = quote(JX, D("10.5"), peak=D("0.5"), valley=D("10"))
+    assert [(line.tier, line.kind, line.kwh, line.amount) for line in tou.lines] == [
+        ("1", "energy", D("10.5"), D("6.3")), ("peak", "time_of_use", D("0.5"), D("0.015")),
+        ("valley", "time_of_use", D("10"), D("-1.2"))]
+    assert (tou.kwh, tou.total) == (D("10.5"), D("5.12"))
+    tou = quote(JX, D("10.5"), peak=D("10"), valley=D("0.5"))
+    assert [line.tier for line in tou.lines] == ["1", "peak", "valley"]
+    low = quote(JX, D("0.5"), low_income=True)
+    assert [(line.tier, line.kind, line.kwh, line.amount) for line in low.lines] == [
+        ("1", "energy", D("0.5"), D("0.3")), ("allowance", "allowance", D("0.5"), D("-0.3"))]
+    assert (low.allowance_kwh, low.total) == (D("0.5"), D("0.00"))
+
+
+def test_defaults_are_nothing_used_before_and_no_allowance() -> None:
+    assert split_into_tiers(JX, 2160) == split_into_tiers(JX, 2160, used_before=0)
+    assert [use.kwh for use in split_into_tiers(JX, 2161)] == [D("2160"), D("1")]
+    plain = quote(JX, 100)
+    assert plain == quote(JX, 100, used_before=0, low_income=False) and plain.allowance_kwh == 0
+    assert [line.kind for line in plain.lines] == ["energy"]
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: quote(JX, "-1"), "kWh must not be negative, got '-1'"),
+    (lambda: quote(JX, 1, used_before="x"), "kWh used before must be a plain decimal number such as 12.34, got 'x'"),
+    (lambda: split_into_tiers(JX, "-1"), "kWh must not be negative, got '-1'"),
+    (lambda: split_into_tiers(JX, 1, used_before="-2"), "kWh used before must not be negative, got '-2'"),
+    (lambda: quote(JX, 2, peak="x", valley=1), "peak kWh must be a plain decimal number such as 12.34, got 'x'"),
+    (lambda: quote(JX, 2, peak=1, valley="-1"), "valley kWh must not be negative, got '-1'"),
+    (lambda: quote(JX, 2, peak=1), "time-of-use needs both the peak and the valley kWh"),
+])
+def test_each_refused_quantity_is_named(call, message) -> None:
+    with pytest.raises(TariffError) as info:
+        call()
+    assert str(info.value) == message

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.unprivileged import run_unprivileged, unprivileged_dir  # noqa: F401 - a fixture
 from voucherctl.output import CliError, furthest, output_files
 
 
@@ -47,14 +48,19 @@ def test_an_unwritable_destination_fails_before_any_work(tmp_path: Path, where: 
     assert not ran and _leftovers(tmp_path) == ["file"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
-def test_a_read_only_destination_is_not_replaced(tmp_path: Path) -> None:
-    target = tmp_path / "r.csv"
+def test_a_read_only_destination_is_not_replaced(unprivileged_dir: Path) -> None:
+    # the folder is writable: only the file's own mode stops the rename over it (as root: run as nobody)
+    target = unprivileged_dir / "r.csv"
     target.write_text("keep")
     target.chmod(0o444)
-    with pytest.raises(CliError, match="cannot write .*r.csv: Permission denied"), output_files(target):
-        pass
-    assert target.read_text() == "keep"
+
+    def write() -> None:
+        with output_files(target) as (temp,):
+            temp.write_text("replaced")
+
+    with pytest.raises(CliError, match="cannot write .*r.csv: Permission denied"):
+        run_unprivileged(write)
+    assert target.read_text() == "keep" and _leftovers(unprivileged_dir) == ["r.csv"]
 
 
 def test_an_os_error_about_a_temporary_file_names_its_destination(tmp_path: Path) -> None:

@@ -106,3 +106,53 @@ def test_batch_id_round_trip():
     assert parse_batch_id("B01-000042") == (1, 42)
     with pytest.raises(InvalidSerial):
         parse_batch_id("X01-42")
+
+
+# -- mutation survivors (issue 26, docs/testing.md): what the tests above did not pin down --------------------
+
+@pytest.mark.parametrize("bad", ["12a4", "١٢٣", "１２３", "", " 12"])
+def test_damm_check_digit_refuses_anything_but_ascii_digits(bad):
+    # either condition alone must refuse: letters are ASCII, Arabic-Indic and full-width digits are digits
+    with pytest.raises(ValueError) as info:
+        damm.check_digit(bad)
+    assert str(info.value) == "Damm check digit needs ASCII digits"
+
+
+@pytest.mark.parametrize("typed, message", [
+    (None, "code must be text"),
+    ("abcd" * 5, "code must contain only the digits 0-9 (spaces and dashes allowed)"),
+    ("１２３４５６７８９０１２３４５６７８９０", "code must contain only the digits 0-9 (spaces and dashes allowed)"),
+    ("1234", "code must have 20 digits"),
+    ("1" * 20, "code check digit does not match: please re-type the code"),
+])
+def test_normalize_code_says_which_rule_the_typed_code_broke(typed, message):
+    # the 422 message a terminal shows: letters are not a check-digit typo
+    with pytest.raises(InvalidCode) as info:
+        normalize_code(typed)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("start", range(10))
+def test_damm_interim_of_int_continues_from_any_interim(start):
+    from vouchers.codes import damm_interim_of_int
+
+    value = 12345678901234567890
+    expected = start
+    for ch in f"{value:020d}":
+        expected = damm._TABLE[expected][int(ch)]
+    assert damm_interim_of_int(value, start) == expected
+
+
+def test_generate_codes_rejects_a_draw_of_exactly_ten_to_the_nineteenth(monkeypatch):
+    # rejection sampling keeps bodies below 10**19 only: the bound itself would be a 20-digit body
+    from array import array
+
+    from vouchers import codes
+
+    def token_bytes(n: int) -> bytes:
+        draws = [10**19, 5] + [0] * (n // 8 - 2)
+        return array("Q", draws).tobytes()
+
+    monkeypatch.setattr(codes.secrets, "token_bytes", token_bytes)
+    body = "0" * 18 + "5"
+    assert codes.generate_codes(1) == [body + damm.check_digit(body)]

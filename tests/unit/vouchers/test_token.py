@@ -179,3 +179,107 @@ def test_base45_rfc9285_examples():
     assert b45encode(b"Hello!!") == "%69 VD92EX0"
     assert b45encode(b"base-45") == "UJCLQE7W581"
     assert b45encode(b"") == ""
+
+
+# -- mutation survivors (issue 26, docs/testing.md): claims that are signed but still not acceptable -----------
+
+def _signed_with_claims(change: dict) -> str:
+    """The first vector with some claims replaced (None: removed), signed again with the vector key."""
+    protected, payload, _ = _parts(DOC["vectors"][0]["token"])
+    claims = dict(cbor2.loads(payload))
+    for key, value in change.items():
+        if value is None:
+            del claims[key]
+        else:
+            claims[key] = value
+    new_payload = cbor2.dumps(claims, canonical=True)
+    return _rebuild(protected, new_payload, KEY.sign(cbor2.dumps(["Signature1", protected, b"", new_payload])))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({1: 100000100000024}, "claim types are wrong"),  # serial
+    ({2: 2}, "claim types are wrong"),  # batch id
+    ({4: 156}, "claim types are wrong"),  # currency
+    ({6: 13643121583831274360}, "claim types are wrong"),  # code
+    ({3: "1000000"}, "claim types are wrong"),  # face value
+    ({3: True}, "claim types are wrong"),
+    ({5: "30000"}, "claim types are wrong"),  # expiry
+    ({5: True}, "claim types are wrong"),
+    ({5: -1}, "expiry out of range"),
+    ({5: 2_000_001}, "expiry out of range"),
+    ({7: "extra"}, "claims map must have exactly the keys 1..6"),
+    ({6: None}, "claims map must have exactly the keys 1..6"),
+])
+def test_signed_claims_of_the_wrong_shape_are_refused_saying_why(change, message):
+    with pytest.raises(MalformedToken) as info:
+        verify_token(_signed_with_claims(change), ring(), TODAY)
+    assert str(info.value) == message
+
+
+def test_the_last_expiry_day_number_is_accepted():
+    claims = verify_token(_signed_with_claims({5: 2_000_000}), ring(), TODAY)
+    assert claims.expires == dt.date(1970, 1, 1) + dt.timedelta(days=2_000_000)
+
+
+def test_a_signed_payload_that_is_not_cbor_is_refused():
+    protected, _, _ = _parts(DOC["vectors"][0]["token"])
+    payload = b"\xff\xff"
+    token = _rebuild(protected, payload, KEY.sign(cbor2.dumps(["Signature1", protected, b"", payload])))
+    with pytest.raises(MalformedToken) as info:
+        verify_token(token, ring(), TODAY)
+    assert str(info.value) == "claims are not valid CBOR"
+
+
+def test_unknown_and_revoked_keys_are_named():
+    token = DOC["vectors"][0]["token"]
+    with pytest.raises(UnknownKey) as unknown:
+        verify_token(token, ring(key_id="ev-other"), TODAY)
+    assert str(unknown.value) == "token signed by unknown key 'ev-test-1'"
+    with pytest.raises(RevokedKey) as revoked:
+        verify_token(token, ring(KeyStatus.REVOKED), TODAY)
+    assert str(revoked.value) == "token signed by revoked key 'ev-test-1'"
+
+
+def test_a_bad_signature_and_an_expired_token_say_so():
+    protected, payload, signature = _parts(DOC["vectors"][0]["token"])
+    flipped = bytes([signature[0] ^ 1]) + signature[1:]
+    with pytest.raises(BadSignature) as bad:
+        verify_token(_rebuild(protected, payload, flipped), ring(), TODAY)
+    assert str(bad.value) == "token signature does not verify"
+    expires = claims_of(DOC["vectors"][0]).expires
+    with pytest.raises(ExpiredToken) as expired:
+        verify_token(DOC["vectors"][0]["token"], ring(), expires + dt.timedelta(days=1))
+    assert str(expired.value) == "voucher token has expired"
+
+
+def test_signed_claims_that_are_not_a_valid_voucher_are_refused():
+    with pytest.raises(MalformedToken) as info:
+        verify_token(_signed_with_claims({4: "XXX"}), ring(), TODAY)
+    assert str(info.value).startswith("claims are invalid: ")
+
+
+def _cose(items) -> str:
+    return "EV1:" + base45.b45encode(cbor2.dumps(cbor2.CBORTag(18, items))).decode()
+
+
+def _structure_cases():
+    protected, payload, signature = _parts(DOC["vectors"][0]["token"])
+    return [
+        ("EV2:" + DOC["vectors"][0]["token"][4:], "token must start with EV1:"),
+        ("EV1:" + "A" * 1021, "token too long"),
+        ("EV1:" + "0" * 1020, "token is not a tagged COSE_Sign1"),  # exactly the longest allowed: read on
+        ("EV1:%%%%", "token is not valid Base45"),
+        ("EV1:" + base45.b45encode(b"\xff\xff").decode(), "token is not valid CBOR"),
+        (_rebuild(protected, payload, signature, tag=98), "token is not a tagged COSE_Sign1"),
+        (_cose([protected, {}, payload]), "COSE_Sign1 must have four elements"),
+        (_cose([protected, [], payload, signature]), "COSE_Sign1 element types are wrong"),
+        (_cose([protected, {}, "payload", signature]), "COSE_Sign1 element types are wrong"),
+    ]
+
+
+@pytest.mark.parametrize("index", range(9))
+def test_each_malformed_envelope_says_what_is_wrong(index):
+    token, message = _structure_cases()[index]
+    with pytest.raises(MalformedToken) as info:
+        verify_token(token, ring(), TODAY)
+    assert str(info.value) == message
