@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from storage.api_models import Redemption, ThrottleCounter
+from vouchers.storage.api_models import Redemption, ThrottleCounter
 from tests.conftest import sqlite_copy
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, build_world, fresh_key
 from tests.services import redis_or_skip

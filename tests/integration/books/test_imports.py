@@ -251,7 +251,7 @@ def test_a_reference_twice_in_a_new_file_is_reported_and_nothing_booked(sessions
 
 def _bills_of(session, account_no: str) -> dict[str, tuple[int, int]]:
     """bill_ref -> (outstanding, what bill_allocations applied to it), open or settled."""
-    from storage.ledger_models import BillAllocation, CustomerAccount, CustomerBill
+    from vouchers.storage.ledger_models import BillAllocation, CustomerAccount, CustomerBill
 
     rows = session.execute(
         select(CustomerBill.bill_ref, CustomerBill.outstanding,
@@ -299,7 +299,7 @@ def test_oldest_bill_first_means_due_date_not_issue_order(sessions, now, tmp_pat
 
 def test_the_import_transaction_says_what_it_is_and_who_booked_it(sessions, now, tmp_path, accounts_with_bills):
     # mutation survivors (issue 26): the journal header's kind (what corrections may reverse), actor and memo
-    from storage.ledger_models import LedgerTransaction
+    from vouchers.storage.ledger_models import LedgerTransaction
 
     with sessions.begin() as s:
         result = imports.import_file(s, "alipay", write(tmp_path, GOOD), now=now, actor="finance")

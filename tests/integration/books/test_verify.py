@@ -89,7 +89,7 @@ def test_the_overdue_cards_warning_shows_their_value(sessions, books, now):
 # -- mutation survivors (issue 26, docs/testing.md) ---------------------------------------------------------------
 
 def test_an_account_without_postings_is_checked_too(sessions, now, books):
-    from ledger.accounts import ensure_account
+    from vouchers.books.accounts import ensure_account
 
     with sessions.begin() as s:
         ensure_account(s, "expense:suspense", "CNY", now)
@@ -106,7 +106,7 @@ def test_an_account_without_postings_is_checked_too(sessions, now, books):
 def test_the_report_counts_what_it_checked(sessions, books):
     from sqlalchemy import func, select
 
-    from storage.ledger_models import LedgerAccount, LedgerPosting, LedgerTransaction
+    from vouchers.storage.ledger_models import LedgerAccount, LedgerPosting, LedgerTransaction
 
     with sessions.begin() as s:
         report = verify(s)
