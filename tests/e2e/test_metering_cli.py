@@ -182,5 +182,6 @@ def test_clear_errors(cli: Cli, tmp_path: Path) -> None:
         '[[versions]]\neffective_from = 2020-06-01\n[[versions.tiers]]\nprice = 0.7\n')
     cli.monkeypatch.setenv("VOUCHER_TARIFF_DIR", str(data))
     billing_cmd.catalog.cache_clear()
+    context.settings.cache_clear()  # the configuration is read once per command: read it again
     r = cli.at("2026-11-01T09:00")("billing", "run", "--period", "2026-10", "--as-of", "2026-10-31")
     assert r.code == 1 and "overlap" in r.err

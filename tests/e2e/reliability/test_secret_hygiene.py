@@ -131,7 +131,7 @@ def test_no_secret_in_a_pg_dump_after_a_small_workflow(pg_world, tmp_path):
     small workflow in process: a batch issued, sold and activated (the world), redemptions by code and by
     token, refusals, a channel payment.
     """
-    from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, PASSPHRASE, auth
+    from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, PASSPHRASE, WEB_PASSPHRASE, auth
 
     world = pg_world
     app = world.app()
@@ -164,8 +164,8 @@ def test_no_secret_in_a_pg_dump_after_a_small_workflow(pg_world, tmp_path):
     for name, key in world.keys.items():
         secrets[f"API key of {name}"] = {key.encode(), key.split(".", 1)[1].encode()}
     for record in store.records():
-        secrets[f"private key {record.key_id}"] = byte_forms(store.signing_key_raw(record.key_id, PASSPHRASE))
-    secrets["pepper"] = byte_forms(store.pepper(PASSPHRASE))
+        secrets[f"private key {record.key_id}"] = byte_forms(signing_key_raw(store, record.key_id, PASSPHRASE))
+    secrets["pepper"] = byte_forms(store.pepper(WEB_PASSPHRASE))
     secrets["card-store identity"] = {store.cardstore_identity(PASSPHRASE).encode()}
     dump = database_bytes(world.db_url)
     # the dump is of this database and holds the rows a thief would have

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from tests import clock
 from vouchers.storage.models import Batch, Voucher
 from vouchers.serials import Serial, batch_id_for
 
@@ -31,7 +30,7 @@ class StockBatch:
 
 
 def make_batch(session: Session, *, count: int, face_value: int = 10_000, currency: str = "CNY",
-               expires: dt.date = clock.FAR_EXPIRY, status: str = "approved",
+               expires: dt.date = dt.date(2027, 12, 31), status: str = "approved",
                now: dt.datetime | None = None) -> StockBatch:
     """A batch of ``count`` inactive vouchers (code hashes are arbitrary unique bytes)."""
     created = now or dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)

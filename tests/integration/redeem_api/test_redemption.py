@@ -13,7 +13,7 @@ from vouchers.books.customers import create_customer
 from vouchers.storage.api_models import FraudAlert, IdempotencyRecord, OutboxMessage, Redemption, ThrottleCounter
 from vouchers.storage.ledger_models import LedgerPosting, LedgerTransaction
 from vouchers.storage.models import AuditEvent, Voucher
-from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, auth, fresh_key
+from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, EXPIRES, auth, fresh_key
 from vouchers.codes import generate_code, group_code
 from vouchers.token import encode_token, read_unverified
 
@@ -98,7 +98,8 @@ def test_no_oracle_every_unusable_code_gets_the_same_answer(client, world, clock
         if unknown not in {c.code for c in world.cards}:
             break
     answers = [redeem(client, world, code) for code in (unknown, inactive.code, used.code, void_cards[0].code)]
-    clock.now = dt.datetime(2028, 1, 1, 9, 0, tzinfo=dt.timezone.utc)  # after the last valid day
+    # 09:00 UTC (17:00 in Beijing) on the day after the cards' last valid day
+    clock.now = dt.datetime.combine(EXPIRES + dt.timedelta(days=1), dt.time(9), tzinfo=dt.timezone.utc)
     answers.append(redeem(client, world, world.cards[1].code))
     assert {a.status_code for a in answers} == {422}
     bodies = {a.get_data() for a in answers}
