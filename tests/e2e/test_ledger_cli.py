@@ -94,7 +94,8 @@ def test_consigning_stock_to_a_distributor(cli, stock):
     assert sold["count"] == 10
 
 
-def test_sale_redemption_expiry_and_reports(cli, stock, db_url, tmp_path, monkeypatch):
+def test_sale_redemption_expiry_and_reports(cli_on_the_26th, stock, db_url, tmp_path, monkeypatch):
+    cli = cli_on_the_26th  # the stock is valid to 2027-12-31: sold on the 26th, expired in 2028 below
     ok_json(cli("accounts", "create", "--account-no", "0101", "--name", "张三", "--arrears", "20.00", "--json"))
     ok_json(cli("ledger", "commission", "--distributor", "SHOP-1", "--rate", "2%", "--operator", "mkt", "--json"))
     sold = ok_json(cli("batch", "activate", stock.batch_id, "--distributor", "SHOP-1", "--from", stock.serial(1),
