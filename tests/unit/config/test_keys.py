@@ -56,8 +56,13 @@ def test_the_table_is_one_to_one_and_explains_itself():
             assert key.toml not in {k.rsplit(".", 1)[0] for k in BY_TOML if "." in k}, key.toml
 
 
-# read by the test suite (tests/conftest.py), never by the program
-TEST_ONLY = {"VOUCHER_TEST_PG_URL", "VOUCHER_TEST_CLOCK_SHIFTS"}
+# read by the test harness (tests/conftest.py, scripts/test), never by the program
+TEST_ONLY = {"VOUCHER_TEST_PG_URL", "VOUCHER_TEST_CLOCK_SHIFTS", "VOUCHER_TEST_SHIFTED_PATHS"}
+
+
+def test_each_test_only_variable_is_really_read_by_the_harness():
+    harness = (ROOT / "scripts" / "test").read_text("utf-8") + (ROOT / "tests" / "conftest.py").read_text("utf-8")
+    assert {n for n in TEST_ONLY if n not in harness} == set()
 
 
 def test_the_readme_points_to_the_table_and_names_only_real_variables():
