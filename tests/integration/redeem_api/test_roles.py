@@ -12,11 +12,16 @@ from vouchers.storage.metering_models import CostControlOrder
 from vouchers.storage.models import Voucher
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, ACCOUNT_METERED, auth, fresh_key
 
-ROLES = ("terminal", "distributor", "channel", "finance", "admin", "headend")
+ROLES = ("terminal", "distributor", "channel", "finance", "admin", "headend", "service")
 ALLOWED = {
     ("POST", "/api/v1/redemptions"): {"terminal"},
     ("POST", "/api/v1/payments"): {"channel"},
-    ("GET", "/api/v1/accounts/<account_no>"): {"terminal", "channel", "finance", "admin"},
+    ("GET", "/api/v1/accounts/<account_no>"): {"terminal", "channel", "finance", "service", "admin"},
+    ("GET", "/api/v1/accounts"): {"finance", "service", "admin"},
+    ("GET", "/api/v1/accounts/<account_no>/statement"): {"finance", "service", "admin"},
+    ("GET", "/api/v1/payments"): {"finance", "service", "admin"},
+    ("GET", "/api/v1/distributors/<distributor_id>/stock"): {"distributor", "finance", "admin"},
+    ("GET", "/api/v1/distributors/<distributor_id>/statement"): {"distributor", "finance", "admin"},
     ("GET", "/api/v1/vouchers/<serial>"): {"distributor", "admin"},
     ("POST", "/api/v1/activations"): {"distributor", "admin"},
     ("GET", "/api/v1/keys"): {"terminal", "distributor", "channel", "finance", "admin"},
@@ -31,12 +36,19 @@ def call(client, world, route, key):
     """One well-formed request to ``route`` with ``key``; returns (response, expected success status)."""
     method, rule = route
     n = next(_counter)
+    if method == "GET" and rule == "/api/v1/payments":
+        return client.get(f"{rule}?account_no={ACCOUNT_ARREARS}", headers=auth(key)), 200
     if rule == "/api/v1/redemptions":
         return client.post(rule, json={"code": world.cards[n % world.active].code, "account_no": ACCOUNT_CLEAN},
                            headers=auth(key, fresh_key())), 201
     if rule == "/api/v1/payments":
         return client.post(rule, json={"account_no": ACCOUNT_ARREARS, "amount": "1.00", "external_ref": f"ref-{n}"},
                            headers=auth(key, fresh_key())), 201
+    if rule == "/api/v1/accounts":
+        return client.get(f"{rule}?q=3100", headers=auth(key)), 200
+    if rule.endswith("/statement") or rule.endswith("/stock"):
+        path = rule.replace("<account_no>", ACCOUNT_ARREARS).replace("<distributor_id>", "D001")
+        return client.get(path, headers=auth(key)), 200
     if rule.startswith("/api/v1/accounts"):
         return client.get(f"/api/v1/accounts/{ACCOUNT_ARREARS}", headers=auth(key)), 200
     if rule.startswith("/api/v1/vouchers"):
@@ -102,7 +114,7 @@ def test_missing_or_bad_key_is_401(client, world):
                 "Basic dXNlcjpwYXNz"]
     for method, rule in sorted(ALLOWED):
         path = (rule.replace("<account_no>", ACCOUNT_ARREARS).replace("<serial>", world.cards[0].serial)
-                .replace("<order_id>", "1"))
+                .replace("<order_id>", "1").replace("<distributor_id>", "D001"))
         for key in bad_keys:
             headers = {"Idempotency-Key": "k"}
             if key is not None:
