@@ -110,7 +110,8 @@ def pdf_text(path) -> str:
 # --- lists -----------------------------------------------------------------------------------------
 
 
-def test_accounts_search_by_number_name_meter_and_phone(cli):
+def test_accounts_search_and_payments_list(cli):
+    """Accounts by number, name, meter and phone; payments by channel, date, ref and account."""
     def found(*argv: str) -> list[str]:
         return [a["account_no"] for a in ok_json(cli("accounts", "search", *argv, "--json"))["accounts"]]
 
@@ -128,8 +129,7 @@ def test_accounts_search_by_number_name_meter_and_phone(cli):
     code, out, err = cli("accounts", "search")
     assert code != 0 and "give something to search for" in err
 
-
-def test_payments_list_with_filters(cli):
+    # payments list with filters
     everything = ok_json(cli("payments", "list", "--limit", "500", "--json"))
     assert everything["total"] == len(PAYMENT_CHANNELS) + 3  # + ali-acc1, the redemption, the next day's
     of_day = ok_json(cli("payments", "list", "--from", "2026-11-26", "--to", "2026-11-26", "--json"))
@@ -173,7 +173,8 @@ def test_account_statement_closes_against_the_ledger(cli, tmp_path, db_url):
 # --- daily close -----------------------------------------------------------------------------------
 
 
-def test_daily_close_balances_a_day_with_every_channel_and_anchors_the_audit_chain(cli, tmp_path):
+def test_daily_close_balances_a_day_with_every_channel_and_anchors_the_audit_chain(cli, tmp_path, day, db_url):
+    """The day balances; then a posting altered, or removed, behind the ledger's back makes it fail by that much."""
     out_csv, out_pdf = tmp_path / "close.csv", tmp_path / "close.pdf"
     with cheap_sealing():  # the key store holds the audit-checkpoint key
         ok_json(cli("init", "--json"))
@@ -199,6 +200,8 @@ def test_daily_close_balances_a_day_with_every_channel_and_anchors_the_audit_cha
     rows = {(row[0], row[1]): row for row in csv.reader(out_csv.open(encoding="utf-8-sig"))}
     assert rows[("liability", "closing")][3] == "250.00" and rows[("audit", "head_hash")][3] == head["hash"]
 
+    _unbalance_the_day(cli, day, db_url)
+
 
 def _tamper(db_url: str, statement: str, params: dict) -> None:
     """Write to the journal behind the ledger's back: with its append-only triggers out of the way."""
@@ -213,7 +216,7 @@ def _tamper(db_url: str, statement: str, params: dict) -> None:
     engine.dispose()
 
 
-def test_a_posting_altered_or_removed_behind_the_ledgers_back_unbalances_the_day(cli, day, db_url):
+def _unbalance_the_day(cli, day: Day, db_url: str) -> None:
     prepaid_line = ("SELECT p.transaction_id, p.line FROM ledger_postings p JOIN ledger_accounts a "
                     "ON a.id = p.account_id JOIN payments y ON y.transaction_id = p.transaction_id "
                     "WHERE y.external_ref = 'wechat_pay-1' AND a.code LIKE 'customer_prepaid:%'")
