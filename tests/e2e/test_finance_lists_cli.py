@@ -186,6 +186,8 @@ def test_daily_close_balances_a_day_with_every_channel_and_anchors_the_audit_cha
     alipay = next(c for c in r["channels"] if c["channel"] == "alipay")
     assert (alipay["count"], alipay["settled"], alipay["fees"]) == (2, "34.82", "0.18")
     assert next(c for c in r["channels"] if c["channel"] == "voucher")["money_in"] == "50.00"
+    # 00:10 on the 27th in Beijing is 16:10 UTC on the 26th: a local day leaves it out
+    assert next(c for c in r["channels"] if c["channel"] == "pos_card")["count"] == 1
     assert r["liability"] | {"counts": None} == {
         "opening": "220.00", "activated": "150.00", "redeemed": "50.00", "expired": "40.00", "voided": "30.00",
         "closing": "250.00", "computed_closing": "250.00", "ledger_opening": "220.00", "ledger_closing": "250.00",
