@@ -16,7 +16,7 @@ bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
 
 
 @bp.get("/accounts/<account_no>")
-@require_roles("terminal", "channel", "finance", "admin")
+@require_roles("terminal", "channel", "finance", "service", "admin")
 def get_account(account_no: str):
     if not valid_account_no(account_no):
         raise UnknownAccount("no electricity account with that number")

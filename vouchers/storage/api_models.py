@@ -28,7 +28,7 @@ from vouchers.storage.types import UTCDateTime
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite rowid aliasing needs INTEGER
 
-CLIENT_ROLES = ("terminal", "distributor", "channel", "finance", "admin", "headend")
+CLIENT_ROLES = ("terminal", "distributor", "channel", "finance", "admin", "headend", "service")
 IDEMPOTENCY_STATES = ("in_flight", "done")
 REDEMPTION_CHANNELS = ("terminal", "web")
 

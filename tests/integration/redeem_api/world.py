@@ -181,6 +181,7 @@ def _build_world(tmp_path: Path, db_url: str, now: dt.datetime, *, count: int, a
     world.add_client("finance", "finance")
     world.add_client("admin", "admin")
     world.add_client("headend", "headend")
+    world.add_client("service", "service")
     return world
 
 
