@@ -12,7 +12,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -22,7 +22,7 @@ from vouchers.storage.migrate import upgrade_to_head
 
 # Hypothesis's default 200 ms deadline per example is a timed assertion: on a loaded 2-core CI machine it
 # fails correct code. Speed is measured in bench/, never by tests.
-settings.register_profile("suite", deadline=None)
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("suite")
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
