@@ -67,7 +67,7 @@ def get_customer(session: Session, account_no: str) -> CustomerAccount:
 
 
 def create_customer(session: Session, account_no: str, name: str, *, meter_no: str | None = None,
-                    currency: str = "CNY", arrears: int = 0, arrears_due: dt.date | None = None,
+                    district: str | None = None, currency: str = "CNY", arrears: int = 0, arrears_due: dt.date | None = None,
                     now: dt.datetime) -> AccountSummary:
     """Open an account; ``arrears`` (minor units) becomes one opening bill due ``arrears_due``."""
     validate_account_no(account_no)
@@ -75,6 +75,8 @@ def create_customer(session: Session, account_no: str, name: str, *, meter_no: s
         raise InvalidAccountData("name is required (at most 200 printable characters)")
     if meter_no is not None and (not meter_no.strip() or len(meter_no) > 64 or not meter_no.isprintable()):
         raise InvalidAccountData("meter number must be 1-64 printable characters")
+    if district is not None and (not district.strip() or len(district) > 64 or not district.isprintable()):
+        raise InvalidAccountData("district must be 1-64 printable characters")
     check_currency(currency)
     if isinstance(arrears, bool) or not isinstance(arrears, int) or arrears < 0:
         raise InvalidAccountData("arrears must be zero or a positive amount")
@@ -86,7 +88,7 @@ def create_customer(session: Session, account_no: str, name: str, *, meter_no: s
                                     (chart.customer_prepaid(account_no), currency)], now)
     customer = CustomerAccount(
         account_no=account_no, name=name.strip(), meter_no=meter_no.strip() if meter_no else None,
-        currency=currency, arrears_account_id=ids[(chart.customer_arrears(account_no), currency)],
+        district=district.strip() if district else None, currency=currency, arrears_account_id=ids[(chart.customer_arrears(account_no), currency)],
         prepaid_account_id=ids[(chart.customer_prepaid(account_no), currency)], created_at=utc(now))
     session.add(customer)
     session.flush()
