@@ -36,7 +36,8 @@ NOW = dt.datetime(2026, 11, 26, 10, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai")
 ROLE_FOR = {"/api/v1/redemptions": "terminal", "/api/v1/payments": "channel",
             "/api/v1/accounts/{account_no}": "finance", "/api/v1/vouchers/{serial}": "distributor",
             "/api/v1/activations": "distributor", "/api/v1/keys": "admin", "/api/v1/readings": "headend",
-            "/api/v1/orders": "headend", "/api/v1/orders/{order_id}/ack": "headend"}
+            "/api/v1/orders": "headend", "/api/v1/orders/{order_id}/ack": "headend",
+            "/api/v1/sms/inbound": "sms_gateway"}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
 
@@ -51,7 +52,8 @@ def api_world(tmp_path_factory):
     world = build_world(tmp, url, NOW)
     world.metered_account(prepaid=5000)
     app = world.app(VOUCHER_THROTTLE_CLIENT_FAILURES="1000000", VOUCHER_THROTTLE_ACCOUNT_FAILURES="1000000",
-                    VOUCHER_THROTTLE_WEB_IP_FAILURES="1000000", VOUCHER_THROTTLE_WEB_ACCOUNT_FAILURES="1000000")
+                    VOUCHER_THROTTLE_WEB_IP_FAILURES="1000000", VOUCHER_THROTTLE_WEB_ACCOUNT_FAILURES="1000000",
+                    VOUCHER_THROTTLE_CLIENT_LOOKUPS="1000000", VOUCHER_THROTTLE_WEB_IP_LOOKUPS="1000000")
     yield world, app
     app.extensions[EXTENSION].engine.dispose()
     world.engine.dispose()
