@@ -44,18 +44,21 @@ def accounts() -> None:
 @click.option("--name", required=True, type=NAME, help="Account holder.")
 @click.option("--meter", "meter_no", default=None, help="Meter number.")
 @click.option("--phone", default=None, help="The holder's phone number (customer service finds the account by it).")
+@click.option("--district", default=None, help="District of the address (shown masked to confirm the holder).")
 @click.option("--arrears", default=None, help="Opening arrears, e.g. 12.34 (one bill).")
 @click.option("--due", default=None, help="Due date of the opening arrears (default: today).")
 @click.option("--currency", default=None, help="ISO 4217 (default VOUCHER_CURRENCY or CNY).")
 @json_option
-def create(account_no: str, name: str, meter_no: str | None, phone: str | None, arrears: str | None, due: str | None,
+def create(account_no: str, name: str, meter_no: str | None, phone: str | None, district: str | None,
+           arrears: str | None, due: str | None,
            currency: str | None, as_json: bool) -> None:
     """Open a customer account, optionally with opening arrears."""
     arrears_minor = parse_money(arrears, "--arrears") if arrears is not None else 0
     due_date = parse_date(due, "--due") if due else today()
     with context.sessions().begin() as session:
         summary = customers.create_customer(
-            session, account_no.strip(), name, meter_no=meter_no, currency=(currency or context.settings().currency).upper(),
+            session, account_no.strip(), name, meter_no=meter_no, district=district,
+            currency=(currency or context.settings().currency).upper(),
             arrears=arrears_minor, arrears_due=due_date, now=context.now(), phone=phone)
     emit(as_json, summary_json(summary), _human(summary))
 

@@ -41,7 +41,8 @@ ROLE_FOR = {"/api/v1/redemptions": "terminal", "/api/v1/payments": "channel",
             "GET /api/v1/payments": "finance", "/api/v1/accounts": "service",
             "/api/v1/accounts/{account_no}/statement": "service",
             "/api/v1/distributors/{distributor_id}/stock": "distributor",
-            "/api/v1/distributors/{distributor_id}/statement": "distributor"}
+            "/api/v1/distributors/{distributor_id}/statement": "distributor",
+            "/api/v1/sms/inbound": "sms_gateway"}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
 
@@ -56,7 +57,8 @@ def api_world(tmp_path_factory):
     world = build_world(tmp, url, NOW)
     world.metered_account(prepaid=5000)
     app = world.app(VOUCHER_THROTTLE_CLIENT_FAILURES="1000000", VOUCHER_THROTTLE_ACCOUNT_FAILURES="1000000",
-                    VOUCHER_THROTTLE_WEB_IP_FAILURES="1000000", VOUCHER_THROTTLE_WEB_ACCOUNT_FAILURES="1000000")
+                    VOUCHER_THROTTLE_WEB_IP_FAILURES="1000000", VOUCHER_THROTTLE_WEB_ACCOUNT_FAILURES="1000000",
+                    VOUCHER_THROTTLE_CLIENT_LOOKUPS="1000000", VOUCHER_THROTTLE_WEB_IP_LOOKUPS="1000000")
     yield world, app
     app.extensions[EXTENSION].engine.dispose()
     world.engine.dispose()

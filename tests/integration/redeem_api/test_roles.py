@@ -12,7 +12,7 @@ from vouchers.storage.metering_models import CostControlOrder
 from vouchers.storage.models import Voucher
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, ACCOUNT_METERED, auth, fresh_key
 
-ROLES = ("terminal", "distributor", "channel", "finance", "admin", "headend", "service")
+ROLES = ("terminal", "distributor", "channel", "finance", "admin", "headend", "service", "sms_gateway")
 ALLOWED = {
     ("POST", "/api/v1/redemptions"): {"terminal"},
     ("POST", "/api/v1/payments"): {"channel"},
@@ -28,6 +28,7 @@ ALLOWED = {
     ("POST", "/api/v1/readings"): {"headend", "admin"},
     ("GET", "/api/v1/orders"): {"headend", "admin"},
     ("POST", "/api/v1/orders/<order_id>/ack"): {"headend", "admin"},
+    ("POST", "/api/v1/sms/inbound"): {"sms_gateway"},
 }
 _counter = itertools.count()
 
@@ -69,6 +70,11 @@ def call(client, world, route, key):
     if rule == "/api/v1/orders/<order_id>/ack":  # acknowledging "done" again is idempotent
         return client.post(f"/api/v1/orders/{world.order_id}/ack", json={"result": "done"},
                            headers=auth(key, fresh_key())), 200
+    if rule == "/api/v1/sms/inbound":
+        from tests.integration.redeem_api.test_sms_inbound import signed
+
+        body, headers = signed(key, {"message_id": f"m-{n}", "from": "13800000000", "text": "help"}, world.now)
+        return client.post(rule, data=body, headers={**auth(key), **headers}), 200
     raise AssertionError(f"no request for {route}")
 
 

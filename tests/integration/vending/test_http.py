@@ -23,6 +23,7 @@ from tests.integration.redeem_api.world import (
     build_world,
     fresh_key,
 )
+from tests.integration.redeem_api.test_web_page import confirm
 from tests.integration.vending.conftest import PAN, VENDING_KEY, with_keypad_meter
 from vouchers.vending.meters import get_meter
 
@@ -137,7 +138,8 @@ def test_payment_returns_a_token_and_a_replay_the_same_one(client, world, now):
 def test_web_page_shows_the_token(client, world):
     page = client.get("/redeem?lang=en")
     fields = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', page.get_data(as_text=True)))
-    response = client.post("/redeem", data={**fields, "account_no": ACCOUNT_CLEAN, "code": world.cards[2].code})
+    response = confirm(client, client.post("/redeem", data={**fields, "account_no": ACCOUNT_CLEAN,
+                                                             "code": world.cards[2].code}))
     html = response.get_data(as_text=True)
     assert response.status_code == 200, html
     token = re.search(r'id="sts-token" data-token="([0-9 ]+)"', html).group(1)
@@ -225,7 +227,8 @@ def test_web_page_shows_the_balance_after_the_energy_sale(client, world, now):
     _fund(world, 700, now)
     page = client.get("/redeem?lang=en")
     fields = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', page.get_data(as_text=True)))
-    response = client.post("/redeem", data={**fields, "account_no": ACCOUNT_CLEAN, "code": world.cards[4].code})
+    response = confirm(client, client.post("/redeem", data={**fields, "account_no": ACCOUNT_CLEAN,
+                                                             "code": world.cards[4].code}))
     html = response.get_data(as_text=True)
     assert response.status_code == 200, html
     assert re.search(r'id="sts-token" data-token="[0-9 ]+"', html)
