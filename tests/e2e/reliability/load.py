@@ -32,7 +32,8 @@ class Outcome:
     seen: Counter[int] = field(default_factory=Counter)
     missing_retry_after: list[int] = field(default_factory=list)
     final: dict[str, tuple[int, bytes]] = field(default_factory=dict)
-    first_success_after: dict[str, float] = field(default_factory=dict)  # path -> monotonic time
+    first_success_after: dict[str, float] = field(default_factory=dict)  # path -> monotonic time of the first
+    # new booking after the disturbance (a replay of a request committed before it does not count)
 
     def assert_only_503_and_all_answered(self) -> None:
         seen = self.seen
@@ -61,10 +62,13 @@ def drive(world, server, *, cards: int, payments: int, disturb: Callable[[thread
     with the same Idempotency-Key; half of each client's requests wait until ``disturb`` sets its event (so the
     disturbance always falls inside the load). ``disturb`` runs in this thread and returns when it is over."""
     _, batch = world.new_batch(cards, activate_count=cards)
-    ops = [(REDEEM, "terminal", f"{prefix}r-{i}", {"code": c.code, "account_no": ACCOUNTS[i % 50]})
-           for i, c in enumerate(batch)]
-    ops += [(PAY, "channel", f"{prefix}p-{i}", {"account_no": ACCOUNTS[i % 50], "amount": "2.50",
-                                                "external_ref": f"{prefix}ext-{i}"}) for i in range(payments)]
+    redemptions = [(REDEEM, "terminal", f"{prefix}r-{i}", {"code": c.code, "account_no": ACCOUNTS[i % 50]})
+                   for i, c in enumerate(batch)]
+    payment_ops = [(PAY, "channel", f"{prefix}p-{i}", {"account_no": ACCOUNTS[i % 50], "amount": "2.50",
+                                                       "external_ref": f"{prefix}ext-{i}"}) for i in range(payments)]
+    # interleaved, so that every client has both kinds before and after the disturbance
+    ops = [op for pair in zip(redemptions, payment_ops) for op in pair]
+    ops += redemptions[len(payment_ops):] + payment_ops[len(redemptions):]
     outcome = Outcome(len(ops), cards, payments)
     lock = threading.Lock()
     deadline = time.monotonic() + deadline_seconds
@@ -84,7 +88,8 @@ def drive(world, server, *, cards: int, payments: int, disturb: Callable[[thread
                             outcome.seen[a.status] += 1
                             if a.status in (429, 503, 409) and "Retry-After" not in a.headers:
                                 outcome.missing_retry_after.append(a.status)
-                            if a.status < 300 and disturbed.is_set():
+                            replayed = any(k.lower() == "idempotent-replayed" for k in a.headers)
+                            if a.status < 300 and not replayed and disturbed.is_set():  # a new booking
                                 outcome.first_success_after.setdefault(path, time.monotonic())
                         if a.status in (409, 503):
                             time.sleep(0.2)

@@ -37,7 +37,7 @@ from vouchers.storage.migrate import upgrade_to_head
 from . import load
 from .conftest import voucherctl
 
-pytestmark = [pytest.mark.exclusive, pytest.mark.postgres]
+pytestmark = [pytest.mark.drill, pytest.mark.postgres]
 
 ROOT = Path(__file__).resolve().parents[3]
 CLUSTER = ROOT / "scripts" / "cluster"
