@@ -367,7 +367,7 @@ def test_reports_cover_the_widest_dates_they_can(cli):
         return dt.datetime(*ymd, tzinfo=SHANGHAI).astimezone(dt.timezone.utc).isoformat()
 
     liability = ok_json(cli("report", "liability", "--from", "0001-01-02", "--as-of", "9999-12-30", "--json"))
-    assert liability["as_of"] == "9999-12-30T16:00:00+00:00"  # the end of 9999-12-30 in Beijing
+    assert liability["as_of"] == "9999-12-31T00:00:00+08:00"  # the end of 9999-12-30 in Beijing
     assert liability["roll_forward"]["start"] == beijing_midnight(1, 1, 2)
     assert liability["roll_forward"]["end"] == liability["as_of"] and liability["roll_forward"]["closes"]
     assert (liability["total"], liability["difference"]) == ("0.00", "0.00")
