@@ -299,7 +299,7 @@ def collection_report(session: Session, month: str, *, now: dt.datetime, config:
     cut = end_of_day(last, tz)
     complete = now >= cut
     if not complete:
-        cut = now
+        cut = now + dt.timedelta(microseconds=1)  # what happened at ``now`` itself is known at ``now``
         last = config.local_date(now)
     areas = dict(session.execute(select(MeteringAccount.account_no, MeteringAccount.area)).all())
     channels = _channels(session, cut)

@@ -51,11 +51,12 @@ def collection_report(session: Session, *, first: dt.date, last: dt.date, now: d
     start, end = start_of_day(first, tz), end_of_day(last, tz)
     if now < start:
         raise ReportError(f"the period {first} .. {last} has not begun on {config.local_date(now)} (business time)")
+    as_of = end  # the analysis of a period that has ended is made at its end
     if now < end:
-        end, last = now, config.local_date(now)
+        as_of, last = now, config.local_date(now)
+        end = now + dt.timedelta(microseconds=1)  # what happened at ``now`` itself is known at ``now``
     rates = monthly_rates(session, start=start, end=end, currency=currency, tz=config.timezone)
-    analysis = month_analysis(session, f"{last.year:04d}-{last.month:02d}", now=min(now, end), config=config,
-                              top=top)
+    analysis = month_analysis(session, f"{last.year:04d}-{last.month:02d}", now=as_of, config=config, top=top)
     return CollectionStatement(first, last, currency, rates.lines, analysis)
 
 
