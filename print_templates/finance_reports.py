@@ -240,4 +240,4 @@ def _distributor_section(s: DistributorStatement, t: _Text, st: dict[str, Paragr
                     [t("售出", "sold") + f" ({s.sold_count})", m(s.sold_face)],
                     [t("佣金", "commission"), m(s.commission)]], [90 * mm, 50 * mm]),
             Spacer(1, 4 * mm),
-            _table(rows, [34 * mm, 18 * mm, 40 * mm, 12 * mm, 22 * mm, 22 * mm, 24 * mm])]
+            _table(rows, [35 * mm, 17 * mm, 56 * mm, 11 * mm, 19 * mm, 17 * mm, 19 * mm])]
