@@ -228,7 +228,7 @@ def test_vend_and_reprint_receipts_and_the_books(cli: Cli, tmp_path: Path) -> No
     assert vend["receipt"] == str(zh) and vend["ledger_transaction_id"]
     grouped = " ".join(vend["token"][i:i + 4] for i in range(0, 20, 4))
     _pdf_shows(zh, grouped, PAN, "P1", "100.00", f"{vend['kwh']} kWh", str(vend["tid"]), "fj-residential",
-               "电费购电凭证", "表号")
+               "电费购电凭证", "表号", "福建(厦门)居民生活用电", "(UTC+8)")  # issue 22: the description in Chinese
     # the energy left the prepaid balance for the meter: the books still balance
     assert _balance(cli) == "0.00"
     verified = cli("ledger", "verify", "--json")
@@ -238,7 +238,7 @@ def test_vend_and_reprint_receipts_and_the_books(cli: Cli, tmp_path: Path) -> No
     r = cli("sts", "reprint", "--meter", PAN, "--receipt", str(en), "--lang", "en", "--json")
     assert r.code == 0, r.err
     assert r.json()["token"] == vend["token"] and r.json()["reprints"] == 1
-    _pdf_shows(en, grouped, "REPRINT 1", "Meter No.", "Token time")
+    _pdf_shows(en, grouped, "REPRINT 1", "Meter No.", "Token time", "Fujian/Xiamen")
 
     bad = cli("sts", "reprint", "--meter", PAN, "--receipt", str(tmp_path / "missing-dir" / "x.pdf"))
     assert bad.code == 1 and "sts reprint --receipt" in bad.err and bad.err.count("\n") == 1
