@@ -66,7 +66,8 @@ class _Text:
 
     def name(self, kind: str, key: str) -> str:
         """A channel's or account's display name, both languages when the font shows Chinese."""
-        zh, en = display_name(kind, key, "zh"), display_name(kind, key, "en")
+        base = key.removesuffix(":*")  # a class of per-customer accounts in the trial balance
+        zh, en = display_name(kind, base, "zh"), display_name(kind, base, "en")
         if zh == en:
             return key
         return f"{zh} {en}" if self.chinese else en

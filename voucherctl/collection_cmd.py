@@ -91,7 +91,7 @@ def warnings(as_of: str | None, level: str | None, as_json: bool) -> None:
     if level is not None:
         found = [w for w in found if w.level == level]
     counts = {lv: sum(1 for w in found if w.level == lv) for lv in metering_collection.LEVELS}
-    document = {"as_of": now.isoformat(), "counts": counts, "warnings": [w.as_dict() for w in found]}
+    document = {"as_of": context.when_iso(now), "counts": counts, "warnings": [w.as_dict() for w in found]}
     emit(as_json, document, "\n".join([f"{counts['red']} red, {counts['yellow']} yellow, {counts['blue']} blue"]
                                       + [f"  {w.level:6} {w.account_no} ({w.area}): {'; '.join(w.reasons)}"
                                          for w in found]))
