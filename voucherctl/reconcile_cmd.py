@@ -45,6 +45,7 @@ def reconcile(channel: str, fmt: str, csv_out: Path | None, operator: str, file:
         report_rejection(e, as_json)
         return
     document = result.contract_document()
+    document["period"] = {"start": context.when_iso(result.period_start), "end": context.when_iso(result.period_end)}
     if rows is not None:
         document["csv"] = {"path": str(csv_out), "rows": rows}
 

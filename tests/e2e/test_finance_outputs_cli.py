@@ -92,3 +92,25 @@ def test_one_collection_report_behind_both_commands(cli, tmp_path) -> None:
     shown = pdf_text(out_pdf)
     assert "¥10,529.88" in shown and "2026-11-26" in shown and "本月未结束" in shown
     assert "None" not in shown
+
+
+def test_payment_and_reconciliation_in_business_time(cli, tmp_path) -> None:
+    """Issue 22: the reconcile CSV showed `2026-12-06 01:00:00.000000` (no zone) and the period
+    `2026-12-05T16:00:00+00:00`; now Beijing days and times with their offset, a CSV for Excel, 0600."""
+    ok(cli("accounts", "create", "--account-no", "3100000001", "--name", "东湖区客户", "--json"))
+    paid = json.loads(ok(cli("payments", "post", "--channel", "counter_cash", "--account-no", "3100000001",
+                             "--amount", "20.00", "--ref", "C-2359", "--json")))
+    assert paid["paid_at"] == "2026-11-26T23:59:30+08:00"
+    settlement = tmp_path / "settle.csv"
+    settlement.write_text("external_ref,account_no,amount,currency,paid_at\n"
+                          "C-2359,3100000001,20.00,CNY,2026-11-26T23:59:30+08:00\n", encoding="utf-8")
+    report = tmp_path / "recon.csv"
+    document = json.loads(ok(cli("reconcile", "--channel", "counter_cash", str(settlement), "--csv", str(report),
+                                 "--excel", "--json")))
+    assert document["period"] == {"start": "2026-11-26T00:00:00+08:00", "end": "2026-11-27T00:00:00+08:00"}
+    assert report.read_bytes().startswith(b"\xef\xbb\xbfstatus,") and private(report)
+    rows = list(csv.DictReader(io.StringIO(report.read_text("utf-8-sig"))))
+    assert [(r["status"], r["paid_at"]) for r in rows] == [("matched", "2026-11-26T23:59:30+08:00")]
+    text = ok(cli("reconcile", "--channel", "counter_cash", str(settlement)))
+    assert "period 2026-11-26 .. 2026-11-26 (Asia/Shanghai: 2026-11-26 00:00 (UTC+8) .. 2026-11-27 00:00 (UTC+8))" \
+        in text
