@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from issuer.cardstore import card_file_path, read_cards
 from issuer.errors import BatchStateError, IssuerError
 from vouchers.keystore.store import KeyStore
 from print_templates import BatchCover, PrintError, RenderedFile, load_layout, render_batch
+from vouchers.display import local_text
 from vouchers.storage import audit
 from vouchers.storage.models import PrintJob
 from vouchers.lifecycle import ISSUED_BATCH_STATES, check_batch_transition
@@ -30,11 +32,13 @@ class PrintFailed(IssuerError):
 def print_batch(session: Session, store: KeyStore, passphrase: str, batch_id: str, out_path: Path, *,
                 layout_name: str, operator: str, now: dt.datetime, reprint: bool = False,
                 reason: str | None = None, max_cards_per_file: int | None = None, workers: int | None = None,
-                progress: Callable[[int], None] | None = None) -> list[RenderedFile]:
+                progress: Callable[[int], None] | None = None, tz: str = "Asia/Shanghai") -> list[RenderedFile]:
     """Render the batch's cards to PDF; the first print moves it to ``printed``.
 
-    Printing again needs ``reprint=True`` and a reason; both are audited.
+    Printing again needs ``reprint=True`` and a reason; both are audited. Times people read (the cover's
+    print time, the refusal naming the first print) are business time ``tz`` (VOUCHER_TIMEZONE) with the offset.
     """
+    local = zoneinfo.ZoneInfo(tz)
     try:
         layout = load_layout(layout_name)
     except PrintError as e:
@@ -45,7 +49,8 @@ def print_batch(session: Session, store: KeyStore, passphrase: str, batch_id: st
     earlier = session.execute(select(PrintJob).where(PrintJob.batch_pk == batch.id, PrintJob.kind == "print")
                               .order_by(PrintJob.id)).scalars().first()
     if earlier is not None and not reprint:
-        raise PrintRefused(f"batch {batch_id} was printed on {earlier.at:%Y-%m-%d %H:%M} UTC by {earlier.operator}: "
+        first_at = earlier.at if earlier.at.tzinfo else earlier.at.replace(tzinfo=dt.timezone.utc)  # SQLite: UTC
+        raise PrintRefused(f"batch {batch_id} was printed on {local_text(first_at, local)} by {earlier.operator}: "
                            "use --reprint --reason TEXT")
     if reprint and not (reason and reason.strip()):
         raise PrintRefused("a reprint needs --reason")
@@ -57,7 +62,7 @@ def print_batch(session: Session, store: KeyStore, passphrase: str, batch_id: st
     cover = BatchCover(batch_id=batch.batch_id, face_value=batch.face_value, currency=batch.currency,
                        count=batch.count, first_serial=batch.first_serial, last_serial=batch.last_serial,
                        expires=batch.expires, key_id=batch.key_id, card_data_sha256=batch.card_data_sha256,
-                       printed_at=now, operator=operator)
+                       printed_at=now.astimezone(local), operator=operator)
     try:
         files = render_batch(read_cards(card_file_path(store.home, batch_id), identity), cover, layout, out_path, max_cards_per_file=max_cards_per_file,
                              workers=workers, progress=progress)

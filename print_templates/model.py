@@ -109,7 +109,8 @@ def card_data_sha256(cards: Iterable[CardRecord]) -> str:
 class BatchCover:
     """What the batch cover page states; the cards streamed must agree with it.
 
-    ``printed_at`` must be timezone-aware (it is printed with its UTC offset).
+    ``printed_at`` must be timezone-aware, in the business time zone (it is printed as local time with its
+    UTC offset: ``2026-12-06 09:00 (UTC+8)``).
     ``utility_name`` None means the :class:`PrintBranding` one.
     """
 

@@ -80,6 +80,7 @@ from print_templates.symbols import (
 from print_templates.typeset import FittedText, FontSet, fit_text, pick_font, register
 from vouchers.codes import group_code
 from vouchers.errors import VoucherError
+from vouchers.display import local_text
 from vouchers.money import format_amount, format_display
 from vouchers.token import read_unverified
 
@@ -558,7 +559,7 @@ class _CoverPage:
 
     def _rows(self) -> list[tuple[str, str]]:
         cover, layout = self.plan.cover, self.plan.layout
-        printed = cover.printed_at.isoformat(sep=" ", timespec="seconds")
+        printed = local_text(cover.printed_at, cover.printed_at.tzinfo)  # business time, as issuer gave it
         return [
             ("批次号 Batch ID", cover.batch_id),
             ("面值 Face value", f"{format_display(cover.face_value, cover.currency)} ({cover.currency})"),

@@ -27,6 +27,7 @@ from reportlab.pdfgen.canvas import Canvas
 from print_templates.errors import InvalidCardData
 from print_templates.layout import load_layout
 from print_templates.typeset import FontSet, fit_text, pick_font
+from vouchers.display import local_text
 
 LABELS = {
     "zh": {
@@ -72,12 +73,13 @@ class StsReceipt:
     currency: str | None = None
     kwh: str | None = None  # credited by the meter (0.1 kWh, rounded up)
     tariff_kwh: str | None = None  # what the tariff gave for the money
-    tariff: str | None = None
+    tariff: str | None = None  # id and description in English
     watts: int | None = None
     reprints: int = 0
     utility_name: str = ""
     hotline: str = ""
     timezone: dt.tzinfo = dt.timezone.utc  # for the printed times
+    tariff_zh: str | None = None  # id and description in Chinese (the zh receipt; ``tariff`` when None)
 
 
 KEY_PARAMS = (("sgc", "SGC"), ("ti", "TI"), ("krn", "KRN"), ("key_type", "KT"), ("ken", "KEN"),
@@ -112,11 +114,10 @@ def grouped_token(token: str) -> str:
 def _time(moment: dt.datetime, tz: dt.tzinfo) -> str:
     if moment.tzinfo is None:
         raise InvalidCardData("receipt times must be aware datetimes")
-    local = moment.astimezone(tz)
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or ''}".strip()
+    return local_text(moment, tz)  # 2026-11-26 10:00 (UTC+8): an offset, not an ambiguous "CST"
 
 
-def _rows(r: StsReceipt, L: dict[str, str]) -> list[tuple[str, str]]:
+def _rows(r: StsReceipt, L: dict[str, str], lang: str) -> list[tuple[str, str]]:
     rows = [(L["meter"], r.meter), (L["account"], r.account_no), (L["kind"], L.get(r.kind, r.kind))]
     if r.amount is not None:
         rows.append((L["amount"], f"{r.amount} {r.currency or ''}".strip()))
@@ -126,8 +127,9 @@ def _rows(r: StsReceipt, L: dict[str, str]) -> list[tuple[str, str]]:
         rows.append((L["tariff_kwh"], f"{r.tariff_kwh} kWh"))
     if r.watts is not None:
         rows.append((L["watts"], f"{r.watts} W"))
-    if r.tariff:
-        rows.append((L["tariff"], r.tariff))
+    tariff = (r.tariff_zh or r.tariff) if lang == "zh" else r.tariff
+    if tariff:
+        rows.append((L["tariff"], tariff))
     rows += [(L["tid_time"], _time(r.tid_time, r.timezone)), (L["tid"], str(r.tid)),
              (L["receipt_no"], str(r.vend_id)), (L["vended_at"], _time(r.vended_at, r.timezone))]
     return rows
@@ -163,7 +165,7 @@ def render_sts_receipt(receipt: StsReceipt, *, lang: str = "zh", fonts: FontSet 
     token = grouped_token(receipt.token)
     lines = [*_head(L, receipt.utility_name, "title", receipt.reprints),
              ("text", L["token"], "regular", 7.0, 5.5, "center"), ("text", token, "bold", 16.0, 9.0, "center"),
-             RULE, *_tail(L, _rows(receipt, L), receipt.hotline)]
+             RULE, *_tail(L, _rows(receipt, L, lang), receipt.hotline)]
     return _draw(lines, L["title"], fonts or FontSet())
 
 

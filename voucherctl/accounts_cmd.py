@@ -14,7 +14,7 @@ from vouchers.text import printable
 from vouchers.books.customers import AccountSummary
 from voucherctl import context
 from voucherctl.ledger_cmd import money, parse_date, parse_money, today
-from voucherctl.output import NAME, CliError, emit, json_option, output_files
+from voucherctl.output import NAME, CliError, emit, excel_option, json_option, output_files
 
 
 def summary_json(summary: AccountSummary) -> dict:
@@ -127,9 +127,10 @@ def search(text: str | None, account_no: str | None, name: str | None, meter_no:
               help="Also write the lines to this CSV file.")
 @click.option("--pdf", "pdf_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also render the statement as a PDF.")
+@excel_option
 @json_option
 def statement(account_no: str, date_from: str | None, date_to: str | None, csv_out: Path | None,
-              pdf_out: Path | None, as_json: bool) -> None:
+              pdf_out: Path | None, excel: bool, as_json: bool) -> None:
     """Opening balance, every bill, payment, redemption, late fee and energy sale, closing balance."""
     from voucherctl.report_cmd import _write_csv
 
@@ -144,7 +145,7 @@ def statement(account_no: str, date_from: str | None, date_to: str | None, csv_o
                    + [[documents.local_iso(x.at, tz), x.kind, text_cell(x.reference), x.channel or "",
                        x.transaction_id, money(x.arrears), money(x.prepaid), money(x.amount)] for x in s.lines]
                    + [["", "closing", "", "", "", money(s.closing_arrears), money(s.closing_prepaid),
-                       money(s.closing)]])
+                       money(s.closing)]], excel)
         if pdf_file:
             from print_templates.statements import render_account_statement
 

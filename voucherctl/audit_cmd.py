@@ -170,7 +170,7 @@ def list_events(subject: str | None, limit: int, as_json: bool) -> None:
         query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
         if subject:
             query = query.where(AuditEvent.subject_id == subject)
-        events = [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+        events = [{"id": e.id, "at": context.when_iso(e.at), "actor": e.actor, "action": e.action,
                    "subject": f"{e.subject_type}:{e.subject_id}", "from": e.from_state, "to": e.to_state,
                    "reason": e.reason} for e in session.execute(query).scalars()]
     # one line an event, even for events written before actors and reasons were checked

@@ -162,3 +162,25 @@ def web_passphrase() -> str:
     from vouchers.keystore.passphrase import resolve_web_passphrase
 
     return resolve_web_passphrase(settings())
+
+
+def _business(moment: dt.datetime) -> tuple[dt.datetime, dt.tzinfo]:
+    import zoneinfo
+
+    if moment.tzinfo is None:  # SQLite keeps no offset: stored times are UTC
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment, zoneinfo.ZoneInfo(settings().timezone)
+
+
+def when_text(moment: dt.datetime) -> str:
+    """An instant for people: ``2026-12-06 09:00 (UTC+8)`` in VOUCHER_TIMEZONE."""
+    from vouchers.display import local_text
+
+    return local_text(*_business(moment))
+
+
+def when_iso(moment: dt.datetime) -> str:
+    """An instant for JSON and CSV: ISO 8601 in VOUCHER_TIMEZONE with its offset."""
+    from vouchers.display import local_iso
+
+    return local_iso(*_business(moment))

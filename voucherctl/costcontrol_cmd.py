@@ -41,7 +41,7 @@ def orders(status: str, account: str | None, limit: int, as_json: bool) -> None:
                                          limit=limit)
     emit(as_json, {"orders": [o.as_dict() for o in found]},
          "\n".join(f"{o.order_id} {o.kind:10} {o.status:9} {o.account_no} meter {o.meter_no} not before "
-                   f"{o.not_before.isoformat()}" for o in found) or "no orders")
+                   f"{context.when_text(o.not_before)}" for o in found) or "no orders")
 
 
 @cost_control.command("ack")

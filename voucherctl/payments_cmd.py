@@ -131,7 +131,7 @@ def post(channel: str, account_no: str, amount: str, external_ref: str, paid_at:
     document = {"payment_id": r.payment_id, "channel": r.channel, "external_ref": r.external_ref,
                 "account_no": r.account_no, "amount": money(r.amount), "currency": r.currency,
                 "applied_to_arrears": money(r.applied_to_arrears), "credited_to_balance": money(r.credited_to_balance),
-                "balance": money(paid.balance), "paid_at": r.paid_at.isoformat(), "replayed": not r.created}
+                "balance": money(paid.balance), "paid_at": context.when_iso(r.paid_at), "replayed": not r.created}
     if paid.vend is not None:  # a keypad meter: its token (the balance is after the energy sale)
         document["sts"] = paid.vend.sts_object()
 

@@ -52,15 +52,18 @@ def receipt_for(session: Session, result: VendResult, *, config: MeteringConfig 
     config = config or MeteringConfig()
     vended_at = result.vended_at or dt.datetime.now(dt.timezone.utc)
     base = BaseDate.from_year(base_date_at(session, result.pan, vended_at))
-    tariff = None
+    tariff = tariff_zh = None
     assignment = find_assignment(session, result.account_no)
     if assignment is not None:
-        tariff = assignment.tariff_id
+        tariff = tariff_zh = assignment.tariff_id
         if catalog is not None:
             try:
-                tariff = f"{assignment.tariff_id} {catalog.get(assignment.tariff_id).name}"
+                known = catalog.get(assignment.tariff_id)
             except TariffError:
                 pass
+            else:
+                tariff = f"{assignment.tariff_id} {known.display_name('en')}"
+                tariff_zh = f"{assignment.tariff_id} {known.display_name('zh')}"
     currency = None
     if result.amount_minor is not None:
         try:
@@ -71,7 +74,7 @@ def receipt_for(session: Session, result: VendResult, *, config: MeteringConfig 
         token=result.token, meter=result.pan, account_no=result.account_no, kind=result.kind, tid=result.tid,
         tid_time=tid_to_datetime(result.tid, base), vend_id=result.vend_id, vended_at=vended_at,
         amount=format_amount(result.amount_minor) if result.amount_minor is not None else None, currency=currency,
-        kwh=result.kwh, tariff_kwh=result.tariff_kwh if result.kind == "credit" else None, tariff=tariff,
+        kwh=result.kwh, tariff_kwh=result.tariff_kwh if result.kind == "credit" else None, tariff=tariff, tariff_zh=tariff_zh,
         watts=result.units if result.kind == "max_power" else None, reprints=result.reprints,
         utility_name=utility_name, hotline=hotline, timezone=config.tz)
 

@@ -1,6 +1,7 @@
 """Chain of custody around printing: who, when, which files; reprints audited."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import stat
@@ -101,3 +102,23 @@ def test_printed_qr_codes_scan_and_verify(issuer, approved, tmp_path, db_url):
     barcodes = subprocess.run(["zbarimg", "--raw", "-q", "-Sdisable", "-Scode128.enable", str(png)],
                               capture_output=True, text=True).stdout.splitlines()
     assert sorted(barcodes) == serials
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
+def test_cover_and_refusal_name_the_first_print_in_business_time(issuer, approved, tmp_path, db_url):
+    """Issue 22: the cover said +00:00 and the refusal "15:41 UTC"; both read Beijing time with the offset.
+
+    15:59:30 UTC is 23:59 on the 26th in Beijing: the local day, not the UTC one."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the wording does not depend on the database")
+    late = dt.datetime(2026, 11, 26, 15, 59, 30, tzinfo=dt.timezone.utc)
+    with issuer.sessions.begin() as session:
+        print_batch(session, issuer.store, issuer.passphrase, approved.batch_id, tmp_path / "a.pdf",
+                    layout_name="a4-cards", operator="carol", now=late, workers=1, tz="Asia/Shanghai")
+    cover = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(tmp_path / "a.pdf"), "-"], capture_output=True,
+                           text=True, check=True).stdout
+    assert "2026-11-26 23:59 (UTC+8)" in cover and "+00:00" not in cover
+    with pytest.raises(PrintRefused) as refused:
+        _print(issuer, approved.batch_id, tmp_path / "b.pdf")
+    assert "printed on 2026-11-26 23:59 (UTC+8) by carol" in str(refused.value)
+    assert "UTC by" not in str(refused.value)

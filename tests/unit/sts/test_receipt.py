@@ -34,7 +34,7 @@ poppler = pytest.mark.skipif(any(shutil.which(t) is None for t in ("pdftotext", 
 
 @poppler
 @pytest.mark.parametrize("lang, words", [
-    ("zh", ["电费购电凭证", "表号", "户号", "金额", "电量", "令牌时间", "电价", "2026-11-26 10:00 CST"]),
+    ("zh", ["电费购电凭证", "表号", "户号", "金额", "电量", "令牌时间", "电价", "2026-11-26 10:00 (UTC+8)"]),
     ("en", ["Electricity token receipt", "Meter No.", "Account", "Amount", "Energy", "Token time", "Tariff"]),
 ])
 def test_receipt_shows_the_token_in_groups_with_embedded_fonts(tmp_path: Path, lang: str, words: list[str]) -> None:
@@ -113,7 +113,7 @@ def _text(tmp_path: Path, data: bytes, name: str) -> str:
 
 @poppler
 @pytest.mark.parametrize("lang, words", [
-    ("zh", ["电表密钥更换凭证", "请按顺序输入", "表号", "户号", "基准日期", "更换时间", "2026-11-26 10:05 CST"]),
+    ("zh", ["电表密钥更换凭证", "请按顺序输入", "表号", "户号", "基准日期", "更换时间", "2026-11-26 10:05 (UTC+8)"]),
     ("en", ["Meter key change receipt", "in this order", "Meter No.", "Base date", "Changed at", "TID restart"]),
 ])
 def test_key_change_receipt_lists_the_four_tokens_in_entry_order(tmp_path: Path, lang: str,
