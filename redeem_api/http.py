@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import json
 import logging
+import math
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -132,6 +133,21 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    """A JSON number with a fraction or exponent: refused when it has no finite float value (``1e309`` is
+    infinity to Python, as NaN is refused by :func:`_no_constants`): anywhere in the body, used or not."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("a number out of range is not valid JSON here")
+    return value
+
+
+def loads(text: str) -> Any:
+    """The API's one JSON parser: duplicate keys, NaN/Infinity and non-finite numbers are ValueError."""
+    return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants,
+                      parse_float=_finite_float)
+
+
 def _has_lone_surrogate(document: Any) -> bool:
     """True if a decoded string (key or value) holds a surrogate that no pair completed."""
     try:
@@ -143,7 +159,8 @@ def _has_lone_surrogate(document: Any) -> bool:
 
 def read_json_object() -> dict[str, Any]:
     """The body as a JSON object: 415 for another content type, 413 over the limit, 400 if malformed
-    (including a lone surrogate escaped as ``\\ud800``: it has no UTF-8 form, so nothing may store it)."""
+    (including a lone surrogate escaped as ``\\ud800``: it has no UTF-8 form, so nothing may store it, and a
+    number with no finite value such as ``1e309``, even in a field the route ignores)."""
     mimetype = (request.mimetype or "").lower()
     if mimetype != "application/json" and not (mimetype.startswith("application/") and mimetype.endswith("+json")):
         raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
@@ -164,7 +181,7 @@ def read_json_object() -> dict[str, Any]:
             raise PayloadTooLarge(f"the body is larger than {limit} bytes")
     try:
         text = raw.decode("utf-8")
-        document = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        document = loads(text)
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise MalformedJson("the body is not valid UTF-8 JSON") from e
     if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(document):

@@ -87,3 +87,10 @@ def test_the_four_money_edges_run_the_one_money_in(world, client, cli, monkeypat
     assert texted.get_json()["outcome"] == "redeemed", texted.get_json()
     assert seen == [("redemption", ACCOUNT_CLEAN)] + [("payment", ACCOUNT_CLEAN)] * 3 + [("redemption", ACCOUNT_CLEAN)]
     assert all(sts["token"] for sts in (redeemed.get_json()["sts"], paid.get_json()["sts"]))
+
+
+def test_a_counter_payment_in_another_currency_is_refused_like_the_api(world, cli):
+    code, out, err = cli("payments", "post", "--channel", "counter_cash", "--account-no", ACCOUNT_CLEAN,
+                         "--amount", "10.00", "--ref", "CTR-USD", "--currency", "USD")
+    assert code == 1 and "is in CNY, not USD" in err and len(err.strip().splitlines()) == 1
+    assert world.balance(ACCOUNT_CLEAN) == (0, 0)
