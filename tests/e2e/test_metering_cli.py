@@ -196,3 +196,29 @@ def test_clear_errors(cli: Cli, tmp_path: Path) -> None:
     context.settings.cache_clear()  # the configuration is read once per command: read it again
     r = cli.at("2026-11-01T09:00")("billing", "run", "--period", "2026-10", "--as-of", "2026-10-31")
     assert r.code == 1 and "overlap" in r.err
+
+
+def test_a_time_of_use_meter_gets_its_opening_peak_and_valley(cli: Cli) -> None:
+    """`billing assign --time-of-use --opening-reading` demanded peak/valley openings no option accepted."""
+    assert cli("accounts", "create", "--account-no", "T1", "--name", "Wang Fang").code == 0
+    base = ("billing", "assign", "T1", "--tariff", "fj-residential", "--mode", "postpaid", "--area", "思明区",
+            "--meter", "MT1", "--time-of-use", "--opening-reading", "800.50", "--opening-date", "2026-10-01")
+    r = cli(*base)
+    assert r.code == 1 and r.err.count("\n") == 1 and "needs the peak and valley registers" in r.err
+    r = cli(*base, "--opening-peak", "500.00", "--opening-valley", "200")
+    assert r.code == 1 and "do not add up to the register of 800.50 kWh" in r.err
+    r = cli(*base, "--opening-peak", "-1", "--opening-valley", "801.50")
+    assert r.code == 1 and "--opening-peak must not be negative" in r.err
+    r = cli("billing", "assign", "T1", "--tariff", "fj-residential", "--mode", "postpaid", "--area", "x",
+            "--meter", "MT1", "--opening-peak", "1")
+    assert r.code == 1 and "--opening-peak and --opening-valley belong to an --opening-reading" in r.err
+    r = cli(*base, "--opening-peak", "500.25", "--opening-valley", "300.25", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["time_of_use"] is True
+    with context.sessions().begin() as session:  # the baseline holds both registers
+        from sqlalchemy import select
+
+        from vouchers.storage.metering_models import MeterReading
+
+        row = session.execute(select(MeterReading).where(MeterReading.account_no == "T1")).scalar_one()
+        assert (row.reading_ckwh, row.peak_ckwh, row.valley_ckwh) == (80050, 50025, 30025)
