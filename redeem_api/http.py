@@ -29,6 +29,7 @@ from redeem_api.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from redeem_api import request_log
 from redeem_api.state import db, state
 from vouchers.books.retry import is_retryable
 from vouchers.services import idempotency
@@ -68,8 +69,30 @@ def json_response(status: int, document: Any | str, headers: dict[str, str] | No
     return response
 
 
+# On every answer: the app's after_request adds them, and so do the server's own error answers
+# (redeem_api.server_errors), which never reach the app.
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
+
+
+def current_request_id() -> str:
+    """The request's id (``X-Request-Id``): set first thing by the app's before_request hook."""
+    value = g.get("request_id")
+    if value is None:  # an error before the hooks ran
+        value = g.request_id = request_log.new_request_id()
+    return value
+
+
+def error_document(error: ApiError) -> dict[str, Any]:
+    """The error's body with the request's id (``error.request_id``), so a caller can quote the log line.
+    A refusal stored for an Idempotency-Key keeps the id of the request that made it: a replay answers the
+    same bytes (its ``X-Request-Id`` header is its own)."""
+    document = error.body()
+    document["error"]["request_id"] = current_request_id()
+    return document
+
+
 def error_response(error: ApiError) -> Response:
-    return json_response(error.status, error.body(), error.headers)
+    return json_response(error.status, error_document(error), error.headers)
 
 
 # -- auth ---------------------------------------------------------------------------------
@@ -307,7 +330,7 @@ def run_idempotent(*, scope: str, client_pk: int | None, key: str, body: dict[st
     except ApiError as e:
         refusal = e
         if refusal.storable:
-            text = dumps(refusal.body())
+            text = dumps(error_document(refusal))
 
             def store(session: Session) -> None:
                 if refusal.after_rollback is not None:
