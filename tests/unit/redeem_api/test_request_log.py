@@ -63,3 +63,17 @@ def test_the_servers_own_error_answers_are_json_with_the_security_headers():
     for status, code in ((400, "bad_request"), (431, "headers_too_large"), (500, "internal_error")):
         assert json.loads(server_errors.error_bytes(status, "x", "r").partition(b"\r\n\r\n")[2])["error"]["code"] \
             == code
+
+
+def test_log_format_is_text_unless_json_is_asked_for():
+    import pytest
+
+    from redeem_api.config import ApiConfig
+    from vouchers.config import ConfigError, Settings
+
+    def log_format(env):
+        return ApiConfig.from_settings(Settings.from_env(env), web_passphrase="x" * 12).log_format
+
+    assert log_format({}) == "text" and log_format({"VOUCHER_LOG_FORMAT": "json"}) == "json"
+    with pytest.raises(ConfigError, match="VOUCHER_LOG_FORMAT must be one of text, json"):
+        log_format({"VOUCHER_LOG_FORMAT": "xml"})
