@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TypeVar
 
+from vouchers.display import local_text
 from vouchers.errors import VoucherError
 
 When = TypeVar("When", dt.date, dt.datetime)
@@ -22,10 +23,8 @@ class FutureAsOf(VoucherError, ValueError):
 
 
 def _shown(value: dt.date, like: dt.date) -> str:
-    if isinstance(value, dt.datetime):
-        if isinstance(like, dt.datetime) and like.tzinfo is not None and value.tzinfo is not None:
-            value = value.astimezone(like.tzinfo)  # both in the zone the caller wrote the as-of in
-        return value.isoformat(timespec="minutes")
+    if isinstance(value, dt.datetime) and isinstance(like, dt.datetime) and like.tzinfo is not None:
+        return local_text(value, like.tzinfo)  # both in the zone the caller wrote the as-of in
     return value.isoformat()
 
 

@@ -55,6 +55,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from vouchers.as_of import refuse_future
+from vouchers.display import local_text
 from vouchers.books.timeutil import from_db
 from vouchers.metering import positions as pos
 from vouchers.metering.config import MeteringConfig
@@ -274,9 +275,8 @@ def acknowledge_order(session: Session, order_id: int, *, result: str, now: dt.d
     if now < not_before:  # executed early: a disconnect cuts supply the customer still had time to avoid
         zone = tz or now.tzinfo
         raise OrderNotDue(f"order {order_id} ({order.kind}) may not be carried out before "
-                          f"{not_before.astimezone(zone).isoformat(timespec='minutes')}; a result reported at "
-                          f"{now.astimezone(zone).isoformat(timespec='minutes')} is refused: acknowledge it once it "
-                          "has been carried out, after that time")
+                          f"{local_text(not_before, zone)}; a result reported at {local_text(now, zone)} is refused: "
+                          "acknowledge it once it has been carried out, after that time")
     claimed = session.execute(update(CostControlOrder)
                               .where(CostControlOrder.id == order_id, CostControlOrder.status == "pending")
                               .values(status=result, acknowledged_at=now, acknowledged_by=actor,

@@ -218,7 +218,7 @@ def test_an_acknowledgement_before_the_orders_not_before_is_refused(client, worl
     early = client.post(path, json={"result": "done"}, headers=auth(world.keys["headend"], key))
     assert early.status_code == 409, early.get_json()
     error = early.get_json()["error"]
-    assert error["code"] == "order_not_due" and "2026-11-21T08:00+08:00" in error["message"]
+    assert error["code"] == "order_not_due" and "2026-11-21 08:00 (UTC+8)" in error["message"]
     with world.sessions.begin() as s:
         assert s.get(CostControlState, ACCOUNT_METERED).supply_state == "disconnect_ordered"
     clock.now = _local("2026-11-21", 8)
