@@ -107,8 +107,11 @@ def import_cmd(channel: str, fmt: str, operator: str, file: Path, as_json: bool)
 @click.option("--amount", required=True, help="e.g. 50.00")
 @click.option("--ref", "external_ref", required=True, help="The channel's own reference (idempotency key).")
 @click.option("--paid-at", default=None, help="ISO 8601 time of payment (default: now).")
+@click.option("--currency", default=None,
+              help="ISO 4217 code of the money (default: the account's); another than the account's is refused.")
 @json_option
-def post(channel: str, account_no: str, amount: str, external_ref: str, paid_at: str | None, as_json: bool) -> None:
+def post(channel: str, account_no: str, amount: str, external_ref: str, paid_at: str | None, currency: str | None,
+         as_json: bool) -> None:
     """Book one payment (a counter or a channel without files).
 
     The same flow as the API's payments: the late fee first, cost control after, and
@@ -125,7 +128,8 @@ def post(channel: str, account_no: str, amount: str, external_ref: str, paid_at:
             raise CliError(f"--paid-at: {e}") from e
     deps = context.services()
     with context.sessions().begin() as session:
-        paid = money_in.pay(session, money_in.ChannelPayment(channel, account_no, amount_minor, external_ref, when),
+        paid = money_in.pay(session, money_in.ChannelPayment(channel, account_no, amount_minor, external_ref, when,
+                                                             currency),
                             now=now, deps=deps)
     r = paid.booking
     document = {"payment_id": r.payment_id, "channel": r.channel, "external_ref": r.external_ref,

@@ -26,6 +26,7 @@ from redeem_api.http import (
     bearer_client,
     client_ip,
     dumps,
+    error_document,
     idempotency_refusals,
     json_response,
     now,
@@ -111,7 +112,7 @@ def _redeem_idempotently(attempt: Attempt, ctx: Context, *, scope: str, client_p
         refusal = e  # outlives the except clause, for the closure below
         if refusal.after_rollback is None and not refusal.storable:
             raise  # 409/422 key refusals, 429: nothing to write
-        text = dumps(refusal.body())
+        text = dumps(error_document(refusal))
 
         def afterwards(session: Session) -> None:
             if refusal.after_rollback is not None:  # failure counters and fraud alerts

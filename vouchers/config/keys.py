@@ -100,6 +100,9 @@ KEYS: tuple[Key, ...] = (
         "The web page's session cookie is sent over HTTPS only."),
     Key("VOUCHER_REQUEST_READ_SECONDS", "web.request_read_seconds", "number", "10",
         "Seconds a client may take to send a request (`serve`; clamped to 1..300).", 1, 300),
+    Key("VOUCHER_LOG_FORMAT", "log_format", "string", "`text`",
+        "Log lines of `serve`: `text`, or `json` (one JSON object a line, gunicorn's too, and one line per request "
+        "with its `request_id`, route, status and duration).", choices=("text", "json")),
     Key("VOUCHER_IDEMPOTENCY_STALE_SECONDS", "idempotency.stale_seconds", "integer", "120",
         "After this an unfinished Idempotency-Key reservation may be taken over.", 10),
     Key("VOUCHER_IDEMPOTENCY_RETENTION_DAYS", "idempotency.retention_days", "integer", "7",

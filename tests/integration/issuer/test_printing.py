@@ -122,3 +122,35 @@ def test_cover_and_refusal_name_the_first_print_in_business_time(issuer, approve
         _print(issuer, approved.batch_id, tmp_path / "b.pdf")
     assert "printed on 2026-11-26 23:59 (UTC+8) by carol" in str(refused.value)
     assert "UTC by" not in str(refused.value)
+
+
+def _export(issuer, batch_id, out, **kwargs):
+    from issuer.export import export_batch
+
+    with issuer.sessions.begin() as session:
+        return export_batch(session, issuer.store, issuer.passphrase, batch_id, issuer.store.cardstore_recipient(),
+                            out, operator=kwargs.pop("operator", "carol"), now=issuer.now, **kwargs)
+
+
+def test_a_repeat_export_needs_flag_and_reason_like_a_reprint(issuer, approved, tmp_path):
+    """``batch export`` could be repeated silently (another copy of every code) while a reprint needed a reason."""
+    from issuer.export import ExportRefused
+
+    with pytest.raises(ExportRefused, match="has not been exported yet: drop --reexport"):
+        _export(issuer, approved.batch_id, tmp_path / "a.age", reexport=True, reason="x")
+    _export(issuer, approved.batch_id, tmp_path / "a.age")  # the first export: unchanged, no flag
+    with pytest.raises(ExportRefused, match=r"already exported \(1 time\(s\), by carol\).*--reexport --reason"):
+        _export(issuer, approved.batch_id, tmp_path / "b.age", operator="dave")
+    for reason in (None, "  "):
+        with pytest.raises(ExportRefused, match="needs --reason"):
+            _export(issuer, approved.batch_id, tmp_path / "b.age", reexport=True, reason=reason)
+    assert not (tmp_path / "b.age").exists() and not list(tmp_path.glob("*.partial"))
+    _export(issuer, approved.batch_id, tmp_path / "b.age", reexport=True, reason="print house lost the file",
+            operator="dave")
+    with issuer.sessions() as session:
+        events = session.execute(select(AuditEvent.action, AuditEvent.actor, AuditEvent.reason)
+                                 .where(AuditEvent.action.like("batch.%export")).order_by(AuditEvent.id)).all()
+        jobs = session.execute(select(PrintJob.kind, PrintJob.reprint_reason).order_by(PrintJob.id)).all()
+    assert [tuple(e) for e in events] == [("batch.export", "carol", None),
+                                          ("batch.reexport", "dave", "print house lost the file")]
+    assert [tuple(j) for j in jobs] == [("export", None), ("export", "print house lost the file")]

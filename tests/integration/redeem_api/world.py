@@ -195,3 +195,12 @@ def auth(key: str, idempotency_key: str | None = None) -> dict[str, str]:
 
 def fresh_key() -> str:
     return os.urandom(12).hex()
+
+
+def without_request_id(body: bytes) -> bytes:
+    """An error body without its ``request_id`` (random per request): what must be equal across requests."""
+    import re
+
+    stripped, found = re.subn(rb',"request_id":"[0-9a-f]{32}"', b"", body)
+    assert found == 1, body
+    return stripped

@@ -59,6 +59,12 @@ def test_a_counter_payment_from_the_cli_onto_a_keypad_meter_vends_like_the_api(w
     assert code == 0, err
     assert "STS token for meter" in out and cli_sts["token"] not in out
 
+    # another currency than the account's: refused like the API (one line, nothing booked)
+    code, out, err = cli("payments", "post", "--channel", "counter_cash", "--account-no", ACCOUNT_CLEAN,
+                         "--amount", "10.00", "--ref", "CTR-USD", "--currency", "USD")
+    assert code == 1 and "is in CNY, not USD" in err and len(err.strip().splitlines()) == 1
+    assert energy_sold(world) == 12_000 and world.balance(ACCOUNT_CLEAN) == (0, 0)
+
 
 def test_the_four_money_edges_run_the_one_money_in(world, client, cli, monkeypatch):
     seen: list[tuple[str, str]] = []
