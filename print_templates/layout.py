@@ -36,7 +36,7 @@ PAGE_SIZES_MM: dict[str, tuple[float, float]] = {
 
 STATIC_PLACEHOLDERS = frozenset(
     {
-        "utility_name", "web_address", "sms_number", "hotline",
+        "utility_name", "web_address", "sms_number", "hotline", "terms",
         "face_value", "face_value_amount", "currency", "expires", "batch_id",
     }
 )
@@ -50,7 +50,9 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _SCHEMA_VERSION = 1
 
-Color = tuple[float, float, float]
+# An RGB triple, or a brand role ("primary", "accent") the renderer takes from the branding
+Color = tuple[float, float, float] | str
+COLOUR_ROLES = ("primary", "accent")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +152,7 @@ class PageSpec:
     margin_right_mm: float
     margin_bottom_mm: float
     margin_left_mm: float
+    color_model: str = "rgb"  # "cmyk": every colour is written as CMYK, black as pure K (print shops)
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,8 +377,10 @@ class _Reader:
 
     def color(self, key: str, default: str) -> Color:
         value = self.text(key, default)
+        if value in COLOUR_ROLES:
+            return value
         if not _COLOR.match(value):
-            raise self.error(key, f"must be a colour like #1a3d7c, got {value!r}")
+            raise self.error(key, f"must be a colour like #1a3d7c or one of {', '.join(COLOUR_ROLES)}, got {value!r}")
         return tuple(int(value[i : i + 2], 16) / 255.0 for i in (1, 3, 5))  # type: ignore[return-value]
 
     def box(self, key: str) -> Box:
@@ -427,6 +432,7 @@ def _read_page(r: _Reader) -> PageSpec:
         r.number("margin_right_mm", lo=0, hi=width / 2),
         r.number("margin_bottom_mm", lo=0, hi=height / 2),
         r.number("margin_left_mm", lo=0, hi=width / 2),
+        r.choice("color_model", ("rgb", "cmyk"), "rgb"),
     )
     r.done()
     return page

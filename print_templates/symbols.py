@@ -24,7 +24,7 @@ import qrcode
 import qrcode.constants
 from qrcode import base as qr_base
 from qrcode import util as qr_util
-from qrcode.util import MODE_ALPHA_NUM, QRData
+from qrcode.util import MODE_8BIT_BYTE, MODE_ALPHA_NUM, QRData
 from reportlab.graphics.barcode.code128 import Code128
 
 from print_templates.errors import InvalidCardData
@@ -36,10 +36,13 @@ _DARK_RUN = re.compile(rb"\x01+")
 
 
 @functools.lru_cache(maxsize=64)
-def qr_version_for_length(length: int) -> int:
-    """Smallest QR version holding ``length`` alphanumeric characters at
-    error correction M (computed once per length, then cached)."""
+def qr_version_for_length(length: int, prefix: str = "") -> int:
+    """Smallest QR version holding ``prefix`` (byte mode) then ``length``
+    alphanumeric characters at error correction M (computed once per
+    prefix and length, then cached)."""
     probe = qrcode.QRCode(version=None, error_correction=QR_ERROR_CORRECTION, border=0, mask_pattern=QR_MASK_PATTERN)
+    if prefix:
+        probe.add_data(QRData(prefix.encode("utf-8"), mode=MODE_8BIT_BYTE))
     probe.add_data(QRData("0" * length, mode=MODE_ALPHA_NUM))
     try:
         version = probe.best_fit()
@@ -50,12 +53,15 @@ def qr_version_for_length(length: int) -> int:
     return version
 
 
-def qr_matrix(text: str) -> list[list[bool]]:
-    """The QR module matrix (rows top to bottom, True = dark), no quiet zone."""
-    version = qr_version_for_length(len(text))
+def qr_matrix(text: str, prefix: str = "") -> list[list[bool]]:
+    """The QR module matrix (rows top to bottom, True = dark), no quiet zone:
+    ``prefix`` (a URL up to its "#", byte mode) then ``text`` (alphanumeric)."""
+    version = qr_version_for_length(len(text), prefix)
     qr = qrcode.QRCode(version=version, error_correction=QR_ERROR_CORRECTION, border=0, mask_pattern=QR_MASK_PATTERN)
+    if prefix:
+        qr.add_data(QRData(prefix.encode("utf-8"), mode=MODE_8BIT_BYTE))
     qr.add_data(QRData(text, mode=MODE_ALPHA_NUM))  # validates the alphabet
-    qr.data_cache = qr_codewords(text, version)  # qrcode places what it would have computed
+    qr.data_cache = qr_codewords(text, version, prefix)  # qrcode places what it would have computed
     qr.make(fit=False)
     return qr.modules  # type: ignore[return-value]
 
@@ -64,9 +70,10 @@ _ALPHANUMERIC_VALUE = {ch: i for i, ch in enumerate(qr_util.ALPHA_NUM.decode("as
 _PAD_CODEWORDS = (0xEC, 0x11)
 
 
-def qr_codewords(text: str, version: int) -> list[int]:
+def qr_codewords(text: str, version: int, prefix: str = "") -> list[int]:
     """Final codeword sequence (data then error correction, interleaved by
-    block) of ``text`` in one alphanumeric segment at error correction M."""
+    block) of ``prefix`` in a byte segment (if any) and ``text`` in one
+    alphanumeric segment, at error correction M."""
     blocks = qr_base.rs_blocks(version, QR_ERROR_CORRECTION)
     capacity = sum(b.data_count for b in blocks)
     count_bits = qr_util.length_in_bits(MODE_ALPHA_NUM, version)
@@ -74,7 +81,15 @@ def qr_codewords(text: str, version: int) -> list[int]:
         values = [_ALPHANUMERIC_VALUE[ch] for ch in text]
     except KeyError as e:
         raise InvalidCardData("QR text is not in the alphanumeric alphabet") from e
-    acc, nbits = (MODE_ALPHA_NUM << count_bits) | len(text), 4 + count_bits
+    acc, nbits = 0, 0
+    if prefix:
+        raw = prefix.encode("utf-8")
+        byte_count_bits = qr_util.length_in_bits(MODE_8BIT_BYTE, version)
+        acc = (MODE_8BIT_BYTE << byte_count_bits) | len(raw)
+        acc = (acc << 8 * len(raw)) | int.from_bytes(raw, "big")
+        nbits = 4 + byte_count_bits + 8 * len(raw)
+    acc = (((acc << 4) | MODE_ALPHA_NUM) << count_bits) | len(text)
+    nbits += 4 + count_bits
     for i in range(0, len(values) - 1, 2):
         acc = (acc << 11) | (values[i] * 45 + values[i + 1])
     nbits += 11 * (len(values) // 2)
@@ -163,14 +178,14 @@ def rectangles_path(rects: list[tuple[int, int, int, int]]) -> str:
 
 
 @functools.lru_cache(maxsize=32)
-def qr_size_for_length(length: int) -> int:
-    """Modules per side of the QR symbol for a token of this length."""
-    return 17 + 4 * qr_version_for_length(length)
+def qr_size_for_length(length: int, prefix: str = "") -> int:
+    """Modules per side of the QR symbol for a token of this length (after ``prefix``)."""
+    return 17 + 4 * qr_version_for_length(length, prefix)
 
 
-def qr_path(text: str) -> tuple[int, str]:
+def qr_path(text: str, prefix: str = "") -> tuple[int, str]:
     """(modules per side, path operators in module units, y downwards)."""
-    matrix = qr_matrix(text)
+    matrix = qr_matrix(text, prefix)
     return len(matrix), rectangles_path(matrix_rectangles(matrix))
 
 

@@ -302,3 +302,14 @@ def verify_token(text: str, keyring: KeyRing, today: dt.date) -> VoucherClaims:
     if claims.is_expired(today):
         raise ExpiredToken("voucher token has expired")
     return claims
+
+
+def token_from_scan(text: str) -> str:
+    """The EV1 token inside what a QR code holds: cards print ``https://host/r#EV1:...`` (the token
+    in the URL's fragment, so a phone opens the redeem page); older cards print the bare token.
+    Anything else is returned unchanged (a typed code, or text the verifier will refuse)."""
+    if isinstance(text, str) and not text.startswith(PREFIX) and "#" in text:
+        head, _, fragment = text.partition("#")
+        if fragment.startswith(PREFIX) and head.lower().startswith(("https://", "http://")):
+            return fragment
+    return text

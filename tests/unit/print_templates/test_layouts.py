@@ -1,6 +1,8 @@
 """Layouts are data, validated on load with messages that say what is wrong."""
 from __future__ import annotations
 
+from vouchers.token import token_from_scan
+
 import tomllib
 
 import pytest
