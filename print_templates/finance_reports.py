@@ -6,6 +6,8 @@ when present, else DejaVu Sans (then the Chinese labels are left out).
 """
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +28,8 @@ from vouchers.books.reports.liability import LiabilityReport
 from vouchers.books.reports.trial_balance import TrialBalance
 from vouchers.books.timeutil import DEFAULT_TZ, local_date
 from vouchers.money import format_amount
+from print_templates.letterhead import letterhead
+from print_templates.model import PrintBranding
 from print_templates.typeset import bundled_font_path, covers, register_named
 
 FONT = "LedgerReportSans"
@@ -107,12 +111,16 @@ def _bar_chart(title: str, labels: Sequence[str], values: Sequence[int], *, hori
 def render_finance_report(path: Path, *, title_note: str, liability: LiabilityReport | None = None,
                           channels: ChannelReport | None = None, breakage: BreakageReport | None = None,
                           trial: TrialBalance | None = None, font: Path | None = None,
-                          tz: str = DEFAULT_TZ) -> FontChoice:
-    """Write the PDF; dates in the headings are local days in ``tz`` (periods end exclusive)."""
+                          tz: str = DEFAULT_TZ, branding: PrintBranding | None = None) -> FontChoice:
+    """Write the PDF; dates in the headings are local days in ``tz`` (periods end exclusive). The cover
+    carries the utility's ``branding`` (logo, name, hotline) when given."""
     choice = choose_font(font)
     t = _Text(choice.chinese, tz)
     st = _styles()
+    if branding is not None and not choice.chinese:  # a font without CJK glyphs: the English name only
+        branding = dataclasses.replace(branding, utility_name=branding.utility_name.split(" ", 1)[-1])
     story: list = [
+        *letterhead(branding, FONT),
         Paragraph(t("电费充值卡财务报表", "Recharge voucher finance report"), st["title"]),
         Paragraph(title_note, st["body"]),
     ]

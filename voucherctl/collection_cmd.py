@@ -35,7 +35,7 @@ def report(month: str, csv_out: Path | None, pdf_out: Path | None, lang: str, to
         if csv_file is not None:
             csv_file.write_bytes(collection_service.report_csv(result).encode("utf-8"))
         if pdf_file is not None:
-            pdf_file.write_bytes(pdf.report_pdf(result, lang=lang))
+            pdf_file.write_bytes(pdf.report_pdf(result, lang=lang, branding=context.print_branding()))
     document = result.as_dict()
     if as_json or (csv_out is None and pdf_out is None):
         total = document["total"]
