@@ -82,7 +82,7 @@ from print_templates.typeset import FittedText, FontSet, fit_text, pick_font, re
 from vouchers.codes import group_code
 from vouchers.errors import VoucherError
 from vouchers.money import format_amount, format_display
-from vouchers.token import read_unverified
+from vouchers.token import qr_fragment, read_unverified
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +239,7 @@ class _Plan:
     def check_symbol_sizes(self, card: CardRecord) -> None:
         """Fail early (InvalidLayout) if this card's QR or barcode would have
         modules smaller than the layout allows."""
-        self.qr_transforms(qr_size_for_length(len(card.token), self.branding.qr_prefix))
+        self.qr_transforms(qr_size_for_length(len(qr_text(card.token, self.branding.qr_prefix)), self.branding.qr_prefix))
         self.barcode_transforms(code128_modules(card.serial))
 
     def qr_transforms(self, modules: int) -> list[str]:
@@ -346,9 +346,14 @@ def _check_token(card: CardRecord, cover: BatchCover) -> None:
 
 def _card_ops(card: CardRecord, cover: BatchCover, qr_prefix: str = "") -> CardOps:
     _check_token(card, cover)
-    qr_n, qr = qr_path(card.token, qr_prefix)
+    qr_n, qr = qr_path(qr_text(card.token, qr_prefix), qr_prefix)
     bar_n, bar = code128_path(card.serial)
     return qr_n, qr, bar_n, bar
+
+
+def qr_text(token: str, qr_prefix: str) -> str:
+    """The QR's alphanumeric part: the bare token, or after a URL prefix the token as a fragment."""
+    return qr_fragment(token) if qr_prefix else token
 
 
 def _ops_for_group(cards: list[CardRecord], cover: BatchCover, qr_prefix: str = "") -> list[CardOps]:
@@ -829,9 +834,10 @@ class _BatchChecker:
         self.count += 1
         if self.count > cover.count:
             raise BatchMismatch(f"more cards than the cover's count of {cover.count:,}")
-        if len(card.token) not in self.token_lengths:  # once per batch, in practice
+        length = len(card.token) + 2 * (card.token.count("%") + card.token.count(" "))  # as the QR holds it
+        if length not in self.token_lengths:  # a few times per batch
             self.plan.check_symbol_sizes(card)
-            self.token_lengths.add(len(card.token))
+            self.token_lengths.add(length)
         self.previous = card.serial
         self.hasher.update(card)
         return card

@@ -44,8 +44,8 @@ _HTTP_CODES = {
     414: "uri_too_long", 415: "unsupported_media_type", 429: "too_many_attempts", 431: "headers_too_large",
 }
 _OUT_OF_RANGE_SQLSTATE = "22003"
-_HTML_PREFIXES = ("/redeem", "/static")
-_CSP_HTML = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+_HTML_PREFIXES = ("/redeem", "/static", "/r#")  # "/r" itself: see _is_html_request
+_CSP_HTML = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
              "frame-ancestors 'none'; base-uri 'none'")
 
 
@@ -60,7 +60,7 @@ class _PageSessions(SecureCookieSessionInterface):
 
 
 def _is_html_request() -> bool:
-    return request.path.startswith(_HTML_PREFIXES) or request.path == "/docs"
+    return request.path.startswith(_HTML_PREFIXES) or request.path in ("/docs", "/r")
 
 
 def create_app(config: ApiConfig | None = None) -> Flask:

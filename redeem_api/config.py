@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 from vouchers.errors import InvalidSerial
 from vouchers.serials import Serial
+from vouchers.branding import NEUTRAL, Branding
 from vouchers.config import ConfigError, Settings
+from vouchers.config.branding import load_branding
 
 
 def utc_now() -> dt.datetime:
@@ -89,6 +91,7 @@ class ApiConfig:
     keyring_refresh_seconds: int = 5
     retry_after_unavailable: int = 5
     clock: Callable[[], dt.datetime] = field(default=utc_now, compare=False)
+    branding: Branding = NEUTRAL  # the /redeem page's name, logo, hotline, terms and colours
 
     @classmethod
     def from_settings(cls, settings: Settings, *, web_passphrase: str | None = None,
@@ -126,4 +129,5 @@ class ApiConfig:
             cookie_secure=_flag(env, "VOUCHER_COOKIE_SECURE", True),
             idempotency_stale_seconds=_int(env, "VOUCHER_IDEMPOTENCY_STALE_SECONDS", 120, minimum=10),
             clock=clock or utc_now,
+            branding=load_branding(env),
         )

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, replace
 
 from vouchers.errors import VoucherError
+from vouchers.token import qr_fragment
 
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 # scheme://host[:port][/path], no query and no fragment: the QR appends "#<token>"
@@ -112,7 +113,7 @@ class Branding:
 
     def qr_text(self, token: str) -> str:
         """What a card's QR code holds: the QR URL with the signed token as its fragment."""
-        return f"{self.qr_url}#{token}"
+        return f"{self.qr_url}#{qr_fragment(token)}"
 
     def with_defaults_marked(self, is_default: bool) -> Branding:
         return replace(self, is_default=is_default)

@@ -18,11 +18,13 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, make_response, render_template, request, session
 from werkzeug.exceptions import HTTPException
 
-from redeem_api.errors import ApiError, Forbidden, UnsupportedMediaType, ValidationFailed
+from redeem_api.errors import ApiError, Forbidden, NotFound, UnsupportedMediaType, ValidationFailed
 from redeem_api.http import client_ip, valid_account_no
 from redeem_api.i18n import TEXT, pick_language
 from redeem_api.redemption import Attempt
 from redeem_api.routes.redemptions import perform_redemption
+from redeem_api.state import state
+from vouchers.token import token_from_scan
 
 bp = Blueprint("web", __name__)
 _SUBMISSION = re.compile(r"[0-9a-f]{32}")
@@ -59,7 +61,9 @@ def _page(status: int, *, lang: str, account_no: str = "", error: str | None = N
     message = None
     if error is not None:
         message = t.get(error, t["default_error"]).format(seconds=retry_after or 0)
-    html = render_template("redeem.html", t=t, lang=lang, other="en" if lang == "zh" else "zh",
+    branding = state().config.branding
+    t = {key: value.format(hotline=branding.hotline) if "{hotline}" in value else value for key, value in t.items()}
+    html = render_template("redeem.html", t=t, lang=lang, other="en" if lang == "zh" else "zh", brand=branding,
                            csrf_token=_csrf_token(), submission=secrets.token_hex(16), account_no=account_no,
                            error=message, error_code=error, result=result)
     response = make_response(html, status)
@@ -83,6 +87,38 @@ def form():
     return _page(200, lang=_lang())
 
 
+@bp.get("/r")
+def from_qr():
+    """What a card's QR opens (``/r#EV1:...``): the redeem page; redeem.js copies the token from the
+    fragment into the form (a fragment never reaches the server, so never an access log)."""
+    return _page(200, lang=_lang())
+
+
+@bp.get("/redeem/brand.css")
+def brand_css():
+    """The brand colours as CSS variables (the CSP allows no inline style)."""
+    b = state().config.branding
+    response = make_response(f":root {{ --brand: {b.primary_colour}; --accent: {b.accent_colour}; }}\n", 200)
+    response.mimetype = "text/css"
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@bp.get("/redeem/logo")
+def logo():
+    """The configured logo, for the page's header (404 when there is none)."""
+    branding = state().config.branding
+    if branding.logo is None:
+        raise NotFound("no logo is configured")
+    kind = branding.logo_type
+    response = make_response(branding.logo, 200)
+    response.mimetype = "image/png" if kind == "png" else "image/svg+xml"
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    # an SVG opened on its own must not run anything it carries
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    return response
+
+
 def _check_origin() -> None:
     origin = request.headers.get("Origin")
     if origin and origin != "null":
@@ -101,7 +137,8 @@ def submit():
     if not isinstance(expected, str) or not given or not hmac.compare_digest(expected.encode(), given.encode()):
         raise Forbidden("the form's security token is missing or expired", code="csrf_failed")
     account_no = (request.form.get("account_no") or "").strip()
-    code = (request.form.get("code") or "").strip()
+    # the 20-digit code as typed, or a pasted token or card URL (https://.../r#EV1:...): the token inside
+    code = token_from_scan((request.form.get("code") or "").strip())
     submission = request.form.get("submission", "")
     if not account_no or not code or len(code) > 1024 or not valid_account_no(account_no):
         return _page(400, lang=lang, account_no=account_no if valid_account_no(account_no) else "",

@@ -58,3 +58,24 @@ def test_customer_redeems_on_the_web_page(e2e_world, serve, browser):
     page.get_by_role("button", name="充值").click()
     assert page.locator("#result-balance").inner_text() == "100.00 CNY"
     context.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_scanning_the_card_qr_opens_the_page_with_the_code_filled_in(e2e_world, serve, browser):
+    """The QR holds https://<host>/r#EV1:... : the phone opens /r, redeem.js (the CSP allows no inline
+    script) puts the token from the fragment in the code field, the customer adds the account and redeems."""
+    world = e2e_world
+    server = serve(world, workers=1, threads=2, VOUCHER_BRAND_NAME_EN="Acme Power", VOUCHER_BRAND_NAME_ZH="测试供电")
+    card = world.cards[2]
+    context = browser.new_context(locale="en-US", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(f"{server.url}/r?lang=en#{card.token}")
+    code = page.locator("#code")
+    assert code.input_value() == card.token and code.get_attribute("data-from-qr") == "1"
+    assert "#" not in page.url  # the token left the address bar
+    assert page.locator("#brand-name").inner_text() == "Acme Power"
+    page.get_by_label("Account number").fill(ACCOUNT_CLEAN)
+    page.get_by_role("button", name="Redeem").click()
+    page.wait_for_selector("#result")
+    assert page.locator("#result-serial").inner_text() == card.serial
+    context.close()
