@@ -7,7 +7,9 @@ import pytest
 
 from tests import clock
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN
+from print_templates import PrintBranding
 from vouchers.codes import group_code
+from vouchers.token import qr_fragment
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -69,7 +71,11 @@ def test_scanning_the_card_qr_opens_the_page_with_the_code_filled_in(e2e_world, 
     card = world.cards[2]
     context = browser.new_context(locale="en-US", viewport={"width": 390, "height": 844})
     page = context.new_page()
-    page.goto(f"{server.url}/r?lang=en#{card.token}")
+    # exactly what the card's QR holds for this server: scheme and host upper-cased, the token escaped
+    qr = PrintBranding(qr_url=server.url + "/r")
+    url = qr.qr_prefix.upper().replace("/R#", "/r#") + qr_fragment(card.token)
+    assert url.startswith("HTTP://127.0.0.1:")
+    page.goto(url)
     code = page.locator("#code")
     assert code.input_value() == card.token and code.get_attribute("data-from-qr") == "1"
     assert "#" not in page.url  # the token left the address bar
