@@ -128,9 +128,10 @@ KEYS: tuple[Key, ...] = (
     Key("VOUCHER_BRAND_SMS_NUMBER", "branding.sms_number", "string", "the hotline",
         "Number customers text to top up, printed on cards."),
     Key("VOUCHER_BRAND_TERMS_ZH", "branding.terms_zh", "string", "a neutral text",
-        "Terms printed on cards (one line, at most 600 characters), Chinese."),
+        "Terms of use (one line, at most 600 characters), Chinese: shown on the `/redeem` page, `{terms}` "
+        "in a card layout."),
     Key("VOUCHER_BRAND_TERMS_EN", "branding.terms_en", "string", "a neutral text",
-        "Terms printed on cards, English."),
+        "Terms of use, English."),
     Key("VOUCHER_BRAND_PRIMARY_COLOUR", "branding.primary_colour", "string", "`#1a4f9c`",
         "Main colour (`#rrggbb`): names, rules, headings; cards print it converted to CMYK."),
     Key("VOUCHER_BRAND_ACCENT_COLOUR", "branding.accent_colour", "string", "`#b0201e`",
