@@ -45,7 +45,8 @@ FONT_ROLES = ("regular", "bold")
 ALIGNMENTS = ("left", "center", "right")
 BARCODE_SOURCES = ("serial",)
 QR_SOURCES = ("token",)
-FIELD_TYPES = ("text", "barcode", "qr", "panel", "rect", "line")
+FIELD_TYPES = ("text", "barcode", "qr", "panel", "rect", "line", "logo")
+LOGO_ALIGNMENTS = ("left", "center", "right")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _SCHEMA_VERSION = 1
@@ -141,7 +142,17 @@ class LineField:
     dashed: bool
 
 
-Field = TextField | BarcodeField | QrField | PanelField | RectField | LineField
+@dataclass(frozen=True, slots=True)
+class LogoField:
+    """The utility's logo (PNG or SVG from the branding), scaled to fit the box, aspect kept; nothing is
+    drawn when no logo is configured."""
+
+    name: str
+    box: Box
+    align: str
+
+
+Field = TextField | BarcodeField | QrField | PanelField | RectField | LineField | LogoField
 
 
 @dataclass(frozen=True, slots=True)
@@ -587,6 +598,10 @@ def _read_field(r: _Reader, card: CardSpec) -> Field:
         label_height = label_size / MM * 1.3 + 0.4
         if label and box.y - label_height < card.safe_margin_mm - 0.5:
             raise r.error("box", f"leaves no room above the panel for its {label_size:g} pt label")
+    elif kind == "logo":
+        box = r.box("box")
+        _check_box(r, box, card, inset=safe)
+        field = LogoField(name, box, r.choice("align", LOGO_ALIGNMENTS, "left"))
     elif kind == "rect":
         box = r.box("box")
         _check_box(r, box, card, inset=0.0)

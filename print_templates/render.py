@@ -59,6 +59,7 @@ from print_templates.layout import (
     Color,
     Layout,
     LineField,
+    LogoField,
     PanelField,
     QrField,
     RectField,
@@ -426,6 +427,9 @@ class _PdfFile:
                 c.setDash([2.5, 1.5] if f.dashed else [])
                 c.roundRect(x, y, w, h, f.corner_radius_mm * MM, stroke=1, fill=0)
         c.setDash([])
+        if plan.branding.logo is not None:
+            for f in layout.fields_of(LogoField):
+                _draw_logo(c, plan, f)
         for t in plan.static_texts + plan.panel_labels:
             _draw_text(c, t, t.template, t.width, plan.cmyk)
         if layout.card.outline:
@@ -533,6 +537,41 @@ class _PdfFile:
         finally:
             rl_config.useA85 = previous
         return data, self.page_number
+
+
+def _draw_logo(c: Canvas, plan: _Plan, f: LogoField) -> None:
+    """The logo inside its box, as large as fits with its aspect kept (once per file, in the card form)."""
+    from print_templates.letterhead import logo_drawing
+
+    x, y, w, h = plan.card_box(f.box)
+    _, logo_w, logo_h = logo_drawing(plan.branding.logo, h)
+    scale = min(1.0, w / logo_w) if logo_w else 1.0
+    height = h * scale
+    drawable, width, height = logo_drawing(plan.branding.logo, height)
+    left = x if f.align == "left" else x + w - width if f.align == "right" else x + (w - width) / 2
+    bottom = y + (h - height) / 2
+    from reportlab.graphics.shapes import Drawing
+
+    if isinstance(drawable, Drawing):
+        from reportlab.graphics import renderPDF
+
+        if plan.cmyk:
+            _to_cmyk(drawable)
+        renderPDF.draw(drawable, c, left, bottom)
+    else:  # a PNG stays an RGB image: an SVG logo is the CMYK-clean choice (docs/printing.md)
+        c.drawImage(drawable, left, bottom, width=width, height=height, mask="auto")
+
+
+def _to_cmyk(node: object) -> None:
+    """Rewrite an SVG drawing's RGB fills and strokes as CMYK, like every other colour on the card."""
+    from reportlab.lib.colors import CMYKColor, Color as RlColor
+
+    for attr in ("fillColor", "strokeColor"):
+        colour = getattr(node, attr, None)
+        if isinstance(colour, RlColor) and not isinstance(colour, CMYKColor):
+            setattr(node, attr, CMYKColor(*_cmyk((colour.red, colour.green, colour.blue)), alpha=colour.alpha))
+    for child in getattr(node, "contents", None) or ():
+        _to_cmyk(child)
 
 
 def _draw_text(c: Canvas, placed: _Text, text: str, width: float, cmyk: bool = False) -> None:
