@@ -6,8 +6,9 @@ import click
 from voucherctl import context
 from voucherctl.output import emit, json_option
 
-DEFAULT_WARNING = ("warning: no branding is configured; cards, receipts and the web page show the neutral "
-                   "placeholder. Set [branding] in the configuration file (docs/configuration.md).")
+DEFAULT_WARNING = ("warning: branding not configured ({fields} still the neutral placeholder): cards, receipts "
+                   "and the web page would show it; set [branding] in the configuration file "
+                   "(docs/configuration.md)")
 
 
 @click.group()
@@ -35,4 +36,4 @@ def show(as_json: bool) -> None:
 
     emit(as_json, document, human)
     if b.is_default:
-        click.echo(DEFAULT_WARNING, err=True)
+        click.echo(DEFAULT_WARNING.format(fields=", ".join(b.placeholders())), err=True)

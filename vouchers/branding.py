@@ -15,7 +15,7 @@ import base64
 import binascii
 import hashlib
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from vouchers.errors import VoucherError
 from vouchers.token import qr_fragment
@@ -115,8 +115,9 @@ class Branding:
         """What a card's QR code holds: the QR URL with the signed token as its fragment."""
         return f"{self.qr_url}#{qr_fragment(token)}"
 
-    def with_defaults_marked(self, is_default: bool) -> Branding:
-        return replace(self, is_default=is_default)
+    def placeholders(self) -> list[str]:
+        """The customer-facing settings still at the neutral placeholder's value (a warning's list)."""
+        return [name for name in IDENTITY_FIELDS if getattr(self, name) == getattr(NEUTRAL, name)]
 
     def to_document(self) -> dict[str, object]:
         """A JSON-ready record of this branding (the logo as base64), kept with a printed batch."""
@@ -146,6 +147,9 @@ class Branding:
         except (KeyError, TypeError, binascii.Error) as e:
             raise InvalidBranding(f"branding record: damaged ({type(e).__name__})") from e
 
+
+# what makes a brand somebody's: while any is the placeholder's, `voucherctl branding show` warns
+IDENTITY_FIELDS = ("name_zh", "name_en", "redeem_url", "qr_url", "hotline")
 
 # A fresh install: plainly not a real utility ("not configured" in its name, reserved example
 # domain), so nobody mistakes it for a brand; `voucherctl branding show` warns while it is in force.

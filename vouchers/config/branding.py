@@ -45,7 +45,7 @@ def read_logo(raw: str) -> bytes:
 def load_branding(env: Mapping[str, str]) -> Branding:
     """The branding in force: the neutral default overlaid by every ``VOUCHER_BRAND_*`` value set.
 
-    ``is_default`` stays true only while no branding setting is given at all.
+    ``is_default`` stays true while any of the names, URLs or the hotline is still the placeholder's.
     """
     given = {field: env[key] for field, key in _TEXT_KEYS.items() if env.get(key, "") != ""}
     logo_raw = env.get(LOGO_KEY, "")
@@ -59,7 +59,8 @@ def load_branding(env: Mapping[str, str]) -> Branding:
     values["logo"] = read_logo(logo_raw) if logo_raw else None
     values["is_default"] = False
     try:
-        return Branding(**values)
+        branding = Branding(**values)
+        return dataclasses.replace(branding, is_default=bool(branding.placeholders()))
     except InvalidBranding as e:
         field = str(e).split(":", 1)[0].removeprefix("branding.")
         key = _TEXT_KEYS.get(field, LOGO_KEY)

@@ -32,11 +32,13 @@ def test_branding_show_warns_on_the_default_and_prints_a_configured_brand(run, t
     code, out, err = run("branding", "show")
     assert code == 0
     assert "name_zh" in out and "示例电力（未配置）" in out and "https://pay.utility.example/r#EV1:..." in out
-    assert err.startswith("warning: no branding is configured") and err.count("\n") == 1
+    assert err.startswith("warning: branding not configured (name_zh, name_en, redeem_url, qr_url, hotline still")
+    assert err.count("\n") == 1
 
     (tmp_path / "logo.png").write_bytes(PNG)
     (tmp_path / "home" / "voucher.toml").write_text(
         '[branding]\nname_zh = "测试供电公司"\nname_en = "Acme Power"\nqr_url = "https://pay.acme.example/r"\n'
+        'redeem_url = "https://pay.acme.example/redeem"\n'
         f'hotline = "400 100 2000"\nlogo = "{tmp_path / "logo.png"}"\n', encoding="utf-8")
     _reload()
     code, out, err = run("branding", "show", "--json")
@@ -46,6 +48,14 @@ def test_branding_show_warns_on_the_default_and_prints_a_configured_brand(run, t
     assert shown["qr_example"] == "https://pay.acme.example/r#EV1:..."
     assert shown["logo"]["type"] == "png" and shown["logo"]["bytes"] == len(PNG)
     assert shown["source"].endswith("voucher.toml")
+
+
+def test_a_half_configured_brand_still_warns(run, tmp_path):
+    (tmp_path / "home" / "voucher.toml").write_text('[branding]\nhotline = "400 100 2000"\n', encoding="utf-8")
+    _reload()
+    code, out, err = run("branding", "show", "--json")
+    assert code == 0 and json.loads(out)["is_default"] is True
+    assert "(name_zh, name_en, redeem_url, qr_url still the neutral placeholder)" in err
 
 
 def test_a_bad_logo_is_one_line_and_a_non_zero_exit(run, tmp_path):
