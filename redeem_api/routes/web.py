@@ -57,12 +57,11 @@ def _csrf_token() -> str:
 
 def _page(status: int, *, lang: str, account_no: str = "", error: str | None = None,
           result: dict | None = None, retry_after: int | None = None) -> Response:
-    t = TEXT[lang]
+    branding = state().config.branding
+    t = {key: value.replace("{hotline}", branding.hotline) for key, value in TEXT[lang].items()}
     message = None
     if error is not None:
         message = t.get(error, t["default_error"]).format(seconds=retry_after or 0)
-    branding = state().config.branding
-    t = {key: value.format(hotline=branding.hotline) if "{hotline}" in value else value for key, value in t.items()}
     html = render_template("redeem.html", t=t, lang=lang, other="en" if lang == "zh" else "zh", brand=branding,
                            csrf_token=_csrf_token(), submission=secrets.token_hex(16), account_no=account_no,
                            error=message, error_code=error, result=result)

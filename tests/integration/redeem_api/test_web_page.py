@@ -202,6 +202,11 @@ def test_the_page_shows_the_configured_brand_and_r_serves_it(world, clock, tmp_p
     assert served.status_code == 200 and served.mimetype == "image/png" and served.data == PNG_1x1
     css = client.get("/redeem/brand.css")
     assert css.mimetype == "text/css" and "--brand: #336699" in css.get_data(as_text=True)
+    from redeem_api.routes.web import _page
+
+    with app.test_request_context("/redeem?lang=zh"):  # a refusal naming the hotline, with {seconds} formatting
+        html = _page(409, lang="zh", error="balance_out_of_range").get_data(as_text=True)
+    assert "请联系客服热线 400 100 2000" in html
 
 
 def test_without_a_logo_the_logo_route_is_a_404_page(client):
