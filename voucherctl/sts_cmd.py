@@ -290,7 +290,7 @@ def _receipt_pdf(session: Any, result: Any, lang: str, catalog: Any = None) -> b
 
     branding = context.branding()
     return render_receipt(session, result, lang=lang, config=_metering_config(), catalog=catalog,
-                          utility_name=branding.utility_name, hotline=branding.hotline)
+                          utility_name=branding.utility_name, hotline=branding.hotline, logo=branding.logo)
 
 
 def _key_change_pdf(change: Any, lang: str) -> bytes:
@@ -300,7 +300,7 @@ def _key_change_pdf(change: Any, lang: str) -> bytes:
 
     branding = context.branding()
     return render_key_change(change, lang=lang, config=_metering_config(), utility_name=branding.utility_name,
-                             hotline=branding.hotline)
+                             hotline=branding.hotline, logo=branding.logo)
 
 
 def _write_receipt(path: Path | None, data: bytes | None, doc: dict[str, Any], *, what: str = "the token was",
