@@ -112,9 +112,9 @@ def create_app(config: ApiConfig | None = None) -> Flask:
         services=_service_deps(keys, metering),
     )
 
-    from redeem_api.routes import accounts, headend, keys, ops, payments, redemptions, vouchers, web
+    from redeem_api.routes import accounts, headend, keys, lists, ops, payments, redemptions, sms, vouchers, web
 
-    for module in (redemptions, payments, accounts, vouchers, keys, headend, web, ops):
+    for module in (redemptions, payments, accounts, lists, vouchers, keys, headend, sms, web, ops):
         app.register_blueprint(module.bp)
     _register_hooks(app)
     _register_error_handlers(app)

@@ -60,6 +60,9 @@ class ThrottleLimits:
     account_failures: int = 10
     web_ip_failures: int = 5
     web_account_failures: int = 5
+    client_lookups: int = 300  # holder lookups: every one counts (enumeration), not only failures
+    web_ip_lookups: int = 30
+    sms_sender_failures: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ThrottleLimits:
@@ -70,6 +73,9 @@ class ThrottleLimits:
             account_failures=_int(env, "VOUCHER_THROTTLE_ACCOUNT_FAILURES", d.account_failures),
             web_ip_failures=_int(env, "VOUCHER_THROTTLE_WEB_IP_FAILURES", d.web_ip_failures),
             web_account_failures=_int(env, "VOUCHER_THROTTLE_WEB_ACCOUNT_FAILURES", d.web_account_failures),
+            client_lookups=_int(env, "VOUCHER_THROTTLE_CLIENT_LOOKUPS", d.client_lookups),
+            web_ip_lookups=_int(env, "VOUCHER_THROTTLE_WEB_IP_LOOKUPS", d.web_ip_lookups),
+            sms_sender_failures=_int(env, "VOUCHER_THROTTLE_SMS_SENDER_FAILURES", d.sms_sender_failures),
         )
 
 

@@ -34,7 +34,7 @@ from vouchers.services import idempotency
 from vouchers.services.clients import ClientInfo, authenticate
 
 log = logging.getLogger(__name__)
-ROLES = ("terminal", "distributor", "channel", "finance", "admin", "headend")
+ROLES = ("terminal", "distributor", "channel", "finance", "admin", "headend", "service", "sms_gateway")
 _ACCOUNT_NO = re.compile(r"[0-9A-Za-z][0-9A-Za-z\-]{0,31}")
 # A \uD800-\uDFFF escape: the only way a lone surrogate (not encodable as UTF-8) gets into a decoded body.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")

@@ -40,6 +40,7 @@ _COMMANDS: dict[str, str] = {
     "outbox": "voucherctl.outbox_cmd:outbox_group",
     "idempotency": "voucherctl.idempotency_cmd:idempotency",
     "branding": "voucherctl.branding_cmd:branding",
+    "backup": "voucherctl.backup_cmd:backup",
 }
 
 

@@ -318,3 +318,68 @@ def distributor(distributor_id: str, date_from: str | None, date_to: str | None,
         + [click.echo(f"  {x.at:%Y-%m-%d %H:%M} {x.kind:<10} {x.reference:<40} {money(x.amount):>14}") for x in s.lines]
         + [click.echo(f"  owed {money(s.closing)} at the end of {last}; sold {s.sold_count} cards "
                       f"({money(s.sold_face)}), commission {money(s.commission)}")])
+
+
+@report.command("daily-close")
+@click.option("--date", "date_text", default=None, help="The local business day (default: yesterday).")
+@click.option("--no-checkpoint", is_flag=True,
+              help="Do not sign a checkpoint of the audit chain's head (no VOUCHER_KEY_PASSPHRASE needed).")
+@currency_option
+@csv_option
+@pdf_option
+@json_option
+def daily_close_cmd(date_text: str | None, no_checkpoint: bool, currency: str | None, csv_out: Path | None,
+                    pdf_out: Path | None, as_json: bool) -> None:
+    """日结: money in, settlements and fees per channel; the voucher liability roll-forward checked against
+    the books; the audit chain's head at the day's end, signed as a checkpoint. Exit 1 if the day does not
+    balance (the differences are printed)."""
+    from vouchers.services import list_documents as documents
+    from vouchers.services.daily_close import daily_close
+
+    day = parse_date(date_text, "--date") if date_text else today() - dt.timedelta(days=1)
+    cur = _currency(currency)
+    tz = context.settings().timezone
+    with output_files(csv_out, pdf_out) as (csv_file, pdf_file):
+        with context.sessions().begin() as session:
+            r = daily_close(session, day, tz=tz, currency=cur, now=context.now())
+        checkpoint = None
+        if not no_checkpoint:
+            from voucherctl.audit_cmd import sign_and_keep
+
+            checkpoint, _ = sign_and_keep(r.audit_head)
+        rf = r.liability
+        _write_csv(csv_file, ["section", "item", "count", "amount"],
+                   [["channel_money_in", c.channel, c.count, money(c.money_in)] for c in r.channels]
+                   + [["channel_settled", c.channel, "", money(c.settled)] for c in r.channels]
+                   + [["channel_fees", c.channel, "", money(c.fees)] for c in r.channels]
+                   + [["liability", line.key, line.count, money(line.amount)]
+                      for line in (rf.opening, rf.activated, rf.redeemed, rf.expired, rf.voided, rf.closing)]
+                   + [["ledger", "voucher_liability_opening", "", money(rf.ledger_opening)],
+                      ["ledger", "voucher_liability_closing", "", money(rf.ledger_closing)],
+                      ["ledger", "journal_imbalance", "", money(r.journal_imbalance)]]
+                   + [["difference", d.check, "", money(d.amount)] for d in r.differences]
+                   + [["audit", "head_event_id", r.audit_head.events, r.audit_head.event_id],
+                      ["audit", "head_hash", "", r.audit_head.hash]]
+                   + ([["audit", "checkpoint_signature", "", checkpoint["signature"]]] if checkpoint else []))
+        if pdf_file:
+            from print_templates.statements import render_daily_close
+
+            render_daily_close(pdf_file, r, checkpoint=checkpoint)
+    document = documents.daily_close(r, checkpoint)
+
+    def human() -> None:
+        click.echo(f"daily close {day} ({tz}), {cur}: " + ("balanced" if r.balanced else "DOES NOT BALANCE"))
+        for c in r.channels:
+            click.echo(f"  {c.channel:<22} {c.count:>7} in {money(c.money_in):>14}  settled {money(c.settled):>14}  "
+                       f"fees {money(c.fees):>10}")
+        click.echo(f"  liability: opening {money(rf.opening.amount)} + activated {money(rf.activated.amount)} - "
+                   f"redeemed {money(rf.redeemed.amount)} - expired {money(rf.expired.amount)} - voided "
+                   f"{money(rf.voided.amount)} = closing {money(rf.closing.amount)}; books {money(rf.ledger_closing)}")
+        click.echo(f"  audit head: event {r.audit_head.event_id} of {r.audit_head.events}, hash {r.audit_head.hash}")
+        if checkpoint is not None:
+            click.echo(f"  checkpoint signed at {checkpoint['at']}: {checkpoint['signature']}")
+
+    emit(as_json, document, human)
+    if not r.balanced:
+        raise CliError(f"{day} does not balance: " + "; ".join(f"{d.check} off by {money(d.amount)} ({d.detail})"
+                                                             for d in r.differences))

@@ -44,6 +44,7 @@ from vouchers.services.clients import ClientInfo
 log = logging.getLogger(__name__)
 bp = Blueprint("redemptions", __name__, url_prefix="/api/v1")
 T = TypeVar("T")
+OnRedeemed = Callable[[Session, dict], None]
 ROUTE = "POST /api/v1/redemptions"
 
 _OUTCOMES = {
@@ -83,7 +84,7 @@ def in_one_transaction(session: Session, work: Callable[[Session], T], attempts:
 
 
 def _redeem_idempotently(attempt: Attempt, ctx: Context, *, scope: str, client_pk: int | None, key: str,
-                         body: dict, route: str) -> tuple[int, str, bool]:
+                         body: dict, route: str, on_redeemed: OnRedeemed | None = None) -> tuple[int, str, bool]:
     """(status, body text, replayed): at most one redemption per (scope, key), in one transaction."""
     st = state()
     fingerprint = idempotency.fingerprint(st.fingerprint_secret, request.method, route, body)
@@ -96,7 +97,10 @@ def _redeem_idempotently(attempt: Attempt, ctx: Context, *, scope: str, client_p
         if isinstance(reserved, idempotency.Replay):  # a finished request: never throttled, never redone
             return reserved.status, reserved.body, True
         check_throttle(session, attempt, ctx)
-        text = dumps(redeem(session, attempt, ctx))
+        document = redeem(session, attempt, ctx)
+        if on_redeemed is not None:  # the channel's own record of success, in the same transaction
+            on_redeemed(session, document)
+        text = dumps(document)
         with idempotency_refusals():
             idempotency.complete(session, reserved.record_id, status=201, body=text, now=ctx.now)
         return 201, text, False
@@ -122,13 +126,16 @@ def _redeem_idempotently(attempt: Attempt, ctx: Context, *, scope: str, client_p
 
 
 def perform_redemption(attempt: Attempt, *, scope: str, client_pk: int | None, key: str, body: dict,
-                       route: str) -> tuple[int, str, bool]:
-    """Format check, then the idempotent redemption (throttle check included); counts the outcome."""
+                       route: str, on_redeemed: OnRedeemed | None = None) -> tuple[int, str, bool]:
+    """Format check, then the idempotent redemption (throttle check included); counts the outcome.
+
+    ``on_redeemed(session, document)`` runs in the redemption's transaction after a success (the SMS
+    top-up's reply to its sender): it commits with the redemption or not at all."""
     metrics = state().metrics
     try:
         check_code_format(attempt)
         status, text, replayed = _redeem_idempotently(attempt, context(), scope=scope, client_pk=client_pk, key=key,
-                                                      body=body, route=route)
+                                                      body=body, route=route, on_redeemed=on_redeemed)
     except ApiError as e:
         metrics.count_redemption(_OUTCOMES.get(e.code, "error" if e.status >= 500 else "rejected"))
         raise

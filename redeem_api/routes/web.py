@@ -1,4 +1,12 @@
-"""The customer page ``/redeem``: account number + code -> result and new balance.
+"""The customer page ``/redeem``: account number + code -> whose account? -> confirm -> result.
+
+Two steps, so a mistyped but existing 户号 is caught before the card is spent:
+``POST /redeem`` checks the code's format, looks the holder up (throttled per
+IP: :mod:`redeem_api.holder_lookup`) and shows the masked holder and district;
+nothing is spent. ``POST /redeem/confirm`` redeems what the first step sealed
+into its ticket (:mod:`redeem_api.confirmation`: the code never comes back in
+clear, the account confirmed is the account credited). The success page shows
+the account and the masked holder.
 
 Plain HTML forms (works without JavaScript), Chinese and English, CSRF
 token bound to the session cookie (SameSite=Strict, HttpOnly), throttled per
@@ -18,12 +26,15 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, make_response, render_template, request, session
 from werkzeug.exceptions import HTTPException
 
+from redeem_api.confirmation import Ticket, open_ticket, seal_ticket
 from redeem_api.errors import ApiError, Forbidden, NotFound, UnsupportedMediaType, ValidationFailed
-from redeem_api.http import client_ip, valid_account_no
+from redeem_api.holder_lookup import look_up_holder
+from redeem_api.http import client_ip, now, valid_account_no
 from redeem_api.i18n import TEXT, pick_language
-from redeem_api.redemption import Attempt
+from redeem_api.redemption import Attempt, check_code_format
 from redeem_api.routes.redemptions import perform_redemption
-from redeem_api.state import state
+from redeem_api.state import AppState, db, state
+from vouchers.services.holder import Holder
 from vouchers.token import token_from_scan
 
 bp = Blueprint("web", __name__)
@@ -56,7 +67,8 @@ def _csrf_token() -> str:
 
 
 def _page(status: int, *, lang: str, account_no: str = "", error: str | None = None,
-          result: dict | None = None, retry_after: int | None = None) -> Response:
+          result: dict | None = None, retry_after: int | None = None, holder: Holder | None = None,
+          ticket: str | None = None) -> Response:
     branding = state().config.branding
     t = {key: value.replace("{hotline}", branding.hotline) for key, value in TEXT[lang].items()}
     message = None
@@ -64,7 +76,7 @@ def _page(status: int, *, lang: str, account_no: str = "", error: str | None = N
         message = t.get(error, t["default_error"]).format(seconds=retry_after or 0)
     html = render_template("redeem.html", t=t, lang=lang, other="en" if lang == "zh" else "zh", brand=branding,
                            csrf_token=_csrf_token(), submission=secrets.token_hex(16), account_no=account_no,
-                           error=message, error_code=error, result=result)
+                           error=message, error_code=error, result=result, holder=holder, ticket=ticket)
     response = make_response(html, status)
     response.headers["Cache-Control"] = "no-store"
     if retry_after:
@@ -125,9 +137,12 @@ def _check_origin() -> None:
             raise Forbidden("cross-site form submission refused", code="csrf_failed")
 
 
-@bp.post("/redeem")
-def submit():
-    lang = _lang()
+def _ticket_key() -> bytes:
+    return AppState.derive(state().pepper, "redeem-ticket")
+
+
+def _checked_form() -> str:
+    """The form's checks shared by both steps (media type, origin, CSRF); returns the CSRF token."""
     if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise UnsupportedMediaType("submit the form")
     _check_origin()
@@ -135,6 +150,14 @@ def submit():
     given = request.form.get("csrf_token", "")
     if not isinstance(expected, str) or not given or not hmac.compare_digest(expected.encode(), given.encode()):
         raise Forbidden("the form's security token is missing or expired", code="csrf_failed")
+    return expected
+
+
+@bp.post("/redeem")
+def submit():
+    """Step 1: the code's format, then whose account it is (masked). Nothing is spent here."""
+    lang = _lang()
+    csrf = _checked_form()
     account_no = (request.form.get("account_no") or "").strip()
     # the 20-digit code as typed, or a pasted token or card URL (https://.../r#EV1:...): the token inside
     code = token_from_scan((request.form.get("code") or "").strip())
@@ -144,10 +167,31 @@ def submit():
                      error=ValidationFailed.code)
     if not _SUBMISSION.fullmatch(submission):
         return _page(400, lang=lang, account_no=account_no, error=ValidationFailed.code)
-    scope = "web:" + hashlib.sha256(expected.encode()).hexdigest()[:32]
+    try:
+        check_code_format(Attempt(code, account_no, "web", None, client_ip()))  # typos cost no lookup
+        st = state()
+        holder = look_up_holder(db(), account_no, client=None, ip=client_ip(), throttle=st.throttle,
+                                limits=st.config.throttle, now=now())
+    except ApiError as e:
+        retry = int(e.headers.get("Retry-After", "0") or 0) or None
+        return _page(e.status, lang=lang, account_no=account_no, error=e.code, retry_after=retry)
+    ticket = seal_ticket(_ticket_key(), Ticket(account_no, code, submission), csrf_token=csrf, now=now())
+    return _page(200, lang=lang, account_no=account_no, holder=holder, ticket=ticket)
+
+
+@bp.post("/redeem/confirm")
+def confirm():
+    """Step 2: redeem exactly what step 1 showed (the sealed ticket), once per submission."""
+    lang = _lang()
+    csrf = _checked_form()
+    ticket = open_ticket(_ticket_key(), request.form.get("ticket", ""), csrf_token=csrf, now=now())
+    if ticket is None:
+        return _page(400, lang=lang, error="confirmation_expired")
+    account_no, code = ticket.account_no, ticket.code
+    scope = "web:" + hashlib.sha256(csrf.encode()).hexdigest()[:32]
     attempt = Attempt(code, account_no, "web", None, client_ip())
     try:
-        status, text, _replayed = perform_redemption(attempt, scope=scope, client_pk=None, key=submission,
+        status, text, _replayed = perform_redemption(attempt, scope=scope, client_pk=None, key=ticket.submission,
                                                      body={"account_no": account_no, "code": code},
                                                      route="POST /redeem")
     except ApiError as e:

@@ -1,6 +1,8 @@
-"""Headless Chromium redeems a card on /redeem (no JavaScript needed) and sees the new balance."""
+"""Headless Chromium redeems a card on /redeem (no JavaScript needed): confirms the masked holder, then sees the
+new balance - in Chinese and English, on a desktop and on a 390x844 phone."""
 from __future__ import annotations
 
+import itertools
 import os
 
 import pytest
@@ -10,6 +12,7 @@ from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN
 from print_templates import PrintBranding
 from vouchers.codes import group_code
 from vouchers.token import qr_fragment
+from vouchers.storage.api_models import Redemption
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -31,34 +34,62 @@ def browser():
         playwright.stop()
 
 
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "mobile": {"width": 390, "height": 844}}
+LABELS = {"en": ("Account number", "Voucher code", "Next: check the account holder", "Confirm and redeem",
+                 "Not this account: go back", "Recharge successful"),
+          "zh": ("户号", "卡密", "下一步：核对户主", "确认充值", "不是这个户号，返回修改", "充值成功")}
+
+
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_customer_redeems_on_the_web_page(e2e_world, serve, browser):
+def test_customer_confirms_the_holder_then_redeems(e2e_world, serve, browser):
+    """The two-step flow in both languages on a desktop and a 390x844 phone (one server, four contexts)."""
     world = e2e_world
     server = serve(world, workers=1, threads=2)
-    context = browser.new_context(java_script_enabled=False, locale="en-US")
+    cards = iter(world.cards[:4])
+    balance = 0
+    for viewport, lang in itertools.product(VIEWPORTS, ("zh", "en")):
+        account, code_label, next_label, confirm_label, not_mine, success = LABELS[lang]
+        mobile = viewport == "mobile"
+        context = browser.new_context(java_script_enabled=False, viewport=VIEWPORTS[viewport], is_mobile=mobile,
+                                      has_touch=mobile, locale="en-US" if lang == "en" else "zh-CN")
+        page = context.new_page()
+        page.goto(f"{server.url}/redeem?lang={lang}")
+        card = next(cards)
+        page.get_by_label(account).fill(ACCOUNT_ARREARS)
+        page.get_by_label(code_label).fill(group_code(card.code))
+        page.get_by_role("button", name=next_label).click()
+        # step 1: whose account it is; nothing is spent yet
+        assert page.locator("#confirm-holder").inner_text() == "张*"
+        assert page.locator("#confirm-district").inner_text() == "海*区"
+        assert card.code not in page.content() and world.count(Redemption) == balance // 10000
+        button = page.get_by_role("button", name=confirm_label)
+        box = button.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= VIEWPORTS[viewport]["width"], (viewport, box)
+        if viewport == "desktop" and lang == "zh":  # "not my account" goes back, and the card stays unspent
+            page.get_by_role("link", name=not_mine).click()
+            page.get_by_label(account).fill(ACCOUNT_ARREARS)
+            page.get_by_label(code_label).fill(card.code)
+            page.get_by_role("button", name=next_label).click()
+            assert world.count(Redemption) == 0
+        page.get_by_role("button", name=confirm_label).click()
+        page.wait_for_selector("#result")
+        assert page.get_by_role("status").inner_text().startswith(success)
+        assert page.locator("#result-account").inner_text() == ACCOUNT_ARREARS
+        assert page.locator("#result-holder").inner_text() == "张*"
+        balance += 10000
+        assert world.balance(ACCOUNT_ARREARS) == (balance - 3000, 0)
+        assert page.locator("#result-balance").inner_text() == f"{(balance - 3000) // 100}.00 CNY"
+        context.close()
+    # a card refused after confirmation is shown as an alert (never activated)
+    context = browser.new_context(java_script_enabled=False, locale="zh-CN")
     page = context.new_page()
-    page.goto(server.url + "/redeem?lang=en")
-    assert page.title() == "Recharge your electricity account"
-    page.get_by_label("Account number").fill(ACCOUNT_ARREARS)
-    page.get_by_label("Voucher code").fill(group_code(world.cards[0].code))
-    page.get_by_role("button", name="Redeem").click()
-    page.wait_for_selector("#result")
-    assert page.get_by_role("status").inner_text().startswith("Recharge successful")
-    assert page.locator("#result-balance").inner_text() == "70.00 CNY"
-    assert page.locator("#result-arrears").inner_text() == "30.00 CNY"
-    assert world.balance(ACCOUNT_ARREARS) == (7000, 0)
-
-    # the Chinese page, a second card, and a refused one shown as an alert
-    page.get_by_role("link", name="Redeem another card").click()
-    page.get_by_role("link", name="中文").click()
+    page.goto(f"{server.url}/redeem")
     page.get_by_label("户号").fill(ACCOUNT_CLEAN)
-    page.get_by_label("卡密").fill(world.cards[-1].code)  # never activated
-    page.get_by_role("button", name="充值").click()
+    page.get_by_label("卡密").fill(world.cards[-1].code)
+    page.get_by_role("button", name="下一步：核对户主").click()
+    assert page.locator("#confirm-holder").inner_text() == "李*"
+    page.get_by_role("button", name="确认充值").click()
     assert "此充值卡无法使用" in page.get_by_role("alert").inner_text()
-    page.get_by_label("户号").fill(ACCOUNT_CLEAN)
-    page.get_by_label("卡密").fill(world.cards[1].code)
-    page.get_by_role("button", name="充值").click()
-    assert page.locator("#result-balance").inner_text() == "100.00 CNY"
     context.close()
 
 
@@ -81,7 +112,8 @@ def test_scanning_the_card_qr_opens_the_page_with_the_code_filled_in(e2e_world, 
     assert "#" not in page.url  # the token left the address bar
     assert page.locator("#brand-name").inner_text() == "Acme Power"
     page.get_by_label("Account number").fill(ACCOUNT_CLEAN)
-    page.get_by_role("button", name="Redeem").click()
+    page.get_by_role("button", name="Next: check the account holder").click()
+    page.get_by_role("button", name="Confirm and redeem").click()
     page.wait_for_selector("#result")
     assert page.locator("#result-serial").inner_text() == card.serial
     context.close()

@@ -20,7 +20,8 @@ def test_payment_pays_arrears_first_and_reads_back(client, world):
     assert body["credited_to_balance"] == "20.00" and body["balance"] == "20.00"
     assert body["channel"] == "alipay" and body["created"] is True
     account = client.get(f"/api/v1/accounts/{ACCOUNT_ARREARS}", headers=auth(world.keys["finance"])).get_json()
-    assert account == {"account_no": ACCOUNT_ARREARS, "balance": "20.00", "arrears": "0.00", "currency": "CNY"}
+    assert account == {"account_no": ACCOUNT_ARREARS, "balance": "20.00", "arrears": "0.00", "currency": "CNY",
+                       "holder_masked": "张*", "district_masked": "海*区"}
 
 
 def test_an_external_ref_a_spreadsheet_would_run_as_a_formula_is_refused(client, world):

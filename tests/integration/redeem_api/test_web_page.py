@@ -23,7 +23,19 @@ def open_form(client, lang=None):
 
 
 def submit(client, fields, account, code, **kwargs):
-    return client.post("/redeem", data={**fields, "account_no": account, "code": code}, **kwargs)
+    """Both steps as a customer takes them: account and code, then confirm the holder shown."""
+    first = client.post("/redeem", data={**fields, "account_no": account, "code": code}, **kwargs)
+    return confirm(client, first, **kwargs)
+
+
+def confirm(client, first, **kwargs):
+    """Press "confirm" on a holder confirmation page (any other page is returned as it is)."""
+    ticket = form_fields(first.get_data(as_text=True)).get("ticket")
+    if first.status_code != 200 or ticket is None:
+        return first
+    fields = form_fields(first.get_data(as_text=True))
+    kwargs.pop("data", None)
+    return client.post("/redeem/confirm", data=fields, **kwargs)
 
 
 def test_page_is_accessible_and_chinese_by_default(client):
@@ -171,9 +183,11 @@ def test_413_415_and_a_reused_form_get_their_own_texts(client, world, lang):
     html = response.get_data(as_text=True)
     big = post_form(client, html, {**fields, "code": "1" * 50_000, "account_no": ACCOUNT_ARREARS})
     not_a_form = client.post(form_action(html), json={"a": 1})
-    first = post_form(client, html, {**fields, "account_no": ACCOUNT_ARREARS, "code": world.cards[0].code})
+    first = confirm(client, post_form(client, html, {**fields, "account_no": ACCOUNT_ARREARS,
+                                                    "code": world.cards[0].code}))
     assert first.status_code == 200
-    reused = post_form(client, html, {**fields, "account_no": ACCOUNT_ARREARS, "code": world.cards[1].code})
+    reused = confirm(client, post_form(client, html, {**fields, "account_no": ACCOUNT_ARREARS,
+                                                     "code": world.cards[1].code}))
     for response, code in ((big, "payload_too_large"), (not_a_form, "unsupported_media_type"),
                            (reused, "idempotency_key_reused")):
         page = response.get_data(as_text=True)
