@@ -6,6 +6,8 @@ when present, else DejaVu Sans (then the Chinese labels are left out).
 """
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +29,9 @@ from vouchers.books.reports.trial_balance import TrialBalance
 from vouchers.books.reports.distributor import DistributorStatement
 from vouchers.books.timeutil import DEFAULT_TZ, local_date, zone
 from vouchers.display import display_name, local_text
+from vouchers.money import format_amount
+from print_templates.letterhead import letterhead
+from print_templates.model import PrintBranding
 from print_templates.numbers import currency_unit, money_text
 from print_templates.typeset import bundled_font_path, covers, register_named
 
@@ -133,12 +138,17 @@ def _bar_chart(title: str, labels: Sequence[str], values: Sequence[int], *, unit
 def render_finance_report(path: Path, *, title_note: str, liability: LiabilityReport | None = None,
                           channels: ChannelReport | None = None, breakage: BreakageReport | None = None,
                           trial: TrialBalance | None = None, distributor: DistributorStatement | None = None,
-                          font: Path | None = None, tz: str = DEFAULT_TZ) -> FontChoice:
-    """Write the PDF; dates in the headings are local days in ``tz`` (periods end exclusive)."""
+                          font: Path | None = None, tz: str = DEFAULT_TZ,
+                          branding: PrintBranding | None = None) -> FontChoice:
+    """Write the PDF; dates in the headings are local days in ``tz`` (periods end exclusive). The cover
+    carries the utility's ``branding`` (logo, name, hotline) when given."""
     choice = choose_font(font)
     t = _Text(choice.chinese, tz)
     st = _styles()
+    if branding is not None and not choice.chinese:  # a font without CJK glyphs: the English name only
+        branding = dataclasses.replace(branding, utility_name=branding.utility_name.split(" ", 1)[-1])
     story: list = [
+        *letterhead(branding, FONT),
         Paragraph(t("电费充值卡财务报表", "Recharge voucher finance report"), st["title"]),
         Paragraph(title_note, st["body"]),
     ]

@@ -21,6 +21,8 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from print_templates.letterhead import letterhead, letterhead_texts
+from print_templates.model import PrintBranding
 from vouchers.metering.billing import BillView
 from vouchers.metering.collection import CATEGORIES, DAY_BUCKETS, CollectionReport, Group
 from vouchers.metering.errors import ReportError
@@ -130,8 +132,8 @@ def _line_label(labels: dict[str, str], tier: str, kind: str) -> str:
     return labels.get(tier, tier)
 
 
-def bill_pdf(bill: BillView, *, lang: str = "zh") -> bytes:
-    """One bill as a PDF, in Chinese (``zh``) or English (``en``)."""
+def bill_pdf(bill: BillView, *, lang: str = "zh", branding: PrintBranding | None = None) -> bytes:
+    """One bill as a PDF, in Chinese (``zh``) or English (``en``), under the utility's ``branding``."""
     if lang not in LABELS:
         raise ReportError(f"language must be one of {', '.join(LABELS)}, got {lang!r}")
     L = LABELS[lang]
@@ -161,7 +163,8 @@ def bill_pdf(bill: BillView, *, lang: str = "zh") -> bytes:
         money.insert(1, [L["refund"], format_amount(bill.allowance_refund_fen)])
     for rows in (head, lines, money):
         texts.extend(cell for row in rows for cell in row)
-    story = [Paragraph(L["bill_title"], title),
+    texts += letterhead_texts(branding)
+    story = [*letterhead(branding, register_font()), Paragraph(L["bill_title"], title),
              _table(head, [32 * mm, 50 * mm, 32 * mm, 60 * mm], header=False, numeric=False),
              Spacer(1, 4 * mm), _table(lines, [40 * mm, 28 * mm, 32 * mm, 32 * mm, 36 * mm]), Spacer(1, 4 * mm),
              _table(money, [50 * mm, 40 * mm], header=False)]
@@ -248,9 +251,11 @@ def _rates_chart(report: CollectionReport, L: dict[str, str], lang: str) -> Draw
     return drawing
 
 
-def report_pdf(report: CollectionReport, *, lang: str = "zh", months: Sequence[CollectionLine] = ()) -> bytes:
+def report_pdf(report: CollectionReport, *, lang: str = "zh", months: Sequence[CollectionLine] = (),
+               branding: PrintBranding | None = None) -> bytes:
     """The collection report: cut-off, rate per month, rates, aging, areas, channels, receipts, top arrears,
-    two charts. Money as its readers write it (``¥10,529.88``); channels by their names in ``lang``."""
+    two charts. Money as its readers write it (``¥10,529.88``); channels by their names in ``lang``; the
+    utility's letterhead from ``branding``."""
     if lang not in LABELS:
         raise ReportError(f"language must be one of {', '.join(LABELS)}, got {lang!r}")
     L = LABELS[lang]
@@ -295,7 +300,9 @@ def report_pdf(report: CollectionReport, *, lang: str = "zh", months: Sequence[C
         texts.extend(cell for row in rows for cell in row)
     texts += [L[k] for k in ("report_title", "rates", "by_area", "by_channel", "aging", "days", "receipts", "top",
                              "chart", "chart_rates", "none", "all", "month_running", "by_month", *CATEGORIES)]
-    story = [Paragraph(L["report_title"], title), _table(summary, header=False)]
+    texts += letterhead_texts(branding)
+    story = [*letterhead(branding, register_font()), Paragraph(L["report_title"], title),
+             _table(summary, header=False)]
     if not report.month_complete:
         story.append(Paragraph(f"{L['month_running']}: {report.cutoff.isoformat()}", body))
     if months:

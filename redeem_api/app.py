@@ -40,8 +40,8 @@ from vouchers.config import ConfigError, load_settings
 log = logging.getLogger(__name__)
 
 _OUT_OF_RANGE_SQLSTATE = "22003"
-_HTML_PREFIXES = ("/redeem", "/static")
-_CSP_HTML = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+_HTML_PREFIXES = ("/redeem", "/static", "/r#")  # "/r" itself: see _is_html_request
+_CSP_HTML = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
              "frame-ancestors 'none'; base-uri 'none'")
 
 
@@ -56,7 +56,7 @@ class _PageSessions(SecureCookieSessionInterface):
 
 
 def _is_html_request() -> bool:
-    return request.path.startswith(_HTML_PREFIXES) or request.path == "/docs"
+    return request.path.startswith(_HTML_PREFIXES) or request.path in ("/docs", "/r")
 
 
 def create_app(config: ApiConfig | None = None) -> Flask:

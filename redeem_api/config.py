@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 from vouchers.errors import InvalidSerial
 from vouchers.serials import Serial
+from vouchers.branding import NEUTRAL, Branding
 from vouchers.config import ConfigError, Settings
+from vouchers.config.branding import load_branding
 
 
 def utc_now() -> dt.datetime:
@@ -105,6 +107,7 @@ class ApiConfig:
     retry_after_unavailable: int = 5
     log_format: str = "text"  # VOUCHER_LOG_FORMAT: text | json (serve's log lines)
     clock: Callable[[], dt.datetime] = field(default=utc_now, compare=False)
+    branding: Branding = NEUTRAL  # the /redeem page's name, logo, hotline, terms and colours
 
     @classmethod
     def from_settings(cls, settings: Settings, *, web_passphrase: str | None = None,
@@ -143,4 +146,5 @@ class ApiConfig:
             idempotency_stale_seconds=_int(env, "VOUCHER_IDEMPOTENCY_STALE_SECONDS", 120, minimum=10),
             log_format=_choice(env, "VOUCHER_LOG_FORMAT", ("text", "json"), "text"),
             clock=clock or utc_now,
+            branding=load_branding(env),
         )

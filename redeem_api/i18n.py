@@ -44,12 +44,12 @@ TEXT: dict[str, dict[str, str]] = {
         "csrf_failed": "页面已过期，请重新打开本页后再试。",
         "service_unavailable": "系统繁忙，请稍后再试。",
         "idempotency_in_flight": "您的上一次提交仍在处理中，请稍候刷新。",
-        "balance_out_of_range": "此户号的余额已达系统上限，本次未充值。请联系客服热线 95598。",
+        "balance_out_of_range": "此户号的余额已达系统上限，本次未充值。请联系客服热线 {hotline}。",
         "payload_too_large": "提交的内容过长，未能处理。请只填写户号和20位卡密，然后重新提交。",
         "unsupported_media_type": "提交方式不正确。请在本页的表单中填写户号和卡密，再点击“下一步”。",
         "idempotency_key_reused": "这张表单已经提交过其他户号或卡密。请在下面的新表单中重新填写并提交。",
         "default_error": "请求无法处理，请稍后再试。",
-        "footer": "请勿向任何人透露卡密。客服热线 95598。",
+        "footer": "请勿向任何人透露卡密。客服热线 {hotline}。",
     },
     "en": {
         "html_lang": "en",
@@ -96,7 +96,7 @@ TEXT: dict[str, dict[str, str]] = {
         "service_unavailable": "The service is busy; please try again shortly.",
         "idempotency_in_flight": "Your previous submission is still being processed; reload in a moment.",
         "balance_out_of_range": "This account's balance is at the system's limit; nothing was recharged. "
-                                "Please call customer service: 95598.",
+                                "Please call customer service: {hotline}.",
         "payload_too_large": "What was sent is too long to process. Enter only your account number and the "
                              "20-digit code, then submit again.",
         "unsupported_media_type": "That was not sent from this page's form. Fill in your account number and "
@@ -104,7 +104,7 @@ TEXT: dict[str, dict[str, str]] = {
         "idempotency_key_reused": "This form was already submitted with another account number or code. "
                                   "Fill in the fresh form below and submit again.",
         "default_error": "The request could not be processed; please try again later.",
-        "footer": "Never tell anyone your voucher code. Customer service: 95598.",
+        "footer": "Never tell anyone your voucher code. Customer service: {hotline}.",
     },
 }
 

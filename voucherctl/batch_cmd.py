@@ -200,7 +200,7 @@ def print_(batch_id: str | None, out_path: Path | None, layout: str, list_layout
             files = print_batch(session, store, phrase, batch_id, out_path, layout_name=layout, operator=operator,
                                 now=context.now(), reprint=reprint, reason=reason,
                                 max_cards_per_file=max_cards_per_file, workers=workers, progress=advance,
-                                tz=context.settings().timezone)
+                               tz=context.settings().timezone, branding=context.branding())
     document = {"batch_id": batch_id, "layout": layout,
                 "files": [{"path": str(f.path), "sha256": f.sha256, "cards": f.card_count, "pages": f.pages}
                           for f in files]}

@@ -207,7 +207,7 @@ def bill_pdf(bill_id: int, out: Path, lang: str, as_json: bool) -> None:
     """Write one bill as a PDF (fonts embedded); --json: {"bill_id", "path", "lang", "bytes"}."""
     with context.sessions().begin() as session:
         bill = billing_service.get_bill(session, bill_id)
-    data = pdf.bill_pdf(bill, lang=lang)
+    data = pdf.bill_pdf(bill, lang=lang, branding=context.print_branding())
     with output_files(out) as (out_file,):
         out_file.write_bytes(data)
     document = {"bill_id": bill_id, "path": str(out), "lang": lang, "bytes": len(data)}

@@ -56,7 +56,8 @@ def write_collection_report(first: dt.date, last: dt.date, *, csv_out: Path | No
         if pdf_file is not None:
             from print_templates import metering_reports as pdf
 
-            pdf_file.write_bytes(pdf.report_pdf(result.analysis, lang=lang, months=result.months))
+            pdf_file.write_bytes(pdf.report_pdf(result.analysis, lang=lang, months=result.months,
+                                                branding=context.print_branding()))
     document = result.as_dict()
     if as_json or (csv_out is None and pdf_out is None):
         emit(as_json, document, lambda: _human(result, lang))

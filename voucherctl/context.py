@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # imported when used: a command that needs no tariffs loads n
     from vouchers.metering.config import MeteringConfig
     from vouchers.tariffs import Catalog
     from vouchers.services.deps import ServiceDeps
+    from vouchers.branding import Branding
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -184,3 +185,16 @@ def when_iso(moment: dt.datetime) -> str:
     from vouchers.display import local_iso
 
     return local_iso(*_business(moment))
+@functools.cache
+def branding() -> Branding:
+    """The utility's branding in force (``[branding]`` / ``VOUCHER_BRAND_*``), the logo file read once."""
+    from vouchers.config.branding import load_branding
+
+    return load_branding(settings().env)
+
+
+def print_branding():  # -> print_templates.PrintBranding (imported when used: printing loads reportlab)
+    """The branding in force as bills, reports and receipts print it."""
+    from print_templates.model import PrintBranding
+
+    return PrintBranding.from_branding(branding())

@@ -39,6 +39,7 @@ _COMMANDS: dict[str, str] = {
     "sts": "voucherctl.sts_cmd:sts",
     "outbox": "voucherctl.outbox_cmd:outbox_group",
     "idempotency": "voucherctl.idempotency_cmd:idempotency",
+    "branding": "voucherctl.branding_cmd:branding",
     "backup": "voucherctl.backup_cmd:backup",
 }
 

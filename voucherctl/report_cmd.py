@@ -142,7 +142,7 @@ def liability(as_of: str | None, date_from: str | None, currency: str | None, cs
                 pdf_file, title_note=f"{first} .. {last} ({tz}) · {cur}", liability=r,
                 channels=channel_report(session, start=start, end=end, currency=cur, granularity="month", tz=tz),
                 breakage=breakage_report(session, start=start, end=end, currency=cur, tz=tz),
-                trial=trial_balance(session, as_of=end, currency=cur), tz=tz)
+                trial=trial_balance(session, as_of=end, currency=cur), tz=tz, branding=context.print_branding())
         _write_csv(csv_file, ["batch_id", "face_value", "active_count", "liability"],
                    ([b["batch_id"], money(int(b["face_value"])), b["active_count"], money(int(b["liability"]))]
                     for b in r.by_batch), excel)
@@ -188,7 +188,8 @@ def breakage(date_from: str | None, date_to: str | None, currency: str | None, c
         if pdf_file:
             from print_templates.finance_reports import render_finance_report
 
-            render_finance_report(pdf_file, title_note=f"breakage {first} .. {last} · {cur}", breakage=r,
+            render_finance_report(pdf_file, branding=context.print_branding(),
+                                  title_note=f"breakage {first} .. {last} · {cur}", breakage=r,
                                   tz=context.settings().timezone)
     emit(as_json, {"currency": cur, "from": first.isoformat(), "to": last.isoformat(), "count": r.count,
                    "amount": money(r.amount), "ledger_income": money(r.ledger_income),
@@ -223,7 +224,8 @@ def channels(date_from: str | None, date_to: str | None, granularity: str, curre
         if pdf_file:
             from print_templates.finance_reports import render_finance_report
 
-            render_finance_report(pdf_file, title_note=f"channels {first} .. {last} · {cur}", channels=r,
+            render_finance_report(pdf_file, branding=context.print_branding(),
+                                  title_note=f"channels {first} .. {last} · {cur}", channels=r,
                                   tz=context.settings().timezone)
 
     def line(x) -> dict:
@@ -286,7 +288,8 @@ def trial_balance_cmd(as_of: str | None, detail: bool, currency: str | None, csv
         if pdf_file:
             from print_templates.finance_reports import render_finance_report
 
-            render_finance_report(pdf_file, title_note=f"trial balance as of {day} · {cur}", trial=r)
+            render_finance_report(pdf_file, branding=context.print_branding(),
+                                  title_note=f"trial balance as of {day} · {cur}", trial=r)
     emit(as_json, {"currency": cur, "as_of": local_iso(r.as_of, zone(context.settings().timezone)), "balanced": r.balanced,
                    "total_debit": money(r.total_debit), "total_credit": money(r.total_credit),
                    "lines": [{"account": x.account, "kind": x.kind, "accounts": x.accounts, "debit": money(x.debit),
@@ -325,7 +328,7 @@ def distributor(distributor_id: str, date_from: str | None, date_to: str | None,
         if pdf_file:
             from print_templates.finance_reports import render_finance_report
 
-            render_finance_report(pdf_file, title_note=f"{first} .. {last} ({tz}) · {cur}", distributor=s, tz=tz)
+            render_finance_report(pdf_file, branding=context.print_branding(), title_note=f"{first} .. {last} ({tz}) · {cur}", distributor=s, tz=tz)
     emit(as_json, {
         "distributor_id": s.distributor_id, "name": s.name, "commission_bp": s.commission_bp, "currency": cur,
         "from": first.isoformat(), "to": last.isoformat(), "opening": money(s.opening), "closing": money(s.closing),

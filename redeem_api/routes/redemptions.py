@@ -35,6 +35,7 @@ from redeem_api.http import (
     text_field,
     today,
 )
+from vouchers.token import token_from_scan
 from vouchers.books.retry import is_retryable
 from redeem_api.redemption import Attempt, Context, check_code_format, check_throttle, redeem
 from redeem_api.state import db, state
@@ -166,7 +167,8 @@ def create_redemption():
     code_text = text_field(body, "code", max_length=1024)
     account_no = account_no_field(body)
     assert code_text is not None
-    attempt = Attempt(code_text.strip(), account_no, "terminal", client, client_ip())
+    # a terminal scanning a card sends what the QR holds: the redeem URL with the token as its fragment
+    attempt = Attempt(token_from_scan(code_text.strip()), account_no, "terminal", client, client_ip())
     status, text, replayed = perform_redemption(attempt, scope=f"client:{client.pk}", client_pk=client.pk, key=key,
                                                 body=body, route=ROUTE)
     return json_response(status, text, {"Idempotent-Replayed": "true"} if replayed else None)

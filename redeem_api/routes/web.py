@@ -27,7 +27,7 @@ from flask import Blueprint, Response, make_response, render_template, request, 
 from werkzeug.exceptions import HTTPException
 
 from redeem_api.confirmation import Ticket, open_ticket, seal_ticket
-from redeem_api.errors import ApiError, Forbidden, UnsupportedMediaType, ValidationFailed
+from redeem_api.errors import ApiError, Forbidden, NotFound, UnsupportedMediaType, ValidationFailed
 from redeem_api.holder_lookup import look_up_holder
 from redeem_api.http import client_ip, now, valid_account_no
 from redeem_api.i18n import TEXT, pick_language
@@ -35,6 +35,7 @@ from redeem_api.redemption import Attempt, check_code_format
 from redeem_api.routes.redemptions import perform_redemption
 from redeem_api.state import AppState, db, state
 from vouchers.services.holder import Holder
+from vouchers.token import token_from_scan
 
 bp = Blueprint("web", __name__)
 _SUBMISSION = re.compile(r"[0-9a-f]{32}")
@@ -68,11 +69,12 @@ def _csrf_token() -> str:
 def _page(status: int, *, lang: str, account_no: str = "", error: str | None = None,
           result: dict | None = None, retry_after: int | None = None, holder: Holder | None = None,
           ticket: str | None = None) -> Response:
-    t = TEXT[lang]
+    branding = state().config.branding
+    t = {key: value.replace("{hotline}", branding.hotline) for key, value in TEXT[lang].items()}
     message = None
     if error is not None:
         message = t.get(error, t["default_error"]).format(seconds=retry_after or 0)
-    html = render_template("redeem.html", t=t, lang=lang, other="en" if lang == "zh" else "zh",
+    html = render_template("redeem.html", t=t, lang=lang, other="en" if lang == "zh" else "zh", brand=branding,
                            csrf_token=_csrf_token(), submission=secrets.token_hex(16), account_no=account_no,
                            error=message, error_code=error, result=result, holder=holder, ticket=ticket)
     response = make_response(html, status)
@@ -94,6 +96,38 @@ def render_error(error: ApiError) -> Response:
 @bp.get("/redeem")
 def form():
     return _page(200, lang=_lang())
+
+
+@bp.get("/r")
+def from_qr():
+    """What a card's QR opens (``/r#EV1:...``): the redeem page; redeem.js copies the token from the
+    fragment into the form (a fragment never reaches the server, so never an access log)."""
+    return _page(200, lang=_lang())
+
+
+@bp.get("/redeem/brand.css")
+def brand_css():
+    """The brand colours as CSS variables (the CSP allows no inline style)."""
+    b = state().config.branding
+    response = make_response(f":root {{ --brand: {b.primary_colour}; --accent: {b.accent_colour}; }}\n", 200)
+    response.mimetype = "text/css"
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@bp.get("/redeem/logo")
+def logo():
+    """The configured logo, for the page's header (404 when there is none)."""
+    branding = state().config.branding
+    if branding.logo is None:
+        raise NotFound("no logo is configured")
+    kind = branding.logo_type
+    response = make_response(branding.logo, 200)
+    response.mimetype = "image/png" if kind == "png" else "image/svg+xml"
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    # an SVG opened on its own must not run anything it carries
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    return response
 
 
 def _check_origin() -> None:
@@ -125,7 +159,8 @@ def submit():
     lang = _lang()
     csrf = _checked_form()
     account_no = (request.form.get("account_no") or "").strip()
-    code = (request.form.get("code") or "").strip()
+    # the 20-digit code as typed, or a pasted token or card URL (https://.../r#EV1:...): the token inside
+    code = token_from_scan((request.form.get("code") or "").strip())
     submission = request.form.get("submission", "")
     if not account_no or not code or len(code) > 1024 or not valid_account_no(account_no):
         return _page(400, lang=lang, account_no=account_no if valid_account_no(account_no) else "",

@@ -119,6 +119,32 @@ KEYS: tuple[Key, ...] = (
         "Seconds to wait for the SMS gateway.", 0),
     Key("VOUCHER_SMS_LANG", "sms.lang", "string", "`zh`",
         "Language of outgoing messages.", choices=("zh", "en")),
+    # --- branding (cards, receipts, bills, report covers, the /redeem page) --------------------------
+    Key("VOUCHER_BRAND_NAME_ZH", "branding.name_zh", "string", "`示例电力（未配置）`",
+        "The utility's name in Chinese. Without any branding setting a neutral, clearly marked default is "
+        "used and `voucherctl branding show` warns."),
+    Key("VOUCHER_BRAND_NAME_EN", "branding.name_en", "string", "`Example Power (unset)`",
+        "The utility's name in English."),
+    Key("VOUCHER_BRAND_LOGO", "branding.logo", "path", "none",
+        "Logo file, PNG or SVG (at most 256 KiB), shown on cards, receipts, reports and the web page."),
+    Key("VOUCHER_BRAND_REDEEM_URL", "branding.redeem_url", "string", "`https://pay.utility.example/redeem`",
+        "The customer redeem page, printed on cards (https://; http:// only to localhost)."),
+    Key("VOUCHER_BRAND_QR_URL", "branding.qr_url", "string", "the redeem URL",
+        "What a card's QR code opens, with the token after `#` (e.g. `https://pay.example.cn/r`; the web "
+        "app serves `/r` as the redeem page)."),
+    Key("VOUCHER_BRAND_HOTLINE", "branding.hotline", "string", "`00000`",
+        "Customer service telephone number."),
+    Key("VOUCHER_BRAND_SMS_NUMBER", "branding.sms_number", "string", "the hotline",
+        "Number customers text to top up, printed on cards."),
+    Key("VOUCHER_BRAND_TERMS_ZH", "branding.terms_zh", "string", "a neutral text",
+        "Terms of use (one line, at most 600 characters), Chinese: shown on the `/redeem` page, `{terms}` "
+        "in a card layout."),
+    Key("VOUCHER_BRAND_TERMS_EN", "branding.terms_en", "string", "a neutral text",
+        "Terms of use, English."),
+    Key("VOUCHER_BRAND_PRIMARY_COLOUR", "branding.primary_colour", "string", "`#1a4f9c`",
+        "Main colour (`#rrggbb`): names, rules, headings; cards print it converted to CMYK."),
+    Key("VOUCHER_BRAND_ACCENT_COLOUR", "branding.accent_colour", "string", "`#b0201e`",
+        "Accent colour (`#rrggbb`): the face value."),
     # --- billing, cost control, collection warnings ------------------------------------------------
     Key("VOUCHER_BILL_DUE_DAYS", "billing.due_days", "integer", "7",
         "Days from bill date to due date (the late fee runs from the day after).", 0, 366),

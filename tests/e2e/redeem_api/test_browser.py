@@ -9,7 +9,9 @@ import pytest
 
 from tests import clock
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN
+from print_templates import PrintBranding
 from vouchers.codes import group_code
+from vouchers.token import qr_fragment
 from vouchers.storage.api_models import Redemption
 
 CHROMIUM = "/usr/bin/chromium"
@@ -88,4 +90,30 @@ def test_customer_confirms_the_holder_then_redeems(e2e_world, serve, browser):
     assert page.locator("#confirm-holder").inner_text() == "李*"
     page.get_by_role("button", name="确认充值").click()
     assert "此充值卡无法使用" in page.get_by_role("alert").inner_text()
+    context.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_scanning_the_card_qr_opens_the_page_with_the_code_filled_in(e2e_world, serve, browser):
+    """The QR holds https://<host>/r#EV1:... : the phone opens /r, redeem.js (the CSP allows no inline
+    script) puts the token from the fragment in the code field, the customer adds the account and redeems."""
+    world = e2e_world
+    server = serve(world, workers=1, threads=2, VOUCHER_BRAND_NAME_EN="Acme Power", VOUCHER_BRAND_NAME_ZH="测试供电")
+    card = world.cards[2]
+    context = browser.new_context(locale="en-US", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    # exactly what the card's QR holds for this server: scheme and host upper-cased, the token escaped
+    qr = PrintBranding(qr_url=server.url + "/r")
+    url = qr.qr_prefix.upper().replace("/R#", "/r#") + qr_fragment(card.token)
+    assert url.startswith("HTTP://127.0.0.1:")
+    page.goto(url)
+    code = page.locator("#code")
+    assert code.input_value() == card.token and code.get_attribute("data-from-qr") == "1"
+    assert "#" not in page.url  # the token left the address bar
+    assert page.locator("#brand-name").inner_text() == "Acme Power"
+    page.get_by_label("Account number").fill(ACCOUNT_CLEAN)
+    page.get_by_role("button", name="Next: check the account holder").click()
+    page.get_by_role("button", name="Confirm and redeem").click()
+    page.wait_for_selector("#result")
+    assert page.locator("#result-serial").inner_text() == card.serial
     context.close()

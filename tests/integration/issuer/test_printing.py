@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import dataclasses
 import json
 import os
 import stat
@@ -13,9 +14,13 @@ from sqlalchemy import select
 
 from issuer.batches import approve_batch, void_batch
 from issuer.errors import BatchStateError
-from issuer.printing import PrintRefused, print_batch
+from issuer.printing import PrintRefused, branding_path, print_batch
+from vouchers.branding import NEUTRAL
 from vouchers.storage.models import AuditEvent, Batch, PrintJob
-from vouchers.token import verify_token
+from vouchers.token import token_from_scan, verify_token
+
+ACME = dataclasses.replace(NEUTRAL, name_zh="测试供电", name_en="Acme Power", redeem_url="https://pay.acme.example/redeem",
+                           qr_url="https://pay.acme.example/r", hotline="400 100 2000", is_default=False)
 
 
 def _print(issuer, batch_id, out, **kwargs):
@@ -90,15 +95,13 @@ def test_unwritable_path_leaves_nothing(issuer, approved, tmp_path):
 def test_printed_qr_codes_scan_and_verify(issuer, approved, tmp_path, db_url):
     if not db_url.startswith("sqlite"):
         pytest.skip("rendering does not depend on the database")
-    _print(issuer, approved.batch_id, tmp_path / "cards.pdf")
-    subprocess.run(["pdftoppm", "-r", "300", "-png", "-f", "2", "-l", "2", str(tmp_path / "cards.pdf"),
-                    str(tmp_path / "page")], check=True)
-    png = next(tmp_path.glob("page*.png"))
-    qr = subprocess.run(["zbarimg", "--raw", "-q", "-Sdisable", "-Sqrcode.enable", str(png)],
-                        capture_output=True, text=True).stdout.splitlines()
+    _print(issuer, approved.batch_id, tmp_path / "cards.pdf", branding=ACME)
+    urls = _scan_qr(tmp_path / "cards.pdf", tmp_path)
+    assert urls and all(u.lower().startswith("https://pay.acme.example/r#ev1:") for u in urls), urls[:1]
     ring = issuer.store.keyring()
-    serials = sorted(verify_token(t, ring, issuer.now.date()).serial for t in qr)
+    serials = sorted(verify_token(token_from_scan(u), ring, issuer.now.date()).serial for u in urls)
     assert len(serials) == 4 and serials[0] == approved.first_serial and serials[-1] == approved.last_serial
+    png = next(tmp_path.glob("page*.png"))
     barcodes = subprocess.run(["zbarimg", "--raw", "-q", "-Sdisable", "-Scode128.enable", str(png)],
                               capture_output=True, text=True).stdout.splitlines()
     assert sorted(barcodes) == serials
@@ -154,3 +157,30 @@ def test_a_repeat_export_needs_flag_and_reason_like_a_reprint(issuer, approved, 
     assert [tuple(e) for e in events] == [("batch.export", "carol", None),
                                           ("batch.reexport", "dave", "print house lost the file")]
     assert [tuple(j) for j in jobs] == [("export", None), ("export", "print house lost the file")]
+
+
+def _scan_qr(pdf, tmp_path) -> list[str]:
+    for old in tmp_path.glob("page*.png"):
+        old.unlink()
+    subprocess.run(["pdftoppm", "-r", "300", "-png", "-f", "2", "-l", "2", str(pdf), str(tmp_path / "page")],
+                   check=True)
+    png = next(tmp_path.glob("page*.png"))
+    return subprocess.run(["zbarimg", "--raw", "-q", "-Sdisable", "-Sqrcode.enable", str(png)],
+                          capture_output=True, text=True).stdout.splitlines()
+
+
+@pytest.mark.skipif(not (shutil.which("zbarimg") and shutil.which("pdftotext")), reason="needs zbar-tools and poppler")
+def test_a_reprint_looks_like_the_first_print_whatever_the_branding_now(issuer, approved, tmp_path, db_url):
+    if not db_url.startswith("sqlite"):
+        pytest.skip("rendering does not depend on the database")
+    _print(issuer, approved.batch_id, tmp_path / "first.pdf", branding=ACME)
+    assert branding_path(issuer.store.home, approved.batch_id).is_file()
+    rebranded = dataclasses.replace(ACME, name_en="Other Power", qr_url="https://other.example/r")
+    _print(issuer, approved.batch_id, tmp_path / "again.pdf", branding=rebranded, reprint=True, reason="jam")
+    text = subprocess.run(["pdftotext", str(tmp_path / "again.pdf"), "-"], capture_output=True, text=True).stdout
+    assert "Acme Power" in text and "Other Power" not in text
+    assert all(u.lower().startswith("https://pay.acme.example/r#") for u in _scan_qr(tmp_path / "again.pdf", tmp_path))
+    with issuer.sessions() as session:
+        events = session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars().all()
+    recorded = [json.loads(e.details)["branding"] for e in events if e.action in ("batch.print", "batch.reprint")]
+    assert [r["name_en"] for r in recorded] == ["Acme Power", "Acme Power"]

@@ -69,6 +69,17 @@ def test_scanned_token_is_verified_and_its_code_redeemed(client, world):
     assert world.balance(ACCOUNT_CLEAN) == (10000, 0)
 
 
+def test_a_terminal_may_send_the_card_qr_url_as_scanned(client, world):
+    """New cards' QR codes hold https://<host>/r#<token>: a till sends what it scanned, the token is the fragment."""
+    from vouchers.branding import NEUTRAL
+
+    card = world.cards[2]
+    scanned = NEUTRAL.qr_text(card.token).replace("https://pay.utility.example", "HTTPS://PAY.UTILITY.EXAMPLE")
+    response = redeem(client, world, scanned, account=ACCOUNT_CLEAN)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["serial"] == card.serial
+
+
 def test_token_signed_by_another_key_is_refused_and_alerted(client, world):
     card = world.cards[3]
     key_id, claims = read_unverified(card.token)

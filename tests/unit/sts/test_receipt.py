@@ -144,3 +144,19 @@ def test_key_change_receipt_is_deterministic_marks_reprints_and_refuses_bad_inpu
         render_key_change_receipt(KEY_CHANGE, lang="fr")
     with pytest.raises(InvalidCardData):
         render_key_change_receipt(replace(KEY_CHANGE, changed_at=dt.datetime(2026, 11, 26, 10)))
+
+
+def test_the_branding_logo_heads_the_receipt():
+    import dataclasses
+    import re
+
+    png = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478"
+                        "9c6360f8cfc0f01f0005000201e5270ee30000000049454e44ae426082")
+    plain = render_sts_receipt(RECEIPT)
+    branded = render_sts_receipt(dataclasses.replace(RECEIPT, logo=png))
+    assert b"/Subtype /Image" in branded and b"/Subtype /Image" not in plain
+
+    def height(pdf: bytes) -> float:
+        return float(re.search(rb"/MediaBox \[ 0 0 [0-9.]+ ([0-9.]+) \]", pdf).group(1))
+
+    assert height(branded) > height(plain)  # the page grows by the logo's line
