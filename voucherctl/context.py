@@ -162,3 +162,26 @@ def web_passphrase() -> str:
     from vouchers.keystore.passphrase import resolve_web_passphrase
 
     return resolve_web_passphrase(settings())
+
+
+def staff_config():
+    """Session lifetimes and login throttle limits of staff members (``VOUCHER_CONSOLE_*``)."""
+    from vouchers.staff.config import StaffConfig
+    from vouchers.errors import ConfigError
+
+    try:
+        return StaffConfig.from_env(settings().env)
+    except ConfigError as e:
+        raise CliError(str(e)) from e
+
+
+def totp_seal_key() -> bytes:
+    """The key that seals staff TOTP secrets: derived from the pepper (needs VOUCHER_WEB_PASSPHRASE)."""
+    from vouchers.staff.totp import seal_key
+
+    return seal_key(key_store().pepper(web_passphrase()))
+
+
+def staff_session_file() -> Path:
+    """Where `voucherctl login` keeps its session token (0600, under VOUCHER_HOME)."""
+    return settings().home / "staff-session"

@@ -39,6 +39,9 @@ _COMMANDS: dict[str, str] = {
     "sts": "voucherctl.sts_cmd:sts",
     "outbox": "voucherctl.outbox_cmd:outbox_group",
     "idempotency": "voucherctl.idempotency_cmd:idempotency",
+    "staff": "voucherctl.staff_cmd:staff",
+    "login": "voucherctl.staff_cmd:login",
+    "logout": "voucherctl.staff_cmd:logout",
 }
 
 
