@@ -46,7 +46,7 @@ _HTTP_CODES = {
 _OUT_OF_RANGE_SQLSTATE = "22003"
 _HTML_PREFIXES = ("/redeem", "/static")
 _CSP_HTML = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-             "frame-ancestors 'none'; base-uri 'none'")
+             "frame-ancestors 'none'; base-uri 'none'")  # no script-src: no page may run any script
 
 
 class _PageSessions(SecureCookieSessionInterface):
@@ -116,6 +116,9 @@ def create_app(config: ApiConfig | None = None) -> Flask:
 
     for module in (redemptions, payments, accounts, vouchers, keys, headend, web, ops):
         app.register_blueprint(module.bp)
+    from redeem_api import console
+
+    console.install(app, app.extensions[EXTENSION])
     _register_hooks(app)
     _register_error_handlers(app)
     return app
