@@ -50,8 +50,7 @@ def test_login_form_contract_and_anonymous_redirects(client, world):
 
 
 def test_login_sets_a_strict_cookie_and_redirects_under_console(world, clock, staff):
-    app = world.app(clock, VOUCHER_COOKIE_SECURE="1")
-    client = app.test_client()
+    client = world.app(clock, VOUCHER_COOKIE_SECURE="1").test_client()
     response = login(client, staff["finance"], clock.now)
     assert response.headers["Location"].startswith("/console/")
     cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("console_session="))
@@ -79,12 +78,13 @@ def test_role_by_route_matrix(app, world, clock, staff):
                         "approver2": {roles.APPROVER},
                         "maker_approver": {roles.ISSUER_OPERATOR, roles.APPROVER}}.get(name, {name})
         home = "/console/distributor" if person_roles == {roles.DISTRIBUTOR} else "/console/"
+        csrf = token(client, home)  # bound to the session: the same on every page of it
         for method, path in ROUTES:
             if path == "/console/logout":
                 continue
             url = path.format(batch=world.batch_id)
             if method == "POST":
-                response = client.post(url, data={"csrf_token": token(client, home), "totp": "000000",
+                response = client.post(url, data={"csrf_token": csrf, "totp": "000000",
                                                   "reason": "matrix"})
             else:
                 response = client.get(url)
@@ -97,7 +97,7 @@ def test_role_by_route_matrix(app, world, clock, staff):
                 assert response.status_code == 404 and world.cards[0].serial not in response.get_data(as_text=True)
                 continue
             _expect_allowed(response, allowed, f"{name} {method} {path}")
-        response = client.post("/console/logout", data={"csrf_token": token(client, home)})
+        response = client.post("/console/logout", data={"csrf_token": csrf})
         assert response.status_code == 303
         assert client.get("/console/").status_code == 303  # the session ended
 
@@ -158,15 +158,34 @@ def test_login_throttled_per_username_and_per_ip_without_revealing_usernames(wor
     assert attempt("admin", GOOD_PASSWORD, code(staff["admin"].secret, clock.now), ip="10.0.0.3").status_code == 303
 
 
-def test_totp_code_is_usable_once(app, world, clock, staff):
+def test_totp_code_is_usable_once_and_each_login_rotates_the_session(app, world, clock, staff):
     client = app.test_client()
     login(client, staff["finance"], clock.now)
+    before = client.get_cookie("console_session", path="/console/").value
     client.post("/console/logout", data={"csrf_token": token(client)})
     login(client, staff["finance"], clock.now, expect=401)  # the same code again: replay refused
     login(client, staff["finance"], clock.now, steps=1)  # the next step's code is fresh
+    login(client, staff["finance"], clock.now, steps=-1, expect=401)  # older than one used: refused too
+    after = client.get_cookie("console_session", path="/console/").value
+    assert before != after
+    # a token planted in a browser before someone logs in there is ended by that login
+    planted = app.test_client()
+    planted.set_cookie("console_session", after, path="/console/")
+    clock.advance(60)
+    login(planted, staff["finance"], clock.now)
+    assert client.get("/console/").status_code == 303
+    assert planted.get("/console/").status_code == 200
 
 
-def test_session_idle_and_absolute_expiry(app, world, clock, staff):
+def test_session_idle_and_absolute_expiry_and_disabled_users(app, world, clock, staff):
+    from vouchers.staff.accounts import disable_staff
+
+    other = app.test_client()
+    login(other, staff["admin"], clock.now)
+    assert other.get("/console/").status_code == 200
+    with world.sessions.begin() as s:
+        disable_staff(s, staff["admin"].username, now=clock.now, actor="root", reason="left")
+    assert other.get("/console/").status_code == 303  # disabling ends the session at once
     client = app.test_client()
     login(client, staff["finance"], clock.now)
     clock.advance(14 * 60)
@@ -179,26 +198,3 @@ def test_session_idle_and_absolute_expiry(app, world, clock, staff):
         assert client.get("/console/unknown").status_code == 404
     clock.advance(14 * 60)  # ... still ended 8 h after login
     assert client.get("/console/unknown").status_code == 303
-
-
-def test_disabling_a_user_ends_their_session(app, world, clock, staff):
-    from vouchers.staff.accounts import disable_staff
-
-    client = app.test_client()
-    login(client, staff["finance"], clock.now)
-    assert client.get("/console/").status_code == 200
-    with world.sessions.begin() as s:
-        disable_staff(s, staff["finance"].username, now=clock.now, actor="admin", reason="left")
-    assert client.get("/console/").status_code == 303
-
-
-def test_login_rotates_the_session(app, world, clock, staff):
-    client = app.test_client()
-    login(client, staff["finance"], clock.now)
-    before = client.get_cookie("console_session", path="/console/").value
-    login(client, staff["finance"], clock.now, steps=1)
-    after = client.get_cookie("console_session", path="/console/").value
-    assert before != after
-    planted = app.test_client()
-    planted.set_cookie("console_session", before, path="/console/")
-    assert planted.get("/console/").status_code == 303  # the old token ended at the new login
