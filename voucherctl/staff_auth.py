@@ -6,7 +6,7 @@ factor, create a batch or a staff account) accept ``--operator NAME`` only if
 NAME is the staff member of this machine's live `voucherctl login` session,
 holds the role the action needs and, for a checker's action, types a fresh TOTP
 code (step-up). With no staff account yet (a fresh install, the demo) the CLI
-works as before and says so once.
+works as before and says so once (after the first such command that succeeds).
 """
 from __future__ import annotations
 
@@ -22,18 +22,33 @@ from vouchers.services import staff as staff_service
 from vouchers.staff import accounts, sessions
 from vouchers.staff.roles import APPROVER
 
-_told = False
+_pending = False
+NOTE_MARKER = ".no-staff-note-shown"  # under VOUCHER_HOME: the note is shown once per installation
 
 totp_option = click.option("--totp", "totp_code", default=None, metavar="CODE",
                            help="A fresh TOTP code (step-up; asked for when staff accounts exist and it is not given).")
 
 
 def _no_staff_notice() -> None:
-    global _told
-    if not _told:
-        click.echo("voucherctl: note: no staff account exists yet, so --operator is taken as typed "
-                   "(create the first with `voucherctl staff create`; docs/console.md)", err=True)
-        _told = True
+    global _pending
+    _pending = True
+
+
+def flush_note() -> None:
+    """After a command succeeded (a failure stays one line): the no-staff note, once per installation."""
+    global _pending
+    if not _pending:
+        return
+    _pending = False
+    marker = context.settings().home / NOTE_MARKER
+    if marker.exists():
+        return
+    click.echo("voucherctl: note: no staff account exists yet, so --operator is taken as typed "
+               "(create the first with `voucherctl staff create`; docs/console.md)", err=True)
+    try:
+        marker.touch()
+    except OSError:
+        pass
 
 
 def read_token(path: Path | None = None) -> str | None:

@@ -35,7 +35,7 @@ def cli(db_url, tmp_path, monkeypatch, capsys, clock):
     monkeypatch.setenv("VOUCHER_KEY_PASSPHRASE", "staff cli passphrase")
     monkeypatch.setenv("VOUCHER_WEB_PASSPHRASE", "staff cli web secret")
     cheap_argon2(monkeypatch)
-    monkeypatch.setattr(staff_auth, "_told", False)
+    monkeypatch.setattr(staff_auth, "_pending", False)
     with cheap_sealing():
         runner = in_process_cli(db_url, tmp_path / "home", monkeypatch, capsys)
         run = next(runner)
@@ -82,13 +82,17 @@ def _login(cli, password_file, who, at, steps=0):
 def test_without_staff_the_cli_works_as_before_and_says_so_once(cli):
     for argv in (("init",), ("keys", "create")):
         _ok(cli(*argv))
+    code_, out, err = cli("batch", "approve", "B01-000099", "--operator", "bob")
+    assert code_ == 1 and err.count("\n") == 1  # a refusal stays one line: the note waits for a success
     code_, out, err = cli("batch", "create", "--face-value", "10.00", "--count", "2", "--expires", FAR_EXPIRY,
                           "--operator", "alice", "--json")
     assert code_ == 0 and "no staff account exists yet" in err and err.count("no staff account") == 1
     batch = json.loads(out)["batch_id"]
     code_, out, err = cli("batch", "approve", batch, "--operator", "bob", "--json")
     assert code_ == 0 and json.loads(out)["approved_by"] == "bob"
-    assert "no staff account" not in err  # once per process
+    assert "no staff account" not in err  # once per installation
+    code_, out, err = cli("batch", "void", batch, "--reason", "lost")
+    assert code_ == 0 and "no staff account" not in err
 
 
 def test_staff_create_json_and_password_rules(cli, password_file, tmp_path):
