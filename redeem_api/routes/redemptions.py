@@ -95,10 +95,12 @@ def _redeem_idempotently(attempt: Attempt, ctx: Context, *, scope: str, client_p
         if isinstance(reserved, idempotency.Replay):  # a finished request: never throttled, never redone
             return reserved.status, reserved.body, True
         check_throttle(session, attempt, ctx)
-        text = dumps(redeem(session, attempt, ctx))
+        document = redeem(session, attempt, ctx)
+        status = 202 if document.get("status") == "held" else 201  # held for fraud review: accepted, not done
+        text = dumps(document)
         with idempotency_refusals():
-            idempotency.complete(session, reserved.record_id, status=201, body=text, now=ctx.now)
-        return 201, text, False
+            idempotency.complete(session, reserved.record_id, status=status, body=text, now=ctx.now)
+        return status, text, False
 
     session = db()
     try:

@@ -1,5 +1,8 @@
 """Fraud alerts: attempts on void, not-yet-activated or canary vouchers, and lockouts.
 
+These are rules of the same alert model as the money rules
+(:mod:`vouchers.services.fraud_rules`): each alert joins its subject's case.
+
 Written in the transaction that records the failed attempt (after the
 redemption's own transaction rolled back). ``voucherctl fraud alerts``
 lists them. No row holds a code or token.
@@ -47,9 +50,15 @@ class AlertRecord:
 def record_alert(session: Session, *, now: dt.datetime, kind: str, channel: str, serial: str | None = None,
                  voucher_status: str | None = None, client_id: str | None = None, ip: str | None = None,
                  account_no: str | None = None, details: dict[str, Any] | None = None) -> None:
+    from vouchers.services.fraud_engine import case_for  # the one alert model: these join their cases too
+
+    subject_type, subject_id = (("terminal", client_id) if client_id else ("account", account_no) if account_no
+                                else ("ip", ip or "unknown"))
     session.add(FraudAlert(at=now, kind=kind, serial=serial, voucher_status=voucher_status, channel=channel,
                            client_id=client_id, ip=ip, account_no=account_no,
-                           details=json.dumps(details, sort_keys=True, ensure_ascii=False) if details else None))
+                           details=json.dumps(details, sort_keys=True, ensure_ascii=False) if details else None,
+                           action="alert", subject_type=subject_type, subject_id=subject_id[:64],
+                           case_id=case_for(session, subject_type, subject_id[:64], now)))
 
 
 def list_alerts(session: Session, *, since: dt.datetime | None = None, kind: str | None = None,

@@ -254,6 +254,7 @@ class Payment(Base):
         CheckConstraint("applied_to_arrears >= 0 AND applied_to_arrears <= amount", name="ck_payments_applied"),
         CheckConstraint(f"status IN {PAYMENT_STATUSES!r}", name="ck_payments_status"),
         Index("ix_payments_channel_paid_at", "channel", "paid_at"),  # PostgreSQL: BRIN on paid_at instead
+        Index("ix_payments_customer_paid_at", "customer_id", "paid_at"),  # 0015: fraud rules per account
     )
 
 
