@@ -34,7 +34,7 @@ class FraudConfig:
     structuring_band: int = 10_000  # "just under": within this of the threshold
     structuring_count: int = 3  # this many just-under payments onto one account in a rolling day
     reversal_min: int = 5  # a channel-day needs at least this many reversals ...
-    reversal_factor: int = 3  # ... and a reversal rate above this times its 28-day baseline
+    reversal_factor: int = 3  # ... and a rate above this times its baseline (median daily rate of the 28 days before)
     reversal_floor_bp: int = 200  # ... and above this rate (basis points) whatever the baseline
     actions: Mapping[str, str] = field(default_factory=dict)  # rule id -> alert | hold (default: the rule's)
 

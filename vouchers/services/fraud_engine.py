@@ -128,8 +128,10 @@ def record(session: Session, event: Event, hits: Iterable[Hit], *, now: dt.datet
             "action": hit.action, "subject_type": hit.subject_type, "subject_id": hit.subject_id,
             "amount": event.amount, "distributor_id": event.distributor_id, "ref": ref, "hold_id": hold_id,
             "case_id": case_for(session, hit.subject_type, hit.subject_id, now), "dedup": f"{hit.rule}|{key}"}
-        result = session.execute(insert_ignoring_conflicts(session, FraudAlert.__table__, "dedup").values(**row))
-        written += result.rowcount or 0
+        table = FraudAlert.__table__
+        new_id = session.execute(insert_ignoring_conflicts(session, table, "dedup").values(**row)
+                                 .returning(table.c.id)).scalar_one_or_none()
+        written += new_id is not None
     return written
 
 

@@ -85,7 +85,7 @@ def _money_in_rules(session: Session, result: ScanResult, since: dt.datetime, un
         .outerjoin(_AC, _AC.c.id == _R.c.client_pk)
         .where(_P.c.paid_at >= since - DAY, _P.c.paid_at < until, _P.c.status == "booked")
         .order_by(_P.c.paid_at, _P.c.id)
-        .execution_options(yield_per=20_000)).tuples()
+        .execution_options(yield_per=20_000))
     void = _void_sequences(session)
     accounts: dict[str, deque[tuple[dt.datetime, int, bool, bool]]] = defaultdict(deque)
     acc_state: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # cards, amount, just-under in the window
@@ -200,13 +200,9 @@ def _reversal_rate(session: Session, since: dt.datetime, until: dt.datetime, cfg
         for d, (total, reversed_) in sorted(days.items()):
             if d < first_day or reversed_ < cfg.reversal_min:
                 continue
-            base_total = base_rev = 0
-            for back in range(1, BASELINE_DAYS + 1):
-                t, r = days.get(d - dt.timedelta(days=back), (0, 0))
-                base_total += t
-                base_rev += r
             rate_bp = reversed_ * 10_000 // total
-            base_bp = base_rev * 10_000 // base_total if base_total else 0
+            base_bp = _median_rate_bp([days[b] for back in range(1, BASELINE_DAYS + 1)
+                                       if (b := d - dt.timedelta(days=back)) in days])
             if rate_bp > cfg.reversal_floor_bp and rate_bp > cfg.reversal_factor * base_bp:
                 at = dt.datetime.combine(d, dt.time(0), tzinfo=tz)
                 event = Event(kind="channel_day", account_no="-", amount=0, channel=channel, at=at, local_hour=0)
@@ -214,6 +210,15 @@ def _reversal_rate(session: Session, since: dt.datetime, until: dt.datetime, cfg
                                 {"day": d.isoformat(), "payments": total, "reversed": reversed_,
                                  "rate_bp": rate_bp, "baseline_bp": base_bp}),
                      f"channel:{channel}:{d.isoformat()}")
+
+
+def _median_rate_bp(days: list[tuple[int, int]]) -> int:
+    """The median daily reversal rate (basis points): a baseline that past incidents do not inflate."""
+    rates = sorted(r * 10_000 // t for t, r in days if t)
+    if not rates:
+        return 0
+    middle = len(rates) // 2
+    return rates[middle] if len(rates) % 2 else (rates[middle - 1] + rates[middle]) // 2
 
 
 def _refund_after_use(session: Session, since: dt.datetime, until: dt.datetime, tz: zoneinfo.ZoneInfo,

@@ -223,10 +223,10 @@ def pay(session: Session, payment: ChannelPayment, *, now: dt.datetime, deps: Se
         held = held_for_payment(session, earlier.id)
         if held is not None and held.status == "held" and held.amount == payment.amount_minor \
                 and held.account_no == payment.account_no:  # a replay of a held payment: still held
-            return MoneyIn(HeldBooking(held.hold_id, held.transaction_id, held.account_no, held.amount,  # type: ignore[arg-type]
-                                       held.currency, int(earlier.balance_after), tuple(held.rules.split(",")),
-                                       payment_id=earlier.id, created=False),
-                           Gate(False, False, False), None, {}, (), None)
+            still = HeldBooking(held.hold_id, held.transaction_id, held.account_no, held.amount, held.currency,
+                                int(earlier.balance_after), tuple(held.rules.split(",")), payment_id=earlier.id,
+                                created=False)
+            return MoneyIn(still, Gate(False, False, False), None, {}, (), still)  # type: ignore[arg-type]
     elif deps.fraud.enabled:
         screen = _payment_screen(session, payment, now=now, deps=deps, actor=actor)
     paid = money_in(
