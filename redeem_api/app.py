@@ -33,7 +33,7 @@ from vouchers.storage.db import make_engine, session_factory
 from vouchers.storage.schema_version import current_revision, head_revision
 from vouchers.vending.keys import backend_for
 from vouchers.services.deps import ServiceDeps, built_once
-from vouchers.services.fraud_config import FraudConfig
+from vouchers.services.fraud_config import FraudConfig, FraudConfigError
 from vouchers.services.throttle import DatabaseThrottle, RedisThrottle
 from vouchers.config import ConfigError, load_settings
 
@@ -110,7 +110,7 @@ def create_app(config: ApiConfig | None = None) -> Flask:
         keyring=KeyRingCache(keys, config.keyring_refresh_seconds), throttle=throttle, keys=keys,
         metrics=Metrics.for_process(), fingerprint_secret=AppState.derive(pepper, "idempotency"),
         csrf_secret=AppState.derive(pepper, "csrf"),
-        services=_service_deps(keys, metering, FraudConfig.from_env(config.settings.env)),
+        services=_service_deps(keys, metering, _fraud_config(config.settings.env)),
     )
 
     from redeem_api.routes import accounts, headend, keys, ops, payments, redemptions, vouchers, web
@@ -120,6 +120,14 @@ def create_app(config: ApiConfig | None = None) -> Flask:
     _register_hooks(app)
     _register_error_handlers(app)
     return app
+
+
+def _fraud_config(env) -> FraudConfig:  # type: ignore[no-untyped-def]
+    """The fraud rules' settings; a bad one is a configuration error like any other."""
+    try:
+        return FraudConfig.from_env(env)
+    except FraudConfigError as e:
+        raise ConfigError(str(e)) from e
 
 
 def _service_deps(keys: WebKeys, metering: MeteringSupport, fraud: FraudConfig) -> ServiceDeps:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vouchers.storage.api_models import FraudAlert
+from vouchers.money import format_amount
 
 # kinds
 VOID_VOUCHER = "void_voucher"
@@ -40,11 +41,18 @@ class AlertRecord:
     ip: str | None
     account_no: str | None
     details: dict[str, Any] | None
+    action: str | None = None
+    subject: str | None = None  # "<type>:<id>", the case's subject
+    case_id: int | None = None
+    amount: int | None = None
+    hold_id: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "at": self.at.isoformat(), "kind": self.kind, "serial": self.serial,
                 "voucher_status": self.voucher_status, "channel": self.channel, "client_id": self.client_id,
-                "ip": self.ip, "account_no": self.account_no, "details": self.details}
+                "ip": self.ip, "account_no": self.account_no, "details": self.details,
+                "action": self.action or "alert", "subject": self.subject, "case_id": self.case_id,
+                "amount": format_amount(self.amount) if self.amount is not None else None, "hold_id": self.hold_id}
 
 
 def record_alert(session: Session, *, now: dt.datetime, kind: str, channel: str, serial: str | None = None,
@@ -69,5 +77,7 @@ def list_alerts(session: Session, *, since: dt.datetime | None = None, kind: str
     if kind is not None:
         query = query.where(FraudAlert.kind == kind)
     return [AlertRecord(a.id, a.at, a.kind, a.serial, a.voucher_status, a.channel, a.client_id, a.ip, a.account_no,
-                        json.loads(a.details) if a.details else None)
+                        json.loads(a.details) if a.details else None, a.action,
+                        f"{a.subject_type}:{a.subject_id}" if a.subject_type else None, a.case_id, a.amount,
+                        a.hold_id)
             for a in session.execute(query).scalars()]

@@ -40,3 +40,18 @@ def test_held_money_is_a_202_with_status_held_and_its_replay_too(world, clock):
     from redeem_api.state import EXTENSION
 
     app.extensions[EXTENSION].engine.dispose()
+
+
+def test_the_customer_page_says_under_review_for_held_money(world, clock):
+    from tests.integration.redeem_api.test_web_page import open_form, submit
+
+    app = world.app(clock, VOUCHER_FRAUD_ACCOUNT_AMOUNT="50.00", VOUCHER_FRAUD_ACTIONS="velocity.account_amount=hold")
+    client = app.test_client()
+    _, fields = open_form(client)
+    response = submit(client, fields, ACCOUNT_CLEAN, world.cards[0].code)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 202 and "正在审核中" in page and "hold_" in page
+    assert world.balance(ACCOUNT_CLEAN) == (0, 0)
+    from redeem_api.state import EXTENSION
+
+    app.extensions[EXTENSION].engine.dispose()
