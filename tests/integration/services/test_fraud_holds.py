@@ -8,7 +8,7 @@ import datetime as dt
 import json
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from vouchers.books import chart
 from vouchers.books.verify import verify
@@ -77,6 +77,10 @@ def test_a_held_card_returned_is_active_again_on_its_liability(world, deps, now)
     assert done.status == "returned" and _status(world, card.serial) == "active"
     assert _held_funds(world) == 0 and world.balance(ACCOUNT_CLEAN) == (0, 0)
     _verified(world)  # voucher_liability matches the active cards again
+    with world.sessions.begin() as s:  # a hold marked open without its money on the books: verify says so
+        s.execute(update(FraudHold).where(FraudHold.hold_id == held.redemption_id).values(status="held"))
+        assert [p.check for p in verify(s).problems] == ["held_funds"]
+        s.execute(update(FraudHold).where(FraudHold.hold_id == held.redemption_id).values(status="returned"))
     assert _release(world, only(deps), held.redemption_id, "source", now + HOUR).replayed
     with pytest.raises(FraudReviewError):
         _release(world, only(deps), held.redemption_id, "account", now + HOUR)
