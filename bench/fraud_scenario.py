@@ -350,15 +350,15 @@ class _Gen:
                          reversed_at=at + dt.timedelta(days=self.rng.uniform(0.5, 2)))}
 
     def inject_reversal_rate(self, per_pattern: int) -> None:
-        """Channel-days with a fifth of a day's payments refunded (a compromised channel operator)."""
+        """Channel-days with ten extra refunded payments (a compromised channel operator)."""
         pairs = [(ch, d) for ch in CHANNELS for d in range(self.sc.days)]
         for ch, d in self.rng.sample(pairs, per_pattern):
             key = f"channel:{ch}:{(START + dt.timedelta(days=d)).isoformat()}"
             self.sc.ordinary_channel_days.discard(key)
-            for _ in range(30):
+            for i in range(30):  # ten of them refunded
                 at = self.instant(d)
                 self.pay(self.account(), at, self.ordinary_amount(), channel=ch,
-                         reversed_at=at + dt.timedelta(hours=1) if self.rng.random() < 0.3 else None)
+                         reversed_at=at + dt.timedelta(hours=1) if i % 3 == 0 else None)
             self.sc.instances["channel.reversal_rate"].append({key})
 
 

@@ -34,7 +34,9 @@ _SINCE = bindparam("since", type_=UTCDateTime())
 _CUSTOMER = select(_CA.c.id).where(_CA.c.account_no == bindparam("no")).scalar_subquery()
 _IN_DAY = and_(_P.c.customer_id == _CUSTOMER, _P.c.paid_at > _SINCE, _P.c.status == "booked")
 _HELD = and_(_H.c.account_no == bindparam("no"), _H.c.created_at > _SINCE, _H.c.status == "held")
-# the account's last day: cards, money, just-under payments; and what is on hold for it
+_HOUR_AGO = bindparam("hour_ago", type_=UTCDateTime())
+# ONE statement per event: the account's last day (cards, money, just-under payments, what is on hold for
+# it), the terminal's last hour (NULL client: 0) and a void card near the serial (NULL batch: none)
 _ACCOUNT_DAY = select(
     select(func.count()).where(_IN_DAY, _P.c.channel == "voucher").scalar_subquery(),
     select(func.coalesce(func.sum(_P.c.amount), 0)).where(_IN_DAY).scalar_subquery(),
@@ -42,42 +44,39 @@ _ACCOUNT_DAY = select(
                                _P.c.amount < bindparam("hi")).scalar_subquery(),
     select(func.count()).where(_HELD, _H.c.kind == "redemption").scalar_subquery(),
     select(func.coalesce(func.sum(_H.c.amount), 0)).where(_HELD).scalar_subquery(),
+    select(func.count()).where(_R.c.client_pk == bindparam("client"), _R.c.redeemed_at > _HOUR_AGO)
+    .scalar_subquery(),
+    select(V.c.id).where(V.c.batch_pk == bindparam("batch"), V.c.sequence >= bindparam("vlo"),
+                         V.c.sequence <= bindparam("vhi"), V.c.status == "void").limit(1).exists(),
 )
-_TERMINAL_HOUR = select(func.count()).where(_R.c.client_pk == bindparam("client"), _R.c.redeemed_at > _SINCE)
 # this distributor's cards onto this account in the last day, with their activation and redemption instants
 _DISTRIBUTOR_CARDS = (select(V.c.activated_at, V.c.redeemed_at)
                       .join(_P, and_(_P.c.channel == "voucher", _P.c.external_ref == V.c.serial))
                       .where(_P.c.customer_id == _CUSTOMER, _P.c.paid_at > _SINCE,
                              V.c.distributor_id == bindparam("dist")))
-_NEAR_VOID = (select(V.c.id).where(V.c.batch_pk == bindparam("batch"), V.c.sequence >= bindparam("lo"),
-                                   V.c.sequence <= bindparam("hi"), V.c.status == "void").limit(1))
 
 
 def facts(session: Session, event: Event, cfg: FraudConfig, *, client_pk: int | None = None,
           sequence: int | None = None) -> Facts:
     """The rolling-window counts of ``event`` (the event itself included), by indexed queries."""
     day_ago = event.at - DAY
-    cards, amount, under, held_cards, held_amount = hot_sql.one_or_none(session, _ACCOUNT_DAY, {
+    near = (event.batch_pk, sequence - cfg.void_distance, sequence + cfg.void_distance) \
+        if event.batch_pk is not None and sequence is not None else (None, 0, -1)
+    cards, amount, under, held_cards, held_amount, terminal, near_void = hot_sql.one_or_none(session, _ACCOUNT_DAY, {
         "no": event.account_no, "since": day_ago, "lo": cfg.review_threshold - cfg.structuring_band,
-        "hi": cfg.review_threshold})
+        "hi": cfg.review_threshold, "client": client_pk, "hour_ago": event.at - HOUR, "batch": near[0],
+        "vlo": near[1], "vhi": near[2]})
     this_card = 1 if event.kind == "redemption" else 0
-    terminal = 0
-    if client_pk is not None:
-        terminal = int(hot_sql.scalar_one_or_none(session, _TERMINAL_HOUR, {"client": client_pk,
-                                                                             "since": event.at - HOUR}) or 0) + 1
+    terminal = int(terminal or 0) + 1 if client_pk is not None else 0
     quick = 0
     if is_quick(cfg, event) and event.distributor_id:
         window = dt.timedelta(minutes=cfg.quick_minutes)
         quick = 1 + sum(1 for activated, redeemed in session.execute(
             _DISTRIBUTOR_CARDS, {"no": event.account_no, "since": day_ago, "dist": event.distributor_id})
             if activated is not None and redeemed is not None and redeemed - activated <= window)
-    near_void = False
-    if event.batch_pk is not None and sequence is not None:
-        near_void = session.execute(_NEAR_VOID, {"batch": event.batch_pk, "lo": sequence - cfg.void_distance,
-                                                 "hi": sequence + cfg.void_distance}).first() is not None
     return Facts(account_cards_day=int(cards) + int(held_cards) + this_card,
                  account_amount_day=int(amount) + int(held_amount) + event.amount,
-                 terminal_hour=terminal, quick_cards_day=quick, near_void=near_void,
+                 terminal_hour=terminal, quick_cards_day=quick, near_void=bool(near_void),
                  just_under_day=int(under) + 1 if is_just_under(cfg, event) else 0)
 
 
