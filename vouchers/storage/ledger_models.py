@@ -200,6 +200,7 @@ class VoucherActivation(Base):
     activated_at: Mapped[dt.datetime] = mapped_column(TS)
     actor: Mapped[str] = mapped_column(String(100))
     __table_args__ = (
+        Index("ix_voucher_activations_activated_at", "activated_at"),  # 0015: the scan's bulk same-day rule
         CheckConstraint("count > 0", name="ck_voucher_activations_count"),
         CheckConstraint("commission_each >= 0 AND commission_each <= face_value",
                         name="ck_voucher_activations_commission"),

@@ -80,9 +80,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_payments_customer_paid_at", "payments", ["customer_id", "paid_at"])
     op.create_index("ix_redemptions_client_at", "redemptions", ["client_pk", "redeemed_at"])
+    op.create_index("ix_voucher_activations_activated_at", "voucher_activations", ["activated_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_voucher_activations_activated_at", table_name="voucher_activations")
     op.drop_index("ix_redemptions_client_at", table_name="redemptions")
     op.drop_index("ix_payments_customer_paid_at", table_name="payments")
     op.drop_table("fraud_holds")
