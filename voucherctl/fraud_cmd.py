@@ -8,7 +8,7 @@ import os
 
 import click
 
-from vouchers.services.fraud import list_alerts
+from vouchers.services.fraud import KINDS, list_alerts
 from vouchers.services.fraud_rules import RULES, describe
 from voucherctl import context
 from voucherctl.output import CliError, emit, json_option
@@ -38,7 +38,8 @@ def _day_start(text: str, option: str) -> dt.datetime:
 
 @fraud.command("alerts")
 @click.option("--since", default=None, help="Only alerts at or after this date (YYYY-MM-DD, business time zone).")
-@click.option("--kind", type=click.Choice(sorted(RULES)), default=None, help="Only this rule.")
+@click.option("--kind", type=click.Choice(KINDS + tuple(r for r in RULES if r not in KINDS)), default=None,
+              help="Only this rule (the attempt kinds first, as before the money rules).")
 @click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 100_000))
 @json_option
 def alerts(since: str | None, kind: str | None, limit: int, as_json: bool) -> None:
