@@ -31,7 +31,7 @@ def test_velocity_account_cards_holds_the_card_over_the_limit_of_a_rolling_day(w
     assert len(alerts(world)) == 1
 
 
-def test_velocity_account_amount_alerts_over_the_limit_and_the_money_moves(world, deps, now):
+def test_velocity_account_amount_and_channel_structuring(world, deps, now):
     deps = only(deps, account_amount=15_000)
     pay(world, deps, 10_000, "VA-1", now, ACCOUNT_ARREARS)
     pay(world, deps, 5_000, "VA-2", now + MIN, ACCOUNT_ARREARS)  # exactly the limit: nothing
@@ -41,27 +41,35 @@ def test_velocity_account_amount_alerts_over_the_limit_and_the_money_moves(world
     assert [a.rule for a in paid.alerts] == ["velocity.account_amount"]
     assert alerts(world) == [("velocity.account_amount", ACCOUNT_ARREARS, "alert")]
 
+    # structuring (the same account, another configuration): just under the review threshold, repeatedly
+    structuring = only(deps, review_threshold=100_000, structuring_band=10_000, structuring_count=3)
+    pay(world, structuring, 95_000, "ST-1", now, ACCOUNT_ARREARS)
+    pay(world, structuring, 96_000, "ST-2", now + MIN, ACCOUNT_ARREARS)
+    pay(world, structuring, 100_000, "ST-3", now + 2 * MIN, ACCOUNT_ARREARS)  # at the threshold: reviewed anyway
+    pay(world, structuring, 89_999, "ST-4", now + 3 * MIN, ACCOUNT_ARREARS)  # not just under
+    assert alerts(world, "channel.structuring") == []
+    pay(world, structuring, 99_999, "ST-5", now + 4 * MIN, ACCOUNT_ARREARS)
+    assert alerts(world, "channel.structuring") == [("channel.structuring", ACCOUNT_ARREARS, "alert")]
 
-def test_velocity_terminal_rate_counts_one_terminal_in_a_rolling_hour(world, deps, now):
-    deps = only(deps, terminal_per_hour=2)
-    redeem_card(world, deps, world.cards[0], now, terminal="terminal")
-    redeem_card(world, deps, world.cards[1], now + MIN, ACCOUNT_ARREARS, terminal="terminal")
-    redeem_card(world, deps, world.cards[2], now + 2 * MIN, terminal="terminal2")  # another terminal
+
+def test_velocity_terminal_rate_and_opening_hours(world, deps, now):
+    """One terminal in a rolling hour; then another terminal outside its site's opening hours."""
+    rate = only(deps, terminal_per_hour=2)
+    redeem_card(world, rate, world.cards[0], now, terminal="terminal")
+    redeem_card(world, rate, world.cards[1], now + MIN, ACCOUNT_ARREARS, terminal="terminal")
+    redeem_card(world, rate, world.cards[2], now + 2 * MIN, terminal="terminal2")  # another terminal
     assert alerts(world) == []
-    redeem_card(world, deps, world.cards[3], now + 3 * MIN, terminal="terminal")
+    redeem_card(world, rate, world.cards[3], now + 3 * MIN, terminal="terminal")
     assert alerts(world) == [("velocity.terminal_rate", world.client_ids["terminal"], "alert")]
-    redeem_card(world, deps, world.cards[4], now + 2 * dt.timedelta(hours=1), terminal="terminal")  # hour over
+    redeem_card(world, rate, world.cards[4], now + 2 * dt.timedelta(hours=1), terminal="terminal")  # hour over
     assert len(alerts(world)) == 1
 
-
-def test_velocity_terminal_hours_alerts_outside_the_sites_opening_hours(world, deps, now):
-    deps = only(deps, open_hour=7, close_hour=22)
+    hours = only(deps, open_hour=7, close_hour=22)
     assert now.hour == 10
-    redeem_card(world, deps, world.cards[0], now, terminal="terminal")
-    redeem_card(world, deps, world.cards[1], now.replace(hour=21, minute=59), terminal="terminal")
-    assert alerts(world) == []
-    redeem_card(world, deps, world.cards[2], now.replace(hour=22, minute=0), terminal="terminal")
-    assert alerts(world) == [("velocity.terminal_hours", world.client_ids["terminal"], "alert")]
+    redeem_card(world, hours, world.cards[5], now.replace(hour=21, minute=59), terminal="terminal2")
+    assert len(alerts(world)) == 1
+    redeem_card(world, hours, world.cards[6], now.replace(hour=22, minute=0), terminal="terminal2")
+    assert alerts(world)[1:] == [("velocity.terminal_hours", world.client_ids["terminal2"], "alert")]
 
 
 def test_insider_quick_redeem_holds_fresh_cards_concentrated_on_one_account(world, deps, now):
@@ -88,12 +96,3 @@ def test_stolen_near_void_holds_a_card_near_a_voided_range_of_its_batch(world, d
     assert [a[0] for a in alerts(world)] == ["stolen.near_void"]
 
 
-def test_channel_structuring_alerts_on_repeated_payments_just_under_the_review_threshold(world, deps, now):
-    deps = only(deps, review_threshold=100_000, structuring_band=10_000, structuring_count=3)
-    pay(world, deps, 95_000, "ST-1", now, ACCOUNT_ARREARS)
-    pay(world, deps, 96_000, "ST-2", now + MIN, ACCOUNT_ARREARS)
-    pay(world, deps, 100_000, "ST-3", now + 2 * MIN, ACCOUNT_ARREARS)  # at the threshold: reviewed anyway
-    pay(world, deps, 89_999, "ST-4", now + 3 * MIN, ACCOUNT_ARREARS)  # not just under
-    assert alerts(world) == []
-    pay(world, deps, 99_999, "ST-5", now + 4 * MIN, ACCOUNT_ARREARS)
-    assert alerts(world) == [("channel.structuring", ACCOUNT_ARREARS, "alert")]
