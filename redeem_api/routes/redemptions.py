@@ -136,7 +136,8 @@ def perform_redemption(attempt: Attempt, *, scope: str, client_pk: int | None, k
     except Exception:
         metrics.count_redemption("error")
         raise
-    metrics.count_redemption("replayed" if replayed else "redeemed" if status == 201 else "rejected")
+    metrics.count_redemption("replayed" if replayed else "redeemed" if status == 201 else "held" if status == 202
+                             else "rejected")
     return status, text, replayed
 
 

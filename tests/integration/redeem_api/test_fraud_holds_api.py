@@ -2,6 +2,8 @@
 replay answers the same, and nothing reaches the account."""
 from __future__ import annotations
 
+import re
+
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, auth
 
 HOLDING = {"VOUCHER_FRAUD_ACCOUNT_CARDS": "1", "VOUCHER_FRAUD_ACCOUNT_AMOUNT": "150.00",
@@ -26,6 +28,8 @@ def test_held_money_is_a_202_with_status_held_and_its_replay_too(world, clock):
     assert replay.status_code == 202 and replay.get_json() == body
     assert replay.headers["Idempotent-Replayed"] == "true"
     assert world.balance(ACCOUNT_CLEAN) == (10_000, 0)  # the first card only
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert re.search(r'voucher_redemptions_total\{outcome="held"\} [1-9]', metrics)  # counted as held
 
     channel = world.keys["channel"]
     paid = client.post("/api/v1/payments", json={"account_no": ACCOUNT_ARREARS, "amount": "200.00",
