@@ -347,6 +347,11 @@ def main() -> int:
     parser.add_argument("--in-process", type=int, default=None, metavar="N",
                         help="no server, no wrk: N redemptions through Flask's test client in this process; "
                              "prints the process CPU time per redemption")
+    parser.add_argument("--fraud-off", action="store_true",
+                        help="in process: run with the inline fraud rules off (VOUCHER_FRAUD_ENABLED=0), the "
+                             "'before' of their CPU cost")
+    parser.add_argument("--fraud-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="in process: a fraud setting, e.g. terminal_per_hour=100000 (VOUCHER_FRAUD_<NAME>)")
     parser.add_argument("--profile", default=None, metavar="FILE",
                         help="with --in-process: write a cProfile of the measured requests to FILE")
     args = parser.parse_args()
@@ -376,6 +381,11 @@ def main() -> int:
         if args.in_process is not None:
             env = {k: v for k, v in os.environ.items() if not k.startswith("VOUCHER_")}
             env.update(VOUCHER_HOME=str(home), VOUCHER_DATABASE_URL=db_url, VOUCHER_WEB_PASSPHRASE=WEB_PASSPHRASE)
+            if args.fraud_off:
+                env["VOUCHER_FRAUD_ENABLED"] = "0"
+            for item in args.fraud_env:
+                name, _, value = item.partition("=")
+                env[f"VOUCHER_FRAUD_{name.upper()}"] = value
             print(json.dumps(in_process(env, key, items, args.in_process, args.profile), indent=2))
             return 0
         lua = home / "redeem.lua"

@@ -192,6 +192,8 @@ def _liability_section(liability: LiabilityReport, t: _Text, st: dict[str, Parag
                       [t.name("status", line.key), line.count, m(line.amount)]
                       for line in (rf.opening, rf.activated, rf.redeemed, rf.expired, rf.voided, rf.closing)]
                       + [["books: opening / closing", "", f"{m(rf.ledger_opening)} / {m(rf.ledger_closing)}"],
+                         [t("冻结待审 期初 / 期末", "held for review: opening / closing"), "",
+                          f"{m(rf.held_opening)} / {m(rf.held_closing)}"],
                          ["closes", "", "yes" if rf.closes else "NO"]], [90 * mm, 30 * mm, 40 * mm])]
     return story
 

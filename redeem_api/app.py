@@ -34,6 +34,7 @@ from vouchers.storage.db import make_engine, session_factory
 from vouchers.storage.schema_version import current_revision, head_revision
 from vouchers.vending.keys import backend_for
 from vouchers.services.deps import ServiceDeps, built_once
+from vouchers.services.fraud_config import FraudConfig, FraudConfigError
 from vouchers.services.throttle import DatabaseThrottle, RedisThrottle
 from vouchers.config import ConfigError, load_settings
 
@@ -108,7 +109,7 @@ def create_app(config: ApiConfig | None = None) -> Flask:
         keyring=KeyRingCache(keys, config.keyring_refresh_seconds), throttle=throttle, keys=keys,
         metrics=Metrics.for_process(), fingerprint_secret=AppState.derive(pepper, "idempotency"),
         csrf_secret=AppState.derive(pepper, "csrf"),
-        services=_service_deps(keys, metering),
+        services=_service_deps(keys, metering, _fraud_config(config.settings.env)),
     )
 
     from redeem_api.routes import accounts, headend, keys, lists, ops, payments, redemptions, sms, vouchers, web
@@ -123,12 +124,20 @@ def create_app(config: ApiConfig | None = None) -> Flask:
     return app
 
 
-def _service_deps(keys: WebKeys, metering: MeteringSupport) -> ServiceDeps:
+def _fraud_config(env) -> FraudConfig:  # type: ignore[no-untyped-def]
+    """The fraud rules' settings; a bad one is a configuration error like any other."""
+    try:
+        return FraudConfig.from_env(env)
+    except FraudConfigError as e:
+        raise ConfigError(str(e)) from e
+
+
+def _service_deps(keys: WebKeys, metering: MeteringSupport, fraud: FraudConfig) -> ServiceDeps:
     """What the money services get from this process. The vending keys (never signing keys) are
     unsealed through the web's key handle on a keypad meter's first token; accounts without a meter
     never touch them."""
     return ServiceDeps(catalog=metering.catalog, metering=metering.config,
-                       vending=built_once(lambda: backend_for(keys.vending_keys())))
+                       vending=built_once(lambda: backend_for(keys.vending_keys())), fraud=fraud)
 
 
 def _register_hooks(app: Flask) -> None:

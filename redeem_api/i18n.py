@@ -49,6 +49,7 @@ TEXT: dict[str, dict[str, str]] = {
         "unsupported_media_type": "提交方式不正确。请在本页的表单中填写户号和卡密，再点击“下一步”。",
         "idempotency_key_reused": "这张表单已经提交过其他户号或卡密。请在下面的新表单中重新填写并提交。",
         "default_error": "请求无法处理，请稍后再试。",
+        "held_for_review": "充值卡已受理，正在审核中：审核通过后款项到账（编号 {hold_id}）。如有疑问请致电 {hotline}。",
         "footer": "请勿向任何人透露卡密。客服热线 {hotline}。",
     },
     "en": {
@@ -104,6 +105,8 @@ TEXT: dict[str, dict[str, str]] = {
         "idempotency_key_reused": "This form was already submitted with another account number or code. "
                                   "Fill in the fresh form below and submit again.",
         "default_error": "The request could not be processed; please try again later.",
+        "held_for_review": "Your voucher was accepted and is under review: the money reaches the account once "
+                           "the review is done (reference {hold_id}). Questions: {hotline}.",
         "footer": "Never tell anyone your voucher code. Customer service: {hotline}.",
     },
 }

@@ -27,7 +27,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-REDEMPTION_OUTCOMES = ("redeemed", "replayed", "invalid_voucher", "invalid_code_format", "invalid_token",
+REDEMPTION_OUTCOMES = ("redeemed", "held", "replayed", "invalid_voucher", "invalid_code_format", "invalid_token",
                        "unknown_account", "throttled", "rejected", "error")
 
 # Methods counted by name (RFC 9110); any other (a scanner's FOOBAR1, ...) is counted as "other", so

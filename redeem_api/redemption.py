@@ -135,12 +135,14 @@ def _failure(attempt: Attempt, ctx: Context, *, account_exists: bool = True, ale
 
 
 def redeem(session: Session, attempt: Attempt, ctx: Context) -> dict[str, object]:
-    """Redeem inside the caller's transaction; returns the 201 document or raises an ApiError.
+    """Redeem inside the caller's transaction; returns the 201 document (a held one: ``status: held``, 202)
+    or raises an ApiError.
 
     On a refusal the caller rolls the transaction back (which also undoes a claim made by the service).
     """
     request = service.RedeemRequest(attempt.code_text, attempt.account_no, attempt.channel, attempt.actor,
-                                    attempt.client.pk if attempt.client else None)
+                                    attempt.client.pk if attempt.client else None,
+                                    attempt.client.client_id if attempt.client else None)
     keys = service.VoucherKeys(ctx.pepper, ctx.keyring, ctx.canaries)
     try:
         return service.redeem(session, request, keys=keys, deps=ctx.services, now=ctx.now,

@@ -155,7 +155,18 @@ def services() -> ServiceDeps:
     from vouchers.services.deps import ServiceDeps, built_once
 
     return ServiceDeps(catalog=catalog(), metering=metering_config(),
-                       vending=built_once(lambda: software_backend(key_store(), web_passphrase())))
+                       vending=built_once(lambda: software_backend(key_store(), web_passphrase())),
+                       fraud=fraud_config())
+
+
+def fraud_config():  # type: ignore[no-untyped-def]
+    """The fraud rules' thresholds and actions (``fraud.*``); a bad value is one clear error."""
+    from vouchers.services.fraud_config import FraudConfig, FraudConfigError
+
+    try:
+        return FraudConfig.from_env(settings().env)
+    except FraudConfigError as e:
+        raise CliError(str(e)) from e
 
 
 def web_passphrase() -> str:

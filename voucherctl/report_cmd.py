@@ -114,6 +114,7 @@ def liability_document(r: LiabilityReport) -> dict:
             **{line.key: {"count": line.count, "amount": money(line.amount)}
                for line in (rf.opening, rf.activated, rf.redeemed, rf.expired, rf.voided, rf.closing)},
             "ledger_opening": money(rf.ledger_opening), "ledger_closing": money(rf.ledger_closing),
+            "held_funds": {"opening": money(rf.held_opening), "closing": money(rf.held_closing)},
             "closes": rf.closes,
         }
     return document
@@ -162,6 +163,8 @@ def liability(as_of: str | None, date_from: str | None, currency: str | None, cs
                        f"{money(rf.activated.amount)} - redeemed {money(rf.redeemed.amount)} - expired "
                        f"{money(rf.expired.amount)} - voided {money(rf.voided.amount)} = closing "
                        f"{money(rf.closing.amount)} ({'closes' if rf.closes else 'DOES NOT CLOSE'})")
+            click.echo(f"  held for fraud review (liability:held_funds): opening {money(rf.held_opening)}, "
+                       f"closing {money(rf.held_closing)}")
 
     emit(as_json, document, human)
 

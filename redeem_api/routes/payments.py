@@ -145,6 +145,10 @@ def create_payment():
             raise ValidationFailed(str(e)) from e
         except VendingError as e:
             raise token_refused(e) from e
+        if paid.held is not None:  # held for fraud review: accepted, the money is not on the account yet
+            return 202, {**paid.held.as_json(), "payment_id": str(paid.held.payment_id), "channel": client.channel,
+                         "external_ref": external_ref, "paid_at": paid_at.astimezone(dt.timezone.utc).isoformat(),
+                         "created": paid.held.created}
         result = paid.booking
         return (201 if result.created else 200), payment_document(paid)
 

@@ -99,12 +99,13 @@ def _redeem_idempotently(attempt: Attempt, ctx: Context, *, scope: str, client_p
             return reserved.status, reserved.body, True
         check_throttle(session, attempt, ctx)
         document = redeem(session, attempt, ctx)
-        if on_redeemed is not None:  # the channel's own record of success, in the same transaction
+        status = 202 if document.get("status") == "held" else 201  # held for fraud review: accepted, not done
+        if on_redeemed is not None and status == 201:  # the channel's own record of success, in the same transaction
             on_redeemed(session, document)
         text = dumps(document)
         with idempotency_refusals():
-            idempotency.complete(session, reserved.record_id, status=201, body=text, now=ctx.now)
-        return 201, text, False
+            idempotency.complete(session, reserved.record_id, status=status, body=text, now=ctx.now)
+        return status, text, False
 
     session = db()
     try:
@@ -143,7 +144,8 @@ def perform_redemption(attempt: Attempt, *, scope: str, client_pk: int | None, k
     except Exception:
         metrics.count_redemption("error")
         raise
-    metrics.count_redemption("replayed" if replayed else "redeemed" if status == 201 else "rejected")
+    metrics.count_redemption("replayed" if replayed else "redeemed" if status == 201 else "held" if status == 202
+                             else "rejected")
     return status, text, replayed
 
 

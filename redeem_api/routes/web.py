@@ -68,12 +68,12 @@ def _csrf_token() -> str:
 
 def _page(status: int, *, lang: str, account_no: str = "", error: str | None = None,
           result: dict | None = None, retry_after: int | None = None, holder: Holder | None = None,
-          ticket: str | None = None) -> Response:
+          ticket: str | None = None, hold_id: str = "") -> Response:
     branding = state().config.branding
     t = {key: value.replace("{hotline}", branding.hotline) for key, value in TEXT[lang].items()}
     message = None
     if error is not None:
-        message = t.get(error, t["default_error"]).format(seconds=retry_after or 0)
+        message = t.get(error, t["default_error"]).format(seconds=retry_after or 0, hold_id=hold_id)
     html = render_template("redeem.html", t=t, lang=lang, other="en" if lang == "zh" else "zh", brand=branding,
                            csrf_token=_csrf_token(), submission=secrets.token_hex(16), account_no=account_no,
                            error=message, error_code=error, result=result, holder=holder, ticket=ticket)
@@ -198,6 +198,9 @@ def confirm():
         retry = int(e.headers.get("Retry-After", "0") or 0) or None
         return _page(e.status, lang=lang, account_no=account_no, error=e.code, retry_after=retry)
     document = json.loads(text)
+    if status == 202:  # held for fraud review: the customer sees "under review" (zh/en), not a receipt
+        return _page(202, lang=lang, account_no=account_no, error="held_for_review",
+                     hold_id=str(document.get("hold_id", "")))
     if status != 201:
         return _page(status, lang=lang, account_no=account_no, error=document.get("error", {}).get("code"))
     return _page(200, lang=lang, result=document)

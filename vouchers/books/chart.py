@@ -17,6 +17,7 @@ REVENUE = "revenue:electricity"
 BREAKAGE = "income:breakage"
 COMMISSION = "expense:commission"
 CHANNEL_FEES = "expense:channel_fees"  # what a payment channel keeps of the money it collected (Alipay 服务费)
+HELD_FUNDS = "liability:held_funds"  # money a fraud rule held for review: neither the card's nor the customer's yet
 
 # class -> (kind, needs a key, description)
 CLASSES: dict[str, tuple[str, bool, str]] = {
@@ -26,6 +27,7 @@ CLASSES: dict[str, tuple[str, bool, str]] = {
     "customer_arrears": ("asset", True, "unpaid electricity bills of one customer"),
     "voucher_liability": ("liability", False, "activated, unredeemed, unexpired cards"),
     "customer_prepaid": ("liability", True, "prepaid electricity balance of one customer"),
+    "liability": ("liability", True, "other liabilities (funds held for fraud review)"),
     "revenue": ("income", True, "billed electricity"),
     "income": ("income", True, "other income (breakage of expired cards)"),
     "expense": ("expense", True, "expenses (distributor commission, payment channel fees)"),
@@ -58,7 +60,7 @@ def validate(code: str) -> str:
 # (storage.commit_hooks) so concurrent writers do not queue behind each other
 # for a whole transaction; per-party accounts (customers, distributors) are
 # locked up front.
-SHARED_CLASSES = frozenset({"bank", "clearing", "voucher_liability", "revenue", "income", "expense"})
+SHARED_CLASSES = frozenset({"bank", "clearing", "voucher_liability", "liability", "revenue", "income", "expense"})
 
 
 def is_shared(code: str) -> bool:

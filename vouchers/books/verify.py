@@ -12,6 +12,7 @@ from sqlalchemy import and_, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from vouchers.books import chart
+from vouchers.storage.api_models import FraudHold
 from vouchers.storage.ledger_models import (
     BillAllocation,
     CustomerAccount,
@@ -74,6 +75,7 @@ def verify(session: Session, *, today: dt.date | None = None) -> VerifyReport:
     _arrears(session, report)
     _bills(session, report)
     _clearing(session, report)
+    _held_funds(session, report)
     return report
 
 
@@ -198,3 +200,17 @@ def _clearing(session: Session, report: VerifyReport) -> None:
             report.add("clearing", f"clearing:{key[0]} {key[1]}", unsettled.get(key, 0), books.get(key, 0),
                        f"clearing balance {_money(books.get(key, 0), key[1])} != booked, unsettled payments of the "
                        f"channel {_money(unsettled.get(key, 0), key[1])}")
+
+
+def _held_funds(session: Session, report: VerifyReport) -> None:
+    """``liability:held_funds`` == the money of the holds still held (fraud review), per currency."""
+    held = {cur: int(total) for cur, total in session.execute(
+        select(FraudHold.currency, func.sum(FraudHold.amount)).where(FraudHold.status == "held")
+        .group_by(FraudHold.currency)).all()}
+    books = {cur: -int(bal) for cur, bal in session.execute(
+        select(LedgerAccount.currency, LedgerAccount.balance).where(LedgerAccount.code == chart.HELD_FUNDS)).all()}
+    for currency in sorted(set(held) | set(books)):
+        if held.get(currency, 0) != books.get(currency, 0):
+            report.add("held_funds", f"{chart.HELD_FUNDS} {currency}", held.get(currency, 0), books.get(currency, 0),
+                       f"held funds on the books {_money(books.get(currency, 0), currency)} != money of open holds "
+                       f"{_money(held.get(currency, 0), currency)}")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vouchers.metering.config import MeteringConfig
+from vouchers.services.fraud_config import FraudConfig
 from vouchers.sts.backend import VendingBackend
 from vouchers.tariffs import Catalog
 
@@ -23,6 +24,7 @@ class ServiceDeps:
     # Called only when a keypad meter needs a token: building it may need the key-store passphrase,
     # which an account without a meter must never require.
     vending: Callable[[], VendingBackend]
+    fraud: FraudConfig = FraudConfig()  # the fraud rules' thresholds and actions
 
 
 def built_once(build: Callable[[], VendingBackend]) -> Callable[[], VendingBackend]:

@@ -45,3 +45,9 @@ class NothingToVend(VoucherError):
     """A token was required, but all of the money paid arrears."""
 
     code = "sts_nothing_to_vend"
+
+
+class FraudReviewError(VoucherError):
+    """A fraud analyst's request that cannot be done (unknown hold or case, resolved the other way)."""
+
+    code = "fraud_review"

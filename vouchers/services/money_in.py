@@ -30,9 +30,11 @@ from typing import Generic, Protocol, TypeVar
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from vouchers.books.channels import payment_channel
 from vouchers.books.customers import get_customer
 from vouchers.books.errors import CurrencyMismatch
-from vouchers.books.payments import PaymentResult, post_payment
+from vouchers.books.held import hold_payment
+from vouchers.books.payments import PaymentResult, get_payment, post_payment, validate_amount, validate_ref
 from vouchers.metering import money_in as rules
 from vouchers.metering.money_in import Gate
 from vouchers.storage.api_models import OutboxMessage
@@ -42,6 +44,9 @@ from vouchers.money import format_amount
 from vouchers.services.deps import ServiceDeps
 from vouchers.services.errors import NothingToVend
 from vouchers.services.kwh import kwh_figures
+from vouchers.services import fraud_engine
+from vouchers.services.fraud_holds import HeldBooking, create_hold, held_for_payment, new_hold_id
+from vouchers.services.fraud_rules import HOLD, Event, Hit
 
 NO_TOKEN_NOTE = "all of the money paid arrears; no token"
 
@@ -97,6 +102,12 @@ class MoneyIn(Generic[B]):
     gate: Gate
     vend: Vend | None
     kwh: dict[str, str]
+    alerts: tuple[Hit, ...] = ()  # fraud rules that fired (recorded)
+    held: HeldBooking | None = None  # a rule held the money: ``booking`` was not made
+
+    @property
+    def is_held(self) -> bool:
+        return self.held is not None
 
     @property
     def balance(self) -> int:
@@ -128,11 +139,28 @@ def vend_credit(session: Session, account_no: str, credited_minor: int, *, now: 
     return Vend(result.pan, result)
 
 
+@dataclass(frozen=True)
+class Screen:
+    """What the fraud rules need of new money, and how its channel books it on hold instead.
+
+    ``hold(rules)`` books the money to ``liability:held_funds`` and writes the hold;
+    ``key`` identifies the event for the alerts (:func:`vouchers.services.fraud_engine.redemption_key`).
+    """
+
+    event: Event
+    key: str
+    hold: Callable[[tuple[str, ...]], HeldBooking]
+    client_pk: int | None = None
+    sequence: int | None = None
+    ref: Callable[[object], str | None] = lambda booking: None
+
+
 def money_in(session: Session, account_no: str, book: Callable[[], B], *, pay_date: dt.date, now: dt.datetime,
              deps: ServiceDeps, actor: str | None, vend_source: str, vend_ref: Callable[[B], str],
              gate: Gate | None = None, meter_pan: str | None = None, token_required: bool = False,
-             currency: str | None = None) -> MoneyIn[B]:
-    """Late fee -> ``book()`` -> cost control -> STS vend -> kWh figures, in the caller's transaction.
+             currency: str | None = None, screen: Screen | None = None) -> MoneyIn[B]:
+    """Fraud rules -> late fee -> ``book()`` -> cost control -> STS vend -> kWh figures, in the caller's
+    transaction.
 
     ``book`` books the money (arrears first) and reports it; ``pay_date`` is
     the local day the money was paid (the late fee runs to it). ``gate``: the
@@ -140,9 +168,21 @@ def money_in(session: Session, account_no: str, book: Callable[[], B], *, pay_da
     ``vend_source``/``vend_ref(booking)`` make the vend idempotent with the booking.
     ``currency``: the currency the channel says the money is in (None: the account's); another than the
     account's is :class:`~vouchers.books.errors.CurrencyMismatch` before anything is posted.
+    ``screen``: new money the fraud rules check first (None: a replay, a release); a rule whose
+    action is *hold* books it on hold instead (nothing else happens: no late fee, no token).
     """
     if currency is not None:
         check_currency(session, account_no, currency)
+    hits: list[Hit] = []
+    if screen is not None and deps.fraud.enabled:
+        hits = fraud_engine.check(session, screen.event, deps.fraud, client_pk=screen.client_pk,
+                                  sequence=screen.sequence)
+        holding = tuple(h.rule for h in hits if h.action == HOLD)
+        if holding:
+            held = screen.hold(holding)
+            fraud_engine.record(session, screen.event, hits, now=now, key=screen.key, hold_id=held.hold_id,
+                                ref=held.hold_id)
+            return MoneyIn(held, gate or Gate(False, False, False), None, {}, tuple(hits), held)  # type: ignore[arg-type]
     if gate is None:
         gate = rules.gate(session, account_no, pay_date=pay_date)
     if gate.late_fee:
@@ -158,7 +198,9 @@ def money_in(session: Session, account_no: str, book: Callable[[], B], *, pay_da
                            meter_pan=meter_pan, required=token_required)
     kwh = kwh_figures(session, booking.account_no, deps, now=now, credited_minor=booking.credited_to_balance,
                       prepaid=gate.prepaid, sts=vend.sts_object() if vend is not None else None)
-    return MoneyIn(booking, gate, vend, kwh)
+    if hits and screen is not None:
+        fraud_engine.record(session, screen.event, hits, now=now, key=screen.key, ref=screen.ref(booking))
+    return MoneyIn(booking, gate, vend, kwh, tuple(hits))
 
 
 def check_currency(session: Session, account_no: str, currency: str) -> None:
@@ -189,15 +231,54 @@ def pay(session: Session, payment: ChannelPayment, *, now: dt.datetime, deps: Se
     and :class:`NothingToVend`; the caller's transaction rolls back.
     """
     pay_date = min(deps.metering.local_date(payment.paid_at), deps.metering.local_date(now))
+    screen = None
+    earlier = get_payment(session, payment.channel, payment.external_ref)
+    if earlier is not None:
+        held = held_for_payment(session, earlier.id)
+        if held is not None and held.status == "held" and held.amount == payment.amount_minor \
+                and held.account_no == payment.account_no:  # a replay of a held payment: still held
+            still = HeldBooking(held.hold_id, held.transaction_id, held.account_no, held.amount, held.currency,
+                                int(earlier.balance_after), tuple(held.rules.split(",")), payment_id=earlier.id,
+                                created=False)
+            return MoneyIn(still, Gate(False, False, False), None, {}, (), still)  # type: ignore[arg-type]
+    elif deps.fraud.enabled:
+        screen = _payment_screen(session, payment, now=now, deps=deps, actor=actor)
     paid = money_in(
         session, payment.account_no,
         lambda: post_payment(session, payment.channel, payment.account_no, payment.amount_minor,
                              payment.external_ref, payment.paid_at, now, currency=payment.currency, actor=actor),
         pay_date=pay_date, now=now, deps=deps, actor=actor, vend_source="payment",
         vend_ref=lambda result: str(result.payment_id), meter_pan=meter_pan, token_required=token_required,
-        currency=payment.currency)
-    _notify_token(session, paid, now)
+        currency=payment.currency, screen=screen)
+    if paid.held is None:
+        _notify_token(session, paid, now)
     return paid
+
+
+def _payment_screen(session: Session, payment: ChannelPayment, *, now: dt.datetime, deps: ServiceDeps,
+                    actor: str | None) -> Screen:
+    """The fraud rules' view of a new channel payment, and its booking on hold."""
+    channel = payment_channel(payment.channel).code
+    event = Event(kind="payment", account_no=payment.account_no, amount=payment.amount_minor, channel=channel,
+                  at=payment.paid_at, local_hour=payment.paid_at.astimezone(deps.metering.tz).hour)
+
+    def hold(rules: tuple[str, ...]) -> HeldBooking:
+        validate_ref(payment.external_ref)
+        validate_amount(payment.amount_minor)
+        customer = get_customer(session, payment.account_no)
+        hold_id = new_hold_id()
+        transaction_id, payment_id, balance = hold_payment(
+            session, channel=channel, customer=customer, amount=payment.amount_minor,
+            external_ref=payment.external_ref, paid_at=payment.paid_at, now=now, actor=actor)
+        create_hold(session, hold_id=hold_id, kind="payment", account_no=customer.account_no,
+                    amount=payment.amount_minor, currency=customer.currency, channel=channel,
+                    transaction_id=transaction_id, rules=rules, now=now, actor=actor or "system",
+                    payment_id=payment_id)
+        return HeldBooking(hold_id, transaction_id, customer.account_no, payment.amount_minor, customer.currency,
+                           balance, rules, payment_id=payment_id)
+
+    return Screen(event, fraud_engine.payment_key(channel, payment.external_ref), hold,
+                  ref=lambda booking: str(getattr(booking, "payment_id", "")) or None)
 
 
 def _notify_token(session: Session, paid: MoneyIn[PaymentResult], now: dt.datetime) -> None:

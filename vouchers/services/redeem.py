@@ -47,7 +47,10 @@ from vouchers.holder import mask_name
 from vouchers.errors import BadSignature, ExpiredToken, RevokedKey, TokenError, UnknownKey
 from vouchers.keyring import KeyRing
 from vouchers.money import format_amount
-from vouchers.services import fraud
+from vouchers.books.held import hold_redemption
+from vouchers.services import fraud, fraud_engine
+from vouchers.services.fraud_holds import HeldBooking, create_hold, new_hold_id
+from vouchers.services.fraud_rules import Event
 from vouchers.services.deps import ServiceDeps
 from vouchers.services.errors import TokenRefused, UnknownPayee, VoucherRefused
 from vouchers.services import money_in as flow
@@ -74,7 +77,8 @@ _CLAIM = (update(_VT)
                  _VT.c.expires >= bindparam("today"), _VT.c.currency == bindparam("cur"))
           .values(status="redeemed", redeemed_at=bindparam("at", type_=UTCDateTime()),
                   updated_at=bindparam("at", type_=UTCDateTime()))
-          .returning(_VT.c.id, _VT.c.serial, _VT.c.face_value, _VT.c.currency, _VT.c.activated_at))
+          .returning(_VT.c.id, _VT.c.serial, _VT.c.face_value, _VT.c.currency, _VT.c.activated_at,
+                     _VT.c.batch_pk, _VT.c.sequence, _VT.c.distributor_id))
 # Only when the claim found nothing: why (for the fraud alerts)?
 _VOUCHER = (select(_VT.c.id, _VT.c.serial, _VT.c.status, _VT.c.expires)
             .where(_VT.c.code_hash == bindparam("h")))
@@ -92,6 +96,7 @@ class RedeemRequest:
     channel: str  # "terminal" | "web" | "sms"
     actor: str
     client_pk: int | None = None
+    client_id: str | None = None  # the terminal's client id (fraud rules per terminal)
 
 
 @dataclass(frozen=True)
@@ -107,9 +112,13 @@ class VoucherKeys:
 class Redeemed:
     """A redemption done (not yet committed): its id, what the money did, and its receipt document."""
 
-    redemption_id: str
+    redemption_id: str  # the hold's id when a fraud rule held the money
     money: MoneyIn[RedemptionBooking]
-    document: dict[str, object]  # the 201 body and the SMS payload: one format (:func:`receipt`)
+    document: dict[str, object]  # the 201 body and the SMS payload: one format (:func:`receipt`); held: the 202 body
+
+    @property
+    def held(self) -> bool:
+        return self.money.held is not None
 
 
 def redeem(session: Session, request: RedeemRequest, *, keys: VoucherKeys, deps: ServiceDeps, now: dt.datetime,
@@ -150,9 +159,32 @@ def redeem(session: Session, request: RedeemRequest, *, keys: VoucherKeys, deps:
             raise VoucherRefused("the books refused it", counted=False) from e
 
     gate = Gate(late_fee=bool(payee.late_fee), prepaid=bool(payee.prepaid), keypad=bool(payee.has_meter))
+    event = Event(kind="redemption", account_no=request.account_no, amount=row.face_value, channel="voucher",
+                  at=now, local_hour=now.astimezone(deps.metering.tz).hour,
+                  terminal=request.client_id if request.channel == "terminal" else None,
+                  distributor_id=row.distributor_id, serial=row.serial, batch_pk=row.batch_pk,
+                  activated_at=row.activated_at)
+
+    def hold(rules: tuple[str, ...]) -> HeldBooking:
+        hold_id = new_hold_id()
+        transaction_id = hold_redemption(session, voucher_id=row.id, serial=row.serial, amount=row.face_value,
+                                         currency=row.currency, now=now, actor=request.actor)
+        create_hold(session, hold_id=hold_id, kind="redemption", account_no=request.account_no,
+                    amount=row.face_value, currency=row.currency, channel=request.channel,
+                    transaction_id=transaction_id, rules=rules, now=now, actor=request.actor, voucher_id=row.id,
+                    serial=row.serial, client_pk=request.client_pk, distributor_id=row.distributor_id)
+        return HeldBooking(hold_id, transaction_id, request.account_no, row.face_value, row.currency, 0, rules,
+                           serial=row.serial)
+
+    screen = flow.Screen(event, fraud_engine.redemption_key(row.serial), hold, client_pk=request.client_pk,
+                         sequence=row.sequence, ref=lambda _booking: redemption_id)
     money = flow.money_in(session, request.account_no, book, pay_date=deps.metering.local_date(now), now=now,
                           deps=deps, actor=request.actor, vend_source="redemption",
-                          vend_ref=lambda _booking: redemption_id, gate=gate)
+                          vend_ref=lambda _booking: redemption_id, gate=gate, screen=screen)
+    if money.held is not None:  # under review: no redemption yet, no SMS; the hold says what happened
+        document = {**money.held.as_json(), "serial": row.serial,
+                    "held_at": now.astimezone(dt.timezone.utc).isoformat()}
+        return Redeemed(money.held.hold_id, money, document)
     booking = money.booking
     insert_at_commit(session, _INSERT_REDEMPTION, {
         "redemption_id": redemption_id, "voucher_id": row.id, "serial": row.serial,

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -95,6 +96,7 @@ class Redemption(Base):
     ledger_transaction_id: Mapped[int | None] = mapped_column(BigInteger)
     redeemed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     __table_args__ = (
+        Index("ix_redemptions_client_at", "client_pk", "redeemed_at"),  # 0015: terminal velocity
         CheckConstraint("amount > 0", name="ck_redemptions_amount"),
         CheckConstraint("applied_to_arrears >= 0 AND credited_to_balance >= 0 "
                         "AND applied_to_arrears + credited_to_balance = amount", name="ck_redemptions_split"),
@@ -136,7 +138,8 @@ class SmsInbound(Base):
 
 
 class FraudAlert(Base):
-    """A suspicious redemption attempt (void, not activated or canary voucher; a lockout)."""
+    """One rule that fired: a suspicious attempt (void, not activated or canary voucher; a lockout) or
+    suspicious money (velocity, insider, stolen stock, channel rules). ``kind`` is the rule's stable id."""
 
     __tablename__ = "fraud_alerts"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -144,11 +147,79 @@ class FraudAlert(Base):
     kind: Mapped[str] = mapped_column(String(32))
     serial: Mapped[str | None] = mapped_column(String(32), index=True)
     voucher_status: Mapped[str | None] = mapped_column(String(16))
-    channel: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(32))
     client_id: Mapped[str | None] = mapped_column(String(40))
     ip: Mapped[str | None] = mapped_column(String(64))
     account_no: Mapped[str | None] = mapped_column(String(32))
     details: Mapped[str | None] = mapped_column(Text)  # JSON, never secrets
+    # 0015_fraud_rules: the alert model every rule shares
+    action: Mapped[str | None] = mapped_column(String(8))  # alert | hold
+    subject_type: Mapped[str | None] = mapped_column(String(16))  # account | distributor | terminal | channel
+    subject_id: Mapped[str | None] = mapped_column(String(64))
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    distributor_id: Mapped[str | None] = mapped_column(String(64))
+    ref: Mapped[str | None] = mapped_column(String(64))  # payment id / redemption id / activation id
+    hold_id: Mapped[str | None] = mapped_column(String(40))
+    case_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    dedup: Mapped[str | None] = mapped_column(String(160))  # (rule, event): the scan finds it once
+    __table_args__ = (Index("ix_fraud_alerts_subject", "subject_type", "subject_id"),
+                      Index("uq_fraud_alerts_dedup", "dedup", unique=True))
+
+
+FRAUD_CASE_STATES = ("open", "closed")
+FRAUD_VERDICTS = ("fraud", "legit")
+FRAUD_HOLD_STATES = ("held", "released", "returned")
+
+
+class FraudCase(Base):
+    """Alerts about one subject (account, distributor, terminal, channel), reviewed together."""
+
+    __tablename__ = "fraud_cases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject_type: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(8))
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    closed_by: Mapped[str | None] = mapped_column(String(100))
+    verdict: Mapped[str | None] = mapped_column(String(8))
+    note: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        CheckConstraint(f"status IN {FRAUD_CASE_STATES!r}", name="ck_fraud_cases_status"),
+        Index("uq_fraud_cases_open_subject", "subject_type", "subject_id", unique=True,
+              postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
+    )
+
+
+class FraudHold(Base):
+    """Money a rule held for review: booked to ``liability:held_funds`` until released or returned."""
+
+    __tablename__ = "fraud_holds"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hold_id: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # redemption | payment
+    account_no: Mapped[str] = mapped_column(String(32), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    channel: Mapped[str] = mapped_column(String(32))  # voucher channel (terminal/web) or payment channel
+    voucher_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    serial: Mapped[str | None] = mapped_column(String(32))
+    payment_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    client_pk: Mapped[int | None] = mapped_column(Integer)
+    distributor_id: Mapped[str | None] = mapped_column(String(64))
+    rules: Mapped[str] = mapped_column(String(200))  # comma-separated rule ids that asked for the hold
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    transaction_id: Mapped[int] = mapped_column(BigInteger)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text)
+    resolution_transaction_id: Mapped[int | None] = mapped_column(BigInteger)
+    __table_args__ = (
+        CheckConstraint(f"status IN {FRAUD_HOLD_STATES!r}", name="ck_fraud_holds_status"),
+        CheckConstraint("amount > 0", name="ck_fraud_holds_amount"),
+    )
 
 
 class ThrottleCounter(Base):

@@ -202,6 +202,7 @@ class VoucherActivation(Base):
     activated_at: Mapped[dt.datetime] = mapped_column(TS)
     actor: Mapped[str] = mapped_column(String(100))
     __table_args__ = (
+        Index("ix_voucher_activations_activated_at", "activated_at"),  # 0015: the scan's bulk same-day rule
         CheckConstraint("count > 0", name="ck_voucher_activations_count"),
         CheckConstraint("commission_each >= 0 AND commission_each <= face_value",
                         name="ck_voucher_activations_commission"),
@@ -256,6 +257,7 @@ class Payment(Base):
         CheckConstraint("applied_to_arrears >= 0 AND applied_to_arrears <= amount", name="ck_payments_applied"),
         CheckConstraint(f"status IN {PAYMENT_STATUSES!r}", name="ck_payments_status"),
         Index("ix_payments_channel_paid_at", "channel", "paid_at"),  # PostgreSQL: BRIN on paid_at instead
+        Index("ix_payments_customer_paid_at", "customer_id", "paid_at"),  # 0015: fraud rules per account
     )
 
 

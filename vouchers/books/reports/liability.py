@@ -45,6 +45,9 @@ class RollForward:
     closing: Line
     ledger_opening: int
     ledger_closing: int
+    # money held for fraud review (liability:held_funds): no card's liability any more, no customer's yet
+    held_opening: int = 0
+    held_closing: int = 0
 
     @property
     def computed_closing(self) -> int:
@@ -122,7 +125,9 @@ def roll_forward(session: Session, start: dt.datetime, end: dt.datetime, currenc
         expired=moved(V.c.expired_at, "expired"), voided=moved(V.c.voided_at, "voided"),
         closing=Line("closing", closing.count, closing.amount),
         ledger_opening=ledger_balance_as_of(session, chart.VOUCHER_LIABILITY, currency, s),
-        ledger_closing=ledger_balance_as_of(session, chart.VOUCHER_LIABILITY, currency, e))
+        ledger_closing=ledger_balance_as_of(session, chart.VOUCHER_LIABILITY, currency, e),
+        held_opening=ledger_balance_as_of(session, chart.HELD_FUNDS, currency, s),
+        held_closing=ledger_balance_as_of(session, chart.HELD_FUNDS, currency, e))
 
 
 def liability_report(session: Session, *, as_of: dt.datetime, currency: str, last_valid_day: dt.date,

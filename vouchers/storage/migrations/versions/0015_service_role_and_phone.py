@@ -56,8 +56,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_customer_accounts_phone", "customer_accounts")
-    with op.batch_alter_table("customer_accounts") as batch:
-        batch.drop_column("phone")
+    # ALTER TABLE ... DROP COLUMN on both databases (SQLite 3.35+): a batch rebuild of customer_accounts would
+    # drop the table that other tables' rows point at, which SQLite's foreign keys refuse
+    op.drop_column("customer_accounts", "phone")
     left = op.get_bind().execute(text("SELECT count(*) FROM api_clients WHERE role = 'service'")).scalar_one()
     if left:
         raise RuntimeError(f"{left} service API clients exist: delete them before downgrading")

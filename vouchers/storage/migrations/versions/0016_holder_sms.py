@@ -88,5 +88,6 @@ def downgrade() -> None:
     _replace("api_clients", "role", "ck_api_clients_role", _ROLES_NEW, _ROLES_OLD)
     with op.batch_alter_table("outbox_messages") as batch:
         batch.drop_column("recipient")
-    with op.batch_alter_table("customer_accounts") as batch:
-        batch.drop_column("district")
+    # ALTER TABLE ... DROP COLUMN on both databases (SQLite 3.35+): a batch rebuild of customer_accounts would
+    # drop the table that other tables' rows point at, which SQLite's foreign keys refuse
+    op.drop_column("customer_accounts", "district")

@@ -1,0 +1,98 @@
+"""Each inline fraud rule: a scenario that fires it and a near miss that does not (SQLite and PostgreSQL).
+
+Every other rule sleeps (:data:`fraud_support.QUIET`) so a test sees its own rule only.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import update
+
+from vouchers.books.verify import verify
+from vouchers.storage.models import Voucher
+from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN
+from tests.integration.services.fraud_support import alerts, only, pay, redeem_card
+
+MIN = dt.timedelta(minutes=1)
+
+
+def test_velocity_account_cards_holds_the_card_over_the_limit_of_a_rolling_day(world, deps, now):
+    deps = only(deps, account_cards=2, hold=("velocity.account_cards",))
+    for card in world.cards[:2]:  # at the limit: nothing
+        assert not redeem_card(world, deps, card, now).held
+    assert alerts(world) == []
+    third = redeem_card(world, deps, world.cards[2], now + MIN)
+    assert third.held and third.document["status"] == "held" and third.document["amount"] == "100.00"
+    assert alerts(world) == [("velocity.account_cards", ACCOUNT_CLEAN, "hold")]
+    with world.sessions.begin() as s:
+        assert verify(s).ok  # 100.00 on liability:held_funds, matched by the open hold
+    # a day later the window has moved on: the next card is the only one
+    assert not redeem_card(world, deps, world.cards[3], now + dt.timedelta(hours=25)).held
+    assert len(alerts(world)) == 1
+
+
+def test_velocity_account_amount_and_channel_structuring(world, deps, now):
+    deps = only(deps, account_amount=15_000)
+    pay(world, deps, 10_000, "VA-1", now, ACCOUNT_ARREARS)
+    pay(world, deps, 5_000, "VA-2", now + MIN, ACCOUNT_ARREARS)  # exactly the limit: nothing
+    assert alerts(world) == []
+    paid = pay(world, deps, 1, "VA-3", now + 2 * MIN, ACCOUNT_ARREARS)
+    assert paid.held is None and paid.booking.created  # alert only
+    assert [a.rule for a in paid.alerts] == ["velocity.account_amount"]
+    assert alerts(world) == [("velocity.account_amount", ACCOUNT_ARREARS, "alert")]
+
+    # structuring (the same account, another configuration): just under the review threshold, repeatedly
+    structuring = only(deps, review_threshold=100_000, structuring_band=10_000, structuring_count=3)
+    pay(world, structuring, 95_000, "ST-1", now, ACCOUNT_ARREARS)
+    pay(world, structuring, 96_000, "ST-2", now + MIN, ACCOUNT_ARREARS)
+    pay(world, structuring, 100_000, "ST-3", now + 2 * MIN, ACCOUNT_ARREARS)  # at the threshold: reviewed anyway
+    pay(world, structuring, 89_999, "ST-4", now + 3 * MIN, ACCOUNT_ARREARS)  # not just under
+    assert alerts(world, "channel.structuring") == []
+    pay(world, structuring, 99_999, "ST-5", now + 4 * MIN, ACCOUNT_ARREARS)
+    assert alerts(world, "channel.structuring") == [("channel.structuring", ACCOUNT_ARREARS, "alert")]
+
+
+def test_velocity_terminal_rate_and_opening_hours(world, deps, now):
+    """One terminal in a rolling hour; then another terminal outside its site's opening hours."""
+    rate = only(deps, terminal_per_hour=2)
+    redeem_card(world, rate, world.cards[0], now, terminal="terminal")
+    redeem_card(world, rate, world.cards[1], now + MIN, ACCOUNT_ARREARS, terminal="terminal")
+    redeem_card(world, rate, world.cards[2], now + 2 * MIN, terminal="terminal2")  # another terminal
+    assert alerts(world) == []
+    redeem_card(world, rate, world.cards[3], now + 3 * MIN, terminal="terminal")
+    assert alerts(world) == [("velocity.terminal_rate", world.client_ids["terminal"], "alert")]
+    redeem_card(world, rate, world.cards[4], now + 2 * dt.timedelta(hours=1), terminal="terminal")  # hour over
+    assert len(alerts(world)) == 1
+
+    hours = only(deps, open_hour=7, close_hour=22)
+    assert now.hour == 10
+    redeem_card(world, hours, world.cards[5], now.replace(hour=21, minute=59), terminal="terminal2")
+    assert len(alerts(world)) == 1
+    redeem_card(world, hours, world.cards[6], now.replace(hour=22, minute=0), terminal="terminal2")
+    assert alerts(world)[1:] == [("velocity.terminal_hours", world.client_ids["terminal2"], "alert")]
+
+
+def test_insider_quick_redeem_holds_fresh_cards_concentrated_on_one_account(world, deps, now):
+    """The world's cards were activated at ``now`` by D001."""
+    deps = only(deps, quick_minutes=10, quick_cards=2, hold=("insider.quick_redeem",))
+    redeem_card(world, deps, world.cards[0], now + 5 * MIN)
+    redeem_card(world, deps, world.cards[1], now + 6 * MIN, ACCOUNT_ARREARS)  # another account
+    redeem_card(world, deps, world.cards[2], now + 30 * MIN)  # not quick
+    assert alerts(world) == []
+    held = redeem_card(world, deps, world.cards[3], now + 9 * MIN)
+    assert held.held
+    assert alerts(world) == [("insider.quick_redeem", "D001", "hold")]
+
+
+def test_stolen_near_void_holds_a_card_near_a_voided_range_of_its_batch(world, deps, now):
+    deps = only(deps, void_distance=3, hold=("stolen.near_void",))
+    _, cards = world.new_batch(20, activate_count=14)
+    with world.sessions.begin() as s:  # unsold cards 15..19 of the box were stolen and voided
+        s.execute(update(Voucher).where(Voucher.serial.in_([c.serial for c in cards[15:]])).values(status="void"))
+    assert not redeem_card(world, deps, cards[10], now).held  # 5 serials before the voided range
+    assert not redeem_card(world, deps, cards[11], now).held  # 4
+    assert alerts(world) == []
+    assert redeem_card(world, deps, cards[12], now).held  # 3
+    assert [a[0] for a in alerts(world)] == ["stolen.near_void"]
+
+

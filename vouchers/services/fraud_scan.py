@@ -1,0 +1,242 @@
+"""``voucherctl fraud scan``: every rule over a time range, as a scheduled job.
+
+The inline rules are decided by the same :func:`vouchers.services.fraud_rules.decide`
+as inside the money-in flow; their rolling-window counts come from one pass
+over the range's payments in time order (one range read on ``paid_at``, a day
+before ``since`` read to warm the windows), so the scan costs O(rows in the
+range), never all history. The rules that look at a whole day or activation
+(bulk same-day redemption, reversal rate, refund after use) are one grouped,
+indexed query each. An alert the inline check (or an earlier scan) recorded is
+not recorded twice (its ``(rule, event)`` key is unique); alerts of the scan
+are ``alert``s: the money has moved already.
+"""
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections import Counter, defaultdict, deque
+from dataclasses import dataclass, field, replace
+from typing import Any
+import zoneinfo
+
+from sqlalchemy import Integer, String, and_, cast, func, select
+from sqlalchemy.orm import Session
+
+from vouchers.books.corrections import PAYMENT_REVERSAL_SOURCE
+from vouchers.books.sql import is_postgres
+from vouchers.storage.api_models import ApiClient, Redemption
+from vouchers.storage.ledger_models import CustomerAccount, Distributor, LedgerTransaction, Payment, VoucherActivation
+from vouchers.storage.ledger_models import vouchers_lifecycle as V
+from vouchers.storage.sts_models import StsVend
+from vouchers.services import fraud_engine
+from vouchers.services.fraud_config import FraudConfig
+from vouchers.services.fraud_rules import ALERT, RULES, Event, Facts, Hit, decide, is_just_under, is_quick
+
+DAY, HOUR = dt.timedelta(days=1), dt.timedelta(hours=1)
+BASELINE_DAYS = 28
+REFUND_LOOKBACK = dt.timedelta(days=60)
+
+
+@dataclass
+class ScanResult:
+    since: dt.datetime
+    until: dt.datetime
+    events: int = 0
+    hits: Counter[str] = field(default_factory=Counter)
+    recorded: int = 0
+    flagged: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # rule -> event keys
+
+    def as_json(self) -> dict[str, Any]:
+        return {"since": self.since.isoformat(), "until": self.until.isoformat(), "events": self.events,
+                "hits": dict(sorted(self.hits.items())), "recorded": self.recorded}
+
+
+def scan(session: Session, *, since: dt.datetime, until: dt.datetime, cfg: FraudConfig, tz: zoneinfo.ZoneInfo,
+         now: dt.datetime, record: bool = True) -> ScanResult:
+    """All rules over [since, until); alerts recorded (unless ``record`` is False: a dry run / a benchmark)."""
+    result = ScanResult(since, until)
+
+    def emit(event: Event, hit: Hit, key: str, ref: str | None = None) -> None:
+        result.hits[hit.rule] += 1
+        result.flagged[hit.rule].add(key)
+        if record:
+            result.recorded += fraud_engine.record(session, event, [replace(hit, action=ALERT)], now=now, key=key,
+                                                   ref=ref)
+
+    _money_in_rules(session, result, since, until, cfg, tz, emit)
+    _bulk_same_day(session, since, until, cfg, tz, emit)
+    _reversal_rate(session, since, until, cfg, tz, emit)
+    _refund_after_use(session, since, until, tz, emit)
+    return result
+
+
+_P, _CA, _R, _AC = Payment.__table__, CustomerAccount.__table__, Redemption.__table__, ApiClient.__table__
+
+
+def _money_in_rules(session: Session, result: ScanResult, since: dt.datetime, until: dt.datetime,
+                    cfg: FraudConfig, tz: zoneinfo.ZoneInfo, emit: Any) -> None:
+    rows = session.execute(
+        select(_P.c.id, _P.c.channel, _P.c.external_ref, _P.c.amount, _P.c.paid_at, _CA.c.account_no,
+               V.c.distributor_id, V.c.batch_pk, V.c.sequence, V.c.activated_at, V.c.redeemed_at,
+               _R.c.client_pk, _AC.c.client_id)
+        .join(_CA, _CA.c.id == _P.c.customer_id)
+        .outerjoin(V, and_(_P.c.channel == "voucher", V.c.serial == _P.c.external_ref))
+        .outerjoin(_R, and_(_P.c.channel == "voucher", _R.c.serial == _P.c.external_ref))
+        .outerjoin(_AC, _AC.c.id == _R.c.client_pk)
+        .where(_P.c.paid_at >= since - DAY, _P.c.paid_at < until, _P.c.status == "booked")
+        .order_by(_P.c.paid_at, _P.c.id)
+        .execution_options(yield_per=20_000))
+    void = _void_sequences(session)
+    accounts: dict[str, deque[tuple[dt.datetime, int, bool, bool]]] = defaultdict(deque)
+    acc_state: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # cards, amount, just-under in the window
+    terminals: dict[int, deque[dt.datetime]] = defaultdict(deque)
+    quick: dict[tuple[str, str], deque[dt.datetime]] = defaultdict(deque)
+    for (pid, channel, ref, amount, paid_at, account_no, dist, batch_pk, sequence, activated, redeemed,
+         client_pk, client_id) in rows:
+        at = paid_at if paid_at.tzinfo else paid_at.replace(tzinfo=dt.timezone.utc)
+        is_card = channel == "voucher"
+        if activated is not None and activated.tzinfo is None:
+            activated = activated.replace(tzinfo=dt.timezone.utc)
+        event = Event(kind="redemption" if is_card else "payment", account_no=account_no, amount=int(amount),
+                      channel=channel, at=at, local_hour=at.astimezone(tz).hour,
+                      terminal=client_id if is_card else None, distributor_id=dist if is_card else None,
+                      serial=ref if is_card else None, batch_pk=batch_pk if is_card else None,
+                      activated_at=activated if is_card else None)
+        window, state = accounts[account_no], acc_state[account_no]
+        while window and window[0][0] <= at - DAY:
+            _, old_amount, old_card, old_under = window.popleft()
+            state[0] -= old_card
+            state[1] -= old_amount
+            state[2] -= old_under
+        under = is_just_under(cfg, event)
+        window.append((at, int(amount), is_card, under))
+        state[0] += is_card
+        state[1] += int(amount)
+        state[2] += under
+        terminal_hour = 0
+        if client_pk is not None:
+            tw = terminals[client_pk]
+            while tw and tw[0] <= at - HOUR:
+                tw.popleft()
+            tw.append(at)
+            terminal_hour = len(tw)
+        quick_count = 0
+        if is_card and dist and is_quick(cfg, event):
+            qw = quick[(account_no, dist)]
+            while qw and qw[0] <= at - DAY:
+                qw.popleft()
+            qw.append(at)
+            quick_count = len(qw)
+        near = False
+        if is_card and batch_pk is not None and sequence is not None and batch_pk in void:
+            seqs = void[batch_pk]
+            i = bisect.bisect_left(seqs, sequence - cfg.void_distance)
+            near = i < len(seqs) and seqs[i] <= sequence + cfg.void_distance
+        if at < since:
+            continue  # warming the windows only
+        result.events += 1
+        facts = Facts(account_cards_day=state[0], account_amount_day=state[1], terminal_hour=terminal_hour,
+                      quick_cards_day=quick_count, near_void=near, just_under_day=state[2] if under else 0)
+        for hit in decide(cfg, event, facts):
+            key = fraud_engine.redemption_key(ref) if is_card else fraud_engine.payment_key(channel, ref)
+            emit(event, hit, key, str(pid))
+
+
+def _void_sequences(session: Session) -> dict[int, list[int]]:
+    """Void card sequences per batch of batches that still have redeemable cards (a voided range)."""
+    live = select(V.c.batch_pk).where(V.c.status.in_(("active", "redeemed"))).distinct().subquery()
+    found: dict[int, list[int]] = defaultdict(list)
+    for batch_pk, sequence in session.execute(select(V.c.batch_pk, V.c.sequence)
+                                              .where(V.c.status == "void", V.c.batch_pk.in_(select(live.c.batch_pk)))
+                                              .order_by(V.c.batch_pk, V.c.sequence)):
+        found[batch_pk].append(sequence)
+    return found
+
+
+def _bulk_same_day(session: Session, since: dt.datetime, until: dt.datetime, cfg: FraudConfig,
+                   tz: zoneinfo.ZoneInfo, emit: Any) -> None:
+    A, D = VoucherActivation.__table__, Distributor.__table__
+    activations = session.execute(
+        select(A.c.id, A.c.batch_pk, A.c.first_sequence, A.c.last_sequence, A.c.count, A.c.activated_at,
+               D.c.distributor_id).join(D, D.c.id == A.c.distributor_pk)
+        .where(A.c.activated_at >= since, A.c.activated_at < until, A.c.count >= cfg.bulk_cards)).all()
+    rule = RULES["insider.bulk_same_day"]
+    for aid, batch_pk, first, last, count, activated_at, distributor_id in activations:
+        at = activated_at if activated_at.tzinfo else activated_at.replace(tzinfo=dt.timezone.utc)
+        local_day = at.astimezone(tz).date()
+        day_end = dt.datetime.combine(local_day + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
+        redeemed = session.execute(select(func.count()).where(
+            V.c.batch_pk == batch_pk, V.c.sequence >= first, V.c.sequence <= last,
+            V.c.redeemed_at >= at, V.c.redeemed_at < day_end)).scalar_one()
+        if redeemed >= cfg.bulk_redeemed:
+            event = Event(kind="activation", account_no="-", amount=0, channel="voucher", at=at,
+                          local_hour=at.astimezone(tz).hour, distributor_id=distributor_id)
+            emit(event, Hit(rule.id, ALERT, rule.subject, distributor_id,
+                            {"activation": aid, "cards": count, "redeemed_same_day": int(redeemed)}),
+                 f"activation:{aid}", str(aid))
+
+
+def _local_day(session: Session, column: Any, tz: zoneinfo.ZoneInfo) -> Any:
+    if is_postgres(session):
+        return func.date(func.timezone(str(tz), column))
+    offset = dt.datetime(2026, 1, 1, tzinfo=tz).utcoffset() or dt.timedelta(0)  # fixed-offset zones (no DST)
+    return func.date(column, f"{int(offset.total_seconds() // 60):+d} minutes")
+
+
+def _reversal_rate(session: Session, since: dt.datetime, until: dt.datetime, cfg: FraudConfig,
+                   tz: zoneinfo.ZoneInfo, emit: Any) -> None:
+    day = _local_day(session, _P.c.paid_at, tz).label("day")
+    rows = session.execute(
+        select(_P.c.channel, day, func.count(), func.sum(cast(_P.c.status == "reversed", Integer)))
+        .where(_P.c.paid_at >= since - BASELINE_DAYS * DAY, _P.c.paid_at < until, _P.c.channel != "voucher")
+        .group_by(_P.c.channel, day)).all()
+    per_channel: dict[str, dict[dt.date, tuple[int, int]]] = defaultdict(dict)
+    for channel, local_day, total, reversed_ in rows:
+        d = local_day if isinstance(local_day, dt.date) else dt.date.fromisoformat(str(local_day))
+        per_channel[channel][d] = (int(total), int(reversed_ or 0))
+    first_day = since.astimezone(tz).date()
+    rule = RULES["channel.reversal_rate"]
+    for channel, days in per_channel.items():
+        for d, (total, reversed_) in sorted(days.items()):
+            if d < first_day or reversed_ < cfg.reversal_min:
+                continue
+            rate_bp = reversed_ * 10_000 // total
+            base_bp = _median_rate_bp([days[b] for back in range(1, BASELINE_DAYS + 1)
+                                       if (b := d - dt.timedelta(days=back)) in days])
+            if rate_bp > cfg.reversal_floor_bp and rate_bp > cfg.reversal_factor * base_bp:
+                at = dt.datetime.combine(d, dt.time(0), tzinfo=tz)
+                event = Event(kind="channel_day", account_no="-", amount=0, channel=channel, at=at, local_hour=0)
+                emit(event, Hit(rule.id, ALERT, rule.subject, channel,
+                                {"day": d.isoformat(), "payments": total, "reversed": reversed_,
+                                 "rate_bp": rate_bp, "baseline_bp": base_bp}),
+                     f"channel:{channel}:{d.isoformat()}")
+
+
+def _median_rate_bp(days: list[tuple[int, int]]) -> int:
+    """The median daily reversal rate (basis points): a baseline that past incidents do not inflate."""
+    rates = sorted(r * 10_000 // t for t, r in days if t)
+    if not rates:
+        return 0
+    middle = len(rates) // 2
+    return rates[middle] if len(rates) % 2 else (rates[middle - 1] + rates[middle]) // 2
+
+
+def _refund_after_use(session: Session, since: dt.datetime, until: dt.datetime, tz: zoneinfo.ZoneInfo,
+                      emit: Any) -> None:
+    T, S = LedgerTransaction.__table__, StsVend.__table__
+    ref = cast(_P.c.id, String)
+    rows = session.execute(
+        select(_P.c.id, _P.c.channel, _P.c.external_ref, _P.c.amount, _CA.c.account_no, T.c.posted_at,
+               S.c.vended_at)
+        .join(_CA, _CA.c.id == _P.c.customer_id)
+        .join(T, and_(T.c.source == PAYMENT_REVERSAL_SOURCE, T.c.external_ref == ref))
+        .join(S, and_(S.c.source == "payment", S.c.source_ref == ref))
+        .where(_P.c.paid_at >= since - REFUND_LOOKBACK, _P.c.paid_at < until, _P.c.status == "reversed",
+               T.c.posted_at >= since, T.c.posted_at < until, S.c.vended_at <= T.c.posted_at)).all()
+    rule = RULES["channel.refund_after_use"]
+    for pid, channel, external_ref, amount, account_no, posted_at, _vended in rows:
+        at = posted_at if posted_at.tzinfo else posted_at.replace(tzinfo=dt.timezone.utc)
+        event = Event(kind="payment", account_no=account_no, amount=int(amount), channel=channel, at=at,
+                      local_hour=at.astimezone(tz).hour)
+        emit(event, Hit(rule.id, ALERT, rule.subject, account_no, {"payment_id": pid}),
+             fraud_engine.payment_key(channel, external_ref), str(pid))
