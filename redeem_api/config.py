@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from vouchers.errors import InvalidSerial
 from vouchers.serials import Serial
 from vouchers.config import ConfigError, Settings
+from vouchers.services.throttle import ThrottleLimits
+
+__all__ = ["ApiConfig", "ThrottleLimits", "utc_now"]
 
 
 def utc_now() -> dt.datetime:
@@ -42,33 +45,6 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name} must be 1/0, true/false or yes/no, got {raw!r}")
-
-
-@dataclass(frozen=True)
-class ThrottleLimits:
-    """Failed redemption attempts allowed per subject in one window, then 429 until the window ends.
-
-    Terminals are authenticated and counted per client and per account; the
-    public web page is counted per IP address and per account, with lower
-    limits. Typos caught by the check digit never count.
-    """
-
-    window_seconds: int = 900
-    client_failures: int = 20
-    account_failures: int = 10
-    web_ip_failures: int = 5
-    web_account_failures: int = 5
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> ThrottleLimits:
-        d = cls()
-        return cls(
-            window_seconds=_int(env, "VOUCHER_THROTTLE_WINDOW_SECONDS", d.window_seconds, maximum=7 * 86400),
-            client_failures=_int(env, "VOUCHER_THROTTLE_CLIENT_FAILURES", d.client_failures),
-            account_failures=_int(env, "VOUCHER_THROTTLE_ACCOUNT_FAILURES", d.account_failures),
-            web_ip_failures=_int(env, "VOUCHER_THROTTLE_WEB_IP_FAILURES", d.web_ip_failures),
-            web_account_failures=_int(env, "VOUCHER_THROTTLE_WEB_ACCOUNT_FAILURES", d.web_account_failures),
-        )
 
 
 @dataclass(frozen=True)

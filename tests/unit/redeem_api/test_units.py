@@ -107,7 +107,7 @@ def _settings(**env):
 def test_config_defaults_and_overrides():
     config = ApiConfig.from_settings(_settings(), web_passphrase="p")
     assert config.max_body_bytes == 16384 and config.cookie_secure is True
-    assert config.throttle.web_ip_failures < config.throttle.client_failures
+    assert config.throttle.web_account_failures < config.throttle.account_failures  # per IP: NAT, see test_web_page
     config = ApiConfig.from_settings(_settings(VOUCHER_MAX_BODY_BYTES="4096", VOUCHER_COOKIE_SECURE="0",
                                                VOUCHER_THROTTLE_WINDOW_SECONDS="60"), web_passphrase="p")
     assert (config.max_body_bytes, config.cookie_secure, config.throttle.window_seconds) == (4096, False, 60)
