@@ -196,3 +196,25 @@ def test_canary_config_is_validated(world):
         world.config(VOUCHER_CANARY_SERIALS="12345")
     assert world.config(VOUCHER_CANARY_SERIALS=world.cards[0].serial).canary_serials == {world.cards[0].serial}
     assert os.environ.get("VOUCHER_CANARY_SERIALS") is None
+
+
+def test_account_lookups_are_throttled_per_client(world, now):
+    """Issue 21, finding 6: unknown account numbers count as failures of the client, and a locked-out
+    client cannot look accounts up (no enumeration of 户号); known accounts cost nothing."""
+    app = make_app(world, Clock(now), VOUCHER_THROTTLE_CLIENT_FAILURES="3", VOUCHER_THROTTLE_ACCOUNT_FAILURES="1000")
+    client = app.test_client()
+
+    def lookup(account, who="terminal"):
+        return client.get(f"/api/v1/accounts/{account}", headers=auth(world.keys[who]))
+
+    for _ in range(5):
+        assert lookup(ACCOUNT_CLEAN).status_code == 200  # known accounts are given back
+    assert [lookup(f"39{i:08d}").status_code for i in range(3)] == [404, 404, 404]
+    locked = lookup(ACCOUNT_CLEAN)
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
+    assert lookup(ACCOUNT_CLEAN, who="terminal2").status_code == 200  # another till is not affected
+    # a till locked out by failed redemptions cannot look up either
+    for _ in range(3):
+        assert attempt(client, world, generate_code(), who="terminal2").status_code == 422
+    assert lookup(ACCOUNT_CLEAN, who="terminal2").status_code == 429
+    dispose(app)
