@@ -62,3 +62,43 @@ def list_alerts(session: Session, *, since: dt.datetime | None = None, kind: str
     return [AlertRecord(a.id, a.at, a.kind, a.serial, a.voucher_status, a.channel, a.client_id, a.ip, a.account_no,
                         json.loads(a.details) if a.details else None)
             for a in session.execute(query).scalars()]
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """A throttle subject with failures in its window, and whether it is locked out now."""
+
+    subject: str  # the counter key: client:<id>, ip:<addr>, account:<no> (tills), account:web:<no>
+    failures: int
+    limit: int
+    seconds_left: int
+
+    @property
+    def locked(self) -> bool:
+        return self.failures >= self.limit
+
+    def as_json(self) -> dict[str, Any]:
+        return {"subject": self.subject, "failures": self.failures, "limit": self.limit,
+                "locked": self.locked, "retry_after": self.seconds_left}
+
+
+def list_lockouts(session: Session, throttle: Any, limits: Any, *, now: dt.datetime,
+                  locked_only: bool = False) -> list[Lockout]:
+    """Subjects counting failures now (``throttle``: the store in force, ``limits``: ThrottleLimits)."""
+    found = []
+    for counter in throttle.counters(session, now):
+        limit = limits.limit_of(counter.key)
+        if limit is not None:
+            found.append(Lockout(counter.key, counter.failures, limit, counter.seconds_left))
+    return [f for f in found if f.locked or not locked_only]
+
+
+def unlock(session: Session, throttle: Any, keys: list[str], *, subject_type: str, subject_id: str, reason: str,
+           now: dt.datetime, actor: str) -> int:
+    """Forget the failures of one subject (an account in every channel, an IP or a client); audited."""
+    from vouchers.storage import audit
+
+    cleared = throttle.clear(session, keys)
+    audit.record(session, now=now, actor=actor, action="throttle.unlock", subject_type=subject_type,
+                 subject_id=subject_id, reason=reason, details={"counters": keys, "cleared": cleared})
+    return cleared

@@ -218,3 +218,55 @@ def test_account_lookups_are_throttled_per_client(world, now):
         assert attempt(client, world, generate_code(), who="terminal2").status_code == 422
     assert lookup(ACCOUNT_CLEAN, who="terminal2").status_code == 429
     dispose(app)
+
+
+def _cli(world, *args):
+    from unittest import mock
+
+    from voucherctl import context
+    from voucherctl.fraud_cmd import fraud
+
+    context.settings.cache_clear()
+    context.engine.cache_clear()
+    try:
+        with mock.patch.object(context, "now", lambda: world.now):
+            return CliRunner().invoke(fraud, list(args), env=world.env(VOUCHER_THROTTLE_CLIENT_FAILURES="2",
+                                                                        VOUCHER_ACTOR="ops-ann"))
+    finally:
+        context.engine().dispose()
+        context.settings.cache_clear()
+        context.engine.cache_clear()
+
+
+def test_operators_list_and_lift_lockouts_and_the_unlock_is_audited(world, now):
+    """Issue 21, finding 5: `fraud lockouts` lists who is locked out, `fraud unlock` lifts it (audit chain)."""
+    from vouchers.storage.audit import verify_chain
+    from vouchers.storage.models import AuditEvent
+
+    app = make_app(world, Clock(now), VOUCHER_THROTTLE_CLIENT_FAILURES="2", VOUCHER_THROTTLE_ACCOUNT_FAILURES="1000")
+    client = app.test_client()
+    for _ in range(2):
+        assert attempt(client, world, generate_code()).status_code == 422
+    assert attempt(client, world, world.cards[0].code).status_code == 429
+    listed = _cli(world, "lockouts", "--json")
+    assert listed.exit_code == 0, listed.output
+    subject = f"client:{world.client_ids['terminal']}"
+    assert json.loads(listed.output)["lockouts"] == [
+        {"subject": subject, "failures": 2, "limit": 2, "locked": True, "retry_after": 900}]
+    assert "account:3100000001" in _cli(world, "lockouts", "--all").output  # counting, not locked
+    refused = [_cli(world, "unlock", "--client", world.client_ids["terminal"]),  # no reason
+               _cli(world, "unlock", "--client", "x", "--ip", "1.2.3.4", "--reason", "two subjects"),
+               _cli(world, "unlock", "--reason", "no subject")]
+    assert all(r.exit_code != 0 for r in refused)
+    done = _cli(world, "unlock", "--client", world.client_ids["terminal"], "--reason", "till 3 mistyped; called in",
+                "--json")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["counters_cleared"] == 1
+    assert attempt(client, world, world.cards[0].code).status_code == 201
+    assert _cli(world, "lockouts").output.strip() == "no lockouts"
+    with world.sessions.begin() as s:
+        event = s.query(AuditEvent).filter_by(action="throttle.unlock").one()
+        assert (event.actor, event.subject_type, event.subject_id, event.reason) == (
+            "ops-ann", "client", world.client_ids["terminal"], "till 3 mistyped; called in")
+        assert list(verify_chain(s)) == []
+    dispose(app)
