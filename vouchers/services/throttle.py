@@ -113,6 +113,9 @@ class Throttle(Protocol):
     def spend_once(self, session: Session, token_id: str, ttl_seconds: int, now: dt.datetime) -> bool:
         """Mark a single-use token spent; False if it already was."""
 
+    def peek(self, session: Session, key: str, now: dt.datetime) -> int:
+        """A subject's failures in its current window (read only)."""
+
     def retry_after(self, session: Session, limits: Sequence[Limit], now: dt.datetime) -> int | None:
         """Seconds until the most restrictive locked subject frees up, or None if none is locked."""
 
@@ -209,6 +212,10 @@ class DatabaseThrottle:
                          {"now": now, "cutoff": now - dt.timedelta(seconds=max(ttl_seconds, self.window_seconds)),
                           "k0": key, "m0": 1})
         return bool(rows) and int(rows[0][1]) == 1
+
+    def peek(self, session: Session, key: str, now: dt.datetime) -> int:
+        row = hot_sql.one_or_none(session, _counters(1), {"k0": key})
+        return int(row.failures) if row is not None and row.window_start > now - self.window else 0
 
     def retry_after(self, session: Session, limits: Sequence[Limit], now: dt.datetime) -> int | None:
         if not limits:
@@ -325,6 +332,9 @@ class RedisThrottle:
     def spend_once(self, session: Session, token_id: str, ttl_seconds: int, now: dt.datetime) -> bool:
         return bool(self.redis.set(self.prefix + SPENT_PREFIX + token_id, 1, nx=True, ex=max(1, ttl_seconds)))
 
+    def peek(self, session: Session, key: str, now: dt.datetime) -> int:
+        return int(self.redis.get(self.prefix + key) or 0)
+
     def retry_after(self, session: Session, limits: Sequence[Limit], now: dt.datetime) -> int | None:
         if not limits:
             return None
@@ -412,7 +422,7 @@ class ThrottleLimits:
     web_ip_failures: int = 300
     web_account_failures: int = 5
     web_ip_challenge_after: int = 20
-    web_pow_bits: int = 18
+    web_pow_bits: int = 16
 
     def limit_of(self, key: str) -> int | None:
         """The limit in force for a counter key (None: not a throttle subject)."""
