@@ -458,7 +458,7 @@ class ThrottleLimits:
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1, maximum: int | None = None) -> int:
-    from vouchers.config import ConfigError
+    from vouchers.errors import ConfigError
 
     raw = env.get(name)
     if raw is None or raw.strip() == "":

@@ -96,7 +96,7 @@ def test_limits_are_per_client_and_account_for_terminals_and_per_ip_for_the_web(
     assert [(lim.key, lim.max_failures) for lim in limits_for(_attempt("1"), limits)] == [
         ("client:c_1", 20), ("account:3100000001", 10)]
     assert [(lim.key, lim.max_failures) for lim in limits_for(_attempt("1", "web"), limits)] == [
-        ("ip:10.0.0.1", 5), ("account:3100000001", 4)]
+        ("ip:10.0.0.1", 5), ("account:web:3100000001", 4)]  # the web's own account counter (issue 21)
 
 
 # -- config ----------------------------------------------------------------------------------
