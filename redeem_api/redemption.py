@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from flask import Response, after_this_request, has_request_context
 from sqlalchemy.orm import Session
 
 from redeem_api.config import ThrottleLimits
@@ -139,15 +140,29 @@ def _failure(attempt: Attempt, ctx: Context, ticket: Ticket, *, account_exists: 
         newly_locked = ticket.newly_locked()
         common = dict(channel=attempt.channel, client_id=attempt.client.client_id if attempt.client else None,
                       ip=attempt.ip, account_no=attempt.account_no if account_exists else None)
+        # the same statement whatever the reason (a row only for an alert), its log line after the answer
+        fraud.record_alert_if_any(session, now=ctx.now, kind=alert, serial=serial, voucher_status=voucher_status,
+                                  **common)
         if alert is not None:
-            fraud.record_alert(session, now=ctx.now, kind=alert, serial=serial, voucher_status=voucher_status,
-                               **common)
-            log.warning("fraud alert %s: serial %s (%s) via %s", alert, serial, voucher_status, attempt.channel)
+            _after_answer(log.warning, "fraud alert %s: serial %s (%s) via %s", alert, serial, voucher_status,
+                          attempt.channel)
         for key in newly_locked:
             fraud.record_alert(session, now=ctx.now, kind=fraud.LOCKOUT, details={"subject": key}, **common)
             log.warning("throttle lockout of %s", key)
 
     return effects
+
+
+def _after_answer(fn: Callable[..., object], *args: object) -> None:
+    """Run ``fn(*args)`` once the response has been sent (its cost must not show in the answer's timing)."""
+    if not has_request_context():
+        fn(*args)
+        return
+
+    @after_this_request
+    def later(response: Response) -> Response:
+        response.call_on_close(lambda: fn(*args))
+        return response
 
 
 def redeem(session: Session, attempt: Attempt, ctx: Context, ticket: Ticket) -> dict[str, object]:

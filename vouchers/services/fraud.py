@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, cast, insert, select
 from sqlalchemy.orm import Session
 
 from vouchers.storage.api_models import FraudAlert
@@ -50,6 +50,34 @@ def record_alert(session: Session, *, now: dt.datetime, kind: str, channel: str,
     session.add(FraudAlert(at=now, kind=kind, serial=serial, voucher_status=voucher_status, channel=channel,
                            client_id=client_id, ip=ip, account_no=account_no,
                            details=json.dumps(details, sort_keys=True, ensure_ascii=False) if details else None))
+
+
+_FA = FraudAlert.__table__
+_ALERT_COLUMNS = ("at", "kind", "serial", "voucher_status", "channel", "client_id", "ip", "account_no")
+# The same statement for every refused code, whether it writes an alert row or none: a refusal's timing
+# must not tell a void or unsold card from an unknown code (issue 21, finding 6).
+def _alert_if_any(typed: bool):  # type: ignore[no-untyped-def]
+    """PostgreSQL needs the parameters' types spelled out (CAST); SQLite must not (its CAST to a date
+    makes a number)."""
+    def param(c: str):  # type: ignore[no-untyped-def]
+        value = bindparam(c, type_=_FA.c[c].type)
+        return cast(value, _FA.c[c].type) if typed else value
+
+    return insert(_FA).from_select(list(_ALERT_COLUMNS),
+                                   select(*(param(c) for c in _ALERT_COLUMNS)).where(param("kind").is_not(None)))
+
+
+_ALERT_IF_ANY = {True: _alert_if_any(True), False: _alert_if_any(False)}
+
+
+def record_alert_if_any(session: Session, *, now: dt.datetime, kind: str | None, channel: str,
+                        serial: str | None = None, voucher_status: str | None = None, client_id: str | None = None,
+                        ip: str | None = None, account_no: str | None = None) -> None:
+    """One INSERT ... SELECT ... WHERE kind IS NOT NULL: executed for every refusal, a row only for an alert."""
+    statement = _ALERT_IF_ANY[session.get_bind().dialect.name == "postgresql"]
+    session.execute(statement, {"at": now, "kind": kind, "serial": serial if kind else None,
+                                    "voucher_status": voucher_status if kind else None, "channel": channel,
+                                    "client_id": client_id, "ip": ip, "account_no": account_no})
 
 
 def list_alerts(session: Session, *, since: dt.datetime | None = None, kind: str | None = None,

@@ -270,3 +270,37 @@ def test_operators_list_and_lift_lockouts_and_the_unlock_is_audited(world, now):
             "ops-ann", "client", world.client_ids["terminal"], "till 3 mistyped; called in")
         assert list(verify_chain(s)) == []
     dispose(app)
+
+
+def test_every_refusal_of_a_well_formed_code_runs_the_same_statements(world, now):
+    """Issue 21, finding 6 (timing oracle): an unknown code, a void card, an unsold card and a redeemed one
+    are refused by the same SQL statements in the same order (an alert row is written by the statement
+    every refusal runs), so the answer's timing does not tell them apart. Measured: bench/bench_refusal_timing.py."""
+    from sqlalchemy import event
+
+    void_batch, void_cards = world.new_batch(1, activate_count=1)
+    world.void(void_batch)
+    app = make_app(world, Clock(now))
+    client = app.test_client()
+    assert attempt(client, world, world.cards[0].code).status_code == 201
+    engine = app.extensions[EXTENSION].engine
+    codes = {"unknown": generate_code(), "void": void_cards[0].code, "inactive": world.cards[-1].code,
+             "redeemed": world.cards[0].code}
+    seen: dict[str, list[str]] = {}
+    for kind, code in codes.items():
+        statements: list[str] = []
+
+        def listen(conn, cursor, statement, parameters, context, executemany, into=statements):
+            into.append(" ".join(statement.split()))
+
+        event.listen(engine, "before_cursor_execute", listen)
+        try:
+            response = attempt(client, world, code)
+        finally:
+            event.remove(engine, "before_cursor_execute", listen)
+        assert response.status_code == 422 and response.get_json()["error"]["code"] == "invalid_voucher"
+        seen[kind] = statements
+    assert seen["void"] == seen["unknown"] and seen["inactive"] == seen["unknown"]
+    assert seen["redeemed"] == seen["unknown"]
+    assert world.count(FraudAlert) == 2  # the void and the unsold card raised their alerts all the same
+    dispose(app)
