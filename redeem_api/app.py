@@ -45,7 +45,7 @@ _HTTP_CODES = {
 }
 _OUT_OF_RANGE_SQLSTATE = "22003"
 _HTML_PREFIXES = ("/redeem", "/static")
-_CSP_HTML = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
+_CSP_HTML = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
              "frame-ancestors 'none'; base-uri 'none'")
 
 

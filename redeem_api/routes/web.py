@@ -61,6 +61,8 @@ def _csrf_token() -> str:
 
 
 POW_TTL = 600  # seconds a challenge stays good
+CSP_WITH_POW = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
+                "frame-ancestors 'none'; base-uri 'none'")
 
 
 def _pow_secret() -> bytes:
@@ -94,6 +96,8 @@ def _page(status: int, *, lang: str, account_no: str = "", error: str | None = N
                            error=message, error_code=error, result=result, challenge=challenge)
     response = make_response(html, status)
     response.headers["Cache-Control"] = "no-store"
+    if challenge:  # the one page with a script (static/pow.js): the strict policy plus scripts of our own
+        response.headers["Content-Security-Policy"] = CSP_WITH_POW
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
     return response

@@ -68,6 +68,8 @@ def _insert_rows(session: Session) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _run_hooks(session: Session) -> None:
+    if session.in_nested_transaction():  # a SAVEPOINT released (:func:`savepoint`): the work waits for COMMIT
+        return
     hooks = session.info.pop(_KEY, None)
     if not hooks:
         return
