@@ -486,6 +486,10 @@ def build(settings: Any, limits: ThrottleLimits, engine: Engine | None = None, p
     if engine is not None and engine.dialect.name == "postgresql":
         from sqlalchemy import create_engine
 
+        from sqlalchemy import event
+
         autocommit = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_pre_ping=True,
                                    hide_parameters=True, pool_size=pool_size, max_overflow=pool_size)
+        # its connections go when the application's do (a worker's shutdown, a test's dispose)
+        event.listen(engine, "engine_disposed", lambda _engine: autocommit.dispose())
     return DatabaseThrottle(limits.window_seconds, autocommit)
