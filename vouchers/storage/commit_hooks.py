@@ -125,6 +125,9 @@ def savepoint(session: Session) -> Iterator[None]:
     hooks = dict(session.info.get(_KEY, {}))
     scratch = {name: copy.copy(value) for name, value in session.info.get(_STATE, {}).items()}
     nested = session.begin_nested()
+    # SQLAlchemy emits the SAVEPOINT lazily, when the nested transaction first asks for its connection;
+    # emit it now, so no statement of the block can run before it (hot_sql, driver cursors).
+    session.connection()
     try:
         yield
     except BaseException:

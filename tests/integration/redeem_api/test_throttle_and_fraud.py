@@ -304,3 +304,30 @@ def test_every_refusal_of_a_well_formed_code_runs_the_same_statements(world, now
     assert seen["redeemed"] == seen["unknown"]
     assert world.count(FraudAlert) == 2  # the void and the unsold card raised their alerts all the same
     dispose(app)
+
+
+def test_active_canary_claimed_and_refused_stays_active_and_moves_no_money(world, now):
+    """The claim runs inside the route's savepoint: its refusal gives the card back while the alert, the
+    counted failure and the stored refusal commit (tests/integration/services/test_savepoint.py)."""
+    from sqlalchemy import select
+
+    from vouchers.books.verify import verify
+    from vouchers.storage.models import Voucher
+
+    canary = world.cards[0]  # active: the claim matches it, then the canary refuses it
+    app = make_app(world, Clock(now), VOUCHER_CANARY_SERIALS=canary.serial)
+    client = app.test_client()
+    key = fresh_key()
+    body = {"code": canary.code, "account_no": ACCOUNT_CLEAN}
+    response = client.post(URL, json=body, headers=auth(world.keys["terminal"], key))
+    assert response.status_code == 422 and response.get_json()["error"]["code"] == "invalid_voucher"
+    again = client.post(URL, json=body, headers=auth(world.keys["terminal"], key))
+    assert (again.status_code, again.headers.get("Idempotent-Replayed")) == (422, "true")
+    assert world.balance(ACCOUNT_CLEAN) == (0, 0)
+    assert world.count(Redemption) == 0
+    assert world.count(FraudAlert, FraudAlert.kind == "canary_serial") == 1
+    with world.sessions.begin() as s:
+        assert s.execute(select(Voucher.status).where(Voucher.serial == canary.serial)).scalar_one() == "active"
+        report = verify(s, today=None)
+    assert report.ok, [p.as_dict() for p in report.problems]
+    dispose(app)
