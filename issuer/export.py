@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pyrage
 from pyrage import x25519
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from issuer.batches import get_batch
@@ -55,12 +56,40 @@ def private_output(path: Path) -> Iterator[object]:
         yield handle
 
 
+class ExportRefused(ExportError):
+    """A repeat export without its flag and reason (or the flag on a first export): nothing is written."""
+
+    code = "export_refused"
+
+
+def check_repeat(session: Session, batch_pk: int, batch_id: str, *, reexport: bool, reason: str | None) -> None:
+    """The rule ``batch print`` follows for a reprint: the first export needs nothing; another copy of the
+    codes needs ``reexport`` and a reason, both audited. Checked before anything is written."""
+    earlier = session.execute(select(PrintJob.operator, func.count()).where(
+        PrintJob.batch_pk == batch_pk, PrintJob.kind == "export").group_by(PrintJob.operator)
+        .order_by(func.min(PrintJob.id))).all()
+    if earlier and not reexport:
+        by = ", ".join(operator for operator, _ in earlier)
+        raise ExportRefused(f"batch {batch_id} was already exported ({sum(n for _, n in earlier)} time(s), by {by}): "
+                            "another copy of its codes needs --reexport --reason TEXT")
+    if reexport and not earlier:
+        raise ExportRefused(f"batch {batch_id} has not been exported yet: drop --reexport")
+    if reexport and not (reason and reason.strip()):
+        raise ExportRefused("a repeat export needs --reason")
+
+
 def export_batch(session: Session, store: KeyStore, passphrase: str, batch_id: str, recipient: str,
-                 out_path: Path, *, operator: str, now: dt.datetime) -> ExportResult:
+                 out_path: Path, *, operator: str, now: dt.datetime, reexport: bool = False,
+                 reason: str | None = None) -> ExportResult:
+    """Write the batch's card CSV, encrypted to ``recipient``, as a 0600 file; record and audit it.
+
+    Exporting again needs ``reexport=True`` and a reason (audited as ``batch.reexport``), like a reprint.
+    """
     target = parse_recipient(recipient)
     batch = get_batch(session, batch_id)
     if batch.status not in ISSUED_BATCH_STATES:
         raise BatchStateError(f"batch {batch_id} is {batch.status}: only approved, not void batches can be exported")
+    check_repeat(session, batch.id, batch_id, reexport=reexport, reason=reason)
     identity = store.cardstore_identity(passphrase)
     digest = hashlib.sha256()
     lines = 0
@@ -78,9 +107,11 @@ def export_batch(session: Session, store: KeyStore, passphrase: str, batch_id: s
             raise ExportError(f"sealed card data of {batch_id} does not match the batch record; not exported")
     file_hash = file_sha256(Path(out_path))
     session.add(PrintJob(batch_pk=batch.id, kind="export", operator=operator, at=now, card_count=batch.count,
-                         files=json.dumps([{"name": Path(out_path).name, "sha256": file_hash, "cards": batch.count}])))
-    audit.record(session, now=now, actor=operator, action="batch.export", subject_type="batch", subject_id=batch_id,
-                 from_state=batch.status, to_state=batch.status,
+                         files=json.dumps([{"name": Path(out_path).name, "sha256": file_hash, "cards": batch.count}]),
+                         reprint_reason=reason if reexport else None))
+    audit.record(session, now=now, actor=operator, action="batch.reexport" if reexport else "batch.export",
+                 subject_type="batch", subject_id=batch_id, from_state=batch.status, to_state=batch.status,
+                 reason=reason if reexport else None,
                  details={"file": Path(out_path).name, "sha256": file_hash, "recipient": recipient.strip(),
                           "count": batch.count})
     return ExportResult(batch_id, str(out_path), batch.count, file_hash, batch.card_data_sha256)

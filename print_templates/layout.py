@@ -36,7 +36,7 @@ PAGE_SIZES_MM: dict[str, tuple[float, float]] = {
 
 STATIC_PLACEHOLDERS = frozenset(
     {
-        "utility_name", "web_address", "sms_number", "hotline",
+        "utility_name", "web_address", "sms_number", "hotline", "terms",
         "face_value", "face_value_amount", "currency", "expires", "batch_id",
     }
 )
@@ -45,12 +45,15 @@ FONT_ROLES = ("regular", "bold")
 ALIGNMENTS = ("left", "center", "right")
 BARCODE_SOURCES = ("serial",)
 QR_SOURCES = ("token",)
-FIELD_TYPES = ("text", "barcode", "qr", "panel", "rect", "line")
+FIELD_TYPES = ("text", "barcode", "qr", "panel", "rect", "line", "logo")
+LOGO_ALIGNMENTS = ("left", "center", "right")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _SCHEMA_VERSION = 1
 
-Color = tuple[float, float, float]
+# An RGB triple, or a brand role ("primary", "accent") the renderer takes from the branding
+Color = tuple[float, float, float] | str
+COLOUR_ROLES = ("primary", "accent")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +142,17 @@ class LineField:
     dashed: bool
 
 
-Field = TextField | BarcodeField | QrField | PanelField | RectField | LineField
+@dataclass(frozen=True, slots=True)
+class LogoField:
+    """The utility's logo (PNG or SVG from the branding), scaled to fit the box, aspect kept; nothing is
+    drawn when no logo is configured."""
+
+    name: str
+    box: Box
+    align: str
+
+
+Field = TextField | BarcodeField | QrField | PanelField | RectField | LineField | LogoField
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +163,7 @@ class PageSpec:
     margin_right_mm: float
     margin_bottom_mm: float
     margin_left_mm: float
+    color_model: str = "rgb"  # "cmyk": every colour is written as CMYK, black as pure K (print shops)
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,8 +388,10 @@ class _Reader:
 
     def color(self, key: str, default: str) -> Color:
         value = self.text(key, default)
+        if value in COLOUR_ROLES:
+            return value
         if not _COLOR.match(value):
-            raise self.error(key, f"must be a colour like #1a3d7c, got {value!r}")
+            raise self.error(key, f"must be a colour like #1a3d7c or one of {', '.join(COLOUR_ROLES)}, got {value!r}")
         return tuple(int(value[i : i + 2], 16) / 255.0 for i in (1, 3, 5))  # type: ignore[return-value]
 
     def box(self, key: str) -> Box:
@@ -427,6 +443,7 @@ def _read_page(r: _Reader) -> PageSpec:
         r.number("margin_right_mm", lo=0, hi=width / 2),
         r.number("margin_bottom_mm", lo=0, hi=height / 2),
         r.number("margin_left_mm", lo=0, hi=width / 2),
+        r.choice("color_model", ("rgb", "cmyk"), "rgb"),
     )
     r.done()
     return page
@@ -581,6 +598,10 @@ def _read_field(r: _Reader, card: CardSpec) -> Field:
         label_height = label_size / MM * 1.3 + 0.4
         if label and box.y - label_height < card.safe_margin_mm - 0.5:
             raise r.error("box", f"leaves no room above the panel for its {label_size:g} pt label")
+    elif kind == "logo":
+        box = r.box("box")
+        _check_box(r, box, card, inset=safe)
+        field = LogoField(name, box, r.choice("align", LOGO_ALIGNMENTS, "left"))
     elif kind == "rect":
         box = r.box("box")
         _check_box(r, box, card, inset=0.0)

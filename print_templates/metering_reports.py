@@ -21,11 +21,16 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from print_templates.letterhead import letterhead, letterhead_texts
+from print_templates.model import PrintBranding
 from vouchers.metering.billing import BillView
 from vouchers.metering.collection import CATEGORIES, DAY_BUCKETS, CollectionReport, Group
 from vouchers.metering.errors import ReportError
 from vouchers.metering.units import format_kwh
-from vouchers.money import format_amount
+from vouchers.books.reports.collection import CollectionLine
+from vouchers.display import display_name
+from vouchers.money import format_amount, parse_amount
+from print_templates.numbers import currency_unit, money_text, number_text
 from print_templates.typeset import bundled_font_path, register_named
 
 FONT = "MeteringSans"
@@ -61,6 +66,8 @@ LABELS = {
         "days": "逾期天数", "by_area": "按区域", "by_channel": "按渠道", "group": "分组", "arrears": "欠费合计",
         "receipts": "本月收款 (按渠道)", "count": "笔数", "top": "欠费大户", "chart": "各区域欠费账龄 (元)",
         "chart_rates": "各区域回收率 (%)", "none": "无", "all": "全部",
+        "month_running": "本月未结束，统计至截止日期", "by_month": "逐月回收率 (实收 ÷ 应收)", "billed": "应收",
+        "collected_month": "实收", "rate": "回收率", "unit_money": "元", "unit_percent": "%",
     },
     "en": {
         "bill_title": "Electricity bill", "account": "Account", "name": "Name", "period": "Period",
@@ -81,6 +88,9 @@ LABELS = {
         "by_channel": "By channel", "group": "Group", "arrears": "Arrears", "receipts": "Received this month",
         "count": "Count", "top": "Largest arrears", "chart": "Arrears aging by area (CNY)",
         "chart_rates": "Collection rates by area (%)", "none": "none", "all": "All",
+        "month_running": "the month has not ended: reported to the cut-off day", "by_month": "Rate per month "
+        "(collected ÷ billed)", "billed": "Billed", "collected_month": "Collected", "rate": "Rate",
+        "unit_money": "CNY", "unit_percent": "%",
     },
 }
 
@@ -122,8 +132,8 @@ def _line_label(labels: dict[str, str], tier: str, kind: str) -> str:
     return labels.get(tier, tier)
 
 
-def bill_pdf(bill: BillView, *, lang: str = "zh") -> bytes:
-    """One bill as a PDF, in Chinese (``zh``) or English (``en``)."""
+def bill_pdf(bill: BillView, *, lang: str = "zh", branding: PrintBranding | None = None) -> bytes:
+    """One bill as a PDF, in Chinese (``zh``) or English (``en``), under the utility's ``branding``."""
     if lang not in LABELS:
         raise ReportError(f"language must be one of {', '.join(LABELS)}, got {lang!r}")
     L = LABELS[lang]
@@ -153,7 +163,8 @@ def bill_pdf(bill: BillView, *, lang: str = "zh") -> bytes:
         money.insert(1, [L["refund"], format_amount(bill.allowance_refund_fen)])
     for rows in (head, lines, money):
         texts.extend(cell for row in rows for cell in row)
-    story = [Paragraph(L["bill_title"], title),
+    texts += letterhead_texts(branding)
+    story = [*letterhead(branding, register_font()), Paragraph(L["bill_title"], title),
              _table(head, [32 * mm, 50 * mm, 32 * mm, 60 * mm], header=False, numeric=False),
              Spacer(1, 4 * mm), _table(lines, [40 * mm, 28 * mm, 32 * mm, 32 * mm, 36 * mm]), Spacer(1, 4 * mm),
              _table(money, [50 * mm, 40 * mm], header=False)]
@@ -161,17 +172,23 @@ def bill_pdf(bill: BillView, *, lang: str = "zh") -> bytes:
     return _build(story, texts)
 
 
-def _rates_row(name: str, group: Group) -> list[str]:
+def _rates_row(name: str, group: Group, currency: str, lang: str) -> list[str]:
     r = group.rates
 
     def pct(v) -> str:  # type: ignore[no-untyped-def]
         return "-" if v is None else f"{v}%"
 
     return [name, pct(r.cumulative), pct(r.this_year), pct(r.earlier_years), pct(r.month),
-            format_amount(group.aging.total)]
+            money_text(group.aging.total, currency, lang)]
 
 
-def _aging_chart(report: CollectionReport, L: dict[str, str]) -> Drawing:
+def _axis_unit(drawing: Drawing, chart: VerticalBarChart, unit: str) -> None:
+    """The value axis's unit above it (every chart axis says what it counts)."""
+    drawing.add(String(chart.x - 2 * mm, chart.y + chart.height + 2 * mm, unit, fontName=FONT, fontSize=7,
+                       textAnchor="middle"))
+
+
+def _aging_chart(report: CollectionReport, L: dict[str, str], lang: str) -> Drawing:
     areas = sorted(report.by_area) or [L["none"]]
     drawing = Drawing(180 * mm, 75 * mm, initialFontName=FONT)
     chart = VerticalBarChart()
@@ -179,7 +196,7 @@ def _aging_chart(report: CollectionReport, L: dict[str, str]) -> Drawing:
     # bar heights in yuan: drawing coordinates only (every figure is printed exactly in the tables)
     chart.data = [[report.by_area[a].aging.by_category[c] / 100 if a in report.by_area else 0 for a in areas]
                   for c in CATEGORIES]
-    chart.categoryAxis.categoryNames = areas
+    chart.categoryAxis.categoryNames = [display_name("area", a, lang) for a in areas]
     chart.categoryAxis.style = "stacked"
     chart.categoryAxis.labels.fontName = FONT
     chart.categoryAxis.labels.fontSize = 7
@@ -197,10 +214,11 @@ def _aging_chart(report: CollectionReport, L: dict[str, str]) -> Drawing:
     drawing.add(chart)
     drawing.add(legend)
     drawing.add(String(15 * mm, 70 * mm, L["chart"], fontName=FONT, fontSize=9))
+    _axis_unit(drawing, chart, currency_unit(report.currency, lang))
     return drawing
 
 
-def _rates_chart(report: CollectionReport, L: dict[str, str]) -> Drawing:
+def _rates_chart(report: CollectionReport, L: dict[str, str], lang: str) -> Drawing:
     areas = sorted(report.by_area) or [L["none"]]
     drawing = Drawing(180 * mm, 65 * mm, initialFontName=FONT)
     chart = VerticalBarChart()
@@ -211,7 +229,7 @@ def _rates_chart(report: CollectionReport, L: dict[str, str]) -> Drawing:
 
     chart.data = [[value(report.by_area[a].rates.cumulative) if a in report.by_area else 0 for a in areas],
                   [value(report.by_area[a].rates.this_year) if a in report.by_area else 0 for a in areas]]
-    chart.categoryAxis.categoryNames = areas
+    chart.categoryAxis.categoryNames = [display_name("area", a, lang) for a in areas]
     chart.categoryAxis.labels.fontName = FONT
     chart.categoryAxis.labels.fontSize = 7
     chart.valueAxis.labels.fontName = FONT
@@ -229,48 +247,72 @@ def _rates_chart(report: CollectionReport, L: dict[str, str]) -> Drawing:
     drawing.add(chart)
     drawing.add(legend)
     drawing.add(String(15 * mm, 60 * mm, L["chart_rates"], fontName=FONT, fontSize=9))
+    _axis_unit(drawing, chart, L["unit_percent"])
     return drawing
 
 
-def report_pdf(report: CollectionReport, *, lang: str = "zh") -> bytes:
-    """The monthly collection report: rates, aging, areas, channels, receipts, top arrears, two charts."""
+def report_pdf(report: CollectionReport, *, lang: str = "zh", months: Sequence[CollectionLine] = (),
+               branding: PrintBranding | None = None) -> bytes:
+    """The collection report: cut-off, rate per month, rates, aging, areas, channels, receipts, top arrears,
+    two charts. Money as its readers write it (``¥10,529.88``); channels by their names in ``lang``; the
+    utility's letterhead from ``branding``."""
     if lang not in LABELS:
         raise ReportError(f"language must be one of {', '.join(LABELS)}, got {lang!r}")
     L = LABELS[lang]
-    title, heading, _ = _styles()
+    cur = report.currency
+
+    def m(minor: int) -> str:
+        return money_text(minor, cur, lang)
+
+    def channel(code: str) -> str:
+        return display_name("channel", code, lang)
+
+    def area(name: str) -> str:
+        return display_name("area", name, lang)
+
+    title, heading, body = _styles()
     texts: list[str] = []
     summary = [[L["month"], report.month, L["cutoff"], report.cutoff.isoformat()],
-               [L["billable"], format_amount(report.total.rates.billable_to_date), L["collected"],
-                format_amount(report.total.rates.collected_to_date)],
-               [L["carried_in"], format_amount(report.total.rates.carried_in), L["old_collected"],
-                format_amount(report.total.rates.old_collected)]]
+               [L["billable"], m(report.total.rates.billable_to_date), L["collected"],
+                m(report.total.rates.collected_to_date)],
+               [L["carried_in"], m(report.total.rates.carried_in), L["old_collected"],
+                m(report.total.rates.old_collected)]]
+    by_month = [[L["month"], L["billed"], L["collected_month"], L["rate"]]] + [
+        [x.month, m(x.billed), m(x.collected), f"{x.rate}%" if x.rate is not None else "-"] for x in months]
     rate_head = [L["group"], L["cumulative"], L["this_year"], L["earlier_years"], L["month_rate"], L["arrears"]]
-    rates = [rate_head, _rates_row(L["all"], report.total)]
-    rates += [_rates_row(name, g) for name, g in sorted(report.by_area.items())]
-    channels = [rate_head] + [_rates_row(name, g) for name, g in sorted(report.by_channel.items())]
+    rates = [rate_head, _rates_row(L["all"], report.total, cur, lang)]
+    rates += [_rates_row(area(name), g, cur, lang) for name, g in sorted(report.by_area.items())]
+    channels = [rate_head] + [_rates_row(channel(name), g, cur, lang) for name, g in sorted(report.by_channel.items())]
     aging = [[L["group"]] + [L[c] for c in CATEGORIES] + [L["arrears"]]]
-    for name, g in [(L["all"], report.total), *sorted(report.by_area.items())]:
-        aging.append([name] + [format_amount(g.aging.by_category[c]) for c in CATEGORIES]
-                     + [format_amount(g.aging.total)])
+    for name, g in [(L["all"], report.total), *((area(a), g) for a, g in sorted(report.by_area.items()))]:
+        aging.append([name] + [m(g.aging.by_category[c]) for c in CATEGORIES] + [m(g.aging.total)])
     days = [[L["group"]] + list(DAY_BUCKETS)]
-    for name, g in [(L["all"], report.total), *sorted(report.by_area.items()), *sorted(report.by_channel.items())]:
-        days.append([name] + [format_amount(g.aging.by_days[b]) for b in DAY_BUCKETS])
+    for name, g in [(L["all"], report.total), *((area(a), g) for a, g in sorted(report.by_area.items())),
+                    *((channel(c), g) for c, g in sorted(report.by_channel.items()))]:
+        days.append([name] + [m(g.aging.by_days[b]) for b in DAY_BUCKETS])
     receipts = [[L["group"], L["count"], L["amount"]]] + [
-        [ch, str(n), format_amount(a)] for ch, (n, a) in sorted(report.receipts.items())]
+        [channel(ch), number_text(n, lang), m(a)] for ch, (n, a) in sorted(report.receipts.items())]
     top = [[L["account"], L["group"], L["arrears"], L["due"], L["days"]]] + [
-        [str(r["account_no"]), str(r["area"]), str(r["arrears"]), str(r["oldest_due"]), str(r["days_past_due"])]
+        [str(r["account_no"]), area(str(r["area"])), m(parse_amount(str(r["arrears"]))), str(r["oldest_due"]),
+         str(r["days_past_due"])]
         for r in report.top_arrears]
-    for rows in (summary, rates, channels, aging, days, receipts, top):
+    for rows in (summary, by_month, rates, channels, aging, days, receipts, top):
         texts.extend(cell for row in rows for cell in row)
     texts += [L[k] for k in ("report_title", "rates", "by_area", "by_channel", "aging", "days", "receipts", "top",
-                             "chart", "chart_rates", "none", "all", *CATEGORIES)]
-    story = [
-        Paragraph(L["report_title"], title), _table(summary, header=False),
+                             "chart", "chart_rates", "none", "all", "month_running", "by_month", *CATEGORIES)]
+    texts += letterhead_texts(branding)
+    story = [*letterhead(branding, register_font()), Paragraph(L["report_title"], title),
+             _table(summary, header=False)]
+    if not report.month_complete:
+        story.append(Paragraph(f"{L['month_running']}: {report.cutoff.isoformat()}", body))
+    if months:
+        story += [Paragraph(L["by_month"], heading), _table(by_month)]
+    story += [
         Paragraph(f"{L['rates']} — {L['by_area']}", heading), _table(rates),
         Paragraph(f"{L['rates']} — {L['by_channel']}", heading), _table(channels),
-        _rates_chart(report, L),
+        _rates_chart(report, L, lang),
         Paragraph(L["aging"], heading), _table(aging),
-        _aging_chart(report, L),
+        _aging_chart(report, L, lang),
         Paragraph(f"{L['aging']} — {L['days']}", heading), _table(days),
         Paragraph(L["receipts"], heading), _table(receipts),
         Paragraph(L["top"], heading), _table(top),

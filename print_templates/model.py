@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from print_templates.errors import InvalidCardData
+from vouchers.branding import NEUTRAL, Branding
 from vouchers.codes import CODE_LENGTH, normalize_code
 from vouchers.errors import VoucherError
 from vouchers.money import check_currency, format_amount
@@ -18,6 +19,7 @@ from vouchers.token import MAX_TOKEN_LENGTH, PREFIX
 # The QR alphanumeric alphabet (ISO/IEC 18004): what Base45 and "EV1:" use.
 QR_ALPHANUMERIC = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 CARD_DATA_HEADER = "serial,code,token,face_value,currency,expires\n"
 
 
@@ -109,7 +111,8 @@ def card_data_sha256(cards: Iterable[CardRecord]) -> str:
 class BatchCover:
     """What the batch cover page states; the cards streamed must agree with it.
 
-    ``printed_at`` must be timezone-aware (it is printed with its UTC offset).
+    ``printed_at`` must be timezone-aware, in the business time zone (it is printed as local time with its
+    UTC offset: ``2026-12-06 09:00 (UTC+8)``).
     ``utility_name`` None means the :class:`PrintBranding` one.
     """
 
@@ -159,18 +162,50 @@ class BatchCover:
 
 @dataclass(frozen=True, slots=True)
 class PrintBranding:
-    """Utility-specific text printed on every card."""
+    """Utility-specific text, colours and logo printed on every card.
 
-    utility_name: str = "国网电力 State Grid Power"
-    web_address: str = "https://pay.example-power.cn/redeem"
-    sms_number: str = "95598"
-    hotline: str = "95598"
+    Build it from the configured :class:`vouchers.branding.Branding` with :meth:`from_branding`;
+    the defaults are the neutral, clearly unconfigured ones (:data:`vouchers.branding.NEUTRAL`).
+    ``qr_url`` None prints the bare EV1 token in the QR code (cards made before QR URLs).
+    """
+
+    utility_name: str = NEUTRAL.utility_name
+    web_address: str = NEUTRAL.redeem_url
+    sms_number: str = NEUTRAL.sms_number
+    hotline: str = NEUTRAL.hotline
+    qr_url: str | None = NEUTRAL.qr_url
+    terms: str = f"{NEUTRAL.terms_zh} {NEUTRAL.terms_en}"
+    primary_colour: str = NEUTRAL.primary_colour
+    accent_colour: str = NEUTRAL.accent_colour
+    logo: bytes | None = None
 
     def __post_init__(self) -> None:
-        for name in ("utility_name", "web_address", "sms_number", "hotline"):
+        for name in ("utility_name", "web_address", "sms_number", "hotline", "terms"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip() or "\n" in value:
                 raise InvalidCardData(f"branding: {name} must be one line of non-empty text")
+        if self.qr_url is not None and (not isinstance(self.qr_url, str) or not self.qr_url.startswith(("https://", "http://"))
+                                        or "#" in self.qr_url):
+            raise InvalidCardData("branding: qr_url must be an http(s) URL without a fragment, or None")
+        for name in ("primary_colour", "accent_colour"):
+            if not _COLOUR.match(getattr(self, name)):
+                raise InvalidCardData(f"branding: {name} must be a colour like #1a4f9c")
+
+    @classmethod
+    def from_branding(cls, branding: Branding) -> PrintBranding:
+        return cls(utility_name=branding.utility_name, web_address=branding.redeem_url,
+                   sms_number=branding.sms_number, hotline=branding.hotline, qr_url=branding.qr_url,
+                   terms=f"{branding.terms_zh} {branding.terms_en}", primary_colour=branding.primary_colour,
+                   accent_colour=branding.accent_colour, logo=branding.logo)
+
+    @property
+    def qr_prefix(self) -> str:
+        """What the QR holds before the token: the QR URL and "#", or nothing."""
+        return "" if self.qr_url is None else self.qr_url + "#"
+
+    def rgb(self, role: str) -> tuple[float, float, float]:
+        value = self.primary_colour if role == "primary" else self.accent_colour
+        return tuple(int(value[i : i + 2], 16) / 255.0 for i in (1, 3, 5))  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)

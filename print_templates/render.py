@@ -56,8 +56,10 @@ from print_templates.layout import (
     MM,
     BarcodeField,
     Box,
+    Color,
     Layout,
     LineField,
+    LogoField,
     PanelField,
     QrField,
     RectField,
@@ -80,8 +82,9 @@ from print_templates.symbols import (
 from print_templates.typeset import FittedText, FontSet, fit_text, pick_font, register
 from vouchers.codes import group_code
 from vouchers.errors import VoucherError
+from vouchers.display import local_text
 from vouchers.money import format_amount, format_display
-from vouchers.token import read_unverified
+from vouchers.token import qr_fragment, read_unverified
 
 log = logging.getLogger(__name__)
 
@@ -147,12 +150,15 @@ class _Plan:
             "web_address": branding.web_address,
             "sms_number": branding.sms_number,
             "hotline": branding.hotline,
+            "terms": branding.terms,
             "face_value": format_display(cover.face_value, cover.currency),
             "face_value_amount": format_amount(cover.face_value),
             "currency": cover.currency,
             "expires": cover.expires.isoformat(),
             "batch_id": cover.batch_id,
         }
+        self.cmyk = layout.page.color_model == "cmyk"
+        self.black = "0 0 0 1 k" if self.cmyk else "0 g"  # symbols: pure K on press, never 4-colour black
         self.static_texts: list[_Text] = []
         self.card_texts: list[tuple[_Text, str]] = []  # (placement, template with static values filled in)
         for f in layout.fields_of(TextField):
@@ -167,6 +173,25 @@ class _Plan:
         self.origins = [
             (x * MM, self.page_h - (y + layout.card.height_mm) * MM) for x, y in layout.card_origins_mm()
         ]
+
+    # -- colours
+    def rgb(self, color: Color) -> tuple[float, float, float]:
+        """A layout colour as RGB: brand roles ("primary", "accent") come from the branding."""
+        return self.branding.rgb(color) if isinstance(color, str) else color
+
+    def fill(self, c: Canvas, color: Color) -> None:
+        rgb = self.rgb(color)
+        if self.cmyk:
+            c.setFillColorCMYK(*_cmyk(rgb))
+        else:
+            c.setFillColorRGB(*rgb)
+
+    def stroke(self, c: Canvas, color: Color) -> None:
+        rgb = self.rgb(color)
+        if self.cmyk:
+            c.setStrokeColorCMYK(*_cmyk(rgb))
+        else:
+            c.setStrokeColorRGB(*rgb)
 
     # -- geometry helpers
     def card_box(self, box: Box) -> tuple[float, float, float, float]:
@@ -184,7 +209,7 @@ class _Plan:
             text = f.text.format_map(self.values)
             font = pick_font(self.fonts, f.font, text, what=what)
             fitted = fit_text(text, font, size=f.size, min_size=f.min_size, max_width=box[2], max_height=box[3], what=what)
-            self.static_texts.append(_place(fitted, box, f.align, f.color, text))
+            self.static_texts.append(_place(fitted, box, f.align, self.rgb(f.color), text))
             return
         # Per-card text: fit the widest possible value once, so no card can
         # overflow (serials and codes have fixed lengths, checked per card).
@@ -196,7 +221,7 @@ class _Plan:
         static_filled = f.text.format_map(
             {**{k: _escape_braces(v) for k, v in self.values.items()}, **{k: "{" + k + "}" for k in _sample_card_values("0")}}
         )
-        self.card_texts.append((_place(fitted, box, f.align, f.color, static_filled), static_filled))
+        self.card_texts.append((_place(fitted, box, f.align, self.rgb(f.color), static_filled), static_filled))
 
     def _plan_panel_label(self, p: PanelField) -> None:
         if not p.label:
@@ -210,13 +235,13 @@ class _Plan:
         fitted = fit_text(text, font, size=p.label_size, min_size=p.label_min_size, max_width=w, max_height=label_h, what=what)
         if box[1] + label_h > self.card_h - self.layout.card.safe_margin_mm * MM + 0.5 * MM:
             raise TextOverflow(f"{what}: no room above the panel for its label")
-        self.panel_labels.append(_place(fitted, box, "center", p.color, text))
+        self.panel_labels.append(_place(fitted, box, "center", self.rgb(p.color), text))
 
     # -- symbols
     def check_symbol_sizes(self, card: CardRecord) -> None:
         """Fail early (InvalidLayout) if this card's QR or barcode would have
         modules smaller than the layout allows."""
-        self.qr_transforms(qr_size_for_length(len(card.token)))
+        self.qr_transforms(qr_size_for_length(len(qr_text(card.token, self.branding.qr_prefix)), self.branding.qr_prefix))
         self.barcode_transforms(code128_modules(card.serial))
 
     def qr_transforms(self, modules: int) -> list[str]:
@@ -235,7 +260,7 @@ class _Plan:
                 )
             left = x + (w - side) / 2 + f.quiet_modules * module
             top = y + (h + side) / 2 - f.quiet_modules * module
-            out.append(f"q {module:.4f} 0 0 {-module:.4f} {left:.3f} {top:.3f} cm 0 g ")
+            out.append(f"q {module:.4f} 0 0 {-module:.4f} {left:.3f} {top:.3f} cm {self.black} ")
         self._qr_transforms[modules] = out
         return out
 
@@ -253,9 +278,19 @@ class _Plan:
                     f"{module / MM:.3f} mm bars, below the layout's minimum {f.min_module_mm:g} mm"
                 )
             left = x + f.quiet_modules * module
-            out.append(f"q {module:.4f} 0 0 {h:.3f} {left:.3f} {y:.3f} cm 0 g ")
+            out.append(f"q {module:.4f} 0 0 {h:.3f} {left:.3f} {y:.3f} cm {self.black} ")
         self._bar_transforms[modules] = out
         return out
+
+
+def _cmyk(rgb: tuple[float, float, float]) -> tuple[float, float, float, float]:
+    """Naive RGB -> CMYK with full grey-component replacement: greys and black print on the K plate
+    alone (no four-colour registration on small text), colours use at most three inks."""
+    k = 1 - max(rgb)
+    if k >= 1 - 1e-9:
+        return 0.0, 0.0, 0.0, 1.0
+    c, m, y = ((1 - v - k) / (1 - k) for v in rgb)
+    return round(c, 4), round(m, 4), round(y, 4), round(k, 4)
 
 
 def _sample_card_values(digit: str) -> dict[str, str]:
@@ -311,15 +346,20 @@ def _check_token(card: CardRecord, cover: BatchCover) -> None:
         raise InvalidCardData(f"card {card.serial}: token does not match the card ({', '.join(mismatched)})")
 
 
-def _card_ops(card: CardRecord, cover: BatchCover) -> CardOps:
+def _card_ops(card: CardRecord, cover: BatchCover, qr_prefix: str = "") -> CardOps:
     _check_token(card, cover)
-    qr_n, qr = qr_path(card.token)
+    qr_n, qr = qr_path(qr_text(card.token, qr_prefix), qr_prefix)
     bar_n, bar = code128_path(card.serial)
     return qr_n, qr, bar_n, bar
 
 
-def _ops_for_group(cards: list[CardRecord], cover: BatchCover) -> list[CardOps]:
-    return [_card_ops(card, cover) for card in cards]
+def qr_text(token: str, qr_prefix: str) -> str:
+    """The QR's alphanumeric part: the bare token, or after a URL prefix the token as a fragment."""
+    return qr_fragment(token) if qr_prefix else token
+
+
+def _ops_for_group(cards: list[CardRecord], cover: BatchCover, qr_prefix: str = "") -> list[CardOps]:
+    return [_card_ops(card, cover, qr_prefix) for card in cards]
 
 
 # --------------------------------------------------------------------------
@@ -372,26 +412,29 @@ class _PdfFile:
         for f in layout.fields:
             if isinstance(f, RectField):
                 x, y, w, h = plan.card_box(f.box)
-                c.setFillColorRGB(*f.color)
+                plan.fill(c, f.color)
                 c.rect(x, y, w, h, stroke=0, fill=1)
             elif isinstance(f, LineField):
                 x1, y1 = f.box.x * MM, plan.card_h - f.box.y * MM
                 x2, y2 = x1 + f.box.width * MM, y1 - f.box.height * MM
-                c.setStrokeColorRGB(*f.color)
+                plan.stroke(c, f.color)
                 c.setLineWidth(f.line_width_pt)
                 c.setDash([2, 1.5] if f.dashed else [])
                 c.line(x1, y1, x2, y2)
             elif isinstance(f, PanelField):
                 x, y, w, h = plan.card_box(f.box)
-                c.setStrokeColorRGB(*f.color)
+                plan.stroke(c, f.color)
                 c.setLineWidth(f.line_width_pt)
                 c.setDash([2.5, 1.5] if f.dashed else [])
                 c.roundRect(x, y, w, h, f.corner_radius_mm * MM, stroke=1, fill=0)
         c.setDash([])
+        if plan.branding.logo is not None:
+            for f in layout.fields_of(LogoField):
+                _draw_logo(c, plan, f)
         for t in plan.static_texts + plan.panel_labels:
-            _draw_text(c, t, t.template, t.width)
+            _draw_text(c, t, t.template, t.width, plan.cmyk)
         if layout.card.outline:
-            c.setStrokeColorRGB(*layout.card.outline_color)
+            plan.stroke(c, layout.card.outline_color)
             c.setLineWidth(0.3)
             c.roundRect(0.15, 0.15, plan.card_w - 0.3, plan.card_h - 0.3, layout.card.corner_radius_mm * MM, stroke=1, fill=0)
         c.endForm()
@@ -407,7 +450,7 @@ class _PdfFile:
             pitch_x, pitch_y = card.width_mm + grid.gap_x_mm, card.height_mm + grid.gap_y_mm
             xs = sorted({round(gx + col * pitch_x + e, 4) for col in range(grid.columns) for e in (0, card.width_mm)})
             ys = sorted({round(gy + row * pitch_y + e, 4) for row in range(grid.rows) for e in (0, card.height_mm)})
-            c.setStrokeColorRGB(*marks.color)
+            plan.stroke(c, marks.color)
             c.setLineWidth(marks.line_width_pt)
             lines: list[tuple[float, float, float, float]] = []
             top, bottom = plan.page_h - gy * MM, plan.page_h - (gy + grid_h) * MM
@@ -450,7 +493,7 @@ class _PdfFile:
                 values = _card_values(card)
             text = template.format_map(values)
             width = 0.0 if placed.align == "left" else pdfmetrics.stringWidth(text, placed.font, placed.size)
-            _draw_text(c, placed, text, width)
+            _draw_text(c, placed, text, width, plan.cmyk)
         qr_n, qr, bar_n, bar = ops
         for transform in plan.qr_transforms(qr_n):
             c.addLiteral(transform + qr + " f Q")
@@ -479,7 +522,7 @@ class _PdfFile:
                 max_height=layout.footer.size * 1.2, what=f"layout {layout.name!r} footer",
             )
             c.setFont(plan.regular, fitted.size)
-            c.setFillColorRGB(0.25, 0.25, 0.25)
+            plan.fill(c, (0.25, 0.25, 0.25))
             c.drawCentredString(plan.page_w / 2, layout.footer.offset_mm * MM, text)
         c.showPage()
         self.slot = 0
@@ -497,9 +540,47 @@ class _PdfFile:
         return data, self.page_number
 
 
-def _draw_text(c: Canvas, placed: _Text, text: str, width: float) -> None:
+def _draw_logo(c: Canvas, plan: _Plan, f: LogoField) -> None:
+    """The logo inside its box, as large as fits with its aspect kept (once per file, in the card form)."""
+    from print_templates.letterhead import logo_drawing
+
+    x, y, w, h = plan.card_box(f.box)
+    _, logo_w, logo_h = logo_drawing(plan.branding.logo, h)
+    scale = min(1.0, w / logo_w) if logo_w else 1.0
+    height = h * scale
+    drawable, width, height = logo_drawing(plan.branding.logo, height)
+    left = x if f.align == "left" else x + w - width if f.align == "right" else x + (w - width) / 2
+    bottom = y + (h - height) / 2
+    from reportlab.graphics.shapes import Drawing
+
+    if isinstance(drawable, Drawing):
+        from reportlab.graphics import renderPDF
+
+        if plan.cmyk:
+            _to_cmyk(drawable)
+        renderPDF.draw(drawable, c, left, bottom)
+    else:  # a PNG stays an RGB image: an SVG logo is the CMYK-clean choice (docs/printing.md)
+        c.drawImage(drawable, left, bottom, width=width, height=height, mask="auto")
+
+
+def _to_cmyk(node: object) -> None:
+    """Rewrite an SVG drawing's RGB fills and strokes as CMYK, like every other colour on the card."""
+    from reportlab.lib.colors import CMYKColor, Color as RlColor
+
+    for attr in ("fillColor", "strokeColor"):
+        colour = getattr(node, attr, None)
+        if isinstance(colour, RlColor) and not isinstance(colour, CMYKColor):
+            setattr(node, attr, CMYKColor(*_cmyk((colour.red, colour.green, colour.blue)), alpha=colour.alpha))
+    for child in getattr(node, "contents", None) or ():
+        _to_cmyk(child)
+
+
+def _draw_text(c: Canvas, placed: _Text, text: str, width: float, cmyk: bool = False) -> None:
     c.setFont(placed.font, placed.size)
-    c.setFillColorRGB(*placed.color)
+    if cmyk:
+        c.setFillColorCMYK(*_cmyk(placed.color))
+    else:
+        c.setFillColorRGB(*placed.color)
     c.drawString(placed.x_for(width), placed.baseline, text)
 
 
@@ -558,7 +639,7 @@ class _CoverPage:
 
     def _rows(self) -> list[tuple[str, str]]:
         cover, layout = self.plan.cover, self.plan.layout
-        printed = cover.printed_at.isoformat(sep=" ", timespec="seconds")
+        printed = local_text(cover.printed_at, cover.printed_at.tzinfo)  # business time, as issuer gave it
         return [
             ("批次号 Batch ID", cover.batch_id),
             ("面值 Face value", f"{format_display(cover.face_value, cover.currency)} ({cover.currency})"),
@@ -597,11 +678,11 @@ class _CoverPage:
     def _draw_row(self, c: Canvas, y: float, label: str, value: str, part: str) -> float:
         lab, value_font, lines, height = self._row_lines(label, value, part)
         c.setFont(lab.font, lab.size)
-        c.setFillColorRGB(0.35, 0.35, 0.35)
+        self.plan.fill(c, (0.35, 0.35, 0.35))
         c.drawString(self.margin, y - self.body, label)
         vy = y - self.body - (self.line_h if self.stacked else 0)
         c.setFont(value_font, self.body)
-        c.setFillColorRGB(0, 0, 0)
+        self.plan.fill(c, (0, 0, 0))
         for line in lines:
             c.drawString(self.value_x, vy, line)
             vy -= self.line_h
@@ -613,7 +694,7 @@ class _CoverPage:
         y = top
         title = self._fit_line("电费充值卡 批次封面", "bold", spec.title_size, self.width, "title")
         c.setFont(title.font, title.size)
-        c.setFillColorRGB(0, 0, 0)
+        self.plan.fill(c, (0, 0, 0))
         y -= title.size
         c.drawString(self.margin, y, "电费充值卡 批次封面")
         sub_text = "Electricity Recharge Cards - Batch Cover Sheet"
@@ -627,7 +708,7 @@ class _CoverPage:
         c.setFont(util.font, util.size)
         c.drawString(self.margin, y, utility)
         y -= self.body * 0.9
-        c.setStrokeColorRGB(0, 0, 0)
+        self.plan.stroke(c, (0, 0, 0))
         c.setLineWidth(0.8)
         c.line(self.margin, y, self.margin + self.width, y)
         y -= self.body * 0.6
@@ -651,10 +732,10 @@ class _CoverPage:
                 f"layout {plan.layout.name!r}: the cover page needs {(top - y + box_h) / MM:.0f} mm of height, "
                 f"the page has {(top - self.margin) / MM:.0f} mm inside its cover margins"
             )
-        c.setStrokeColorRGB(0.75, 0.1, 0.1)
+        self.plan.stroke(c, (0.75, 0.1, 0.1))
         c.setLineWidth(1)
         c.rect(self.margin, y - box_h, self.width, box_h, stroke=1, fill=0)
-        c.setFillColorRGB(0.75, 0.1, 0.1)
+        self.plan.fill(c, (0.75, 0.1, 0.1))
         c.setFont(font, size)
         ty = y - 1.5 * MM - size
         for line in lines:
@@ -793,9 +874,10 @@ class _BatchChecker:
         self.count += 1
         if self.count > cover.count:
             raise BatchMismatch(f"more cards than the cover's count of {cover.count:,}")
-        if len(card.token) not in self.token_lengths:  # once per batch, in practice
+        length = len(card.token) + 2 * (card.token.count("%") + card.token.count(" "))  # as the QR holds it
+        if length not in self.token_lengths:  # a few times per batch
             self.plan.check_symbol_sizes(card)
-            self.token_lengths.add(len(card.token))
+            self.token_lengths.add(length)
         self.previous = card.serial
         self.hasher.update(card)
         return card
@@ -822,7 +904,7 @@ def _render_file_job(
     plan = _plan_for(layout, cover, branding, fonts)
     pdf = _PdfFile(plan, file_index=file_index, file_total=file_total, expected_cards=len(cards))
     for card in cards:
-        pdf.add_card(card, _card_ops(card, cover))
+        pdf.add_card(card, _card_ops(card, cover, branding.qr_prefix))
     return _save(pdf, Path(temp_path))
 
 
@@ -962,7 +1044,7 @@ def _render_single(
                 progress(done)
 
     for group in _groups((checker.check(card) for card in cards), OPS_GROUP):
-        window.append((group, executor.submit(_ops_for_group, group, plan.cover)))
+        window.append((group, executor.submit(_ops_for_group, group, plan.cover, plan.branding.qr_prefix)))
         drain(2 * workers)
     drain(0)
     if done == 0:

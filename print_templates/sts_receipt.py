@@ -27,6 +27,7 @@ from reportlab.pdfgen.canvas import Canvas
 from print_templates.errors import InvalidCardData
 from print_templates.layout import load_layout
 from print_templates.typeset import FontSet, fit_text, pick_font
+from vouchers.display import local_text
 
 LABELS = {
     "zh": {
@@ -72,12 +73,14 @@ class StsReceipt:
     currency: str | None = None
     kwh: str | None = None  # credited by the meter (0.1 kWh, rounded up)
     tariff_kwh: str | None = None  # what the tariff gave for the money
-    tariff: str | None = None
+    tariff: str | None = None  # id and description in English
     watts: int | None = None
     reprints: int = 0
     utility_name: str = ""
     hotline: str = ""
     timezone: dt.tzinfo = dt.timezone.utc  # for the printed times
+    tariff_zh: str | None = None  # id and description in Chinese (the zh receipt; ``tariff`` when None)
+    logo: bytes | None = field(default=None, repr=False)  # the branding's PNG or SVG, above the name
 
 
 KEY_PARAMS = (("sgc", "SGC"), ("ti", "TI"), ("krn", "KRN"), ("key_type", "KT"), ("ken", "KEN"),
@@ -100,6 +103,7 @@ class KeyChangeReceipt:
     utility_name: str = ""
     hotline: str = ""
     timezone: dt.tzinfo = dt.timezone.utc
+    logo: bytes | None = field(default=None, repr=False)
 
 
 def grouped_token(token: str) -> str:
@@ -112,11 +116,10 @@ def grouped_token(token: str) -> str:
 def _time(moment: dt.datetime, tz: dt.tzinfo) -> str:
     if moment.tzinfo is None:
         raise InvalidCardData("receipt times must be aware datetimes")
-    local = moment.astimezone(tz)
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or ''}".strip()
+    return local_text(moment, tz)  # 2026-11-26 10:00 (UTC+8): an offset, not an ambiguous "CST"
 
 
-def _rows(r: StsReceipt, L: dict[str, str]) -> list[tuple[str, str]]:
+def _rows(r: StsReceipt, L: dict[str, str], lang: str) -> list[tuple[str, str]]:
     rows = [(L["meter"], r.meter), (L["account"], r.account_no), (L["kind"], L.get(r.kind, r.kind))]
     if r.amount is not None:
         rows.append((L["amount"], f"{r.amount} {r.currency or ''}".strip()))
@@ -126,8 +129,9 @@ def _rows(r: StsReceipt, L: dict[str, str]) -> list[tuple[str, str]]:
         rows.append((L["tariff_kwh"], f"{r.tariff_kwh} kWh"))
     if r.watts is not None:
         rows.append((L["watts"], f"{r.watts} W"))
-    if r.tariff:
-        rows.append((L["tariff"], r.tariff))
+    tariff = (r.tariff_zh or r.tariff) if lang == "zh" else r.tariff
+    if tariff:
+        rows.append((L["tariff"], tariff))
     rows += [(L["tid_time"], _time(r.tid_time, r.timezone)), (L["tid"], str(r.tid)),
              (L["receipt_no"], str(r.vend_id)), (L["vended_at"], _time(r.vended_at, r.timezone))]
     return rows
@@ -143,8 +147,11 @@ def _labels(lang: str) -> dict[str, str]:
     return LABELS[lang]
 
 
-def _head(L: dict[str, str], utility_name: str, title: str, reprints: int) -> list[Line]:
-    lines: list[Line] = []
+LOGO_HEIGHT = 8 * mm
+
+
+def _head(L: dict[str, str], utility_name: str, title: str, reprints: int, logo: bytes | None = None) -> list[Line]:
+    lines: list[Line] = [("logo", "", "", LOGO_HEIGHT, 0, "center")] if logo is not None else []
     if utility_name:
         lines.append(("text", utility_name, "bold", 11.0, 7.0, "center"))
     title = L[title] + (f"  {L['reprint']} {reprints}" if reprints else "")
@@ -161,10 +168,10 @@ def render_sts_receipt(receipt: StsReceipt, *, lang: str = "zh", fonts: FontSet 
     """The receipt as PDF bytes (one page, 80 mm wide)."""
     L = _labels(lang)
     token = grouped_token(receipt.token)
-    lines = [*_head(L, receipt.utility_name, "title", receipt.reprints),
+    lines = [*_head(L, receipt.utility_name, "title", receipt.reprints, receipt.logo),
              ("text", L["token"], "regular", 7.0, 5.5, "center"), ("text", token, "bold", 16.0, 9.0, "center"),
-             RULE, *_tail(L, _rows(receipt, L), receipt.hotline)]
-    return _draw(lines, L["title"], fonts or FontSet())
+             RULE, *_tail(L, _rows(receipt, L, lang), receipt.hotline)]
+    return _draw(lines, L["title"], fonts or FontSet(), receipt.logo)
 
 
 def _key_change_rows(r: KeyChangeReceipt, L: dict[str, str]) -> list[tuple[str, str]]:
@@ -189,10 +196,10 @@ def render_key_change_receipt(receipt: KeyChangeReceipt, *, lang: str = "zh", fo
             raise InvalidCardData(f"the key change receipt needs the old and new {name}")
     tokens: list[Line] = [("text", f"{n}.  {grouped_token(t)}", "bold", 13.0, 8.0, "center")
                           for n, t in enumerate(receipt.tokens, start=1)]
-    lines = [*_head(L, receipt.utility_name, "kc_title", receipt.reprints),
+    lines = [*_head(L, receipt.utility_name, "kc_title", receipt.reprints, receipt.logo),
              ("text", L["kc_enter"], "regular", 7.0, 4.5, "center"), *tokens, RULE,
              *_tail(L, _key_change_rows(receipt, L), receipt.hotline)]
-    return _draw(lines, L["kc_title"], fonts)
+    return _draw(lines, L["kc_title"], fonts, receipt.logo)
 
 
 LABEL_SHARE = 0.38  # of the usable width: a row's label column; the value is right-aligned in the rest
@@ -236,7 +243,7 @@ def _wrap_rows(lines: list[Line], fonts: FontSet, usable: float) -> list[Line]:
     return out
 
 
-def _draw(lines: list[Line], title: str, fonts: FontSet | None) -> bytes:
+def _draw(lines: list[Line], title: str, fonts: FontSet | None, logo: bytes | None = None) -> bytes:
     """Lay ``lines`` out on one 80 mm page as tall as they need."""
     fonts = fonts or FontSet()
     page = load_layout("receipt-80mm").page
@@ -246,7 +253,8 @@ def _draw(lines: list[Line], title: str, fonts: FontSet | None) -> bytes:
     lines = _wrap_rows(lines, fonts, usable)
     gap = 1.2 * mm
     height = page.margin_top_mm * mm + page.margin_bottom_mm * mm + sum(
-        (2.5 * mm if kind == "rule" else size * 1.25 + gap) for kind, _, _, size, _, _ in lines)
+        (2.5 * mm if kind == "rule" else size + gap if kind == "logo" else size * 1.25 + gap)
+        for kind, _, _, size, _, _ in lines)
     out = io.BytesIO()
     c = Canvas(out, pagesize=(width, height), invariant=1, pageCompression=1,  # no unembedded Helvetica
                initialFontName=pick_font(fonts, "regular", title, what="receipt"))
@@ -262,6 +270,14 @@ def _draw(lines: list[Line], title: str, fonts: FontSet | None) -> bytes:
             c.line(left, y, right, y)
             c.setDash()
             y -= 1.25 * mm
+            continue
+        if kind == "logo" and logo is not None:
+            from print_templates.letterhead import draw_logo, logo_drawing
+
+            y -= size
+            _, logo_w, _ = logo_drawing(logo, size)
+            draw_logo(c, logo, left + (usable - logo_w) / 2, y, size)
+            y -= gap
             continue
         y -= size * 1.25
         if kind == "row":  # label left, value right

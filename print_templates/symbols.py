@@ -24,7 +24,7 @@ import qrcode
 import qrcode.constants
 from qrcode import base as qr_base
 from qrcode import util as qr_util
-from qrcode.util import MODE_ALPHA_NUM, QRData
+from qrcode.util import MODE_8BIT_BYTE, MODE_ALPHA_NUM, QRData
 from reportlab.graphics.barcode.code128 import Code128
 
 from print_templates.errors import InvalidCardData
@@ -35,12 +35,39 @@ QR_MAX_VERSION = 25
 _DARK_RUN = re.compile(rb"\x01+")
 
 
+_URL_HEAD = re.compile(r"^(https?://[A-Za-z0-9.-]+(?::[0-9]+)?)(.*)$")
+_ALNUM_SET = frozenset(qr_util.ALPHA_NUM.decode("ascii"))
+
+
 @functools.lru_cache(maxsize=64)
-def qr_version_for_length(length: int) -> int:
-    """Smallest QR version holding ``length`` alphanumeric characters at
-    error correction M (computed once per length, then cached)."""
+def qr_segments(prefix: str) -> tuple[tuple[int, bytes], ...]:
+    """The QR segments before the token: a URL's scheme and host (case-insensitive) upper-cased in
+    alphanumeric mode (5.5 bits a character), the rest (path and "#") in byte mode (8 bits)."""
+    if not prefix:
+        return ()
+    match = _URL_HEAD.match(prefix)
+    if match and _ALNUM_SET.issuperset(match.group(1).upper()):
+        head, rest = match.group(1).upper(), match.group(2)
+        segments = [(MODE_ALPHA_NUM, head.encode("ascii"))]
+        if rest:
+            segments.append((MODE_8BIT_BYTE, rest.encode("utf-8")))
+        return tuple(segments)
+    return ((MODE_8BIT_BYTE, prefix.encode("utf-8")),)
+
+
+def _add_segments(qr: qrcode.QRCode, prefix: str, text: str) -> None:
+    for mode, data in qr_segments(prefix):
+        qr.add_data(QRData(data, mode=mode))
+    qr.add_data(QRData(text, mode=MODE_ALPHA_NUM))
+
+
+@functools.lru_cache(maxsize=128)
+def qr_version_for_length(length: int, prefix: str = "") -> int:
+    """Smallest QR version holding ``prefix`` (see :func:`qr_segments`) then ``length``
+    alphanumeric characters at error correction M (computed once per
+    prefix and length, then cached)."""
     probe = qrcode.QRCode(version=None, error_correction=QR_ERROR_CORRECTION, border=0, mask_pattern=QR_MASK_PATTERN)
-    probe.add_data(QRData("0" * length, mode=MODE_ALPHA_NUM))
+    _add_segments(probe, prefix, "0" * length)
     try:
         version = probe.best_fit()
     except qrcode.exceptions.DataOverflowError as e:
@@ -50,12 +77,13 @@ def qr_version_for_length(length: int) -> int:
     return version
 
 
-def qr_matrix(text: str) -> list[list[bool]]:
-    """The QR module matrix (rows top to bottom, True = dark), no quiet zone."""
-    version = qr_version_for_length(len(text))
+def qr_matrix(text: str, prefix: str = "") -> list[list[bool]]:
+    """The QR module matrix (rows top to bottom, True = dark), no quiet zone:
+    ``prefix`` (a URL up to its "#") then ``text`` (alphanumeric)."""
+    version = qr_version_for_length(len(text), prefix)
     qr = qrcode.QRCode(version=version, error_correction=QR_ERROR_CORRECTION, border=0, mask_pattern=QR_MASK_PATTERN)
-    qr.add_data(QRData(text, mode=MODE_ALPHA_NUM))  # validates the alphabet
-    qr.data_cache = qr_codewords(text, version)  # qrcode places what it would have computed
+    _add_segments(qr, prefix, text)  # validates the alphabet
+    qr.data_cache = qr_codewords(text, version, prefix)  # qrcode places what it would have computed
     qr.make(fit=False)
     return qr.modules  # type: ignore[return-value]
 
@@ -64,23 +92,39 @@ _ALPHANUMERIC_VALUE = {ch: i for i, ch in enumerate(qr_util.ALPHA_NUM.decode("as
 _PAD_CODEWORDS = (0xEC, 0x11)
 
 
-def qr_codewords(text: str, version: int) -> list[int]:
-    """Final codeword sequence (data then error correction, interleaved by
-    block) of ``text`` in one alphanumeric segment at error correction M."""
-    blocks = qr_base.rs_blocks(version, QR_ERROR_CORRECTION)
-    capacity = sum(b.data_count for b in blocks)
+def _alnum_bits(text: str, version: int, acc: int, nbits: int) -> tuple[int, int]:
     count_bits = qr_util.length_in_bits(MODE_ALPHA_NUM, version)
     try:
         values = [_ALPHANUMERIC_VALUE[ch] for ch in text]
     except KeyError as e:
         raise InvalidCardData("QR text is not in the alphanumeric alphabet") from e
-    acc, nbits = (MODE_ALPHA_NUM << count_bits) | len(text), 4 + count_bits
+    acc = (((acc << 4) | MODE_ALPHA_NUM) << count_bits) | len(text)
+    nbits += 4 + count_bits
     for i in range(0, len(values) - 1, 2):
         acc = (acc << 11) | (values[i] * 45 + values[i + 1])
     nbits += 11 * (len(values) // 2)
     if len(values) % 2:
         acc = (acc << 6) | values[-1]
         nbits += 6
+    return acc, nbits
+
+
+def qr_codewords(text: str, version: int, prefix: str = "") -> list[int]:
+    """Final codeword sequence (data then error correction, interleaved by
+    block) of the ``prefix`` segments (if any) and ``text`` in one
+    alphanumeric segment, at error correction M."""
+    blocks = qr_base.rs_blocks(version, QR_ERROR_CORRECTION)
+    capacity = sum(b.data_count for b in blocks)
+    acc, nbits = 0, 0
+    for mode, data in qr_segments(prefix):
+        if mode == MODE_ALPHA_NUM:
+            acc, nbits = _alnum_bits(data.decode("ascii"), version, acc, nbits)
+        else:
+            count_bits = qr_util.length_in_bits(MODE_8BIT_BYTE, version)
+            acc = (((acc << 4) | MODE_8BIT_BYTE) << count_bits) | len(data)
+            acc = (acc << 8 * len(data)) | int.from_bytes(data, "big")
+            nbits += 4 + count_bits + 8 * len(data)
+    acc, nbits = _alnum_bits(text, version, acc, nbits)
     if nbits > capacity * 8:
         raise InvalidCardData(f"{len(text)} characters do not fit QR version {version}")
     terminator = min(4, capacity * 8 - nbits)
@@ -163,14 +207,14 @@ def rectangles_path(rects: list[tuple[int, int, int, int]]) -> str:
 
 
 @functools.lru_cache(maxsize=32)
-def qr_size_for_length(length: int) -> int:
-    """Modules per side of the QR symbol for a token of this length."""
-    return 17 + 4 * qr_version_for_length(length)
+def qr_size_for_length(length: int, prefix: str = "") -> int:
+    """Modules per side of the QR symbol for a token of this length (after ``prefix``)."""
+    return 17 + 4 * qr_version_for_length(length, prefix)
 
 
-def qr_path(text: str) -> tuple[int, str]:
+def qr_path(text: str, prefix: str = "") -> tuple[int, str]:
     """(modules per side, path operators in module units, y downwards)."""
-    matrix = qr_matrix(text)
+    matrix = qr_matrix(text, prefix)
     return len(matrix), rectangles_path(matrix_rectangles(matrix))
 
 

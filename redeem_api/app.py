@@ -22,12 +22,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from vouchers.keystore.web_keys import WebKeys
 from vouchers.books.errors import BalanceOutOfRange as LedgerBalanceOutOfRange
-from redeem_api import metering_support
+from redeem_api import metering_support, request_log
 from redeem_api.config import ApiConfig
 from redeem_api.errors import ApiError, BalanceOutOfRange, ServiceUnavailable
-from redeem_api.http import error_response, json_response
+from redeem_api.http import SECURITY_HEADERS, current_request_id, error_response, json_response
 from redeem_api.metering_support import MeteringSupport
 from redeem_api.metrics import Metrics
+from redeem_api.server_errors import HTTP_CODES
 from redeem_api.state import EXTENSION, AppState, KeyRingCache, close_db
 from vouchers.storage.db import make_engine, session_factory
 from vouchers.storage.schema_version import current_revision, head_revision
@@ -38,14 +39,9 @@ from vouchers.config import ConfigError, load_settings
 
 log = logging.getLogger(__name__)
 
-_HTTP_CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    406: "not_acceptable", 408: "request_timeout", 411: "length_required", 413: "payload_too_large",
-    414: "uri_too_long", 415: "unsupported_media_type", 429: "too_many_attempts", 431: "headers_too_large",
-}
 _OUT_OF_RANGE_SQLSTATE = "22003"
-_HTML_PREFIXES = ("/redeem", "/static")
-_CSP_HTML = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+_HTML_PREFIXES = ("/redeem", "/static", "/r#")  # "/r" itself: see _is_html_request
+_CSP_HTML = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
              "frame-ancestors 'none'; base-uri 'none'")
 
 
@@ -60,7 +56,7 @@ class _PageSessions(SecureCookieSessionInterface):
 
 
 def _is_html_request() -> bool:
-    return request.path.startswith(_HTML_PREFIXES) or request.path == "/docs"
+    return request.path.startswith(_HTML_PREFIXES) or request.path in ("/docs", "/r")
 
 
 def create_app(config: ApiConfig | None = None) -> Flask:
@@ -106,9 +102,9 @@ def create_app(config: ApiConfig | None = None) -> Flask:
         services=_service_deps(keys, metering),
     )
 
-    from redeem_api.routes import accounts, headend, keys, ops, payments, redemptions, vouchers, web
+    from redeem_api.routes import accounts, headend, keys, lists, ops, payments, redemptions, sms, vouchers, web
 
-    for module in (redemptions, payments, accounts, vouchers, keys, headend, web, ops):
+    for module in (redemptions, payments, accounts, lists, vouchers, keys, headend, sms, web, ops):
         app.register_blueprint(module.bp)
     _register_hooks(app)
     _register_error_handlers(app)
@@ -127,19 +123,22 @@ def _register_hooks(app: Flask) -> None:
     @app.before_request
     def _start_timer() -> None:
         g._started = time.perf_counter()
+        g.request_id = request_log.request_id_from(request.headers.get(request_log.HEADER))
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("X-Frame-Options", "DENY")
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
         if response.mimetype == "text/html":
             response.headers.setdefault("Content-Security-Policy", _CSP_HTML)
+        request_id = current_request_id()
+        response.headers[request_log.HEADER] = request_id
         started = g.get("_started")
-        if started is not None:
-            rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
-            app.extensions[EXTENSION].metrics.observe_request(rule, request.method, response.status_code,
-                                                              time.perf_counter() - started)
+        rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        elapsed = time.perf_counter() - started if started is not None else None
+        if elapsed is not None:
+            app.extensions[EXTENSION].metrics.observe_request(rule, request.method, response.status_code, elapsed)
+        request_log.log_request(request_id, request.method, rule, response.status_code, elapsed)
         return response
 
     app.teardown_appcontext(close_db)
@@ -161,7 +160,7 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
         status = error.code or 500
-        code = _HTTP_CODES.get(status, f"http_{status}")
+        code = HTTP_CODES.get(status, f"http_{status}")
         api_error = ApiError(error.description or code.replace("_", " "), status=status, code=code)
         response = _render(api_error)
         if status == 405 and error.valid_methods:

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 from vouchers.errors import InvalidSerial
 from vouchers.serials import Serial
+from vouchers.branding import NEUTRAL, Branding
 from vouchers.config import ConfigError, Settings
+from vouchers.config.branding import load_branding
 from vouchers.services.throttle import ThrottleLimits
 
 __all__ = ["ApiConfig", "ThrottleLimits", "utc_now"]
@@ -47,6 +49,15 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be 1/0, true/false or yes/no, got {raw!r}")
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class ApiConfig:
     """What :func:`redeem_api.app.create_app` needs; build it with :meth:`from_settings`."""
@@ -64,7 +75,9 @@ class ApiConfig:
     idempotency_stale_seconds: int = 120
     keyring_refresh_seconds: int = 5
     retry_after_unavailable: int = 5
+    log_format: str = "text"  # VOUCHER_LOG_FORMAT: text | json (serve's log lines)
     clock: Callable[[], dt.datetime] = field(default=utc_now, compare=False)
+    branding: Branding = NEUTRAL  # the /redeem page's name, logo, hotline, terms and colours
 
     @classmethod
     def from_settings(cls, settings: Settings, *, web_passphrase: str | None = None,
@@ -101,5 +114,7 @@ class ApiConfig:
             redis_prefix=env.get("VOUCHER_REDIS_PREFIX") or "vouchers:throttle:",
             cookie_secure=_flag(env, "VOUCHER_COOKIE_SECURE", True),
             idempotency_stale_seconds=_int(env, "VOUCHER_IDEMPOTENCY_STALE_SECONDS", 120, minimum=10),
+            log_format=_choice(env, "VOUCHER_LOG_FORMAT", ("text", "json"), "text"),
             clock=clock or utc_now,
+            branding=load_branding(env),
         )

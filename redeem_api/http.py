@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import json
 import logging
+import math
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,13 +29,14 @@ from redeem_api.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from redeem_api import request_log
 from redeem_api.state import db, state
 from vouchers.books.retry import is_retryable
 from vouchers.services import idempotency
 from vouchers.services.clients import ClientInfo, authenticate
 
 log = logging.getLogger(__name__)
-ROLES = ("terminal", "distributor", "channel", "finance", "admin", "headend")
+ROLES = ("terminal", "distributor", "channel", "finance", "admin", "headend", "service", "sms_gateway")
 _ACCOUNT_NO = re.compile(r"[0-9A-Za-z][0-9A-Za-z\-]{0,31}")
 # A \uD800-\uDFFF escape: the only way a lone surrogate (not encodable as UTF-8) gets into a decoded body.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -67,8 +69,30 @@ def json_response(status: int, document: Any | str, headers: dict[str, str] | No
     return response
 
 
+# On every answer: the app's after_request adds them, and so do the server's own error answers
+# (redeem_api.server_errors), which never reach the app.
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
+
+
+def current_request_id() -> str:
+    """The request's id (``X-Request-Id``): set first thing by the app's before_request hook."""
+    value = g.get("request_id")
+    if value is None:  # an error before the hooks ran
+        value = g.request_id = request_log.new_request_id()
+    return value
+
+
+def error_document(error: ApiError) -> dict[str, Any]:
+    """The error's body with the request's id (``error.request_id``), so a caller can quote the log line.
+    A refusal stored for an Idempotency-Key keeps the id of the request that made it: a replay answers the
+    same bytes (its ``X-Request-Id`` header is its own)."""
+    document = error.body()
+    document["error"]["request_id"] = current_request_id()
+    return document
+
+
 def error_response(error: ApiError) -> Response:
-    return json_response(error.status, error.body(), error.headers)
+    return json_response(error.status, error_document(error), error.headers)
 
 
 # -- auth ---------------------------------------------------------------------------------
@@ -132,6 +156,21 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    """A JSON number with a fraction or exponent: refused when it has no finite float value (``1e309`` is
+    infinity to Python, as NaN is refused by :func:`_no_constants`): anywhere in the body, used or not."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("a number out of range is not valid JSON here")
+    return value
+
+
+def loads(text: str) -> Any:
+    """The API's one JSON parser: duplicate keys, NaN/Infinity and non-finite numbers are ValueError."""
+    return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants,
+                      parse_float=_finite_float)
+
+
 def _has_lone_surrogate(document: Any) -> bool:
     """True if a decoded string (key or value) holds a surrogate that no pair completed."""
     try:
@@ -143,7 +182,8 @@ def _has_lone_surrogate(document: Any) -> bool:
 
 def read_json_object() -> dict[str, Any]:
     """The body as a JSON object: 415 for another content type, 413 over the limit, 400 if malformed
-    (including a lone surrogate escaped as ``\\ud800``: it has no UTF-8 form, so nothing may store it)."""
+    (including a lone surrogate escaped as ``\\ud800``: it has no UTF-8 form, so nothing may store it, and a
+    number with no finite value such as ``1e309``, even in a field the route ignores)."""
     mimetype = (request.mimetype or "").lower()
     if mimetype != "application/json" and not (mimetype.startswith("application/") and mimetype.endswith("+json")):
         raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
@@ -164,7 +204,7 @@ def read_json_object() -> dict[str, Any]:
             raise PayloadTooLarge(f"the body is larger than {limit} bytes")
     try:
         text = raw.decode("utf-8")
-        document = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        document = loads(text)
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise MalformedJson("the body is not valid UTF-8 JSON") from e
     if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(document):
@@ -290,7 +330,7 @@ def run_idempotent(*, scope: str, client_pk: int | None, key: str, body: dict[st
     except ApiError as e:
         refusal = e
         if refusal.storable:
-            text = dumps(refusal.body())
+            text = dumps(error_document(refusal))
 
             def store(session: Session) -> None:
                 if refusal.after_rollback is not None:

@@ -50,10 +50,11 @@ class Attempt:
 
     code_text: str
     account_no: str
-    channel: str  # "terminal" | "web"
+    channel: str  # "terminal" | "web" | "sms"
     client: ClientInfo | None
     ip: str | None
     pow_bits: int = 0  # leading zero bits of a verified, spent proof of work sent with a web attempt
+    sender: str | None = None  # "sms": the phone number that sent the top-up (throttled like a client)
 
     @property
     def actor(self) -> str:
@@ -88,9 +89,19 @@ def check_code_format(attempt: Attempt) -> None:
         raise ApiError(str(e), status=422, code=InvalidCode.code) from e
 
 
+def sender_key(number: str) -> str:
+    """``sms:<number>``: the failure counter of one phone texting top-ups (the gateway itself is not counted:
+    one guesser must not stop every SMS customer)."""
+    return f"sms:{number}"
+
+
 def limits_for(attempt: Attempt, limits: ThrottleLimits, *, with_account: bool = True) -> list[Limit]:
     result = []
-    if attempt.channel == "web":
+    if attempt.channel == "sms":
+        result.append(Limit(sender_key(attempt.sender or "unknown"), limits.sms_sender_failures))
+        if with_account:  # the SMS channel's own counter on the account: texts never lock it at a till
+            result.append(Limit(account_key(attempt.account_no, "sms"), limits.account_failures))
+    elif attempt.channel == "web":
         result.append(Limit(ip_key(attempt.ip or "unknown"), limits.web_ip_failures))
         if with_account:
             result.append(Limit(account_key(attempt.account_no, "web"), limits.web_account_failures))

@@ -27,6 +27,7 @@ def in_process_cli(db_url: str, home: Path, monkeypatch: pytest.MonkeyPatch, cap
         monkeypatch.setattr(context, "now", lambda: now)
     context.settings.cache_clear()
     context.engine.cache_clear()
+    context.branding.cache_clear()
 
     def run(*argv: str) -> tuple[int, str, str]:
         capsys.readouterr()
@@ -38,3 +39,4 @@ def in_process_cli(db_url: str, home: Path, monkeypatch: pytest.MonkeyPatch, cap
     context.engine().dispose()
     context.settings.cache_clear()
     context.engine.cache_clear()
+    context.branding.cache_clear()

@@ -17,6 +17,7 @@ from voucherctl.output import CliError, emit, json_option
 from vouchers.text import printable
 
 if TYPE_CHECKING:
+    from vouchers.storage.audit_checkpoint import Checkpoint
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 
@@ -39,26 +40,13 @@ def checkpoint(out: Path | None, as_json: bool) -> None:
     event, even one that recomputed the hash chain. Signed with the audit-checkpoint key of the
     key store (created if missing); a copy is appended to VOUCHER_HOME/audit-checkpoints.jsonl.
     """
-    from vouchers.keystore.audit_key import ensure_audit_key, load_audit_key
-    from vouchers.keystore.files import append_private, write_private
-    from vouchers.storage.audit_checkpoint import chain_head, sign
+    from vouchers.storage.audit_checkpoint import chain_head
 
     if out is not None and out.exists():
         raise CliError(f"--out {out} exists: a checkpoint never replaces another, choose a new file")
-    store, phrase = context.key_store(), context.passphrase()
-    ensure_audit_key(store, phrase)
-    key = load_audit_key(store, phrase)
     with context.sessions().begin() as session:
         head = chain_head(session, context.now())
-    document = sign(head, key)
-    line = (json.dumps(document, separators=(",", ":")) + "\n").encode("ascii")
-    log_path = Path(context.settings().home) / CHECKPOINT_LOG
-    try:
-        if out is not None:
-            write_private(out, line)
-        append_private(log_path, line)
-    except OSError as e:
-        raise CliError(f"cannot write the checkpoint to {e.filename or out}: {e.strerror}") from e
+    document, line = sign_and_keep(head, out)
 
     def human() -> None:
         click.echo(f"audit checkpoint: newest event {head.event_id} ({head.events} events), hash {head.hash[:16]}..., "
@@ -67,6 +55,27 @@ def checkpoint(out: Path | None, as_json: bool) -> None:
             click.echo(line.decode("ascii"), nl=False)
 
     emit(as_json, document, human)
+
+
+def sign_and_keep(head: Checkpoint, out: Path | None = None) -> tuple[dict[str, Any], bytes]:
+    """Sign ``head`` with the audit-checkpoint key (created if missing), append it to the local log (and
+    write it to ``out``); the document and its line. ``report daily-close`` signs its day's head this way."""
+    from vouchers.keystore.audit_key import ensure_audit_key, load_audit_key
+    from vouchers.keystore.files import append_private, write_private
+    from vouchers.storage.audit_checkpoint import sign
+
+    store, phrase = context.key_store(), context.passphrase()
+    ensure_audit_key(store, phrase)
+    document = sign(head, load_audit_key(store, phrase))
+    line = (json.dumps(document, separators=(",", ":")) + "\n").encode("ascii")
+    log_path = Path(context.settings().home) / CHECKPOINT_LOG
+    try:
+        if out is not None:
+            write_private(out, line)
+        append_private(log_path, line)
+    except OSError as e:
+        raise CliError(f"cannot write the checkpoint to {e.filename or out}: {e.strerror}") from e
+    return document, line
 
 
 def _checkpoint_documents(paths: tuple[Path, ...]) -> Iterator[tuple[str, object]]:
@@ -161,7 +170,7 @@ def list_events(subject: str | None, limit: int, as_json: bool) -> None:
         query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
         if subject:
             query = query.where(AuditEvent.subject_id == subject)
-        events = [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+        events = [{"id": e.id, "at": context.when_iso(e.at), "actor": e.actor, "action": e.action,
                    "subject": f"{e.subject_type}:{e.subject_id}", "from": e.from_state, "to": e.to_state,
                    "reason": e.reason} for e in session.execute(query).scalars()]
     # one line an event, even for events written before actors and reasons were checked

@@ -149,14 +149,19 @@ def list_batches(as_json: bool) -> None:
 @click.option("--recipient", required=True, help="The print house's age X25519 recipient (age1...).")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--operator", default="operator", show_default=True, type=OPERATOR)
+@click.option("--reexport", is_flag=True, help="Export a batch again (needs --reason; audited), as --reprint does.")
+@click.option("--reason", default=None, type=REASON, help="Why another copy of the codes is needed.")
 @json_option
-def export(batch_id: str, recipient: str, out_path: Path, operator: str, as_json: bool) -> None:
-    """Write the age-encrypted CSV the print house opens with `age -d -i key.txt`."""
+def export(batch_id: str, recipient: str, out_path: Path, operator: str, reexport: bool, reason: str | None,
+           as_json: bool) -> None:
+    """Write the age-encrypted CSV the print house opens with `age -d -i key.txt`. Files are 0600.
+
+    A batch is exported once; another copy needs --reexport --reason (audited), as a reprint does."""
     store = context.key_store()
     phrase = context.passphrase()
     with context.sessions().begin() as session:
         result = export_batch(session, store, phrase, batch_id, recipient, out_path, operator=operator,
-                              now=context.now())
+                              now=context.now(), reexport=reexport, reason=reason)
     emit(as_json, dataclasses.asdict(result), f"exported {result.count} vouchers of {batch_id} to {result.path}")
 
 
@@ -194,7 +199,8 @@ def print_(batch_id: str | None, out_path: Path | None, layout: str, list_layout
         with progress(count, "rendering") as advance:
             files = print_batch(session, store, phrase, batch_id, out_path, layout_name=layout, operator=operator,
                                 now=context.now(), reprint=reprint, reason=reason,
-                                max_cards_per_file=max_cards_per_file, workers=workers, progress=advance)
+                                max_cards_per_file=max_cards_per_file, workers=workers, progress=advance,
+                               tz=context.settings().timezone, branding=context.branding())
     document = {"batch_id": batch_id, "layout": layout,
                 "files": [{"path": str(f.path), "sha256": f.sha256, "cards": f.card_count, "pages": f.pages}
                           for f in files]}

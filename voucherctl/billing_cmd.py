@@ -107,24 +107,32 @@ def billing() -> None:
 @click.option("--supply-start", default=None, help="First day of supply (part-year accounts).")
 @click.option("--supply-end", default=None, help="Last day of supply (closed or transferred accounts).")
 @click.option("--warning", "warning", default=None, help="Low-balance warning in yuan (default: configured).")
-@click.option("--opening-reading", default=None, help="The meter's first reading (baseline).")
+@click.option("--opening-reading", default=None, help="The meter's first reading (baseline), kWh.")
+@click.option("--opening-peak", default=None,
+              help="Its peak (峰) register, kWh (time-of-use meters; peak + valley = the reading).")
+@click.option("--opening-valley", default=None, help="Its valley (谷) register, kWh (time-of-use meters).")
 @click.option("--opening-date", default=None, help="Date of the opening reading.")
 @json_option
 @cli_errors
 def assign(account_no: str, tariff_id: str, customer_class: str, payment_mode: str, area: str, meter_no: str,
            low_income: bool, time_of_use: bool, large_customer: bool, supply_start: str | None,
-           supply_end: str | None, warning: str | None, opening_reading: str | None, opening_date: str | None,
-           as_json: bool) -> None:
+           supply_end: str | None, warning: str | None, opening_reading: str | None, opening_peak: str | None,
+           opening_valley: str | None, opening_date: str | None, as_json: bool) -> None:
     """Assign a tariff (and meter) to an existing customer account, or change it."""
     start = parse_day(supply_start, "--supply-start") if supply_start else None
     end = parse_day(supply_end, "--supply-end") if supply_end else None
+    if opening_reading is None and (opening_peak is not None or opening_valley is not None):
+        raise CliError("--opening-peak and --opening-valley belong to an --opening-reading")
+    peak = parse_register(opening_peak, "--opening-peak") if opening_peak is not None else None
+    valley = parse_register(opening_valley, "--opening-valley") if opening_valley is not None else None
     with context.sessions().begin() as session:
         result = assign_tariff(
             session, account_no, tariff_id=tariff_id, customer_class=customer_class, payment_mode=payment_mode,
             area=area, meter_no=meter_no, catalog=catalog(), now=context.now(), low_income=low_income,
             time_of_use=time_of_use, large_customer=large_customer, supply_start=start, supply_end=end,
             warning_threshold=parse_yuan(warning, "--warning") if warning else None,
-            opening_reading_ckwh=parse_register(opening_reading) if opening_reading else None,
+            opening_reading_ckwh=parse_register(opening_reading, "--opening-reading") if opening_reading else None,
+            opening_peak_ckwh=peak, opening_valley_ckwh=valley,
             opening_date=parse_day(opening_date, "--opening-date") if opening_reading else None, actor=actor())
     emit(as_json, result.as_dict(), f"{account_no}: {tariff_id}, {payment_mode}, meter {meter_no}, area {area}")
 
@@ -199,7 +207,7 @@ def bill_pdf(bill_id: int, out: Path, lang: str, as_json: bool) -> None:
     """Write one bill as a PDF (fonts embedded); --json: {"bill_id", "path", "lang", "bytes"}."""
     with context.sessions().begin() as session:
         bill = billing_service.get_bill(session, bill_id)
-    data = pdf.bill_pdf(bill, lang=lang)
+    data = pdf.bill_pdf(bill, lang=lang, branding=context.print_branding())
     with output_files(out) as (out_file,):
         out_file.write_bytes(data)
     document = {"bill_id": bill_id, "path": str(out), "lang": lang, "bytes": len(data)}

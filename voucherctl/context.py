@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # imported when used: a command that needs no tariffs loads n
     from vouchers.metering.config import MeteringConfig
     from vouchers.tariffs import Catalog
     from vouchers.services.deps import ServiceDeps
+    from vouchers.branding import Branding
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -162,3 +163,38 @@ def web_passphrase() -> str:
     from vouchers.keystore.passphrase import resolve_web_passphrase
 
     return resolve_web_passphrase(settings())
+
+
+def _business(moment: dt.datetime) -> tuple[dt.datetime, dt.tzinfo]:
+    import zoneinfo
+
+    if moment.tzinfo is None:  # SQLite keeps no offset: stored times are UTC
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment, zoneinfo.ZoneInfo(settings().timezone)
+
+
+def when_text(moment: dt.datetime) -> str:
+    """An instant for people: ``2026-12-06 09:00 (UTC+8)`` in VOUCHER_TIMEZONE."""
+    from vouchers.display import local_text
+
+    return local_text(*_business(moment))
+
+
+def when_iso(moment: dt.datetime) -> str:
+    """An instant for JSON and CSV: ISO 8601 in VOUCHER_TIMEZONE with its offset."""
+    from vouchers.display import local_iso
+
+    return local_iso(*_business(moment))
+@functools.cache
+def branding() -> Branding:
+    """The utility's branding in force (``[branding]`` / ``VOUCHER_BRAND_*``), the logo file read once."""
+    from vouchers.config.branding import load_branding
+
+    return load_branding(settings().env)
+
+
+def print_branding():  # -> print_templates.PrintBranding (imported when used: printing loads reportlab)
+    """The branding in force as bills, reports and receipts print it."""
+    from print_templates.model import PrintBranding
+
+    return PrintBranding.from_branding(branding())

@@ -15,13 +15,15 @@ def cost_control() -> None:
 
 
 @cost_control.command("run")
-@click.option("--as-of", "as_of", default=None, help="Evaluate at this time (default: now), e.g. 2026-11-27T08:05.")
+@click.option("--as-of", "as_of", default=None,
+              help="Evaluate at this earlier time (default: now; never later), e.g. 2026-11-27T08:05.")
 @json_option
 @cli_errors
 def run(as_of: str | None, as_json: bool) -> None:
     """Evaluate every prepaid account: notify, order disconnections and reconnections."""
-    result = cc.run(context.sessions(), now=parse_instant(as_of, "--as-of"), catalog=catalog(),
-                              config=config())
+    result = cc.run(context.sessions(), now=context.now(),
+                    as_of=parse_instant(as_of, "--as-of") if as_of is not None else None, catalog=catalog(),
+                    config=config())
     emit(as_json, result.as_dict(),
          f"{result.accounts} prepaid accounts: {result.warnings} warnings, {result.notices} zero-balance notices, "
          f"{result.disconnects} disconnect orders, {result.reconnects} reconnect orders")
@@ -41,7 +43,7 @@ def orders(status: str, account: str | None, limit: int, as_json: bool) -> None:
                                          limit=limit)
     emit(as_json, {"orders": [o.as_dict() for o in found]},
          "\n".join(f"{o.order_id} {o.kind:10} {o.status:9} {o.account_no} meter {o.meter_no} not before "
-                   f"{o.not_before.isoformat()}" for o in found) or "no orders")
+                   f"{context.when_text(o.not_before)}" for o in found) or "no orders")
 
 
 @cost_control.command("ack")
@@ -51,8 +53,8 @@ def orders(status: str, account: str | None, limit: int, as_json: bool) -> None:
 @json_option
 @cli_errors
 def ack(order_id: int, outcome: str, detail: str | None, as_json: bool) -> None:
-    """Record the head-end's result for an order."""
+    """Record the head-end's result for an order (refused before the order's not-before time)."""
     with context.sessions().begin() as session:
         order = cc.acknowledge_order(session, order_id, result=outcome, now=context.now(), actor=actor(),
-                                               detail=detail)
+                                     detail=detail, tz=config().tz)
     emit(as_json, order.as_dict(), f"order {order.order_id} ({order.kind}) {order.status}")

@@ -26,5 +26,5 @@ def purge(days: int | None, batch_size: int, as_json: bool) -> None:
     now = context.now()
     deleted = purge_records(context.sessions(), now=now, older_than_days=days, batch_size=batch_size)
     cutoff = now - dt.timedelta(days=days)
-    emit(as_json, {"deleted": deleted, "older_than_days": days, "cutoff": cutoff.isoformat()},
-         f"deleted {deleted} idempotency records finished before {cutoff.isoformat()} ({days} days)")
+    emit(as_json, {"deleted": deleted, "older_than_days": days, "cutoff": context.when_iso(cutoff)},
+         f"deleted {deleted} idempotency records finished before {context.when_text(cutoff)} ({days} days)")

@@ -39,6 +39,8 @@ _COMMANDS: dict[str, str] = {
     "sts": "voucherctl.sts_cmd:sts",
     "outbox": "voucherctl.outbox_cmd:outbox_group",
     "idempotency": "voucherctl.idempotency_cmd:idempotency",
+    "branding": "voucherctl.branding_cmd:branding",
+    "backup": "voucherctl.backup_cmd:backup",
 }
 
 
@@ -85,7 +87,29 @@ def _summary_only(name: str, module: str, attr: str) -> click.Command | None:
     return None
 
 
+DISTRIBUTION = "voucher-platform"  # the installed distribution (setup.cfg ``name``)
+
+
+def _version() -> str:
+    """The installed package's version (importlib.metadata): what a bug report or an upgrade note names."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo(f"voucherctl {_version()}")
+    ctx.exit()
+
+
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Print the installed version and exit.")
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (never secrets).")
 def cli(verbose: int) -> None:
     """Prepaid electricity recharge vouchers: issue, print, sell, redeem, account.

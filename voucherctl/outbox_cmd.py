@@ -82,7 +82,7 @@ def list_(status: str | None, limit: int, as_json: bool) -> None:
         found = outbox.list_messages(session, status=status, limit=limit)
     emit(as_json, {"messages": [m.as_dict() for m in found]},
          "\n".join(f"{m.source}:{m.id} {m.kind:22} {m.account_no} {m.status:6} attempts {m.attempts}"
-                   + (f" next {m.next_attempt_at.isoformat()}" if m.next_attempt_at and m.status == "unsent" else "")
+                   + (f" next {context.when_text(m.next_attempt_at)}" if m.next_attempt_at and m.status == "unsent" else "")
                    + (f" error: {m.last_error}" if m.last_error and m.status != "sent" else "")
                    for m in found) or "no messages")
 

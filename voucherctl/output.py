@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from vouchers.keystore.files import temp_path
+from vouchers.keystore.files import create_private, temp_path
 from vouchers.text import ACTOR_MAX, CLIENT_NAME_MAX, NAME_MAX, REASON_MAX, text_problem
 
 
@@ -94,17 +94,33 @@ def cannot_write(path: Path, error: OSError) -> CliError:
 
 
 def _temp_beside(path: Path) -> Path:
-    """Create an empty temporary file in ``path``'s folder (usual permissions); OSError if that is impossible."""
+    """Create an empty private (0600) temporary file in ``path``'s folder; OSError if that is impossible.
+
+    Every report, CSV and PDF a command writes holds account numbers and amounts: it is created 0600
+    whatever the umask, like exports, prints and checkpoints (:func:`vouchers.keystore.files.create_private`).
+    """
     if path.exists() and not os.access(path, os.W_OK):
         raise PermissionError(13, os.strerror(13), str(path))
     temp = temp_path(path, "partial")
-    os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    os.close(create_private(temp))
     return temp
+
+
+excel_option = click.option(
+    "--excel", is_flag=True,
+    help="Write the CSV for spreadsheets: UTF-8 with a byte-order mark, so Excel shows Chinese text right "
+         "(default: plain UTF-8 for programs).")
+
+
+def csv_encoding(excel: bool) -> str:
+    """``utf-8-sig`` (a BOM first) for ``--excel``, else plain ``utf-8`` (the machine CSV)."""
+    return "utf-8-sig" if excel else "utf-8"
 
 
 @contextmanager
 def output_files(*paths: Path | None) -> Iterator[tuple[Path | None, ...]]:
-    """A command's output files, written all or none. Yields a temporary path beside each (None stays None).
+    """A command's output files, written all or none, mode 0600. Yields a temporary path beside each (None stays
+    None); the one helper through which commands write private output files.
 
     Each destination is tried first (its temporary file is created), so one that cannot be written fails
     before any work, as ``cannot write PATH: reason``; so does an OSError about a temporary file in the block.

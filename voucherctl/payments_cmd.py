@@ -21,10 +21,12 @@ from vouchers.books.errors import FileRejected
 from vouchers.metering import money_in as metering_money_in
 from vouchers.storage.ledger_models import Payment
 from vouchers.errors import VoucherError
-from vouchers.services import money_in
+from vouchers.services import list_documents as documents
+from vouchers.services import lists, money_in
+from vouchers.text import printable
 from voucherctl import context
 from voucherctl.billing_cmd import catalog, config
-from voucherctl.ledger_cmd import money, parse_money
+from voucherctl.ledger_cmd import money, parse_date, parse_money
 from voucherctl.output import OPERATOR, CliError, emit, furthest, json_option, progress
 
 
@@ -105,8 +107,11 @@ def import_cmd(channel: str, fmt: str, operator: str, file: Path, as_json: bool)
 @click.option("--amount", required=True, help="e.g. 50.00")
 @click.option("--ref", "external_ref", required=True, help="The channel's own reference (idempotency key).")
 @click.option("--paid-at", default=None, help="ISO 8601 time of payment (default: now).")
+@click.option("--currency", default=None,
+              help="ISO 4217 code of the money (default: the account's); another than the account's is refused.")
 @json_option
-def post(channel: str, account_no: str, amount: str, external_ref: str, paid_at: str | None, as_json: bool) -> None:
+def post(channel: str, account_no: str, amount: str, external_ref: str, paid_at: str | None, currency: str | None,
+         as_json: bool) -> None:
     """Book one payment (a counter or a channel without files).
 
     The same flow as the API's payments: the late fee first, cost control after, and
@@ -123,13 +128,14 @@ def post(channel: str, account_no: str, amount: str, external_ref: str, paid_at:
             raise CliError(f"--paid-at: {e}") from e
     deps = context.services()
     with context.sessions().begin() as session:
-        paid = money_in.pay(session, money_in.ChannelPayment(channel, account_no, amount_minor, external_ref, when),
+        paid = money_in.pay(session, money_in.ChannelPayment(channel, account_no, amount_minor, external_ref, when,
+                                                             currency),
                             now=now, deps=deps)
     r = paid.booking
     document = {"payment_id": r.payment_id, "channel": r.channel, "external_ref": r.external_ref,
                 "account_no": r.account_no, "amount": money(r.amount), "currency": r.currency,
                 "applied_to_arrears": money(r.applied_to_arrears), "credited_to_balance": money(r.credited_to_balance),
-                "balance": money(paid.balance), "paid_at": r.paid_at.isoformat(), "replayed": not r.created}
+                "balance": money(paid.balance), "paid_at": context.when_iso(r.paid_at), "replayed": not r.created}
     if paid.vend is not None:  # a keypad meter: its token (the balance is after the energy sale)
         document["sts"] = paid.vend.sts_object()
 
@@ -173,3 +179,31 @@ def reverse(payment_id: int | None, channel: str | None, external_ref: str | Non
                 "currency": p.currency, "status": "reversed"}
     emit(as_json, document, f"payment {p.payment_id} ({p.channel} {p.external_ref}, {money(p.amount)} {p.currency} "
                             f"to {p.account_no}) reversed by transaction {posted.transaction_id}")
+
+
+@payments.command("list")
+@click.option("--channel", default=None, help="Only this channel (voucher: redemptions).")
+@click.option("--from", "date_from", default=None, help="First local day (paid_at), inclusive.")
+@click.option("--to", "date_to", default=None, help="Last local day (paid_at), inclusive.")
+@click.option("--ref", "external_ref", default=None, help="The channel's reference (exact).")
+@click.option("--account", "account_no", default=None, help="Only this account number.")
+@click.option("--limit", default=lists.DEFAULT_LIMIT, show_default=True, type=click.IntRange(1, lists.MAX_LIMIT))
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(0, 10_000_000))
+@json_option
+def list_cmd(channel: str | None, date_from: str | None, date_to: str | None, external_ref: str | None,
+             account_no: str | None, limit: int, offset: int, as_json: bool) -> None:
+    """Payments and redemptions, newest first (imported ones too, with their ids)."""
+    filters = lists.PaymentFilter(channel, parse_date(date_from, "--from") if date_from else None,
+                                  parse_date(date_to, "--to") if date_to else None, external_ref, account_no)
+    tz = context.settings().timezone
+    with context.sessions().begin() as session:
+        page = lists.list_payments(session, filters, tz=tz, limit=limit, offset=offset)
+
+    def human() -> None:
+        for p in page.items:
+            click.echo(f"{p.payment_id:>8} {documents.local_iso(p.paid_at, tz)} {p.channel:<14} "
+                       f"{printable(p.external_ref):<24} {p.account_no:<14} {money(p.amount):>12} {p.currency} "
+                       f"{p.status}")
+        click.echo(f"{page.total} payment(s) match; showing {len(page.items)} from {offset + 1 if page.items else 0}")
+
+    emit(as_json, documents.payment_page(page, tz), human)

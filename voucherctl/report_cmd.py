@@ -18,14 +18,16 @@ import click
 from vouchers.books.csvformat import text_cell
 from vouchers.books.reports.breakage import BreakageReport, breakage_report
 from vouchers.books.reports.channels import ChannelReport, channel_report
-from vouchers.books.reports.collection import collection_report
 from vouchers.books.reports.distributor import distributor_statement
 from vouchers.books.reports.liability import LiabilityReport, liability_report
 from vouchers.books.reports.trial_balance import TrialBalance, trial_balance
-from vouchers.books.timeutil import end_of_day, start_of_day
+from vouchers.books.timeutil import end_of_day, start_of_day, zone
+from vouchers.display import local_iso, local_text
 from voucherctl import context
 from voucherctl.ledger_cmd import money, parse_date, today
-from voucherctl.output import CliError, emit, json_option, output_files
+from voucherctl.billing_cmd import cli_errors
+from voucherctl.collection_cmd import write_collection_report
+from voucherctl.output import CliError, csv_encoding, emit, excel_option, json_option, output_files
 from vouchers.money import SUPPORTED_CURRENCIES
 
 csv_option = click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -66,10 +68,11 @@ def _instant(bound: Callable[[dt.date, str], dt.datetime], day: dt.date, label: 
         raise CliError(f"{label} is out of the range of dates this report can cover") from e
 
 
-def _write_csv(path: Path | None, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+def _write_csv(path: Path | None, header: Sequence[str], rows: Iterable[Sequence[object]], excel: bool) -> None:
+    """The report's rows; ``excel``: UTF-8 with a BOM for spreadsheets (text cells stay formula-neutralised)."""
     if path is None:
         return
-    with path.open("w", encoding="utf-8", newline="") as f:
+    with path.open("w", encoding=csv_encoding(excel), newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
         writer.writerows(rows)
@@ -85,14 +88,17 @@ def report() -> None:
 
 
 def liability_document(r: LiabilityReport) -> dict:
-    """The document of docs/contract.md §4 (currency, total, by_batch, ledger_balance) plus the detail."""
+    """The document of docs/contract.md §4 (currency, total, by_batch, ledger_balance) plus the detail.
+
+    Instants (as_of, the roll-forward's start and end) are business time with their offset."""
+    local = zone(context.settings().timezone)
     document = {
         "currency": r.currency, "total": money(r.total),
         "by_batch": [{"batch_id": b["batch_id"], "active_count": b["active_count"],
                       "liability": money(int(b["liability"])), "face_value": money(int(b["face_value"]))}
                      for b in r.by_batch],
         "ledger_balance": money(r.ledger_balance),
-        "as_of": r.as_of.isoformat(), "active_count": r.active_count, "difference": money(r.ledger_balance - r.total),
+        "as_of": local_iso(r.as_of, local), "active_count": r.active_count, "difference": money(r.ledger_balance - r.total),
         "by_face_value": [{"face_value": money(int(x.key)), "active_count": x.count, "liability": money(x.amount)}
                           for x in r.by_face_value],
         "by_distributor": [{"distributor_id": x.key, "active_count": x.count, "liability": money(x.amount)}
@@ -104,7 +110,7 @@ def liability_document(r: LiabilityReport) -> dict:
     if r.roll_forward is not None:
         rf = r.roll_forward
         document["roll_forward"] = {
-            "start": rf.start.isoformat(), "end": rf.end.isoformat(),
+            "start": local_iso(rf.start, local), "end": local_iso(rf.end, local),
             **{line.key: {"count": line.count, "amount": money(line.amount)}
                for line in (rf.opening, rf.activated, rf.redeemed, rf.expired, rf.voided, rf.closing)},
             "ledger_opening": money(rf.ledger_opening), "ledger_closing": money(rf.ledger_closing),
@@ -119,9 +125,10 @@ def liability_document(r: LiabilityReport) -> dict:
 @currency_option
 @csv_option
 @pdf_option
+@excel_option
 @json_option
 def liability(as_of: str | None, date_from: str | None, currency: str | None, csv_out: Path | None,
-              pdf_out: Path | None, as_json: bool) -> None:
+              pdf_out: Path | None, excel: bool, as_json: bool) -> None:
     """Outstanding voucher value by batch, face value, distributor and age, with a roll-forward."""
     first, last, start, end = _period(date_from, as_of, to_option="--as-of")
     cur = _currency(currency)
@@ -135,10 +142,10 @@ def liability(as_of: str | None, date_from: str | None, currency: str | None, cs
                 pdf_file, title_note=f"{first} .. {last} ({tz}) · {cur}", liability=r,
                 channels=channel_report(session, start=start, end=end, currency=cur, granularity="month", tz=tz),
                 breakage=breakage_report(session, start=start, end=end, currency=cur, tz=tz),
-                trial=trial_balance(session, as_of=end, currency=cur), tz=tz)
+                trial=trial_balance(session, as_of=end, currency=cur), tz=tz, branding=context.print_branding())
         _write_csv(csv_file, ["batch_id", "face_value", "active_count", "liability"],
                    ([b["batch_id"], money(int(b["face_value"])), b["active_count"], money(int(b["liability"]))]
-                    for b in r.by_batch))
+                    for b in r.by_batch), excel)
     document = liability_document(r)
 
     def human() -> None:
@@ -165,9 +172,10 @@ def liability(as_of: str | None, date_from: str | None, currency: str | None, cs
 @currency_option
 @csv_option
 @pdf_option
+@excel_option
 @json_option
 def breakage(date_from: str | None, date_to: str | None, currency: str | None, csv_out: Path | None,
-             pdf_out: Path | None, as_json: bool) -> None:
+             pdf_out: Path | None, excel: bool, as_json: bool) -> None:
     """Value of cards that expired unredeemed (breakage income), per month and batch."""
     first, last, start, end = _period(date_from, date_to)
     cur = _currency(currency)
@@ -176,11 +184,13 @@ def breakage(date_from: str | None, date_to: str | None, currency: str | None, c
             r: BreakageReport = breakage_report(session, start=start, end=end, currency=cur,
                                                 tz=context.settings().timezone)
         _write_csv(csv_file, ["month", "batch_id", "count", "amount", "activated", "rate_percent"],
-                   ([x.month, x.batch_id, x.count, money(x.amount), money(x.activated), x.rate] for x in r.lines))
+                   ([x.month, x.batch_id, x.count, money(x.amount), money(x.activated), x.rate] for x in r.lines), excel)
         if pdf_file:
             from print_templates.finance_reports import render_finance_report
 
-            render_finance_report(pdf_file, title_note=f"breakage {first} .. {last} · {cur}", breakage=r)
+            render_finance_report(pdf_file, branding=context.print_branding(),
+                                  title_note=f"breakage {first} .. {last} · {cur}", breakage=r,
+                                  tz=context.settings().timezone)
     emit(as_json, {"currency": cur, "from": first.isoformat(), "to": last.isoformat(), "count": r.count,
                    "amount": money(r.amount), "ledger_income": money(r.ledger_income),
                    "lines": [{"month": x.month, "batch_id": x.batch_id, "count": x.count, "amount": money(x.amount),
@@ -195,9 +205,10 @@ def breakage(date_from: str | None, date_to: str | None, currency: str | None, c
 @currency_option
 @csv_option
 @pdf_option
+@excel_option
 @json_option
 def channels(date_from: str | None, date_to: str | None, granularity: str, currency: str | None,
-             csv_out: Path | None, pdf_out: Path | None, as_json: bool) -> None:
+             csv_out: Path | None, pdf_out: Path | None, excel: bool, as_json: bool) -> None:
     """Payments and redemptions by channel per day or month: count, amount, share, and the fees channels
     kept when they settled (in the period of the settlement)."""
     first, last, start, end = _period(date_from, date_to)
@@ -209,11 +220,13 @@ def channels(date_from: str | None, date_to: str | None, granularity: str, curre
         _write_csv(csv_file, ["period", "channel", "count", "count_share_percent", "amount", "amount_share_percent",
                               "fees"],
                    ([x.period, x.channel, x.count, x.count_share, money(x.amount), x.amount_share, money(x.fees)]
-                    for x in r.lines + r.totals))
+                    for x in r.lines + r.totals), excel)
         if pdf_file:
             from print_templates.finance_reports import render_finance_report
 
-            render_finance_report(pdf_file, title_note=f"channels {first} .. {last} · {cur}", channels=r)
+            render_finance_report(pdf_file, branding=context.print_branding(),
+                                  title_note=f"channels {first} .. {last} · {cur}", channels=r,
+                                  tz=context.settings().timezone)
 
     def line(x) -> dict:
         return {"period": x.period, "channel": x.channel, "count": x.count, "count_share": x.count_share,
@@ -234,25 +247,23 @@ def channels(date_from: str | None, date_to: str | None, granularity: str, curre
 
 @report.command("collection")
 @click.option("--from", "date_from", default=None)
-@click.option("--to", "date_to", default=None)
+@click.option("--to", "date_to", default=None, help="Local date (default today; a day after today is cut to today).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="PDF language.")
+@click.option("--top", default=20, show_default=True, type=click.IntRange(0, 1000), help="Largest arrears listed.")
 @currency_option
 @csv_option
+@pdf_option
+@excel_option
 @json_option
-def collection(date_from: str | None, date_to: str | None, currency: str | None, csv_out: Path | None,
-               as_json: bool) -> None:
-    """Collection rate per month: applied to bills ÷ billed."""
-    first, last, start, end = _period(date_from, date_to)
-    cur = _currency(currency)
-    with output_files(csv_out) as (csv_file,):
-        with context.sessions().begin() as session:
-            r = collection_report(session, start=start, end=end, currency=cur, tz=context.settings().timezone)
-        _write_csv(csv_file, ["month", "billed", "collected", "rate_percent"],
-                   ([x.month, money(x.billed), money(x.collected), x.rate] for x in r.lines))
-    emit(as_json, {"currency": cur, "from": first.isoformat(), "to": last.isoformat(),
-                   "months": [{"month": x.month, "billed": money(x.billed), "collected": money(x.collected),
-                               "rate": x.rate} for x in r.lines]},
-         lambda: [click.echo(f"{x.month}: billed {money(x.billed)}, collected {money(x.collected)} ({x.rate}%)")
-                  for x in r.lines] or click.echo("no bills or collections in the period"))
+@cli_errors
+def collection(date_from: str | None, date_to: str | None, lang: str, top: int, currency: str | None,
+               csv_out: Path | None, pdf_out: Path | None, excel: bool, as_json: bool) -> None:
+    """Collection rate per month (applied to bills ÷ billed) and the collection analysis of the last month.
+
+    The same report as ``voucherctl collection report``, over any local days."""
+    first, last, _, _ = _period(date_from, date_to)
+    write_collection_report(first, last, csv_out=csv_out, pdf_out=pdf_out, lang=lang, top=top, excel=excel,
+                            as_json=as_json, currency=currency)
 
 
 @report.command("trial-balance")
@@ -261,9 +272,10 @@ def collection(date_from: str | None, date_to: str | None, currency: str | None,
 @currency_option
 @csv_option
 @pdf_option
+@excel_option
 @json_option
 def trial_balance_cmd(as_of: str | None, detail: bool, currency: str | None, csv_out: Path | None,
-                      pdf_out: Path | None, as_json: bool) -> None:
+                      pdf_out: Path | None, excel: bool, as_json: bool) -> None:
     """Debits and credits of every account (class); the totals must agree."""
     day = parse_date(as_of, "--as-of") if as_of else today()
     end = _instant(end_of_day, day, f"--as-of {day}", context.settings().timezone)
@@ -272,12 +284,13 @@ def trial_balance_cmd(as_of: str | None, detail: bool, currency: str | None, csv
         with context.sessions().begin() as session:
             r: TrialBalance = trial_balance(session, as_of=end, currency=cur, detail=detail)
         _write_csv(csv_file, ["account", "kind", "accounts", "debit", "credit"],
-                   ([x.account, x.kind, x.accounts, money(x.debit), money(x.credit)] for x in r.lines))
+                   ([x.account, x.kind, x.accounts, money(x.debit), money(x.credit)] for x in r.lines), excel)
         if pdf_file:
             from print_templates.finance_reports import render_finance_report
 
-            render_finance_report(pdf_file, title_note=f"trial balance as of {day} · {cur}", trial=r)
-    emit(as_json, {"currency": cur, "as_of": r.as_of.isoformat(), "balanced": r.balanced,
+            render_finance_report(pdf_file, branding=context.print_branding(),
+                                  title_note=f"trial balance as of {day} · {cur}", trial=r)
+    emit(as_json, {"currency": cur, "as_of": local_iso(r.as_of, zone(context.settings().timezone)), "balanced": r.balanced,
                    "total_debit": money(r.total_debit), "total_credit": money(r.total_credit),
                    "lines": [{"account": x.account, "kind": x.kind, "accounts": x.accounts, "debit": money(x.debit),
                               "credit": money(x.credit)} for x in r.lines]},
@@ -292,29 +305,107 @@ def trial_balance_cmd(as_of: str | None, detail: bool, currency: str | None, csv
 @click.option("--to", "date_to", default=None)
 @currency_option
 @csv_option
+@pdf_option
+@excel_option
 @json_option
 def distributor(distributor_id: str, date_from: str | None, date_to: str | None, currency: str | None,
-                csv_out: Path | None, as_json: bool) -> None:
-    """A distributor's settlement statement: sales, commission, voids, remittances, balance owed."""
+                csv_out: Path | None, pdf_out: Path | None, excel: bool, as_json: bool) -> None:
+    """A distributor's settlement statement: sales, commission, voids, remittances, balance owed.
+
+    Times are business time (VOUCHER_TIMEZONE) with their UTC offset, in the text, CSV, JSON and PDF."""
     first, last, start, end = _period(date_from, date_to)
     cur = _currency(currency)
-    with output_files(csv_out) as (csv_file,):
+    tz = context.settings().timezone
+    local = zone(tz)
+    with output_files(csv_out, pdf_out) as (csv_file, pdf_file):
         with context.sessions().begin() as session:
             s = distributor_statement(session, distributor_id, start=start, end=end, currency=cur)
         _write_csv(csv_file, ["at", "kind", "reference", "count", "face_value", "commission", "amount"],
-                   ([x.at.isoformat(), x.kind, text_cell(x.reference), x.count if x.count is not None else "",
+                   ([local_iso(x.at, local), x.kind, text_cell(x.reference), x.count if x.count is not None else "",
                      money(x.face_value) if x.face_value is not None else "",
-                     money(x.commission) if x.commission is not None else "", money(x.amount)] for x in s.lines))
+                     money(x.commission) if x.commission is not None else "", money(x.amount)] for x in s.lines),
+                   excel)
+        if pdf_file:
+            from print_templates.finance_reports import render_finance_report
+
+            render_finance_report(pdf_file, branding=context.print_branding(), title_note=f"{first} .. {last} ({tz}) · {cur}", distributor=s, tz=tz)
     emit(as_json, {
         "distributor_id": s.distributor_id, "name": s.name, "commission_bp": s.commission_bp, "currency": cur,
         "from": first.isoformat(), "to": last.isoformat(), "opening": money(s.opening), "closing": money(s.closing),
         "sold_count": s.sold_count, "sold_face_value": money(s.sold_face), "commission": money(s.commission),
         "closes": s.closes,
-        "lines": [{"at": x.at.isoformat(), "kind": x.kind, "reference": x.reference, "count": x.count,
+        "lines": [{"at": local_iso(x.at, local), "kind": x.kind, "reference": x.reference, "count": x.count,
                    "face_value": money(x.face_value) if x.face_value is not None else None,
                    "commission": money(x.commission) if x.commission is not None else None,
                    "amount": money(x.amount)} for x in s.lines]},
         lambda: [click.echo(f"{s.distributor_id}: owed {money(s.opening)} on {first}")]
-        + [click.echo(f"  {x.at:%Y-%m-%d %H:%M} {x.kind:<10} {x.reference:<40} {money(x.amount):>14}") for x in s.lines]
+        + [click.echo(f"  {local_text(x.at, local)} {x.kind:<10} {x.reference:<40} {money(x.amount):>14}")
+           for x in s.lines]
         + [click.echo(f"  owed {money(s.closing)} at the end of {last}; sold {s.sold_count} cards "
                       f"({money(s.sold_face)}), commission {money(s.commission)}")])
+
+
+@report.command("daily-close")
+@click.option("--date", "date_text", default=None, help="The local business day (default: yesterday).")
+@click.option("--no-checkpoint", is_flag=True,
+              help="Do not sign a checkpoint of the audit chain's head (no VOUCHER_KEY_PASSPHRASE needed).")
+@currency_option
+@csv_option
+@pdf_option
+@excel_option
+@json_option
+def daily_close_cmd(date_text: str | None, no_checkpoint: bool, currency: str | None, csv_out: Path | None,
+                    pdf_out: Path | None, excel: bool, as_json: bool) -> None:
+    """日结: money in, settlements and fees per channel; the voucher liability roll-forward checked against
+    the books; the audit chain's head at the day's end, signed as a checkpoint. Exit 1 if the day does not
+    balance (the differences are printed)."""
+    from vouchers.services import list_documents as documents
+    from vouchers.services.daily_close import daily_close
+
+    day = parse_date(date_text, "--date") if date_text else today() - dt.timedelta(days=1)
+    cur = _currency(currency)
+    tz = context.settings().timezone
+    with output_files(csv_out, pdf_out) as (csv_file, pdf_file):
+        with context.sessions().begin() as session:
+            r = daily_close(session, day, tz=tz, currency=cur, now=context.now())
+        checkpoint = None
+        if not no_checkpoint:
+            from voucherctl.audit_cmd import sign_and_keep
+
+            checkpoint, _ = sign_and_keep(r.audit_head)
+        rf = r.liability
+        _write_csv(csv_file, ["section", "item", "count", "amount"],
+                   [["channel_money_in", c.channel, c.count, money(c.money_in)] for c in r.channels]
+                   + [["channel_settled", c.channel, "", money(c.settled)] for c in r.channels]
+                   + [["channel_fees", c.channel, "", money(c.fees)] for c in r.channels]
+                   + [["liability", line.key, line.count, money(line.amount)]
+                      for line in (rf.opening, rf.activated, rf.redeemed, rf.expired, rf.voided, rf.closing)]
+                   + [["ledger", "voucher_liability_opening", "", money(rf.ledger_opening)],
+                      ["ledger", "voucher_liability_closing", "", money(rf.ledger_closing)],
+                      ["ledger", "journal_imbalance", "", money(r.journal_imbalance)]]
+                   + [["difference", d.check, "", money(d.amount)] for d in r.differences]
+                   + [["audit", "head_event_id", r.audit_head.events, r.audit_head.event_id],
+                      ["audit", "head_hash", "", r.audit_head.hash]]
+                   + ([["audit", "checkpoint_signature", "", checkpoint["signature"]]] if checkpoint else []), excel)
+        if pdf_file:
+            from print_templates.statements import render_daily_close
+
+            render_daily_close(pdf_file, r, checkpoint=checkpoint)
+    document = documents.daily_close(r, checkpoint)
+
+    def human() -> None:
+        click.echo(f"daily close {day} ({tz}), {cur}: " + ("balanced" if r.balanced else "DOES NOT BALANCE"))
+        for c in r.channels:
+            click.echo(f"  {c.channel:<22} {c.count:>7} in {money(c.money_in):>14}  settled {money(c.settled):>14}  "
+                       f"fees {money(c.fees):>10}")
+        click.echo(f"  liability: opening {money(rf.opening.amount)} + activated {money(rf.activated.amount)} - "
+                   f"redeemed {money(rf.redeemed.amount)} - expired {money(rf.expired.amount)} - voided "
+                   f"{money(rf.voided.amount)} = closing {money(rf.closing.amount)}; books {money(rf.ledger_closing)}")
+        click.echo(f"  audit head: event {r.audit_head.event_id} of {r.audit_head.events}, hash {r.audit_head.hash}")
+        if checkpoint is not None:
+            click.echo(f"  checkpoint signed at {checkpoint['at']}: {checkpoint['signature']}")
+
+    emit(as_json, document, human)
+    if not r.balanced:
+        raise CliError(f"{day} does not balance: " + "; ".join(f"{d.check} off by {money(d.amount)} ({d.detail})"
+                                                             for d in r.differences))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import shutil
 import socket
@@ -129,7 +130,12 @@ def default_workers() -> int:
 
 
 def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: int,
-                     access_log: bool) -> dict[str, Any]:
+                     access_log: bool, log_format: str = "text") -> dict[str, Any]:
+    logconfig = None
+    if log_format == "json":  # every line gunicorn's loggers and ours write: one JSON object (serve only)
+        from redeem_api.request_log import gunicorn_logconfig
+
+        logconfig = gunicorn_logconfig(access_log=access_log)
     return {
         "bind": f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}",  # IPv6
         "workers": workers,
@@ -152,7 +158,16 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: 
         # ~/.gunicorn/gunicorn.ctl): a second server on the machine (a benchmark's echo server, a test's
         # server) fights over it. Nothing here uses gunicornc; off (ignored by older gunicorn).
         "control_socket_disable": True,
+        "logconfig_dict": logconfig,
     }
+
+
+def _json_server_errors(_worker: Any) -> None:
+    """gunicorn's hook, in each worker: the 400/414/431 gunicorn answers itself become the API's JSON errors
+    with the security headers (:mod:`redeem_api.server_errors`)."""
+    from redeem_api import server_errors
+
+    server_errors.install()
 
 
 def run_gunicorn(app_factory: Callable[[], Any], options: dict[str, Any],
@@ -173,6 +188,7 @@ def run_gunicorn(app_factory: Callable[[], Any], options: dict[str, Any],
                 self.cfg.set("on_exit", lambda _arbiter: on_exit())
             if child_exit is not None:
                 self.cfg.set("child_exit", lambda _arbiter, worker: child_exit(worker.pid))
+            self.cfg.set("post_worker_init", _json_server_errors)
 
         def load(self):
             return app_factory()
@@ -259,7 +275,15 @@ def serve(host: str, port: int, workers: int | None, threads: int, timeout: int,
         raise
     trial.extensions[EXTENSION].engine.dispose()
     del trial
-    options = gunicorn_options(host, port, workers or default_workers(), threads, timeout, access_log)
-    click.echo(f"serving on http://{host}:{port} with {options['workers']} workers x {threads} threads", err=True)
+    options = gunicorn_options(host, port, workers or default_workers(), threads, timeout, access_log,
+                               config.log_format)
+    started = f"serving on http://{host}:{port} with {options['workers']} workers x {threads} threads"
+    if config.log_format == "json":
+        from redeem_api.request_log import configure_json
+
+        configure_json(access_log=access_log)
+        logging.getLogger(__name__).info(started)
+    else:
+        click.echo(started, err=True)
     run_gunicorn(lambda: create_app(config), options, on_exit=cleanup,
                  child_exit=lambda pid: _mark_worker_dead(pid, metrics_dir))

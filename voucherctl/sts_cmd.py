@@ -284,21 +284,23 @@ _lang_option = click.option("--lang", type=click.Choice(["zh", "en"]), default="
 
 def _receipt_pdf(session: Any, result: Any, lang: str, catalog: Any = None) -> bytes:
     """Render inside the transaction (it reads the meter history and the tariff), write after commit."""
-    from print_templates.model import PrintBranding
     from vouchers.vending.receipts import render_receipt
 
-    branding = PrintBranding()
+    from voucherctl import context
+
+    branding = context.branding()
     return render_receipt(session, result, lang=lang, config=_metering_config(), catalog=catalog,
-                          utility_name=branding.utility_name, hotline=branding.hotline)
+                          utility_name=branding.utility_name, hotline=branding.hotline, logo=branding.logo)
 
 
 def _key_change_pdf(change: Any, lang: str) -> bytes:
-    from print_templates.model import PrintBranding
     from vouchers.vending.receipts import render_key_change
 
-    branding = PrintBranding()
+    from voucherctl import context
+
+    branding = context.branding()
     return render_key_change(change, lang=lang, config=_metering_config(), utility_name=branding.utility_name,
-                             hotline=branding.hotline)
+                             hotline=branding.hotline, logo=branding.logo)
 
 
 def _write_receipt(path: Path | None, data: bytes | None, doc: dict[str, Any], *, what: str = "the token was",

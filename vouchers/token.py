@@ -7,6 +7,8 @@ subclass; nothing else escapes :func:`verify_token`.
 """
 from __future__ import annotations
 
+import re
+
 import datetime as dt
 import functools
 from collections.abc import Mapping, Sequence
@@ -302,3 +304,24 @@ def verify_token(text: str, keyring: KeyRing, today: dt.date) -> VoucherClaims:
     if claims.is_expired(today):
         raise ExpiredToken("voucher token has expired")
     return claims
+
+
+
+_ESCAPED = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def qr_fragment(token: str) -> str:
+    """The token as a URL fragment: its two characters a browser would not keep as they are, ``%`` and
+    space, percent-encoded (``%25``, ``%20``). Still the QR alphanumeric alphabet, so still compact."""
+    return token.replace("%", "%25").replace(" ", "%20")
+
+
+def token_from_scan(text: str) -> str:
+    """The EV1 token inside what a QR code holds: cards print ``https://host/r#EV1:...`` (the token,
+    percent-encoded, in the URL's fragment, so a phone opens the redeem page); older cards print the
+    bare token. Anything else is returned unchanged (a typed code, or text the verifier will refuse)."""
+    if isinstance(text, str) and not text.startswith(PREFIX) and "#" in text:
+        head, _, fragment = text.partition("#")
+        if fragment.startswith(PREFIX) and head.lower().startswith(("https://", "http://")):
+            return _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), fragment)
+    return text

@@ -23,7 +23,7 @@ from flask import Blueprint, request
 from sqlalchemy.exc import IntegrityError
 
 from vouchers.metering import cost_control
-from vouchers.metering.errors import InvalidReading, OrderNotFound, OrderStateError, ReadingsRejected
+from vouchers.metering.errors import InvalidReading, OrderNotDue, OrderNotFound, OrderStateError, ReadingsRejected
 from vouchers.metering.readings import ReadingInput, reading_input, record_readings
 from redeem_api.errors import ApiError, Conflict, NotFound, ValidationFailed
 from redeem_api.http import (
@@ -72,6 +72,14 @@ class ReadingsRefused(ApiError):
         document["error"]["errors"] = self.problems
         document["error"]["total_errors"] = self.total
         return document
+
+
+class OrderTooEarly(Conflict):
+    """An acknowledgement before the order's ``not_before``: not stored, so the same key may report it again
+    once the order is due."""
+
+    code = "order_not_due"
+    storable = False
 
 
 class ConcurrentReadings(Conflict):
@@ -232,11 +240,13 @@ def acknowledge(order_id: str):
     def handler(session):
         try:
             view = cost_control.acknowledge_order(session, number, result=result, now=at, actor=client.actor,
-                                                  detail=detail)
+                                                  detail=detail, tz=support().config.tz)
         except OrderNotFound as e:
             raise NotFound(f"no cost-control order {number}", code="order_not_found") from e
         except OrderStateError as e:
             raise Conflict(str(e), code="order_not_pending") from e
+        except OrderNotDue as e:
+            raise OrderTooEarly(str(e)) from e
         return 200, _order_document(view)
 
     status, text, replayed = run_idempotent(scope=f"client:{client.pk}", client_pk=client.pk, key=key, body=body,

@@ -8,6 +8,7 @@ channel runs.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from flask import Blueprint, request
 
@@ -36,6 +37,7 @@ from vouchers.services.money_in import ChannelPayment, MoneyIn
 
 bp = Blueprint("payments", __name__, url_prefix="/api/v1")
 MAX_FUTURE = dt.timedelta(minutes=5)
+_CURRENCY = re.compile(r"[A-Z]{3}")
 _PAID_AT_FORMAT = "paid_at must be an ISO 8601 time with an offset, e.g. 2026-11-26T10:00:00+08:00"
 
 
@@ -58,6 +60,17 @@ def _paid_at(body: dict, at: dt.datetime) -> dt.datetime:
     if value > at + MAX_FUTURE:
         raise ValidationFailed("paid_at is in the future")
     return value
+
+
+def _currency(body: dict) -> str | None:
+    """``currency`` from the body: an ISO 4217 code (three capital letters), or None when not sent.
+    Another currency than the account's is refused by the money-in service (422 ``currency_mismatch``)."""
+    raw = body.get("currency")
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not _CURRENCY.fullmatch(raw):
+        raise ValidationFailed('currency must be an ISO 4217 code in capitals, e.g. "CNY"')
+    return raw
 
 
 def payment_document(paid: MoneyIn[PaymentResult]) -> dict[str, object]:
@@ -93,6 +106,9 @@ def create_payment():
     amount_text = body.get("amount")
     if not isinstance(amount_text, str):
         raise ValidationFailed('amount is required as a decimal string, e.g. "100.00"')
+    if amount_text != amount_text.strip():  # a machine sends the figure exactly; padding hints at a broken client
+        raise ApiError('amount must be digits only, without spaces, e.g. "100.00"', status=400,
+                       code="invalid_amount")
     try:
         amount = parse_positive_amount(amount_text)
     except InvalidMoney as e:
@@ -106,6 +122,7 @@ def create_payment():
         validate_ref(external_ref)
     except InvalidPayment as e:
         raise ValidationFailed(str(e)) from e
+    currency = _currency(body)
     channel = body.get("channel")
     if channel is not None and channel != client.channel:
         raise Forbidden("a channel client may only post payments for its own channel")
@@ -113,7 +130,7 @@ def create_payment():
     paid_at = _paid_at(body, at)
 
     def handler(session):
-        payment = ChannelPayment(client.channel, account_no, amount, external_ref, paid_at)
+        payment = ChannelPayment(client.channel, account_no, amount, external_ref, paid_at, currency)
         try:
             paid = money_in.pay(session, payment, now=at, deps=state().services, actor=client.actor)
         except LedgerUnknownAccount as e:

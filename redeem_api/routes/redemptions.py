@@ -29,6 +29,7 @@ from redeem_api.http import (
     bearer_client,
     client_ip,
     dumps,
+    error_document,
     idempotency_refusals,
     json_response,
     now,
@@ -37,6 +38,7 @@ from redeem_api.http import (
     text_field,
     today,
 )
+from vouchers.token import token_from_scan
 from vouchers.books.retry import is_retryable
 from redeem_api.redemption import Attempt, Context, acquire, check_code_format, redeem
 from redeem_api.state import db, state
@@ -47,6 +49,7 @@ from vouchers.services.clients import ClientInfo
 log = logging.getLogger(__name__)
 bp = Blueprint("redemptions", __name__, url_prefix="/api/v1")
 T = TypeVar("T")
+OnRedeemed = Callable[[Session, dict], None]
 ROUTE = "POST /api/v1/redemptions"
 
 _OUTCOMES = {
@@ -87,7 +90,7 @@ def in_one_transaction(session: Session, work: Callable[[Session], T], attempts:
 
 
 def _redeem_idempotently(attempt: Attempt, ctx: Context, *, scope: str, client_pk: int | None, key: str,
-                         body: dict, route: str) -> tuple[int, str, bool]:
+                         body: dict, route: str, on_redeemed: OnRedeemed | None = None) -> tuple[int, str, bool]:
     """(status, body text, replayed): at most one redemption per (scope, key), in one transaction."""
     st = state()
     fingerprint = idempotency.fingerprint(st.fingerprint_secret, request.method, route, body)
@@ -103,7 +106,10 @@ def _redeem_idempotently(attempt: Attempt, ctx: Context, *, scope: str, client_p
         try:
             try:
                 with savepoint(session):
-                    text = dumps(redeem(session, attempt, ctx, ticket))
+                    document = redeem(session, attempt, ctx, ticket)
+                    if on_redeemed is not None:  # the channel's own record of success, in the same transaction
+                        on_redeemed(session, document)
+                    text = dumps(document)
             except ApiError as refused:
                 if not refused.storable:
                     raise
@@ -114,7 +120,7 @@ def _redeem_idempotently(attempt: Attempt, ctx: Context, *, scope: str, client_p
                     ctx.throttle.release(session, ticket)
                 with idempotency_refusals():
                     idempotency.complete(session, reserved.record_id, status=refused.status,
-                                         body=dumps(refused.body()), now=ctx.now)
+                                         body=dumps(error_document(refused)), now=ctx.now)
                 return refused
             ctx.throttle.release(session, ticket)  # a success is no failure
             with idempotency_refusals():
@@ -131,7 +137,7 @@ def _redeem_idempotently(attempt: Attempt, ctx: Context, *, scope: str, client_p
         refusal = e  # outlives the except clause, for the closure below
         if refusal.after_rollback is None and not refusal.storable:
             raise  # 409/422 key refusals, 429: nothing to write
-        text = dumps(refusal.body())
+        text = dumps(error_document(refusal))
 
         def afterwards(session: Session) -> None:
             if refusal.after_rollback is not None:  # failure counters and fraud alerts
@@ -148,13 +154,16 @@ def _redeem_idempotently(attempt: Attempt, ctx: Context, *, scope: str, client_p
 
 
 def perform_redemption(attempt: Attempt, *, scope: str, client_pk: int | None, key: str, body: dict,
-                       route: str) -> tuple[int, str, bool]:
-    """Format check, then the idempotent redemption (throttle check included); counts the outcome."""
+                       route: str, on_redeemed: OnRedeemed | None = None) -> tuple[int, str, bool]:
+    """Format check, then the idempotent redemption (throttle check included); counts the outcome.
+
+    ``on_redeemed(session, document)`` runs in the redemption's transaction after a success (the SMS
+    top-up's reply to its sender): it commits with the redemption or not at all."""
     metrics = state().metrics
     try:
         check_code_format(attempt)
         status, text, replayed = _redeem_idempotently(attempt, context(), scope=scope, client_pk=client_pk, key=key,
-                                                      body=body, route=route)
+                                                      body=body, route=route, on_redeemed=on_redeemed)
     except ApiError as e:
         metrics.count_redemption(_OUTCOMES.get(e.code, "error" if e.status >= 500 else "rejected"))
         raise
@@ -185,7 +194,8 @@ def create_redemption():
     code_text = text_field(body, "code", max_length=1024)
     account_no = account_no_field(body)
     assert code_text is not None
-    attempt = Attempt(code_text.strip(), account_no, "terminal", client, client_ip())
+    # a terminal scanning a card sends what the QR holds: the redeem URL with the token as its fragment
+    attempt = Attempt(token_from_scan(code_text.strip()), account_no, "terminal", client, client_ip())
     status, text, replayed = perform_redemption(attempt, scope=f"client:{client.pk}", client_pk=client.pk, key=key,
                                                 body=body, route=ROUTE)
     return json_response(status, text, {"Idempotent-Replayed": "true"} if replayed else None)

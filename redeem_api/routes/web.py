@@ -1,4 +1,12 @@
-"""The customer page ``/redeem``: account number + code -> result and new balance.
+"""The customer page ``/redeem``: account number + code -> whose account? -> confirm -> result.
+
+Two steps, so a mistyped but existing 户号 is caught before the card is spent:
+``POST /redeem`` checks the code's format, looks the holder up (throttled per
+IP: :mod:`redeem_api.holder_lookup`) and shows the masked holder and district;
+nothing is spent. ``POST /redeem/confirm`` redeems what the first step sealed
+into its ticket (:mod:`redeem_api.confirmation`: the code never comes back in
+clear, the account confirmed is the account credited). The success page shows
+the account and the masked holder.
 
 Plain HTML forms (works without JavaScript), Chinese and English, CSRF
 token bound to the session cookie (SameSite=Strict, HttpOnly), throttled per
@@ -22,14 +30,18 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, make_response, render_template, request, session
 from werkzeug.exceptions import HTTPException
 
-from redeem_api.errors import ApiError, ChallengeRequired, Forbidden, UnsupportedMediaType, ValidationFailed
+from redeem_api.confirmation import Ticket, open_ticket, seal_ticket
+from redeem_api.errors import ApiError, ChallengeRequired, Forbidden, NotFound, UnsupportedMediaType, ValidationFailed
+from redeem_api.holder_lookup import look_up_holder
 from redeem_api.http import client_ip, now, valid_account_no
 from redeem_api.i18n import TEXT, pick_language
-from redeem_api.redemption import Attempt
+from redeem_api.redemption import Attempt, check_code_format
 from redeem_api.routes.redemptions import perform_redemption
-from redeem_api.state import db, state
+from redeem_api.state import AppState, db, state
 from vouchers import pow as proof_of_work
+from vouchers.services.holder import Holder
 from vouchers.services.throttle import ip_key
+from vouchers.token import token_from_scan
 
 bp = Blueprint("web", __name__)
 _SUBMISSION = re.compile(r"[0-9a-f]{32}")
@@ -61,8 +73,6 @@ def _csrf_token() -> str:
 
 
 POW_TTL = 600  # seconds a challenge stays good
-CSP_WITH_POW = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
-                "frame-ancestors 'none'; base-uri 'none'")
 
 
 def _pow_secret() -> bytes:
@@ -85,19 +95,21 @@ def _challenge(bits: int | None) -> str | None:
 
 
 def _page(status: int, *, lang: str, account_no: str = "", error: str | None = None,
-          result: dict | None = None, retry_after: int | None = None, pow_bits: int | None = None) -> Response:
-    t = TEXT[lang]
+          result: dict | None = None, retry_after: int | None = None, holder: Holder | None = None,
+          ticket: str | None = None, pow_bits: int | None = None) -> Response:
+    branding = state().config.branding
+    t = {key: value.replace("{hotline}", branding.hotline) for key, value in TEXT[lang].items()}
     message = None
     if error is not None:
         message = t.get(error, t["default_error"]).format(seconds=retry_after or 0)
-    challenge = None if result is not None or retry_after else _challenge(pow_bits)
-    html = render_template("redeem.html", t=t, lang=lang, other="en" if lang == "zh" else "zh",
+    # the proof of work goes with the first step's form only (not on a result, a confirmation or a lockout)
+    challenge = None if result is not None or holder is not None or retry_after else _challenge(pow_bits)
+    html = render_template("redeem.html", t=t, lang=lang, other="en" if lang == "zh" else "zh", brand=branding,
                            csrf_token=_csrf_token(), submission=secrets.token_hex(16), account_no=account_no,
-                           error=message, error_code=error, result=result, challenge=challenge)
+                           error=message, error_code=error, result=result, holder=holder, ticket=ticket,
+                           challenge=challenge)
     response = make_response(html, status)
     response.headers["Cache-Control"] = "no-store"
-    if challenge:  # the one page with a script (static/pow.js): the strict policy plus scripts of our own
-        response.headers["Content-Security-Policy"] = CSP_WITH_POW
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
     return response
@@ -117,6 +129,38 @@ def form():
     return _page(200, lang=_lang())
 
 
+@bp.get("/r")
+def from_qr():
+    """What a card's QR opens (``/r#EV1:...``): the redeem page; redeem.js copies the token from the
+    fragment into the form (a fragment never reaches the server, so never an access log)."""
+    return _page(200, lang=_lang())
+
+
+@bp.get("/redeem/brand.css")
+def brand_css():
+    """The brand colours as CSS variables (the CSP allows no inline style)."""
+    b = state().config.branding
+    response = make_response(f":root {{ --brand: {b.primary_colour}; --accent: {b.accent_colour}; }}\n", 200)
+    response.mimetype = "text/css"
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@bp.get("/redeem/logo")
+def logo():
+    """The configured logo, for the page's header (404 when there is none)."""
+    branding = state().config.branding
+    if branding.logo is None:
+        raise NotFound("no logo is configured")
+    kind = branding.logo_type
+    response = make_response(branding.logo, 200)
+    response.mimetype = "image/png" if kind == "png" else "image/svg+xml"
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    # an SVG opened on its own must not run anything it carries
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    return response
+
+
 def _check_origin() -> None:
     origin = request.headers.get("Origin")
     if origin and origin != "null":
@@ -124,9 +168,12 @@ def _check_origin() -> None:
             raise Forbidden("cross-site form submission refused", code="csrf_failed")
 
 
-@bp.post("/redeem")
-def submit():
-    lang = _lang()
+def _ticket_key() -> bytes:
+    return AppState.derive(state().pepper, "redeem-ticket")
+
+
+def _checked_form() -> str:
+    """The form's checks shared by both steps (media type, origin, CSRF); returns the CSRF token."""
     if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise UnsupportedMediaType("submit the form")
     _check_origin()
@@ -134,18 +181,50 @@ def submit():
     given = request.form.get("csrf_token", "")
     if not isinstance(expected, str) or not given or not hmac.compare_digest(expected.encode(), given.encode()):
         raise Forbidden("the form's security token is missing or expired", code="csrf_failed")
+    return expected
+
+
+@bp.post("/redeem")
+def submit():
+    """Step 1: the code's format, then whose account it is (masked). Nothing is spent here."""
+    lang = _lang()
+    csrf = _checked_form()
     account_no = (request.form.get("account_no") or "").strip()
-    code = (request.form.get("code") or "").strip()
+    # the 20-digit code as typed, or a pasted token or card URL (https://.../r#EV1:...): the token inside
+    code = token_from_scan((request.form.get("code") or "").strip())
     submission = request.form.get("submission", "")
     if not account_no or not code or len(code) > 1024 or not valid_account_no(account_no):
         return _page(400, lang=lang, account_no=account_no if valid_account_no(account_no) else "",
                      error=ValidationFailed.code)
     if not _SUBMISSION.fullmatch(submission):
         return _page(400, lang=lang, account_no=account_no, error=ValidationFailed.code)
-    scope = "web:" + hashlib.sha256(expected.encode()).hexdigest()[:32]
-    attempt = Attempt(code, account_no, "web", None, client_ip(), pow_bits=_proof_bits())
     try:
-        status, text, _replayed = perform_redemption(attempt, scope=scope, client_pk=None, key=submission,
+        check_code_format(Attempt(code, account_no, "web", None, client_ip()))  # typos cost no lookup
+        st = state()
+        holder = look_up_holder(db(), account_no, client=None, ip=client_ip(), throttle=st.throttle,
+                                limits=st.config.throttle, now=now())
+    except ApiError as e:
+        retry = int(e.headers.get("Retry-After", "0") or 0) or None
+        return _page(e.status, lang=lang, account_no=account_no, error=e.code, retry_after=retry)
+    # the form's proof of work (if any) is checked and spent here; the confirmation carries its difficulty
+    ticket = seal_ticket(_ticket_key(), Ticket(account_no, code, submission, pow_bits=_proof_bits()),
+                         csrf_token=csrf, now=now())
+    return _page(200, lang=lang, account_no=account_no, holder=holder, ticket=ticket)
+
+
+@bp.post("/redeem/confirm")
+def confirm():
+    """Step 2: redeem exactly what step 1 showed (the sealed ticket), once per submission."""
+    lang = _lang()
+    csrf = _checked_form()
+    ticket = open_ticket(_ticket_key(), request.form.get("ticket", ""), csrf_token=csrf, now=now())
+    if ticket is None:
+        return _page(400, lang=lang, error="confirmation_expired")
+    account_no, code = ticket.account_no, ticket.code
+    scope = "web:" + hashlib.sha256(csrf.encode()).hexdigest()[:32]
+    attempt = Attempt(code, account_no, "web", None, client_ip(), pow_bits=ticket.pow_bits)
+    try:
+        status, text, _replayed = perform_redemption(attempt, scope=scope, client_pk=None, key=ticket.submission,
                                                      body={"account_no": account_no, "code": code},
                                                      route="POST /redeem")
     except ChallengeRequired as e:

@@ -154,11 +154,22 @@ def test_readings_billing_and_reports(cli: Cli, tmp_path: Path) -> None:
 
     r = cli("cost-control", "run", "--json")
     assert r.json()["notices"] == 1  # P1: owes 29.90, nothing paid
+    # red team: an --as-of ahead of the clock wrote disconnect orders dated in the future
     r = cli("cost-control", "run", "--as-of", "2026-12-02T09:00", "--json")
+    assert (r.code, r.out, r.err.count("\n")) == (1, "", 1), r.err
+    assert "--as-of 2026-12-02 09:00 (UTC+8) is in the future (it is now 2026-12-01 09:00 (UTC+8))" in r.err
+    assert cli("cost-control", "orders", "--json").json()["orders"] == []
+    assert cli("cost-control", "run", "--as-of", "2026-12-01T08:30", "--json").code == 0  # earlier: fine
+    r = cli.at("2026-12-02T09:00")("cost-control", "run", "--json")
     assert r.json()["disconnect_orders"] == 1
     orders = cli("cost-control", "orders", "--json").json()["orders"]
     assert [(o["kind"], o["account_no"], o["meter_no"]) for o in orders] == [("disconnect", "P1", "MP1")]
-    r = cli("cost-control", "ack", str(orders[0]["order_id"]), "--result", "done", "--json")
+    # and the head-end's ack before the order's not_before (08:00) turned supply off early
+    r = cli.at("2026-12-02T07:59")("cost-control", "ack", str(orders[0]["order_id"]), "--result", "done", "--json")
+    assert (r.code, r.out, r.err.count("\n")) == (1, "", 1), r.err
+    assert "may not be carried out before 2026-12-02 08:00 (UTC+8)" in r.err
+    assert cli("cost-control", "orders", "--json").json()["orders"][0]["status"] == "pending"
+    r = cli.at("2026-12-02T08:00")("cost-control", "ack", str(orders[0]["order_id"]), "--result", "done", "--json")
     assert r.json()["status"] == "done"
 
 
@@ -185,3 +196,29 @@ def test_clear_errors(cli: Cli, tmp_path: Path) -> None:
     context.settings.cache_clear()  # the configuration is read once per command: read it again
     r = cli.at("2026-11-01T09:00")("billing", "run", "--period", "2026-10", "--as-of", "2026-10-31")
     assert r.code == 1 and "overlap" in r.err
+
+
+def test_a_time_of_use_meter_gets_its_opening_peak_and_valley(cli: Cli) -> None:
+    """`billing assign --time-of-use --opening-reading` demanded peak/valley openings no option accepted."""
+    assert cli("accounts", "create", "--account-no", "T1", "--name", "Wang Fang").code == 0
+    base = ("billing", "assign", "T1", "--tariff", "fj-residential", "--mode", "postpaid", "--area", "思明区",
+            "--meter", "MT1", "--time-of-use", "--opening-reading", "800.50", "--opening-date", "2026-10-01")
+    r = cli(*base)
+    assert r.code == 1 and r.err.count("\n") == 1 and "needs the peak and valley registers" in r.err
+    r = cli(*base, "--opening-peak", "500.00", "--opening-valley", "200")
+    assert r.code == 1 and "do not add up to the register of 800.50 kWh" in r.err
+    r = cli(*base, "--opening-peak", "-1", "--opening-valley", "801.50")
+    assert r.code == 1 and "--opening-peak must not be negative" in r.err
+    r = cli("billing", "assign", "T1", "--tariff", "fj-residential", "--mode", "postpaid", "--area", "x",
+            "--meter", "MT1", "--opening-peak", "1")
+    assert r.code == 1 and "--opening-peak and --opening-valley belong to an --opening-reading" in r.err
+    r = cli(*base, "--opening-peak", "500.25", "--opening-valley", "300.25", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["time_of_use"] is True
+    with context.sessions().begin() as session:  # the baseline holds both registers
+        from sqlalchemy import select
+
+        from vouchers.storage.metering_models import MeterReading
+
+        row = session.execute(select(MeterReading).where(MeterReading.account_no == "T1")).scalar_one()
+        assert (row.reading_ckwh, row.peak_ckwh, row.valley_ckwh) == (80050, 50025, 30025)

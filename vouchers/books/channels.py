@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from vouchers.books import chart
 from vouchers.books.errors import UnknownChannel
+from vouchers.display import CATALOGUE
 
 
 @dataclass(frozen=True)
@@ -26,17 +27,17 @@ class Channel:
 
 
 CHANNELS: dict[str, Channel] = {c.code: c for c in (
-    Channel("bank_debit", "银行代扣", "bank auto-debit"),
-    Channel("bank_counter", "银行柜台", "bank counter"),
-    Channel("online_banking", "网上银行", "online banking"),
-    Channel("counter_cash", "营业厅", "utility service hall (cash)"),
-    Channel("pos_card", "POS刷卡", "POS card swipe"),
-    Channel("alipay", "支付宝", "Alipay"),
-    Channel("wechat_pay", "微信支付", "WeChat Pay"),
-    Channel("postal_station", "邮政便民服务站", "postal convenience station"),
-    Channel("sms", "短信", "SMS"),
-    Channel("self_service_terminal", "自助终端", "self-service terminal"),
-    Channel("voucher", "电费充值卡", "recharge voucher", settles=False),
+    Channel("bank_debit", *CATALOGUE["channel"]["bank_debit"]),
+    Channel("bank_counter", *CATALOGUE["channel"]["bank_counter"]),
+    Channel("online_banking", *CATALOGUE["channel"]["online_banking"]),
+    Channel("counter_cash", *CATALOGUE["channel"]["counter_cash"]),
+    Channel("pos_card", *CATALOGUE["channel"]["pos_card"]),
+    Channel("alipay", *CATALOGUE["channel"]["alipay"]),
+    Channel("wechat_pay", *CATALOGUE["channel"]["wechat_pay"]),
+    Channel("postal_station", *CATALOGUE["channel"]["postal_station"]),
+    Channel("sms", *CATALOGUE["channel"]["sms"]),
+    Channel("self_service_terminal", *CATALOGUE["channel"]["self_service_terminal"]),
+    Channel("voucher", *CATALOGUE["channel"]["voucher"], settles=False),
 )}
 
 

@@ -18,6 +18,7 @@ from vouchers.money import check_currency
 
 ACCOUNT_NO = re.compile(r"^[0-9A-Za-z][0-9A-Za-z\-]{0,31}$")
 BILL_REF = re.compile(r"^[0-9A-Za-z_.:\-]{1,64}$")
+PHONE = re.compile(r"^\+?[0-9]{5,20}$")
 OPENING_BILL = "opening"
 
 
@@ -56,6 +57,14 @@ def validate_account_no(account_no: str) -> str:
     return account_no
 
 
+def normalise_phone(phone: str) -> str:
+    """A phone number as stored and searched: digits with an optional leading ``+`` (spaces, dashes dropped)."""
+    value = "".join(phone.split()).replace("-", "") if isinstance(phone, str) else ""
+    if not PHONE.match(value):
+        raise InvalidAccountData("phone must be 5-20 digits, optionally with a leading + (spaces and dashes allowed)")
+    return value
+
+
 def get_customer(session: Session, account_no: str) -> CustomerAccount:
     customer = None
     if isinstance(account_no, str) and ACCOUNT_NO.match(account_no):
@@ -67,15 +76,18 @@ def get_customer(session: Session, account_no: str) -> CustomerAccount:
 
 
 def create_customer(session: Session, account_no: str, name: str, *, meter_no: str | None = None,
-                    currency: str = "CNY", arrears: int = 0, arrears_due: dt.date | None = None,
-                    now: dt.datetime) -> AccountSummary:
+                    district: str | None = None, currency: str = "CNY", arrears: int = 0,
+                    arrears_due: dt.date | None = None, now: dt.datetime, phone: str | None = None) -> AccountSummary:
     """Open an account; ``arrears`` (minor units) becomes one opening bill due ``arrears_due``."""
     validate_account_no(account_no)
     if not isinstance(name, str) or not name.strip() or len(name) > 200 or not name.isprintable():
         raise InvalidAccountData("name is required (at most 200 printable characters)")
     if meter_no is not None and (not meter_no.strip() or len(meter_no) > 64 or not meter_no.isprintable()):
         raise InvalidAccountData("meter number must be 1-64 printable characters")
+    if district is not None and (not district.strip() or len(district) > 64 or not district.isprintable()):
+        raise InvalidAccountData("district must be 1-64 printable characters")
     check_currency(currency)
+    phone = normalise_phone(phone) if phone is not None else None
     if isinstance(arrears, bool) or not isinstance(arrears, int) or arrears < 0:
         raise InvalidAccountData("arrears must be zero or a positive amount")
     if arrears and arrears_due is None:
@@ -86,7 +98,8 @@ def create_customer(session: Session, account_no: str, name: str, *, meter_no: s
                                     (chart.customer_prepaid(account_no), currency)], now)
     customer = CustomerAccount(
         account_no=account_no, name=name.strip(), meter_no=meter_no.strip() if meter_no else None,
-        currency=currency, arrears_account_id=ids[(chart.customer_arrears(account_no), currency)],
+        phone=phone, district=district.strip() if district else None, currency=currency,
+        arrears_account_id=ids[(chart.customer_arrears(account_no), currency)],
         prepaid_account_id=ids[(chart.customer_prepaid(account_no), currency)], created_at=utc(now))
     session.add(customer)
     session.flush()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vouchers.errors import VoucherError
+from vouchers.as_of import FutureAsOf
 
 
 class LedgerError(VoucherError):
@@ -133,7 +134,7 @@ class BatchNotFound(LedgerError):
     code = "batch_not_found"
 
 
-class InvalidExpiryDate(LedgerError, ValueError):
+class InvalidExpiryDate(LedgerError, FutureAsOf):
     """An expiry run as of a day after the business today: cards still valid would expire."""
 
     code = "invalid_expiry_date"

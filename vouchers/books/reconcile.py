@@ -40,7 +40,8 @@ from vouchers.books.refunds import UNDONE, RefundLine, RefundOutcome, apply_refu
 from vouchers.books.sql import db_time, is_postgres
 from vouchers.books.staging import STAGE, OnRead, create_stage, stage_file, stage_items
 from vouchers.storage.files import file_sha256
-from vouchers.books.timeutil import DEFAULT_TZ, end_of_day, from_db, local_date, start_of_day, utc
+from vouchers.books.timeutil import DEFAULT_TZ, end_of_day, from_db, local_date, start_of_day, utc, zone
+from vouchers.display import local_iso
 from vouchers.storage import audit
 from vouchers.storage.ledger_models import ReconciliationRun
 from vouchers.money import format_amount
@@ -272,9 +273,11 @@ def _settled_fees(session: Session, fees: Mapping[str, int], run_id: int) -> dic
     return total
 
 
-def iter_report_rows(session: Session, channel: str, start: dt.datetime, end: dt.datetime
+def iter_report_rows(session: Session, channel: str, start: dt.datetime, end: dt.datetime, tz: str | None = None
                      ) -> Iterator[tuple[str, str, str, str, str, str]]:
     """Every line of the staged file and every booked payment of the period, with its status.
+
+    ``paid_at`` is ISO 8601 in business time ``tz`` with its offset (``2026-12-06T09:00:00+08:00``).
 
     Call in the same transaction as the reconciliation (the stage is temporary).
     Yields (status, external_ref, account_no, file_amount, book_amount, paid_at).
@@ -294,14 +297,20 @@ def iter_report_rows(session: Session, channel: str, start: dt.datetime, end: dt
         f"AND NOT EXISTS (SELECT 1 FROM {STAGE} s WHERE s.external_ref = p.external_ref) "
         "ORDER BY 7, 2")
     result = session.execute(text(sql).execution_options(yield_per=10_000), params)
+    local = zone(tz)
     for status, ref, account_no, file_amount, book_amount, paid_at, _ in result:
-        stamp = paid_at if isinstance(paid_at, str) else (from_db(paid_at) or paid_at).isoformat()
+        if isinstance(paid_at, str):  # SQLite hands the staged or stored UTC time back as text, without a zone
+            paid_at = dt.datetime.fromisoformat(paid_at)
+        stamp = local_iso(from_db(paid_at), local)
         yield (status, ref, account_no or "", format_amount(int(file_amount)) if file_amount is not None else "",
                format_amount(int(book_amount)) if book_amount is not None else "", stamp)
 
 
-def write_report_csv(session: Session, result: ReconcileResult, path: Path) -> int:
-    """The line-by-line reconciliation as UTF-8 CSV; returns the number of rows.
+def write_report_csv(session: Session, result: ReconcileResult, path: Path, *, tz: str | None = None,
+                     excel: bool = False) -> int:
+    """The line-by-line reconciliation as UTF-8 CSV (``excel``: with a BOM); returns the number of rows.
+
+    Times are business time ``tz`` with their offset.
 
     Trade lines whose payment a refund undid read ``refunded``; each refund line
     follows as ``refund_<outcome>`` (:mod:`vouchers.books.refunds`). ``fee`` is the channel
@@ -311,10 +320,12 @@ def write_report_csv(session: Session, result: ReconcileResult, path: Path) -> i
     """
     count = 0
     refunded = set(result.refunded)
-    with Path(path).open("w", encoding="utf-8", newline="") as f:
+    local = zone(tz)
+    with Path(path).open("w", encoding="utf-8-sig" if excel else "utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["status", "external_ref", "account_no", "file_amount", "book_amount", "paid_at", "fee"])
-        for status, ref, *rest in iter_report_rows(session, result.channel, result.period_start, result.period_end):
+        for status, ref, *rest in iter_report_rows(session, result.channel, result.period_start, result.period_end,
+                                                   tz):
             if status == "missing_in_books" and ref in refunded:
                 status = "refunded"
             fee = result.fees.get(ref) if status != "missing_in_file" else None
@@ -325,6 +336,6 @@ def write_report_csv(session: Session, result: ReconcileResult, path: Path) -> i
             writer.writerow([f"refund_{outcome.status}", text_cell(r.external_ref), r.account_no or "",
                              format_amount(r.amount),
                              format_amount(outcome.book_amount) if outcome.book_amount is not None else "",
-                             r.refunded_at.isoformat(), format_amount(r.fee_returned)])
+                             local_iso(r.refunded_at, local), format_amount(r.fee_returned)])
             count += 1
     return count

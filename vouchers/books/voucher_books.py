@@ -25,6 +25,7 @@ from vouchers.books.accounts import ensure_account
 from vouchers.books.allocation import allocate
 from vouchers.books.customers import get_customer
 from vouchers.books.distributors import commission_for, ensure_distributor
+from vouchers.as_of import refuse_future
 from vouchers.books.errors import ActivationError, CurrencyMismatch, InvalidExpiryDate, RedemptionBookingError
 from vouchers.books.incoming import move_bills, open_bills, record_allocations
 from vouchers.books.payments import get_payment
@@ -382,10 +383,8 @@ def expire_vouchers(session: Session, as_of: dt.date, now: dt.datetime, *, actor
 
     ``as_of`` may not be after the business today (``now`` in ``tz``): a card is valid through its last day.
     """
-    today = local_date(now, tz)
-    if as_of > today:
-        raise InvalidExpiryDate(f"as-of date {as_of} is in the future (today is {today}): cards valid until then "
-                                "would expire")
+    refuse_future(as_of, local_date(now, tz), what="as-of date", consequence="cards valid until then would expire",
+                  error=InvalidExpiryDate)
     at = utc(now)
     rows = session.execute(
         update(V).where(V.c.status == "active", V.c.expires < as_of)

@@ -88,6 +88,15 @@ KEYS: tuple[Key, ...] = (
     Key("VOUCHER_THROTTLE_WEB_POW_BITS", "throttle.web_pow_bits", "integer", "16",
         "Leading zero bits of SHA-256 the first proof of work asks (about 2^bits hashes: 16 is well under a "
         "second in a browser); at most 8 more as failures grow.", 1, 32),
+    Key("VOUCHER_THROTTLE_CLIENT_LOOKUPS", "throttle.client_lookups", "integer", "300",
+        "Holder lookups (`GET /api/v1/accounts/<no>`) per client in one window, then 429.", 1),
+    Key("VOUCHER_THROTTLE_WEB_IP_LOOKUPS", "throttle.web_ip_lookups", "integer", "300",
+        "Holder confirmations (first step of `/redeem`) per IP address in one window, then 429. High "
+        "because one address is often many customers (carrier-grade NAT, an office, a campus): it only "
+        "caps bulk enumeration of holder names from one address; guessing codes is limited by the "
+        "failure counters and the proof of work.", 1),
+    Key("VOUCHER_THROTTLE_SMS_SENDER_FAILURES", "throttle.sms_sender_failures", "integer", "5",
+        "Failed SMS top-ups per sending phone number in one window, then a refusal.", 1),
     Key("VOUCHER_MAX_BODY_BYTES", "web.max_body_bytes", "integer", "16384",
         "Largest request body accepted.", 256, 10 * 1024 * 1024),
     Key("VOUCHER_CANARY_SERIALS", "web.canary_serials", "list", "none",
@@ -101,6 +110,9 @@ KEYS: tuple[Key, ...] = (
         "The web page's session cookie is sent over HTTPS only."),
     Key("VOUCHER_REQUEST_READ_SECONDS", "web.request_read_seconds", "number", "10",
         "Seconds a client may take to send a request (`serve`; clamped to 1..300).", 1, 300),
+    Key("VOUCHER_LOG_FORMAT", "log_format", "string", "`text`",
+        "Log lines of `serve`: `text`, or `json` (one JSON object a line, gunicorn's too, and one line per request "
+        "with its `request_id`, route, status and duration).", choices=("text", "json")),
     Key("VOUCHER_IDEMPOTENCY_STALE_SECONDS", "idempotency.stale_seconds", "integer", "120",
         "After this an unfinished Idempotency-Key reservation may be taken over.", 10),
     Key("VOUCHER_IDEMPOTENCY_RETENTION_DAYS", "idempotency.retention_days", "integer", "7",
@@ -117,6 +129,32 @@ KEYS: tuple[Key, ...] = (
         "Seconds to wait for the SMS gateway.", 0),
     Key("VOUCHER_SMS_LANG", "sms.lang", "string", "`zh`",
         "Language of outgoing messages.", choices=("zh", "en")),
+    # --- branding (cards, receipts, bills, report covers, the /redeem page) --------------------------
+    Key("VOUCHER_BRAND_NAME_ZH", "branding.name_zh", "string", "`示例电力（未配置）`",
+        "The utility's name in Chinese. Without any branding setting a neutral, clearly marked default is "
+        "used and `voucherctl branding show` warns."),
+    Key("VOUCHER_BRAND_NAME_EN", "branding.name_en", "string", "`Example Power (unset)`",
+        "The utility's name in English."),
+    Key("VOUCHER_BRAND_LOGO", "branding.logo", "path", "none",
+        "Logo file, PNG or SVG (at most 256 KiB), shown on cards, receipts, reports and the web page."),
+    Key("VOUCHER_BRAND_REDEEM_URL", "branding.redeem_url", "string", "`https://pay.utility.example/redeem`",
+        "The customer redeem page, printed on cards (https://; http:// only to localhost)."),
+    Key("VOUCHER_BRAND_QR_URL", "branding.qr_url", "string", "the redeem URL",
+        "What a card's QR code opens, with the token after `#` (e.g. `https://pay.example.cn/r`; the web "
+        "app serves `/r` as the redeem page)."),
+    Key("VOUCHER_BRAND_HOTLINE", "branding.hotline", "string", "`00000`",
+        "Customer service telephone number."),
+    Key("VOUCHER_BRAND_SMS_NUMBER", "branding.sms_number", "string", "the hotline",
+        "Number customers text to top up, printed on cards."),
+    Key("VOUCHER_BRAND_TERMS_ZH", "branding.terms_zh", "string", "a neutral text",
+        "Terms of use (one line, at most 600 characters), Chinese: shown on the `/redeem` page, `{terms}` "
+        "in a card layout."),
+    Key("VOUCHER_BRAND_TERMS_EN", "branding.terms_en", "string", "a neutral text",
+        "Terms of use, English."),
+    Key("VOUCHER_BRAND_PRIMARY_COLOUR", "branding.primary_colour", "string", "`#1a4f9c`",
+        "Main colour (`#rrggbb`): names, rules, headings; cards print it converted to CMYK."),
+    Key("VOUCHER_BRAND_ACCENT_COLOUR", "branding.accent_colour", "string", "`#b0201e`",
+        "Accent colour (`#rrggbb`): the face value."),
     # --- billing, cost control, collection warnings ------------------------------------------------
     Key("VOUCHER_BILL_DUE_DAYS", "billing.due_days", "integer", "7",
         "Days from bill date to due date (the late fee runs from the day after).", 0, 366),

@@ -39,3 +39,9 @@ class NotSplit(KeyStoreError):
     """A store made before the web secret: its pepper and vending keys are still under the issuer passphrase."""
 
     code = "keystore_not_split"
+
+
+class BackupError(KeyStoreError):
+    """The key store's backup or restore cannot be made; the message says why and nothing was written."""
+
+    code = "backup_error"

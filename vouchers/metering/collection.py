@@ -1,7 +1,8 @@
 """Collection analysis (电费回收率) and early warning (电费回收预警), docs/tariffs.md §4.
 
-Rates for month M of year Y (cut-off: the end of M's last day, local time),
-computed over electricity bills (penalties are reported, never counted in a
+Rates for month M of year Y (cut-off: the end of M's last day, local time, or
+``now`` when M has not ended yet: a month still running is reported to today and
+the report states that cut-off), computed over electricity bills (penalties are reported, never counted in a
 rate):
 
 =====================  ===================================================  =========================
@@ -31,7 +32,9 @@ to collect is reported as null.
 Arrears aging at the cut-off, for every bill with something unpaid:
 categories this month (本月欠费) / earlier months this year (本年往月) /
 prior years (陈欠) / penalties (违约金), and days past the due date
-0–30 (including not yet due) / 31–90 / 91–365 / >365. Everything is given
+0–30 (including not yet due) / 31–90 / 91–365 / >365, counted from the due
+date to the cut-off day (a bill not yet due is 0 days past due, never more
+than the days since its due date). Everything is given
 in total, by area (the tariff assignment's) and by channel: an account's
 channel is the one its latest payment before the cut-off came through
 (``none`` if it never paid), so the tables answer "how do the customers who
@@ -56,7 +59,7 @@ import csv
 import datetime as dt
 import io
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -64,10 +67,12 @@ from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from vouchers.books.csvformat import text_cell
+from vouchers.books.reports.collection import CollectionLine
 from vouchers.books.timeutil import end_of_day, from_db, start_of_day
 from vouchers.metering import positions as pos
 from vouchers.metering.billing import parse_period
 from vouchers.metering.config import MeteringConfig
+from vouchers.metering.errors import ReportError
 from vouchers.metering.prepaid import standing_of
 from vouchers.metering.units import percent_1dp
 from vouchers.storage.ledger_models import (
@@ -176,10 +181,12 @@ class CollectionReport:
     by_channel: dict[str, Group]
     receipts: dict[str, tuple[int, int]]  # channel -> (count, amount) received in the month
     top_arrears: list[dict[str, object]]
+    month_complete: bool = True  # False: the month had not ended at ``now``, the cut-off is that day
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "month": self.month, "cutoff": self.cutoff.isoformat(), "currency": self.currency,
+            "month": self.month, "cutoff": self.cutoff.isoformat(), "month_complete": self.month_complete,
+            "currency": self.currency,
             "total": self.total.as_dict(),
             "by_area": {k: v.as_dict() for k, v in sorted(self.by_area.items())},
             "by_channel": {k: v.as_dict() for k, v in sorted(self.by_channel.items())},
@@ -274,16 +281,26 @@ def _bills(session: Session, *, year_first: str, month: str, year_start: dt.date
                     int(before_year), int(before_cut), due, bool(is_penalty))
 
 
-def collection_report(session: Session, month: str, *, config: MeteringConfig | None = None,
+def collection_report(session: Session, month: str, *, now: dt.datetime, config: MeteringConfig | None = None,
                       top: int = 20) -> CollectionReport:
-    """The monthly collection analysis for ``month`` (YYYY-MM)."""
+    """The monthly collection analysis for ``month`` (YYYY-MM) as it stands at ``now``.
+
+    A month that has not ended at ``now`` is cut off at ``now`` (its cut-off day is today);
+    a month that has not begun is refused.
+    """
     config = config or MeteringConfig()
     first, last = parse_period(month)
     tz = config.tz
     year_first = f"{first.year:04d}-01"
     year_start = start_of_day(dt.date(first.year, 1, 1), tz)
     month_start = start_of_day(first, tz)
+    if now < month_start:
+        raise ReportError(f"month {month} has not begun on {config.local_date(now)} (business time)")
     cut = end_of_day(last, tz)
+    complete = now >= cut
+    if not complete:
+        cut = now + dt.timedelta(microseconds=1)  # what happened at ``now`` itself is known at ``now``
+        last = config.local_date(now)
     areas = dict(session.execute(select(MeteringAccount.account_no, MeteringAccount.area)).all())
     channels = _channels(session, cut)
     total, by_area, by_channel = Group(), defaultdict(Group), defaultdict(Group)
@@ -318,7 +335,7 @@ def collection_report(session: Session, month: str, *, config: MeteringConfig | 
                 category = "earlier_months"
             else:
                 category = "prior_years"
-            bucket = _day_bucket((last - b.due_date).days)
+            bucket = _day_bucket(max(0, (last - b.due_date).days))
             for g in groups:
                 g.aging.add(category, bucket, unpaid)
                 g.accounts_in_arrears.add(b.account_no)
@@ -330,19 +347,30 @@ def collection_report(session: Session, month: str, *, config: MeteringConfig | 
         .group_by(Payment.channel)).all()}
     ranked = sorted(owing.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
     top_rows = [{"account_no": a, "area": areas.get(a, NO_AREA), "arrears": format_amount(v),
-                 "oldest_due": oldest[a].isoformat(), "days_past_due": (last - oldest[a]).days} for a, v in ranked]
+                 "oldest_due": oldest[a].isoformat(), "days_past_due": max(0, (last - oldest[a]).days)}
+                for a, v in ranked]
     currency = session.execute(select(CustomerAccount.currency).limit(1)).scalar() or "CNY"
-    return CollectionReport(month, last, currency, total, dict(by_area), dict(by_channel), receipts, top_rows)
+    return CollectionReport(month, last, currency, total, dict(by_area), dict(by_channel), receipts, top_rows,
+                            month_complete=complete)
 
 
-def report_csv(report: CollectionReport) -> str:
-    """The report as one CSV table: section, group, measure, value.
+def report_csv(report: CollectionReport, months: Sequence[CollectionLine] = ()) -> str:
+    """The report as one CSV table: section, group, measure, value (the one CSV of the collection report).
 
-    A group name a spreadsheet would run as a formula (an area is free text) gets a leading ``'``.
+    The first rows state the month and its cut-off; ``months`` (the books' rate per month of the period)
+    follow as section ``month``. A group name a spreadsheet would run as a formula (an area is free text)
+    gets a leading ``'``.
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["section", "group", "measure", "value"])
+    writer.writerow(["report", report.month, "cutoff", report.cutoff.isoformat()])
+    writer.writerow(["report", report.month, "month_complete", "yes" if report.month_complete else "no"])
+    writer.writerow(["report", report.month, "currency", report.currency])
+    for line in months:
+        writer.writerow(["month", line.month, "billed", format_amount(line.billed)])
+        writer.writerow(["month", line.month, "collected", format_amount(line.collected)])
+        writer.writerow(["month", line.month, "rate_percent", line.rate])
 
     def group_rows(section: str, name: str, group: Group) -> None:
         name = text_cell(name)

@@ -54,10 +54,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from vouchers.as_of import refuse_future
+from vouchers.display import local_text
 from vouchers.books.timeutil import from_db
 from vouchers.metering import positions as pos
 from vouchers.metering.config import MeteringConfig
-from vouchers.metering.errors import OrderNotFound, OrderStateError
+from vouchers.metering.errors import OrderNotDue, OrderNotFound, OrderStateError
 from vouchers.metering.prepaid import standing_of
 from vouchers.storage.metering_models import (
     CostControlOrder,
@@ -208,8 +210,15 @@ def on_balance_change(session: Session, account_no: str, *, now: dt.datetime, ca
 
 
 def run(factory: sessionmaker[Session], *, now: dt.datetime, catalog: Catalog, config: MeteringConfig | None = None,
-        batch: int | None = None) -> Evaluation:
-    """Evaluate every prepaid account, one database transaction per batch."""
+        batch: int | None = None, as_of: dt.datetime | None = None) -> Evaluation:
+    """Evaluate every prepaid account, one database transaction per batch.
+
+    ``as_of``: evaluate at this earlier instant instead of ``now`` (a missed run caught up). A later one is
+    :class:`vouchers.as_of.FutureAsOf`: it would write orders dated ahead, to cut supply before its time.
+    """
+    if as_of is not None:
+        now = refuse_future(as_of, now, what="--as-of", consequence="orders would be dated ahead and supply cut "
+                                                                   "before its time")
     config = config or MeteringConfig()
     size = batch or config.batch_size
     total = Evaluation()
@@ -248,9 +257,11 @@ def list_orders(session: Session, *, status: str | None = "pending", after_id: i
 
 
 def acknowledge_order(session: Session, order_id: int, *, result: str, now: dt.datetime, actor: str,
-                      detail: str | None = None) -> OrderView:
+                      detail: str | None = None, tz: dt.tzinfo | None = None) -> OrderView:
     """The head-end reports an order ``done`` or ``failed``. Idempotent: the same
-    result again returns the order unchanged; a different one is refused."""
+    result again returns the order unchanged; a different one is refused, and so is any result
+    before the order's ``not_before`` (:class:`OrderNotDue`: it was carried out too early; ``tz``, the
+    business time zone, is how its message shows the times)."""
     if result not in ("done", "failed"):
         raise OrderStateError(f"result must be 'done' or 'failed', got {result!r}")
     order = session.get(CostControlOrder, order_id) if isinstance(order_id, int) else None
@@ -260,6 +271,12 @@ def acknowledge_order(session: Session, order_id: int, *, result: str, now: dt.d
         return _view(order)
     if order.status != "pending":
         raise OrderStateError(f"order {order_id} is already {order.status}")
+    not_before = from_db(order.not_before) or order.not_before
+    if now < not_before:  # executed early: a disconnect cuts supply the customer still had time to avoid
+        zone = tz or now.tzinfo
+        raise OrderNotDue(f"order {order_id} ({order.kind}) may not be carried out before "
+                          f"{local_text(not_before, zone)}; a result reported at {local_text(now, zone)} is refused: "
+                          "acknowledge it once it has been carried out, after that time")
     claimed = session.execute(update(CostControlOrder)
                               .where(CostControlOrder.id == order_id, CostControlOrder.status == "pending")
                               .values(status=result, acknowledged_at=now, acknowledged_by=actor,

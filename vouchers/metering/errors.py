@@ -107,6 +107,12 @@ class OrderStateError(MeteringError):
     code = "order_state"
 
 
+class OrderNotDue(MeteringError):
+    """An order acknowledged before its ``not_before``: the head-end acted too early."""
+
+    code = "order_not_due"
+
+
 class ConfigError(MeteringError, ValueError):
     code = "metering_config"
 

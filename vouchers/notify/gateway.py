@@ -27,6 +27,14 @@ class SmsMessage:
     kind: str
     lang: str
     text: str
+    recipient: str | None = None  # a phone number (an SMS top-up's reply to its sender); None: the account's
+
+    def as_json(self) -> dict[str, object]:
+        """The message as gateways receive it (``recipient`` only when there is one)."""
+        document = asdict(self)
+        if self.recipient is None:
+            del document["recipient"]
+        return document
 
 
 class SmsGateway(Protocol):
@@ -68,7 +76,7 @@ class HttpGateway:
 
     def send(self, message: SmsMessage) -> None:
         request = urllib.request.Request(
-            self._url, data=json.dumps(asdict(message), ensure_ascii=False).encode("utf-8"), method="POST",
+            self._url, data=json.dumps(message.as_json(), ensure_ascii=False).encode("utf-8"), method="POST",
             headers={"Content-Type": "application/json; charset=utf-8", "Authorization": f"Bearer {self._token}",
                      "Idempotency-Key": message.idempotency_id})
         try:
@@ -91,7 +99,7 @@ class FileSink:
         self._path = path
 
     def send(self, message: SmsMessage) -> None:
-        line = json.dumps(asdict(message), ensure_ascii=False, sort_keys=True) + "\n"
+        line = json.dumps(message.as_json(), ensure_ascii=False, sort_keys=True) + "\n"
         try:
             with self._path.open("a", encoding="utf-8") as f:
                 f.write(line)

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy import Table, and_, func, null, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from vouchers.notify.backoff import retry_delay
@@ -64,6 +64,7 @@ class _Claimed:
     account_no: str
     payload: str
     attempts: int
+    recipient: str | None = None  # outbox_messages only: a reply to an SMS top-up's sender
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -100,11 +101,12 @@ def _claim(session: Session, source: str, *, now: dt.datetime, limit: int, lease
     ids = list(session.execute(pick).scalars())
     if not ids:
         return None, []
+    recipient = t.c.recipient if "recipient" in t.c else null().label("recipient")
     rows = session.execute(
         update(t).where(t.c.id.in_(ids), _due(t, now)).values(next_attempt_at=now + lease)
-        .returning(t.c.id, t.c.kind, t.c.account_no, t.c.payload, t.c.attempts)).all()
-    return max(ids), sorted((_Claimed(r.id, r.kind, r.account_no, r.payload, r.attempts or 0) for r in rows),
-                            key=lambda c: c.id)
+        .returning(t.c.id, t.c.kind, t.c.account_no, t.c.payload, t.c.attempts, recipient)).all()
+    return max(ids), sorted((_Claimed(r.id, r.kind, r.account_no, r.payload, r.attempts or 0, r.recipient)
+                             for r in rows), key=lambda c: c.id)
 
 
 def _record_sent(session: Session, t: Table, row: _Claimed, now: dt.datetime) -> None:
@@ -164,7 +166,7 @@ def _deliver(sessions: sessionmaker[Session], gateway: SmsGateway, source: str, 
     try:
         text = render(row.kind, row.payload, lang=lang, tz=tz)
         gateway.send(SmsMessage(idempotency_id=f"{prefix}-{row.id}", account_no=row.account_no, kind=row.kind,
-                                lang=lang, text=text))
+                                lang=lang, text=text, recipient=row.recipient))
     except RenderError as e:
         error, permanent = f"{e.code}: {e}", True
     except GatewayError as e:

@@ -128,6 +128,31 @@ def _supply_restored(p: Mapping[str, object], lang: str, tz: dt.tzinfo) -> str:
             "supply is being restored.")
 
 
+def _topup_redeemed(p: Mapping[str, object], lang: str, tz: dt.tzinfo) -> str:
+    """The reply to an SMS top-up that redeemed: whose account (masked), how much, the balance. Never the code."""
+    acct, holder = p.get("account_no", ""), p.get("holder_masked", "")
+    if lang == "zh":
+        return (f"【短信缴费】已为户号{acct}（户主{holder}）充值{_money(p, 'amount', lang)}，"
+                f"当前余额{_money(p, 'balance', lang)}。" + _sts_line(p, lang))
+    return (f"[Electricity] {_money(p, 'amount', lang)} added to account {acct} (holder {holder}); "
+            f"balance {_money(p, 'balance', lang)}." + _sts_line(p, lang))
+
+
+def _topup_refused(p: Mapping[str, object], lang: str, tz: dt.tzinfo) -> str:
+    """One text for every refusal (unknown account, bad or used code, too many attempts): no oracle."""
+    if lang == "zh":
+        return "【短信缴费】充值未成功，请核对户号和卡密后重试，或拨打客服热线95598。"
+    return ("[Electricity] The top-up did not go through. Check the account number and the code and try again, "
+            "or call customer service: 95598.")
+
+
+def _topup_help(p: Mapping[str, object], lang: str, tz: dt.tzinfo) -> str:
+    if lang == "zh":
+        return "【短信缴费】请发送：CZ 户号 20位卡密，例如 CZ 3300012345 1234 5678 9012 3456 7890"
+    return ("[Electricity] To top up, send: CZ <account number> <20-digit code>, "
+            "e.g. CZ 3300012345 1234 5678 9012 3456 7890")
+
+
 _Renderer = Callable[[Mapping[str, object], str, dt.tzinfo], str]
 # by the payload's "template" if it has one, else by the row's kind
 TEMPLATES: dict[str, _Renderer] = {
@@ -136,6 +161,9 @@ TEMPLATES: dict[str, _Renderer] = {
     "low_balance_warning": _low_balance,
     "zero_balance_notice": _zero_balance,
     "supply_restored": _supply_restored,
+    "topup_redeemed": _topup_redeemed,
+    "topup_refused": _topup_refused,
+    "topup_help": _topup_help,
 }
 
 

@@ -30,6 +30,8 @@ from typing import Generic, Protocol, TypeVar
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from vouchers.books.customers import get_customer
+from vouchers.books.errors import CurrencyMismatch
 from vouchers.books.payments import PaymentResult, post_payment
 from vouchers.metering import money_in as rules
 from vouchers.metering.money_in import Gate
@@ -128,14 +130,19 @@ def vend_credit(session: Session, account_no: str, credited_minor: int, *, now: 
 
 def money_in(session: Session, account_no: str, book: Callable[[], B], *, pay_date: dt.date, now: dt.datetime,
              deps: ServiceDeps, actor: str | None, vend_source: str, vend_ref: Callable[[B], str],
-             gate: Gate | None = None, meter_pan: str | None = None, token_required: bool = False) -> MoneyIn[B]:
+             gate: Gate | None = None, meter_pan: str | None = None, token_required: bool = False,
+             currency: str | None = None) -> MoneyIn[B]:
     """Late fee -> ``book()`` -> cost control -> STS vend -> kWh figures, in the caller's transaction.
 
     ``book`` books the money (arrears first) and reports it; ``pay_date`` is
     the local day the money was paid (the late fee runs to it). ``gate``: the
     caller's own read of :func:`vouchers.metering.money_in.gate` (None reads it).
     ``vend_source``/``vend_ref(booking)`` make the vend idempotent with the booking.
+    ``currency``: the currency the channel says the money is in (None: the account's); another than the
+    account's is :class:`~vouchers.books.errors.CurrencyMismatch` before anything is posted.
     """
+    if currency is not None:
+        check_currency(session, account_no, currency)
     if gate is None:
         gate = rules.gate(session, account_no, pay_date=pay_date)
     if gate.late_fee:
@@ -154,6 +161,14 @@ def money_in(session: Session, account_no: str, book: Callable[[], B], *, pay_da
     return MoneyIn(booking, gate, vend, kwh)
 
 
+def check_currency(session: Session, account_no: str, currency: str) -> None:
+    """Money in ``currency`` may only land on an account kept in ``currency`` (no conversion, ever):
+    every channel's refusal, checked before the late fee or the booking writes anything."""
+    account_currency = get_customer(session, account_no).currency
+    if currency != account_currency:
+        raise CurrencyMismatch(f"account {account_no} is in {account_currency}, not {currency}")
+
+
 @dataclass(frozen=True)
 class ChannelPayment:
     """One payment a channel (bank, Alipay, a counter...) reports, idempotent by (channel, external_ref)."""
@@ -163,6 +178,7 @@ class ChannelPayment:
     amount_minor: int
     external_ref: str
     paid_at: dt.datetime  # aware
+    currency: str | None = None  # what the channel says; None: the account's currency
 
 
 def pay(session: Session, payment: ChannelPayment, *, now: dt.datetime, deps: ServiceDeps, actor: str | None = None,
@@ -176,9 +192,10 @@ def pay(session: Session, payment: ChannelPayment, *, now: dt.datetime, deps: Se
     paid = money_in(
         session, payment.account_no,
         lambda: post_payment(session, payment.channel, payment.account_no, payment.amount_minor,
-                             payment.external_ref, payment.paid_at, now, actor=actor),
+                             payment.external_ref, payment.paid_at, now, currency=payment.currency, actor=actor),
         pay_date=pay_date, now=now, deps=deps, actor=actor, vend_source="payment",
-        vend_ref=lambda result: str(result.payment_id), meter_pan=meter_pan, token_required=token_required)
+        vend_ref=lambda result: str(result.payment_id), meter_pan=meter_pan, token_required=token_required,
+        currency=payment.currency)
     _notify_token(session, paid, now)
     return paid
 

@@ -43,6 +43,7 @@ from vouchers.storage.ledger_models import CustomerAccount, LedgerAccount
 from vouchers.storage.models import Voucher
 from vouchers.storage.types import UTCDateTime
 from vouchers.codes import code_hash_normalized, normalize_code
+from vouchers.holder import mask_name
 from vouchers.errors import BadSignature, ExpiredToken, RevokedKey, TokenError, UnknownKey
 from vouchers.keyring import KeyRing
 from vouchers.money import format_amount
@@ -60,7 +61,7 @@ _CA, _LA, _VT = CustomerAccount.__table__, LedgerAccount.__table__, Voucher.__ta
 # The account, its two balance rows, the voucher_liability row of its currency and the metering gate
 # (metering.money_in.gate's three flags): one statement for what took four.
 _PAYEE = select(
-    _CA.c.id, _CA.c.account_no, _CA.c.currency, _CA.c.arrears_account_id, _CA.c.prepaid_account_id,
+    _CA.c.id, _CA.c.account_no, _CA.c.name, _CA.c.currency, _CA.c.arrears_account_id, _CA.c.prepaid_account_id,
     select(_LA.c.id).where(_LA.c.code == chart.VOUCHER_LIABILITY, _LA.c.currency == _CA.c.currency)
     .scalar_subquery().label("liability_id"),
     keypad(_CA.c.account_no).label("has_meter"),
@@ -88,7 +89,7 @@ class RedeemRequest:
 
     code_text: str  # as typed or scanned (already stripped and format-checked by the edge)
     account_no: str
-    channel: str  # "terminal" | "web"
+    channel: str  # "terminal" | "web" | "sms"
     actor: str
     client_pk: int | None = None
 
@@ -159,7 +160,7 @@ def redeem(session: Session, request: RedeemRequest, *, keys: VoucherKeys, deps:
         "applied_to_arrears": booking.applied_to_arrears, "credited_to_balance": booking.credited_to_balance,
         "balance_after": booking.balance, "channel": request.channel, "client_pk": request.client_pk,
         "ledger_transaction_id": booking.transaction_id, "redeemed_at": now})
-    document = receipt(redemption_id, request.account_no, money, now)
+    document = receipt(redemption_id, request.account_no, money, now, holder_masked=mask_name(payee.name))
     insert_at_commit(session, _INSERT_OUTBOX, {
         "kind": "sms.voucher_redeemed", "account_no": request.account_no, "created_at": now, "attempts": 0,
         "payload": json.dumps({"template": "voucher_redeemed", **document}, ensure_ascii=False, sort_keys=True)})
@@ -172,8 +173,10 @@ def redeem(session: Session, request: RedeemRequest, *, keys: VoucherKeys, deps:
 
 
 def receipt(redemption_id: str, account_no: str, money: MoneyIn[RedemptionBooking],
-            now: dt.datetime) -> dict[str, object]:
-    """The redemption's document (the 201 body, also the SMS payload): formatting only."""
+            now: dt.datetime, *, holder_masked: str) -> dict[str, object]:
+    """The redemption's document (the 201 body, also the SMS payload): formatting only.
+
+    ``holder_masked`` (:func:`vouchers.holder.mask_name`) lets the customer see whose account was credited."""
     booking = money.booking
     document: dict[str, object] = {
         "redemption_id": redemption_id,
@@ -181,6 +184,7 @@ def receipt(redemption_id: str, account_no: str, money: MoneyIn[RedemptionBookin
         "amount": format_amount(booking.amount),
         "currency": booking.currency,
         "account_no": account_no,
+        "holder_masked": holder_masked,
         "applied_to_arrears": format_amount(booking.applied_to_arrears),
         "credited_to_balance": format_amount(booking.credited_to_balance),
         "balance": format_amount(money.balance),  # after a token's energy sale, as the account shows it

@@ -423,10 +423,18 @@ class ThrottleLimits:
     web_account_failures: int = 5
     web_ip_challenge_after: int = 20
     web_pow_bits: int = 16
+    client_lookups: int = 300  # holder lookups: every one counts (enumeration), not only failures
+    web_ip_lookups: int = 300  # high: many customers share an address behind carrier-grade NAT
+    sms_sender_failures: int = 5
 
     def limit_of(self, key: str) -> int | None:
         """The limit in force for a counter key (None: not a throttle subject)."""
         kind, _, rest = key.partition(":")
+        if kind == "lookup":  # holder lookups: lookup:client:<id>, lookup:ip:<addr>
+            sub = rest.partition(":")[0]
+            return {"client": self.client_lookups, "ip": self.web_ip_lookups}.get(sub)
+        if kind == "sms":  # failed SMS top-ups per sending number
+            return self.sms_sender_failures
         if kind == "client":
             return self.client_failures
         if kind == "ip":
@@ -454,6 +462,9 @@ class ThrottleLimits:
             web_account_failures=_int(env, "VOUCHER_THROTTLE_WEB_ACCOUNT_FAILURES", d.web_account_failures),
             web_ip_challenge_after=_int(env, "VOUCHER_THROTTLE_WEB_IP_CHALLENGE_AFTER", d.web_ip_challenge_after),
             web_pow_bits=_int(env, "VOUCHER_THROTTLE_WEB_POW_BITS", d.web_pow_bits, maximum=32),
+            client_lookups=_int(env, "VOUCHER_THROTTLE_CLIENT_LOOKUPS", d.client_lookups),
+            web_ip_lookups=_int(env, "VOUCHER_THROTTLE_WEB_IP_LOOKUPS", d.web_ip_lookups),
+            sms_sender_failures=_int(env, "VOUCHER_THROTTLE_SMS_SENDER_FAILURES", d.sms_sender_failures),
         )
 
 

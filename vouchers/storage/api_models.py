@@ -28,9 +28,9 @@ from vouchers.storage.types import UTCDateTime
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite rowid aliasing needs INTEGER
 
-CLIENT_ROLES = ("terminal", "distributor", "channel", "finance", "admin", "headend")
+CLIENT_ROLES = ("terminal", "distributor", "channel", "finance", "admin", "headend", "service", "sms_gateway")
 IDEMPOTENCY_STATES = ("in_flight", "done")
-REDEMPTION_CHANNELS = ("terminal", "web")
+REDEMPTION_CHANNELS = ("terminal", "web", "sms")
 
 
 class ApiClient(Base):
@@ -109,6 +109,7 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
     account_no: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str | None] = mapped_column(String(32))  # a phone number (SMS top-up reply); NULL: the account's
     payload: Mapped[str] = mapped_column(Text)  # JSON; never a voucher code (sms.sts_token: the token to type)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
@@ -117,6 +118,21 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # backoff or a sender's lease
     dead_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # gave up after max attempts
     __table_args__ = (Index("ix_outbox_messages_unsent", "sent_at", "id"),)
+
+
+class SmsInbound(Base):
+    """A signed SMS-gateway request accepted once: the same signature or message id again is a replay."""
+
+    __tablename__ = "sms_inbound"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client_pk: Mapped[int] = mapped_column(ForeignKey("api_clients.id"))
+    message_id: Mapped[str] = mapped_column(String(64))
+    signature_hash: Mapped[bytes] = mapped_column(LargeBinary(32))  # SHA-256 of the signature
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    __table_args__ = (
+        UniqueConstraint("client_pk", "message_id", name="uq_sms_inbound_message"),
+        UniqueConstraint("signature_hash", name="uq_sms_inbound_signature"),
+    )
 
 
 class FraudAlert(Base):

@@ -131,6 +131,8 @@ class CustomerAccount(Base):
     account_no: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     meter_no: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)  # digits (and a leading +), 0015
+    district: Mapped[str | None] = mapped_column(String(64))  # of the address; shown masked to confirm the holder
     currency: Mapped[str] = mapped_column(String(3))
     arrears_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     prepaid_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))

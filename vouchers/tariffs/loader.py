@@ -164,7 +164,7 @@ def _adjustment(table: _Table, key: str, sign: int) -> Decimal:
 
 # --- tariff files -------------------------------------------------------------------
 
-_TARIFF_KEYS = ("schema", "id", "name", "region", "currency", "source", "notes", "versions")
+_TARIFF_KEYS = ("schema", "id", "name", "name_zh", "region", "currency", "source", "notes", "versions")
 _VERSION_KEYS = ("effective_from", "effective_to", "period", "year_start_month", "tiers",
                  "time_of_use", "allowance", "source", "notes")
 _TIER_KEYS = ("up_to", "price")
@@ -306,6 +306,7 @@ def parse_tariff(document: dict[str, Any], name: str) -> Tariff:
     return Tariff(
         id=tariff_id,
         name=top.text("name"),
+        name_zh=top.text("name_zh", ""),
         region=top.text("region", ""),
         currency=currency,
         versions=tuple(versions),

@@ -155,6 +155,11 @@ class Tariff:
     versions: tuple[TariffVersion, ...]  # sorted by effective_from, non-overlapping
     source: str = ""
     notes: str = ""
+    name_zh: str = ""  # the description a Chinese receipt or bill prints (``name`` when empty)
+
+    def display_name(self, lang: str) -> str:
+        """The tariff's description in ``lang`` (zh falls back to ``name`` when no ``name_zh`` is given)."""
+        return self.name_zh or self.name if lang == "zh" else self.name
 
     def version_for(self, reading_date: date) -> TariffVersion:
         """The version in force on ``reading_date``: the new rule applies to all

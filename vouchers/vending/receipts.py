@@ -47,20 +47,24 @@ def base_date_at(session: Session, pan: str, moment: dt.datetime) -> int:
 
 
 def receipt_for(session: Session, result: VendResult, *, config: MeteringConfig | None = None,
-                catalog: Catalog | None = None, utility_name: str = "", hotline: str = "") -> StsReceipt:
+                catalog: Catalog | None = None, utility_name: str = "", hotline: str = "",
+                logo: bytes | None = None) -> StsReceipt:
     """The receipt of one vend (credit or engineering), as plain values."""
     config = config or MeteringConfig()
     vended_at = result.vended_at or dt.datetime.now(dt.timezone.utc)
     base = BaseDate.from_year(base_date_at(session, result.pan, vended_at))
-    tariff = None
+    tariff = tariff_zh = None
     assignment = find_assignment(session, result.account_no)
     if assignment is not None:
-        tariff = assignment.tariff_id
+        tariff = tariff_zh = assignment.tariff_id
         if catalog is not None:
             try:
-                tariff = f"{assignment.tariff_id} {catalog.get(assignment.tariff_id).name}"
+                known = catalog.get(assignment.tariff_id)
             except TariffError:
                 pass
+            else:
+                tariff = f"{assignment.tariff_id} {known.display_name('en')}"
+                tariff_zh = f"{assignment.tariff_id} {known.display_name('zh')}"
     currency = None
     if result.amount_minor is not None:
         try:
@@ -71,20 +75,21 @@ def receipt_for(session: Session, result: VendResult, *, config: MeteringConfig 
         token=result.token, meter=result.pan, account_no=result.account_no, kind=result.kind, tid=result.tid,
         tid_time=tid_to_datetime(result.tid, base), vend_id=result.vend_id, vended_at=vended_at,
         amount=format_amount(result.amount_minor) if result.amount_minor is not None else None, currency=currency,
-        kwh=result.kwh, tariff_kwh=result.tariff_kwh if result.kind == "credit" else None, tariff=tariff,
+        kwh=result.kwh, tariff_kwh=result.tariff_kwh if result.kind == "credit" else None, tariff=tariff, tariff_zh=tariff_zh,
         watts=result.units if result.kind == "max_power" else None, reprints=result.reprints,
-        utility_name=utility_name, hotline=hotline, timezone=config.tz)
+        utility_name=utility_name, hotline=hotline, timezone=config.tz, logo=logo)
 
 
 def render_receipt(session: Session, result: VendResult, *, lang: str = "zh", config: MeteringConfig | None = None,
-                   catalog: Catalog | None = None, utility_name: str = "", hotline: str = "") -> bytes:
+                   catalog: Catalog | None = None, utility_name: str = "", hotline: str = "",
+                   logo: bytes | None = None) -> bytes:
     """The receipt of one vend as PDF bytes (80 mm, fonts embedded)."""
     return render_sts_receipt(receipt_for(session, result, config=config, catalog=catalog,
-                                          utility_name=utility_name, hotline=hotline), lang=lang)
+                                          utility_name=utility_name, hotline=hotline, logo=logo), lang=lang)
 
 
 def key_change_receipt_for(change: KeyChangeResult, *, config: MeteringConfig | None = None, utility_name: str = "",
-                           hotline: str = "") -> KeyChangeReceipt:
+                           hotline: str = "", logo: bytes | None = None) -> KeyChangeReceipt:
     """The receipt of one key change (its four tokens in entry order, the old and new key parameters)."""
     config = config or MeteringConfig()
     changed_at = change.changed_at
@@ -93,11 +98,11 @@ def key_change_receipt_for(change: KeyChangeResult, *, config: MeteringConfig | 
     return KeyChangeReceipt(tokens=change.tokens, meter=change.pan, account_no=change.account_no,
                             old=dict(change.old), new=dict(change.new), rollover=change.rollover,
                             change_id=change.change_id, changed_at=changed_at, reprints=change.reprints,
-                            utility_name=utility_name, hotline=hotline, timezone=config.tz)
+                            utility_name=utility_name, hotline=hotline, timezone=config.tz, logo=logo)
 
 
 def render_key_change(change: KeyChangeResult, *, lang: str = "zh", config: MeteringConfig | None = None,
-                      utility_name: str = "", hotline: str = "") -> bytes:
+                      utility_name: str = "", hotline: str = "", logo: bytes | None = None) -> bytes:
     """The key change receipt as PDF bytes (80 mm, fonts embedded)."""
     return render_key_change_receipt(key_change_receipt_for(change, config=config, utility_name=utility_name,
-                                                            hotline=hotline), lang=lang)
+                                                            hotline=hotline, logo=logo), lang=lang)

@@ -67,6 +67,11 @@ def test_workflow_export_opens_with_age(ready, tmp_path, db_url, now):
         assert row["face_value"] == "100.00" and row["currency"] == "CNY" and row["expires"] == FAR_EXPIRY
         claims = verify_token(row["token"], ring, now.date())
         assert (claims.serial, claims.code) == (row["serial"], row["code"])
+    # another copy of the codes: --reexport --reason, as a reprint (the refusals: tests/integration/issuer)
+    again = tmp_path / "again.age"
+    cli("batch", "export", created["batch_id"], "--recipient", recipient, "--out", str(again), "--reexport",
+        "--reason", "the print house lost the first file", check=True)
+    assert stat.S_IMODE(os.stat(again).st_mode) == 0o600
 
 
 def test_keys_rotate_revoke_export_public(ready):

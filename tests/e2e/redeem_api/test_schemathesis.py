@@ -29,6 +29,7 @@ from vouchers.storage.migrate import upgrade_to_head  # noqa: E402
 from tests.integration.redeem_api.world import (  # noqa: E402
     ACCOUNT_CLEAN,
     ACCOUNT_METERED,
+    DISTRIBUTOR,
     build_world,
 )
 
@@ -36,7 +37,12 @@ NOW = dt.datetime(2026, 11, 26, 10, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai")
 ROLE_FOR = {"/api/v1/redemptions": "terminal", "/api/v1/payments": "channel",
             "/api/v1/accounts/{account_no}": "finance", "/api/v1/vouchers/{serial}": "distributor",
             "/api/v1/activations": "distributor", "/api/v1/keys": "admin", "/api/v1/readings": "headend",
-            "/api/v1/orders": "headend", "/api/v1/orders/{order_id}/ack": "headend"}
+            "/api/v1/orders": "headend", "/api/v1/orders/{order_id}/ack": "headend",
+            "GET /api/v1/payments": "finance", "/api/v1/accounts": "service",
+            "/api/v1/accounts/{account_no}/statement": "service",
+            "/api/v1/distributors/{distributor_id}/stock": "distributor",
+            "/api/v1/distributors/{distributor_id}/statement": "distributor",
+            "/api/v1/sms/inbound": "sms_gateway"}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
 
@@ -51,16 +57,17 @@ def api_world(tmp_path_factory):
     world = build_world(tmp, url, NOW)
     world.metered_account(prepaid=5000)
     app = world.app(VOUCHER_THROTTLE_CLIENT_FAILURES="1000000", VOUCHER_THROTTLE_ACCOUNT_FAILURES="1000000",
-                    VOUCHER_THROTTLE_WEB_IP_FAILURES="1000000", VOUCHER_THROTTLE_WEB_ACCOUNT_FAILURES="1000000")
+                    VOUCHER_THROTTLE_WEB_IP_FAILURES="1000000", VOUCHER_THROTTLE_WEB_ACCOUNT_FAILURES="1000000",
+                    VOUCHER_THROTTLE_CLIENT_LOOKUPS="1000000", VOUCHER_THROTTLE_WEB_IP_LOOKUPS="1000000")
     yield world, app
     app.extensions[EXTENSION].engine.dispose()
     world.engine.dispose()
 
 
-def known_data(world, path: str) -> dict:
+def known_data(world, path: str, method: str = "") -> dict:
     """Values that exist, so success responses are generated and checked too."""
     card = world.cards[-1]
-    return {
+    data = {
         "/api/v1/accounts/{account_no}": {"path_parameters": {"account_no": ACCOUNT_METERED}},  # with kWh fields
         "/api/v1/vouchers/{serial}": {"path_parameters": {"serial": world.cards[0].serial}},
         "/api/v1/redemptions": {"body": {"code": world.cards[0].code, "account_no": ACCOUNT_CLEAN}},
@@ -70,7 +77,13 @@ def known_data(world, path: str) -> dict:
         "/api/v1/readings": {"body": {"readings": [{"account_no": ACCOUNT_METERED, "meter": f"M{ACCOUNT_METERED}",
                                                     "reading_date": "2026-11-20", "reading": "150.25"}]}},
         "/api/v1/orders": {"query": {"status": "all", "account_no": ACCOUNT_METERED}},
-    }.get(path, {})
+        "GET /api/v1/payments": {"query": {"account_no": ACCOUNT_METERED}},
+        "/api/v1/accounts": {"query": {"q": ACCOUNT_METERED[:6]}},
+        "/api/v1/accounts/{account_no}/statement": {"path_parameters": {"account_no": ACCOUNT_METERED}},
+        "/api/v1/distributors/{distributor_id}/stock": {"path_parameters": {"distributor_id": DISTRIBUTOR}},
+        "/api/v1/distributors/{distributor_id}/statement": {"path_parameters": {"distributor_id": DISTRIBUTOR}},
+    }
+    return data.get(f"{method.upper()} {path}", data.get(path, {}))
 
 
 def checked_calls(strategy, headers):
@@ -93,9 +106,9 @@ def test_api_conforms_to_its_schema(api_world, mode):
     tested = []
     for result in schema.get_all_operations():
         operation = result.ok()
-        role = ROLE_FOR.get(operation.path)
+        role = ROLE_FOR.get(f"{operation.method.upper()} {operation.path}", ROLE_FOR.get(operation.path))
         headers = {"Authorization": f"Bearer {world.keys[role]}"} if role else {}
-        fixed = known_data(world, operation.path) if mode == "known" else {}
+        fixed = known_data(world, operation.path, operation.method) if mode == "known" else {}
 
         run = checked_calls(operation.as_strategy(generation_mode=generation, **fixed), headers)
         try:

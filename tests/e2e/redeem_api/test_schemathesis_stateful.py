@@ -52,7 +52,8 @@ def _world(tmp, scenarios: int):
     world.metered_account(prepaid=5000)
     _, redeemable = world.new_batch(scenarios * STEPS, activate_count=scenarios * STEPS)
     app = world.app(VOUCHER_THROTTLE_CLIENT_FAILURES="1000000", VOUCHER_THROTTLE_ACCOUNT_FAILURES="1000000",
-                    VOUCHER_THROTTLE_WEB_IP_FAILURES="1000000", VOUCHER_THROTTLE_WEB_ACCOUNT_FAILURES="1000000")
+                    VOUCHER_THROTTLE_WEB_IP_FAILURES="1000000", VOUCHER_THROTTLE_WEB_ACCOUNT_FAILURES="1000000",
+                    VOUCHER_THROTTLE_CLIENT_LOOKUPS="1000000", VOUCHER_THROTTLE_WEB_IP_LOOKUPS="1000000")
     yield world, app, redeemable
     app.extensions[EXTENSION].engine.dispose()
     world.engine.dispose()

@@ -1,6 +1,7 @@
 """Acceptance against a real ``voucherctl serve`` (gunicorn, several worker processes)."""
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 from vouchers.storage.api_models import Redemption
 from vouchers.storage.ledger_models import LedgerPosting, LedgerTransaction
 from vouchers.storage.models import Voucher
-from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, fresh_key
+from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, fresh_key, without_request_id
 from vouchers.codes import generate_code
 
 URL = "/api/v1/redemptions"
@@ -52,7 +53,8 @@ def test_fifty_concurrent_redemptions_of_one_code_give_exactly_one(pg_world, ser
         t.join(120)
     statuses = sorted(s for s, _ in results)
     assert statuses == [201] + [422] * 49, statuses
-    assert len({body for s, body in results if s == 422}) == 1  # the same invalid_voucher for all losers
+    # the same invalid_voucher for all losers (each with its own request id)
+    assert len({without_request_id(body) for s, body in results if s == 422}) == 1
     winner = next(body for s, body in results if s == 201)
     account = re.search(rb'"account_no":"(\d+)"', winner).group(1).decode()
     assert world.balance(account) == (10000, 0)  # credited once
@@ -103,10 +105,11 @@ def test_brute_force_is_locked_out_and_the_lockout_survives_a_restart(e2e_world,
 
 def test_the_server_speaks_the_contract(e2e_world, serve):
     world = e2e_world
-    server = serve(world, workers=2, threads=2)
+    server = serve(world, workers=2, threads=2, VOUCHER_LOG_FORMAT="json")
     r = requests.post(server.url + URL, json={"code": world.cards[0].token, "account_no": ACCOUNT_ARREARS},
-                      headers=headers(world.keys["terminal"], "k-1"), timeout=30)
+                      headers={**headers(world.keys["terminal"], "k-1"), "X-Request-Id": "till-7-0001"}, timeout=30)
     assert r.status_code == 201 and r.json()["balance"] == "70.00"
+    assert r.headers["X-Request-Id"] == "till-7-0001"
     replay = requests.post(server.url + URL, json={"code": world.cards[0].token, "account_no": ACCOUNT_ARREARS},
                            headers=headers(world.keys["terminal"], "k-1"), timeout=30)
     assert replay.status_code == 201 and replay.content == r.content
@@ -117,6 +120,45 @@ def test_the_server_speaks_the_contract(e2e_world, serve):
     assert requests.get(server.url + "/openapi.json", timeout=10).json()["openapi"].startswith("3.1")
     keys = requests.get(server.url + "/api/v1/keys", headers=headers(world.keys["admin"]), timeout=10).json()
     assert keys == world.store.keyring().export()
+    _gunicorns_own_refusals_are_json(server, world)
+    _the_log_is_json_with_one_line_per_request(server)
+
+
+def _gunicorns_own_refusals_are_json(server, world) -> None:
+    """Red team: gunicorn answered a 9,000-character URL and a 10 KB header itself, in HTML, without the
+    security headers. Now each is the API's JSON error (redeem_api.server_errors)."""
+    import socket
+
+    answers = {
+        "uri_too_long": requests.get(server.url + "/api/v1/keys?pad=" + "a" * 9000, timeout=10),
+        "headers_too_large": requests.post(server.url + URL, json={"code": "1", "account_no": ACCOUNT_ARREARS},
+                                           headers=headers(world.keys["terminal"], "k" * 10_000), timeout=10),
+    }
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+        raw.sendall(b"NOT A REQUEST LINE\r\n\r\n")
+        received = b""
+        while chunk := raw.recv(4096):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ") and b"Content-Type: application/json" in head
+    assert json.loads(body)["error"]["code"] == "bad_request"
+    statuses = {"uri_too_long": 414, "headers_too_large": 431}
+    for code, answer in answers.items():
+        assert answer.status_code == statuses[code], answer.text[:200]
+        assert answer.headers["Content-Type"] == "application/json"
+        assert answer.headers["X-Content-Type-Options"] == "nosniff" and answer.headers["X-Frame-Options"] == "DENY"
+        assert answer.json()["error"]["code"] == code
+        assert answer.json()["error"]["request_id"] == answer.headers["X-Request-Id"]
+
+
+def _the_log_is_json_with_one_line_per_request(server) -> None:
+    lines = [json.loads(line) for line in server.log_path.read_text("utf-8").splitlines() if line.strip()]
+    requests_logged = [line for line in lines if line["logger"] == "redeem_api.requests"]
+    first = next(line for line in requests_logged if line["request_id"] == "till-7-0001")
+    assert (first["method"], first["route"], first["status"]) == ("POST", URL, 201) and first["duration_ms"] > 0
+    assert {(line["route"], line["status"]) for line in requests_logged} >= {("unparsed", 414), ("unparsed", 431),
+                                                                              ("unparsed", 400), (URL, 413)}
+    assert any(line["logger"] == "gunicorn.error" for line in lines)  # gunicorn's own lines are JSON too
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -6,23 +6,18 @@ import os
 import subprocess
 import threading
 import time
-from collections import Counter
 
 import pytest
 import requests
-from sqlalchemy import event, func, select
+from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import Pool
 
-from vouchers.storage.api_models import Redemption
-from vouchers.storage.ledger_models import LedgerTransaction, Payment
-
-from .conftest import post, voucherctl
+from . import load
+from .conftest import post
 
 # Restarts the PostgreSQL cluster: must not run beside other PostgreSQL tests (see scripts/test).
 pytestmark = pytest.mark.exclusive
-
-REDEEM, PAY = "/api/v1/redemptions", "/api/v1/payments"
 
 
 def _cluster(action: str) -> list[str]:
@@ -68,82 +63,34 @@ def _ping_on_checkout() -> None:
 
 
 def _restart_run(world, fleet, *, cards: int, payments: int, restarts: int) -> None:
-    accounts = [f"32{i:08d}" for i in range(50)]
-    _, batch = world.new_batch(cards, activate_count=cards)
-    ops = [(REDEEM, "terminal", f"r-{i}", {"code": c.code, "account_no": accounts[i % 50]}) for i, c in enumerate(batch)]
-    ops += [(PAY, "channel", f"p-{i}", {"account_no": accounts[i % 50], "amount": "2.50", "external_ref": f"dbr-{i}"})
-            for i in range(payments)]
     server = fleet.start(world, workers=2, threads=4, VOUCHER_IDEMPOTENCY_STALE_SECONDS="10",
                          VOUCHER_THROTTLE_CLIENT_FAILURES="100000", VOUCHER_THROTTLE_ACCOUNT_FAILURES="100000")
-    seen: Counter[int] = Counter()
-    missing_retry_after: list[int] = []
-    final: dict[str, tuple[int, bytes]] = {}
-    lock = threading.Lock()
-    deadline = time.monotonic() + 180
-    # Half of each thread's requests wait until the database is down, so the restart always falls inside the
-    # load (on a quiet machine the 80 requests could otherwise all be answered before the server stopped).
-    database_down = threading.Event()
 
-    def drive(mine) -> None:
-        with requests.Session() as http:
-            for n, (path, who, idem, body) in enumerate(mine):
-                if n == len(mine) // 2:
-                    database_down.wait(60)
-                while True:
-                    assert time.monotonic() < deadline
-                    a = post(http, server.url + path, world.keys[who], idem, body)  # the app stays up: no exceptions
-                    with lock:
-                        seen[a.status] += 1
-                        if a.status in (429, 503, 409) and "Retry-After" not in a.headers:
-                            missing_retry_after.append(a.status)
-                    if a.status in (409, 503):
-                        time.sleep(0.2)
-                        continue
-                    final[idem] = (a.status, a.body)
-                    break
-                time.sleep(0.02)  # keep the load going across the restart
+    def restart(database_down: threading.Event) -> None:
+        try:
+            for n in range(restarts):
+                if n:
+                    time.sleep(0.8)
+                subprocess.run(_cluster("stop"), check=True, capture_output=True, timeout=120)
+                database_down.set()
+                time.sleep(0.5)  # requests meet a stopped database (503), then it comes back
+                subprocess.run(_cluster("start"), check=True, capture_output=True, timeout=120)
+        finally:
+            _ensure_up()
 
     _ping_on_checkout()
-    threads = [threading.Thread(target=drive, args=(ops[i::4],)) for i in range(4)]
-    for t in threads:
-        t.start()
-    try:
-        for n in range(restarts):
-            time.sleep(0.8)
-            assert any(t.is_alive() for t in threads), "load finished before the restart"
-            subprocess.run(_cluster("stop"), check=True, capture_output=True, timeout=120)
-            database_down.set()
-            time.sleep(0.5)  # requests meet a stopped database (503), then it comes back
-            subprocess.run(_cluster("start"), check=True, capture_output=True, timeout=120)
-    finally:
-        _ensure_up()
-    for t in threads:
-        t.join(200)
+    outcome = load.drive(world, server, cards=cards, payments=payments, disturb=restart, deadline_seconds=180)
     world.engine.dispose()  # the test's own pool saw the restart too
-
-    assert seen[500] == 0 and not [s for s in seen if s >= 500 and s != 503], seen
-    assert seen[503] > 0, f"the restart was never noticed: {seen}"
-    assert not missing_retry_after, missing_retry_after
-    assert len(final) == len(ops), f"{len(ops) - len(final)} requests never got an answer (see the thread errors)"
-    assert {s for s, _ in final.values()} == {201}, Counter(s for s, _ in final.values())
+    outcome.assert_only_503_and_all_answered()
     # no partial writes: what was answered is booked exactly once and nothing else
-    with world.sessions.begin() as s:
-        assert s.execute(select(func.count()).select_from(Redemption)).scalar_one() == cards
-        assert s.execute(select(func.count()).select_from(LedgerTransaction)
-                         .where(LedgerTransaction.kind == "redemption")).scalar_one() == cards
-        assert s.execute(select(func.count()).select_from(Payment)
-                         .where(Payment.channel == "alipay")).scalar_one() == payments
-    assert sum(world.balance(a)[0] for a in accounts) == cards * 10000 + payments * 250
-    verify = voucherctl(server.env, "ledger", "verify")
-    assert verify.returncode == 0, verify.stdout + verify.stderr
+    outcome.assert_books_hold_exactly_what_was_acknowledged(world, server.env)
     # the same app (never restarted) answers at once
     assert server.proc.poll() is None
     health = requests.get(server.url + "/healthz", timeout=10)
     assert health.status_code == 200 and health.json()["database"] == "ok"
-    a = post(requests.Session(), server.url + PAY, world.keys["channel"], "after",
-             {"account_no": accounts[0], "amount": "1.00", "external_ref": "after-restart"})
+    a = post(requests.Session(), server.url + load.PAY, world.keys["channel"], "after",
+             {"account_no": load.ACCOUNTS[0], "amount": "1.00", "external_ref": "after-restart"})
     assert a.status == 201, a.body
-
 
 
 @pytest.mark.postgres

@@ -60,8 +60,9 @@ def test_no_secret_leaks_after_a_full_workflow(hygiene_db_url, tmp_path, fleet):
     cards = list(read_cards(card_file_path(home, batch), store.cardstore_identity(PASS)))
 
     web_env = {k: v for k, v in env.items() if k != "VOUCHER_KEY_PASSPHRASE"}  # the web gets its secret only
+    # JSON logs with the access log too: every line the server writes is scanned, request ids included
     server = fleet.start(type("W", (), {"env": lambda self, **e: {**web_env, **e}})(), workers=2, threads=2,
-                         extra_args=("--access-log",))
+                         extra_args=("--access-log",), VOUCHER_LOG_FORMAT="json")
     answers: list[bytes] = []
     with requests.Session() as http:
         def call(path, who, idem, body):
@@ -119,6 +120,8 @@ def test_no_secret_leaks_after_a_full_workflow(hygiene_db_url, tmp_path, fleet):
                  "HTTP responses": b"\n".join(answers), "database": database_bytes(hygiene_db_url)}
     found = leaks(haystacks, secrets)
     assert not found, found
+    logged = [json.loads(line) for line in fleet.logs().splitlines() if line.startswith("{")]
+    assert sum(line.get("route") == "/api/v1/redemptions" for line in logged) >= 8  # the scan saw the request lines
     # the scan is live: the sealed card file is the only copy, and a plaintext line would be found
     assert leaks({"probe": cards[3].csv_line().encode()}, secrets)
 

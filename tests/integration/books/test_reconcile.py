@@ -110,6 +110,29 @@ def test_csv_report_lists_every_line_with_its_status(sessions, now, tmp_path, bo
         "W8": "missing_in_books", "W7": "missing_in_books", "W5": "missing_in_file"}
     w3 = next(r for r in table if r["external_ref"] == "W3")
     assert (w3["file_amount"], w3["book_amount"]) == ("30.01", "30.00")
+    # issue 22: paid_at in business time with its offset (was "2026-11-25 02:00:00.000000" on SQLite, no zone)
+    paid_at = {r["external_ref"]: r["paid_at"] for r in table}
+    assert (paid_at["W3"], paid_at["W8"], paid_at["W7"]) == (
+        "2026-11-25T10:00:00+08:00", "2026-11-25T23:59:59+08:00", "2026-11-25T00:00:00+08:00")
+
+
+def test_csv_report_for_a_spreadsheet_has_a_bom_and_local_times_at_the_day_boundary(sessions, now, tmp_path,
+                                                                                      booked):
+    """A payment at 23:59 Beijing and one at 00:00 the next day (16:00 UTC) keep their local days."""
+    with sessions.begin() as s:
+        late = dt.datetime(2026, 11, 25, 15, 59, tzinfo=UTC)
+        payments.post_payment(s, "wechat_pay", "0101", 100, "W10", late, now)
+        payments.post_payment(s, "wechat_pay", "0101", 200, "W11", late + dt.timedelta(minutes=1), now)
+    body = FILE + "W10,0101,1.00,CNY,2026-11-25T23:59:00+08:00\nW11,0101,2.00,CNY,2026-11-26T00:00:00+08:00\n"
+    out = tmp_path / "report.csv"
+    with sessions.begin() as s:
+        result = reconcile.reconcile_file(s, "wechat_pay", write(tmp_path, body), now=now, actor="finance")
+        reconcile.write_report_csv(s, result, out, tz="Asia/Shanghai", excel=True)
+    assert out.read_bytes().startswith(b"\xef\xbb\xbfstatus,")
+    with out.open(encoding="utf-8-sig") as f:
+        table = {r["external_ref"]: r for r in csv.DictReader(f)}
+    assert table["W10"]["paid_at"] == "2026-11-25T23:59:00+08:00"
+    assert table["W11"]["paid_at"] == "2026-11-26T00:00:00+08:00"
 
 
 def test_malformed_settlement_file_reconciles_nothing(sessions, now, tmp_path, booked):

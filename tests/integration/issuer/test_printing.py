@@ -1,6 +1,8 @@
 """Chain of custody around printing: who, when, which files; reprints audited."""
 from __future__ import annotations
 
+import datetime as dt
+import dataclasses
 import json
 import os
 import stat
@@ -12,9 +14,13 @@ from sqlalchemy import select
 
 from issuer.batches import approve_batch, void_batch
 from issuer.errors import BatchStateError
-from issuer.printing import PrintRefused, print_batch
+from issuer.printing import PrintRefused, branding_path, print_batch
+from vouchers.branding import NEUTRAL
 from vouchers.storage.models import AuditEvent, Batch, PrintJob
-from vouchers.token import verify_token
+from vouchers.token import token_from_scan, verify_token
+
+ACME = dataclasses.replace(NEUTRAL, name_zh="测试供电", name_en="Acme Power", redeem_url="https://pay.acme.example/redeem",
+                           qr_url="https://pay.acme.example/r", hotline="400 100 2000", is_default=False)
 
 
 def _print(issuer, batch_id, out, **kwargs):
@@ -89,15 +95,92 @@ def test_unwritable_path_leaves_nothing(issuer, approved, tmp_path):
 def test_printed_qr_codes_scan_and_verify(issuer, approved, tmp_path, db_url):
     if not db_url.startswith("sqlite"):
         pytest.skip("rendering does not depend on the database")
-    _print(issuer, approved.batch_id, tmp_path / "cards.pdf")
-    subprocess.run(["pdftoppm", "-r", "300", "-png", "-f", "2", "-l", "2", str(tmp_path / "cards.pdf"),
-                    str(tmp_path / "page")], check=True)
-    png = next(tmp_path.glob("page*.png"))
-    qr = subprocess.run(["zbarimg", "--raw", "-q", "-Sdisable", "-Sqrcode.enable", str(png)],
-                        capture_output=True, text=True).stdout.splitlines()
+    _print(issuer, approved.batch_id, tmp_path / "cards.pdf", branding=ACME)
+    urls = _scan_qr(tmp_path / "cards.pdf", tmp_path)
+    assert urls and all(u.lower().startswith("https://pay.acme.example/r#ev1:") for u in urls), urls[:1]
     ring = issuer.store.keyring()
-    serials = sorted(verify_token(t, ring, issuer.now.date()).serial for t in qr)
+    serials = sorted(verify_token(token_from_scan(u), ring, issuer.now.date()).serial for u in urls)
     assert len(serials) == 4 and serials[0] == approved.first_serial and serials[-1] == approved.last_serial
+    png = next(tmp_path.glob("page*.png"))
     barcodes = subprocess.run(["zbarimg", "--raw", "-q", "-Sdisable", "-Scode128.enable", str(png)],
                               capture_output=True, text=True).stdout.splitlines()
     assert sorted(barcodes) == serials
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
+def test_cover_and_refusal_name_the_first_print_in_business_time(issuer, approved, tmp_path, db_url):
+    """Issue 22: the cover said +00:00 and the refusal "15:41 UTC"; both read Beijing time with the offset.
+
+    15:59:30 UTC is 23:59 on the 26th in Beijing: the local day, not the UTC one."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the wording does not depend on the database")
+    late = dt.datetime(2026, 11, 26, 15, 59, 30, tzinfo=dt.timezone.utc)
+    with issuer.sessions.begin() as session:
+        print_batch(session, issuer.store, issuer.passphrase, approved.batch_id, tmp_path / "a.pdf",
+                    layout_name="a4-cards", operator="carol", now=late, workers=1, tz="Asia/Shanghai")
+    cover = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(tmp_path / "a.pdf"), "-"], capture_output=True,
+                           text=True, check=True).stdout
+    assert "2026-11-26 23:59 (UTC+8)" in cover and "+00:00" not in cover
+    with pytest.raises(PrintRefused) as refused:
+        _print(issuer, approved.batch_id, tmp_path / "b.pdf")
+    assert "printed on 2026-11-26 23:59 (UTC+8) by carol" in str(refused.value)
+    assert "UTC by" not in str(refused.value)
+
+
+def _export(issuer, batch_id, out, **kwargs):
+    from issuer.export import export_batch
+
+    with issuer.sessions.begin() as session:
+        return export_batch(session, issuer.store, issuer.passphrase, batch_id, issuer.store.cardstore_recipient(),
+                            out, operator=kwargs.pop("operator", "carol"), now=issuer.now, **kwargs)
+
+
+def test_a_repeat_export_needs_flag_and_reason_like_a_reprint(issuer, approved, tmp_path):
+    """``batch export`` could be repeated silently (another copy of every code) while a reprint needed a reason."""
+    from issuer.export import ExportRefused
+
+    with pytest.raises(ExportRefused, match="has not been exported yet: drop --reexport"):
+        _export(issuer, approved.batch_id, tmp_path / "a.age", reexport=True, reason="x")
+    _export(issuer, approved.batch_id, tmp_path / "a.age")  # the first export: unchanged, no flag
+    with pytest.raises(ExportRefused, match=r"already exported \(1 time\(s\), by carol\).*--reexport --reason"):
+        _export(issuer, approved.batch_id, tmp_path / "b.age", operator="dave")
+    for reason in (None, "  "):
+        with pytest.raises(ExportRefused, match="needs --reason"):
+            _export(issuer, approved.batch_id, tmp_path / "b.age", reexport=True, reason=reason)
+    assert not (tmp_path / "b.age").exists() and not list(tmp_path.glob("*.partial"))
+    _export(issuer, approved.batch_id, tmp_path / "b.age", reexport=True, reason="print house lost the file",
+            operator="dave")
+    with issuer.sessions() as session:
+        events = session.execute(select(AuditEvent.action, AuditEvent.actor, AuditEvent.reason)
+                                 .where(AuditEvent.action.like("batch.%export")).order_by(AuditEvent.id)).all()
+        jobs = session.execute(select(PrintJob.kind, PrintJob.reprint_reason).order_by(PrintJob.id)).all()
+    assert [tuple(e) for e in events] == [("batch.export", "carol", None),
+                                          ("batch.reexport", "dave", "print house lost the file")]
+    assert [tuple(j) for j in jobs] == [("export", None), ("export", "print house lost the file")]
+
+
+def _scan_qr(pdf, tmp_path) -> list[str]:
+    for old in tmp_path.glob("page*.png"):
+        old.unlink()
+    subprocess.run(["pdftoppm", "-r", "300", "-png", "-f", "2", "-l", "2", str(pdf), str(tmp_path / "page")],
+                   check=True)
+    png = next(tmp_path.glob("page*.png"))
+    return subprocess.run(["zbarimg", "--raw", "-q", "-Sdisable", "-Sqrcode.enable", str(png)],
+                          capture_output=True, text=True).stdout.splitlines()
+
+
+@pytest.mark.skipif(not (shutil.which("zbarimg") and shutil.which("pdftotext")), reason="needs zbar-tools and poppler")
+def test_a_reprint_looks_like_the_first_print_whatever_the_branding_now(issuer, approved, tmp_path, db_url):
+    if not db_url.startswith("sqlite"):
+        pytest.skip("rendering does not depend on the database")
+    _print(issuer, approved.batch_id, tmp_path / "first.pdf", branding=ACME)
+    assert branding_path(issuer.store.home, approved.batch_id).is_file()
+    rebranded = dataclasses.replace(ACME, name_en="Other Power", qr_url="https://other.example/r")
+    _print(issuer, approved.batch_id, tmp_path / "again.pdf", branding=rebranded, reprint=True, reason="jam")
+    text = subprocess.run(["pdftotext", str(tmp_path / "again.pdf"), "-"], capture_output=True, text=True).stdout
+    assert "Acme Power" in text and "Other Power" not in text
+    assert all(u.lower().startswith("https://pay.acme.example/r#") for u in _scan_qr(tmp_path / "again.pdf", tmp_path))
+    with issuer.sessions() as session:
+        events = session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars().all()
+    recorded = [json.loads(e.details)["branding"] for e in events if e.action in ("batch.print", "batch.reprint")]
+    assert [r["name_en"] for r in recorded] == ["Acme Power", "Acme Power"]

@@ -27,6 +27,8 @@ from vouchers.books import customers
 from vouchers.metering import collection, late_fees
 from tests.integration.metering.conftest import World, at
 
+LATER = at("2027-06-01")  # every month reported below has ended
+
 
 @pytest.fixture
 def scene(world: World) -> World:
@@ -58,7 +60,7 @@ def scene(world: World) -> World:
 
 def _report(world: World) -> dict:
     with world.sessions.begin() as s:
-        return collection.collection_report(s, "2027-02", config=world.config).as_dict()
+        return collection.collection_report(s, "2027-02", now=LATER, config=world.config).as_dict()
 
 
 def test_rates_by_hand(scene: World) -> None:
@@ -96,7 +98,7 @@ def test_aging_by_hand(scene: World) -> None:
 
 def test_csv_has_every_figure(scene: World) -> None:
     with scene.sessions.begin() as s:
-        text = collection.report_csv(collection.collection_report(s, "2027-02"))
+        text = collection.report_csv(collection.collection_report(s, "2027-02", now=LATER))
     rows = {(r["section"], r["group"], r["measure"]): r["value"] for r in csv.DictReader(io.StringIO(text))}
     assert rows[("total", "all", "cumulative_rate")] == "40.3"
     assert rows[("area", "South", "this_year_rate")] == "40.9"
@@ -110,7 +112,7 @@ def test_csv_neutralises_an_area_a_spreadsheet_would_run_as_a_formula(world: Wor
     world.read("D", "2026-11-20", "200")
     world.bill("2026-11", "2026-11-30")
     with world.sessions.begin() as s:
-        text = collection.report_csv(collection.collection_report(s, "2027-02"))
+        text = collection.report_csv(collection.collection_report(s, "2027-02", now=LATER))
     rows = list(csv.DictReader(io.StringIO(text)))
     areas = {r["group"] for r in rows if r["section"] == "area"}
     assert areas == {"'=HYPERLINK(\"http://x\";\"y\")"}
@@ -119,7 +121,7 @@ def test_csv_neutralises_an_area_a_spreadsheet_would_run_as_a_formula(world: Wor
 
 def test_an_earlier_month_sees_only_what_was_known_then(scene: World) -> None:
     with scene.sessions.begin() as s:
-        january = collection.collection_report(s, "2027-01").as_dict()["total"]
+        january = collection.collection_report(s, "2027-01", now=LATER).as_dict()["total"]
     # the 2027-02-10 payment is after January's cut-off: only 50.00 of the old bill was collected
     assert (january["carried_in"], january["old_collected"]) == ("399.66", "50.00")
     assert (january["year_billable"], january["year_collected"]) == ("99.66", "49.83")
@@ -140,5 +142,50 @@ def test_warnings_by_hand(scene: World) -> None:
 def test_empty_month(world: World) -> None:
     report = collection.collection_report
     with world.sessions.begin() as s:
-        document = report(s, "2026-01").as_dict()
+        document = report(s, "2026-01", now=LATER).as_dict()
     assert document["total"]["cumulative_rate"] is None and document["total"]["arrears"]["total"] == "0.00"
+
+
+def _running(world: World, now: dt.datetime) -> dict:
+    with world.sessions.begin() as s:
+        return collection.collection_report(s, "2026-12", now=now, config=world.config).as_dict()
+
+
+@pytest.fixture
+def due_mid_december(world: World) -> World:
+    """One postpaid bill issued 2026-12-07 and due 2026-12-14 (issue 22's observation)."""
+    world.customer("E", area="东湖区", opening=("2026-11-01", "0"))
+    world.read("E", "2026-11-30", "200")
+    world.bill("2026-11", "2026-12-07", now=at("2026-12-07", 9))
+    with world.sessions.begin() as s:
+        due = collection.collection_report(s, "2026-12", now=LATER, config=world.config).top_arrears[0]["oldest_due"]
+    assert due == "2026-12-14"
+    return world
+
+
+def test_a_running_month_is_reported_to_today_with_the_cutoff_stated(due_mid_december: World) -> None:
+    """Issue 22: `--month 2026-12` on 2026-12-07 used cut-off 2026-12-31 and showed 17 days past due."""
+    report = _running(due_mid_december, at("2026-12-07", 15))
+    assert (report["cutoff"], report["month_complete"]) == ("2026-12-07", False)
+    assert [(r["account_no"], r["days_past_due"]) for r in report["top_arrears"]] == [("E", 0)]
+    assert report["total"]["arrears"]["days_past_due"]["0-30"] != "0.00"
+
+
+def test_overdue_days_never_exceed_the_days_since_the_due_date_at_the_day_boundary(due_mid_december: World
+                                                                                  ) -> None:
+    last_minute = at("2026-12-17", 23).replace(minute=59)  # 23:59 Beijing on the 17th: 3 days past due
+    first_minute = at("2026-12-18", 0)  # 00:00 Beijing on the 18th (16:00 UTC on the 17th): 4 days
+    assert _running(due_mid_december, last_minute)["top_arrears"][0]["days_past_due"] == 3
+    assert _running(due_mid_december, last_minute)["cutoff"] == "2026-12-17"
+    assert _running(due_mid_december, first_minute)["top_arrears"][0]["days_past_due"] == 4
+    assert _running(due_mid_december, first_minute)["cutoff"] == "2026-12-18"
+    ended = _running(due_mid_december, at("2027-01-01", 0))
+    assert (ended["cutoff"], ended["month_complete"], ended["top_arrears"][0]["days_past_due"]) == (
+        "2026-12-31", True, 17)
+
+
+def test_a_month_not_begun_is_refused(world: World) -> None:
+    from vouchers.metering.errors import ReportError
+
+    with world.sessions.begin() as s, pytest.raises(ReportError, match="has not begun"):
+        collection.collection_report(s, "2026-12", now=at("2026-11-30", 23), config=world.config)

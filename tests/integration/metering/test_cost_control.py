@@ -6,7 +6,8 @@ import datetime as dt
 import pytest
 
 from vouchers.metering import cost_control as cc
-from vouchers.metering.errors import OrderNotFound, OrderStateError
+from vouchers.as_of import FutureAsOf
+from vouchers.metering.errors import OrderNotDue, OrderNotFound, OrderStateError
 from vouchers.storage.metering_models import CostControlState
 from tests.integration.metering.conftest import World, at
 
@@ -116,6 +117,11 @@ def test_acknowledgement_rules(world: World) -> None:
     _run(world, at("2026-03-02", 9))
     _run(world, at("2026-03-03", 9))
     [order] = _orders(world)
+    assert order.not_before == at("2026-03-03", 8)
+    for result in ("done", "failed"):  # carried out before its time: refused, the order stays pending
+        with pytest.raises(OrderNotDue, match=r"may not be carried out before 2026-03-03 08:00 \(UTC\+8\)"):
+            _ack(world, order.order_id, result, at("2026-03-03", 8) - dt.timedelta(minutes=1))
+    assert _orders(world) == [order] and _state(world, "F6")[1] == "disconnect_ordered"
     done = _ack(world, order.order_id, "done", at("2026-03-03", 10))
     assert _ack(world, order.order_id, "done", at("2026-03-03", 11)) == done  # replay
     with pytest.raises(OrderStateError):
@@ -124,3 +130,19 @@ def test_acknowledgement_rules(world: World) -> None:
         _ack(world, order.order_id, "maybe", at("2026-03-03", 11))
     with pytest.raises(OrderNotFound):
         _ack(world, 999_999, "done", at("2026-03-03", 11))
+
+
+def test_a_run_as_of_a_later_instant_than_now_is_refused(world: World) -> None:
+    """Red team: ``cost-control run --as-of`` 13 days ahead wrote disconnect orders dated in the future."""
+    world.customer("F7", mode="prepaid", opening=("2026-03-01", "0"))
+    world.read("F7", "2026-03-02", "10", now=at("2026-03-02", 1))
+    now = at("2026-03-02", 9)
+    with pytest.raises(FutureAsOf, match="is in the future"):
+        cc.run(world.sessions, now=now, as_of=now + dt.timedelta(days=13), catalog=world.catalog,
+               config=world.config)
+    assert _orders(world, status=None) == []
+    with world.sessions.begin() as s:
+        assert s.get(CostControlState, "F7") is None  # nothing evaluated
+    caught_up = cc.run(world.sessions, now=now, as_of=now - dt.timedelta(hours=1), catalog=world.catalog,
+                       config=world.config)
+    assert caught_up.notices == 1

@@ -1,6 +1,7 @@
 """Prepaid standing and kWh fields; bills and reports as PDFs with embedded fonts."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from decimal import Decimal
@@ -69,7 +70,7 @@ def test_bill_and_report_pdfs_render_with_embedded_fonts(world: World, tmp_path,
     world.bill("2026-03", "2026-03-31")
     with world.sessions.begin() as s:
         bills = billing.bills_of(s, "F") + billing.bills_of(s, "P")
-        report = collection.collection_report(s, "2026-04")
+        report = collection.collection_report(s, "2026-04", now=at("2026-05-01"))
     for bill in bills:
         path = tmp_path / f"bill-{bill.account_no}-{lang}.pdf"
         path.write_bytes(pdf.bill_pdf(bill, lang=lang))
@@ -81,6 +82,10 @@ def test_bill_and_report_pdfs_render_with_embedded_fonts(world: World, tmp_path,
     _pdf_checks(path)
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
     assert "湖里区" in text and ("电费回收分析" in text if lang == "zh" else "collection analysis" in text)
+    # issue 22: money as people write it, channels by name, never a raw id
+    assert re.search(r"¥\d{1,3}(,\d{3})*\.\d{2}", text), text
+    assert ("支付宝" if lang == "zh" else "Alipay") in text and "alipay" not in text
+    assert "None" not in text
 
 
 def test_unknown_language_refused(world: World) -> None:

@@ -155,7 +155,7 @@ def test_options_is_405_like_any_other_method_a_route_does_not_take(app, client,
             assert allowed == expected and "OPTIONS" not in allowed, (rule, allowed)
     put = client.put("/api/v1/payments", headers=auth(world.keys["channel"]))
     assert_error(put, 405, "method_not_allowed")
-    assert put.headers["Allow"] == "POST"
+    assert put.headers["Allow"] == "GET, HEAD, POST"  # the channel posts, finance lists
 
 
 @pytest.mark.parametrize("route", ["/api/v1/activations"])
@@ -267,3 +267,24 @@ def test_a_redemption_that_would_overflow_a_balance_is_409_and_the_voucher_stays
         response = client.post("/api/v1/redemptions", json=body, headers=auth(world.keys["terminal"], idempotency_key))
         assert_error(response, 409, "balance_out_of_range")
     assert snapshot(world) == before
+
+
+def test_a_number_without_a_finite_value_is_refused_anywhere_in_any_body(client, world):
+    """Red team: ``1e309`` (infinity to Python) in an ignored field was accepted while NaN was refused."""
+    before = snapshot(world)
+    card = world.cards[0]
+    bodies = {
+        "/api/v1/redemptions": ('{"code": "%s", "account_no": "%s", "extra": %%s}' % (card.code, ACCOUNT_ARREARS),
+                                world.keys["terminal"]),
+        "/api/v1/payments": ('{"account_no": "%s", "amount": "1.00", "external_ref": "INF-1", "x": [{"y": %%s}]}'
+                             % ACCOUNT_CLEAN, world.keys["channel"]),
+    }
+    for url, (template, key) in bodies.items():
+        for number in ("1e309", "-1e309", "1E400", "123456789e999", "NaN", "-Infinity"):
+            response = client.post(url, data=template % number, content_type="application/json",
+                                   headers=auth(key, fresh_key()))
+            assert_error(response, 400, "malformed_json")
+    assert snapshot(world) == before
+    fine = client.post("/api/v1/redemptions", data=bodies["/api/v1/redemptions"][0] % "1.5e308",
+                       content_type="application/json", headers=auth(world.keys["terminal"], fresh_key()))
+    assert fine.status_code == 201, fine.get_data()  # a large but finite number in an ignored field is JSON

@@ -210,6 +210,22 @@ def test_orders_are_listed_and_acknowledged_once(client, world, clock, disconnec
     assert [o["order_id"] for o in done_list] == [order["order_id"]]
 
 
+def test_an_acknowledgement_before_the_orders_not_before_is_refused(client, world, clock, disconnect_order):
+    """Red team: the head-end's ack was accepted before ``not_before``, turning supply off early."""
+    path = f"/api/v1/orders/{disconnect_order['order_id']}/ack"
+    clock.now = _local("2026-11-21", 7)  # the order is due at 08:00
+    key = fresh_key()
+    early = client.post(path, json={"result": "done"}, headers=auth(world.keys["headend"], key))
+    assert early.status_code == 409, early.get_json()
+    error = early.get_json()["error"]
+    assert error["code"] == "order_not_due" and "2026-11-21 08:00 (UTC+8)" in error["message"]
+    with world.sessions.begin() as s:
+        assert s.get(CostControlState, ACCOUNT_METERED).supply_state == "disconnect_ordered"
+    clock.now = _local("2026-11-21", 8)
+    due = client.post(path, json={"result": "done"}, headers=auth(world.keys["headend"], key))  # same key: not stored
+    assert due.status_code == 200 and due.get_json()["status"] == "done"
+
+
 def test_a_failed_order_is_ordered_again_by_the_next_run(client, world, clock, disconnect_order):
     path = f"/api/v1/orders/{disconnect_order['order_id']}/ack"
     failed = client.post(path, json={"result": "failed", "detail": "no signal"},

@@ -15,7 +15,7 @@ from tests.integration.redeem_api.world import ACCOUNT_CLEAN, ACCOUNT_METERED, a
 from vouchers.codes import group_code
 
 KWH_KEYS = {"available_balance", "available_kwh", "credited_kwh", "kwh_tariff", "kwh_basis"}
-CONTRACT_ACCOUNT_KEYS = {"account_no", "balance", "arrears", "currency"}
+CONTRACT_ACCOUNT_KEYS = {"account_no", "balance", "arrears", "currency", "holder_masked", "district_masked"}
 
 
 @pytest.fixture
@@ -42,7 +42,8 @@ def _expected(world, account_no: str, amount_minor: int | None = None) -> dict[s
 def test_account_shows_the_available_balance_in_kwh(client, world, prepaid):
     body = client.get(f"/api/v1/accounts/{prepaid}", headers=auth(world.keys["finance"])).get_json()
     expected = _expected(world, prepaid)
-    assert body == {"account_no": prepaid, "balance": "50.00", "arrears": "0.00", "currency": "CNY", **expected}
+    assert body == {"account_no": prepaid, "balance": "50.00", "arrears": "0.00", "currency": "CNY",
+                    "holder_masked": "m*****d 3********3", "district_masked": None, **expected}
     assert body["available_balance"] == "25.08"  # 50.00 - 50 kWh x 0.4983 (24.915 -> 24.92)
     assert body["available_kwh"] == "50.33"  # 25.08 / 0.4983 = 50.331..., rounded down
     assert body["kwh_basis"] == "tier" and body["kwh_tariff"]

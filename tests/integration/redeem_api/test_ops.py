@@ -100,8 +100,9 @@ def test_docs_page_is_local(client):
         served = client.get(asset)
         assert served.status_code == 200, asset
         served.close()
-    # the other pages keep the strict policy
-    assert "script-src" not in client.get("/redeem").headers["Content-Security-Policy"]
+    # the customer page keeps the strict policy: its one script (redeem.js, the QR fragment) same-origin only
+    redeem_csp = client.get("/redeem").headers["Content-Security-Policy"]
+    assert "script-src 'self';" in redeem_csp and "unsafe" not in redeem_csp
 
 
 def test_create_app_refuses_an_uninitialised_database(world, tmp_path):
@@ -144,3 +145,33 @@ def test_database_outage_is_503_with_retry_after(tmp_path, now, request):
         page = client.get("/redeem")
         assert page.status_code == 200  # the form itself needs no database
         app.extensions[EXTENSION].engine.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_every_answer_has_a_request_id_in_its_header_error_body_and_log_line(client, world, caplog):
+    """One id per request: taken from a sane X-Request-Id or made, echoed, in error bodies and the log line."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="redeem_api.requests")
+    made = client.get("/healthz")
+    assert re.fullmatch(r"[0-9a-f]{32}", made.headers["X-Request-Id"])
+    theirs = client.get("/healthz", headers={"X-Request-Id": "lb-7f3a:2026.12.07_1"})
+    assert theirs.headers["X-Request-Id"] == "lb-7f3a:2026.12.07_1"
+    for insane in ("x" * 129, "a b", "id\u00e9", "-leading-dash", "<script>", "", "a;b"):
+        answer = client.get("/healthz", headers={"X-Request-Id": insane})
+        assert re.fullmatch(r"[0-9a-f]{32}", answer.headers["X-Request-Id"]), insane
+    refused = client.post("/api/v1/redemptions", json={"code": world.cards[0].code, "account_no": "1"},
+                          headers={**auth(world.keys["terminal"] + "x", fresh_key()), "X-Request-Id": "req-42"})
+    error = refused.get_json()["error"]
+    assert refused.status_code == 401 and error["request_id"] == refused.headers["X-Request-Id"] == "req-42"
+    missing = client.get("/no/such/route")
+    assert missing.get_json()["error"]["request_id"] == missing.headers["X-Request-Id"]
+    assert missing.headers["X-Content-Type-Options"] == "nosniff"
+    lines = [r for r in caplog.records if r.name == "redeem_api.requests"]
+    assert len(lines) == 3 + 7 + 1  # one a request
+    line = next(r for r in lines if r.request_id == "req-42")
+    assert (line.method, line.route, line.status) == ("POST", "/api/v1/redemptions", 401)
+    assert isinstance(line.duration_ms, float) and line.duration_ms >= 0
+    assert [r.route for r in lines][-1] == "unmatched"  # the rule, never the raw path
+    assert not any(world.cards[0].code in r.getMessage() or world.keys["terminal"] in r.getMessage()
+                   for r in caplog.records)

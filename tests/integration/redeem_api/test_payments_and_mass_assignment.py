@@ -20,7 +20,8 @@ def test_payment_pays_arrears_first_and_reads_back(client, world):
     assert body["credited_to_balance"] == "20.00" and body["balance"] == "20.00"
     assert body["channel"] == "alipay" and body["created"] is True
     account = client.get(f"/api/v1/accounts/{ACCOUNT_ARREARS}", headers=auth(world.keys["finance"])).get_json()
-    assert account == {"account_no": ACCOUNT_ARREARS, "balance": "20.00", "arrears": "0.00", "currency": "CNY"}
+    assert account == {"account_no": ACCOUNT_ARREARS, "balance": "20.00", "arrears": "0.00", "currency": "CNY",
+                       "holder_masked": "张*", "district_masked": "海*区"}
 
 
 def test_an_external_ref_a_spreadsheet_would_run_as_a_formula_is_refused(client, world):
@@ -76,7 +77,7 @@ def test_redemption_ignores_extra_fields(client, world):
 
 def test_payment_ignores_extra_fields(client, world):
     body = {"account_no": ACCOUNT_ARREARS, "amount": "10.00", "external_ref": "ALI-4", "balance": "5000.00",
-            "applied_to_arrears": "0.00", "credited_to_balance": "10.00", "currency": "USD", "created": False,
+            "applied_to_arrears": "0.00", "credited_to_balance": "10.00", "created": False,
             "payment_id": "1", "status": "reversed", "arrears": "0.00"}
     response = pay(client, world, body)
     assert response.status_code == 201
@@ -99,3 +100,23 @@ def test_activation_ignores_extra_fields(client, world):
     assert out["count"] == 1 and out["face_value"] == "100.00" and out["commission_total"] == "0.00"
     voucher = client.get(f"/api/v1/vouchers/{card.serial}", headers=auth(world.keys["distributor"])).get_json()
     assert voucher["status"] == "active" and voucher["redeemable"] is True
+
+
+def test_a_payment_in_another_currency_or_with_a_padded_amount_is_refused_and_books_nothing(client, world):
+    """Red team: ``"currency": "USD"`` onto a CNY account was booked as CNY (the import refused the same line)."""
+    doc = {"account_no": ACCOUNT_ARREARS, "amount": "10.00", "external_ref": "ALI-USD", "currency": "USD"}
+    response = pay(client, world, doc)
+    assert response.status_code == 422, response.get_data()
+    error = response.get_json()["error"]
+    assert error["code"] == "currency_mismatch" and "CNY" in error["message"]
+    assert world.count(Payment) == 0 and world.balance(ACCOUNT_ARREARS) == (0, 3000)
+    for bad in ("usd", "US", 840, ""):
+        response = pay(client, world, {**doc, "currency": bad})
+        assert response.status_code == 400 and response.get_json()["error"]["code"] == "validation_error", bad
+    # and an amount with spaces around it (a machine sends the figure exactly)
+    for amount in (" 10.00", "10.00 ", "\t10.00", "10.00\n"):
+        response = pay(client, world, {"account_no": ACCOUNT_CLEAN, "amount": amount, "external_ref": "ALI-SP"})
+        assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_amount", amount
+    assert world.count(Payment) == 0
+    ok = pay(client, world, {**doc, "currency": "CNY"})
+    assert ok.status_code == 201 and ok.get_json()["currency"] == "CNY"

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from redeem_api.state import EXTENSION
-from tests.integration.redeem_api.test_web_page import open_form, submit
+from tests.integration.redeem_api.test_web_page import confirm, open_form, submit
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, Clock, auth, fresh_key
 from tests.services import redis_or_skip
 from vouchers.codes import generate_code
@@ -24,17 +24,21 @@ WEB = dict(VOUCHER_THROTTLE_WEB_ACCOUNT_FAILURES=str(LIMIT), VOUCHER_THROTTLE_WE
 
 
 def _storm(app, account: str) -> list[int]:
-    """THREADS wrong codes posted to /redeem at once (one browser each, one IP, no API key)."""
+    """THREADS wrong codes confirmed on /redeem at once (one browser each, one IP, no API key): each
+    browser has passed the first step (the holder shown), then all press "confirm" together."""
     forms = []
     for _ in range(THREADS):
         client = app.test_client()
-        forms.append((client, open_form(client, "en")[1]))
+        fields = open_form(client, "en")[1]
+        first = client.post("/redeem", data={**fields, "account_no": account, "code": generate_code()})
+        assert first.status_code == 200 and 'name="ticket"' in first.get_data(as_text=True)
+        forms.append((client, first))
     barrier = threading.Barrier(THREADS)
     statuses: list[int] = []
 
-    def post(client, fields) -> None:
+    def post(client, first) -> None:
         barrier.wait()
-        statuses.append(submit(client, fields, account, generate_code()).status_code)
+        statuses.append(confirm(client, first).status_code)
 
     threads = [threading.Thread(target=post, args=form) for form in forms]
     for t in threads:

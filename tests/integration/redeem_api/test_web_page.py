@@ -23,7 +23,19 @@ def open_form(client, lang=None):
 
 
 def submit(client, fields, account, code, **kwargs):
-    return client.post("/redeem", data={**fields, "account_no": account, "code": code}, **kwargs)
+    """Both steps as a customer takes them: account and code, then confirm the holder shown."""
+    first = client.post("/redeem", data={**fields, "account_no": account, "code": code}, **kwargs)
+    return confirm(client, first, **kwargs)
+
+
+def confirm(client, first, **kwargs):
+    """Press "confirm" on a holder confirmation page (any other page is returned as it is)."""
+    ticket = form_fields(first.get_data(as_text=True)).get("ticket")
+    if first.status_code != 200 or ticket is None:
+        return first
+    fields = form_fields(first.get_data(as_text=True))
+    kwargs.pop("data", None)
+    return client.post("/redeem/confirm", data=fields, **kwargs)
 
 
 def test_page_is_accessible_and_chinese_by_default(client):
@@ -32,7 +44,10 @@ def test_page_is_accessible_and_chinese_by_default(client):
     assert '<html lang="zh-CN">' in html and "电费充值卡充值" in html
     assert '<label for="account_no">户号</label>' in html and '<label for="code">卡密</label>' in html
     assert 'id="account_no"' in html and 'id="code"' in html and 'aria-describedby="code_hint"' in html
-    assert "<script" not in html and "http://" not in html and "https://" not in html
+    # one script, same origin (redeem.js fills a scanned code in); nothing inline, nothing from elsewhere
+    assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/redeem.js" defer>']
+    assert "http://" not in html and "https://" not in html
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert set(fields) == {"csrf_token", "submission", "lang"}
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
@@ -172,12 +187,59 @@ def test_413_415_and_a_reused_form_get_their_own_texts(client, world, lang):
     html = response.get_data(as_text=True)
     big = post_form(client, html, {**fields, "code": "1" * 50_000, "account_no": ACCOUNT_ARREARS})
     not_a_form = client.post(form_action(html), json={"a": 1})
-    first = post_form(client, html, {**fields, "account_no": ACCOUNT_ARREARS, "code": world.cards[0].code})
+    first = confirm(client, post_form(client, html, {**fields, "account_no": ACCOUNT_ARREARS,
+                                                    "code": world.cards[0].code}))
     assert first.status_code == 200
-    reused = post_form(client, html, {**fields, "account_no": ACCOUNT_ARREARS, "code": world.cards[1].code})
+    reused = confirm(client, post_form(client, html, {**fields, "account_no": ACCOUNT_ARREARS,
+                                                     "code": world.cards[1].code}))
     for response, code in ((big, "payload_too_large"), (not_a_form, "unsupported_media_type"),
                            (reused, "idempotency_key_reused")):
         page = response.get_data(as_text=True)
         assert f'data-code="{code}"' in page, (code, page[:300])
         assert generic not in page and escape(TEXT[lang][code]) in page, code
     assert world.count(Redemption) == 1
+
+
+PNG_1x1 = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478"
+                        "9c6360f8cfc0f01f0005000201e5270ee30000000049454e44ae426082")
+
+
+def test_the_page_shows_the_configured_brand_and_r_serves_it(world, clock, tmp_path):
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(PNG_1x1)
+    app = world.app(clock, VOUCHER_BRAND_NAME_ZH="测试供电公司", VOUCHER_BRAND_NAME_EN="Acme Power",
+                    VOUCHER_BRAND_HOTLINE="400 100 2000", VOUCHER_BRAND_TERMS_EN="Acme terms apply.",
+                    VOUCHER_BRAND_PRIMARY_COLOUR="#336699", VOUCHER_BRAND_LOGO=str(logo))
+    client = app.test_client()
+    en = client.get("/r?lang=en").get_data(as_text=True)  # what a card's QR opens
+    assert 'id="code"' in en and "Acme Power" in en and "400 100 2000" in en and "Acme terms apply." in en
+    assert "95598" not in en and "State Grid" not in en
+    zh = client.get("/redeem").get_data(as_text=True)
+    assert "测试供电公司" in zh and "客服热线 400 100 2000" in zh
+    served = client.get("/redeem/logo")
+    assert served.status_code == 200 and served.mimetype == "image/png" and served.data == PNG_1x1
+    css = client.get("/redeem/brand.css")
+    assert css.mimetype == "text/css" and "--brand: #336699" in css.get_data(as_text=True)
+    from redeem_api.routes.web import _page
+
+    with app.test_request_context("/redeem?lang=zh"):  # a refusal naming the hotline, with {seconds} formatting
+        html = _page(409, lang="zh", error="balance_out_of_range").get_data(as_text=True)
+    assert "请联系客服热线 400 100 2000" in html
+
+
+def test_without_a_logo_the_logo_route_is_a_404_page(client):
+    assert client.get("/redeem/logo").status_code == 404
+    assert "95598" not in client.get("/redeem").get_data(as_text=True)  # the neutral default, no made-up hotline
+
+
+def test_a_pasted_card_url_or_token_redeems(client, world):
+    from vouchers.branding import NEUTRAL
+
+    _, fields = open_form(client)
+    url = NEUTRAL.qr_text(world.cards[0].token)  # what the QR holds, pasted whole
+    assert url.startswith("https://pay.utility.example/r#EV1:")
+    response = submit(client, fields, ACCOUNT_ARREARS, url)
+    assert response.status_code == 200 and 'id="result"' in response.get_data(as_text=True)
+    _, fields = open_form(client)
+    response = submit(client, fields, ACCOUNT_CLEAN, world.cards[1].token)  # the bare token, as before
+    assert response.status_code == 200 and 'id="result"' in response.get_data(as_text=True)

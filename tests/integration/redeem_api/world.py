@@ -169,7 +169,7 @@ def _build_world(tmp_path: Path, db_url: str, now: dt.datetime, *, count: int, a
     world.batch_id, world.cards = world.new_batch(count, activate_count=active)
     with sessions.begin() as s:
         create_customer(s, ACCOUNT_ARREARS, "张三", arrears=3000, arrears_due=now.date() - dt.timedelta(days=20),
-                        now=now)
+                        district="海淀区", now=now)
         create_customer(s, ACCOUNT_CLEAN, "李四", now=now)
         for i in range(accounts):
             create_customer(s, f"32{i:08d}", f"customer {i}", now=now)
@@ -181,6 +181,8 @@ def _build_world(tmp_path: Path, db_url: str, now: dt.datetime, *, count: int, a
     world.add_client("finance", "finance")
     world.add_client("admin", "admin")
     world.add_client("headend", "headend")
+    world.add_client("service", "service")
+    world.add_client("sms_gateway", "sms_gateway")
     return world
 
 
@@ -193,3 +195,12 @@ def auth(key: str, idempotency_key: str | None = None) -> dict[str, str]:
 
 def fresh_key() -> str:
     return os.urandom(12).hex()
+
+
+def without_request_id(body: bytes) -> bytes:
+    """An error body without its ``request_id`` (random per request): what must be equal across requests."""
+    import re
+
+    stripped, found = re.subn(rb',"request_id":"[0-9a-f]{32}"', b"", body)
+    assert found == 1, body
+    return stripped

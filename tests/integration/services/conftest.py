@@ -10,17 +10,15 @@ import json
 import pytest
 from sqlalchemy import select
 
-from vouchers.keystore.vending_keys import VendingKeyId, store_vending_key
-from vouchers.metering.accounts import assign_tariff
 from vouchers.metering.config import MeteringConfig
 from vouchers.storage.api_models import OutboxMessage
 from vouchers.sts.decoder import decode_token
 from vouchers.sts.dkga04 import derive_decoder_key
 from vouchers.tariffs import load_catalog
 from tests.integration.redeem_api.world import ACCOUNT_CLEAN, WEB_PASSPHRASE, World, build_world
-from tests.integration.vending.conftest import PAN, VENDING_KEY
+from tests.integration.vending.conftest import PAN, VENDING_KEY, with_keypad_meter
 from vouchers.vending.keys import software_backend
-from vouchers.vending.meters import add_meter, get_meter
+from vouchers.vending.meters import get_meter
 from vouchers.services.deps import ServiceDeps, built_once
 
 CATALOG = load_catalog()
@@ -28,13 +26,7 @@ CATALOG = load_catalog()
 
 @pytest.fixture
 def world(tmp_path, db_url, now) -> World:
-    world = build_world(tmp_path, db_url, now)
-    store_vending_key(world.store, VendingKeyId(123457, 1, 2), VENDING_KEY, WEB_PASSPHRASE)
-    with world.sessions.begin() as s:
-        assign_tariff(s, ACCOUNT_CLEAN, tariff_id="fj-residential", customer_class="residential",
-                      payment_mode="prepaid", area="Xiamen", meter_no="MCLEAN", catalog=CATALOG, now=now)
-        add_meter(s, pan=PAN, account_no=ACCOUNT_CLEAN, sgc=123457, ti=1, krn=1, key_type=2, ken=255,
-                  base_date=2014, now=now)
+    world = with_keypad_meter(build_world(tmp_path, db_url, now), now)
     yield world
     world.engine.dispose()
 

@@ -1,4 +1,5 @@
-"""Every edge that takes money runs the one service: the API's two routes and the CLI's two commands."""
+"""Every edge that takes money runs the one service: the API's three routes (SMS top-up included) and the
+CLI's two commands."""
 from __future__ import annotations
 
 import json
@@ -58,6 +59,12 @@ def test_a_counter_payment_from_the_cli_onto_a_keypad_meter_vends_like_the_api(w
     assert code == 0, err
     assert "STS token for meter" in out and cli_sts["token"] not in out
 
+    # another currency than the account's: refused like the API (one line, nothing booked)
+    code, out, err = cli("payments", "post", "--channel", "counter_cash", "--account-no", ACCOUNT_CLEAN,
+                         "--amount", "10.00", "--ref", "CTR-USD", "--currency", "USD")
+    assert code == 1 and "is in CNY, not USD" in err and len(err.strip().splitlines()) == 1
+    assert energy_sold(world) == 12_000 and world.balance(ACCOUNT_CLEAN) == (0, 0)
+
 
 def test_the_four_money_edges_run_the_one_money_in(world, client, cli, monkeypatch):
     seen: list[tuple[str, str]] = []
@@ -80,5 +87,9 @@ def test_the_four_money_edges_run_the_one_money_in(world, client, cli, monkeypat
     assert code == 0, err
     code, _, err = cli("sts", "vend", "--account", ACCOUNT_CLEAN, "--amount", "10.00", "--ref", "STS-SPY")
     assert code == 0, err
-    assert seen == [("redemption", ACCOUNT_CLEAN)] + [("payment", ACCOUNT_CLEAN)] * 3
+    from tests.integration.redeem_api.test_sms_inbound import send
+
+    texted = send(client, world, f"CZ {ACCOUNT_CLEAN} {world.cards[1].code}", message_id="sms-spy")  # 短信缴费
+    assert texted.get_json()["outcome"] == "redeemed", texted.get_json()
+    assert seen == [("redemption", ACCOUNT_CLEAN)] + [("payment", ACCOUNT_CLEAN)] * 3 + [("redemption", ACCOUNT_CLEAN)]
     assert all(sts["token"] for sts in (redeemed.get_json()["sts"], paid.get_json()["sts"]))

@@ -84,3 +84,18 @@ def test_all_of_the_money_to_arrears_says_so_without_a_token(world, deps, now):
     assert paid.vend is not None and paid.vend.result is None and paid.vend.sold_minor == 0
     assert paid.vend.sts_object()["token"] is None and paid.vend.sts_object()["meter"] == "600727000000000017"
     assert energy_sold(world) == 0 and outbox(world, "sms.sts_token") == []
+
+
+def test_money_in_another_currency_is_refused_before_anything_is_posted(world, deps, now):
+    """Every channel goes through :func:`money_in.money_in`: the currency is checked there, before the late fee."""
+    from vouchers.books.errors import CurrencyMismatch
+    from vouchers.storage.ledger_models import LedgerTransaction
+
+    before = _count(world, LedgerTransaction)
+    payment = money_in.ChannelPayment("alipay", ACCOUNT_ARREARS, 5_000, "SVC-USD", now, currency="USD")
+    with pytest.raises(CurrencyMismatch, match="CNY"), world.sessions.begin() as s:
+        money_in.pay(s, payment, now=now, deps=deps)
+    assert (_count(world, Payment), _count(world, LedgerTransaction)) == (0, before)
+    with world.sessions.begin() as s:
+        paid = money_in.pay(s, dataclasses.replace(payment, currency="CNY"), now=now, deps=deps)
+    assert paid.booking.created and paid.booking.currency == "CNY"

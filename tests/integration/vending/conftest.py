@@ -39,6 +39,21 @@ class VendWorld:
         return pan
 
 
+def with_keypad_meter(world, now):  # type: ignore[no-untyped-def]
+    """The API's world (tests/integration/redeem_api/world.py) with ``ACCOUNT_CLEAN`` made prepaid on the Fujian
+    tariff with the STS meter ``PAN``, its vending key in the world's key store. Returns the world."""
+    from tests.integration.redeem_api.world import ACCOUNT_CLEAN, WEB_PASSPHRASE
+    from vouchers.metering.accounts import assign_tariff
+
+    store_vending_key(world.store, VendingKeyId(123457, 1, 2), VENDING_KEY, WEB_PASSPHRASE)
+    with world.sessions.begin() as s:
+        assign_tariff(s, ACCOUNT_CLEAN, tariff_id="fj-residential", customer_class="residential",
+                      payment_mode="prepaid", area="Xiamen", meter_no="MCLEAN", catalog=CATALOG, now=now)
+        add_meter(s, pan=PAN, account_no=ACCOUNT_CLEAN, sgc=123457, ti=1, krn=1, key_type=2, ken=255,
+                  base_date=2014, now=now)
+    return world
+
+
 @pytest.fixture
 def vw(sessions, tmp_path) -> VendWorld:
     store = KeyStore(tmp_path / "home")
@@ -51,4 +66,4 @@ def vw(sessions, tmp_path) -> VendWorld:
     return world
 
 
-__all__ = ["ACCOUNT", "CATALOG", "ISSUER_PASSPHRASE", "PAN", "PASSPHRASE", "VENDING_KEY", "VendWorld", "at"]
+__all__ = ["ACCOUNT", "CATALOG", "ISSUER_PASSPHRASE", "PAN", "PASSPHRASE", "VENDING_KEY", "VendWorld", "at", "with_keypad_meter"]

@@ -7,9 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from vouchers.keystore.vending_keys import VendingKeyId, store_vending_key
 from vouchers.metering import positions as pos
-from vouchers.metering.accounts import assign_tariff
 from vouchers.metering.prepaid import kwh_for_money
 from vouchers.storage.api_models import OutboxMessage
 from vouchers.storage.models import Voucher
@@ -20,27 +18,21 @@ from vouchers.tariffs import load_catalog
 from tests.integration.redeem_api.world import (
     ACCOUNT_ARREARS,
     ACCOUNT_CLEAN,
-    WEB_PASSPHRASE,
     Clock,
     auth,
     build_world,
     fresh_key,
 )
-from tests.integration.vending.conftest import PAN, VENDING_KEY
-from vouchers.vending.meters import add_meter, get_meter
+from tests.integration.redeem_api.test_web_page import confirm
+from tests.integration.vending.conftest import PAN, VENDING_KEY, with_keypad_meter
+from vouchers.vending.meters import get_meter
 
 CATALOG = load_catalog()
 
 
 @pytest.fixture
 def world(tmp_path, db_url, now):
-    world = build_world(tmp_path, db_url, now)
-    store_vending_key(world.store, VendingKeyId(123457, 1, 2), VENDING_KEY, WEB_PASSPHRASE)
-    with world.sessions.begin() as s:
-        assign_tariff(s, ACCOUNT_CLEAN, tariff_id="fj-residential", customer_class="residential",
-                      payment_mode="prepaid", area="Xiamen", meter_no="MCLEAN", catalog=CATALOG, now=now)
-        add_meter(s, pan=PAN, account_no=ACCOUNT_CLEAN, sgc=123457, ti=1, krn=1, key_type=2, ken=255,
-                  base_date=2014, now=now)
+    world = with_keypad_meter(build_world(tmp_path, db_url, now), now)
     yield world
     world.engine.dispose()
 
@@ -146,7 +138,8 @@ def test_payment_returns_a_token_and_a_replay_the_same_one(client, world, now):
 def test_web_page_shows_the_token(client, world):
     page = client.get("/redeem?lang=en")
     fields = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', page.get_data(as_text=True)))
-    response = client.post("/redeem", data={**fields, "account_no": ACCOUNT_CLEAN, "code": world.cards[2].code})
+    response = confirm(client, client.post("/redeem", data={**fields, "account_no": ACCOUNT_CLEAN,
+                                                             "code": world.cards[2].code}))
     html = response.get_data(as_text=True)
     assert response.status_code == 200, html
     token = re.search(r'id="sts-token" data-token="([0-9 ]+)"', html).group(1)
@@ -234,7 +227,8 @@ def test_web_page_shows_the_balance_after_the_energy_sale(client, world, now):
     _fund(world, 700, now)
     page = client.get("/redeem?lang=en")
     fields = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', page.get_data(as_text=True)))
-    response = client.post("/redeem", data={**fields, "account_no": ACCOUNT_CLEAN, "code": world.cards[4].code})
+    response = confirm(client, client.post("/redeem", data={**fields, "account_no": ACCOUNT_CLEAN,
+                                                             "code": world.cards[4].code}))
     html = response.get_data(as_text=True)
     assert response.status_code == 200, html
     assert re.search(r'id="sts-token" data-token="[0-9 ]+"', html)

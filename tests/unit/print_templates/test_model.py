@@ -72,9 +72,17 @@ def test_bad_cover_fields(change) -> None:
 
 def test_branding_defaults_and_checks() -> None:
     b = PrintBranding()
-    assert "国网电力" in b.utility_name and b.web_address.startswith("https://") and b.sms_number
+    # no made-up real utility: the neutral default says it is not configured
+    assert "未配置" in b.utility_name and "国网" not in b.utility_name
+    assert b.web_address.startswith("https://") and b.sms_number
+    assert b.qr_prefix == "https://pay.utility.example/r#"
+    assert PrintBranding(qr_url=None).qr_prefix == ""
     with pytest.raises(InvalidCardData):
         PrintBranding(utility_name="two\nlines")
+    with pytest.raises(InvalidCardData):
+        PrintBranding(primary_colour="blue")
+    with pytest.raises(InvalidCardData):
+        PrintBranding(qr_url="https://x.example/r#already")
 
 
 def test_card_data_digest_is_the_lf_csv() -> None:

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from print_templates import list_layouts, load_layout, render_batch
-from vouchers.token import verify_token
+from print_templates import PrintBranding, list_layouts, load_layout, render_batch
+from vouchers.token import token_from_scan, verify_token
 
 from .conftest import ARTIFACTS, TODAY, decode, pdf_fonts, rasterise, scan
 
@@ -23,7 +23,9 @@ def test_the_three_layouts_ship() -> None:
 def test_every_symbol_scans_back(layout_name, batch24, tmp_path) -> None:
     layout = load_layout(layout_name)
     out = tmp_path / f"{layout_name}.pdf"
-    files = render_batch(batch24.cards, batch24.cover, layout, out, workers=2)
+    # a real utility's QR URL: a phone opens the redeem page, the token is the URL's fragment
+    branding = PrintBranding(qr_url="https://pay.utility.example/r")
+    files = render_batch(batch24.cards, batch24.cover, layout, out, workers=2, branding=branding)
     assert [f.path for f in files] == [out]
     card_pages = -(-len(batch24.cards) // layout.cards_per_page)
     assert files[0].pages == 1 + card_pages
@@ -38,7 +40,9 @@ def test_every_symbol_scans_back(layout_name, batch24, tmp_path) -> None:
     shutil.copyfile(pages[0], ARTIFACTS / f"{layout_name}.png")
 
     scanned = scan(pages)
-    qr_texts = [t for page in scanned for t in page["qrcode"]]
+    urls = [t for page in scanned for t in page["qrcode"]]
+    assert all(u.lower().startswith("https://pay.utility.example/r#ev1:") for u in urls), urls[:1]
+    qr_texts = [token_from_scan(u) for u in urls]  # what an offline verifier does
     assert sorted(qr_texts) == sorted(batch24.tokens)  # each card exactly once
     for text in qr_texts:
         claims = verify_token(text, batch24.keyring, TODAY)
@@ -54,7 +58,7 @@ def test_every_symbol_scans_back(layout_name, batch24, tmp_path) -> None:
     for index, page in enumerate(scanned):
         expected = [c.serial for c in batch24.cards[index * per_page : (index + 1) * per_page]]
         assert sorted(page["code128"]) == expected
-        assert sorted(page["qrcode"]) == sorted(by_serial[s] for s in expected)
+        assert sorted(token_from_scan(u) for u in page["qrcode"]) == sorted(by_serial[s] for s in expected)
 
 
 @pytest.mark.parametrize("layout_name", SHIPPED)

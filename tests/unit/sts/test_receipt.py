@@ -34,7 +34,7 @@ poppler = pytest.mark.skipif(any(shutil.which(t) is None for t in ("pdftotext", 
 
 @poppler
 @pytest.mark.parametrize("lang, words", [
-    ("zh", ["电费购电凭证", "表号", "户号", "金额", "电量", "令牌时间", "电价", "2026-11-26 10:00 CST"]),
+    ("zh", ["电费购电凭证", "表号", "户号", "金额", "电量", "令牌时间", "电价", "2026-11-26 10:00 (UTC+8)"]),
     ("en", ["Electricity token receipt", "Meter No.", "Account", "Amount", "Energy", "Token time", "Tariff"]),
 ])
 def test_receipt_shows_the_token_in_groups_with_embedded_fonts(tmp_path: Path, lang: str, words: list[str]) -> None:
@@ -113,7 +113,7 @@ def _text(tmp_path: Path, data: bytes, name: str) -> str:
 
 @poppler
 @pytest.mark.parametrize("lang, words", [
-    ("zh", ["电表密钥更换凭证", "请按顺序输入", "表号", "户号", "基准日期", "更换时间", "2026-11-26 10:05 CST"]),
+    ("zh", ["电表密钥更换凭证", "请按顺序输入", "表号", "户号", "基准日期", "更换时间", "2026-11-26 10:05 (UTC+8)"]),
     ("en", ["Meter key change receipt", "in this order", "Meter No.", "Base date", "Changed at", "TID restart"]),
 ])
 def test_key_change_receipt_lists_the_four_tokens_in_entry_order(tmp_path: Path, lang: str,
@@ -144,3 +144,19 @@ def test_key_change_receipt_is_deterministic_marks_reprints_and_refuses_bad_inpu
         render_key_change_receipt(KEY_CHANGE, lang="fr")
     with pytest.raises(InvalidCardData):
         render_key_change_receipt(replace(KEY_CHANGE, changed_at=dt.datetime(2026, 11, 26, 10)))
+
+
+def test_the_branding_logo_heads_the_receipt():
+    import dataclasses
+    import re
+
+    png = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478"
+                        "9c6360f8cfc0f01f0005000201e5270ee30000000049454e44ae426082")
+    plain = render_sts_receipt(RECEIPT)
+    branded = render_sts_receipt(dataclasses.replace(RECEIPT, logo=png))
+    assert b"/Subtype /Image" in branded and b"/Subtype /Image" not in plain
+
+    def height(pdf: bytes) -> float:
+        return float(re.search(rb"/MediaBox \[ 0 0 [0-9.]+ ([0-9.]+) \]", pdf).group(1))
+
+    assert height(branded) > height(plain)  # the page grows by the logo's line

@@ -78,3 +78,11 @@ def test_a_group_without_a_command_shows_its_help_readably(argv, capsys):
 def test_an_unknown_command_is_one_line(capsys):
     assert main(["batc"]) == 2
     assert capsys.readouterr().err == "voucherctl: error: No such command 'batc'.\n"
+
+
+def test_version_prints_the_installed_package_version(capsys):
+    from importlib.metadata import version
+
+    assert main(["--version"]) == 0
+    out = capsys.readouterr().out
+    assert out == f"voucherctl {version('voucher-platform')}\n"

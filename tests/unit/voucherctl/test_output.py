@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.unprivileged import run_unprivileged, unprivileged_dir  # noqa: F401 - a fixture
-from voucherctl.output import CliError, furthest, output_files
+from voucherctl.output import CliError, csv_encoding, furthest, output_files
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -79,3 +79,22 @@ def test_a_bar_of_bytes_moves_to_the_furthest_offset_heard() -> None:
     for offset in (100, 300, 50, 200, 300, 400):  # a second pass from the start adds only what is new
         on_read(offset)
     assert steps == [100, 200, 100]
+
+
+def test_output_files_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    """Issue 22: report files hold account numbers and amounts: 0600 like exports, prints and checkpoints,
+    a new file and one replacing an existing 0644 file alike."""
+    csv, pdf = tmp_path / "r.csv", tmp_path / "r.pdf"
+    csv.write_text("old")
+    os.chmod(csv, 0o644)
+    old = os.umask(0o022)
+    try:
+        with output_files(csv, pdf) as (csv_file, pdf_file):
+            with csv_file.open("w", encoding=csv_encoding(True)) as f:  # how the report commands write
+                f.write("area\n东湖区\n")
+            pdf_file.write_bytes(b"%PDF")
+    finally:
+        os.umask(old)
+    assert {p.name: p.stat().st_mode & 0o777 for p in (csv, pdf)} == {"r.csv": 0o600, "r.pdf": 0o600}
+    assert csv.read_bytes().startswith(b"\xef\xbb\xbfarea\n")  # --excel: a BOM, so Excel reads UTF-8
+    assert csv_encoding(False) == "utf-8"  # the machine CSV stays plain UTF-8

@@ -44,3 +44,10 @@ def test_a_free_port_is_left_free():
                                         ("[::1]", "[::1]:8000"), ("0.0.0.0", "0.0.0.0:8000")])
 def test_an_ipv6_host_is_bracketed_for_gunicorn(host, bind):
     assert gunicorn_options(host, 8000, 1, 1, 30, False)["bind"] == bind
+
+
+def test_json_logs_give_gunicorn_a_log_configuration_and_text_keeps_its_own():
+    assert gunicorn_options("127.0.0.1", 8000, 1, 1, 30, False)["logconfig_dict"] is None
+    config = gunicorn_options("127.0.0.1", 8000, 1, 1, 30, False, "json")["logconfig_dict"]
+    assert config["formatters"]["json"]["()"] == "redeem_api.request_log.JsonFormatter"
+    assert config["loggers"]["gunicorn.access"]["level"] == "CRITICAL"  # no access log unless --access-log
