@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,10 +19,9 @@ from issuer.errors import BatchNotFound, BatchStateError, InvalidBatchRequest, M
 from issuer.generation import COPY, ROWS, BatchSpec, CardFactory, GeneratedChunk, SigningPool, generate, signing_pool
 from issuer.signing_keys import signer_from_raw, unlock_signing_key
 from vouchers.keystore.store import KeyStore
-from vouchers.storage import audit
+from vouchers.storage import audit, batch_states
 from vouchers.storage.bulk import copy_voucher_text, insert_voucher_rows, sqlite_bulk_cache
 from vouchers.storage.models import Batch, Voucher
-from vouchers.lifecycle import check_batch_transition
 from vouchers.money import check_currency
 from vouchers.serials import MAX_BATCH_NUMBER, MAX_SEQUENCE, Serial, batch_id_for
 
@@ -76,10 +75,7 @@ def validate_request(request: BatchRequest, *, today: dt.date, max_count: int) -
 
 
 def get_batch(session: Session, batch_id: str) -> Batch:
-    batch = session.execute(select(Batch).where(Batch.batch_id == batch_id)).scalar_one_or_none()
-    if batch is None:
-        raise BatchNotFound(f"no batch {batch_id!r}")
-    return batch
+    return batch_states.get_batch(session, batch_id)
 
 
 class _Inserter:
@@ -205,14 +201,9 @@ def _create_batch(sessions: sessionmaker[Session], store: KeyStore, passphrase: 
 
 
 def approve_batch(session: Session, batch_id: str, operator: str, now: dt.datetime) -> BatchSummary:
-    batch = get_batch(session, batch_id)
     if not operator or not operator.strip():
         raise InvalidBatchRequest("operator name is required")
-    if operator.strip().casefold() == batch.created_by.strip().casefold():
-        raise MakerCheckerViolation(f"{operator} created batch {batch_id} and cannot approve it: a second person must")
-    _transition(session, batch, "approved", operator, now)
-    batch.approved_by, batch.approved_at = operator, now
-    return BatchSummary.of(batch)
+    return BatchSummary.of(batch_states.approve(session, batch_id, operator, now))
 
 
 def void_batch(session: Session, batch_id: str, reason: str, operator: str, now: dt.datetime,
@@ -220,26 +211,13 @@ def void_batch(session: Session, batch_id: str, reason: str, operator: str, now:
     """Void a batch and every unredeemed voucher in it; returns (summary, vouchers voided)."""
     if not reason or not reason.strip():
         raise InvalidBatchRequest("a reason is required to void a batch")
-    batch = get_batch(session, batch_id)
-    _transition(session, batch, "void", operator, now, reason=reason)
-    batch.void_reason = reason
-    if on_void is not None:
-        on_void(session, batch)  # the books reverse the liability of activated stock first
-    result = session.execute(
-        update(Voucher).where(Voucher.batch_pk == batch.id, Voucher.status.in_(("inactive", "active")))
-        .values(status="void", updated_at=now))
-    return BatchSummary.of(batch), result.rowcount
+    batch, voided = batch_states.void(session, batch_id, reason, operator, now, on_void=on_void)
+    return BatchSummary.of(batch), voided
 
 
 def _transition(session: Session, batch: Batch, target: str, actor: str, now: dt.datetime,
                 reason: str | None = None) -> None:
-    try:
-        check_batch_transition(batch.status, target)
-    except Exception as e:
-        raise BatchStateError(f"batch {batch.batch_id} is {batch.status}: cannot become {target}") from e
-    audit.record(session, now=now, actor=actor, action=f"batch.{target}", subject_type="batch",
-                 subject_id=batch.batch_id, from_state=batch.status, to_state=target, reason=reason)
-    batch.status = target
+    batch_states.transition(session, batch, target, actor, now, reason)
 
 
 def transition_batch(session: Session, batch_id: str, target: str, actor: str, now: dt.datetime,

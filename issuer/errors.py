@@ -11,16 +11,8 @@ class InvalidBatchRequest(IssuerError, ValueError):
     code = "invalid_batch_request"
 
 
-class BatchNotFound(IssuerError):
-    code = "batch_not_found"
-
-
-class MakerCheckerViolation(IssuerError):
-    code = "maker_checker"
-
-
-class BatchStateError(IssuerError):
-    code = "batch_state"
+# Raised by the state changes that need no signing key (vouchers.storage.batch_states), named here too.
+from vouchers.storage.batch_states import BatchNotFound, BatchStateError, MakerCheckerViolation  # noqa: E402
 
 
 class CardStoreError(IssuerError):

@@ -43,6 +43,9 @@ _OUT_OF_RANGE_SQLSTATE = "22003"
 _HTML_PREFIXES = ("/redeem", "/static", "/r#")  # "/r" itself: see _is_html_request
 _CSP_HTML = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
              "frame-ancestors 'none'; base-uri 'none'")
+# the staff console runs no script at all (charts are drawn on the server)
+_CSP_CONSOLE = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+                "frame-ancestors 'none'; base-uri 'none'")
 
 
 class _PageSessions(SecureCookieSessionInterface):
@@ -106,6 +109,9 @@ def create_app(config: ApiConfig | None = None) -> Flask:
 
     for module in (redemptions, payments, accounts, lists, vouchers, keys, headend, sms, web, ops):
         app.register_blueprint(module.bp)
+    from redeem_api import console
+
+    console.install(app, app.extensions[EXTENSION])
     _register_hooks(app)
     _register_error_handlers(app)
     return app
@@ -129,7 +135,9 @@ def _register_hooks(app: Flask) -> None:
     def _headers(response: Response) -> Response:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        if response.mimetype == "text/html":
+        if request.path.startswith("/console"):
+            response.headers.setdefault("Content-Security-Policy", _CSP_CONSOLE)
+        elif response.mimetype == "text/html":
             response.headers.setdefault("Content-Security-Policy", _CSP_HTML)
         request_id = current_request_id()
         response.headers[request_log.HEADER] = request_id

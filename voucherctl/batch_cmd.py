@@ -10,6 +10,8 @@ import click
 from issuer import batches as batch_service
 from issuer.export import export_batch
 from voucherctl import context
+from voucherctl.staff_auth import prove, prove_checker, totp_option
+from vouchers.staff.roles import ISSUER_OPERATOR
 from voucherctl.output import OPERATOR, REASON, CliError, emit, json_option, progress
 from vouchers.money import format_amount, parse_positive_amount
 
@@ -56,6 +58,10 @@ def create(face_value: str, count: int, expires: str, operator: str, currency: s
     phrase = context.passphrase()  # the signing key; checked first, so a web-only process is told so
     web_phrase = context.web_passphrase()  # the pepper that hashes the codes
     factory = context.sessions()
+    with factory.begin() as session:  # the maker: once staff exist, the logged-in issuer operator
+        request = dataclasses.replace(request, operator=prove(
+            session, request.operator, action="batch_create", subject_type="batch", subject_id="new",
+            role=ISSUER_OPERATOR))
     with progress(count, "generating") as advance:
         summary = batch_service.create_batch(factory, store, phrase, request, web_passphrase=web_phrase,
                                              now=now, today=today,
@@ -69,10 +75,13 @@ def create(face_value: str, count: int, expires: str, operator: str, currency: s
 @batch.command("approve")
 @click.argument("batch_id")
 @click.option("--operator", required=True, type=OPERATOR, help="The approver; must differ from the creator.")
+@totp_option
 @json_option
-def approve(batch_id: str, operator: str, as_json: bool) -> None:
+def approve(batch_id: str, operator: str, totp_code: str | None, as_json: bool) -> None:
     """Second-person approval: the batch's creator is refused."""
     with context.sessions().begin() as session:
+        operator = prove_checker(session, operator, action="batch_approve", subject_type="batch",
+                                 subject_id=batch_id, totp_code=totp_code)
         summary = batch_service.approve_batch(session, batch_id, operator, context.now())
     emit(as_json, _summary_json(summary), f"approved {batch_id} by {operator}")
 
@@ -88,11 +97,15 @@ def _reverse_liability(session, batch) -> None:
 @batch.command("void")
 @click.argument("batch_id")
 @click.option("--reason", required=True, type=REASON, help="Why (lost, stolen, misprint...).")
-@click.option("--operator", default="operator", show_default=True, type=OPERATOR)
+@click.option("--operator", default="operator", show_default=True, type=OPERATOR,
+              help="Once staff exist: the logged-in approver (with --totp).")
+@totp_option
 @json_option
-def void(batch_id: str, reason: str, operator: str, as_json: bool) -> None:
+def void(batch_id: str, reason: str, operator: str, totp_code: str | None, as_json: bool) -> None:
     """Void lost or stolen stock: its vouchers can never be redeemed."""
     with context.sessions().begin() as session:
+        operator = prove_checker(session, operator, action="batch_void", subject_type="batch", subject_id=batch_id,
+                                 totp_code=totp_code)
         summary, voided = batch_service.void_batch(session, batch_id, reason, operator, context.now(),
                                                    on_void=_reverse_liability)
     emit(as_json, {**_summary_json(summary), "vouchers_voided": voided}, f"voided {batch_id} ({voided} vouchers)")

@@ -185,6 +185,8 @@ def when_iso(moment: dt.datetime) -> str:
     from vouchers.display import local_iso
 
     return local_iso(*_business(moment))
+
+
 @functools.cache
 def branding() -> Branding:
     """The utility's branding in force (``[branding]`` / ``VOUCHER_BRAND_*``), the logo file read once."""
@@ -198,3 +200,26 @@ def print_branding():  # -> print_templates.PrintBranding (imported when used: p
     from print_templates.model import PrintBranding
 
     return PrintBranding.from_branding(branding())
+
+
+def staff_config():
+    """Session lifetimes and login throttle limits of staff members (``VOUCHER_CONSOLE_*``)."""
+    from vouchers.staff.config import StaffConfig
+    from vouchers.errors import ConfigError
+
+    try:
+        return StaffConfig.from_env(settings().env)
+    except ConfigError as e:
+        raise CliError(str(e)) from e
+
+
+def totp_seal_key() -> bytes:
+    """The key that seals staff TOTP secrets: derived from the pepper (needs VOUCHER_WEB_PASSPHRASE)."""
+    from vouchers.staff.totp import seal_key
+
+    return seal_key(key_store().pepper(web_passphrase()))
+
+
+def staff_session_file() -> Path:
+    """Where `voucherctl login` keeps its session token (0600, under VOUCHER_HOME)."""
+    return settings().home / "staff-session"

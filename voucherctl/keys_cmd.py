@@ -5,7 +5,16 @@ import click
 
 from issuer.signing_keys import create_key, revoke_key, rotate_key
 from voucherctl import context
-from voucherctl.output import emit, json_option
+from voucherctl.output import OPERATOR, CliError, emit, json_option
+from voucherctl.staff_auth import prove_checker, totp_option
+
+
+def _sessions_if_initialised():
+    """The database, when there is one: keys can be managed before `init` (no staff can exist then)."""
+    try:
+        return context.sessions()
+    except CliError:
+        return None
 
 
 @click.group()
@@ -42,9 +51,17 @@ def rotate(as_json: bool) -> None:
 
 @keys.command("revoke")
 @click.argument("key_id")
+@click.option("--operator", default="cli", show_default=True, type=OPERATOR,
+              help="Once staff exist: the logged-in approver (with --totp).")
+@totp_option
 @json_option
-def revoke(key_id: str, as_json: bool) -> None:
+def revoke(key_id: str, operator: str, totp_code: str | None, as_json: bool) -> None:
     """Revoke KEY_ID: every token it signed is refused from now on."""
+    sessions = _sessions_if_initialised()
+    if sessions is not None:
+        with sessions.begin() as session:
+            prove_checker(session, operator, action="key_revoke", subject_type="signing_key", subject_id=key_id,
+                          totp_code=totp_code)
     record = revoke_key(context.key_store(), key_id, context.now())
     emit(as_json, record.to_json(), f"revoked {record.key_id}")
 

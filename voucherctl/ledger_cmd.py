@@ -12,6 +12,7 @@ from vouchers.books import distributors
 from vouchers.books.corrections import reverse_transaction
 from vouchers.books.verify import verify as verify_books
 from voucherctl import context
+from voucherctl.staff_auth import prove_checker, totp_option
 from voucherctl.output import NAME, OPERATOR, REASON, CliError, emit, json_option
 from vouchers.errors import InvalidMoney
 from vouchers.money import format_amount, parse_amount, parse_positive_amount
@@ -75,11 +76,14 @@ def verify(as_json: bool) -> None:
 @ledger.command("reverse")
 @click.argument("transaction_id", type=int)
 @click.option("--reason", required=True, type=REASON)
-@click.option("--operator", required=True, type=OPERATOR)
+@click.option("--operator", required=True, type=OPERATOR, help="Once staff exist: the logged-in approver (with --totp).")
+@totp_option
 @json_option
-def reverse(transaction_id: int, reason: str, operator: str, as_json: bool) -> None:
+def reverse(transaction_id: int, reason: str, operator: str, totp_code: str | None, as_json: bool) -> None:
     """Reverse a payment, bill, prepaid application, remittance or energy sale (once) by its mirror image."""
     with context.sessions().begin() as session:
+        operator = prove_checker(session, operator, action="ledger_reverse", subject_type="transaction",
+                                 subject_id=str(transaction_id), totp_code=totp_code)
         posted = reverse_transaction(session, transaction_id, now=context.now(), actor=operator, reason=reason)
     emit(as_json, {"reversed": transaction_id, "reversal_id": posted.transaction_id},
          f"transaction {transaction_id} reversed by {posted.transaction_id}")

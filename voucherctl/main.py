@@ -41,6 +41,9 @@ _COMMANDS: dict[str, str] = {
     "idempotency": "voucherctl.idempotency_cmd:idempotency",
     "branding": "voucherctl.branding_cmd:branding",
     "backup": "voucherctl.backup_cmd:backup",
+    "staff": "voucherctl.staff_cmd:staff",
+    "login": "voucherctl.staff_cmd:login",
+    "logout": "voucherctl.staff_cmd:logout",
 }
 
 
@@ -136,11 +139,19 @@ def _terminate(signum: int, _frame) -> None:
     raise KeyboardInterrupt
 
 
+def _after_success() -> None:
+    """Notes a command leaves for after its success (only a command that proved an operator has any)."""
+    staff_auth = sys.modules.get("voucherctl.staff_auth")
+    if staff_auth is not None:
+        staff_auth.flush_note()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; map every expected failure to one stderr line and exit code."""
     signal.signal(signal.SIGTERM, _terminate)
     try:
         cli.main(args=argv, prog_name="voucherctl", standalone_mode=False)
+        _after_success()
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.exceptions.Abort:

@@ -25,6 +25,7 @@ from vouchers.services import list_documents as documents
 from vouchers.services import lists, money_in
 from vouchers.text import printable
 from voucherctl import context
+from voucherctl.staff_auth import prove_checker, totp_option
 from voucherctl.billing_cmd import catalog, config
 from voucherctl.ledger_cmd import money, parse_date, parse_money
 from voucherctl.output import OPERATOR, CliError, emit, furthest, json_option, progress
@@ -155,10 +156,11 @@ def post(channel: str, account_no: str, amount: str, external_ref: str, paid_at:
 @click.option("--channel", default=None, help="With --ref: the payment by its channel reference instead of its id.")
 @click.option("--ref", "external_ref", default=None, help="The channel's reference of the payment (with --channel).")
 @click.option("--reason", required=True)
-@click.option("--operator", required=True)
+@click.option("--operator", required=True, help="Once staff exist: the logged-in approver (with --totp).")
+@totp_option
 @json_option
 def reverse(payment_id: int | None, channel: str | None, external_ref: str | None, reason: str, operator: str,
-            as_json: bool) -> None:
+            totp_code: str | None, as_json: bool) -> None:
     """Reverse one booked, unsettled payment - posted alone or a line of an imported file - once.
 
     Its legs are mirrored (kind payment_reversal) and the bills it paid reopen.
@@ -172,6 +174,8 @@ def reverse(payment_id: int | None, channel: str | None, external_ref: str | Non
             if found is None:
                 raise CliError(f"no payment {external_ref} on channel {channel}")
             payment_id = found.id
+        operator = prove_checker(session, operator, action="payment_reverse", subject_type="payment",
+                                 subject_id=str(payment_id), totp_code=totp_code)
         posted = reverse_payment(session, payment_id, now=context.now(), actor=operator, reason=reason)
         p = payment_service.result_of(session, session.get(Payment, payment_id), created=False)
     document = {"payment_id": p.payment_id, "reversal_id": posted.transaction_id, "channel": p.channel,

@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).parents[2]
 INSTALLED = ("vouchers", "issuer", "print_templates", "redeem_api", "voucherctl")
 SUBPACKAGES = ("storage", "keystore", "books", "tariffs", "sts", "metering", "vending", "notify", "services",
-               "config")
+               "config", "staff")
 CORE = "core"
 PURE = {CORE, "vouchers.tariffs", "vouchers.sts"}
 
@@ -32,12 +32,14 @@ ALLOWED: dict[str, set[str]] = {
     "vouchers.config": {CORE},  # the key table and the file reader; only the edges load it
     "vouchers.books": {CORE, "vouchers.storage"},
     "vouchers.notify": {CORE, "vouchers.storage"},
+    # staff accounts, passwords, TOTP, sessions: below the services, beside the books
+    "vouchers.staff": {CORE, "vouchers.storage"},
     "vouchers.metering": {CORE, "vouchers.storage", "vouchers.books", "vouchers.tariffs"},
     "vouchers.vending": {CORE, "vouchers.storage", "vouchers.books", "vouchers.metering", "vouchers.tariffs",
                          "vouchers.sts", "vouchers.keystore", "print_templates"},
     "vouchers.services": {CORE, "vouchers.storage", "vouchers.books", "vouchers.metering", "vouchers.tariffs",
                           "vouchers.sts", "vouchers.keystore", "vouchers.vending", "vouchers.notify",
-                          "print_templates"},
+                          "vouchers.staff", "print_templates"},
     "issuer": {CORE, "vouchers.storage", "vouchers.keystore", "print_templates"},
 }
 EDGES = {"redeem_api", "voucherctl"}

@@ -1,0 +1,1 @@
+"""Data files of the staff accounts (the common-password list); see README.md."""

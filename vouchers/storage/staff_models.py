@@ -1,0 +1,54 @@
+"""Tables of the staff console: staff accounts and their server-side sessions.
+
+No secret is stored in the clear: passwords are Argon2id hashes, TOTP secrets
+are sealed (XSalsa20-Poly1305 under a key derived from the key store's pepper),
+and a session row keeps only SHA-256 of its bearer token.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from vouchers.storage.db import Base
+from vouchers.storage.types import UTCDateTime
+
+SESSION_KINDS = ("web", "cli")
+
+
+class StaffAccount(Base):
+    """A person who works in the console or the CLI; ``roles`` is a comma-separated set."""
+
+    __tablename__ = "staff_accounts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    roles: Mapped[str] = mapped_column(String(200))
+    distributor_id: Mapped[str | None] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    totp_sealed: Mapped[bytes] = mapped_column(LargeBinary(200))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # the newest time step used: no replay
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(100))
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    reset_requested_by: Mapped[str | None] = mapped_column(String(64))  # a pending 2FA reset (maker)
+    reset_requested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class StaffSession(Base):
+    """One login (browser or CLI): idle and absolute limits are checked against these times."""
+
+    __tablename__ = "staff_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(String(40), unique=True)  # public: named in the audit chain
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    staff_pk: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"))
+    kind: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    __table_args__ = (
+        CheckConstraint(f"kind IN {SESSION_KINDS!r}", name="ck_staff_sessions_kind"),
+        Index("ix_staff_sessions_staff_pk", "staff_pk"),
+    )
