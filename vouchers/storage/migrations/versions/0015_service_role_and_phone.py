@@ -54,10 +54,20 @@ def upgrade() -> None:
     op.create_index("ix_customer_accounts_phone", "customer_accounts", ["phone"])
 
 
+def _drop_customer_column(name: str) -> None:
+    """SQLite: natively (3.35+). A batch copy would DROP TABLE customer_accounts, which rows of other tables
+    reference: refused with foreign keys on (the downgrade runs in a transaction, where they cannot be
+    switched off)."""
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(f"ALTER TABLE customer_accounts DROP COLUMN {name}")
+        return
+    with op.batch_alter_table("customer_accounts") as batch:
+        batch.drop_column(name)
+
+
 def downgrade() -> None:
     op.drop_index("ix_customer_accounts_phone", "customer_accounts")
-    with op.batch_alter_table("customer_accounts") as batch:
-        batch.drop_column("phone")
+    _drop_customer_column("phone")
     left = op.get_bind().execute(text("SELECT count(*) FROM api_clients WHERE role = 'service'")).scalar_one()
     if left:
         raise RuntimeError(f"{left} service API clients exist: delete them before downgrading")

@@ -76,6 +76,17 @@ def upgrade() -> None:
     op.create_index("ix_sms_inbound_received_at", "sms_inbound", ["received_at"])
 
 
+def _drop_customer_column(name: str) -> None:
+    """SQLite: natively (3.35+). A batch copy would DROP TABLE customer_accounts, which rows of other tables
+    reference: refused with foreign keys on (the downgrade runs in a transaction, where they cannot be
+    switched off)."""
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(f"ALTER TABLE customer_accounts DROP COLUMN {name}")
+        return
+    with op.batch_alter_table("customer_accounts") as batch:
+        batch.drop_column(name)
+
+
 def downgrade() -> None:
     for what, sql in (("sms_gateway API clients", "SELECT count(*) FROM api_clients WHERE role = 'sms_gateway'"),
                       ("sms redemptions", "SELECT count(*) FROM redemptions WHERE channel = 'sms'")):
@@ -88,5 +99,4 @@ def downgrade() -> None:
     _replace("api_clients", "role", "ck_api_clients_role", _ROLES_NEW, _ROLES_OLD)
     with op.batch_alter_table("outbox_messages") as batch:
         batch.drop_column("recipient")
-    with op.batch_alter_table("customer_accounts") as batch:
-        batch.drop_column("district")
+    _drop_customer_column("district")
