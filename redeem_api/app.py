@@ -35,7 +35,7 @@ from vouchers.storage.schema_version import current_revision, head_revision
 from vouchers.vending.keys import backend_for
 from vouchers.services.deps import ServiceDeps, built_once
 from vouchers.services.fraud_config import FraudConfig, FraudConfigError
-from vouchers.services.throttle import DatabaseThrottle, RedisThrottle
+from vouchers.services.throttle import build as build_throttle
 from vouchers.config import ConfigError, load_settings
 
 log = logging.getLogger(__name__)
@@ -76,14 +76,8 @@ def create_app(config: ApiConfig | None = None) -> Flask:
     if have != want:
         engine.dispose()
         raise ConfigError(f"database schema is at {have}, expected {want}: run `voucherctl init`")
-    if config.settings.redis_url:
-        import redis
-
-        throttle = RedisThrottle(redis.Redis.from_url(config.settings.redis_url, socket_timeout=2,
-                                                      socket_connect_timeout=2), config.throttle.window_seconds,
-                                 prefix=config.redis_prefix)
-    else:
-        throttle = DatabaseThrottle(config.throttle.window_seconds)
+    throttle = build_throttle(config.settings, config.throttle, engine, prefix=config.redis_prefix,
+                              pool_size=config.db_pool_size)
 
     app = Flask(__name__, static_folder="static", template_folder="templates")
     app.config.update(

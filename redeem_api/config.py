@@ -15,6 +15,9 @@ from vouchers.serials import Serial
 from vouchers.branding import NEUTRAL, Branding
 from vouchers.config import ConfigError, Settings
 from vouchers.config.branding import load_branding
+from vouchers.services.throttle import ThrottleLimits
+
+__all__ = ["ApiConfig", "ThrottleLimits", "utc_now"]
 
 
 def utc_now() -> dt.datetime:
@@ -53,39 +56,6 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default
     if raw not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
     return raw
-
-
-@dataclass(frozen=True)
-class ThrottleLimits:
-    """Failed redemption attempts allowed per subject in one window, then 429 until the window ends.
-
-    Terminals are authenticated and counted per client and per account; the
-    public web page is counted per IP address and per account, with lower
-    limits. Typos caught by the check digit never count.
-    """
-
-    window_seconds: int = 900
-    client_failures: int = 20
-    account_failures: int = 10
-    web_ip_failures: int = 5
-    web_account_failures: int = 5
-    client_lookups: int = 300  # holder lookups: every one counts (enumeration), not only failures
-    web_ip_lookups: int = 30
-    sms_sender_failures: int = 5
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> ThrottleLimits:
-        d = cls()
-        return cls(
-            window_seconds=_int(env, "VOUCHER_THROTTLE_WINDOW_SECONDS", d.window_seconds, maximum=7 * 86400),
-            client_failures=_int(env, "VOUCHER_THROTTLE_CLIENT_FAILURES", d.client_failures),
-            account_failures=_int(env, "VOUCHER_THROTTLE_ACCOUNT_FAILURES", d.account_failures),
-            web_ip_failures=_int(env, "VOUCHER_THROTTLE_WEB_IP_FAILURES", d.web_ip_failures),
-            web_account_failures=_int(env, "VOUCHER_THROTTLE_WEB_ACCOUNT_FAILURES", d.web_account_failures),
-            client_lookups=_int(env, "VOUCHER_THROTTLE_CLIENT_LOOKUPS", d.client_lookups),
-            web_ip_lookups=_int(env, "VOUCHER_THROTTLE_WEB_IP_LOOKUPS", d.web_ip_lookups),
-            sms_sender_failures=_int(env, "VOUCHER_THROTTLE_SMS_SENDER_FAILURES", d.sms_sender_failures),
-        )
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,11 @@ class Ticket:
     account_no: str
     code: str
     submission: str
+    pow_bits: int = 0  # the difficulty of the proof of work the first step's form carried (checked, spent)
 
     def __repr__(self) -> str:
-        return f"Ticket(account_no={self.account_no!r}, code=<hidden>, submission={self.submission!r})"
+        return (f"Ticket(account_no={self.account_no!r}, code=<hidden>, submission={self.submission!r}, "
+                f"pow_bits={self.pow_bits!r})")
 
 
 def _aad(csrf_token: str) -> bytes:
@@ -45,8 +47,8 @@ def _aad(csrf_token: str) -> bytes:
 def seal_ticket(key: bytes, ticket: Ticket, *, csrf_token: str, now: dt.datetime) -> str:
     """The ticket as an opaque form value (base64url)."""
     expires = int(now.timestamp()) + TICKET_SECONDS
-    plain = json.dumps({"a": ticket.account_no, "c": ticket.code, "s": ticket.submission, "e": expires},
-                       separators=(",", ":")).encode()
+    plain = json.dumps({"a": ticket.account_no, "c": ticket.code, "s": ticket.submission, "p": ticket.pow_bits,
+                        "e": expires}, separators=(",", ":")).encode()
     nonce = os.urandom(_NONCE)
     sealed = nonce + ChaCha20Poly1305(key).encrypt(nonce, plain, _aad(csrf_token))
     return base64.urlsafe_b64encode(sealed).decode("ascii").rstrip("=")
@@ -62,7 +64,7 @@ def open_ticket(key: bytes, value: str, *, csrf_token: str, now: dt.datetime) ->
             return None
         plain = ChaCha20Poly1305(key).decrypt(sealed[:_NONCE], sealed[_NONCE:], _aad(csrf_token))
         document = json.loads(plain)
-        ticket = Ticket(str(document["a"]), str(document["c"]), str(document["s"]))
+        ticket = Ticket(str(document["a"]), str(document["c"]), str(document["s"]), int(document.get("p", 0)))
         expires = int(document["e"])
     except (InvalidTag, binascii.Error, ValueError, KeyError, TypeError):
         return None

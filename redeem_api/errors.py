@@ -146,6 +146,18 @@ class TooManyAttempts(ApiError):
         self.retry_after = retry_after
 
 
+class ChallengeRequired(ApiError):
+    """The web page asks an attempt from a busy address for a proof of work of ``bits`` (nothing counted)."""
+
+    status, code = 429, "challenge_required"
+    storable = False
+
+    def __init__(self, bits: int) -> None:
+        super().__init__(f"many failed attempts come from your network: this page must first solve a {bits}-bit "
+                         "puzzle (it does so by itself), then submit again")
+        self.bits = bits
+
+
 class ServiceUnavailable(ApiError):
     status, code = 503, "service_unavailable"
     storable = False

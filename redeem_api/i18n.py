@@ -41,6 +41,10 @@ TEXT: dict[str, dict[str, str]] = {
         "unknown_account": "户号不存在，请核对后重试。",
         "validation_error": "请正确填写户号和卡密。",
         "too_many_attempts": "失败次数过多，请在 {seconds} 秒后再试。",
+        "challenge_required": "您所在网络近期失败的尝试较多：页面正在进行安全验证，完成后请重新输入卡密并提交。",
+        "pow_working": "正在进行安全验证，请稍候……",
+        "pow_done": "安全验证已完成，可以提交。",
+        "pow_noscript": "您所在网络近期失败的尝试较多，需要启用 JavaScript 完成安全验证后才能提交。",
         "csrf_failed": "页面已过期，请重新打开本页后再试。",
         "service_unavailable": "系统繁忙，请稍后再试。",
         "idempotency_in_flight": "您的上一次提交仍在处理中，请稍候刷新。",
@@ -93,6 +97,12 @@ TEXT: dict[str, dict[str, str]] = {
         "unknown_account": "There is no account with that number; please check it.",
         "validation_error": "Please fill in your account number and the voucher code.",
         "too_many_attempts": "Too many failed attempts: try again in {seconds} seconds.",
+        "challenge_required": "Many failed attempts came from your network recently: this page is running a "
+                              "security check; when it is done, enter the code again and submit.",
+        "pow_working": "Running a security check, please wait...",
+        "pow_done": "Security check done: you can submit.",
+        "pow_noscript": "Many failed attempts came from your network recently: enable JavaScript so the page can "
+                        "run its security check before you submit.",
         "csrf_failed": "This page has expired: open it again and retry.",
         "service_unavailable": "The service is busy; please try again shortly.",
         "idempotency_in_flight": "Your previous submission is still being processed; reload in a moment.",

@@ -6,12 +6,14 @@ concerns around it, in the caller's transaction
 (:mod:`redeem_api.routes.redemptions`, which also holds the API key check
 and the Idempotency-Key reservation, and commits once):
 
-* typos are refused before any lookup (:func:`check_code_format`), a locked
-  out client, IP or account before the attempt (:func:`check_throttle`);
+* typos are refused before any lookup (:func:`check_code_format`);
+* every other attempt is counted before it is made (:func:`acquire`: one atomic
+  statement or script refuses it if its client, IP or account is locked out,
+  or asks a busy web address for a proof of work); a success gives the count back;
 * the service's domain refusals become API errors: every refusal of a
   well-formed code is the same ``invalid_voucher``; the reason is kept only
-  for metrics and fraud alerts, which are written after the rollback together
-  with the failure counters (:func:`_failure`).
+  for metrics and fraud alerts, which are written after the attempt's own work
+  is rolled back (to a savepoint), in the same transaction (:func:`_failure`).
 """
 from __future__ import annotations
 
@@ -20,10 +22,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from flask import Response, after_this_request, has_request_context
 from sqlalchemy.orm import Session
 
 from redeem_api.config import ThrottleLimits
-from redeem_api.errors import ApiError, InvalidVoucher, TooManyAttempts, UnknownAccount, token_refused
+from redeem_api.errors import (ApiError, ChallengeRequired, InvalidVoucher, TooManyAttempts, UnknownAccount,
+                               token_refused)
 from vouchers.vending.errors import VendingError
 from vouchers.codes import normalize_code
 from vouchers.errors import InvalidCode
@@ -33,7 +37,7 @@ from vouchers.services import redeem as service
 from vouchers.services.clients import ClientInfo
 from vouchers.services.deps import ServiceDeps
 from vouchers.services.errors import RedemptionRefused, TokenRefused, UnknownPayee
-from vouchers.services.throttle import Limit, Throttle, account_key, client_key, ip_key
+from vouchers.services.throttle import Limit, Locked, Throttle, Ticket, account_key, client_key, ip_key
 from vouchers.token import PREFIX
 
 log = logging.getLogger(__name__)
@@ -49,6 +53,7 @@ class Attempt:
     channel: str  # "terminal" | "web" | "sms"
     client: ClientInfo | None
     ip: str | None
+    pow_bits: int = 0  # leading zero bits of a verified, spent proof of work sent with a web attempt
     sender: str | None = None  # "sms": the phone number that sent the top-up (throttled like a client)
 
     @property
@@ -94,12 +99,12 @@ def limits_for(attempt: Attempt, limits: ThrottleLimits, *, with_account: bool =
     result = []
     if attempt.channel == "sms":
         result.append(Limit(sender_key(attempt.sender or "unknown"), limits.sms_sender_failures))
-        if with_account:
-            result.append(Limit(account_key(attempt.account_no), limits.account_failures))
+        if with_account:  # the SMS channel's own counter on the account: texts never lock it at a till
+            result.append(Limit(account_key(attempt.account_no, "sms"), limits.account_failures))
     elif attempt.channel == "web":
         result.append(Limit(ip_key(attempt.ip or "unknown"), limits.web_ip_failures))
         if with_account:
-            result.append(Limit(account_key(attempt.account_no), limits.web_account_failures))
+            result.append(Limit(account_key(attempt.account_no, "web"), limits.web_account_failures))
     else:
         assert attempt.client is not None
         result.append(Limit(client_key(attempt.client.client_id), limits.client_failures))
@@ -109,24 +114,49 @@ def limits_for(attempt: Attempt, limits: ThrottleLimits, *, with_account: bool =
 
 
 def check_throttle(session: Session, attempt: Attempt, ctx: Context) -> None:
+    """Refuse a locked-out subject without counting anything (read only)."""
     wait = ctx.throttle.retry_after(session, limits_for(attempt, ctx.limits), ctx.now)
     if wait is not None:
         raise TooManyAttempts(wait)
 
 
-def _failure(attempt: Attempt, ctx: Context, *, account_exists: bool = True, alert: str | None = None,
-             serial: str | None = None, voucher_status: str | None = None) -> Callable[[Session], None]:
-    """Side effects of a failed attempt, run after the rollback: counters, then alerts."""
+def acquire(session: Session, attempt: Attempt, ctx: Context) -> Ticket:
+    """Count the attempt before making it; 429 if a subject is locked out (nothing counted).
+
+    A web attempt from an address past ``web_ip_challenge_after`` failures must carry a proof of
+    work of the difficulty its count asks for (else 429 ``challenge_required``, uncounted).
+    """
+    try:
+        ticket = ctx.throttle.acquire(session, limits_for(attempt, ctx.limits), ctx.now)
+    except Locked as e:
+        raise TooManyAttempts(e.retry_after) from e
+    if attempt.channel == "web":
+        bits = ctx.limits.pow_bits(ticket.count(ip_key(attempt.ip or "unknown")))
+        if bits > attempt.pow_bits:
+            ctx.throttle.release(session, ticket)
+            raise ChallengeRequired(bits)
+    return ticket
+
+
+def _failure(attempt: Attempt, ctx: Context, ticket: Ticket, *, account_exists: bool = True,
+             alert: str | None = None, serial: str | None = None,
+             voucher_status: str | None = None) -> Callable[[Session], None]:
+    """Side effects of a failed attempt, after its work was rolled back: the count stands, then alerts."""
 
     def effects(session: Session) -> None:
-        limits = limits_for(attempt, ctx.limits, with_account=account_exists)
-        newly_locked = ctx.throttle.record_failure(session, limits, ctx.now)
+        if not account_exists:  # no such account: its counter is not the place for this failure
+            everyone = {lim.key for lim in limits_for(attempt, ctx.limits)}
+            ctx.throttle.release(session, ticket,
+                                 everyone - {lim.key for lim in limits_for(attempt, ctx.limits, with_account=False)})
+        newly_locked = ticket.newly_locked()
         common = dict(channel=attempt.channel, client_id=attempt.client.client_id if attempt.client else None,
                       ip=attempt.ip, account_no=attempt.account_no if account_exists else None)
+        # the same statement whatever the reason (a row only for an alert), its log line after the answer
+        fraud.record_alert_if_any(session, now=ctx.now, kind=alert, serial=serial, voucher_status=voucher_status,
+                                  **common)
         if alert is not None:
-            fraud.record_alert(session, now=ctx.now, kind=alert, serial=serial, voucher_status=voucher_status,
-                               **common)
-            log.warning("fraud alert %s: serial %s (%s) via %s", alert, serial, voucher_status, attempt.channel)
+            _after_answer(log.warning, "fraud alert %s: serial %s (%s) via %s", alert, serial, voucher_status,
+                          attempt.channel)
         for key in newly_locked:
             fraud.record_alert(session, now=ctx.now, kind=fraud.LOCKOUT, details={"subject": key}, **common)
             log.warning("throttle lockout of %s", key)
@@ -134,11 +164,24 @@ def _failure(attempt: Attempt, ctx: Context, *, account_exists: bool = True, ale
     return effects
 
 
-def redeem(session: Session, attempt: Attempt, ctx: Context) -> dict[str, object]:
+def _after_answer(fn: Callable[..., object], *args: object) -> None:
+    """Run ``fn(*args)`` once the response has been sent (its cost must not show in the answer's timing)."""
+    if not has_request_context():
+        fn(*args)
+        return
+
+    @after_this_request
+    def later(response: Response) -> Response:
+        response.call_on_close(lambda: fn(*args))
+        return response
+
+
+def redeem(session: Session, attempt: Attempt, ctx: Context, ticket: Ticket) -> dict[str, object]:
     """Redeem inside the caller's transaction; returns the 201 document (a held one: ``status: held``, 202)
     or raises an ApiError.
 
-    On a refusal the caller rolls the transaction back (which also undoes a claim made by the service).
+    On a refusal the caller rolls the attempt's work back (which also undoes a claim made by the service),
+    then runs the error's ``after_rollback`` (the count stands or is given back, alerts).
     """
     request = service.RedeemRequest(attempt.code_text, attempt.account_no, attempt.channel, attempt.actor,
                                     attempt.client.pk if attempt.client else None,
@@ -148,17 +191,21 @@ def redeem(session: Session, attempt: Attempt, ctx: Context) -> dict[str, object
         return service.redeem(session, request, keys=keys, deps=ctx.services, now=ctx.now,
                               today=ctx.today).document
     except RedemptionRefused as e:
-        raise _refusal(e, attempt, ctx) from e
+        raise _refusal(e, attempt, ctx, ticket) from e
     except VendingError as e:
-        raise token_refused(e) from e
+        error = token_refused(e)
+        error.after_rollback = lambda session: ctx.throttle.release(session, ticket)  # not a guess
+        raise error from e
 
 
-def _refusal(refused: RedemptionRefused, attempt: Attempt, ctx: Context) -> ApiError:
-    """The API's answer to a refusal; counters and alerts go with it, to be written after the rollback."""
-    effects = None
+def _refusal(refused: RedemptionRefused, attempt: Attempt, ctx: Context, ticket: Ticket) -> ApiError:
+    """The API's answer to a refusal; counts and alerts go with it, written after the work is rolled back."""
     if refused.counted:
-        effects = _failure(attempt, ctx, account_exists=not isinstance(refused, UnknownPayee), alert=refused.alert,
-                           serial=refused.serial, voucher_status=refused.voucher_status)
+        effects = _failure(attempt, ctx, ticket, account_exists=not isinstance(refused, UnknownPayee),
+                           alert=refused.alert, serial=refused.serial, voucher_status=refused.voucher_status)
+    else:
+        def effects(session: Session) -> None:
+            ctx.throttle.release(session, ticket)
     if isinstance(refused, UnknownPayee):
         return UnknownAccount(str(refused), after_rollback=effects)
     if isinstance(refused, TokenRefused):

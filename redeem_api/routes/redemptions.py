@@ -1,13 +1,16 @@
 """``POST /api/v1/redemptions`` (terminal role) and the redemption runner shared with the web page.
 
-The hot path is ONE database transaction (one commit, one WAL flush) on
-success: the API key check, the Idempotency-Key reservation (held by an
-advisory lock while the transaction runs, see :mod:`vouchers.services.idempotency`),
-the throttle check, the redemption itself (:func:`redeem_api.redemption.redeem`, over
-:func:`vouchers.services.redeem.redeem`)
-and the stored response. A refusal rolls all of it back; its side effects
-(failure counters, fraud alerts) and, if it is replayable, the stored refusal
-are written by a second, short transaction.
+The hot path is ONE database transaction (one commit, one WAL flush): the
+API key check, the Idempotency-Key reservation (held by an advisory lock while
+the transaction runs, see :mod:`vouchers.services.idempotency`), the attempt
+counted by the throttle (:func:`redeem_api.redemption.acquire`: on PostgreSQL
+and Redis committed at once by one atomic statement, so every worker sees it),
+the redemption itself (:func:`redeem_api.redemption.redeem`, over
+:func:`vouchers.services.redeem.redeem`) inside a savepoint, the count given back,
+and the stored response. A refusal rolls the savepoint back (the claim, the
+books) and commits the rest: the counted failure, fraud alerts and, if it is
+replayable, the stored refusal. So no other attempt of the same subject can
+slip in between a failure and its count.
 """
 from __future__ import annotations
 
@@ -37,9 +40,10 @@ from redeem_api.http import (
 )
 from vouchers.token import token_from_scan
 from vouchers.books.retry import is_retryable
-from redeem_api.redemption import Attempt, Context, check_code_format, check_throttle, redeem
+from redeem_api.redemption import Attempt, Context, acquire, check_code_format, redeem
 from redeem_api.state import db, state
 from vouchers.services import idempotency
+from vouchers.storage.commit_hooks import savepoint
 from vouchers.services.clients import ClientInfo
 
 log = logging.getLogger(__name__)
@@ -51,6 +55,7 @@ ROUTE = "POST /api/v1/redemptions"
 _OUTCOMES = {
     "invalid_voucher": "invalid_voucher", "invalid_code_format": "invalid_code_format",
     "invalid_token": "invalid_token", "unknown_account": "unknown_account", "too_many_attempts": "throttled",
+    "challenge_required": "throttled",
 }
 
 
@@ -92,24 +97,43 @@ def _redeem_idempotently(attempt: Attempt, ctx: Context, *, scope: str, client_p
     stale = dt.timedelta(seconds=st.config.idempotency_stale_seconds)
     held = dict(scope=scope, client_pk=client_pk, key=key, fingerprint=fingerprint, now=ctx.now, stale_after=stale)
 
-    def work(session: Session) -> tuple[int, str, bool]:
+    def work(session: Session) -> tuple[int, str, bool] | ApiError:
         with idempotency_refusals():
             reserved = idempotency.reserve_in_transaction(session, **held)
         if isinstance(reserved, idempotency.Replay):  # a finished request: never throttled, never redone
             return reserved.status, reserved.body, True
-        check_throttle(session, attempt, ctx)
-        document = redeem(session, attempt, ctx)
-        status = 202 if document.get("status") == "held" else 201  # held for fraud review: accepted, not done
-        if on_redeemed is not None and status == 201:  # the channel's own record of success, in the same transaction
-            on_redeemed(session, document)
-        text = dumps(document)
-        with idempotency_refusals():
-            idempotency.complete(session, reserved.record_id, status=status, body=text, now=ctx.now)
-        return status, text, False
+        ticket = acquire(session, attempt, ctx)
+        try:
+            try:
+                with savepoint(session):
+                    document = redeem(session, attempt, ctx, ticket)
+                    status = 202 if document.get("status") == "held" else 201  # held for fraud review
+                    if on_redeemed is not None and status == 201:  # the channel's own record, same transaction
+                        on_redeemed(session, document)
+                    text = dumps(document)
+            except ApiError as refused:
+                if not refused.storable:
+                    raise
+                # the attempt's work is undone; its count, alerts and stored refusal commit together
+                if refused.after_rollback is not None:
+                    refused.after_rollback(session)
+                else:
+                    ctx.throttle.release(session, ticket)
+                with idempotency_refusals():
+                    idempotency.complete(session, reserved.record_id, status=refused.status,
+                                         body=dumps(error_document(refused)), now=ctx.now)
+                return refused
+            ctx.throttle.release(session, ticket)  # a success is no failure
+            with idempotency_refusals():
+                idempotency.complete(session, reserved.record_id, status=status, body=text, now=ctx.now)
+            return status, text, False
+        except BaseException:
+            ctx.throttle.abandon(ticket)  # the transaction rolls back: give back what it does not undo
+            raise
 
     session = db()
     try:
-        return in_one_transaction(session, work)
+        result = in_one_transaction(session, work)
     except ApiError as e:
         refusal = e  # outlives the except clause, for the closure below
         if refusal.after_rollback is None and not refusal.storable:
@@ -125,6 +149,9 @@ def _redeem_idempotently(attempt: Attempt, ctx: Context, *, scope: str, client_p
 
         in_one_transaction(session, afterwards)
         raise
+    if isinstance(result, ApiError):
+        raise result
+    return result
 
 
 def perform_redemption(attempt: Attempt, *, scope: str, client_pk: int | None, key: str, body: dict,

@@ -10,7 +10,11 @@ the account and the masked holder.
 
 Plain HTML forms (works without JavaScript), Chinese and English, CSRF
 token bound to the session cookie (SameSite=Strict, HttpOnly), throttled per
-IP address and per account with lower limits than terminals. Every form
+account (stricter than terminals, its own counter) and per IP address. An IP
+may be a carrier-grade NAT with hundreds of customers: past a number of
+failures the page asks each attempt from it for a proof of work
+(:mod:`vouchers.pow`, solved by ``static/pow.js``; only then the script is on
+the page), harder as failures grow, and blocks the address only far beyond. Every form
 carries a one-time submission id used as the Idempotency-Key, so a double
 click or a reload shows the same result instead of a second attempt.
 """
@@ -27,14 +31,16 @@ from flask import Blueprint, Response, make_response, render_template, request, 
 from werkzeug.exceptions import HTTPException
 
 from redeem_api.confirmation import Ticket, open_ticket, seal_ticket
-from redeem_api.errors import ApiError, Forbidden, NotFound, UnsupportedMediaType, ValidationFailed
+from redeem_api.errors import ApiError, ChallengeRequired, Forbidden, NotFound, UnsupportedMediaType, ValidationFailed
 from redeem_api.holder_lookup import look_up_holder
 from redeem_api.http import client_ip, now, valid_account_no
 from redeem_api.i18n import TEXT, pick_language
 from redeem_api.redemption import Attempt, check_code_format
 from redeem_api.routes.redemptions import perform_redemption
 from redeem_api.state import AppState, db, state
+from vouchers import pow as proof_of_work
 from vouchers.services.holder import Holder
+from vouchers.services.throttle import ip_key
 from vouchers.token import token_from_scan
 
 bp = Blueprint("web", __name__)
@@ -66,17 +72,42 @@ def _csrf_token() -> str:
     return token
 
 
+POW_TTL = 600  # seconds a challenge stays good
+
+
+def _pow_secret() -> bytes:
+    return state().derive(state().pepper, "proof-of-work")
+
+
+def _challenge(bits: int | None) -> str | None:
+    """A challenge for this address if its failures ask for one (``bits`` known, or read from the counter)."""
+    if bits is None:
+        session = db()
+        try:
+            with session.begin():
+                failures = state().throttle.peek(session, ip_key(client_ip()), now())
+        except Exception:  # the page of a "service unavailable" refusal must still render
+            return None
+        bits = state().config.throttle.pow_bits(failures + 1)
+    if not bits:
+        return None
+    return proof_of_work.issue(_pow_secret(), client_ip(), bits, int(now().timestamp()))
+
+
 def _page(status: int, *, lang: str, account_no: str = "", error: str | None = None,
           result: dict | None = None, retry_after: int | None = None, holder: Holder | None = None,
-          ticket: str | None = None, hold_id: str = "") -> Response:
+          ticket: str | None = None, hold_id: str = "", pow_bits: int | None = None) -> Response:
     branding = state().config.branding
     t = {key: value.replace("{hotline}", branding.hotline) for key, value in TEXT[lang].items()}
     message = None
     if error is not None:
         message = t.get(error, t["default_error"]).format(seconds=retry_after or 0, hold_id=hold_id)
+    # the proof of work goes with the first step's form only (not on a result, a confirmation or a lockout)
+    challenge = None if result is not None or holder is not None or retry_after else _challenge(pow_bits)
     html = render_template("redeem.html", t=t, lang=lang, other="en" if lang == "zh" else "zh", brand=branding,
                            csrf_token=_csrf_token(), submission=secrets.token_hex(16), account_no=account_no,
-                           error=message, error_code=error, result=result, holder=holder, ticket=ticket)
+                           error=message, error_code=error, result=result, holder=holder, ticket=ticket,
+                           challenge=challenge)
     response = make_response(html, status)
     response.headers["Cache-Control"] = "no-store"
     if retry_after:
@@ -175,7 +206,9 @@ def submit():
     except ApiError as e:
         retry = int(e.headers.get("Retry-After", "0") or 0) or None
         return _page(e.status, lang=lang, account_no=account_no, error=e.code, retry_after=retry)
-    ticket = seal_ticket(_ticket_key(), Ticket(account_no, code, submission), csrf_token=csrf, now=now())
+    # the form's proof of work (if any) is checked and spent here; the confirmation carries its difficulty
+    ticket = seal_ticket(_ticket_key(), Ticket(account_no, code, submission, pow_bits=_proof_bits()),
+                         csrf_token=csrf, now=now())
     return _page(200, lang=lang, account_no=account_no, holder=holder, ticket=ticket)
 
 
@@ -189,11 +222,13 @@ def confirm():
         return _page(400, lang=lang, error="confirmation_expired")
     account_no, code = ticket.account_no, ticket.code
     scope = "web:" + hashlib.sha256(csrf.encode()).hexdigest()[:32]
-    attempt = Attempt(code, account_no, "web", None, client_ip())
+    attempt = Attempt(code, account_no, "web", None, client_ip(), pow_bits=ticket.pow_bits)
     try:
         status, text, _replayed = perform_redemption(attempt, scope=scope, client_pk=None, key=ticket.submission,
                                                      body={"account_no": account_no, "code": code},
                                                      route="POST /redeem")
+    except ChallengeRequired as e:
+        return _page(e.status, lang=lang, account_no=account_no, error=e.code, pow_bits=e.bits)
     except ApiError as e:
         retry = int(e.headers.get("Retry-After", "0") or 0) or None
         return _page(e.status, lang=lang, account_no=account_no, error=e.code, retry_after=retry)
@@ -204,3 +239,20 @@ def confirm():
     if status != 201:
         return _page(status, lang=lang, account_no=account_no, error=document.get("error", {}).get("code"))
     return _page(200, lang=lang, result=document)
+
+
+def _proof_bits() -> int:
+    """The difficulty of the form's proof of work if it is genuine, for this address, fresh and not used
+    before (then spent); 0 otherwise."""
+    challenge, solution = request.form.get("pow_challenge", ""), request.form.get("pow_solution", "")
+    if not challenge or len(challenge) > 200:
+        return 0
+    try:
+        proof = proof_of_work.verify(_pow_secret(), client_ip(), challenge, solution, int(now().timestamp()),
+                                     POW_TTL)
+    except proof_of_work.InvalidChallenge:
+        return 0
+    session = db()
+    with session.begin():
+        fresh = state().throttle.spend_once(session, "pow:" + proof.nonce, POW_TTL, now())
+    return proof.bits if fresh else 0

@@ -77,14 +77,24 @@ KEYS: tuple[Key, ...] = (
         "Failed redemptions per terminal client in one window, then 429.", 1),
     Key("VOUCHER_THROTTLE_ACCOUNT_FAILURES", "throttle.account_failures", "integer", "10",
         "Failed terminal redemptions per account in one window.", 1),
-    Key("VOUCHER_THROTTLE_WEB_IP_FAILURES", "throttle.web_ip_failures", "integer", "5",
-        "Failed web-page redemptions per IP address in one window.", 1),
+    Key("VOUCHER_THROTTLE_WEB_IP_FAILURES", "throttle.web_ip_failures", "integer", "300",
+        "Failed web-page redemptions per IP address in one window, then the address is blocked (high: many "
+        "customers share an address behind carrier-grade NAT; see the proof of work below).", 1),
     Key("VOUCHER_THROTTLE_WEB_ACCOUNT_FAILURES", "throttle.web_account_failures", "integer", "5",
-        "Failed web-page redemptions per account in one window.", 1),
+        "Failed web-page redemptions per account in one window (the web's own counter: never locks a till).", 1),
+    Key("VOUCHER_THROTTLE_WEB_IP_CHALLENGE_AFTER", "throttle.web_ip_challenge_after", "integer", "20",
+        "Failed web-page redemptions per IP address in one window after which every attempt from it must "
+        "carry a proof of work (the page's script computes it); one bit harder per as many failures again.", 1),
+    Key("VOUCHER_THROTTLE_WEB_POW_BITS", "throttle.web_pow_bits", "integer", "16",
+        "Leading zero bits of SHA-256 the first proof of work asks (about 2^bits hashes: 16 is well under a "
+        "second in a browser); at most 8 more as failures grow.", 1, 32),
     Key("VOUCHER_THROTTLE_CLIENT_LOOKUPS", "throttle.client_lookups", "integer", "300",
         "Holder lookups (`GET /api/v1/accounts/<no>`) per client in one window, then 429.", 1),
-    Key("VOUCHER_THROTTLE_WEB_IP_LOOKUPS", "throttle.web_ip_lookups", "integer", "30",
-        "Holder confirmations (first step of `/redeem`) per IP address in one window, then 429.", 1),
+    Key("VOUCHER_THROTTLE_WEB_IP_LOOKUPS", "throttle.web_ip_lookups", "integer", "300",
+        "Holder confirmations (first step of `/redeem`) per IP address in one window, then 429. High "
+        "because one address is often many customers (carrier-grade NAT, an office, a campus): it only "
+        "caps bulk enumeration of holder names from one address; guessing codes is limited by the "
+        "failure counters and the proof of work.", 1),
     Key("VOUCHER_THROTTLE_SMS_SENDER_FAILURES", "throttle.sms_sender_failures", "integer", "5",
         "Failed SMS top-ups per sending phone number in one window, then a refusal.", 1),
     Key("VOUCHER_MAX_BODY_BYTES", "web.max_body_bytes", "integer", "16384",

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, cast, insert, select
 from sqlalchemy.orm import Session
 
 from vouchers.storage.api_models import FraudAlert
@@ -69,6 +69,34 @@ def record_alert(session: Session, *, now: dt.datetime, kind: str, channel: str,
                            case_id=case_for(session, subject_type, subject_id[:64], now)))
 
 
+_FA = FraudAlert.__table__
+_ALERT_COLUMNS = ("at", "kind", "serial", "voucher_status", "channel", "client_id", "ip", "account_no")
+# The same statement for every refused code, whether it writes an alert row or none: a refusal's timing
+# must not tell a void or unsold card from an unknown code (issue 21, finding 6).
+def _alert_if_any(typed: bool):  # type: ignore[no-untyped-def]
+    """PostgreSQL needs the parameters' types spelled out (CAST); SQLite must not (its CAST to a date
+    makes a number)."""
+    def param(c: str):  # type: ignore[no-untyped-def]
+        value = bindparam(c, type_=_FA.c[c].type)
+        return cast(value, _FA.c[c].type) if typed else value
+
+    return insert(_FA).from_select(list(_ALERT_COLUMNS),
+                                   select(*(param(c) for c in _ALERT_COLUMNS)).where(param("kind").is_not(None)))
+
+
+_ALERT_IF_ANY = {True: _alert_if_any(True), False: _alert_if_any(False)}
+
+
+def record_alert_if_any(session: Session, *, now: dt.datetime, kind: str | None, channel: str,
+                        serial: str | None = None, voucher_status: str | None = None, client_id: str | None = None,
+                        ip: str | None = None, account_no: str | None = None) -> None:
+    """One INSERT ... SELECT ... WHERE kind IS NOT NULL: executed for every refusal, a row only for an alert."""
+    statement = _ALERT_IF_ANY[session.get_bind().dialect.name == "postgresql"]
+    session.execute(statement, {"at": now, "kind": kind, "serial": serial if kind else None,
+                                    "voucher_status": voucher_status if kind else None, "channel": channel,
+                                    "client_id": client_id, "ip": ip, "account_no": account_no})
+
+
 def list_alerts(session: Session, *, since: dt.datetime | None = None, kind: str | None = None,
                 limit: int = 1000) -> list[AlertRecord]:
     query = select(FraudAlert).order_by(FraudAlert.id.desc()).limit(limit)
@@ -81,3 +109,43 @@ def list_alerts(session: Session, *, since: dt.datetime | None = None, kind: str
                         f"{a.subject_type}:{a.subject_id}" if a.subject_type else None, a.case_id, a.amount,
                         a.hold_id)
             for a in session.execute(query).scalars()]
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """A throttle subject with failures in its window, and whether it is locked out now."""
+
+    subject: str  # the counter key: client:<id>, ip:<addr>, account:<no> (tills), account:web:<no>
+    failures: int
+    limit: int
+    seconds_left: int
+
+    @property
+    def locked(self) -> bool:
+        return self.failures >= self.limit
+
+    def as_json(self) -> dict[str, Any]:
+        return {"subject": self.subject, "failures": self.failures, "limit": self.limit,
+                "locked": self.locked, "retry_after": self.seconds_left}
+
+
+def list_lockouts(session: Session, throttle: Any, limits: Any, *, now: dt.datetime,
+                  locked_only: bool = False) -> list[Lockout]:
+    """Subjects counting failures now (``throttle``: the store in force, ``limits``: ThrottleLimits)."""
+    found = []
+    for counter in throttle.counters(session, now):
+        limit = limits.limit_of(counter.key)
+        if limit is not None:
+            found.append(Lockout(counter.key, counter.failures, limit, counter.seconds_left))
+    return [f for f in found if f.locked or not locked_only]
+
+
+def unlock(session: Session, throttle: Any, keys: list[str], *, subject_type: str, subject_id: str, reason: str,
+           now: dt.datetime, actor: str) -> int:
+    """Forget the failures of one subject (an account in every channel, an IP or a client); audited."""
+    from vouchers.storage import audit
+
+    cleared = throttle.clear(session, keys)
+    audit.record(session, now=now, actor=actor, action="throttle.unlock", subject_type=subject_type,
+                 subject_id=subject_id, reason=reason, details={"counters": keys, "cleared": cleared})
+    return cleared

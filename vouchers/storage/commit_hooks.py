@@ -11,8 +11,9 @@ contended; shared balances at commit (priority 10); the audit chain last
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import nullcontext
+import copy
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import event, exc
@@ -67,6 +68,8 @@ def _insert_rows(session: Session) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _run_hooks(session: Session) -> None:
+    if session.in_nested_transaction():  # a SAVEPOINT released (:func:`savepoint`): the work waits for COMMIT
+        return
     hooks = session.info.pop(_KEY, None)
     if not hooks:
         return
@@ -110,3 +113,27 @@ class _Pipelined:
 def _drop_hooks(session: Session) -> None:
     session.info.pop(_KEY, None)
     session.info.pop(_STATE, None)
+
+
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A SAVEPOINT whose rollback also forgets the commit-time work queued inside it.
+
+    For work that may be refused while the transaction around it must still commit (a refused
+    redemption keeps its counted attempt, its fraud alert and its stored refusal).
+    """
+    hooks = dict(session.info.get(_KEY, {}))
+    scratch = {name: copy.copy(value) for name, value in session.info.get(_STATE, {}).items()}
+    nested = session.begin_nested()
+    # SQLAlchemy emits the SAVEPOINT lazily, when the nested transaction first asks for its connection;
+    # emit it now, so no statement of the block can run before it (hot_sql, driver cursors).
+    session.connection()
+    try:
+        yield
+    except BaseException:
+        if nested.is_active:
+            nested.rollback()
+        session.info[_KEY] = hooks
+        session.info[_STATE] = scratch
+        raise
+    nested.commit()

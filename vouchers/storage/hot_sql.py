@@ -85,6 +85,16 @@ def _forget_connection(session: Session, transaction: Any) -> None:
     session.info.pop(_CONNECTION, None)
 
 
+@event.listens_for(Session, "after_transaction_create")
+def _forget_connection_at_savepoint(session: Session, transaction: Any) -> None:
+    """A SAVEPOINT (``session.begin_nested()``) is emitted by the session only when the nested transaction
+    first asks for its connection. Executing on the connection kept from before it would run the
+    statements in the enclosing transaction, BEFORE the SAVEPOINT: a rollback to it would not undo them
+    (a refused redemption's claim and books surviving its savepoint). So a nested transaction asks again."""
+    if transaction.nested:
+        session.info.pop(_CONNECTION, None)
+
+
 def _run(session: Session, statement: Executable, params: Mapping[str, Any], *, fetch: bool) -> list[Any] | int:
     connection = _connection(session)
     dialect = connection.dialect

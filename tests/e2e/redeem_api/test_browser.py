@@ -117,3 +117,40 @@ def test_scanning_the_card_qr_opens_the_page_with_the_code_filled_in(e2e_world, 
     page.wait_for_selector("#result")
     assert page.locator("#result-serial").inner_text() == card.serial
     context.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_busy_address_gets_a_proof_of_work_the_page_solves_by_itself(e2e_world, serve, browser):
+    """Issue 21: past the per-IP challenge threshold the page loads /static/pow.js (CSP: no inline script),
+    which solves the challenge and enables the button; the customer then redeems as usual (both steps: the
+    first carries the work, the confirmation redeems with it)."""
+    from vouchers.codes import generate_code
+
+    world = e2e_world
+    server = serve(world, workers=1, threads=2, VOUCHER_THROTTLE_WEB_IP_CHALLENGE_AFTER="1",
+                   VOUCHER_THROTTLE_WEB_POW_BITS="10", VOUCHER_THROTTLE_WEB_ACCOUNT_FAILURES="100")
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))  # script errors (not the 422 the refusal is)
+    page.goto(server.url + "/redeem?lang=en")
+    pow_script = page.locator("script[src$='/pow.js']")
+    assert pow_script.count() == 0  # nobody failed yet: no puzzle
+    page.get_by_label("Account number").fill(ACCOUNT_CLEAN)
+    page.get_by_label("Voucher code").fill(generate_code())  # well-formed, wrong: one failure from this address
+    page.get_by_role("button", name="Next: check the account holder").click()
+    assert pow_script.count() == 0  # the confirmation page asks no work
+    page.get_by_role("button", name="Confirm and redeem").click()
+    page.wait_for_selector("#error")
+    page.wait_for_selector("form[data-pow=solved]", timeout=20_000)
+    assert pow_script.count() == 1
+    assert page.locator("#pow_status").inner_text() == "Security check done: you can submit."
+    page.get_by_label("Account number").fill(ACCOUNT_CLEAN)
+    page.get_by_label("Voucher code").fill(group_code(world.cards[0].code))
+    page.get_by_role("button", name="Next: check the account holder").click()
+    assert page.locator("#confirm-holder").inner_text() == "李*"
+    page.get_by_role("button", name="Confirm and redeem").click()
+    page.wait_for_selector("#result")
+    assert page.locator("#result-balance").inner_text() == "100.00 CNY"
+    assert not errors, errors
+    context.close()

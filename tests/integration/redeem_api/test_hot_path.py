@@ -22,6 +22,7 @@ def _commits(app):
     seen: list[str] = []
     event.listen(engine, "commit", lambda conn: seen.append("commit"))
     event.listen(engine, "rollback", lambda conn: seen.append("rollback"))
+    event.listen(engine, "rollback_savepoint", lambda conn, name, context: seen.append("rollback_savepoint"))
     return seen
 
 
@@ -36,13 +37,14 @@ def test_a_redemption_is_one_transaction(app, client, world):
 
 
 def test_a_refusal_rolls_back_and_stores_its_answer_once(app, client, world):
-    """The attempt is rolled back whole; counters and the replayable refusal are one more transaction."""
+    """The attempt's work is rolled back to a savepoint; its count, alert and replayable refusal commit in the
+    same transaction (no other attempt can slip in between the failure and its count)."""
     seen = _commits(app)
     body = {"code": world.cards[-1].code, "account_no": ACCOUNT_CLEAN}  # not activated: 422 + alert
     key = fresh_key()
     first = client.post(URL, json=body, headers=auth(world.keys["terminal"], key))
     assert first.status_code == 422
-    assert seen.count("commit") == 1 and seen.count("rollback") >= 1
+    assert seen.count("commit") == 1 and seen.count("rollback_savepoint") == 1 and seen.count("rollback") == 0
     assert world.count(IdempotencyRecord, IdempotencyRecord.state == "done") == 1
     again = client.post(URL, json=body, headers=auth(world.keys["terminal"], key))
     assert again.status_code == 422 and again.get_data() == first.get_data()

@@ -196,3 +196,139 @@ def test_canary_config_is_validated(world):
         world.config(VOUCHER_CANARY_SERIALS="12345")
     assert world.config(VOUCHER_CANARY_SERIALS=world.cards[0].serial).canary_serials == {world.cards[0].serial}
     assert os.environ.get("VOUCHER_CANARY_SERIALS") is None
+
+
+def test_account_lookups_are_throttled_per_client(world, now):
+    """Issue 21, finding 6: unknown account numbers count as failures of the client, and a locked-out
+    client cannot look accounts up (no enumeration of 户号); known accounts cost no failure (only the
+    lookup counter, ``lookup:client:<id>``: redeem_api.holder_lookup)."""
+    app = make_app(world, Clock(now), VOUCHER_THROTTLE_CLIENT_FAILURES="3", VOUCHER_THROTTLE_ACCOUNT_FAILURES="1000")
+    client = app.test_client()
+
+    def lookup(account, who="terminal"):
+        return client.get(f"/api/v1/accounts/{account}", headers=auth(world.keys[who]))
+
+    for _ in range(5):
+        assert lookup(ACCOUNT_CLEAN).status_code == 200  # known accounts are given back
+    assert [lookup(f"39{i:08d}").status_code for i in range(3)] == [404, 404, 404]
+    locked = lookup(ACCOUNT_CLEAN)
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
+    assert lookup(ACCOUNT_CLEAN, who="terminal2").status_code == 200  # another till is not affected
+    # a till locked out by failed redemptions cannot look up either
+    for _ in range(3):
+        assert attempt(client, world, generate_code(), who="terminal2").status_code == 422
+    assert lookup(ACCOUNT_CLEAN, who="terminal2").status_code == 429
+    dispose(app)
+
+
+def _cli(world, *args):
+    from unittest import mock
+
+    from voucherctl import context
+    from voucherctl.fraud_cmd import fraud
+
+    context.settings.cache_clear()
+    context.engine.cache_clear()
+    try:
+        with mock.patch.object(context, "now", lambda: world.now):
+            return CliRunner().invoke(fraud, list(args), env=world.env(VOUCHER_THROTTLE_CLIENT_FAILURES="2",
+                                                                        VOUCHER_ACTOR="ops-ann"))
+    finally:
+        context.engine().dispose()
+        context.settings.cache_clear()
+        context.engine.cache_clear()
+
+
+def test_operators_list_and_lift_lockouts_and_the_unlock_is_audited(world, now):
+    """Issue 21, finding 5: `fraud lockouts` lists who is locked out, `fraud unlock` lifts it (audit chain)."""
+    from vouchers.storage.audit import verify_chain
+    from vouchers.storage.models import AuditEvent
+
+    app = make_app(world, Clock(now), VOUCHER_THROTTLE_CLIENT_FAILURES="2", VOUCHER_THROTTLE_ACCOUNT_FAILURES="1000")
+    client = app.test_client()
+    for _ in range(2):
+        assert attempt(client, world, generate_code()).status_code == 422
+    assert attempt(client, world, world.cards[0].code).status_code == 429
+    listed = _cli(world, "lockouts", "--json")
+    assert listed.exit_code == 0, listed.output
+    subject = f"client:{world.client_ids['terminal']}"
+    assert json.loads(listed.output)["lockouts"] == [
+        {"subject": subject, "failures": 2, "limit": 2, "locked": True, "retry_after": 900}]
+    assert "account:3100000001" in _cli(world, "lockouts", "--all").output  # counting, not locked
+    refused = [_cli(world, "unlock", "--client", world.client_ids["terminal"]),  # no reason
+               _cli(world, "unlock", "--client", "x", "--ip", "1.2.3.4", "--reason", "two subjects"),
+               _cli(world, "unlock", "--reason", "no subject")]
+    assert all(r.exit_code != 0 for r in refused)
+    done = _cli(world, "unlock", "--client", world.client_ids["terminal"], "--reason", "till 3 mistyped; called in",
+                "--json")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["counters_cleared"] == 1
+    assert attempt(client, world, world.cards[0].code).status_code == 201
+    assert _cli(world, "lockouts").output.strip() == "no lockouts"
+    with world.sessions.begin() as s:
+        event = s.query(AuditEvent).filter_by(action="throttle.unlock").one()
+        assert (event.actor, event.subject_type, event.subject_id, event.reason) == (
+            "ops-ann", "client", world.client_ids["terminal"], "till 3 mistyped; called in")
+        assert list(verify_chain(s)) == []
+    dispose(app)
+
+
+def test_every_refusal_of_a_well_formed_code_runs_the_same_statements(world, now):
+    """Issue 21, finding 6 (timing oracle): an unknown code, a void card, an unsold card and a redeemed one
+    are refused by the same SQL statements in the same order (an alert row is written by the statement
+    every refusal runs), so the answer's timing does not tell them apart. Measured: bench/bench_refusal_timing.py."""
+    from sqlalchemy import event
+
+    void_batch, void_cards = world.new_batch(1, activate_count=1)
+    world.void(void_batch)
+    app = make_app(world, Clock(now))
+    client = app.test_client()
+    assert attempt(client, world, world.cards[0].code).status_code == 201
+    engine = app.extensions[EXTENSION].engine
+    codes = {"unknown": generate_code(), "void": void_cards[0].code, "inactive": world.cards[-1].code,
+             "redeemed": world.cards[0].code}
+    seen: dict[str, list[str]] = {}
+    for kind, code in codes.items():
+        statements: list[str] = []
+
+        def listen(conn, cursor, statement, parameters, context, executemany, into=statements):
+            into.append(" ".join(statement.split()))
+
+        event.listen(engine, "before_cursor_execute", listen)
+        try:
+            response = attempt(client, world, code)
+        finally:
+            event.remove(engine, "before_cursor_execute", listen)
+        assert response.status_code == 422 and response.get_json()["error"]["code"] == "invalid_voucher"
+        seen[kind] = statements
+    assert seen["void"] == seen["unknown"] and seen["inactive"] == seen["unknown"]
+    assert seen["redeemed"] == seen["unknown"]
+    assert world.count(FraudAlert) == 2  # the void and the unsold card raised their alerts all the same
+    dispose(app)
+
+
+def test_active_canary_claimed_and_refused_stays_active_and_moves_no_money(world, now):
+    """The claim runs inside the route's savepoint: its refusal gives the card back while the alert, the
+    counted failure and the stored refusal commit (tests/integration/services/test_savepoint.py)."""
+    from sqlalchemy import select
+
+    from vouchers.books.verify import verify
+    from vouchers.storage.models import Voucher
+
+    canary = world.cards[0]  # active: the claim matches it, then the canary refuses it
+    app = make_app(world, Clock(now), VOUCHER_CANARY_SERIALS=canary.serial)
+    client = app.test_client()
+    key = fresh_key()
+    body = {"code": canary.code, "account_no": ACCOUNT_CLEAN}
+    response = client.post(URL, json=body, headers=auth(world.keys["terminal"], key))
+    assert response.status_code == 422 and response.get_json()["error"]["code"] == "invalid_voucher"
+    again = client.post(URL, json=body, headers=auth(world.keys["terminal"], key))
+    assert (again.status_code, again.headers.get("Idempotent-Replayed")) == (422, "true")
+    assert world.balance(ACCOUNT_CLEAN) == (0, 0)
+    assert world.count(Redemption) == 0
+    assert world.count(FraudAlert, FraudAlert.kind == "canary_serial") == 1
+    with world.sessions.begin() as s:
+        assert s.execute(select(Voucher.status).where(Voucher.serial == canary.serial)).scalar_one() == "active"
+        report = verify(s, today=None)
+    assert report.ok, [p.as_dict() for p in report.problems]
+    dispose(app)

@@ -131,10 +131,14 @@ def test_web_is_throttled_harder_per_ip(world, now):
     app.extensions[EXTENSION].engine.dispose()
 
 
-def test_web_limit_is_lower_than_the_terminal_limit(world):
-    config = world.config()
-    assert config.throttle.web_ip_failures < config.throttle.client_failures
-    assert config.throttle.web_account_failures < config.throttle.account_failures
+def test_web_limits_suit_nat_per_ip_and_stay_strict_per_account(world):
+    """Per account the page is stricter than a till; per IP (hundreds of customers behind one carrier-grade
+    NAT address) it asks for a proof of work long before it blocks."""
+    limits = world.config().throttle
+    assert limits.web_account_failures < limits.account_failures
+    assert limits.web_ip_challenge_after < limits.web_ip_failures and limits.web_ip_failures >= 100
+    assert limits.pow_bits(limits.web_ip_challenge_after) == 0
+    assert limits.pow_bits(limits.web_ip_challenge_after + 1) == limits.web_pow_bits
 
 
 def form_action(html: str) -> str:

@@ -19,3 +19,12 @@ def test_the_ticket_opens_for_its_session_until_it_expires():
     assert open_ticket(bytes(32), value, csrf_token="csrf-a", now=NOW) is None  # another key
     for bad in ("", "!!", "AAAA", value[:-1], value + "A"):
         assert open_ticket(KEY, bad, csrf_token="csrf-a", now=NOW) is None
+
+
+def test_the_ticket_carries_the_first_steps_proof_of_work_difficulty():
+    """The proof of work is checked (and spent) on the first step; the confirmation redeems with its bits."""
+    worked = Ticket("3100000001", "12345678901234567890", "ab" * 16, pow_bits=17)
+    value = seal_ticket(KEY, worked, csrf_token="csrf-a", now=NOW)
+    assert open_ticket(KEY, value, csrf_token="csrf-a", now=NOW) == worked
+    assert open_ticket(KEY, seal_ticket(KEY, TICKET, csrf_token="csrf-a", now=NOW), csrf_token="csrf-a",
+                       now=NOW).pow_bits == 0

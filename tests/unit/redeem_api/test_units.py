@@ -96,7 +96,7 @@ def test_limits_are_per_client_and_account_for_terminals_and_per_ip_for_the_web(
     assert [(lim.key, lim.max_failures) for lim in limits_for(_attempt("1"), limits)] == [
         ("client:c_1", 20), ("account:3100000001", 10)]
     assert [(lim.key, lim.max_failures) for lim in limits_for(_attempt("1", "web"), limits)] == [
-        ("ip:10.0.0.1", 5), ("account:3100000001", 4)]
+        ("ip:10.0.0.1", 5), ("account:web:3100000001", 4)]  # the web's own account counter (issue 21)
 
 
 # -- config ----------------------------------------------------------------------------------
@@ -107,7 +107,7 @@ def _settings(**env):
 def test_config_defaults_and_overrides():
     config = ApiConfig.from_settings(_settings(), web_passphrase="p")
     assert config.max_body_bytes == 16384 and config.cookie_secure is True
-    assert config.throttle.web_ip_failures < config.throttle.client_failures
+    assert config.throttle.web_account_failures < config.throttle.account_failures  # per IP: NAT, see test_web_page
     config = ApiConfig.from_settings(_settings(VOUCHER_MAX_BODY_BYTES="4096", VOUCHER_COOKIE_SECURE="0",
                                                VOUCHER_THROTTLE_WINDOW_SECONDS="60"), web_passphrase="p")
     assert (config.max_body_bytes, config.cookie_secure, config.throttle.window_seconds) == (4096, False, 60)
