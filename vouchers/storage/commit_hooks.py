@@ -109,10 +109,37 @@ class _Pipelined:
             raise exc.DBAPIError.instance(None, None, e, psycopg.Error) from e
 
 
+_SAVEPOINTS = "commit_hook_savepoints"
+
+
 @event.listens_for(Session, "after_rollback")
 def _drop_hooks(session: Session) -> None:
+    """A real rollback forgets the transaction's commit-time work. SQLAlchemy also calls this for the
+    rollback of a SAVEPOINT (``begin_nested``): the enclosing transaction goes on and will commit, so only
+    the work queued inside the savepoint is forgotten (the snapshot taken when it began), never what was
+    queued before it (shared balance deltas, audit events of work that stands)."""
+    if session.in_nested_transaction():  # the savepoint being rolled back is still the current one here
+        snapshot = session.info.get(_SAVEPOINTS, {}).pop(id(session.get_nested_transaction()), None)
+        if snapshot is not None:
+            session.info[_KEY], session.info[_STATE] = snapshot
+        return
     session.info.pop(_KEY, None)
     session.info.pop(_STATE, None)
+    session.info.pop(_SAVEPOINTS, None)
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _snapshot_at_savepoint(session: Session, transaction: Any) -> None:
+    if transaction.nested:
+        session.info.setdefault(_SAVEPOINTS, {})[id(transaction)] = (
+            dict(session.info.get(_KEY, {})),
+            {name: copy.copy(value) for name, value in session.info.get(_STATE, {}).items()})
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_savepoint(session: Session, transaction: Any) -> None:
+    if transaction.nested:
+        session.info.get(_SAVEPOINTS, {}).pop(id(transaction), None)
 
 
 @contextmanager
