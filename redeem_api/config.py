@@ -14,6 +14,7 @@ from vouchers.errors import InvalidSerial
 from vouchers.serials import Serial
 from vouchers.branding import NEUTRAL, Branding
 from vouchers.config import ConfigError, Settings
+from vouchers.setting_values import env_int
 from vouchers.config.branding import load_branding
 from vouchers.services.throttle import ThrottleLimits
 
@@ -23,19 +24,6 @@ __all__ = ["ApiConfig", "ThrottleLimits", "utc_now"]
 def utc_now() -> dt.datetime:
     """The web process's one clock; services receive ``now`` as an argument."""
     return dt.datetime.now(dt.timezone.utc)
-
-
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1, maximum: int | None = None) -> int:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as e:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from e
-    if value < minimum or (maximum is not None and value > maximum):
-        raise ConfigError(f"{name} must be between {minimum} and {maximum if maximum is not None else 'any'}")
-    return value
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -106,14 +94,14 @@ class ApiConfig:
             settings=settings,
             web_passphrase=web_passphrase,
             throttle=ThrottleLimits.from_env(env),
-            max_body_bytes=_int(env, "VOUCHER_MAX_BODY_BYTES", 16 * 1024, minimum=256, maximum=10 * 1024 * 1024),
+            max_body_bytes=env_int(env, "VOUCHER_MAX_BODY_BYTES", 16 * 1024, minimum=256, maximum=10 * 1024 * 1024),
             canary_serials=frozenset(canaries),
-            trusted_proxies=_int(env, "VOUCHER_TRUSTED_PROXIES", 0, minimum=0, maximum=5),
-            db_pool_size=_int(env, "VOUCHER_DB_POOL_SIZE", 4, maximum=100),
+            trusted_proxies=env_int(env, "VOUCHER_TRUSTED_PROXIES", 0, minimum=0, maximum=5),
+            db_pool_size=env_int(env, "VOUCHER_DB_POOL_SIZE", 4, maximum=100),
             metrics_dir=env.get("VOUCHER_METRICS_DIR") or None,
             redis_prefix=env.get("VOUCHER_REDIS_PREFIX") or "vouchers:throttle:",
             cookie_secure=_flag(env, "VOUCHER_COOKIE_SECURE", True),
-            idempotency_stale_seconds=_int(env, "VOUCHER_IDEMPOTENCY_STALE_SECONDS", 120, minimum=10),
+            idempotency_stale_seconds=env_int(env, "VOUCHER_IDEMPOTENCY_STALE_SECONDS", 120, minimum=10),
             log_format=_choice(env, "VOUCHER_LOG_FORMAT", ("text", "json"), "text"),
             clock=clock or utc_now,
             branding=load_branding(env),

@@ -24,6 +24,7 @@ from sqlalchemy import Engine, Select, bindparam, case, delete, or_, select, upd
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from vouchers.setting_values import env_int
 from vouchers.errors import VoucherError
 from vouchers.storage import hot_sql
 from vouchers.storage.api_models import ThrottleCounter
@@ -455,32 +456,17 @@ class ThrottleLimits:
     def from_env(cls, env: Mapping[str, str]) -> ThrottleLimits:
         d = cls()
         return cls(
-            window_seconds=_int(env, "VOUCHER_THROTTLE_WINDOW_SECONDS", d.window_seconds, maximum=7 * 86400),
-            client_failures=_int(env, "VOUCHER_THROTTLE_CLIENT_FAILURES", d.client_failures),
-            account_failures=_int(env, "VOUCHER_THROTTLE_ACCOUNT_FAILURES", d.account_failures),
-            web_ip_failures=_int(env, "VOUCHER_THROTTLE_WEB_IP_FAILURES", d.web_ip_failures),
-            web_account_failures=_int(env, "VOUCHER_THROTTLE_WEB_ACCOUNT_FAILURES", d.web_account_failures),
-            web_ip_challenge_after=_int(env, "VOUCHER_THROTTLE_WEB_IP_CHALLENGE_AFTER", d.web_ip_challenge_after),
-            web_pow_bits=_int(env, "VOUCHER_THROTTLE_WEB_POW_BITS", d.web_pow_bits, maximum=32),
-            client_lookups=_int(env, "VOUCHER_THROTTLE_CLIENT_LOOKUPS", d.client_lookups),
-            web_ip_lookups=_int(env, "VOUCHER_THROTTLE_WEB_IP_LOOKUPS", d.web_ip_lookups),
-            sms_sender_failures=_int(env, "VOUCHER_THROTTLE_SMS_SENDER_FAILURES", d.sms_sender_failures),
+            window_seconds=env_int(env, "VOUCHER_THROTTLE_WINDOW_SECONDS", d.window_seconds, maximum=7 * 86400),
+            client_failures=env_int(env, "VOUCHER_THROTTLE_CLIENT_FAILURES", d.client_failures),
+            account_failures=env_int(env, "VOUCHER_THROTTLE_ACCOUNT_FAILURES", d.account_failures),
+            web_ip_failures=env_int(env, "VOUCHER_THROTTLE_WEB_IP_FAILURES", d.web_ip_failures),
+            web_account_failures=env_int(env, "VOUCHER_THROTTLE_WEB_ACCOUNT_FAILURES", d.web_account_failures),
+            web_ip_challenge_after=env_int(env, "VOUCHER_THROTTLE_WEB_IP_CHALLENGE_AFTER", d.web_ip_challenge_after),
+            web_pow_bits=env_int(env, "VOUCHER_THROTTLE_WEB_POW_BITS", d.web_pow_bits, maximum=32),
+            client_lookups=env_int(env, "VOUCHER_THROTTLE_CLIENT_LOOKUPS", d.client_lookups),
+            web_ip_lookups=env_int(env, "VOUCHER_THROTTLE_WEB_IP_LOOKUPS", d.web_ip_lookups),
+            sms_sender_failures=env_int(env, "VOUCHER_THROTTLE_SMS_SENDER_FAILURES", d.sms_sender_failures),
         )
-
-
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1, maximum: int | None = None) -> int:
-    from vouchers.errors import ConfigError
-
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as e:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from e
-    if value < minimum or (maximum is not None and value > maximum):
-        raise ConfigError(f"{name} must be between {minimum} and {maximum if maximum is not None else 'any'}")
-    return value
 
 
 def build(settings: Any, limits: ThrottleLimits, engine: Engine | None = None, prefix: str | None = None,
