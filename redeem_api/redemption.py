@@ -113,13 +113,6 @@ def limits_for(attempt: Attempt, limits: ThrottleLimits, *, with_account: bool =
     return result
 
 
-def check_throttle(session: Session, attempt: Attempt, ctx: Context) -> None:
-    """Refuse a locked-out subject without counting anything (read only)."""
-    wait = ctx.throttle.retry_after(session, limits_for(attempt, ctx.limits), ctx.now)
-    if wait is not None:
-        raise TooManyAttempts(wait)
-
-
 def acquire(session: Session, attempt: Attempt, ctx: Context) -> Ticket:
     """Count the attempt before making it; 429 if a subject is locked out (nothing counted).
 
