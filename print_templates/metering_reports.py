@@ -252,10 +252,10 @@ def _rates_chart(report: CollectionReport, L: dict[str, str], lang: str) -> Draw
 
 
 def report_pdf(report: CollectionReport, *, lang: str = "zh", months: Sequence[CollectionLine] = (),
-               branding: PrintBranding | None = None) -> bytes:
+               branding: PrintBranding | None = None, data_note: str | None = None) -> bytes:
     """The collection report: cut-off, rate per month, rates, aging, areas, channels, receipts, top arrears,
     two charts. Money as its readers write it (``¥10,529.88``); channels by their names in ``lang``; the
-    utility's letterhead from ``branding``."""
+    utility's letterhead from ``branding``; ``data_note`` (the data's as-of) under the title."""
     if lang not in LABELS:
         raise ReportError(f"language must be one of {', '.join(LABELS)}, got {lang!r}")
     L = LABELS[lang]
@@ -301,8 +301,11 @@ def report_pdf(report: CollectionReport, *, lang: str = "zh", months: Sequence[C
     texts += [L[k] for k in ("report_title", "rates", "by_area", "by_channel", "aging", "days", "receipts", "top",
                              "chart", "chart_rates", "none", "all", "month_running", "by_month", *CATEGORIES)]
     texts += letterhead_texts(branding)
-    story = [*letterhead(branding, register_font()), Paragraph(L["report_title"], title),
-             _table(summary, header=False)]
+    story = [*letterhead(branding, register_font()), Paragraph(L["report_title"], title)]
+    if data_note:
+        texts.append(data_note)
+        story.append(Paragraph(data_note, body))
+    story.append(_table(summary, header=False))
     if not report.month_complete:
         story.append(Paragraph(f"{L['month_running']}: {report.cutoff.isoformat()}", body))
     if months:

@@ -35,7 +35,7 @@ def _build(path: Path, title: str, story: list) -> None:
 
 
 def render_account_statement(path: Path, s: Any, *, tz: str = DEFAULT_TZ,
-                             font: Path | None = None) -> FontChoice:
+                             font: Path | None = None, data_note: str | None = None) -> FontChoice:
     choice = choose_font(font)
     t, st, m = _Text(choice.chinese, tz), _styles(), format_amount
     rows = [["time", "kind", "reference", "arrears", "balance", "amount"]]
@@ -43,6 +43,7 @@ def render_account_statement(path: Path, s: Any, *, tz: str = DEFAULT_TZ,
     story: list = [
         Paragraph(t("客户对账单", "Account statement") + f" · {s.account_no}", st["title"]),
         Paragraph(f"{s.name} · {s.period.first} .. {s.period.last} ({tz}) · {s.currency}", st["body"]),
+        *([Paragraph(data_note, st["body"])] if data_note else []),
         Spacer(1, 3 * mm),
         _table([["", "balance", "arrears", "position"],
                 ["opening", m(s.opening_prepaid), m(s.opening_arrears), m(s.opening)],
@@ -60,12 +61,13 @@ def render_account_statement(path: Path, s: Any, *, tz: str = DEFAULT_TZ,
 
 
 def render_daily_close(path: Path, r: Any, *, checkpoint: dict | None = None,
-                       font: Path | None = None) -> FontChoice:
+                       font: Path | None = None, data_note: str | None = None) -> FontChoice:
     choice = choose_font(font)
     t, st, m, rf = _Text(choice.chinese, r.tz), _styles(), format_amount, r.liability
     story: list = [
         Paragraph(t("日结", "Daily close") + f" · {r.day} ({r.tz}) · {r.currency}", st["title"]),
         Paragraph(f"{_local(r.period.start, r.tz)} .. {_local(r.period.end, r.tz)}", st["body"]),
+        *([Paragraph(data_note, st["body"])] if data_note else []),
         Paragraph(t("渠道", "Channels"), st["h2"]),
         _table([["channel", "payments", "money in", "settled", "fees"]]
                + [[c.channel, c.count, m(c.money_in), m(c.settled), m(c.fees)] for c in r.channels]

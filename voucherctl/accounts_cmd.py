@@ -14,6 +14,7 @@ from vouchers.text import printable
 from vouchers.books.customers import AccountSummary
 from voucherctl import context
 from voucherctl.ledger_cmd import money, parse_date, parse_money, today
+from voucherctl.data_as_of import allow_stale_option, emit_report, pdf_note
 from voucherctl.output import NAME, CliError, emit, excel_option, json_option, output_files
 
 
@@ -99,13 +100,14 @@ def bill(account_no: str, amount: str, bill_ref: str, due: str, as_json: bool) -
 @click.option("--phone", default=None, help="The holder's phone number (whole).")
 @click.option("--limit", default=lists.DEFAULT_LIMIT, show_default=True, type=click.IntRange(1, lists.MAX_LIMIT))
 @click.option("--offset", default=0, show_default=True, type=click.IntRange(0, 10_000_000))
+@allow_stale_option
 @json_option
 def search(text: str | None, account_no: str | None, name: str | None, meter_no: str | None, phone: str | None,
-           limit: int, offset: int, as_json: bool) -> None:
+           limit: int, offset: int, allow_stale: bool, as_json: bool) -> None:
     """Find accounts: TEXT matches number, name, meter or phone; the options narrow (all must match)."""
     query = lists.AccountQuery(text, account_no, name, meter_no, phone)
     tz = context.settings().timezone
-    with context.sessions().begin() as session:
+    with context.report_session(allow_stale) as (session, data_as_of):
         page = lists.search_accounts(session, query, limit=limit, offset=offset)
     document = documents.account_page(page, tz)
 
@@ -116,7 +118,7 @@ def search(text: str | None, account_no: str | None, name: str | None, meter_no:
         shown = f"{offset + 1}-{offset + len(page.items)}" if page.items else "none"
         click.echo(f"{page.total} account(s) match; showing {shown}")
 
-    emit(as_json, document, human)
+    emit_report(as_json, document, human, data_as_of)
 
 
 @accounts.command("statement")
@@ -128,9 +130,10 @@ def search(text: str | None, account_no: str | None, name: str | None, meter_no:
 @click.option("--pdf", "pdf_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also render the statement as a PDF.")
 @excel_option
+@allow_stale_option
 @json_option
 def statement(account_no: str, date_from: str | None, date_to: str | None, csv_out: Path | None,
-              pdf_out: Path | None, excel: bool, as_json: bool) -> None:
+              pdf_out: Path | None, excel: bool, allow_stale: bool, as_json: bool) -> None:
     """Opening balance, every bill, payment, redemption, late fee and energy sale, closing balance."""
     from voucherctl.report_cmd import _write_csv
 
@@ -138,7 +141,7 @@ def statement(account_no: str, date_from: str | None, date_to: str | None, csv_o
     first = parse_date(date_from, "--from") if date_from else last.replace(day=1)
     tz = context.settings().timezone
     with output_files(csv_out, pdf_out) as (csv_file, pdf_file):
-        with context.sessions().begin() as session:
+        with context.report_session(allow_stale) as (session, data_as_of):
             s = statements.account_statement(session, account_no, first=first, last=last, tz=tz)
         _write_csv(csv_file, ["at", "kind", "reference", "channel", "transaction_id", "arrears", "balance", "amount"],
                    [["", "opening", "", "", "", money(s.opening_arrears), money(s.opening_prepaid), money(s.opening)]]
@@ -149,7 +152,7 @@ def statement(account_no: str, date_from: str | None, date_to: str | None, csv_o
         if pdf_file:
             from print_templates.statements import render_account_statement
 
-            render_account_statement(pdf_file, s, tz=tz)
+            render_account_statement(pdf_file, s, tz=tz, data_note=pdf_note(data_as_of))
     document = documents.account_statement(s, tz)
 
     def human() -> None:
@@ -161,7 +164,7 @@ def statement(account_no: str, date_from: str | None, date_to: str | None, csv_o
         click.echo(f"  closing   balance {money(s.closing_prepaid):>12}  arrears {money(s.closing_arrears):>12}"
                    + ("" if s.closes else f"  DOES NOT CLOSE (lines give {money(s.computed_closing)})"))
 
-    emit(as_json, document, human)
+    emit_report(as_json, document, human, data_as_of)
     if not s.closes:
         raise CliError(f"the statement does not close: opening + movements = {money(s.computed_closing)}, "
                        f"the ledger says {money(s.closing)}")

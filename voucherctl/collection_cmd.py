@@ -13,6 +13,7 @@ from vouchers.metering.collection import report_csv
 from vouchers.services import collection as collection_service
 from voucherctl import context
 from voucherctl.billing_cmd import catalog, cli_errors, config, parse_instant
+from voucherctl.data_as_of import allow_stale_option, emit_report, line, pdf_note
 from voucherctl.output import csv_encoding, emit, excel_option, json_option, output_files
 
 
@@ -30,25 +31,27 @@ def collection() -> None:
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="PDF language.")
 @click.option("--top", default=20, show_default=True, type=click.IntRange(0, 1000), help="Largest arrears listed.")
 @excel_option
+@allow_stale_option
 @json_option
 @cli_errors
 def report(month: str, csv_out: Path | None, pdf_out: Path | None, lang: str, top: int, excel: bool,
-           as_json: bool) -> None:
+           allow_stale: bool, as_json: bool) -> None:
     """Collection rates (cumulative, this year, earlier years), aging by area and channel.
 
     The same report as ``voucherctl report collection`` for the days of one month."""
     first, last = parse_period(month)
     write_collection_report(first, last, csv_out=csv_out, pdf_out=pdf_out, lang=lang, top=top, excel=excel,
-                            as_json=as_json, currency=None)
+                            as_json=as_json, currency=None, allow_stale=allow_stale)
 
 
 def write_collection_report(first: dt.date, last: dt.date, *, csv_out: Path | None, pdf_out: Path | None, lang: str,
-                            top: int, excel: bool, as_json: bool, currency: str | None) -> None:
-    """Both collection commands: one service call, one CSV, one PDF, one text."""
+                            top: int, excel: bool, as_json: bool, currency: str | None, allow_stale: bool = False
+                            ) -> None:
+    """Both collection commands: one service call, one CSV, one PDF, one text; read from the reports database."""
     settings = context.settings()
     cur = (currency or settings.currency).upper()
     with output_files(csv_out, pdf_out) as (csv_file, pdf_file):
-        with context.sessions().begin() as session:
+        with context.report_session(allow_stale) as (session, data_as_of):
             result = collection_service.collection_report(session, first=first, last=last, now=context.now(),
                                                           currency=cur, config=config(), top=top)
         if csv_file is not None:
@@ -57,12 +60,13 @@ def write_collection_report(first: dt.date, last: dt.date, *, csv_out: Path | No
             from print_templates import metering_reports as pdf
 
             pdf_file.write_bytes(pdf.report_pdf(result.analysis, lang=lang, months=result.months,
-                                                branding=context.print_branding()))
+                                                branding=context.print_branding(), data_note=pdf_note(data_as_of)))
     document = result.as_dict()
     if as_json or (csv_out is None and pdf_out is None):
-        emit(as_json, document, lambda: _human(result, lang))
+        emit_report(as_json, document, lambda: _human(result, lang), data_as_of)
     else:
         click.echo(" ".join(f"wrote {p}" for p in (csv_out, pdf_out) if p is not None))
+        click.echo(line(data_as_of))
 
 
 def _human(result: collection_service.CollectionStatement, lang: str) -> None:

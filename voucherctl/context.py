@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +28,8 @@ if TYPE_CHECKING:  # imported when used: a command that needs no tariffs loads n
     from vouchers.tariffs import Catalog
     from vouchers.services.deps import ServiceDeps
     from vouchers.branding import Branding
+    from vouchers.services.report_source import DataAsOf
+    from vouchers.storage.replica import Freshness
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -108,6 +112,86 @@ def sessions(*, check_schema: bool = True) -> sessionmaker[Session]:
     return session_factory(eng)
 
 
+def _reports_url() -> str | None:
+    """VOUCHER_REPORTS_DATABASE_URL, checked like the primary's (None: reports read the primary)."""
+    url = settings().reports_database_url
+    if url is None:
+        return None
+    try:
+        parsed = make_url(url)
+    except ArgumentError as e:
+        raise CliError(f"invalid VOUCHER_REPORTS_DATABASE_URL ({_URL_HINT})") from e
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database)
+        if not path.is_file():  # a reader must not create an empty database
+            raise CliError(f"the reports database {path} does not exist (check VOUCHER_REPORTS_DATABASE_URL)")
+        _check_sqlite_file(path)
+    return url
+
+
+@functools.cache
+def _read_only_engine(url: str) -> Engine:
+    try:
+        return make_engine(url, read_only=True)
+    except (ImportError, NoSuchModuleError) as e:
+        raise CliError(f"unsupported database URL scheme {make_url(url).drivername!r} in "
+                       f"VOUCHER_REPORTS_DATABASE_URL ({_URL_HINT})") from e
+
+
+def reports_sessions() -> sessionmaker[Session]:
+    """Sessions on the reports database: VOUCHER_REPORTS_DATABASE_URL (an engine whose connections refuse
+    writes) if set, else the primary's. Its schema must be this voucherctl's, as the primary's must."""
+    url = _reports_url()
+    if url is None:
+        return sessions()
+    eng = _read_only_engine(url)
+    current = current_revision(eng)
+    if current != head_revision():
+        raise CliError(f"the reports database's schema is at {current or 'nothing'}, expected {head_revision()} "
+                       "(check VOUCHER_REPORTS_DATABASE_URL: it must be a standby or copy of the primary)")
+    return session_factory(eng)
+
+
+def reports_max_lag_seconds() -> int:
+    """VOUCHER_REPORTS_MAX_LAG_SECONDS (default 300)."""
+    from vouchers.errors import ConfigError
+    from vouchers.setting_values import env_int
+
+    try:
+        return env_int(settings().env, "VOUCHER_REPORTS_MAX_LAG_SECONDS", 300, minimum=0, maximum=86400)
+    except ConfigError as e:
+        raise CliError(str(e)) from e
+
+
+def replay_probe(session: Session) -> Freshness:
+    """How fresh the reports database's data is (tests replace this with a standby's)."""
+    from vouchers.storage.replica import freshness
+
+    return freshness(session)
+
+
+@contextmanager
+def report_session(allow_stale: bool = False) -> Iterator[tuple[Session, DataAsOf]]:
+    """A report's read-only transaction on the reports database and the as-of of the data it reads; a standby
+    lagging more than VOUCHER_REPORTS_MAX_LAG_SECONDS is refused in one line unless ``allow_stale``. The
+    transaction is rolled back at the end: a report writes nothing."""
+    from vouchers.services.report_source import StaleReports, open_report
+
+    factory = reports_sessions()
+    max_lag = reports_max_lag_seconds()
+    with factory() as session:
+        try:
+            as_of = open_report(session, now=now(), max_lag_seconds=max_lag, allow_stale=allow_stale,
+                                probe=replay_probe)
+        except StaleReports as e:
+            raise CliError(f"{e} (VOUCHER_REPORTS_MAX_LAG_SECONDS): try again when it has caught up, "
+                           "or pass --allow-stale") from e
+        try:
+            yield session, as_of
+        finally:
+            session.rollback()
+
+
 def now() -> dt.datetime:
     """The one place the CLI reads the clock; services get it as an argument."""
     return dt.datetime.now(dt.timezone.utc)
@@ -184,11 +268,11 @@ def _business(moment: dt.datetime) -> tuple[dt.datetime, dt.tzinfo]:
     return moment, zoneinfo.ZoneInfo(settings().timezone)
 
 
-def when_text(moment: dt.datetime) -> str:
+def when_text(moment: dt.datetime, *, seconds: bool = False) -> str:
     """An instant for people: ``2026-12-06 09:00 (UTC+8)`` in VOUCHER_TIMEZONE."""
     from vouchers.display import local_text
 
-    return local_text(*_business(moment))
+    return local_text(*_business(moment), seconds=seconds)
 
 
 def when_iso(moment: dt.datetime) -> str:

@@ -12,6 +12,7 @@ from vouchers.services.fraud import KINDS, list_alerts, list_lockouts, unlock as
 from vouchers.services.fraud_rules import RULES, describe
 from vouchers.services.throttle import ThrottleLimits, build, subject_keys
 from voucherctl import context
+from voucherctl.data_as_of import allow_stale_option, line, stamp
 from voucherctl.output import REASON, CliError, emit, json_option
 
 
@@ -206,16 +207,18 @@ def case_close(case_id: int, verdict: str, note: str, operator: str | None, as_j
 @click.option("--since", required=True, help="Start: a local date (YYYY-MM-DD).")
 @click.option("--until", default=None, help="End (exclusive); default now.")
 @click.option("--format", "fmt", type=click.Choice(("text", "json", "csv")), default="text", show_default=True)
-def report_cmd(since: str, until: str | None, fmt: str) -> None:
-    """Alerts and held amounts by rule, channel, distributor and month."""
+@allow_stale_option
+def report_cmd(since: str, until: str | None, fmt: str, allow_stale: bool) -> None:
+    """Alerts and held amounts by rule, channel, distributor and month (read from the reports database; with
+    ``--format csv`` the data's as-of line goes to stderr, the CSV alone to stdout)."""
     from vouchers.services.fraud_cases import report
 
     since_at = _day_start(since, "--since")
     until_at = _day_start(until, "--until") if until else context.now()
-    with context.sessions().begin() as session:
+    with context.report_session(allow_stale) as (session, data_as_of):
         rows = report(session, since=since_at, until=until_at, tz=context.settings().tz)
     if fmt == "json":
-        emit(True, {"since": since_at.isoformat(), "until": until_at.isoformat(), "rows": rows})
+        emit(True, stamp({"since": since_at.isoformat(), "until": until_at.isoformat(), "rows": rows}, data_as_of))
     elif fmt == "csv":
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=["rule", "channel", "distributor", "month", "alerts", "holds",
@@ -223,6 +226,7 @@ def report_cmd(since: str, until: str | None, fmt: str) -> None:
         writer.writeheader()
         writer.writerows(rows)
         click.echo(out.getvalue(), nl=False)
+        click.echo(line(data_as_of), err=True)
     else:
         for r in rows or []:
             click.echo(f"{r['month']}  {r['rule']:<24} {r['channel']:<12} {r['distributor']:<10} "
@@ -230,6 +234,7 @@ def report_cmd(since: str, until: str | None, fmt: str) -> None:
                        f"{describe(r['rule'], 'zh')}")
         if not rows:
             click.echo("no fraud alerts in the range")
+        click.echo(line(data_as_of))
 def _throttle():  # type: ignore[no-untyped-def]
     """The throttle store the web uses (Redis if VOUCHER_REDIS_URL, else the database) and its limits."""
     settings = context.settings()

@@ -28,6 +28,7 @@ from voucherctl import context
 from voucherctl.staff_auth import prove_checker, totp_option
 from voucherctl.billing_cmd import catalog, config
 from voucherctl.ledger_cmd import money, parse_date, parse_money
+from voucherctl.data_as_of import allow_stale_option, emit_report
 from voucherctl.output import OPERATOR, CliError, emit, furthest, json_option, progress
 
 
@@ -193,14 +194,15 @@ def reverse(payment_id: int | None, channel: str | None, external_ref: str | Non
 @click.option("--account", "account_no", default=None, help="Only this account number.")
 @click.option("--limit", default=lists.DEFAULT_LIMIT, show_default=True, type=click.IntRange(1, lists.MAX_LIMIT))
 @click.option("--offset", default=0, show_default=True, type=click.IntRange(0, 10_000_000))
+@allow_stale_option
 @json_option
 def list_cmd(channel: str | None, date_from: str | None, date_to: str | None, external_ref: str | None,
-             account_no: str | None, limit: int, offset: int, as_json: bool) -> None:
+             account_no: str | None, limit: int, offset: int, allow_stale: bool, as_json: bool) -> None:
     """Payments and redemptions, newest first (imported ones too, with their ids)."""
     filters = lists.PaymentFilter(channel, parse_date(date_from, "--from") if date_from else None,
                                   parse_date(date_to, "--to") if date_to else None, external_ref, account_no)
     tz = context.settings().timezone
-    with context.sessions().begin() as session:
+    with context.report_session(allow_stale) as (session, data_as_of):
         page = lists.list_payments(session, filters, tz=tz, limit=limit, offset=offset)
 
     def human() -> None:
@@ -210,4 +212,4 @@ def list_cmd(channel: str | None, date_from: str | None, date_to: str | None, ex
                        f"{p.status}")
         click.echo(f"{page.total} payment(s) match; showing {len(page.items)} from {offset + 1 if page.items else 0}")
 
-    emit(as_json, documents.payment_page(page, tz), human)
+    emit_report(as_json, documents.payment_page(page, tz), human, data_as_of)

@@ -27,7 +27,8 @@ from voucherctl import context
 from voucherctl.ledger_cmd import money, parse_date, today
 from voucherctl.billing_cmd import cli_errors
 from voucherctl.collection_cmd import write_collection_report
-from voucherctl.output import CliError, csv_encoding, emit, excel_option, json_option, output_files
+from voucherctl.data_as_of import allow_stale_option, emit_report, pdf_note
+from voucherctl.output import CliError, csv_encoding, excel_option, json_option, output_files
 from vouchers.money import SUPPORTED_CURRENCIES
 
 csv_option = click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -127,20 +128,22 @@ def liability_document(r: LiabilityReport) -> dict:
 @csv_option
 @pdf_option
 @excel_option
+@allow_stale_option
 @json_option
 def liability(as_of: str | None, date_from: str | None, currency: str | None, csv_out: Path | None,
-              pdf_out: Path | None, excel: bool, as_json: bool) -> None:
+              pdf_out: Path | None, excel: bool, allow_stale: bool, as_json: bool) -> None:
     """Outstanding voucher value by batch, face value, distributor and age, with a roll-forward."""
     first, last, start, end = _period(date_from, as_of, to_option="--as-of")
     cur = _currency(currency)
-    with output_files(csv_out, pdf_out) as (csv_file, pdf_file), context.sessions().begin() as session:
+    with output_files(csv_out, pdf_out) as (csv_file, pdf_file), \
+            context.report_session(allow_stale) as (session, data_as_of):
         r = liability_report(session, as_of=end, currency=cur, last_valid_day=last, period_start=start)
         if pdf_file:
             from print_templates.finance_reports import render_finance_report
 
             tz = context.settings().timezone
             render_finance_report(
-                pdf_file, title_note=f"{first} .. {last} ({tz}) · {cur}", liability=r,
+                pdf_file, title_note=f"{first} .. {last} ({tz}) · {cur} · {pdf_note(data_as_of)}", liability=r,
                 channels=channel_report(session, start=start, end=end, currency=cur, granularity="month", tz=tz),
                 breakage=breakage_report(session, start=start, end=end, currency=cur, tz=tz),
                 trial=trial_balance(session, as_of=end, currency=cur), tz=tz, branding=context.print_branding())
@@ -166,7 +169,7 @@ def liability(as_of: str | None, date_from: str | None, currency: str | None, cs
             click.echo(f"  held for fraud review (liability:held_funds): opening {money(rf.held_opening)}, "
                        f"closing {money(rf.held_closing)}")
 
-    emit(as_json, document, human)
+    emit_report(as_json, document, human, data_as_of)
 
 
 @report.command("breakage")
@@ -176,14 +179,15 @@ def liability(as_of: str | None, date_from: str | None, currency: str | None, cs
 @csv_option
 @pdf_option
 @excel_option
+@allow_stale_option
 @json_option
 def breakage(date_from: str | None, date_to: str | None, currency: str | None, csv_out: Path | None,
-             pdf_out: Path | None, excel: bool, as_json: bool) -> None:
+             pdf_out: Path | None, excel: bool, allow_stale: bool, as_json: bool) -> None:
     """Value of cards that expired unredeemed (breakage income), per month and batch."""
     first, last, start, end = _period(date_from, date_to)
     cur = _currency(currency)
     with output_files(csv_out, pdf_out) as (csv_file, pdf_file):
-        with context.sessions().begin() as session:
+        with context.report_session(allow_stale) as (session, data_as_of):
             r: BreakageReport = breakage_report(session, start=start, end=end, currency=cur,
                                                 tz=context.settings().timezone)
         _write_csv(csv_file, ["month", "batch_id", "count", "amount", "activated", "rate_percent"],
@@ -192,13 +196,15 @@ def breakage(date_from: str | None, date_to: str | None, currency: str | None, c
             from print_templates.finance_reports import render_finance_report
 
             render_finance_report(pdf_file, branding=context.print_branding(),
-                                  title_note=f"breakage {first} .. {last} · {cur}", breakage=r,
+                                  title_note=f"breakage {first} .. {last} · {cur} · {pdf_note(data_as_of)}",
+                                  breakage=r,
                                   tz=context.settings().timezone)
-    emit(as_json, {"currency": cur, "from": first.isoformat(), "to": last.isoformat(), "count": r.count,
+    emit_report(as_json, {"currency": cur, "from": first.isoformat(), "to": last.isoformat(), "count": r.count,
                    "amount": money(r.amount), "ledger_income": money(r.ledger_income),
                    "lines": [{"month": x.month, "batch_id": x.batch_id, "count": x.count, "amount": money(x.amount),
                               "activated": money(x.activated), "rate": x.rate} for x in r.lines]},
-         f"breakage {first} .. {last}: {r.count} cards, {money(r.amount)} {cur} (books {money(r.ledger_income)})")
+         f"breakage {first} .. {last}: {r.count} cards, {money(r.amount)} {cur} (books {money(r.ledger_income)})",
+         data_as_of)
 
 
 @report.command("channels")
@@ -209,15 +215,16 @@ def breakage(date_from: str | None, date_to: str | None, currency: str | None, c
 @csv_option
 @pdf_option
 @excel_option
+@allow_stale_option
 @json_option
 def channels(date_from: str | None, date_to: str | None, granularity: str, currency: str | None,
-             csv_out: Path | None, pdf_out: Path | None, excel: bool, as_json: bool) -> None:
+             csv_out: Path | None, pdf_out: Path | None, excel: bool, allow_stale: bool, as_json: bool) -> None:
     """Payments and redemptions by channel per day or month: count, amount, share, and the fees channels
     kept when they settled (in the period of the settlement)."""
     first, last, start, end = _period(date_from, date_to)
     cur = _currency(currency)
     with output_files(csv_out, pdf_out) as (csv_file, pdf_file):
-        with context.sessions().begin() as session:
+        with context.report_session(allow_stale) as (session, data_as_of):
             r: ChannelReport = channel_report(session, start=start, end=end, currency=cur, granularity=granularity,
                                               tz=context.settings().timezone)
         _write_csv(csv_file, ["period", "channel", "count", "count_share_percent", "amount", "amount_share_percent",
@@ -228,7 +235,8 @@ def channels(date_from: str | None, date_to: str | None, granularity: str, curre
             from print_templates.finance_reports import render_finance_report
 
             render_finance_report(pdf_file, branding=context.print_branding(),
-                                  title_note=f"channels {first} .. {last} · {cur}", channels=r,
+                                  title_note=f"channels {first} .. {last} · {cur} · {pdf_note(data_as_of)}",
+                                  channels=r,
                                   tz=context.settings().timezone)
 
     def line(x) -> dict:
@@ -242,10 +250,10 @@ def channels(date_from: str | None, date_to: str | None, granularity: str, curre
         click.echo(f"{'total':<22} {r.count:>9} payments            {money(r.amount):>14}"
                    f"           fees {money(r.fees):>10}")
 
-    emit(as_json, {"currency": cur, "from": first.isoformat(), "to": last.isoformat(), "by": granularity,
+    emit_report(as_json, {"currency": cur, "from": first.isoformat(), "to": last.isoformat(), "by": granularity,
                    "count": r.count, "amount": money(r.amount), "fees": money(r.fees),
                    "lines": [line(x) for x in r.lines],
-                   "totals": [line(x) for x in r.totals]}, human)
+                   "totals": [line(x) for x in r.totals]}, human, data_as_of)
 
 
 @report.command("collection")
@@ -257,16 +265,17 @@ def channels(date_from: str | None, date_to: str | None, granularity: str, curre
 @csv_option
 @pdf_option
 @excel_option
+@allow_stale_option
 @json_option
 @cli_errors
 def collection(date_from: str | None, date_to: str | None, lang: str, top: int, currency: str | None,
-               csv_out: Path | None, pdf_out: Path | None, excel: bool, as_json: bool) -> None:
+               csv_out: Path | None, pdf_out: Path | None, excel: bool, allow_stale: bool, as_json: bool) -> None:
     """Collection rate per month (applied to bills ÷ billed) and the collection analysis of the last month.
 
     The same report as ``voucherctl collection report``, over any local days."""
     first, last, _, _ = _period(date_from, date_to)
     write_collection_report(first, last, csv_out=csv_out, pdf_out=pdf_out, lang=lang, top=top, excel=excel,
-                            as_json=as_json, currency=currency)
+                            as_json=as_json, currency=currency, allow_stale=allow_stale)
 
 
 @report.command("trial-balance")
@@ -276,15 +285,16 @@ def collection(date_from: str | None, date_to: str | None, lang: str, top: int, 
 @csv_option
 @pdf_option
 @excel_option
+@allow_stale_option
 @json_option
 def trial_balance_cmd(as_of: str | None, detail: bool, currency: str | None, csv_out: Path | None,
-                      pdf_out: Path | None, excel: bool, as_json: bool) -> None:
+                      pdf_out: Path | None, excel: bool, allow_stale: bool, as_json: bool) -> None:
     """Debits and credits of every account (class); the totals must agree."""
     day = parse_date(as_of, "--as-of") if as_of else today()
     end = _instant(end_of_day, day, f"--as-of {day}", context.settings().timezone)
     cur = _currency(currency)
     with output_files(csv_out, pdf_out) as (csv_file, pdf_file):
-        with context.sessions().begin() as session:
+        with context.report_session(allow_stale) as (session, data_as_of):
             r: TrialBalance = trial_balance(session, as_of=end, currency=cur, detail=detail)
         _write_csv(csv_file, ["account", "kind", "accounts", "debit", "credit"],
                    ([x.account, x.kind, x.accounts, money(x.debit), money(x.credit)] for x in r.lines), excel)
@@ -292,14 +302,15 @@ def trial_balance_cmd(as_of: str | None, detail: bool, currency: str | None, csv
             from print_templates.finance_reports import render_finance_report
 
             render_finance_report(pdf_file, branding=context.print_branding(),
-                                  title_note=f"trial balance as of {day} · {cur}", trial=r)
-    emit(as_json, {"currency": cur, "as_of": local_iso(r.as_of, zone(context.settings().timezone)), "balanced": r.balanced,
+                                  title_note=f"trial balance as of {day} · {cur} · {pdf_note(data_as_of)}",
+                                  trial=r)
+    emit_report(as_json, {"currency": cur, "as_of": local_iso(r.as_of, zone(context.settings().timezone)), "balanced": r.balanced,
                    "total_debit": money(r.total_debit), "total_credit": money(r.total_credit),
                    "lines": [{"account": x.account, "kind": x.kind, "accounts": x.accounts, "debit": money(x.debit),
                               "credit": money(x.credit)} for x in r.lines]},
          lambda: [click.echo(f"{x.account:<32} {x.kind:<10} {money(x.debit):>16} {money(x.credit):>16}")
                   for x in r.lines] + [click.echo(f"{'total':<43} {money(r.total_debit):>16} "
-                                                  f"{money(r.total_credit):>16}")])
+                                                  f"{money(r.total_credit):>16}")], data_as_of)
 
 
 @report.command("distributor")
@@ -310,9 +321,10 @@ def trial_balance_cmd(as_of: str | None, detail: bool, currency: str | None, csv
 @csv_option
 @pdf_option
 @excel_option
+@allow_stale_option
 @json_option
 def distributor(distributor_id: str, date_from: str | None, date_to: str | None, currency: str | None,
-                csv_out: Path | None, pdf_out: Path | None, excel: bool, as_json: bool) -> None:
+                csv_out: Path | None, pdf_out: Path | None, excel: bool, allow_stale: bool, as_json: bool) -> None:
     """A distributor's settlement statement: sales, commission, voids, remittances, balance owed.
 
     Times are business time (VOUCHER_TIMEZONE) with their UTC offset, in the text, CSV, JSON and PDF."""
@@ -321,7 +333,7 @@ def distributor(distributor_id: str, date_from: str | None, date_to: str | None,
     tz = context.settings().timezone
     local = zone(tz)
     with output_files(csv_out, pdf_out) as (csv_file, pdf_file):
-        with context.sessions().begin() as session:
+        with context.report_session(allow_stale) as (session, data_as_of):
             s = distributor_statement(session, distributor_id, start=start, end=end, currency=cur)
         _write_csv(csv_file, ["at", "kind", "reference", "count", "face_value", "commission", "amount"],
                    ([local_iso(x.at, local), x.kind, text_cell(x.reference), x.count if x.count is not None else "",
@@ -331,8 +343,9 @@ def distributor(distributor_id: str, date_from: str | None, date_to: str | None,
         if pdf_file:
             from print_templates.finance_reports import render_finance_report
 
-            render_finance_report(pdf_file, branding=context.print_branding(), title_note=f"{first} .. {last} ({tz}) · {cur}", distributor=s, tz=tz)
-    emit(as_json, {
+            render_finance_report(pdf_file, branding=context.print_branding(), title_note=f"{first} .. {last} ({tz}) · {cur} · {pdf_note(data_as_of)}",
+                                  distributor=s, tz=tz)
+    emit_report(as_json, {
         "distributor_id": s.distributor_id, "name": s.name, "commission_bp": s.commission_bp, "currency": cur,
         "from": first.isoformat(), "to": last.isoformat(), "opening": money(s.opening), "closing": money(s.closing),
         "sold_count": s.sold_count, "sold_face_value": money(s.sold_face), "commission": money(s.commission),
@@ -345,7 +358,7 @@ def distributor(distributor_id: str, date_from: str | None, date_to: str | None,
         + [click.echo(f"  {local_text(x.at, local)} {x.kind:<10} {x.reference:<40} {money(x.amount):>14}")
            for x in s.lines]
         + [click.echo(f"  owed {money(s.closing)} at the end of {last}; sold {s.sold_count} cards "
-                      f"({money(s.sold_face)}), commission {money(s.commission)}")])
+                      f"({money(s.sold_face)}), commission {money(s.commission)}")], data_as_of)
 
 
 @report.command("daily-close")
@@ -356,9 +369,10 @@ def distributor(distributor_id: str, date_from: str | None, date_to: str | None,
 @csv_option
 @pdf_option
 @excel_option
+@allow_stale_option
 @json_option
 def daily_close_cmd(date_text: str | None, no_checkpoint: bool, currency: str | None, csv_out: Path | None,
-                    pdf_out: Path | None, excel: bool, as_json: bool) -> None:
+                    pdf_out: Path | None, excel: bool, allow_stale: bool, as_json: bool) -> None:
     """日结: money in, settlements and fees per channel; the voucher liability roll-forward checked against
     the books; the audit chain's head at the day's end, signed as a checkpoint. Exit 1 if the day does not
     balance (the differences are printed)."""
@@ -369,7 +383,7 @@ def daily_close_cmd(date_text: str | None, no_checkpoint: bool, currency: str | 
     cur = _currency(currency)
     tz = context.settings().timezone
     with output_files(csv_out, pdf_out) as (csv_file, pdf_file):
-        with context.sessions().begin() as session:
+        with context.report_session(allow_stale) as (session, data_as_of):
             r = daily_close(session, day, tz=tz, currency=cur, now=context.now())
         checkpoint = None
         if not no_checkpoint:
@@ -393,7 +407,7 @@ def daily_close_cmd(date_text: str | None, no_checkpoint: bool, currency: str | 
         if pdf_file:
             from print_templates.statements import render_daily_close
 
-            render_daily_close(pdf_file, r, checkpoint=checkpoint)
+            render_daily_close(pdf_file, r, checkpoint=checkpoint, data_note=pdf_note(data_as_of))
     document = documents.daily_close(r, checkpoint)
 
     def human() -> None:
@@ -408,7 +422,7 @@ def daily_close_cmd(date_text: str | None, no_checkpoint: bool, currency: str | 
         if checkpoint is not None:
             click.echo(f"  checkpoint signed at {checkpoint['at']}: {checkpoint['signature']}")
 
-    emit(as_json, document, human)
+    emit_report(as_json, document, human, data_as_of)
     if not r.balanced:
         raise CliError(f"{day} does not balance: " + "; ".join(f"{d.check} off by {money(d.amount)} ({d.detail})"
                                                              for d in r.differences))

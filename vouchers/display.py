@@ -73,10 +73,11 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment
 
 
-def local_text(moment: dt.datetime, tz: dt.tzinfo) -> str:
-    """An instant as people read it: ``2026-12-06 09:00 (UTC+8)`` in business time ``tz``."""
+def local_text(moment: dt.datetime, tz: dt.tzinfo, *, seconds: bool = False) -> str:
+    """An instant as people read it: ``2026-12-06 09:00 (UTC+8)`` in business time ``tz`` (with ``seconds``:
+    ``09:00:05``, for a replica's lag)."""
     local = _aware(moment).astimezone(tz)
-    return f"{local:%Y-%m-%d %H:%M} ({utc_offset_label(local)})"
+    return f"{local:{'%Y-%m-%d %H:%M:%S' if seconds else '%Y-%m-%d %H:%M'}} ({utc_offset_label(local)})"
 
 
 def local_iso(moment: dt.datetime, tz: dt.tzinfo) -> str:

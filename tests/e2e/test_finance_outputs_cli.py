@@ -59,7 +59,9 @@ def test_distributor_statement_in_business_time_with_money_formatted(cli, db_url
     out_csv, out_pdf = tmp_path / "statement.csv", tmp_path / "statement.pdf"
     text = ok(cli("report", "distributor", "SHOP-1", "--from", "2026-11-26", "--to", "2026-11-26",
                   "--csv", str(out_csv), "--pdf", str(out_pdf), "--excel"))
-    assert "2026-11-26 23:59 (UTC+8)" in text and "2026-11-27" not in text
+    statement, as_of = text.rstrip("\n").rsplit("\n", 1)  # the last line: the data's as-of (the read time)
+    assert "2026-11-26 23:59 (UTC+8)" in statement and "2026-11-27" not in statement
+    assert as_of == "data as of 2026-11-27 00:00:30 (UTC+8): live (read from the primary)"
     raw = out_csv.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # --excel
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))

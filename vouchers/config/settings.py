@@ -41,6 +41,7 @@ class Settings:
     max_batch_size: int = 1_000_000
     currency: str = "CNY"
     redis_url: str | None = None
+    reports_database_url: str | None = None  # a hot standby the reports read (None: database_url)
     # every effective VOUCHER_* value as text, for the typed parsers of each part
     # (ApiConfig, MeteringConfig, the SMS gateway); every name is a row of vouchers.config.keys
     env: Mapping[str, str] = field(default_factory=dict)
@@ -71,6 +72,7 @@ class Settings:
             max_batch_size=_int(env, "VOUCHER_MAX_BATCH_SIZE", 1_000_000, minimum=1),
             currency=env.get("VOUCHER_CURRENCY") or "CNY",
             redis_url=env.get("VOUCHER_REDIS_URL") or None,
+            reports_database_url=env.get("VOUCHER_REPORTS_DATABASE_URL") or None,
             env={k: v for k, v in env.items() if k.startswith("VOUCHER_")},
         )
 

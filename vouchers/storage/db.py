@@ -27,11 +27,27 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - ex
     cursor.close()
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+def _sqlite_query_only(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+
+
+def _pg_read_only(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET default_transaction_read_only = on")
+    cursor.close()
+    dbapi_connection.commit()
+
+
+def make_engine(url: str, *, pool_size: int = 5, read_only: bool = False) -> Engine:
     """An engine for ``url`` with pre-ping and, on SQLite, WAL + busy timeout.
 
     ``hide_parameters``: a database error's message (and so any log of it) never carries the bound
     values - code hashes, tokens, customer data; callers look at ``error.orig`` and its SQLSTATE only.
+    ``read_only``: the reports' engine (``VOUCHER_REPORTS_DATABASE_URL``): every connection refuses writes
+    (PostgreSQL ``default_transaction_read_only``, SQLite ``query_only``) and SQLite transactions begin
+    deferred (a reader takes no write lock).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -39,19 +55,24 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        if read_only:
+            event.listen(engine, "connect", _sqlite_query_only)
         # Take the write lock at BEGIN so two writers queue instead of failing
         # with "database is locked" when upgrading a read transaction.
         @event.listens_for(engine, "begin")
         def _begin_immediate(conn) -> None:  # pragma: no cover - exercised by every SQLite test
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         @event.listens_for(engine, "connect")
         def _no_pysqlite_begin(dbapi_connection, _record) -> None:  # pragma: no cover
             dbapi_connection.isolation_level = None
 
         return engine
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True, pool_size=pool_size,
-                         max_overflow=pool_size)
+    engine = create_engine(url, pool_pre_ping=True, hide_parameters=True, pool_size=pool_size,
+                           max_overflow=pool_size)
+    if read_only:
+        event.listen(engine, "connect", _pg_read_only)
+    return engine
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
