@@ -28,6 +28,7 @@ def in_process_cli(db_url: str, home: Path, monkeypatch: pytest.MonkeyPatch, cap
     context.settings.cache_clear()
     context.engine.cache_clear()
     context.branding.cache_clear()
+    context.dispose_reports_engines()
 
     def run(*argv: str) -> tuple[int, str, str]:
         capsys.readouterr()
@@ -37,6 +38,8 @@ def in_process_cli(db_url: str, home: Path, monkeypatch: pytest.MonkeyPatch, cap
 
     yield run
     context.engine().dispose()
+    context.dispose_reports_engines()
     context.settings.cache_clear()
     context.engine.cache_clear()
     context.branding.cache_clear()
+

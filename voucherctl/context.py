@@ -129,13 +129,23 @@ def _reports_url() -> str | None:
     return url
 
 
-@functools.cache
+_read_only_engines: dict[str, Engine] = {}  # the reports' engines, one per URL, built once per process
+
+
 def _read_only_engine(url: str) -> Engine:
-    try:
-        return make_engine(url, read_only=True)
-    except (ImportError, NoSuchModuleError) as e:
-        raise CliError(f"unsupported database URL scheme {make_url(url).drivername!r} in "
-                       f"VOUCHER_REPORTS_DATABASE_URL ({_URL_HINT})") from e
+    if url not in _read_only_engines:
+        try:
+            _read_only_engines[url] = make_engine(url, read_only=True)
+        except (ImportError, NoSuchModuleError) as e:
+            raise CliError(f"unsupported database URL scheme {make_url(url).drivername!r} in "
+                           f"VOUCHER_REPORTS_DATABASE_URL ({_URL_HINT})") from e
+    return _read_only_engines[url]
+
+
+def dispose_reports_engines() -> None:
+    """Close the reports' engines (for tests that change VOUCHER_REPORTS_DATABASE_URL within one process)."""
+    while _read_only_engines:
+        _read_only_engines.popitem()[1].dispose()
 
 
 def reports_sessions() -> sessionmaker[Session]:
