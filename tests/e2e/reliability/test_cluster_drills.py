@@ -16,6 +16,8 @@ drill restarts the old node as soon as the standby is promoted, as operations wo
 """
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -205,6 +207,62 @@ def test_the_cluster_is_restored_to_a_chosen_instant_with_its_books_and_chains_i
                        capture_output=True, timeout=60, check=False)
         shutil.rmtree(restored, ignore_errors=True)
         world.engine.dispose()
+
+
+def test_reports_read_the_synchronous_standby_and_state_its_replay_time(cluster, tmp_path, now, capsys):
+    """VOUCHER_REPORTS_DATABASE_URL naming the cluster's standby (libpq ``target_session_attrs=standby``): once the
+    standby has replayed a redemption, the reports read there give the primary's figures, say they come from
+    the standby and state its replay timestamp; a write through the same configuration lands on the primary."""
+    url = cluster.database("reports_drill")
+    world = build_world(tmp_path, url, now)
+    client = world.app(Clock(now)).test_client()
+    with world.engine.connect() as conn:
+        before = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+    assert client.post("/api/v1/redemptions", json={"code": world.cards[0].code, "account_no": ACCOUNT_CLEAN},
+                       headers=auth(world.keys["terminal"], "reports-drill")).status_code == 201
+    with world.engine.connect() as conn:
+        written = conn.execute(text("SELECT pg_current_wal_lsn()")).scalar_one()
+    port = os.environ.get("VOUCHER_CLUSTER_PORT", "5441")
+    nodes = [f"127.0.0.1:{int(port) + i}" for i in (0, 1)]
+    standby_url = (f"postgresql+psycopg://postgres@/reports_drill?host={nodes[0]}&host={nodes[1]}"
+                   "&target_session_attrs=standby&connect_timeout=3")
+    standby = create_engine(standby_url)
+    deadline = time.monotonic() + 60
+    with standby.connect() as conn:  # synchronous commit means on the standby's disk: wait until it is replayed
+        assert conn.execute(text("SELECT pg_is_in_recovery()")).scalar_one()
+        while not conn.execute(text("SELECT pg_last_wal_replay_lsn() >= CAST(:lsn AS pg_lsn)"),
+                               {"lsn": written}).scalar_one():
+            assert time.monotonic() < deadline, "the standby did not replay the redemption"
+            time.sleep(0.2)
+    standby.dispose()
+
+    day = (now + dt.timedelta(days=1)).date().isoformat()
+    reports = (("report", "trial-balance", "--as-of", day, "--json"), ("payments", "list", "--json"),
+               ("report", "channels", "--from", now.date().isoformat(), "--to", day, "--json"))
+    primary_env = server_env(world)
+    standby_env = dict(primary_env, VOUCHER_REPORTS_DATABASE_URL=standby_url)
+    for argv in reports:
+        on_primary, on_standby = (voucherctl(env, *argv) for env in (primary_env, standby_env))
+        assert on_primary.returncode == 0 and on_standby.returncode == 0, on_primary.stderr + on_standby.stderr
+        from_primary, from_standby = json.loads(on_primary.stdout), json.loads(on_standby.stdout)
+        assert from_primary["data_source"] == "live" and from_standby["data_source"] == "standby", argv
+        replayed = dt.datetime.fromisoformat(from_standby["data_as_of"])
+        assert replayed.utcoffset() == dt.timedelta(hours=8)  # business time with its offset
+        assert before <= replayed <= dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1), from_standby
+        assert from_standby["data_lag_seconds"] is not None and from_standby["data_lag_seconds"] < 300
+        figures = {k: v for k, v in from_standby.items() if not k.startswith("data_")}
+        assert figures == {k: v for k, v in from_primary.items() if not k.startswith("data_")}, argv
+    assert json.loads(voucherctl(standby_env, *reports[1]).stdout)["total"] == 1  # the redemption, replayed
+    # a write with the same configuration goes to the primary (VOUCHER_DATABASE_URL), never to the standby
+    posted = voucherctl(standby_env, "payments", "post", "--channel", "counter_cash", "--account-no", ACCOUNT_CLEAN,
+                        "--amount", "1.00", "--ref", "reports-drill-write", "--json")
+    assert posted.returncode == 0, posted.stderr
+    text_report = voucherctl(standby_env, "report", "trial-balance", "--as-of", day)
+    assert "hot standby's last replayed commit" in text_report.stdout.splitlines()[-1], text_report.stdout
+    world.engine.dispose()
+    with capsys.disabled():
+        print(f"\nreports drill: standby replayed to {from_standby['data_as_of']}, lag "
+              f"{from_standby['data_lag_seconds']} s; figures equal to the primary's")
 
 
 def server_env(world) -> dict[str, str]:
