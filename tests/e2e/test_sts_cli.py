@@ -368,10 +368,6 @@ def test_meter_deactivate_and_reactivate(cli: Cli) -> None:
     assert again.code == 1 and "already active" in again.err
 
 
-@pytest.mark.xfail(strict=True, reason="issue 22, open: TIDs are minutes and strictly increase per meter "
-                   "(next_tid: max(now, last + 1)), so a second token sold to one meter within a minute carries the "
-                   "next minute's TID; fixing it needs a decision (date the vend at its TID minute, or refuse a "
-                   "second token within the minute)")
 def test_a_reprint_never_shows_a_token_time_after_the_sale_time(cli: Cli, tmp_path: Path) -> None:
     """Issue 22: 令牌时间 23:48 on a receipt whose 售电时间 was 23:47 (reproduced: two sales in one minute)."""
     _setup(cli)
