@@ -20,7 +20,7 @@ def _summary_json(summary: batch_service.BatchSummary) -> dict:
     document = dataclasses.asdict(summary)
     document["face_value"] = format_amount(summary.face_value)
     document["expires"] = summary.expires.isoformat()
-    document["created_at"] = summary.created_at.isoformat()
+    context.local_times(document, summary, "created_at")
     return document
 
 
