@@ -172,9 +172,8 @@ def export(batch_id: str, recipient: str, out_path: Path, operator: str, reexpor
     A batch is exported once; another copy needs --reexport --reason (audited), as a reprint does."""
     store = context.key_store()
     phrase = context.passphrase()
-    with context.sessions().begin() as session:
-        result = export_batch(session, store, phrase, batch_id, recipient, out_path, operator=operator,
-                              now=context.now(), reexport=reexport, reason=reason)
+    result = export_batch(context.sessions(), store, phrase, batch_id, recipient, out_path, operator=operator,
+                          now=context.now(), reexport=reexport, reason=reason)
     emit(as_json, dataclasses.asdict(result), f"exported {result.count} vouchers of {batch_id} to {result.path}")
 
 
