@@ -33,7 +33,7 @@ from werkzeug.exceptions import HTTPException
 from redeem_api.confirmation import Ticket, open_ticket, seal_ticket
 from redeem_api.errors import ApiError, ChallengeRequired, Forbidden, NotFound, UnsupportedMediaType, ValidationFailed
 from redeem_api.holder_lookup import look_up_holder
-from redeem_api.http import client_ip, now, valid_account_no
+from redeem_api.http import client_ip, current_request_id, now, valid_account_no
 from redeem_api.i18n import TEXT, pick_language
 from redeem_api.redemption import Attempt, check_code_format
 from redeem_api.routes.redemptions import perform_redemption
@@ -107,7 +107,7 @@ def _page(status: int, *, lang: str, account_no: str = "", error: str | None = N
     html = render_template("redeem.html", t=t, lang=lang, other="en" if lang == "zh" else "zh", brand=branding,
                            csrf_token=_csrf_token(), submission=secrets.token_hex(16), account_no=account_no,
                            error=message, error_code=error, result=result, holder=holder, ticket=ticket,
-                           challenge=challenge)
+                           challenge=challenge, request_id=current_request_id())
     response = make_response(html, status)
     response.headers["Cache-Control"] = "no-store"
     if retry_after:
