@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Response, g, redirect, request, url_for
+from flask import Response, g, request, url_for
 
-from redeem_api.console.gate import PORTAL, allowed, csrf_ok, lang, now, page, refuse
-from redeem_api.console.issuer_views import _count, _form, failure
+from redeem_api.console.gate import PORTAL, allowed, lang, now, page, refuse
+from redeem_api.console.issuer_views import _count, _form, guarded
 from redeem_api.console.views import bp
 from redeem_api.state import state
-from vouchers.books.errors import BatchNotFound as NoSuchBatch
 from vouchers.books.timeutil import local_date
-from vouchers.books.voucher_books import NotYourStock
-from vouchers.errors import VoucherError
 from vouchers.services import batch_desk, staff_views, statements
-from vouchers.storage import batch_states
 
 
 def _own() -> str | None:
@@ -29,24 +25,22 @@ def _own() -> str | None:
 
 @bp.post("/distributor/activate")
 def portal_activate() -> Response:
-    distributor_id = _own()
+    distributor_id = _own()  # from the account, never from the form
     if distributor_id is None:
         return refuse(403, "forbidden")
-    if not csrf_ok():
-        return refuse(403, "csrf_failed")
-    batch_id = _form("batch_id", 32).strip()
-    try:
-        with state().sessions.begin() as s:
-            result = batch_desk.activate(s, g.console, batch_id, distributor_id,
-                                         first_serial=_form("first_serial", 40), count=_count(_form("count", 10)),
-                                         now=now(), own_stock_only=True)
-    except (NotYourStock, NoSuchBatch, batch_states.BatchNotFound):
-        return _portal(404, error="not_in_stock")
-    except VoucherError as e:
-        status, code = failure(e)
-        return _portal(status, error=code, message=str(e))
-    return redirect(url_for("console.portal", lang=lang(),
-                            done=f"{result.count}:{result.first_serial}-{result.last_serial}"), code=303)
+
+    def sell(s):  # type: ignore[no-untyped-def]
+        return batch_desk.activate(s, g.console, _form("batch_id", 32).strip(), distributor_id,
+                                   first_serial=_form("first_serial", 40), count=_count(_form("count", 10)),
+                                   now=now(), own_stock_only=True)
+
+    def refused(status: int, code: str, detail: str) -> Response:
+        if status == 404:  # no such batch, or not (all) this distributor's stock: the same answer
+            return _portal(404, error="not_in_stock")
+        return _portal(status, error=code, message=detail)
+
+    return guarded(PORTAL, sell, refused, lambda result: url_for(
+        "console.portal", lang=lang(), done=f"{result.count}:{result.first_serial}-{result.last_serial}"))
 
 
 def _portal(status: int, **extra) -> Response:

@@ -18,6 +18,7 @@ from redeem_api.console.views import bp
 from redeem_api.state import state
 from vouchers.books.errors import BatchNotFound as NoSuchBatch, LedgerError
 from vouchers.books.timeutil import local_date
+from vouchers.books.voucher_books import NotYourStock
 from vouchers.errors import InvalidMoney, VoucherError
 from vouchers.keyring import KeyStatus
 from vouchers.money import parse_positive_amount
@@ -37,6 +38,8 @@ def failure(e: Exception) -> tuple[int, str]:
     """A domain refusal as (HTTP status, text code of the console's catalogue)."""
     if isinstance(e, (batch_states.BatchNotFound, NoSuchBatch, batch_desk.RequestNotFound)):
         return 404, "not_found"
+    if isinstance(e, NotYourStock):  # said alike for another distributor's cards and none
+        return 404, "not_in_stock"
     if isinstance(e, batch_desk.SamePerson):
         return 403, "same_person"
     if isinstance(e, batch_desk.StepUpRefused):
@@ -76,12 +79,9 @@ def batch_new() -> Response:
 
 @bp.post("/batches/new")
 def batch_new_submit() -> Response:
-    if not allowed(MAKER):
-        return refuse(403, "forbidden")
-    if not csrf_ok():
-        return refuse(403, "csrf_failed")
     settings = state().config.settings
-    try:
+
+    def ask(s) -> int:  # type: ignore[no-untyped-def]
         try:
             face = parse_positive_amount(_form("face_value", 20))
             expires = dt.date.fromisoformat(_form("expires", 10))
@@ -90,15 +90,13 @@ def batch_new_submit() -> Response:
         count = _count(_form("count", 10))
         if count is None:
             raise batch_desk.DeskRefused("the number of cards is required")
-        with state().sessions.begin() as s:
-            request_id = batch_desk.request_batch(
-                s, g.console, face_value=face, count=count, expires=expires,
-                currency=_form("currency", 3) or settings.currency, today=local_date(now(), settings.timezone),
-                max_count=settings.max_batch_size, now=now())
-    except VoucherError as e:
-        status, code = failure(e)
-        return _new_page(status, error=code, message=str(e))
-    return redirect(url_for("console.requests_page", lang=lang(), done=request_id), code=303)
+        return batch_desk.request_batch(
+            s, g.console, face_value=face, count=count, expires=expires,
+            currency=_form("currency", 3) or settings.currency, today=local_date(now(), settings.timezone),
+            max_count=settings.max_batch_size, now=now())
+
+    return guarded(MAKER, ask, lambda status, code, detail: _new_page(status, error=code, message=detail),
+                   lambda request_id: url_for("console.requests_page", lang=lang(), done=request_id))
 
 
 # -- one batch ---------------------------------------------------------------------------------
@@ -138,21 +136,31 @@ def batch_page(batch_id: str) -> Response:
     return _batch_page(batch_id)
 
 
-def _act(batch_id: str, roles: frozenset[str], action) -> Response:  # type: ignore[no-untyped-def]
-    """Role, CSRF, then the action in one transaction; a refusal re-renders the batch page with its reason."""
+def guarded(roles: frozenset[str], action, refused, done) -> Response:  # type: ignore[no-untyped-def]
+    """Role, CSRF, then ``action(session)`` in one transaction; a domain refusal answers
+    ``refused(status, code, detail)``, success redirects (303) to ``done(result)``."""
     if not allowed(roles):
         return refuse(403, "forbidden")
     if not csrf_ok():
         return refuse(403, "csrf_failed")
     try:
         with state().sessions.begin() as s:
-            done = action(s)
+            result = action(s)
     except VoucherError as e:
         status, code = failure(e)
+        return refused(status, code, str(e))
+    return redirect(done(result), code=303)
+
+
+def _act(batch_id: str, roles: frozenset[str], action) -> Response:  # type: ignore[no-untyped-def]
+    """A batch action; a refusal re-renders the batch page with its reason."""
+    def refused(status: int, code: str, detail: str) -> Response:
         if status == 404:
             return refuse(404, "not_found")
-        return _batch_page(batch_id, status, error=code, message=str(e))
-    return redirect(url_for("console.batch_page", batch_id=batch_id[:32], lang=lang(), done=done), code=303)
+        return _batch_page(batch_id, status, error=code, message=detail)
+
+    return guarded(roles, action, refused,
+                   lambda done: url_for("console.batch_page", batch_id=batch_id[:32], lang=lang(), done=done))
 
 
 @bp.post("/batches/<batch_id>/print")
@@ -221,17 +229,8 @@ def requests_page() -> Response:
 
 
 def _decide(roles: frozenset[str], action) -> Response:  # type: ignore[no-untyped-def]
-    if not allowed(roles):
-        return refuse(403, "forbidden")
-    if not csrf_ok():
-        return refuse(403, "csrf_failed")
-    try:
-        with state().sessions.begin() as s:
-            done = action(s)
-    except VoucherError as e:
-        status, code = failure(e)
-        return _requests_page(status, error=code, message=str(e))
-    return redirect(url_for("console.requests_page", lang=lang(), done=done), code=303)
+    return guarded(roles, action, lambda status, code, detail: _requests_page(status, error=code, message=detail),
+                   lambda done: url_for("console.requests_page", lang=lang(), done=done))
 
 
 @bp.post("/requests/<int:request_id>/confirm")
