@@ -280,3 +280,18 @@ def test_distributor_activates_only_its_own_consigned_stock_and_reads_its_statem
     assert "BANK-REF-77" in statement and "123.45" in statement and world.batch_id in statement
     other = theirs.get(f"/console/distributor/statement?distributor={DISTRIBUTOR}").get_data(as_text=True)
     assert "BANK-REF-77" not in other and world.batch_id not in other
+
+
+def test_the_cli_takes_a_range_as_first_serial_and_count_too(world, cli):
+    batch_id, cards = world.new_batch(5, consign=False)
+    code_, out, err = cli("batch", "consign", batch_id, "--distributor", OTHER_DISTRIBUTOR, "--from", cards[1].serial,
+                          "--count", "2", "--operator", "carol", "--json")
+    assert code_ == 0, err
+    assert (json.loads(out)["first_serial"], json.loads(out)["last_serial"]) == (cards[1].serial, cards[2].serial)
+    code_, out, err = cli("batch", "activate", batch_id, "--distributor", OTHER_DISTRIBUTOR, "--from",
+                          cards[1].serial, "--count", "1", "--json")
+    assert code_ == 0 and json.loads(out)["count"] == 1, err
+    for bad in (["--count", "2"], ["--from", cards[0].serial, "--to", cards[1].serial, "--count", "2"]):
+        code_, out, err = cli("batch", "consign", batch_id, "--distributor", OTHER_DISTRIBUTOR, *bad,
+                              "--operator", "carol")
+        assert code_ != 0 and out == "" and err.count("\n") == 1 and "--count" in err
