@@ -605,30 +605,22 @@ def _read_field(r: _Reader, card: CardSpec, *, back: bool = False) -> Field:
     kind = r.choice("type", BACK_FIELD_TYPES if back else FIELD_TYPES)
     safe = card.safe_margin_mm
     field: Field
-    if kind == "text":
+    if kind in ("text", "paragraph"):
         text = r.text("text")
-        size = r.number("size", lo=3, hi=200)
+        size = r.number("size", lo=3, hi=200 if kind == "text" else 72)
         min_size = r.number("min_size", size, lo=3, hi=size)
         box = r.box("box")
         _check_box(r, box, card, inset=safe)
-        field = TextField(
-            name, box, text, r.choice("font", FONT_ROLES, "regular"), size, min_size,
-            r.choice("align", ALIGNMENTS, "left"), r.color("color", "#000000"),
-            _placeholders(r, "text", text,
-                          STATIC_PLACEHOLDERS | (BACK_CARD_PLACEHOLDERS if back else CARD_PLACEHOLDERS)),
-        )
-    elif kind == "paragraph":
-        text = r.text("text")
-        size = r.number("size", lo=3, hi=72)
-        min_size = r.number("min_size", size, lo=3, hi=size)
-        box = r.box("box")
-        _check_box(r, box, card, inset=safe)
-        field = ParagraphField(
-            name, box, text, r.choice("font", FONT_ROLES, "regular"), size, min_size,
-            r.choice("align", ALIGNMENTS, "left"), r.color("color", "#000000"),
-            r.number("line_height", 1.3, lo=1.0, hi=3.0),
-            _placeholders(r, "text", text, STATIC_PLACEHOLDERS),
-        )
+        font, align, color = r.choice("font", FONT_ROLES, "regular"), r.choice("align", ALIGNMENTS, "left"), \
+            r.color("color", "#000000")
+        if kind == "text":
+            allowed = STATIC_PLACEHOLDERS | (BACK_CARD_PLACEHOLDERS if back else CARD_PLACEHOLDERS)
+            field = TextField(name, box, text, font, size, min_size, align, color,
+                              _placeholders(r, "text", text, allowed))
+        else:  # a paragraph is the same on every card
+            field = ParagraphField(name, box, text, font, size, min_size, align, color,
+                                   r.number("line_height", 1.3, lo=1.0, hi=3.0),
+                                   _placeholders(r, "text", text, STATIC_PLACEHOLDERS))
     elif kind == "barcode":
         box = r.box("box")
         _check_box(r, box, card, inset=safe)
