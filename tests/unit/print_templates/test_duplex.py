@@ -178,3 +178,18 @@ def test_a4_cards_background_runs_3mm_past_the_trim_and_the_marks_start_beyond(t
         on_mark = [_rgb(image, mark_x + dx / dpi * 25.4, gy - layout.marks.offset_mm - 2.0, dpi)
                    for dx in range(-2, 3)]
         assert any(max(p) < 120 for p in on_mark), "the crop mark is drawn outside the bleed"
+
+
+def test_the_configured_terms_reach_the_back() -> None:
+    """The issuer prints with PrintBranding.from_branding(configured or recorded branding)."""
+    from vouchers.branding import NEUTRAL
+
+    configured = replace(NEUTRAL, terms_zh="本卡仅限电费。", terms_en="Electricity only.", hotline="0592-7654321")
+    printed = PrintBranding.from_branding(configured)
+    assert (printed.terms_zh, printed.terms_en, printed.hotline) == ("本卡仅限电费。", "Electricity only.",
+                                                                      "0592-7654321")
+    # the neutral default is a full set: validity, no cash refund, the code's secrecy, the account check
+    for words in ("有效期", "不退款", "卡密", "户号"):
+        assert words in NEUTRAL.terms_zh, words
+    for words in ("expiry date", "no cash refund", "code", "account number"):
+        assert words in NEUTRAL.terms_en, words
