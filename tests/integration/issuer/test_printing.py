@@ -161,7 +161,8 @@ def test_a_repeat_export_needs_flag_and_reason_like_a_reprint(issuer, approved, 
 def _scan_qr(pdf, tmp_path) -> list[str]:
     for old in tmp_path.glob("page*.png"):
         old.unlink()
-    subprocess.run(["pdftoppm", "-r", "300", "-png", "-f", "2", "-l", "2", str(pdf), str(tmp_path / "page")],
+    # a4-cards prints both sides: the cover, its blank back, then the first sheet of fronts (page 3)
+    subprocess.run(["pdftoppm", "-r", "300", "-png", "-f", "3", "-l", "3", str(pdf), str(tmp_path / "page")],
                    check=True)
     png = next(tmp_path.glob("page*.png"))
     return subprocess.run(["zbarimg", "--raw", "-q", "-Sdisable", "-Sqrcode.enable", str(png)],
