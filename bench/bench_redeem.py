@@ -74,12 +74,12 @@ function request()
   idx = idx + 1
   local line = items[idx]
   if line == nil then line = items[#items]; exhausted = exhausted + 1 end
-  local code, acct = line:match("(%S+) (%S+)")
+  local code, acct, k = line:match("(%S+) (%S+) (%S+)")
   local body = '{"code":"' .. code .. '","account_no":"' .. acct .. '"}'
   local path = "/api/v1/redemptions"
   if mode == "echo" then path = "/echo" end
   return wrk.format("POST", path, {["Content-Type"] = "application/json",
-    ["Authorization"] = "Bearer " .. key, ["Idempotency-Key"] = "bench-" .. tid .. "-" .. idx}, body)
+    ["Authorization"] = "Bearer " .. k, ["Idempotency-Key"] = "bench-" .. tid .. "-" .. idx}, body)
 end
 function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
@@ -202,7 +202,12 @@ def run_wrk(url: str, lua: Path, items: Path, mode: str, key: str, args) -> dict
 
 
 def prepare(args, home: Path, db_url: str) -> tuple[str, Path]:
-    """Schema, keys, one batch (activated), accounts, a terminal client; returns (api key, items file)."""
+    """Schema, keys, one batch, accounts and ``--terminals`` terminal clients, all made and the batch activated
+    ``--age-days`` ago; returns (the first API key, items file: one "code account key" line per card).
+
+    The load looks like a fleet's, not like fraud: cards sold weeks before they are redeemed, each account
+    and terminal a few cards (``--accounts`` and ``--terminals`` large enough), so the inline fraud rules run
+    their queries on every redemption but raise no alerts (that path is measured by bench/bench_fraud.py)."""
     from issuer.batches import BatchRequest, approve_batch, create_batch
     from issuer.cardstore import card_file_path, read_cards
     from issuer.signing_keys import create_key
@@ -213,7 +218,7 @@ def prepare(args, home: Path, db_url: str) -> tuple[str, Path]:
     from vouchers.storage.db import make_engine, session_factory
     from vouchers.storage.migrate import upgrade_to_head
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=args.age_days)
     engine = make_engine(db_url)
     upgrade_to_head(engine)
     sessions = session_factory(engine)
@@ -230,17 +235,18 @@ def prepare(args, home: Path, db_url: str) -> tuple[str, Path]:
         activate(s, summary.batch_id, "BENCH", now=now, actor="bench")
         for i in range(args.accounts):
             create_customer(s, f"88{i:08d}", f"bench customer {i}", now=now)
-        _, key = create_client(s, name="bench terminal", role="terminal", now=now)
-    print(f"prepared {args.codes} codes and {args.accounts} accounts in {time.perf_counter() - t0:.1f}s",
+        keys = [create_client(s, name=f"bench terminal {t}", role="terminal", now=now)[1]
+                for t in range(args.terminals)]
+    print(f"prepared {args.codes} codes, {args.accounts} accounts, {args.terminals} terminals in {time.perf_counter() - t0:.1f}s",
           file=sys.stderr)
     items = home / "items.txt"
     with items.open("w") as f:
         for i, card in enumerate(read_cards(card_file_path(home, summary.batch_id),
                                             store.cardstore_identity(PASSPHRASE))):
-            f.write(f"{card.code} 88{i % args.accounts:08d}\n")
+            f.write(f"{card.code} 88{i % args.accounts:08d} {keys[i % len(keys)]}\n")
     os.chmod(items, 0o600)
     engine.dispose()
-    return key, items
+    return keys[0], items
 
 
 def verify(before: dict[str, int], after: dict[str, int], created: int, connections: int) -> dict:
@@ -287,9 +293,9 @@ def in_process(env: dict[str, str], key: str, items: Path, count: int, profile: 
         raise SystemExit(f"--codes must be at least {warmup + count}")
 
     def send(i: int) -> None:
-        code, account = lines[i].split()
+        code, account, terminal_key = lines[i].split()
         r = client.post("/api/v1/redemptions", json={"code": code, "account_no": account},
-                        headers={"Authorization": f"Bearer {key}", "Idempotency-Key": f"inproc-{i}"})
+                        headers={"Authorization": f"Bearer {terminal_key}", "Idempotency-Key": f"inproc-{i}"})
         if r.status_code != 201:
             raise SystemExit(f"request {i}: {r.status_code} {r.get_data(as_text=True)}")
 
@@ -556,7 +562,11 @@ def main() -> int:
     parser.add_argument("--pg-url", default=os.environ.get("VOUCHER_BENCH_PG_URL",
                                                            "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--codes", type=int, default=30_000)
-    parser.add_argument("--accounts", type=int, default=2_000)
+    parser.add_argument("--accounts", type=int, default=4_000,
+                        help="customer accounts, used in turn (the fraud rules alert past 5 cards a day on one)")
+    parser.add_argument("--terminals", type=int, default=256, help="terminal API keys, used in turn")
+    parser.add_argument("--age-days", type=int, default=30,
+                        help="the batch, accounts and terminals were made this many days ago")
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--wrk-threads", type=int, default=2)
@@ -639,7 +649,6 @@ def main() -> int:
         env.update(VOUCHER_HOME=str(home), VOUCHER_DATABASE_URL=db_url, VOUCHER_WEB_PASSPHRASE=WEB_PASSPHRASE,
                    VOUCHER_DB_POOL_SIZE=str(args.threads + 1))
         before = books(db_url)
-        counters0 = db_counters(db_url)
         for mode in (("echo", "redeem") if args.echo else ("redeem",)):
             port = free_port()
             if mode == "echo":
@@ -654,6 +663,9 @@ def main() -> int:
             url = f"http://127.0.0.1:{port}"
             wait_up(url, proc)
             pids = server_pids(proc.pid)
+            if mode == "redeem":
+                time.sleep(1.5)  # the workers' start-up transactions are flushed to pg_stat_database by then
+                counters0 = db_counters(db_url)
             backends = backend_pids(db_url) if mode == "redeem" else []
             cpu_before = _cpu_seconds(pids), _cpu_seconds(backends)
             results[mode] = run_wrk(url, lua, wrk_items, mode, key, args)
