@@ -592,6 +592,8 @@ def main() -> int:
     parser.add_argument("--pgbench-scale", type=int, default=10)
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench anchor")
     parser.add_argument("--echo", action="store_true", help="also load a bare Flask JSON echo (the old anchor)")
+    parser.add_argument("--key-cache", type=int, default=0, metavar="SECONDS",
+                        help="VOUCHER_API_KEY_CACHE_SECONDS for the server (and --in-process): 0 = off, the default")
     parser.add_argument("--statements", type=int, default=200, metavar="N",
                         help="after the load: N more redemptions in process, counting SQL statements (0: none)")
     args = parser.parse_args()
@@ -620,7 +622,8 @@ def main() -> int:
         key, items = prepare(args, home, db_url)
         if args.in_process is not None:
             env = {k: v for k, v in os.environ.items() if not k.startswith("VOUCHER_")}
-            env.update(VOUCHER_HOME=str(home), VOUCHER_DATABASE_URL=db_url, VOUCHER_WEB_PASSPHRASE=WEB_PASSPHRASE)
+            env.update(VOUCHER_HOME=str(home), VOUCHER_DATABASE_URL=db_url, VOUCHER_WEB_PASSPHRASE=WEB_PASSPHRASE,
+                       VOUCHER_API_KEY_CACHE_SECONDS=str(args.key_cache))
             if args.fraud_off:
                 env["VOUCHER_FRAUD_ENABLED"] = "0"
             for item in args.fraud_env:
@@ -647,7 +650,7 @@ def main() -> int:
         lua.write_text(LUA)
         env = {k: v for k, v in os.environ.items() if not k.startswith("VOUCHER_")}
         env.update(VOUCHER_HOME=str(home), VOUCHER_DATABASE_URL=db_url, VOUCHER_WEB_PASSPHRASE=WEB_PASSPHRASE,
-                   VOUCHER_DB_POOL_SIZE=str(args.threads + 1))
+                   VOUCHER_DB_POOL_SIZE=str(args.threads + 1), VOUCHER_API_KEY_CACHE_SECONDS=str(args.key_cache))
         before = books(db_url)
         for mode in (("echo", "redeem") if args.echo else ("redeem",)):
             port = free_port()
@@ -698,7 +701,7 @@ def main() -> int:
                         "load_average_before": [round(x, 2) for x in load_before],
                         "load_average_after": [round(x, 2) for x in os.getloadavg()]},
             "server": {"workers": workers, "threads": args.threads, "worker_class": "gthread" if args.threads > 1
-                       else "sync"},
+                       else "sync", "api_key_cache_seconds": args.key_cache},
             "load": {"tool": "wrk", "connections": args.connections, "wrk_threads": args.wrk_threads,
                      "duration_s": args.duration},
             "history": history,
