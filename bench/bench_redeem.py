@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import os
 import re
@@ -489,18 +490,23 @@ def fill_history(db_url: str, issued: int, postings: int) -> dict:
         cur.execute("UPDATE ledger_accounts SET balance = balance + %s WHERE id = %s", (face * transactions, liability))
         cur.executemany("UPDATE ledger_accounts SET balance = balance - %s WHERE id = %s",
                         [(face * n, acct) for (_, acct), n in zip(customers, per_customer) if n])
-        redeemed = [j for base in range(0, issued, 10) for j in range(base, min(base + 5, issued))][:transactions]
+        n_redeemed = min(transactions, sum(1 for i in range(min(issued, 10)) if statuses[i] == "redeemed")
+                         * (issued // 10) + sum(1 for i in range(issued % 10) if statuses[i] == "redeemed"))
+
+        def redeemed():  # the filler vouchers marked redeemed, in order (a generator: 10M at the 20m size)
+            return itertools.islice((j for base in range(0, issued, 10) for j in range(base, min(base + 5, issued))),
+                                    n_redeemed)
         cur.execute("SELECT coalesce(max(id), 0) FROM redemptions")
         rid0 = cur.fetchone()[0] + 1
         _copy(cur, "COPY redemptions (id, redemption_id, voucher_id, serial, account_no, amount, currency, "
                    "applied_to_arrears, credited_to_balance, balance_after, channel, ledger_transaction_id, "
                    "redeemed_at) FROM STDIN",
               (f"{rid0 + t}\trdm_fill{t:016x}\t{vid0 + i}\tF{i:015d}\t{customers[t % len(customers)][0]}\t{face}\t"
-               f"{currency}\t0\t{face}\t0\tterminal\t{tid0 + t}\t{old}\n" for t, i in enumerate(redeemed)))
+               f"{currency}\t0\t{face}\t0\tterminal\t{tid0 + t}\t{old}\n" for t, i in enumerate(redeemed())))
         _copy(cur, "COPY audit_events (at, actor, action, subject_type, subject_id, from_state, to_state, prev_hash, "
                    "hash) FROM STDIN",
               (f"{old}\tbench-fill\tvoucher.redeem\tvoucher\tF{i:015d}\tactive\tredeemed\t{t:064x}\t{t + 1:064x}\n"
-               for t, i in enumerate(redeemed)))
+               for t, i in enumerate(redeemed())))
         for table in ("vouchers", "ledger_transactions", "redemptions", "audit_events"):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
         conn.commit()
@@ -511,7 +517,7 @@ def fill_history(db_url: str, issued: int, postings: int) -> dict:
             cur.execute(f"VACUUM (ANALYZE) {table}")
         cur.execute("SELECT pg_database_size(current_database())")
         size = cur.fetchone()[0]
-    result = {"issued_vouchers": issued, "postings": transactions * 2, "redemption_rows": len(redeemed),
+    result = {"issued_vouchers": issued, "postings": transactions * 2, "redemption_rows": n_redeemed,
               "copy_seconds": round(copied, 1), "vacuum_seconds": round(time.perf_counter() - t0 - copied, 1),
               "database_mb": round(size / 2**20)}
     print(f"history: {result}", file=sys.stderr)
