@@ -121,6 +121,9 @@ KEYS: tuple[Key, ...] = (
     Key("VOUCHER_LOG_FORMAT", "log_format", "string", "`text`",
         "Log lines of `serve`: `text`, or `json` (one JSON object a line, gunicorn's too, and one line per request "
         "with its `request_id`, route, status and duration).", choices=("text", "json")),
+    Key("VOUCHER_API_KEY_CACHE_SECONDS", "web.api_key_cache_seconds", "integer", "0",
+        "Seconds each worker may answer from a key it checked before, without asking the database: a revoked key "
+        "keeps working at most this long. 0: every request checks its key.", 0, 300),
     Key("VOUCHER_IDEMPOTENCY_STALE_SECONDS", "idempotency.stale_seconds", "integer", "120",
         "After this an unfinished Idempotency-Key reservation may be taken over.", 10),
     Key("VOUCHER_IDEMPOTENCY_RETENTION_DAYS", "idempotency.retention_days", "integer", "7",
