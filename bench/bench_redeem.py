@@ -1,20 +1,32 @@
-"""Redemption throughput and latency against ``voucherctl serve`` on PostgreSQL, with wrk.
+"""Redemption throughput and latency against ``voucherctl serve`` on PostgreSQL, with wrk, next to pgbench.
 
-Every request redeems a fresh, valid code onto one of many accounts; in the
-same run a bare Flask JSON echo route is served with the same gunicorn
-settings and loaded the same way, as the ceiling to compare with. Afterwards
-the books are checked: zero double spends.
+In one run: PostgreSQL's own TPC-B (``pgbench``, scale 10, the same
+connections and threads, against its own database on the same server, with
+``synchronous_commit = on``) as the anchor; then every wrk request redeems a
+fresh, valid code (its own Idempotency-Key) onto one of many accounts. The
+summary gives both rates and their ratio, p50/p99 of both, CPU per
+transaction in gunicorn and in the PostgreSQL backends (/proc), the
+database's transactions and row counters per redemption (pg_stat_database),
+the SQL statements per redemption (counted in process after the run), and the
+books checked afterwards: zero double spends.
 
     .venv/bin/python bench/bench_redeem.py --codes 30000 --accounts 2000 --duration 15
+    .venv/bin/python bench/bench_redeem.py --codes 30000 --accounts 2000 --duration 15 --size 1m
 
-Needs: PostgreSQL (``--pg-url``, an admin URL; a throw-away database is
-created and dropped), Debian ``wrk``. Prints a JSON summary and a Markdown
-table for docs/benchmarks.md.
+``--size 1m`` / ``--size 20m`` first loads history with COPY (1,000,000 /
+20,000,000 issued vouchers, 2,500,000 / 50,000,000 postings; ``--issued`` and
+``--postings`` set other sizes). ``--echo`` also loads a bare Flask JSON echo
+(the earlier anchor).
+
+Needs: PostgreSQL (``--pg-url``, an admin URL; throw-away databases are
+created and dropped), Debian ``wrk`` and ``pgbench``. Prints a JSON summary and
+a Markdown table for docs/benchmarks.md.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import os
 import re
@@ -63,12 +75,12 @@ function request()
   idx = idx + 1
   local line = items[idx]
   if line == nil then line = items[#items]; exhausted = exhausted + 1 end
-  local code, acct = line:match("(%S+) (%S+)")
+  local code, acct, k = line:match("(%S+) (%S+) (%S+)")
   local body = '{"code":"' .. code .. '","account_no":"' .. acct .. '"}'
   local path = "/api/v1/redemptions"
   if mode == "echo" then path = "/echo" end
   return wrk.format("POST", path, {["Content-Type"] = "application/json",
-    ["Authorization"] = "Bearer " .. key, ["Idempotency-Key"] = "bench-" .. tid .. "-" .. idx}, body)
+    ["Authorization"] = "Bearer " .. k, ["Idempotency-Key"] = "bench-" .. tid .. "-" .. idx}, body)
 end
 function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
@@ -191,7 +203,12 @@ def run_wrk(url: str, lua: Path, items: Path, mode: str, key: str, args) -> dict
 
 
 def prepare(args, home: Path, db_url: str) -> tuple[str, Path]:
-    """Schema, keys, one batch (activated), accounts, a terminal client; returns (api key, items file)."""
+    """Schema, keys, one batch, accounts and ``--terminals`` terminal clients, all made and the batch activated
+    ``--age-days`` ago; returns (the first API key, items file: one "code account key" line per card).
+
+    The load looks like a fleet's, not like fraud: cards sold weeks before they are redeemed, each account
+    and terminal a few cards (``--accounts`` and ``--terminals`` large enough), so the inline fraud rules run
+    their queries on every redemption but raise no alerts (that path is measured by bench/bench_fraud.py)."""
     from issuer.batches import BatchRequest, approve_batch, create_batch
     from issuer.cardstore import card_file_path, read_cards
     from issuer.signing_keys import create_key
@@ -202,7 +219,7 @@ def prepare(args, home: Path, db_url: str) -> tuple[str, Path]:
     from vouchers.storage.db import make_engine, session_factory
     from vouchers.storage.migrate import upgrade_to_head
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=args.age_days)
     engine = make_engine(db_url)
     upgrade_to_head(engine)
     sessions = session_factory(engine)
@@ -219,52 +236,39 @@ def prepare(args, home: Path, db_url: str) -> tuple[str, Path]:
         activate(s, summary.batch_id, "BENCH", now=now, actor="bench")
         for i in range(args.accounts):
             create_customer(s, f"88{i:08d}", f"bench customer {i}", now=now)
-        _, key = create_client(s, name="bench terminal", role="terminal", now=now)
-    print(f"prepared {args.codes} codes and {args.accounts} accounts in {time.perf_counter() - t0:.1f}s",
+        keys = [create_client(s, name=f"bench terminal {t}", role="terminal", now=now)[1]
+                for t in range(args.terminals)]
+    print(f"prepared {args.codes} codes, {args.accounts} accounts, {args.terminals} terminals in {time.perf_counter() - t0:.1f}s",
           file=sys.stderr)
     items = home / "items.txt"
     with items.open("w") as f:
         for i, card in enumerate(read_cards(card_file_path(home, summary.batch_id),
                                             store.cardstore_identity(PASSPHRASE))):
-            f.write(f"{card.code} 88{i % args.accounts:08d}\n")
+            f.write(f"{card.code} 88{i % args.accounts:08d} {keys[i % len(keys)]}\n")
     os.chmod(items, 0o600)
     engine.dispose()
-    return key, items
+    return keys[0], items
 
 
-def verify(db_url: str, created: int, connections: int) -> dict:
-    """Zero double spends: one redemption, one journal transaction, one status change per card.
+def verify(before: dict[str, int], after: dict[str, int], created: int, connections: int) -> dict:
+    """Zero double spends: one redemption, one journal transaction, one status change per card, counted as
+    differences across the load (history loaded by ``--size`` aside); one redemption row per voucher in all.
 
     wrk stops with up to ``connections`` requests still in flight; the server
     finishes them, so a few more cards may be redeemed than 201s were counted.
     """
-    from sqlalchemy import func, select, text
-
-    from vouchers.storage.api_models import Redemption
-    from vouchers.storage.db import make_engine
-    from vouchers.storage.ledger_models import LedgerAccount, LedgerTransaction
-    from vouchers.storage.models import Voucher
-
-    engine = make_engine(db_url)
-    with engine.connect() as c:
-        redemptions = c.execute(select(func.count()).select_from(Redemption)).scalar_one()
-        distinct = c.execute(select(func.count(func.distinct(Redemption.voucher_id)))).scalar_one()
-        redeemed = c.execute(select(func.count()).select_from(Voucher).where(Voucher.status == "redeemed")).scalar_one()
-        journal = c.execute(select(func.count()).select_from(LedgerTransaction)
-                            .where(LedgerTransaction.kind == "redemption")).scalar_one()
-        prepaid = -c.execute(select(func.coalesce(func.sum(LedgerAccount.balance), 0))
-                             .where(LedgerAccount.code.like("customer_prepaid:%"))).scalar_one()
-        face = c.execute(text("SELECT coalesce(sum(face_value), 0) FROM vouchers "
-                              "WHERE status = 'redeemed'")).scalar_one()
-    engine.dispose()
-    ok = (redemptions == distinct == redeemed == journal and prepaid == face
-          and created <= redemptions <= created + connections)
-    return {"created_201": created, "redemption_rows": redemptions, "distinct_vouchers": distinct,
-            "vouchers_redeemed": redeemed, "journal_redemptions": journal, "prepaid_total": prepaid,
-            "face_redeemed": face, "zero_double_spends": ok}
+    d = {k: after[k] - before[k] for k in after}
+    ok = (d["redemptions"] == d["vouchers_redeemed"] == d["journal_redemptions"]
+          and after["redemptions"] == after["distinct_vouchers"] and d["prepaid_total"] == d["face_redeemed"]
+          and created <= d["redemptions"] <= created + connections)
+    return {"created_201": created, "redemption_rows": d["redemptions"],
+            "redemption_rows_per_voucher_max_1": after["redemptions"] == after["distinct_vouchers"],
+            "vouchers_redeemed": d["vouchers_redeemed"], "journal_redemptions": d["journal_redemptions"],
+            "prepaid_total": d["prepaid_total"], "face_redeemed": d["face_redeemed"], "zero_double_spends": ok}
 
 
-def in_process(env: dict[str, str], key: str, items: Path, count: int, profile: str | None) -> dict:
+def in_process(env: dict[str, str], key: str, items: Path, count: int, profile: str | None,
+               first: int = 0) -> dict:
     """CPU per redemption in the API's own code (no HTTP server, no network): Flask's test client.
 
     The first 50 requests warm up (imports, pool, caches); the next ``count``
@@ -284,15 +288,15 @@ def in_process(env: dict[str, str], key: str, items: Path, count: int, profile: 
 
     app = create_app(ApiConfig.from_settings(Settings.from_env(env), web_passphrase=WEB_PASSPHRASE))
     client = app.test_client()
-    lines = items.read_text().splitlines()
+    lines = items.read_text().splitlines()[first:]
     warmup = 50
     if len(lines) < warmup + count:
         raise SystemExit(f"--codes must be at least {warmup + count}")
 
     def send(i: int) -> None:
-        code, account = lines[i].split()
+        code, account, terminal_key = lines[i].split()
         r = client.post("/api/v1/redemptions", json={"code": code, "account_no": account},
-                        headers={"Authorization": f"Bearer {key}", "Idempotency-Key": f"inproc-{i}"})
+                        headers={"Authorization": f"Bearer {terminal_key}", "Idempotency-Key": f"inproc-{i}"})
         if r.status_code != 201:
             raise SystemExit(f"request {i}: {r.status_code} {r.get_data(as_text=True)}")
 
@@ -331,12 +335,244 @@ def in_process(env: dict[str, str], key: str, items: Path, count: int, profile: 
             "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
+# -- the anchor: pgbench TPC-B on the same server ---------------------------------------------------------------
+def find_pgbench() -> str:
+    found = shutil.which("pgbench")
+    if found:
+        return found
+    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"), reverse=True):
+        return str(candidate)
+    raise SystemExit("pgbench is not installed (apt-get install postgresql-client)")
+
+
+def _libpq(url: str) -> tuple[list[str], dict[str, str]]:
+    """pgbench's connection options (and PGPASSWORD) for a SQLAlchemy URL."""
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    opts = ["-h", u.host or "127.0.0.1", "-p", str(u.port or 5432), "-U", u.username or "postgres"]
+    return opts, ({"PGPASSWORD": u.password} if u.password else {})
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+def run_pgbench(args, admin_url: str, work: Path) -> dict:
+    """TPC-B (pgbench's built-in script), scale ``--pgbench-scale``, the same connections and threads as wrk.
+
+    Its own database on the same server, ``synchronous_commit = on`` for its sessions; every transaction is
+    logged (``-l``) for p50/p99. CPU of its backends and of the pgbench client is read from /proc between 2 s
+    after the start and 1 s before the end, and divided by the transactions logged in that window."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    pgbench = find_pgbench()
+    name = f"voucher_bench_pgbench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    opts, penv = _libpq(admin_url)
+    env = {**os.environ, **penv, "PGOPTIONS": "-c synchronous_commit=on"}
+    logdir = work / "pgbench"
+    logdir.mkdir()
+    try:
+        t0 = time.perf_counter()
+        subprocess.run([pgbench, *opts, "-i", "-q", "-s", str(args.pgbench_scale), name], env=env, check=True,
+                       capture_output=True, text=True)
+        print(f"pgbench: initialised scale {args.pgbench_scale} in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+        db_url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        proc = subprocess.Popen([pgbench, *opts, "-c", str(args.connections), "-j", str(args.wrk_threads),
+                                 "-T", str(args.duration), "-n", "-l", "--log-prefix", str(logdir / "tx"), name],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2)
+        backends = backend_pids(db_url)
+        window0 = time.time()
+        cpu0 = _cpu_seconds(backends), _cpu_seconds([proc.pid])
+        time.sleep(max(1.0, args.duration - 3))
+        window1 = time.time()
+        cpu1 = _cpu_seconds(backends), _cpu_seconds([proc.pid])
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            raise SystemExit(f"pgbench failed: {err}")
+        latencies, in_window = [], 0
+        for log in logdir.glob("tx*"):
+            with log.open() as f:
+                for line in f:  # client_id transaction_no time_us script_no epoch_s epoch_us
+                    parts = line.split()
+                    latencies.append(int(parts[2]) / 1000)
+                    if window0 <= int(parts[4]) + int(parts[5]) / 1e6 < window1:
+                        in_window += 1
+        tps = float(re.search(r"^tps = ([\d.]+)", out, re.M).group(1))
+        n = in_window or 1
+        return {"tps": tps, "transactions": len(latencies), "p50_ms": round(_percentile(latencies, 50), 2),
+                "p99_ms": round(_percentile(latencies, 99), 2), "scale": args.pgbench_scale,
+                "postgres_backend_cpu_ms_per_transaction": round((cpu1[0] - cpu0[0]) / n * 1000, 3),
+                "pgbench_client_cpu_ms_per_transaction": round((cpu1[1] - cpu0[1]) / n * 1000, 3),
+                "statements_per_transaction": 7,  # BEGIN, 3 UPDATEs, SELECT, INSERT, END (the TPC-B script)
+                "command": f"pgbench -c {args.connections} -j {args.wrk_threads} -T {args.duration} -n "
+                           f"(scale {args.pgbench_scale}, synchronous_commit=on)"}
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# -- the large data size: history written with COPY ---------------------------------------------------------------
+SIZES = {"small": (0, 0), "1m": (1_000_000, 2_500_000), "20m": (20_000_000, 50_000_000)}
+
+
+def _copy(cur, sql: str, rows, chunk: int = 200_000) -> None:
+    """COPY ... FROM STDIN in text format, ``rows`` an iterator of tab-separated lines."""
+    with cur.copy(sql) as copy:
+        buffer = []
+        for line in rows:
+            buffer.append(line)
+            if len(buffer) >= chunk:
+                copy.write("".join(buffer))
+                buffer.clear()
+        if buffer:
+            copy.write("".join(buffer))
+
+
+def fill_history(db_url: str, issued: int, postings: int) -> dict:
+    """``issued`` more vouchers in the bench batch (half redeemed, 40 % active, 10 % expired; random code
+    hashes nobody holds), ``postings`` / 2 journal transactions of two postings (liability -> a customer's
+    prepaid, as a redemption books them, balances updated to match), and for every redeemed filler voucher that
+    has a transaction its ``redemptions`` row and audit event: what years of redemptions leave in the tables
+    and indexes the hot path touches. Written with COPY, the tables' triggers off for the session (the rows are
+    consistent by construction), then VACUUM ANALYZE."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    conninfo = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    t0 = time.perf_counter()
+    transactions = postings // 2
+    with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
+        cur.execute("SET session_replication_role = replica")
+        cur.execute("SELECT id, face_value, currency, expires FROM batches ORDER BY id LIMIT 1")
+        batch_pk, face, currency, expires = cur.fetchone()
+        cur.execute("SELECT coalesce(max(sequence), 0) FROM vouchers")
+        seq0 = cur.fetchone()[0]
+        cur.execute("SELECT coalesce(max(id), 0) FROM vouchers")
+        vid0 = cur.fetchone()[0] + 1
+        cur.execute("SELECT id FROM ledger_accounts WHERE code = 'voucher_liability' AND currency = %s", (currency,))
+        liability = cur.fetchone()[0]
+        cur.execute("SELECT account_no, prepaid_account_id FROM customer_accounts ORDER BY id")
+        customers = cur.fetchall()
+        old = "2020-01-01 00:00:00+00"
+        statuses = ("redeemed",) * 5 + ("active",) * 4 + ("expired",)
+
+        def vouchers():
+            for i in range(issued):
+                status = statuses[i % 10]
+                yield (f"{vid0 + i}\tF{i:015d}\t{batch_pk}\t{seq0 + 1 + i}\t\\\\x{os.urandom(32).hex()}\t{face}\t"
+                       f"{currency}\t{expires}\t{status}\tbench-fill\t{old}\t"
+                       f"{old if status == 'redeemed' else chr(92) + 'N'}\t"
+                       f"{old if status == 'expired' else chr(92) + 'N'}\t{old}\n")
+
+        _copy(cur, "COPY vouchers (id, serial, batch_pk, sequence, code_hash, face_value, currency, expires, status, "
+                   "distributor_id, activated_at, redeemed_at, expired_at, updated_at) FROM STDIN", vouchers())
+        cur.execute("SELECT coalesce(max(id), 0) FROM ledger_transactions")
+        tid0 = cur.fetchone()[0] + 1
+        _copy(cur, "COPY ledger_transactions (id, kind, source, external_ref, occurred_at, posted_at, actor) "
+                   "FROM STDIN",
+              (f"{tid0 + t}\tredemption\tbench-fill\tfill-{t}\t{old}\t{old}\tbench-fill\n"
+               for t in range(transactions)))
+        _copy(cur, "COPY ledger_postings (transaction_id, line, account_id, currency, amount) FROM STDIN",
+              (f"{tid0 + t}\t1\t{liability}\t{currency}\t{face}\n{tid0 + t}\t2\t"
+               f"{customers[t % len(customers)][1]}\t{currency}\t{-face}\n" for t in range(transactions)))
+        per_customer = [transactions // len(customers) + (1 if k < transactions % len(customers) else 0)
+                        for k in range(len(customers))]
+        cur.execute("UPDATE ledger_accounts SET balance = balance + %s WHERE id = %s", (face * transactions, liability))
+        cur.executemany("UPDATE ledger_accounts SET balance = balance - %s WHERE id = %s",
+                        [(face * n, acct) for (_, acct), n in zip(customers, per_customer) if n])
+        n_redeemed = min(transactions, sum(1 for i in range(min(issued, 10)) if statuses[i] == "redeemed")
+                         * (issued // 10) + sum(1 for i in range(issued % 10) if statuses[i] == "redeemed"))
+
+        def redeemed():  # the filler vouchers marked redeemed, in order (a generator: 10M at the 20m size)
+            return itertools.islice((j for base in range(0, issued, 10) for j in range(base, min(base + 5, issued))),
+                                    n_redeemed)
+        cur.execute("SELECT coalesce(max(id), 0) FROM redemptions")
+        rid0 = cur.fetchone()[0] + 1
+        _copy(cur, "COPY redemptions (id, redemption_id, voucher_id, serial, account_no, amount, currency, "
+                   "applied_to_arrears, credited_to_balance, balance_after, channel, ledger_transaction_id, "
+                   "redeemed_at) FROM STDIN",
+              (f"{rid0 + t}\trdm_fill{t:016x}\t{vid0 + i}\tF{i:015d}\t{customers[t % len(customers)][0]}\t{face}\t"
+               f"{currency}\t0\t{face}\t0\tterminal\t{tid0 + t}\t{old}\n" for t, i in enumerate(redeemed())))
+        _copy(cur, "COPY audit_events (at, actor, action, subject_type, subject_id, from_state, to_state, prev_hash, "
+                   "hash) FROM STDIN",
+              (f"{old}\tbench-fill\tvoucher.redeem\tvoucher\tF{i:015d}\tactive\tredeemed\t{t:064x}\t{t + 1:064x}\n"
+               for t, i in enumerate(redeemed())))
+        for table in ("vouchers", "ledger_transactions", "redemptions", "audit_events"):
+            cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+        conn.commit()
+        copied = time.perf_counter() - t0
+        conn.autocommit = True
+        for table in ("vouchers", "ledger_transactions", "ledger_postings", "redemptions", "audit_events",
+                      "ledger_accounts"):
+            cur.execute(f"VACUUM (ANALYZE) {table}")
+        cur.execute("SELECT pg_database_size(current_database())")
+        size = cur.fetchone()[0]
+    result = {"issued_vouchers": issued, "postings": transactions * 2, "redemption_rows": n_redeemed,
+              "copy_seconds": round(copied, 1), "vacuum_seconds": round(time.perf_counter() - t0 - copied, 1),
+              "database_mb": round(size / 2**20)}
+    print(f"history: {result}", file=sys.stderr)
+    return result
+
+
+# -- what the database did ------------------------------------------------------------------------------------------
+_DB_COUNTERS = ("xact_commit", "xact_rollback", "tup_returned", "tup_fetched", "tup_inserted", "tup_updated",
+                "tup_deleted", "blks_read", "blks_hit")
+
+
+def db_counters(db_url: str) -> dict[str, int]:
+    """pg_stat_database of the bench database (read after its backends exited: they flush at exit)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    engine = create_engine(make_url(db_url).set(database="postgres"))
+    try:
+        with engine.connect() as c:
+            row = c.execute(text(f"SELECT {', '.join(_DB_COUNTERS)} FROM pg_stat_database WHERE datname = :d"),
+                            {"d": make_url(db_url).database}).one()
+            return dict(zip(_DB_COUNTERS, row))
+    finally:
+        engine.dispose()
+
+
+def books(db_url: str) -> dict[str, int]:
+    """The figures :func:`verify` compares before and after the load."""
+    from sqlalchemy import text
+
+    from vouchers.storage.db import make_engine
+
+    engine = make_engine(db_url)
+    with engine.connect() as c:
+        row = c.execute(text(
+            "SELECT (SELECT count(*) FROM redemptions), (SELECT count(DISTINCT voucher_id) FROM redemptions), "
+            "(SELECT count(*) FROM vouchers WHERE status = 'redeemed'), "
+            "(SELECT count(*) FROM ledger_transactions WHERE kind = 'redemption'), "
+            "(SELECT -coalesce(sum(balance), 0) FROM ledger_accounts WHERE code LIKE 'customer_prepaid:%'), "
+            "(SELECT coalesce(sum(face_value), 0) FROM vouchers WHERE status = 'redeemed')")).one()
+    engine.dispose()
+    return dict(zip(("redemptions", "distinct_vouchers", "vouchers_redeemed", "journal_redemptions",
+                     "prepaid_total", "face_redeemed"), (int(x) for x in row)))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pg-url", default=os.environ.get("VOUCHER_BENCH_PG_URL",
                                                            "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--codes", type=int, default=30_000)
-    parser.add_argument("--accounts", type=int, default=2_000)
+    parser.add_argument("--accounts", type=int, default=4_000,
+                        help="customer accounts, used in turn (the fraud rules alert past 5 cards a day on one)")
+    parser.add_argument("--terminals", type=int, default=256, help="terminal API keys, used in turn")
+    parser.add_argument("--age-days", type=int, default=30,
+                        help="the batch, accounts and terminals were made this many days ago")
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--wrk-threads", type=int, default=2)
@@ -354,6 +590,18 @@ def main() -> int:
                         help="in process: a fraud setting, e.g. terminal_per_hour=100000 (VOUCHER_FRAUD_<NAME>)")
     parser.add_argument("--profile", default=None, metavar="FILE",
                         help="with --in-process: write a cProfile of the measured requests to FILE")
+    parser.add_argument("--size", choices=sorted(SIZES), default="small",
+                        help="history loaded with COPY before the load: small (none), 1m (1,000,000 issued "
+                             "vouchers, 2,500,000 postings), 20m (20,000,000 and 50,000,000)")
+    parser.add_argument("--issued", type=int, default=None, help="issued vouchers of history (overrides --size)")
+    parser.add_argument("--postings", type=int, default=None, help="postings of history (overrides --size)")
+    parser.add_argument("--pgbench-scale", type=int, default=10)
+    parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench anchor")
+    parser.add_argument("--echo", action="store_true", help="also load a bare Flask JSON echo (the old anchor)")
+    parser.add_argument("--key-cache", type=int, default=0, metavar="SECONDS",
+                        help="VOUCHER_API_KEY_CACHE_SECONDS for the server (and --in-process): 0 = off, the default")
+    parser.add_argument("--statements", type=int, default=200, metavar="N",
+                        help="after the load: N more redemptions in process, counting SQL statements (0: none)")
     args = parser.parse_args()
 
     from voucherctl.serve_cmd import default_workers, gunicorn_options, run_gunicorn
@@ -380,7 +628,8 @@ def main() -> int:
         key, items = prepare(args, home, db_url)
         if args.in_process is not None:
             env = {k: v for k, v in os.environ.items() if not k.startswith("VOUCHER_")}
-            env.update(VOUCHER_HOME=str(home), VOUCHER_DATABASE_URL=db_url, VOUCHER_WEB_PASSPHRASE=WEB_PASSPHRASE)
+            env.update(VOUCHER_HOME=str(home), VOUCHER_DATABASE_URL=db_url, VOUCHER_WEB_PASSPHRASE=WEB_PASSPHRASE,
+                       VOUCHER_API_KEY_CACHE_SECONDS=str(args.key_cache))
             if args.fraud_off:
                 env["VOUCHER_FRAUD_ENABLED"] = "0"
             for item in args.fraud_env:
@@ -388,13 +637,28 @@ def main() -> int:
                 env[f"VOUCHER_FRAUD_{name.upper()}"] = value
             print(json.dumps(in_process(env, key, items, args.in_process, args.profile), indent=2))
             return 0
+        issued, postings = SIZES[args.size]
+        issued = args.issued if args.issued is not None else issued
+        postings = args.postings if args.postings is not None else postings
+        history = fill_history(db_url, issued, postings) if issued or postings else None
+        lines = items.read_text().splitlines()
+        reserve = args.statements + 50 if args.statements else 0  # the in-process pass's own fresh codes
+        wrk_items = home / "wrk-items.txt"
+        wrk_items.write_text("".join(f"{line}\n" for line in lines[:len(lines) - reserve]))
+        os.chmod(wrk_items, 0o600)
+        results: dict[str, dict] = {}
+        if not args.no_pgbench:
+            results["pgbench"] = run_pgbench(args, args.pg_url, home)
+            pg = results["pgbench"]
+            print(f"pgbench: {pg['tps']:.0f} tps, p50 {pg['p50_ms']} ms, p99 {pg['p99_ms']} ms, PostgreSQL CPU "
+                  f"{pg['postgres_backend_cpu_ms_per_transaction']} ms/transaction", file=sys.stderr)
         lua = home / "redeem.lua"
         lua.write_text(LUA)
         env = {k: v for k, v in os.environ.items() if not k.startswith("VOUCHER_")}
         env.update(VOUCHER_HOME=str(home), VOUCHER_DATABASE_URL=db_url, VOUCHER_WEB_PASSPHRASE=WEB_PASSPHRASE,
-                   VOUCHER_DB_POOL_SIZE=str(args.threads + 1))
-        results = {}
-        for mode in ("echo", "redeem"):
+                   VOUCHER_DB_POOL_SIZE=str(args.threads + 1), VOUCHER_API_KEY_CACHE_SECONDS=str(args.key_cache))
+        before = books(db_url)
+        for mode in (("echo", "redeem") if args.echo else ("redeem",)):
             port = free_port()
             if mode == "echo":
                 cmd = [sys.executable, __file__, "--serve-echo", str(port), "--workers", str(workers),
@@ -408,9 +672,12 @@ def main() -> int:
             url = f"http://127.0.0.1:{port}"
             wait_up(url, proc)
             pids = server_pids(proc.pid)
+            if mode == "redeem":
+                time.sleep(1.5)  # the workers' start-up transactions are flushed to pg_stat_database by then
+                counters0 = db_counters(db_url)
             backends = backend_pids(db_url) if mode == "redeem" else []
             cpu_before = _cpu_seconds(pids), _cpu_seconds(backends)
-            results[mode] = run_wrk(url, lua, items, mode, key, args)
+            results[mode] = run_wrk(url, lua, wrk_items, mode, key, args)
             if mode == "redeem":  # the pool may have grown during the run: count its new backends from 0
                 backends += [pid for pid in backend_pids(db_url) if pid not in backends]
             cpu = _cpu_seconds(pids) - cpu_before[0], _cpu_seconds(backends) - cpu_before[1]
@@ -422,31 +689,52 @@ def main() -> int:
             print(f"{mode}: {results[mode]['requests_per_second']:.0f} req/s, p50 {results[mode]['p50_ms']:.1f} ms, "
                   f"p99 {results[mode]['p99_ms']:.1f} ms, statuses {results[mode]['statuses']}, "
                   f"server CPU {results[mode]['server_cpu_ms_per_request']} ms/request", file=sys.stderr)
-        created = results["redeem"]["statuses"].get(201, 0)
-        check = verify(db_url, created, args.connections)
+        time.sleep(1.5)  # the server's backends flush their statistics as they exit
+        counters1 = db_counters(db_url)
+        redeem = results["redeem"]
+        created = redeem["statuses"].get(201, 0)
+        check = verify(before, books(db_url), created, args.connections)
+        n = check["redemption_rows"] or 1
+        redeem["database_per_redemption"] = {k: round((counters1[k] - counters0[k]) / n, 2) for k in _DB_COUNTERS}
+        if args.statements:
+            redeem["in_process"] = in_process({**env, "VOUCHER_DB_POOL_SIZE": "2"}, key, items, args.statements,
+                                              None, first=len(lines) - reserve)
+            redeem["statements_per_redemption"] = redeem["in_process"]["statements_per_request"]
         summary = {
-            "date": dt.date.today().isoformat(),
+            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="minutes"),
             "command": " ".join(["bench/bench_redeem.py", *sys.argv[1:]]),
             "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
                         "load_average_before": [round(x, 2) for x in load_before],
                         "load_average_after": [round(x, 2) for x in os.getloadavg()]},
             "server": {"workers": workers, "threads": args.threads, "worker_class": "gthread" if args.threads > 1
-                       else "sync"},
+                       else "sync", "api_key_cache_seconds": args.key_cache},
             "load": {"tool": "wrk", "connections": args.connections, "wrk_threads": args.wrk_threads,
                      "duration_s": args.duration},
-            "echo": {k: v for k, v in results["echo"].items() if k not in ("raw", "exhausted")},
-            "redeem": {k: v for k, v in results["redeem"].items() if k != "raw"},
-            "ratio_to_echo": round(results["redeem"]["requests_per_second"]
-                                   / results["echo"]["requests_per_second"], 3),
+            "history": history,
+            "pgbench": results.get("pgbench"),
+            "redeem": {k: v for k, v in redeem.items() if k != "raw"},
             "books": check,
         }
+        if "pgbench" in results:
+            summary["ratio_to_pgbench"] = round(redeem["requests_per_second"] / results["pgbench"]["tps"], 3)
+        if "echo" in results:
+            summary["echo"] = {k: v for k, v in results["echo"].items() if k not in ("raw", "exhausted")}
+            summary["ratio_to_echo"] = round(redeem["requests_per_second"] / results["echo"]["requests_per_second"], 3)
         print(json.dumps(summary, indent=2, default=str))
-        r, e = summary["redeem"], summary["echo"]
-        print(f"\n| run | req/s | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: |\n"
-              f"| redemption (201s: {created}) | {r['requests_per_second']:.0f} | {r['p50_ms']:.1f} | "
-              f"{r['p99_ms']:.1f} |\n| Flask JSON echo | {e['requests_per_second']:.0f} | {e['p50_ms']:.1f} | "
-              f"{e['p99_ms']:.1f} |", file=sys.stderr)
-        return 0 if check["zero_double_spends"] and not results["redeem"]["exhausted"] else 1
+        r = redeem
+        table = ("\n| run | tx/s | p50 ms | p99 ms | app CPU ms/tx | PostgreSQL CPU ms/tx | statements/tx |\n"
+                 "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+                 f"| redemption (201s: {created}) | {r['requests_per_second']:.0f} | {r['p50_ms']:.1f} | "
+                 f"{r['p99_ms']:.1f} | {r['server_cpu_ms_per_request']} | {r['postgres_backend_cpu_ms_per_request']} | "
+                 f"{r.get('statements_per_redemption', '-')} |\n")
+        if "pgbench" in results:
+            pg = results["pgbench"]
+            table += (f"| pgbench TPC-B | {pg['tps']:.0f} | {pg['p50_ms']:.1f} | {pg['p99_ms']:.1f} | "
+                      f"{pg['pgbench_client_cpu_ms_per_transaction']} (client) | "
+                      f"{pg['postgres_backend_cpu_ms_per_transaction']} | 7 |\n"
+                      f"\nratio {summary['ratio_to_pgbench']}")
+        print(table, file=sys.stderr)
+        return 0 if check["zero_double_spends"] and not redeem["exhausted"] else 1
     finally:
         for proc in procs:
             stop(proc)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,22 +20,14 @@ from issuer.generation import COPY, ROWS, BatchSpec, CardFactory, GeneratedChunk
 from issuer.signing_keys import signer_from_raw, unlock_signing_key
 from vouchers.keystore.store import KeyStore
 from vouchers.storage import audit, batch_states
+from vouchers.storage.batch_states import stock_by_holder, status_counts  # noqa: F401 - the console reads them too
 from vouchers.storage.bulk import copy_voucher_text, insert_voucher_rows, sqlite_bulk_cache
 from vouchers.storage.models import Batch, Voucher
-from vouchers.money import check_currency
-from vouchers.serials import MAX_BATCH_NUMBER, MAX_SEQUENCE, Serial, batch_id_for
+from vouchers.batch_request import BatchRequest, validate_request  # noqa: F401 - one check for the CLI and the console
+from vouchers.serials import MAX_BATCH_NUMBER, Serial, batch_id_for
 
 log = logging.getLogger(__name__)
 MAX_COLLISION_ROUNDS = 5
-
-
-@dataclass(frozen=True)
-class BatchRequest:
-    face_value: int
-    count: int
-    expires: dt.date
-    currency: str
-    operator: str
 
 
 @dataclass(frozen=True)
@@ -60,18 +52,6 @@ class BatchSummary:
         return cls(b.batch_id, b.status, b.face_value, b.currency, b.count, b.expires, b.first_serial,
                    b.last_serial, b.key_id, b.created_by, b.created_at, b.approved_by, b.card_data_sha256,
                    b.void_reason)
-
-
-def validate_request(request: BatchRequest, *, today: dt.date, max_count: int) -> None:
-    if isinstance(request.face_value, bool) or not isinstance(request.face_value, int) or request.face_value <= 0:
-        raise InvalidBatchRequest("face value must be greater than zero")
-    if not 1 <= request.count <= min(max_count, MAX_SEQUENCE):
-        raise InvalidBatchRequest(f"count must be between 1 and {min(max_count, MAX_SEQUENCE):,}")
-    if request.expires <= today:
-        raise InvalidBatchRequest(f"expiry {request.expires.isoformat()} is not in the future")
-    check_currency(request.currency)
-    if not request.operator or not request.operator.strip() or len(request.operator) > 100:
-        raise InvalidBatchRequest("operator name is required (at most 100 characters)")
 
 
 def get_batch(session: Session, batch_id: str) -> Batch:
@@ -242,16 +222,3 @@ def close_batch(session: Session, batch_id: str, operator: str, now: dt.datetime
 def list_batches(session: Session) -> list[BatchSummary]:
     return [BatchSummary.of(b) for b in session.execute(select(Batch).order_by(Batch.id)).scalars()]
 
-
-def status_counts(session: Session, batch: Batch) -> dict[str, int]:
-    rows = session.execute(select(Voucher.status, func.count()).where(Voucher.batch_pk == batch.id)
-                           .group_by(Voucher.status)).all()
-    return {status: n for status, n in rows}
-
-
-def stock_by_holder(session: Session, batch: Batch) -> list[dict[str, object]]:
-    """Cards by whose stock they are (``consigned_to``, None = still with the issuer) and status."""
-    rows = session.execute(select(Voucher.consigned_to, Voucher.status, func.count())
-                           .where(Voucher.batch_pk == batch.id).group_by(Voucher.consigned_to, Voucher.status)
-                           .order_by(Voucher.consigned_to.is_(None), Voucher.consigned_to, Voucher.status)).all()
-    return [{"consigned_to": holder, "status": status, "count": n} for holder, status, n in rows]

@@ -7,8 +7,7 @@ class IssuerError(VoucherError):
     code = "issuer_error"
 
 
-class InvalidBatchRequest(IssuerError, ValueError):
-    code = "invalid_batch_request"
+from vouchers.batch_request import InvalidBatchRequest  # noqa: E402,F401 - checked by the console too
 
 
 # Raised by the state changes that need no signing key (vouchers.storage.batch_states), named here too.

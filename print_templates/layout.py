@@ -1,8 +1,10 @@
 """Layouts are data: one TOML file per layout in ``print_templates/layouts/``.
 
 A layout says how big the page and the card are, how cards sit on the page
-(grid, margins, gaps, crop marks or cut lines), what the cover page and the
-footer look like, and where each field of a card goes. Field positions are
+(grid, margins, gaps, crop marks or cut lines, bleed), what the cover page and the
+footer look like, and where each field of a card goes: on its front
+(``[[field]]``) and, for cards printed on both sides, on its back
+(``[[back_field]]``: terms of use, how to redeem, the serial; never the code). Field positions are
 boxes in millimetres measured from the card's top-left corner (y grows
 downwards, as a designer measures a proof). Text templates use ``{name}``
 placeholders from :data:`STATIC_PLACEHOLDERS` (the same on every card of a
@@ -36,7 +38,7 @@ PAGE_SIZES_MM: dict[str, tuple[float, float]] = {
 
 STATIC_PLACEHOLDERS = frozenset(
     {
-        "utility_name", "web_address", "sms_number", "hotline", "terms",
+        "utility_name", "web_address", "sms_number", "hotline", "terms", "terms_zh", "terms_en",
         "face_value", "face_value_amount", "currency", "expires", "batch_id",
     }
 )
@@ -45,7 +47,10 @@ FONT_ROLES = ("regular", "bold")
 ALIGNMENTS = ("left", "center", "right")
 BARCODE_SOURCES = ("serial",)
 QR_SOURCES = ("token",)
-FIELD_TYPES = ("text", "barcode", "qr", "panel", "rect", "line", "logo")
+FIELD_TYPES = ("text", "paragraph", "barcode", "qr", "panel", "rect", "line", "logo")
+# a card's back carries no secret: no code, no QR (the token), no scratch panel
+BACK_FIELD_TYPES = ("text", "paragraph", "rect", "line", "logo")
+BACK_CARD_PLACEHOLDERS = frozenset({"serial", "serial_grouped"})
 LOGO_ALIGNMENTS = ("left", "center", "right")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -92,6 +97,24 @@ class TextField:
 
 
 @dataclass(frozen=True, slots=True)
+class ParagraphField:
+    """Static text wrapped onto as many lines as the box holds (terms of use): the largest size at or
+    below ``size`` at which every line fits, never below ``min_size``. Breaks at spaces, or between any
+    two characters of Chinese text."""
+
+    name: str
+    box: Box
+    text: str  # template, static placeholders only
+    font: str
+    size: float
+    min_size: float
+    align: str
+    color: Color
+    line_height: float  # line pitch as a multiple of the size
+    placeholders: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class BarcodeField:
     name: str
     box: Box
@@ -131,6 +154,7 @@ class RectField:
     name: str
     box: Box
     color: Color
+    bleed: bool = False  # the edges lying on the card's edge run on into the bleed ([card] bleed_mm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +176,7 @@ class LogoField:
     align: str
 
 
-Field = TextField | BarcodeField | QrField | PanelField | RectField | LineField | LogoField
+Field = TextField | ParagraphField | BarcodeField | QrField | PanelField | RectField | LineField | LogoField
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +198,7 @@ class CardSpec:
     outline: bool  # a thin rounded outline (for layouts cut without marks)
     corner_radius_mm: float
     outline_color: Color
+    bleed_mm: float = 0.0  # background printed this far past the trim, cut off by the guillotine
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +251,12 @@ class Layout:
     footer: FooterSpec
     fields: tuple[Field, ...]
     source: str  # file it came from, for messages
+    back_fields: tuple[Field, ...] = ()  # the card's back; () for one-sided cards
+
+    @property
+    def duplex(self) -> bool:
+        """Cards printed on both sides: each sheet of fronts is followed by the sheet of their backs."""
+        return bool(self.back_fields)
 
     @property
     def cards_per_page(self) -> int:
@@ -252,8 +283,19 @@ class Layout:
             for col in range(g.columns)
         ]
 
+    def back_origins_mm(self) -> list[tuple[float, float]]:
+        """Where the back of the card in each front slot goes on the back page, in the same fill order:
+        the front's position mirrored about the page's vertical centre line (long-edge flip), so each
+        back lands behind its front - in a centred grid, row r column c goes to row r column
+        (columns - 1 - c)."""
+        width = self.page.width_mm
+        return [(width - x - self.card.width_mm, y) for x, y in self.card_origins_mm()]
+
     def fields_of(self, kind: type) -> list[Any]:
         return [f for f in self.fields if isinstance(f, kind)]
+
+    def back_fields_of(self, kind: type) -> list[Any]:
+        return [f for f in self.back_fields if isinstance(f, kind)]
 
 
 # --------------------------------------------------------------------------
@@ -313,14 +355,17 @@ def parse_layout(raw: dict[str, Any], *, source: str = "<layout>") -> Layout:
     cover = _read_cover(r.table("cover"))
     footer = _read_footer(r.table("footer"))
     fields = tuple(_read_field(f, card) for f in r.tables("field"))
+    back = tuple(_read_field(f, card, back=True) for f in r.tables("back_field", optional=True))
     r.done()
-    names = [f.name for f in fields]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise InvalidLayout(f"{source}: duplicate field names: {', '.join(duplicates)}")
-    layout = Layout(name, description, page, card, grid, marks, cover, footer, fields, source)
+    for kind, group in (("", fields), ("back ", back)):
+        names = [f.name for f in group]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise InvalidLayout(f"{source}: duplicate {kind}field names: {', '.join(duplicates)}")
+    layout = Layout(name, description, page, card, grid, marks, cover, footer, fields, source, back)
     _check_page_geometry(layout)
     _check_required_fields(layout)
+    _check_back(layout)
     return layout
 
 
@@ -407,8 +452,10 @@ class _Reader:
     def table(self, key: str) -> _Reader:
         return _Reader(self._get(key, _REQUIRED), self.source, f"{self.where}.{key}" if self.where else key)
 
-    def tables(self, key: str) -> list[_Reader]:
-        value = self._get(key, _REQUIRED)
+    def tables(self, key: str, *, optional: bool = False) -> list[_Reader]:
+        value = self._get(key, [] if optional else _REQUIRED)
+        if optional and value == []:
+            return []
         if not isinstance(value, list) or not value:
             raise self.error(key, "must be a non-empty array of tables ([[field]])")
         return [_Reader(item, self.source, f"{key}[{i}]") for i, item in enumerate(value)]
@@ -459,6 +506,7 @@ def _read_card(r: _Reader) -> CardSpec:
         r.boolean("outline", False),
         r.number("corner_radius_mm", 0.0, lo=0, hi=min(width, height) / 4),
         r.color("outline_color", "#b0b0b0"),
+        r.number("bleed_mm", 0.0, lo=0, hi=10),
     )
     r.done()
     return card
@@ -550,24 +598,29 @@ def _check_box(r: _Reader, box: Box, card: CardSpec, *, inset: float) -> None:
         )
 
 
-def _read_field(r: _Reader, card: CardSpec) -> Field:
+def _read_field(r: _Reader, card: CardSpec, *, back: bool = False) -> Field:
     name = r.text("name")
     if not _NAME.match(name.replace("_", "-")):
         raise r.error("name", f"bad field name {name!r}")
-    kind = r.choice("type", FIELD_TYPES)
+    kind = r.choice("type", BACK_FIELD_TYPES if back else FIELD_TYPES)
     safe = card.safe_margin_mm
     field: Field
-    if kind == "text":
+    if kind in ("text", "paragraph"):
         text = r.text("text")
-        size = r.number("size", lo=3, hi=200)
+        size = r.number("size", lo=3, hi=200 if kind == "text" else 72)
         min_size = r.number("min_size", size, lo=3, hi=size)
         box = r.box("box")
         _check_box(r, box, card, inset=safe)
-        field = TextField(
-            name, box, text, r.choice("font", FONT_ROLES, "regular"), size, min_size,
-            r.choice("align", ALIGNMENTS, "left"), r.color("color", "#000000"),
-            _placeholders(r, "text", text, STATIC_PLACEHOLDERS | CARD_PLACEHOLDERS),
-        )
+        font, align, color = r.choice("font", FONT_ROLES, "regular"), r.choice("align", ALIGNMENTS, "left"), \
+            r.color("color", "#000000")
+        if kind == "text":
+            allowed = STATIC_PLACEHOLDERS | (BACK_CARD_PLACEHOLDERS if back else CARD_PLACEHOLDERS)
+            field = TextField(name, box, text, font, size, min_size, align, color,
+                              _placeholders(r, "text", text, allowed))
+        else:  # a paragraph is the same on every card
+            field = ParagraphField(name, box, text, font, size, min_size, align, color,
+                                   r.number("line_height", 1.3, lo=1.0, hi=3.0),
+                                   _placeholders(r, "text", text, STATIC_PLACEHOLDERS))
     elif kind == "barcode":
         box = r.box("box")
         _check_box(r, box, card, inset=safe)
@@ -605,7 +658,13 @@ def _read_field(r: _Reader, card: CardSpec) -> Field:
     elif kind == "rect":
         box = r.box("box")
         _check_box(r, box, card, inset=0.0)
-        field = RectField(name, box, r.color("color", "#000000"))
+        bleed = r.boolean("bleed", False)
+        if bleed and card.bleed_mm <= 0:
+            raise r.error("bleed", "needs [card] bleed_mm above 0")
+        if bleed and not (box.x <= 1e-9 or box.y <= 1e-9 or box.right >= card.width_mm - 1e-9
+                          or box.bottom >= card.height_mm - 1e-9):
+            raise r.error("bleed", "only a rect touching the card's edge can run into the bleed")
+        field = RectField(name, box, r.color("color", "#000000"), bleed)
     else:  # line
         box = r.box("box")
         if box.width < 0 or box.height < 0 or (box.width == 0 and box.height == 0):
@@ -636,6 +695,22 @@ def _check_page_geometry(layout: Layout) -> None:
             f"{where}: {g.rows} rows of {c.height_mm:g} mm with {g.gap_y_mm:g} mm gaps need "
             f"{grid_h:.1f} mm but the page has {inner_h:.1f} mm between its margins"
         )
+    if c.bleed_mm > 0:
+        gaps = [(g.gap_x_mm, "gap_x_mm")] if g.columns > 1 else []
+        gaps += [(g.gap_y_mm, "gap_y_mm")] if g.rows > 1 else []
+        for gap, key in gaps:
+            if gap < 2 * c.bleed_mm - 1e-6:
+                raise InvalidLayout(
+                    f"{where}: a {c.bleed_mm:g} mm bleed needs [grid] {key} of at least {2 * c.bleed_mm:g} mm "
+                    f"(each card's bleed must stay off its neighbour), got {gap:g}"
+                )
+        if m.crop_marks and m.offset_mm < c.bleed_mm - 1e-6:
+            raise InvalidLayout(
+                f"{where}: crop marks must start outside the bleed: [marks] offset_mm {m.offset_mm:g} is less "
+                f"than the {c.bleed_mm:g} mm bleed"
+            )
+        if m.cut_lines:
+            raise InvalidLayout(f"{where}: cut lines would run through the bleed: use crop marks with a bleed")
     if m.crop_marks:
         x0, y0 = layout.grid_origin_mm()
         room = min(x0, y0, p.width_mm - x0 - grid_w, p.height_mm - y0 - grid_h)
@@ -677,6 +752,17 @@ def _check_required_fields(layout: Layout) -> None:
     for box in secret:
         if not any(_inside(box, p.box) for p in panels):
             raise InvalidLayout(f"{where}: the code and the QR code must lie inside a panel field")
+
+
+def _check_back(layout: Layout) -> None:
+    """A back shows the serial (to match it with its front) and nothing secret: no ``{code}`` can be
+    named (refused when the field is read), no QR, barcode or panel (not back field types)."""
+    if not layout.back_fields:
+        return
+    where = f"{layout.source}: layout {layout.name!r}"
+    texts = layout.back_fields_of(TextField)
+    if not any(BACK_CARD_PLACEHOLDERS & t.placeholders for t in texts):
+        raise InvalidLayout(f"{where}: no back_field text shows the serial (each back must name its card)")
 
 
 def _inside(inner: Box, outer: Box) -> bool:

@@ -175,12 +175,14 @@ class PrintBranding:
     hotline: str = NEUTRAL.hotline
     qr_url: str | None = NEUTRAL.qr_url
     terms: str = f"{NEUTRAL.terms_zh} {NEUTRAL.terms_en}"
+    terms_zh: str = NEUTRAL.terms_zh  # the card back's terms of use, one paragraph per language
+    terms_en: str = NEUTRAL.terms_en
     primary_colour: str = NEUTRAL.primary_colour
     accent_colour: str = NEUTRAL.accent_colour
     logo: bytes | None = None
 
     def __post_init__(self) -> None:
-        for name in ("utility_name", "web_address", "sms_number", "hotline", "terms"):
+        for name in ("utility_name", "web_address", "sms_number", "hotline", "terms", "terms_zh", "terms_en"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip() or "\n" in value:
                 raise InvalidCardData(f"branding: {name} must be one line of non-empty text")
@@ -195,7 +197,8 @@ class PrintBranding:
     def from_branding(cls, branding: Branding) -> PrintBranding:
         return cls(utility_name=branding.utility_name, web_address=branding.redeem_url,
                    sms_number=branding.sms_number, hotline=branding.hotline, qr_url=branding.qr_url,
-                   terms=f"{branding.terms_zh} {branding.terms_en}", primary_colour=branding.primary_colour,
+                   terms=f"{branding.terms_zh} {branding.terms_en}", terms_zh=branding.terms_zh,
+                   terms_en=branding.terms_en, primary_colour=branding.primary_colour,
                    accent_colour=branding.accent_colour, logo=branding.logo)
 
     @property

@@ -20,6 +20,13 @@ Flow of :func:`render_batch`:
 
 Per file the static parts of a card (labels, face value, panel frame) are one
 PDF form drawn by reference; a card adds its serial, code, barcode and QR.
+
+A layout with ``[[back_field]]`` prints both sides in one file, for duplex
+printing with a long-edge flip: the cover page, its blank back, then each sheet
+of fronts followed by the sheet of their backs (terms, how to redeem, the
+serial; never the code), every back mirrored left-right so it lands behind its
+front (:meth:`Layout.back_origins_mm`). Backgrounds marked ``bleed`` run
+``bleed_mm`` past the trim.
 """
 from __future__ import annotations
 
@@ -61,6 +68,7 @@ from print_templates.layout import (
     LineField,
     LogoField,
     PanelField,
+    ParagraphField,
     QrField,
     RectField,
     TextField,
@@ -79,7 +87,7 @@ from print_templates.symbols import (
     qr_path,
     qr_size_for_length,
 )
-from print_templates.typeset import FittedText, FontSet, fit_text, pick_font, register
+from print_templates.typeset import FittedText, FontSet, em_box, fit_text, pick_font, register
 from vouchers.codes import group_code
 from vouchers.errors import VoucherError
 from vouchers.display import local_text
@@ -151,6 +159,8 @@ class _Plan:
             "sms_number": branding.sms_number,
             "hotline": branding.hotline,
             "terms": branding.terms,
+            "terms_zh": branding.terms_zh,
+            "terms_en": branding.terms_en,
             "face_value": format_display(cover.face_value, cover.currency),
             "face_value_amount": format_amount(cover.face_value),
             "currency": cover.currency,
@@ -162,7 +172,15 @@ class _Plan:
         self.static_texts: list[_Text] = []
         self.card_texts: list[tuple[_Text, str]] = []  # (placement, template with static values filled in)
         for f in layout.fields_of(TextField):
-            self._plan_text(f)
+            self._plan_text(f, self.static_texts, self.card_texts)
+        for f in layout.fields_of(ParagraphField):
+            self.static_texts.extend(self._plan_paragraph(f))
+        self.back_texts: list[_Text] = []
+        self.back_card_texts: list[tuple[_Text, str]] = []
+        for f in layout.back_fields_of(TextField):
+            self._plan_text(f, self.back_texts, self.back_card_texts)
+        for f in layout.back_fields_of(ParagraphField):
+            self.back_texts.extend(self._plan_paragraph(f))
         self.panel_labels: list[_Text] = []
         for p in layout.fields_of(PanelField):
             self._plan_panel_label(p)
@@ -173,6 +191,10 @@ class _Plan:
         self.origins = [
             (x * MM, self.page_h - (y + layout.card.height_mm) * MM) for x, y in layout.card_origins_mm()
         ]
+        self.back_origins = [
+            (x * MM, self.page_h - (y + layout.card.height_mm) * MM) for x, y in layout.back_origins_mm()
+        ]
+        self.bleed = layout.card.bleed_mm * MM
 
     # -- colours
     def rgb(self, color: Color) -> tuple[float, float, float]:
@@ -202,14 +224,14 @@ class _Plan:
         return f"layout {self.layout.name!r} field {field_name!r}"
 
     # -- texts
-    def _plan_text(self, f: TextField) -> None:
+    def _plan_text(self, f: TextField, static: list[_Text], per_card: list[tuple[_Text, str]]) -> None:
         what = self._what(f.name)
         box = self.card_box(f.box)
         if not f.per_card:
             text = f.text.format_map(self.values)
             font = pick_font(self.fonts, f.font, text, what=what)
             fitted = fit_text(text, font, size=f.size, min_size=f.min_size, max_width=box[2], max_height=box[3], what=what)
-            self.static_texts.append(_place(fitted, box, f.align, self.rgb(f.color), text))
+            static.append(_place(fitted, box, f.align, self.rgb(f.color), text))
             return
         # Per-card text: fit the widest possible value once, so no card can
         # overflow (serials and codes have fixed lengths, checked per card).
@@ -221,8 +243,34 @@ class _Plan:
         static_filled = f.text.format_map(
             {**{k: _escape_braces(v) for k, v in self.values.items()}, **{k: "{" + k + "}" for k in _sample_card_values("0")}}
         )
-        self.card_texts.append((_place(fitted, box, f.align, self.rgb(f.color), static_filled), static_filled))
+        per_card.append((_place(fitted, box, f.align, self.rgb(f.color), static_filled), static_filled))
 
+    def _plan_paragraph(self, f: ParagraphField) -> list[_Text]:
+        """The paragraph's lines at the largest size (0.1 pt steps) at which they all fit the box."""
+        what = self._what(f.name)
+        x, y, w, h = self.card_box(f.box)
+        text = " ".join(f.text.format_map(self.values).split())
+        font = pick_font(self.fonts, f.font, text, what=what)
+        ascent, descent = em_box(font)
+        size = math.floor(f.size * 10 + 1e-9) / 10.0
+        while size >= f.min_size - 1e-9:
+            lines = wrap_text(text, font, size, w)
+            pitch = size * f.line_height
+            if (len(lines) - 1) * pitch + (ascent - descent) * size <= h + 1e-6 and all(
+                pdfmetrics.stringWidth(line, font, size) <= w + 1e-6 for line in lines
+            ):
+                top = y + h - ascent * size
+                colour = self.rgb(f.color)
+                return [
+                    _Text(line, font, size, f.align, colour, x, x + w, top - i * pitch,
+                          pdfmetrics.stringWidth(line, font, size))
+                    for i, line in enumerate(lines)
+                ]
+            size = round(size - 0.1, 1)
+        raise TextOverflow(
+            f"{what}: {len(text)} characters do not fit {w / MM:.1f} x {h / MM:.1f} mm even at the minimum "
+            f"{f.min_size:g} pt: shorten the text or give the paragraph a larger box"
+        )
     def _plan_panel_label(self, p: PanelField) -> None:
         if not p.label:
             return
@@ -281,6 +329,29 @@ class _Plan:
             out.append(f"q {module:.4f} 0 0 {h:.3f} {left:.3f} {y:.3f} cm {self.black} ")
         self._bar_transforms[modules] = out
         return out
+
+
+def wrap_text(text: str, font: str, size: float, width: float) -> list[str]:
+    """``text`` broken into lines no wider than ``width`` points: at the last space that fits, or
+    between any two characters where there is none (Chinese has no spaces)."""
+    if pdfmetrics.stringWidth(text, font, size) <= width:
+        return [text]
+    lines, current = [], ""
+    for ch in text:
+        trial = current + ch
+        if current and pdfmetrics.stringWidth(trial, font, size) > width:
+            cut = current.rfind(" ")
+            if cut > 0:
+                lines.append(current[:cut])
+                current = current[cut + 1 :] + ch
+            else:
+                lines.append(current)
+                current = ch
+        else:
+            current = trial
+    if current:
+        lines.append(current)
+    return lines
 
 
 def _cmyk(rgb: tuple[float, float, float]) -> tuple[float, float, float, float]:
@@ -385,7 +456,9 @@ class _PdfFile:
         self.file_index = file_index
         self.file_total = file_total
         self.per_page = self.layout.cards_per_page
-        self.total_pages = 1 + math.ceil(expected_cards / self.per_page)
+        self.duplex = self.layout.duplex
+        sheets = math.ceil(expected_cards / self.per_page)
+        self.total_pages = 2 + 2 * sheets if self.duplex else 1 + sheets
         self.buffer = io.BytesIO()
         self.canvas = c = Canvas(
             self.buffer, pagesize=(plan.page_w, plan.page_h), pageCompression=1, invariant=1,
@@ -401,17 +474,33 @@ class _PdfFile:
         self.first_serial = ""
         self.last_serial = ""
         self.page_number = 1
+        self.page_serials: list[str] = []  # the cards on the sheet being laid out, in slot order
         _CoverPage(plan, self).draw()
         self._define_card_form()
         self._define_marks_form()
+        if self.duplex:
+            self._define_back_form()
+            self._cover_back()
 
     # -- forms drawn once per file
     def _define_card_form(self) -> None:
+        self._define_side("card", self.layout.fields, self.plan.static_texts + self.plan.panel_labels)
+
+    def _define_back_form(self) -> None:
+        self._define_side("card_back", self.layout.back_fields, self.plan.back_texts)
+
+    def _define_side(self, form: str, fields: tuple, texts: list[_Text]) -> None:
         c, plan, layout = self.canvas, self.plan, self.layout
-        c.beginForm("card", 0, 0, plan.card_w, plan.card_h)
-        for f in layout.fields:
+        b = plan.bleed  # the form's box takes in the bleed, or it would clip it
+        c.beginForm(form, -b, -b, plan.card_w + b, plan.card_h + b)
+        for f in fields:
             if isinstance(f, RectField):
                 x, y, w, h = plan.card_box(f.box)
+                if f.bleed:  # every edge on the card's edge runs on past the trim
+                    left, bottom = (x - b if x <= 1e-6 else x), (y - b if y <= 1e-6 else y)
+                    right = x + w + b if x + w >= plan.card_w - 1e-6 else x + w
+                    top = y + h + b if y + h >= plan.card_h - 1e-6 else y + h
+                    x, y, w, h = left, bottom, right - left, top - bottom
                 plan.fill(c, f.color)
                 c.rect(x, y, w, h, stroke=0, fill=1)
             elif isinstance(f, LineField):
@@ -429,9 +518,10 @@ class _PdfFile:
                 c.roundRect(x, y, w, h, f.corner_radius_mm * MM, stroke=1, fill=0)
         c.setDash([])
         if plan.branding.logo is not None:
-            for f in layout.fields_of(LogoField):
-                _draw_logo(c, plan, f)
-        for t in plan.static_texts + plan.panel_labels:
+            for f in fields:
+                if isinstance(f, LogoField):
+                    _draw_logo(c, plan, f)
+        for t in texts:
             _draw_text(c, t, t.template, t.width, plan.cmyk)
         if layout.card.outline:
             plan.stroke(c, layout.card.outline_color)
@@ -482,6 +572,7 @@ class _PdfFile:
             self._end_page()
         if self.slot == 0:
             self.page_first = card.serial
+        self.page_serials.append(card.serial)
         c, plan = self.canvas, self.plan
         ox, oy = plan.origins[self.slot]
         c.saveState()
@@ -507,13 +598,56 @@ class _PdfFile:
         self.count += 1
 
     def _end_page(self) -> None:
-        c, plan, layout = self.canvas, self.plan, self.layout
+        c = self.canvas
         self.page_number += 1
         c.doForm("marks")
+        self._footer("")
+        c.showPage()
+        if self.duplex:
+            self._back_page()
+        self.slot = 0
+        self.page_serials = []
+
+    def _back_page(self) -> None:
+        """The backs of the sheet just ended, each behind its front (mirrored for a long-edge flip)."""
+        c, plan = self.canvas, self.plan
+        self.page_number += 1
+        c.saveState()
+        c.transform(-1, 0, 0, 1, plan.page_w, 0)  # the marks mirrored: they fall on the fronts' marks
+        c.doForm("marks")
+        c.restoreState()
+        for slot, serial in enumerate(self.page_serials):
+            ox, oy = plan.back_origins[slot]
+            c.saveState()
+            c.translate(ox, oy)
+            c.doForm("card_back")
+            values = {"serial": serial, "serial_grouped": group_code(serial)}
+            for placed, template in plan.back_card_texts:
+                text = template.format_map(values)
+                width = 0.0 if placed.align == "left" else pdfmetrics.stringWidth(text, placed.font, placed.size)
+                _draw_text(c, placed, text, width, plan.cmyk)
+            c.restoreState()
+        self._footer("背面 Backs · ")
+        c.showPage()
+
+    def _cover_back(self) -> None:
+        """The cover's back stays empty but for a note, so card fronts fall on odd pages (recto)."""
+        c, plan = self.canvas, self.plan
+        self.page_number += 1
+        text = "本页空白（封面背面）· Intentionally blank (back of the cover) · 双面打印，长边翻转 Duplex, flip on long edge"
+        fitted = fit_text(text, plan.regular, size=8, min_size=4, max_width=plan.page_w - 20 * MM,
+                          max_height=10, what=f"layout {self.layout.name!r} cover back")
+        c.setFont(plan.regular, fitted.size)
+        plan.fill(c, (0.4, 0.4, 0.4))
+        c.drawCentredString(plan.page_w / 2, plan.page_h / 2, text)
+        c.showPage()
+
+    def _footer(self, side: str) -> None:
+        c, plan, layout = self.canvas, self.plan, self.layout
         if layout.footer.enabled:
             text = (
                 f"{plan.cover.batch_id} · 文件 File {self.file_index}/{self.file_total} · "
-                f"第 {self.page_number}/{self.total_pages} 页 Page · "
+                f"第 {self.page_number}/{self.total_pages} 页 Page · {side}"
                 f"{self.page_first}{_DASH}{self.last_serial}"
             )
             fitted = fit_text(
@@ -524,8 +658,6 @@ class _PdfFile:
             c.setFont(plan.regular, fitted.size)
             plan.fill(c, (0.25, 0.25, 0.25))
             c.drawCentredString(plan.page_w / 2, layout.footer.offset_mm * MM, text)
-        c.showPage()
-        self.slot = 0
 
     def finish(self) -> tuple[bytes, int]:
         if self.slot:
@@ -618,24 +750,7 @@ class _CoverPage:
         )
 
     def _wrap(self, text: str, font: str, size: float, width: float) -> list[str]:
-        if pdfmetrics.stringWidth(text, font, size) <= width:
-            return [text]
-        lines, current = [], ""
-        for ch in text:
-            trial = current + ch
-            if current and pdfmetrics.stringWidth(trial, font, size) > width:
-                cut = current.rfind(" ")
-                if cut > 0:
-                    lines.append(current[:cut])
-                    current = current[cut + 1 :] + ch
-                else:
-                    lines.append(current)
-                    current = ch
-            else:
-                current = trial
-        if current:
-            lines.append(current)
-        return lines
+        return wrap_text(text, font, size, width)
 
     def _rows(self) -> list[tuple[str, str]]:
         cover, layout = self.plan.cover, self.plan.layout

@@ -29,7 +29,7 @@ from redeem_api.http import SECURITY_HEADERS, current_request_id, error_response
 from redeem_api.metering_support import MeteringSupport
 from redeem_api.metrics import Metrics
 from redeem_api.server_errors import HTTP_CODES
-from redeem_api.state import EXTENSION, AppState, KeyRingCache, close_db
+from redeem_api.state import EXTENSION, AppState, ClientCache, KeyRingCache, close_db
 from vouchers.storage.db import make_engine, session_factory
 from vouchers.storage.schema_version import current_revision, head_revision
 from vouchers.vending.keys import backend_for
@@ -104,6 +104,7 @@ def create_app(config: ApiConfig | None = None) -> Flask:
         metrics=Metrics.for_process(), fingerprint_secret=AppState.derive(pepper, "idempotency"),
         csrf_secret=AppState.derive(pepper, "csrf"),
         services=_service_deps(keys, metering, _fraud_config(config.settings.env)),
+        clients=ClientCache(config.api_key_cache_seconds) if config.api_key_cache_seconds else None,
     )
 
     from redeem_api.routes import accounts, headend, keys, lists, ops, payments, redemptions, sms, vouchers, web

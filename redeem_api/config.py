@@ -62,6 +62,7 @@ class ApiConfig:
     cookie_secure: bool = True
     idempotency_stale_seconds: int = 120
     keyring_refresh_seconds: int = 5
+    api_key_cache_seconds: int = 0  # a valid key is answered from the worker's memory this long (0: never)
     retry_after_unavailable: int = 5
     log_format: str = "text"  # VOUCHER_LOG_FORMAT: text | json (serve's log lines)
     clock: Callable[[], dt.datetime] = field(default=utc_now, compare=False)
@@ -102,6 +103,7 @@ class ApiConfig:
             redis_prefix=env.get("VOUCHER_REDIS_PREFIX") or "vouchers:throttle:",
             cookie_secure=_flag(env, "VOUCHER_COOKIE_SECURE", True),
             idempotency_stale_seconds=env_int(env, "VOUCHER_IDEMPOTENCY_STALE_SECONDS", 120, minimum=10),
+            api_key_cache_seconds=env_int(env, "VOUCHER_API_KEY_CACHE_SECONDS", 0, minimum=0, maximum=300),
             log_format=_choice(env, "VOUCHER_LOG_FORMAT", ("text", "json"), "text"),
             clock=clock or utc_now,
             branding=load_branding(env),

@@ -6,8 +6,11 @@ counted (``lookup:client:<id>`` / ``lookup:ip:<addr>``; limits
 ``VOUCHER_THROTTLE_CLIENT_LOOKUPS`` / ``VOUCHER_THROTTLE_WEB_IP_LOOKUPS``), an
 unknown account also counts as a failed attempt of the client or IP (the
 redemption's own counters), and a client or IP locked out by either gets 429
-with ``Retry-After`` before the database is asked. The counters are written
-even when the answer is a refusal (they are committed before it is raised).
+with ``Retry-After`` before the database is asked. Counting and checking are one
+atomic step (:meth:`Throttle.acquire`, as for redemptions), so concurrent lookups
+cannot overshoot. The web's busy addresses must send a proof of work first, as
+for a redemption. The counters are written even when the answer is a refusal
+(they are committed before it is raised).
 """
 from __future__ import annotations
 
@@ -17,12 +20,12 @@ import logging
 from sqlalchemy.orm import Session
 
 from redeem_api.config import ThrottleLimits
-from redeem_api.errors import ApiError, TooManyAttempts, UnknownAccount
+from redeem_api.errors import ApiError, ChallengeRequired, TooManyAttempts, UnknownAccount
 from vouchers.services import fraud
 from vouchers.services.clients import ClientInfo
 from vouchers.services.errors import UnknownPayee
 from vouchers.services.holder import Holder, holder_of
-from vouchers.services.throttle import Limit, Throttle, client_key, ip_key
+from vouchers.services.throttle import Limit, Locked, Throttle, client_key, ip_key
 
 log = logging.getLogger(__name__)
 
@@ -42,29 +45,45 @@ def _limits(client: ClientInfo | None, ip: str | None, limits: ThrottleLimits) -
 
 
 def look_up_holder(session: Session, account_no: str, *, client: ClientInfo | None, ip: str | None,
-                   throttle: Throttle, limits: ThrottleLimits, now: dt.datetime) -> Holder:
-    """The masked holder, or :class:`TooManyAttempts` / :class:`UnknownAccount`.
+                   throttle: Throttle, limits: ThrottleLimits, now: dt.datetime, pow_bits: int = 0) -> Holder:
+    """The masked holder, or :class:`TooManyAttempts` / :class:`ChallengeRequired` / :class:`UnknownAccount`.
 
-    Runs its own transaction on ``session`` (committed before a refusal is raised, so the count stays).
+    The lookup is counted before it is made, on both counters at once (:meth:`Throttle.acquire`: one
+    atomic statement or script refuses it, counting nothing, when either is at its limit), so
+    concurrent lookups cannot overshoot a limit; a known account gives the failure count back. On the
+    web, an address past ``web_ip_challenge_after`` failures must send a proof of work of the
+    difficulty its count asks for (``pow_bits``: that of the verified, spent proof the form carried),
+    as a redemption must. Runs its own transaction on ``session`` (committed before a refusal is
+    raised, so the count stays).
     """
     failures, lookups = _limits(client, ip, limits)
     refusal: ApiError | None = None
     holder: Holder | None = None
     with session.begin():
-        wait = throttle.retry_after(session, [failures, lookups], now)
-        if wait is not None:
-            raise TooManyAttempts(wait)
-        counted = [lookups]
         try:
-            holder = holder_of(session, account_no)
-        except UnknownPayee:
-            counted.append(failures)
-            refusal = UnknownAccount("no electricity account with that number")
-        for key in throttle.record_failure(session, counted, now):
-            fraud.record_alert(session, now=now, kind=fraud.LOCKOUT, channel="terminal" if client else "web",
-                               client_id=client.client_id if client else None, ip=ip,
-                               details={"subject": key})
-            log.warning("throttle lockout of %s (holder lookups)", key)
+            ticket = throttle.acquire(session, [failures, lookups], now)
+        except Locked as e:
+            raise TooManyAttempts(e.retry_after) from e
+        try:
+            if client is None:
+                bits = limits.pow_bits(ticket.count(failures.key))
+                if bits > pow_bits:  # uncounted: the page solves the puzzle and submits again
+                    throttle.release(session, ticket)
+                    raise ChallengeRequired(bits)
+            try:
+                holder = holder_of(session, account_no)
+            except UnknownPayee:
+                refusal = UnknownAccount("no electricity account with that number")
+            else:
+                throttle.release(session, ticket, [failures.key])  # a known account is no failed attempt
+            for key in ticket.newly_locked():
+                fraud.record_alert(session, now=now, kind=fraud.LOCKOUT, channel="terminal" if client else "web",
+                                   client_id=client.client_id if client else None, ip=ip,
+                                   details={"subject": key})
+                log.warning("throttle lockout of %s (holder lookups)", key)
+        except BaseException:
+            throttle.abandon(ticket)  # the transaction rolls back: give back what it does not undo
+            raise
     if refusal is not None:
         raise refusal
     assert holder is not None

@@ -109,9 +109,15 @@ def bearer_client(session: Session) -> ClientInfo:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized()
-    client = authenticate(session, token.strip())
+    token = token.strip()
+    cache = state().clients  # VOUCHER_API_KEY_CACHE_SECONDS: a key checked moments ago is not asked again
+    if cache is not None and (client := cache.get(token, now())) is not None:
+        return client
+    client = authenticate(session, token)
     if client is None:
         raise Unauthorized("the API key is invalid or revoked")
+    if cache is not None:
+        cache.put(token, client, now())
     return client
 
 

@@ -5,6 +5,7 @@ from request code through :func:`state`.
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import logging
@@ -20,6 +21,7 @@ from vouchers.keystore.web_keys import WebKeys
 from redeem_api.config import ApiConfig
 from redeem_api.metrics import Metrics
 from vouchers.keyring import KeyRing
+from vouchers.services.clients import ClientInfo
 from vouchers.services.deps import ServiceDeps
 from vouchers.services.throttle import Throttle
 
@@ -59,6 +61,34 @@ class KeyRingCache:
         return self._ring
 
 
+class ClientCache:
+    """API keys this worker checked, with their client, for ``seconds`` (``VOUCHER_API_KEY_CACHE_SECONDS``).
+
+    Only valid keys are kept (a key just created works at once; a wrong one is always looked up), under the
+    SHA-256 of the key, never the key; at most ``limit`` of them. A revoked key is refused by every worker
+    at most ``seconds`` after the revocation, measured on the app's clock."""
+
+    def __init__(self, seconds: int, limit: int = 4096) -> None:
+        self.ttl = dt.timedelta(seconds=seconds)
+        self.limit = limit
+        self._entries: dict[bytes, tuple[dt.datetime, ClientInfo]] = {}
+
+    @staticmethod
+    def _key(api_key: str) -> bytes:
+        return hashlib.sha256(api_key.encode("utf-8", "surrogatepass")).digest()
+
+    def get(self, api_key: str, now: dt.datetime) -> ClientInfo | None:
+        found = self._entries.get(self._key(api_key))
+        if found is None or found[0] <= now:
+            return None
+        return found[1]
+
+    def put(self, api_key: str, client: ClientInfo, now: dt.datetime) -> None:
+        if len(self._entries) >= self.limit:
+            self._entries.clear()
+        self._entries[self._key(api_key)] = (now + self.ttl, client)
+
+
 @dataclass
 class AppState:
     config: ApiConfig
@@ -72,6 +102,7 @@ class AppState:
     csrf_secret: bytes
     services: ServiceDeps  # tariffs, metering settings, vending backend: passed to the money services
     keys: WebKeys  # the web's narrow key-store handle (vending keys are unsealed through it)
+    clients: ClientCache | None = None  # VOUCHER_API_KEY_CACHE_SECONDS > 0
 
     @staticmethod
     def derive(pepper: bytes, label: str) -> bytes:

@@ -3,13 +3,16 @@ redeemable (attached by batch_cmd)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import click
 
 from vouchers.books import stock, voucher_books
 from voucherctl import context
 from voucherctl.ledger_cmd import money
-from voucherctl.output import OPERATOR, emit, json_option
+from voucherctl.output import OPERATOR, CliError, emit, json_option
+from vouchers.errors import InvalidSerial
+from vouchers.serials import range_last
 
 
 def _serial_range(what: str, distributor_help: str):  # type: ignore[no-untyped-def]
@@ -21,9 +24,22 @@ def _serial_range(what: str, distributor_help: str):  # type: ignore[no-untyped-
                 click.option("--from", "from_serial", default=None,
                              help=f"First serial of the {what} range (default: the whole batch)."),
                 click.option("--to", "to_serial", default=None,
-                             help=f"Last serial of the {what} range (same as --from for one card)."))):
+                             help=f"Last serial of the {what} range (same as --from for one card)."),
+                click.option("--count", "count", type=click.IntRange(1), default=None,
+                             help="Instead of --to: the number of cards from --from."))):
             command = option(command)
-        return command
+
+        @functools.wraps(command)
+        def with_count(*args, count: int | None = None, **kwargs):  # type: ignore[no-untyped-def]
+            if count is not None:
+                if kwargs.get("from_serial") is None or kwargs.get("to_serial") is not None:
+                    raise CliError("--count goes with --from and instead of --to")
+                try:
+                    kwargs["to_serial"] = range_last(kwargs["from_serial"], count)
+                except InvalidSerial as e:
+                    raise CliError(f"--from/--count: {e}") from e
+            return command(*args, **kwargs)
+        return with_count
     return decorate
 
 

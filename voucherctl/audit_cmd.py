@@ -156,7 +156,7 @@ def _check_checkpoints(session: Session, paths: tuple[Path, ...], trusted: Ed255
         found = compare(session, point)
         problems.extend({"event_id": point.event_id, "checkpoint": label, "problem": p} for p in found)
         checked.append({"checkpoint": label, "event_id": point.event_id, "events": point.events,
-                        "at": point.at.isoformat(), "ok": not found})
+                        "at": context.when_iso(point.at), "ok": not found})
     return checked
 
 

@@ -1,6 +1,7 @@
 """``voucherctl batch``: create, approve, print, export, consign, activate, void, show, list."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 from pathlib import Path
@@ -14,13 +15,14 @@ from voucherctl.staff_auth import prove, prove_checker, totp_option
 from vouchers.staff.roles import ISSUER_OPERATOR
 from voucherctl.output import OPERATOR, REASON, CliError, emit, json_option, progress
 from vouchers.money import format_amount, parse_positive_amount
+from vouchers.services import batch_desk
 
 
 def _summary_json(summary: batch_service.BatchSummary) -> dict:
     document = dataclasses.asdict(summary)
     document["face_value"] = format_amount(summary.face_value)
     document["expires"] = summary.expires.isoformat()
-    document["created_at"] = summary.created_at.isoformat()
+    context.local_times(document, summary, "created_at")
     return document
 
 
@@ -34,6 +36,28 @@ def _parse_date(text: str, option: str) -> dt.date:
 @click.group()
 def batch() -> None:
     """Voucher batches: draft -> approved (second person) -> printed -> shipped -> closed, or void."""
+
+
+def generate(request: batch_service.BatchRequest, maker, workers: int | None) -> batch_service.BatchSummary:
+    """Generate a draft batch in the issuer process: ``batch create`` and a console request (``requests fulfil``).
+
+    ``maker(session)`` proves who the maker is and returns the name recorded as the batch's creator.
+    """
+    settings = context.settings()
+    now = context.now()
+    today = settings.local_date(now)
+    batch_service.validate_request(request, today=today, max_count=settings.max_batch_size)
+    store = context.key_store()
+    phrase = context.passphrase()  # the signing key; checked first, so a web-only process is told so
+    web_phrase = context.web_passphrase()  # the pepper that hashes the codes
+    factory = context.sessions()
+    with factory.begin() as session:
+        request = dataclasses.replace(request, operator=maker(session))
+    with progress(request.count, "generating") as advance:
+        return batch_service.create_batch(factory, store, phrase, request, web_passphrase=web_phrase,
+                                          now=now, today=today,
+                                          issuer_code=settings.issuer_code, max_count=settings.max_batch_size,
+                                          workers=workers, progress=advance)
 
 
 @batch.command("create")
@@ -51,22 +75,12 @@ def create(face_value: str, count: int, expires: str, operator: str, currency: s
     request = batch_service.BatchRequest(
         face_value=parse_positive_amount(face_value), count=count, expires=_parse_date(expires, "--expires"),
         currency=(currency or settings.currency).upper(), operator=operator.strip())
-    now = context.now()
-    today = settings.local_date(now)
-    batch_service.validate_request(request, today=today, max_count=settings.max_batch_size)
-    store = context.key_store()
-    phrase = context.passphrase()  # the signing key; checked first, so a web-only process is told so
-    web_phrase = context.web_passphrase()  # the pepper that hashes the codes
-    factory = context.sessions()
-    with factory.begin() as session:  # the maker: once staff exist, the logged-in issuer operator
-        request = dataclasses.replace(request, operator=prove(
-            session, request.operator, action="batch_create", subject_type="batch", subject_id="new",
-            role=ISSUER_OPERATOR))
-    with progress(count, "generating") as advance:
-        summary = batch_service.create_batch(factory, store, phrase, request, web_passphrase=web_phrase,
-                                             now=now, today=today,
-                                             issuer_code=settings.issuer_code, max_count=settings.max_batch_size,
-                                             workers=workers, progress=advance)
+
+    def maker(session) -> str:  # once staff exist, the logged-in issuer operator
+        return prove(session, request.operator, action="batch_create", subject_type="batch", subject_id="new",
+                     role=ISSUER_OPERATOR)
+
+    summary = generate(request, maker, workers)
     emit(as_json, _summary_json(summary),
          f"created {summary.batch_id}: {summary.count} x {format_amount(summary.face_value)} {summary.currency}, "
          f"serials {summary.first_serial}..{summary.last_serial}, status draft (needs approval by someone else)")
@@ -86,14 +100,6 @@ def approve(batch_id: str, operator: str, totp_code: str | None, as_json: bool) 
     emit(as_json, _summary_json(summary), f"approved {batch_id} by {operator}")
 
 
-def _reverse_liability(session, batch) -> None:
-    try:
-        from vouchers.books.voucher_books import reverse_liability_for_void
-    except ImportError:  # books not installed in this build
-        return
-    reverse_liability_for_void(session, batch.id, context.now(), actor="batch-void")
-
-
 @batch.command("void")
 @click.argument("batch_id")
 @click.option("--reason", required=True, type=REASON, help="Why (lost, stolen, misprint...).")
@@ -106,8 +112,8 @@ def void(batch_id: str, reason: str, operator: str, totp_code: str | None, as_js
     with context.sessions().begin() as session:
         operator = prove_checker(session, operator, action="batch_void", subject_type="batch", subject_id=batch_id,
                                  totp_code=totp_code)
-        summary, voided = batch_service.void_batch(session, batch_id, reason, operator, context.now(),
-                                                   on_void=_reverse_liability)
+        voided_batch, voided = batch_desk.void_batch(session, batch_id, reason, operator, context.now())
+        summary = batch_service.BatchSummary.of(voided_batch)
     emit(as_json, {**_summary_json(summary), "vouchers_voided": voided}, f"voided {batch_id} ({voided} vouchers)")
 
 
@@ -172,10 +178,30 @@ def export(batch_id: str, recipient: str, out_path: Path, operator: str, reexpor
     A batch is exported once; another copy needs --reexport --reason (audited), as a reprint does."""
     store = context.key_store()
     phrase = context.passphrase()
-    with context.sessions().begin() as session:
-        result = export_batch(session, store, phrase, batch_id, recipient, out_path, operator=operator,
-                              now=context.now(), reexport=reexport, reason=reason)
+    result = export_batch(context.sessions(), store, phrase, batch_id, recipient, out_path, operator=operator,
+                          now=context.now(), reexport=reexport, reason=reason)
     emit(as_json, dataclasses.asdict(result), f"exported {result.count} vouchers of {batch_id} to {result.path}")
+
+
+def render(batch_id: str, out_path: Path, *, layout: str, operator: str, reprint: bool = False,
+           reason: str | None = None, max_cards_per_file: int | None = 5000, workers: int | None = None,
+           session=None) -> list:
+    """Print a batch with custody (``batch print`` and a console print request): the PDF files written.
+
+    ``session``: the caller's transaction (the request is marked done in it), else one of its own."""
+    from issuer.printing import print_batch
+
+    store = context.key_store()
+    phrase = context.passphrase()
+    with contextlib.ExitStack() as stack:
+        if session is None:
+            session = stack.enter_context(context.sessions().begin())
+        count = batch_service.get_batch(session, batch_id).count
+        with progress(count, "rendering") as advance:
+            return print_batch(session, store, phrase, batch_id, out_path, layout_name=layout, operator=operator,
+                               now=context.now(), reprint=reprint, reason=reason,
+                               max_cards_per_file=max_cards_per_file, workers=workers, progress=advance,
+                               tz=context.settings().timezone, branding=context.branding())
 
 
 @batch.command("print")
@@ -203,17 +229,8 @@ def print_(batch_id: str | None, out_path: Path | None, layout: str, list_layout
         return
     if not batch_id or out_path is None:
         raise CliError("BATCH and --out are required (or use --list-layouts)")
-    from issuer.printing import print_batch
-
-    store = context.key_store()
-    phrase = context.passphrase()
-    with context.sessions().begin() as session:
-        count = batch_service.get_batch(session, batch_id).count
-        with progress(count, "rendering") as advance:
-            files = print_batch(session, store, phrase, batch_id, out_path, layout_name=layout, operator=operator,
-                                now=context.now(), reprint=reprint, reason=reason,
-                                max_cards_per_file=max_cards_per_file, workers=workers, progress=advance,
-                               tz=context.settings().timezone, branding=context.branding())
+    files = render(batch_id, out_path, layout=layout, operator=operator, reprint=reprint, reason=reason,
+                   max_cards_per_file=max_cards_per_file, workers=workers)
     document = {"batch_id": batch_id, "layout": layout,
                 "files": [{"path": str(f.path), "sha256": f.sha256, "cards": f.card_count, "pages": f.pages}
                           for f in files]}

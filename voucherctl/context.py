@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -290,6 +290,15 @@ def when_iso(moment: dt.datetime) -> str:
     from vouchers.display import local_iso
 
     return local_iso(*_business(moment))
+
+
+def local_times(document: dict[str, Any], source: object, *names: str) -> dict[str, Any]:
+    """``document`` (a result's ``as_dict()``) with the instants ``names`` of ``source`` (its attributes, None
+    allowed) rewritten as :func:`when_iso`: the JSON keeps its field names, in business time with the offset."""
+    for name in names:
+        value = getattr(source, name)
+        document[name] = when_iso(value) if value is not None else None
+    return document
 
 
 @functools.cache

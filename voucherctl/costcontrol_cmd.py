@@ -14,6 +14,10 @@ def cost_control() -> None:
     """Low-balance warnings, zero-balance notices, disconnect and reconnect orders."""
 
 
+def _order_json(order: cc.OrderView) -> dict[str, object]:
+    return context.local_times(order.as_dict(), order, "not_before", "created_at", "acknowledged_at")
+
+
 @cost_control.command("run")
 @click.option("--as-of", "as_of", default=None,
               help="Evaluate at this earlier time (default: now; never later), e.g. 2026-11-27T08:05.")
@@ -41,7 +45,7 @@ def orders(status: str, account: str | None, limit: int, as_json: bool) -> None:
     with context.sessions().begin() as session:
         found = cc.list_orders(session, status=None if status == "all" else status, account_no=account,
                                          limit=limit)
-    emit(as_json, {"orders": [o.as_dict() for o in found]},
+    emit(as_json, {"orders": [_order_json(o) for o in found]},
          "\n".join(f"{o.order_id} {o.kind:10} {o.status:9} {o.account_no} meter {o.meter_no} not before "
                    f"{context.when_text(o.not_before)}" for o in found) or "no orders")
 
@@ -57,4 +61,4 @@ def ack(order_id: int, outcome: str, detail: str | None, as_json: bool) -> None:
     with context.sessions().begin() as session:
         order = cc.acknowledge_order(session, order_id, result=outcome, now=context.now(), actor=actor(),
                                      detail=detail, tz=config().tz)
-    emit(as_json, order.as_dict(), f"order {order.order_id} ({order.kind}) {order.status}")
+    emit(as_json, _order_json(order), f"order {order.order_id} ({order.kind}) {order.status}")

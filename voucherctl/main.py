@@ -44,6 +44,7 @@ _COMMANDS: dict[str, str] = {
     "staff": "voucherctl.staff_cmd:staff",
     "login": "voucherctl.staff_cmd:login",
     "logout": "voucherctl.staff_cmd:logout",
+    "requests": "voucherctl.requests_cmd:requests",
 }
 
 

@@ -80,7 +80,8 @@ def list_(status: str | None, limit: int, as_json: bool) -> None:
     """Messages of both outboxes, oldest first: ids, kinds, attempts, last error (never the text)."""
     with context.sessions().begin() as session:
         found = outbox.list_messages(session, status=status, limit=limit)
-    emit(as_json, {"messages": [m.as_dict() for m in found]},
+    emit(as_json, {"messages": [context.local_times(m.as_dict(), m, "created_at", "next_attempt_at", "sent_at", "dead_at")
+                                for m in found]},
          "\n".join(f"{m.source}:{m.id} {m.kind:22} {m.account_no} {m.status:6} attempts {m.attempts}"
                    + (f" next {context.when_text(m.next_attempt_at)}" if m.next_attempt_at and m.status == "unsent" else "")
                    + (f" error: {m.last_error}" if m.last_error and m.status != "sent" else "")

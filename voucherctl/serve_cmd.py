@@ -14,7 +14,6 @@ import os
 import shutil
 import socket
 import tempfile
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,105 +21,6 @@ import click
 
 from voucherctl import context
 from voucherctl.output import CliError
-
-# Slow clients. gunicorn's gthread worker waits up to 5 s for a new connection's first bytes in a pool
-# thread, then reads the whole request head and body in that thread with no time limit: a handful of
-# clients that connect and say nothing, or trickle a header byte a second, hold every thread (slow loris).
-# Our worker waits at most FIRST_BYTES_SECONDS for the first bytes (then parks the socket on the poller,
-# as gunicorn does) and gives a request REQUEST_READ_SECONDS in total to arrive; a slower one is dropped.
-FIRST_BYTES_SECONDS = 0.25
-REQUEST_READ_SECONDS = 10.0  # VOUCHER_REQUEST_READ_SECONDS overrides it
-WORKER_CLASS = "voucherctl.serve_cmd.BoundedThreadWorker"
-
-
-class _DeadlineSocket:
-    """A socket whose reads share one deadline per request (set when gunicorn makes it blocking)."""
-
-    def __init__(self, sock: socket.socket, limit: float) -> None:
-        self._sock, self._limit = sock, limit
-        self._deadline: float | None = None
-        self._expired = False
-
-    def shutdown(self, how: int) -> None:
-        if self._expired:  # gunicorn's graceful close would linger draining a trickling client: close hard
-            raise OSError("request read deadline passed")
-        self._sock.shutdown(how)
-
-    def setblocking(self, flag: bool) -> None:
-        if flag:
-            self._deadline = time.monotonic() + self._limit
-            self._sock.settimeout(self._limit)
-        else:
-            self._deadline = None
-            self._sock.setblocking(False)
-
-    def settimeout(self, value: float | None) -> None:  # an explicit timeout (e.g. the graceful close) wins
-        self._deadline = None
-        self._sock.settimeout(value)
-
-    def recv(self, *args: Any) -> bytes:
-        if self._deadline is not None:
-            left = self._deadline - time.monotonic()
-            if left <= 0:
-                self._deadline = None
-                self._expired = True
-                raise TimeoutError("the request did not arrive in time")
-            self._sock.settimeout(left)
-        try:
-            return self._sock.recv(*args)
-        except TimeoutError:
-            self._expired = self._deadline is not None
-            raise
-
-    def _writing(self) -> None:
-        if self._deadline is not None:
-            self._sock.settimeout(self._limit)  # a response gets a fresh per-operation limit
-
-    def send(self, *args: Any) -> int:
-        self._writing()
-        return self._sock.send(*args)
-
-    def sendall(self, *args: Any) -> None:
-        self._writing()
-        self._sock.sendall(*args)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
-
-
-_worker_class = None
-
-
-def _request_read_seconds() -> float:
-    try:
-        return min(max(float(context.settings().env.get("VOUCHER_REQUEST_READ_SECONDS", REQUEST_READ_SECONDS)), 1.0), 300.0)
-    except ValueError:
-        return REQUEST_READ_SECONDS
-
-
-def __getattr__(name: str) -> Any:
-    """``BoundedThreadWorker`` is built on first use, so other CLI commands never import gunicorn."""
-    global _worker_class
-    if name != "BoundedThreadWorker":
-        raise AttributeError(name)
-    if _worker_class is None:
-        from gunicorn.workers import gthread
-
-        class BoundedThreadWorker(gthread.ThreadWorker):
-            def init_process(self) -> None:
-                gthread.DEFAULT_WORKER_DATA_TIMEOUT = FIRST_BYTES_SECONDS  # read per call by handle()
-                super().init_process()
-
-            def handle(self, conn):  # runs in a pool thread
-                if not isinstance(conn.sock, _DeadlineSocket):
-                    conn.sock = _DeadlineSocket(conn.sock, _request_read_seconds())
-                return super().handle(conn)
-
-        BoundedThreadWorker.__module__ = __name__
-        BoundedThreadWorker.__qualname__ = "BoundedThreadWorker"
-        _worker_class = BoundedThreadWorker
-    return _worker_class
-
 
 def default_workers() -> int:
     try:
@@ -131,43 +31,16 @@ def default_workers() -> int:
 
 def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: int,
                      access_log: bool, log_format: str = "text") -> dict[str, Any]:
-    logconfig = None
-    if log_format == "json":  # every line gunicorn's loggers and ours write: one JSON object (serve only)
-        from redeem_api.request_log import gunicorn_logconfig
+    """gunicorn's settings for ``serve``: where to listen and how many workers, and the rest from
+    :func:`redeem_api.gunicorn_conf.settings`, the configuration a gunicorn run by hand reads too."""
+    from redeem_api.gunicorn_conf import settings
 
-        logconfig = gunicorn_logconfig(access_log=access_log)
     return {
         "bind": f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}",  # IPv6
         "workers": workers,
-        "worker_class": "gthread" if threads > 1 else "sync",  # gthread runs as BoundedThreadWorker
-        "threads": threads,
-        "timeout": timeout,
-        "graceful_timeout": timeout,
-        "keepalive": 5,
-        "backlog": 2048,
-        "preload_app": False,
-        "accesslog": "-" if access_log else None,
-        "errorlog": "-",
-        "loglevel": "info",
-        "limit_request_line": 4094,
-        "limit_request_fields": 100,
-        "limit_request_field_size": 8190,
         "proc_name": "voucherctl-serve",
-        "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
-        # gunicorn >= 25.1 opens a control socket at one fixed path per user ($XDG_RUNTIME_DIR or
-        # ~/.gunicorn/gunicorn.ctl): a second server on the machine (a benchmark's echo server, a test's
-        # server) fights over it. Nothing here uses gunicornc; off (ignored by older gunicorn).
-        "control_socket_disable": True,
-        "logconfig_dict": logconfig,
+        **settings(threads=threads, timeout=timeout, access_log=access_log, log_format=log_format),
     }
-
-
-def _json_server_errors(_worker: Any) -> None:
-    """gunicorn's hook, in each worker: the 400/414/431 gunicorn answers itself become the API's JSON errors
-    with the security headers (:mod:`redeem_api.server_errors`)."""
-    from redeem_api import server_errors
-
-    server_errors.install()
 
 
 def run_gunicorn(app_factory: Callable[[], Any], options: dict[str, Any],
@@ -180,15 +53,12 @@ def run_gunicorn(app_factory: Callable[[], Any], options: dict[str, Any],
     class _Server(BaseApplication):
         def load_config(self) -> None:
             for key, value in options.items():
-                if key == "worker_class" and value == "gthread":
-                    value = WORKER_CLASS  # gthread with bounded waits for slow clients (see above)
                 if value is not None and key in self.cfg.settings:  # a setting this gunicorn knows
                     self.cfg.set(key, value)
             if on_exit is not None:
                 self.cfg.set("on_exit", lambda _arbiter: on_exit())
             if child_exit is not None:
                 self.cfg.set("child_exit", lambda _arbiter, worker: child_exit(worker.pid))
-            self.cfg.set("post_worker_init", _json_server_errors)
 
         def load(self):
             return app_factory()

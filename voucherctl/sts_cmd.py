@@ -255,7 +255,9 @@ def _actor() -> str:
 
 
 def _vend_doc(result: Any) -> dict[str, Any]:
-    return result.as_dict()
+    from voucherctl import context
+
+    return context.local_times(result.as_dict(), result, "vended_at")
 
 
 def _print_vend(doc: dict[str, Any]) -> None:
@@ -450,7 +452,7 @@ def meters_rekey(pan: str, sgc: str | None, ti: str | None, krn: str | None, key
     with context.sessions().begin() as s:
         change = change_key(s, pan, context.now(), backend, actor=_actor(), **values)
         pdf = _key_change_pdf(change, lang) if receipt is not None else None  # a refused render changes nothing
-    doc = change.as_dict()
+    doc = context.local_times(change.as_dict(), change, "changed_at")
     _write_receipt(receipt, pdf, doc, what="the key change tokens were",
                    reprint="voucherctl sts reprint --key-change --receipt")
     emit(as_json, doc, lambda: _print_key_change(doc))
@@ -603,7 +605,7 @@ def reprint_cmd(pan: str, key_change: bool, receipt: Path | None, lang: str, as_
         with context.sessions().begin() as s:
             change = reprint_key_change(s, pan, context.now(), backend, actor=_actor())
             pdf = _key_change_pdf(change, lang) if receipt is not None else None
-        doc = change.as_dict()
+        doc = context.local_times(change.as_dict(), change, "changed_at")
         _write_receipt(receipt, pdf, doc, what="the key change tokens were",
                    reprint="voucherctl sts reprint --key-change --receipt")
         emit(as_json, doc, lambda: _print_key_change(doc))

@@ -160,9 +160,13 @@ NEUTRAL = Branding(
     qr_url="https://pay.utility.example/r",
     hotline="00000",
     sms_number="00000",
-    terms_zh="本卡仅限充值电费，不记名、不挂失、不兑现。请在有效期内使用。",
-    terms_en="For electricity top-up only. Not registered, not replaceable, not exchangeable for cash. "
-             "Use before the expiry date.",
+    # printed on every card's back (next to how to redeem: web, SMS, service hall, hotline) and on /redeem
+    terms_zh="本卡仅限充值电费，不记名、不挂失，不兑换现金、不找零、不退款。请在卡面有效期内充值，过期作废。"
+             "卡密充值后即失效，请勿告诉他人。充值前请核对户号和户主，充错户号无法退回。",
+    terms_en="For electricity top-up only. Not registered, not replaceable; no cash refund or change. "
+             "Use before the expiry date on the front; expired cards are void. The code is void once used: "
+             "never share it. Check the account number and holder before confirming: money credited to a "
+             "wrong account cannot be returned.",
     primary_colour="#1a4f9c",
     accent_colour="#b0201e",
     logo=None,

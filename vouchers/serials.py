@@ -58,3 +58,14 @@ def parse_batch_id(text: str) -> tuple[int, int]:
         return int(prefix[1:]), int(number)
     except (ValueError, IndexError, AttributeError) as e:
         raise InvalidSerial(f"not a batch id: {text!r} (expected e.g. B01-000042)") from e
+
+
+def range_last(first_serial: str, count: int) -> str:
+    """The last serial of ``count`` cards starting at ``first_serial`` (first serial + count instead of two
+    serials with check digits); raises :class:`InvalidSerial` for a bad serial or count."""
+    first = Serial.parse(first_serial)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise InvalidSerial("the count must be a whole number of at least 1")
+    if first.sequence + count - 1 > MAX_SEQUENCE:
+        raise InvalidSerial(f"{count} cards from {first_serial} run past the last possible serial")
+    return str(Serial(first.issuer, first.batch_number, first.sequence + count - 1))

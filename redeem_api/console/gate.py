@@ -123,7 +123,8 @@ def page(template: str, status: int = 200, **context) -> Response:
 
 def _nav(who: sessions.Resumed) -> list[tuple[str, str]]:
     links = [("console.dashboard", "dashboard", DASHBOARD), ("console.batches", "batches", BATCHES),
-             ("console.customers", "customers", CUSTOMERS), ("console.portal", "distributor", PORTAL)]
+             ("console.customers", "customers", CUSTOMERS), ("console.portal", "distributor", PORTAL),
+             ("console.requests_page", "requests", frozenset({ISSUER_OPERATOR, APPROVER, ADMIN}))]
     return [(endpoint, label) for endpoint, label, roles in links if who.staff.roles & roles]
 
 

@@ -51,3 +51,7 @@ TEXT: dict[str, dict[str, str]] = {
         "stock": "Our stock", "your_distributor": "Distributor",
     },
 }
+
+from redeem_api.console.text_issuer import ISSUER_TEXT  # noqa: E402 - the issuer's pages, merged in
+for _language, _texts in ISSUER_TEXT.items():
+    TEXT[_language].update(_texts)

@@ -8,7 +8,8 @@ before anything happens. ``CZ <户号> <code>`` redeems through the one
 redemption runner (:func:`redeem_api.routes.redemptions.perform_redemption`,
 channel ``sms``: throttled per sending number and per account); the reply to
 the sender goes to the outbox (success: masked holder, amount, balance; every
-refusal: one text; anything else: help). The gateway gets 200 with the
+refusal: one text; held for fraud review: "under review"; anything else: help;
+every reply names the configured hotline). The gateway gets 200 with the
 outcome; it never sees why a code was refused, and nothing logs the text.
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ from redeem_api.errors import ApiError, Forbidden, ValidationFailed
 from redeem_api.http import bearer_client, client_ip, json_response, now, read_json_object
 from redeem_api.redemption import Attempt
 from redeem_api.routes.redemptions import perform_redemption
-from redeem_api.state import db
+from redeem_api.state import db, state
 from vouchers.services import sms_topup
 from vouchers.services.clients import ClientInfo
 from vouchers.sms_command import parse_topup
@@ -76,11 +77,17 @@ def inbound():
 def _reply(template: str, sender: str, account_no: str | None) -> None:
     session = db()
     with session.begin():
-        sms_topup.queue_reply(session, template=template, sender=sender, account_no=account_no, now=now())
+        sms_topup.queue_reply(session, template=template, sender=sender, account_no=account_no, hotline=_hotline(),
+                              now=now())
+
+
+def _hotline() -> str:
+    """The hotline every reply names: the configured branding's."""
+    return state().config.branding.hotline
 
 
 def _top_up(client: ClientInfo, message_id: str, sender: str, text: str) -> str:
-    """``redeemed`` | ``refused`` | ``help``; the reply is in the outbox either way."""
+    """``redeemed`` | ``held`` | ``refused`` | ``help``; the reply is in the outbox either way."""
     command = parse_topup(text)
     if command is None:
         _reply(sms_topup.HELP, sender, None)
@@ -89,7 +96,7 @@ def _top_up(client: ClientInfo, message_id: str, sender: str, text: str) -> str:
 
     def reply_success(session: Session, document: dict) -> None:
         sms_topup.queue_reply(session, template=sms_topup.REDEEMED, sender=sender, account_no=command.account_no,
-                              now=now(), document=document)
+                              hotline=_hotline(), now=now(), document=document)
 
     try:
         status, _text, _replayed = perform_redemption(
@@ -101,6 +108,9 @@ def _top_up(client: ClientInfo, message_id: str, sender: str, text: str) -> str:
         status = e.status
     if status == 201:
         return "redeemed"
+    if status == 202:  # held for fraud review: nothing credited yet, and not a refusal either
+        _reply(sms_topup.HELD, sender, command.account_no)
+        return "held"
     _reply(sms_topup.REFUSED, sender, command.account_no)
     return "refused"
 

@@ -33,7 +33,7 @@ from werkzeug.exceptions import HTTPException
 from redeem_api.confirmation import Ticket, open_ticket, seal_ticket
 from redeem_api.errors import ApiError, ChallengeRequired, Forbidden, NotFound, UnsupportedMediaType, ValidationFailed
 from redeem_api.holder_lookup import look_up_holder
-from redeem_api.http import client_ip, now, valid_account_no
+from redeem_api.http import client_ip, current_request_id, now, valid_account_no
 from redeem_api.i18n import TEXT, pick_language
 from redeem_api.redemption import Attempt, check_code_format
 from redeem_api.routes.redemptions import perform_redemption
@@ -107,7 +107,7 @@ def _page(status: int, *, lang: str, account_no: str = "", error: str | None = N
     html = render_template("redeem.html", t=t, lang=lang, other="en" if lang == "zh" else "zh", brand=branding,
                            csrf_token=_csrf_token(), submission=secrets.token_hex(16), account_no=account_no,
                            error=message, error_code=error, result=result, holder=holder, ticket=ticket,
-                           challenge=challenge)
+                           challenge=challenge, request_id=current_request_id())
     response = make_response(html, status)
     response.headers["Cache-Control"] = "no-store"
     if retry_after:
@@ -200,14 +200,18 @@ def submit():
         return _page(400, lang=lang, account_no=account_no, error=ValidationFailed.code)
     try:
         check_code_format(Attempt(code, account_no, "web", None, client_ip()))  # typos cost no lookup
+        # the form's proof of work (if any) is checked and spent here: it guards this lookup, and the
+        # confirmation carries its difficulty to the redemption
+        pow_bits = _proof_bits()
         st = state()
         holder = look_up_holder(db(), account_no, client=None, ip=client_ip(), throttle=st.throttle,
-                                limits=st.config.throttle, now=now())
+                                limits=st.config.throttle, now=now(), pow_bits=pow_bits)
+    except ChallengeRequired as e:
+        return _page(e.status, lang=lang, account_no=account_no, error=e.code, pow_bits=e.bits)
     except ApiError as e:
         retry = int(e.headers.get("Retry-After", "0") or 0) or None
         return _page(e.status, lang=lang, account_no=account_no, error=e.code, retry_after=retry)
-    # the form's proof of work (if any) is checked and spent here; the confirmation carries its difficulty
-    ticket = seal_ticket(_ticket_key(), Ticket(account_no, code, submission, pow_bits=_proof_bits()),
+    ticket = seal_ticket(_ticket_key(), Ticket(account_no, code, submission, pow_bits=pow_bits),
                          csrf_token=csrf, now=now())
     return _page(200, lang=lang, account_no=account_no, holder=holder, ticket=ticket)
 

@@ -368,17 +368,18 @@ def test_meter_deactivate_and_reactivate(cli: Cli) -> None:
     assert again.code == 1 and "already active" in again.err
 
 
-@pytest.mark.xfail(strict=True, reason="issue 22, open: TIDs are minutes and strictly increase per meter "
-                   "(next_tid: max(now, last + 1)), so a second token sold to one meter within a minute carries the "
-                   "next minute's TID; fixing it needs a decision (date the vend at its TID minute, or refuse a "
-                   "second token within the minute)")
 def test_a_reprint_never_shows_a_token_time_after_the_sale_time(cli: Cli, tmp_path: Path) -> None:
     """Issue 22: 令牌时间 23:48 on a receipt whose 售电时间 was 23:47 (reproduced: two sales in one minute)."""
     _setup(cli)
     cli.clock = dt.datetime(2026, 11, 26, 23, 47, 10, tzinfo=SHANGHAI)
+    sold = []
     for ref in ("R1", "R2"):  # two sales in one minute: TIDs strictly increase, the second is 23:48's
         r = cli("sts", "vend", "--account", "P1", "--amount", "10.00", "--ref", ref, "--json")
         assert r.code == 0, r.err
+        sold.append(r.json())
+    assert sold[1]["tid"] == sold[0]["tid"] + 1
+    # JSON in business time (15:47 UTC is 23:47 in Beijing); the second vend is dated at its TID's minute
+    assert [v["vended_at"] for v in sold] == ["2026-11-26T23:47:10+08:00", "2026-11-26T23:48:00+08:00"]
     cli.clock = dt.datetime(2026, 11, 27, 0, 0, 5, tzinfo=SHANGHAI)  # reprinted after midnight
     receipt = tmp_path / "reprint.pdf"
     assert cli("sts", "reprint", "--meter", PAN, "--receipt", str(receipt), "--json").code == 0

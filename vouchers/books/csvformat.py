@@ -19,6 +19,7 @@ from typing import BinaryIO
 
 from vouchers.books.errors import FileRejected, LineError, WrongEncoding
 from vouchers.books.timeutil import zone
+from vouchers.display import local_iso
 from vouchers.errors import InvalidMoney, UnknownCurrency
 from vouchers.money import check_currency, format_amount, parse_amount
 
@@ -116,7 +117,7 @@ def parse_fields(fields: list[str], line: int, tz: str | dt.tzinfo | None = None
         raise LineProblem(f"amount {amount_text} is over the maximum of {format_amount(MAX_PAYMENT)} per payment")
     paid = parse_timestamp(paid_at, tz)
     if paid < EARLIEST_PAID_AT:
-        raise LineProblem(f"paid_at {paid_at!r} is before {EARLIEST_PAID_AT.isoformat()}")
+        raise LineProblem(f"paid_at {paid_at!r} is before {local_iso(EARLIEST_PAID_AT, zone(tz))}")
     return PaymentLine(line, ref, account_no, amount, currency, paid)
 
 

@@ -43,6 +43,10 @@ REDEMPTION_SOURCE = "redemption"
 # --- activation -------------------------------------------------------------------------------
 
 
+class NotYourStock(ActivationError):
+    """A distributor asked for cards not all consigned to it: said the same way whoever holds them."""
+
+
 @dataclass(frozen=True)
 class ActivationResult:
     batch_id: str
@@ -74,7 +78,7 @@ def activate(session: Session, batch_id: str, distributor_id: str, from_serial: 
     batch, expected = cards.batch, cards.count
     found = stock.census(session, cards, distributor_id)
     if own_stock_only and found.owned != expected:
-        raise ActivationError("that range is not all in your stock (cards consigned to you); nothing activated")
+        raise NotYourStock("that range is not all in your stock (cards consigned to you); nothing activated")
     if batch.status not in ISSUED_BATCH_STATES:
         raise ActivationError(f"batch {batch_id} is {batch.status}: only approved, printed or shipped stock "
                               "can be activated")

@@ -128,6 +128,9 @@ KEYS: tuple[Key, ...] = (
     Key("VOUCHER_LOG_FORMAT", "log_format", "string", "`text`",
         "Log lines of `serve`: `text`, or `json` (one JSON object a line, gunicorn's too, and one line per request "
         "with its `request_id`, route, status and duration).", choices=("text", "json")),
+    Key("VOUCHER_API_KEY_CACHE_SECONDS", "web.api_key_cache_seconds", "integer", "0",
+        "Seconds each worker may answer from a key it checked before, without asking the database: a revoked key "
+        "keeps working at most this long. 0: every request checks its key.", 0, 300),
     Key("VOUCHER_IDEMPOTENCY_STALE_SECONDS", "idempotency.stale_seconds", "integer", "120",
         "After this an unfinished Idempotency-Key reservation may be taken over.", 10),
     Key("VOUCHER_IDEMPOTENCY_RETENTION_DAYS", "idempotency.retention_days", "integer", "7",
@@ -161,11 +164,13 @@ KEYS: tuple[Key, ...] = (
         "Customer service telephone number."),
     Key("VOUCHER_BRAND_SMS_NUMBER", "branding.sms_number", "string", "the hotline",
         "Number customers text to top up, printed on cards."),
-    Key("VOUCHER_BRAND_TERMS_ZH", "branding.terms_zh", "string", "a neutral text",
-        "Terms of use (one line, at most 600 characters), Chinese: shown on the `/redeem` page, `{terms}` "
-        "in a card layout."),
-    Key("VOUCHER_BRAND_TERMS_EN", "branding.terms_en", "string", "a neutral text",
-        "Terms of use, English."),
+    Key("VOUCHER_BRAND_TERMS_ZH", "branding.terms_zh", "string", "a neutral set of terms",
+        "Terms of use (one line, at most 600 characters), Chinese: printed on every card's back "
+        "(`{terms_zh}`; the shipped backs hold about 360 characters on a4-cards, 250 on a4-sheet) and shown "
+        "on the `/redeem` page. The default says: electricity only, no cash refund, use before the expiry "
+        "date, the code is void once used, check the account before confirming."),
+    Key("VOUCHER_BRAND_TERMS_EN", "branding.terms_en", "string", "a neutral set of terms",
+        "Terms of use, English (`{terms_en}` on the card's back, the `/redeem` page)."),
     Key("VOUCHER_BRAND_PRIMARY_COLOUR", "branding.primary_colour", "string", "`#1a4f9c`",
         "Main colour (`#rrggbb`): names, rules, headings; cards print it converted to CMYK."),
     Key("VOUCHER_BRAND_ACCENT_COLOUR", "branding.accent_colour", "string", "`#b0201e`",

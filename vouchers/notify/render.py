@@ -138,19 +138,36 @@ def _topup_redeemed(p: Mapping[str, object], lang: str, tz: dt.tzinfo) -> str:
             f"balance {_money(p, 'balance', lang)}." + _sts_line(p, lang))
 
 
+def _hotline(p: Mapping[str, object]) -> str:
+    """The utility's hotline as the reply was queued with (its branding); the neutral placeholder if absent."""
+    hotline = p.get("hotline")
+    return hotline if isinstance(hotline, str) and hotline.strip() else "00000"
+
+
 def _topup_refused(p: Mapping[str, object], lang: str, tz: dt.tzinfo) -> str:
     """One text for every refusal (unknown account, bad or used code, too many attempts): no oracle."""
     if lang == "zh":
-        return "【短信缴费】充值未成功，请核对户号和卡密后重试，或拨打客服热线95598。"
+        return f"【短信缴费】充值未成功，请核对户号和卡密后重试，或拨打客服热线{_hotline(p)}。"
     return ("[Electricity] The top-up did not go through. Check the account number and the code and try again, "
-            "or call customer service: 95598.")
+            f"or call customer service: {_hotline(p)}.")
+
+
+def _topup_held(p: Mapping[str, object], lang: str, tz: dt.tzinfo) -> str:
+    """A top-up held for fraud review: nothing is credited yet; staff release or refuse it."""
+    acct = p.get("account_no", "")
+    if lang == "zh":
+        return (f"【短信缴费】户号{acct}的充值正在审核中，审核通过后到账，无需重复发送。"
+                f"如有疑问请拨打客服热线{_hotline(p)}。")
+    return (f"[Electricity] The top-up for account {acct} is under review and will be credited once it is "
+            f"approved; do not send it again. Questions: call customer service {_hotline(p)}.")
 
 
 def _topup_help(p: Mapping[str, object], lang: str, tz: dt.tzinfo) -> str:
     if lang == "zh":
-        return "【短信缴费】请发送：CZ 户号 20位卡密，例如 CZ 3300012345 1234 5678 9012 3456 7890"
+        return ("【短信缴费】请发送：CZ 户号 20位卡密，例如 CZ 3300012345 1234 5678 9012 3456 7890。"
+                f"客服热线{_hotline(p)}")
     return ("[Electricity] To top up, send: CZ <account number> <20-digit code>, "
-            "e.g. CZ 3300012345 1234 5678 9012 3456 7890")
+            f"e.g. CZ 3300012345 1234 5678 9012 3456 7890. Hotline {_hotline(p)}")
 
 
 _Renderer = Callable[[Mapping[str, object], str, dt.tzinfo], str]
@@ -163,6 +180,7 @@ TEMPLATES: dict[str, _Renderer] = {
     "supply_restored": _supply_restored,
     "topup_redeemed": _topup_redeemed,
     "topup_refused": _topup_refused,
+    "topup_held": _topup_held,
     "topup_help": _topup_help,
 }
 

@@ -8,7 +8,8 @@ web edge's runner like a terminal's); this module holds what is particular to th
 * :func:`accept_once`: one row per accepted request in ``sms_inbound``; the same signature, or the same
   ``message_id`` of the same gateway, again is a replay;
 * :func:`queue_reply`: the reply to the sender's number in the outbox (``sms.topup_reply``), rendered at
-  send time (zh by default). No reply, row or log line ever holds the code.
+  send time (zh by default), naming the configured hotline; a redemption held for fraud review gets its own
+  "under review" reply. No reply, row or log line ever holds the code.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from vouchers.storage.api_models import OutboxMessage, SmsInbound
 
 MAX_SKEW_SECONDS = 300
 REPLY_KIND = "sms.topup_reply"
-REDEEMED, REFUSED, HELP = "topup_redeemed", "topup_refused", "topup_help"
+REDEEMED, REFUSED, HELP, HELD = "topup_redeemed", "topup_refused", "topup_help", "topup_held"
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
 MESSAGE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
@@ -69,11 +70,14 @@ def accept_once(session: Session, *, client_pk: int, message_id: str, given_sign
     return True
 
 
-def queue_reply(session: Session, *, template: str, sender: str, account_no: str | None,
+def queue_reply(session: Session, *, template: str, sender: str, account_no: str | None, hotline: str,
                 now: dt.datetime, document: dict[str, object] | None = None) -> None:
-    """The reply to ``sender`` in the outbox. ``document``: the redemption's receipt (success only); the
-    refusal and the help text carry nothing but the template."""
-    payload: dict[str, object] = {"template": template}
+    """The reply to ``sender`` in the outbox. ``hotline``: the configured one (branding), which every reply
+    names. ``document``: the redemption's receipt (success only); the refusal and the help text carry nothing
+    but the template and the hotline, the held reply the account number."""
+    payload: dict[str, object] = {"template": template, "hotline": hotline}
+    if template == HELD and account_no is not None:
+        payload["account_no"] = account_no
     if template == REDEEMED and document is not None:
         payload.update({k: document[k] for k in ("account_no", "holder_masked", "amount", "balance", "currency",
                                                   "serial", "sts") if k in document})

@@ -156,12 +156,19 @@ class DatabaseThrottle:
         self.window_seconds = window_seconds
         self.autocommit = autocommit
 
-    def _run(self, session: Session, in_session: bool, statement: Any, params: Mapping[str, Any]) -> list[Any]:
+    def _run(self, session: Session, in_session: bool, statement: Any, params: Mapping[str, Any], *,
+             hot: bool = False) -> list[Any]:
+        """``hot``: the counting statement, compiled once (storage.hot_sql): SQLAlchemy cannot cache a
+        multi-row VALUES, so it compiled it afresh for every attempt."""
         if in_session:
+            if hot:
+                return hot_sql.rows(session, statement, params)
             result = session.execute(statement, params)
             return list(result) if result.returns_rows else []
         assert self.autocommit is not None
         with self.autocommit.connect() as conn:
+            if hot:
+                return hot_sql.rows_on(conn, statement, params)
             result = conn.execute(statement, params)
             return list(result) if result.returns_rows else []
 
@@ -179,7 +186,7 @@ class DatabaseThrottle:
         for i, key in enumerate(keys):
             params[f"k{i}"], params[f"m{i}"] = key, by_key[key]
         rows = self._run(session, in_session, _acquire_statement(session.get_bind().dialect.name, len(keys)),
-                         params)
+                         params, hot=True)
         ticket.counts = {row[0]: int(row[1]) for row in rows}
         ticket.held = set(ticket.counts)
         locked = [key for key in keys if key not in ticket.counts]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from vouchers.errors import VoucherError
@@ -71,3 +71,17 @@ def void(session: Session, batch_id: str, reason: str, operator: str, now: dt.da
         update(Voucher).where(Voucher.batch_pk == batch.id, Voucher.status.in_(("inactive", "active")))
         .values(status="void", updated_at=now))
     return batch, result.rowcount
+
+
+def status_counts(session: Session, batch: Batch) -> dict[str, int]:
+    rows = session.execute(select(Voucher.status, func.count()).where(Voucher.batch_pk == batch.id)
+                           .group_by(Voucher.status)).all()
+    return {status: n for status, n in rows}
+
+
+def stock_by_holder(session: Session, batch: Batch) -> list[dict[str, object]]:
+    """Cards by whose stock they are (``consigned_to``, None = still with the issuer) and status."""
+    rows = session.execute(select(Voucher.consigned_to, Voucher.status, func.count())
+                           .where(Voucher.batch_pk == batch.id).group_by(Voucher.consigned_to, Voucher.status)
+                           .order_by(Voucher.consigned_to.is_(None), Voucher.consigned_to, Voucher.status)).all()
+    return [{"consigned_to": holder, "status": status, "count": n} for holder, status, n in rows]

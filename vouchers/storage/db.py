@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -70,9 +71,30 @@ def make_engine(url: str, *, pool_size: int = 5, read_only: bool = False) -> Eng
         return engine
     engine = create_engine(url, pool_pre_ping=True, hide_parameters=True, pool_size=pool_size,
                            max_overflow=pool_size)
+    _plain_savepoints(engine.dialect)
     if read_only:
         event.listen(engine, "connect", _pg_read_only)
     return engine
+
+
+def _plain_savepoints(dialect: Any) -> None:
+    """SAVEPOINT / RELEASE / ROLLBACK TO as plain SQL text: SQLAlchemy builds and compiles a clause for
+    each one (never cached: the name changes), ~0.3 ms of Python a time on the redemption's hot path,
+    which takes and releases one savepoint per request. Same statements, same cursor events."""
+    quote = dialect.identifier_preparer.quote
+
+    def do_savepoint(connection: Any, name: str) -> None:
+        connection.exec_driver_sql(f"SAVEPOINT {quote(name)}")
+
+    def do_release_savepoint(connection: Any, name: str) -> None:
+        connection.exec_driver_sql(f"RELEASE SAVEPOINT {quote(name)}")
+
+    def do_rollback_to_savepoint(connection: Any, name: str) -> None:
+        connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {quote(name)}")
+
+    dialect.do_savepoint = do_savepoint
+    dialect.do_release_savepoint = do_release_savepoint
+    dialect.do_rollback_to_savepoint = do_rollback_to_savepoint
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -71,6 +71,11 @@ def execute(session: Session, statement: Executable, params: Mapping[str, Any]) 
     return _run(session, statement, params, fetch=False)  # type: ignore[return-value]
 
 
+def rows_on(connection: Connection, statement: Executable, params: Mapping[str, Any]) -> list[Any]:
+    """:func:`rows` on a connection of the caller's (e.g. an autocommit engine's), not a session's."""
+    return _run_on(connection, statement, params, fetch=True)  # type: ignore[return-value]
+
+
 def _connection(session: Session) -> Connection:
     """``session.connection()``, kept for the rest of the session's transaction (asking the session costs
     ~0.05 ms a time through its transaction state machine; the hot paths ask a dozen times)."""
@@ -96,7 +101,11 @@ def _forget_connection_at_savepoint(session: Session, transaction: Any) -> None:
 
 
 def _run(session: Session, statement: Executable, params: Mapping[str, Any], *, fetch: bool) -> list[Any] | int:
-    connection = _connection(session)
+    return _run_on(_connection(session), statement, params, fetch=fetch)
+
+
+def _run_on(connection: Connection, statement: Executable, params: Mapping[str, Any], *,
+            fetch: bool) -> list[Any] | int:
     dialect = connection.dialect
     if dialect.name != "postgresql":
         result = connection.execute(statement, dict(params))

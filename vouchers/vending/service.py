@@ -38,7 +38,7 @@ from vouchers.storage.sts_models import StsMeter, StsVend
 from vouchers.sts import backend as b
 from vouchers.sts.amount import kwh_to_units, representable_units, units_to_kwh
 from vouchers.sts.errors import StsError
-from vouchers.sts.tid import BaseDate, check_ken, check_tid, minutes_since, next_tid
+from vouchers.sts.tid import BaseDate, check_ken, check_tid, minutes_since, next_tid, tid_to_datetime
 from vouchers.sts.transposition import group_digits
 from vouchers.tariffs import Catalog
 from vouchers.tariffs.errors import TariffError
@@ -132,6 +132,13 @@ def _take_tid(session: Session, meter: MeterView, now: dt.datetime) -> int:
     return tid
 
 
+def _sale_time(meter: MeterView, tid: int, now: dt.datetime) -> dt.datetime:
+    """When the vend is dated: ``now``, or the first second of its TID's minute when the TID had to be taken
+    ahead of ``now`` (a later token in the same minute, IEC 62055-41's next-minute rule, or a clock that went
+    back), so that no receipt shows a token time later than its time of sale (docs/sts.md, "Time of sale")."""
+    return max(now, tid_to_datetime(tid, BaseDate.from_year(meter.base_date)))
+
+
 def _inactive(pan: str) -> str:
     return f"meter {pan} was taken out of service (sts meter deactivate): no token is issued for it"
 
@@ -150,11 +157,12 @@ def _issue(session: Session, meter: MeterView, request: b.TokenRequest, kind: st
         raise MeterInactive(_inactive(meter.pan))
     params = _sts(meter.params)
     tid = _take_tid(session, meter, now)
+    sold_at = _sale_time(meter, tid, now)
     vended = _sts(lambda: backend.vend(params, request, tid=tid))
     row = StsVend(pan=meter.pan, account_no=meter.account_no, kind=kind, token_class=vended.token_class,
                   subclass=vended.subclass, tid=tid, token=vended.digits, amount_minor=amount_minor, units=units,
                   tariff_kwh=tariff_kwh, source=source, source_ref=source_ref, actor=actor, reprints=0,
-                  vended_at=now)
+                  vended_at=sold_at)
     session.add(row)
     try:
         session.flush()

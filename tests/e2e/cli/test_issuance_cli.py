@@ -163,3 +163,24 @@ def test_init_is_idempotent(ready):
     again = ready("init", "--json", check=True).json()
     assert again["key_store_created"] is False and again["schema_before"] == again["schema"]
     assert again["audit_checkpoint_key_created"] is False
+
+
+def test_two_first_exports_started_together_write_one_file(ready, tmp_path):
+    """Two `batch export` processes started at once for one batch: one writes the file, the other exits
+    non-zero with one line on stderr and leaves no file (the claim: tests/integration/issuer/test_printing.py)."""
+    created = ready("batch", "create", "--face-value", "50", "--count", "20", "--expires", FAR_EXPIRY,
+                    "--operator", "alice", "--json", check=True).json()
+    ready("batch", "approve", created["batch_id"], "--operator", "bob", check=True)
+    from pyrage import x25519
+
+    recipient = str(x25519.Identity.generate().to_public())
+    outs = [tmp_path / "one.age", tmp_path / "two.age"]
+    procs = [subprocess.Popen([*VOUCHERCTL, "batch", "export", created["batch_id"], "--recipient", recipient,
+                               "--out", str(out), "--operator", name], env=ready.env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for out, name in zip(outs, ("carol", "dave"))]
+    results = [(p.wait(120), *p.communicate()) for p in procs]
+    assert sorted(code for code, _, _ in results) == [0, 1], results
+    [(_, _, err)] = [r for r, out in zip(results, outs) if r[0] == 1]
+    assert err.count("\n") == 1 and "--reexport --reason" in err, err
+    assert [out.exists() for out in outs] == [code == 0 for code, _, _ in results]
+    assert not list(tmp_path.glob("*.partial"))

@@ -34,6 +34,7 @@ class Server:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
     log_path: Path | None = None
+    command: list[str] | None = None  # instead of ``voucherctl serve`` (e.g. a gunicorn run by hand)
 
     @property
     def url(self) -> str:
@@ -42,8 +43,8 @@ class Server:
     def start(self, timeout: float = 60) -> Server:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(
-            [*VOUCHERCTL, "serve", "--port", str(self.port), "--workers", str(self.workers),
-             "--threads", str(self.threads)],
+            self.command or [*VOUCHERCTL, "serve", "--port", str(self.port), "--workers", str(self.workers),
+                             "--threads", str(self.threads)],
             env=self.env, stdout=log, stderr=log, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -97,10 +98,14 @@ def pg_world(tmp_path, now, request) -> World:
 def serve(tmp_path):
     servers: list[Server] = []
 
-    def start(world: World, *, workers: int = 2, threads: int = 4, **env: str) -> Server:
+    def start(world: World, *, workers: int = 2, threads: int = 4, gunicorn: list[str] | None = None,
+              **env: str) -> Server:
+        """``voucherctl serve``, or with ``gunicorn`` (its arguments) gunicorn itself on the server's port."""
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("VOUCHER_")}
         full_env.update(world.env(**env))
         server = Server(full_env, workers, threads, log_path=tmp_path / f"server-{len(servers)}.log")
+        if gunicorn is not None:
+            server.command = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{server.port}", *gunicorn]
         servers.append(server)
         return server.start()
 

@@ -161,6 +161,25 @@ def _the_log_is_json_with_one_line_per_request(server) -> None:
     assert any(line["logger"] == "gunicorn.error" for line in lines)  # gunicorn's own lines are JSON too
 
 
+def test_a_gunicorn_run_by_hand_gets_the_same_configuration(e2e_world, serve):
+    """Issue 22: JSON logs and gunicorn's refusals as JSON applied under `voucherctl serve` only. The
+    configuration is now the module redeem_api.gunicorn_conf, which `serve` uses too (docs/api.md)."""
+    world = e2e_world
+    server = serve(world, gunicorn=["-c", "python:redeem_api.gunicorn_conf", "-w", "1",
+                                    "redeem_api.app:create_app()"], VOUCHER_LOG_FORMAT="json")
+    health = requests.get(server.url + "/healthz", headers={"X-Request-Id": "lb-probe-1"}, timeout=10)
+    assert health.status_code == 200 and health.headers["X-Request-Id"] == "lb-probe-1"
+    _gunicorns_own_refusals_are_json(server, world)  # 400 for a bad request line, 414, 431: JSON + headers
+    lines = [json.loads(line) for line in server.log_path.read_text("utf-8").splitlines() if line.strip()]
+    logged = {(line.get("request_id"), line.get("route"), line.get("status")) for line in lines
+              if line["logger"] == "redeem_api.requests"}
+    assert ("lb-probe-1", "/healthz", 200) in logged
+    assert {(route, status) for _, route, status in logged} >= {("unparsed", 400), ("unparsed", 414),
+                                                                 ("unparsed", 431)}
+    booted = [line["message"] for line in lines if line["logger"] == "gunicorn.error"]  # gunicorn's lines: JSON too
+    assert "Using worker: redeem_api.gunicorn_conf.BoundedThreadWorker" in booted, booted  # slow clients bounded
+
+
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_one_scrape_sums_two_workers_counts(e2e_world, serve, tmp_path):
     """Worker A is held by a half-sent request while worker B answers ten; then A answers its one.

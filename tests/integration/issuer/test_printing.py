@@ -130,9 +130,8 @@ def test_cover_and_refusal_name_the_first_print_in_business_time(issuer, approve
 def _export(issuer, batch_id, out, **kwargs):
     from issuer.export import export_batch
 
-    with issuer.sessions.begin() as session:
-        return export_batch(session, issuer.store, issuer.passphrase, batch_id, issuer.store.cardstore_recipient(),
-                            out, operator=kwargs.pop("operator", "carol"), now=issuer.now, **kwargs)
+    return export_batch(issuer.sessions, issuer.store, issuer.passphrase, batch_id, issuer.store.cardstore_recipient(),
+                        out, operator=kwargs.pop("operator", "carol"), now=issuer.now, **kwargs)
 
 
 def test_a_repeat_export_needs_flag_and_reason_like_a_reprint(issuer, approved, tmp_path):
@@ -162,7 +161,8 @@ def test_a_repeat_export_needs_flag_and_reason_like_a_reprint(issuer, approved, 
 def _scan_qr(pdf, tmp_path) -> list[str]:
     for old in tmp_path.glob("page*.png"):
         old.unlink()
-    subprocess.run(["pdftoppm", "-r", "300", "-png", "-f", "2", "-l", "2", str(pdf), str(tmp_path / "page")],
+    # a4-cards prints both sides: the cover, its blank back, then the first sheet of fronts (page 3)
+    subprocess.run(["pdftoppm", "-r", "300", "-png", "-f", "3", "-l", "3", str(pdf), str(tmp_path / "page")],
                    check=True)
     png = next(tmp_path.glob("page*.png"))
     return subprocess.run(["zbarimg", "--raw", "-q", "-Sdisable", "-Sqrcode.enable", str(png)],
@@ -184,3 +184,63 @@ def test_a_reprint_looks_like_the_first_print_whatever_the_branding_now(issuer, 
         events = session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars().all()
     recorded = [json.loads(e.details)["branding"] for e in events if e.action in ("batch.print", "batch.reprint")]
     assert [r["name_en"] for r in recorded] == ["Acme Power", "Acme Power"]
+
+
+def test_two_concurrent_first_exports_write_one_file(issuer, approved, tmp_path, monkeypatch):
+    """Two first exports at once both passed the "already exported?" check and both wrote every code. The
+    export is now claimed (committed) before its file is opened; a barrier holds both exports just before
+    their claims, so both have passed that check: one claims and writes, the other is refused and writes
+    nothing (no file, no partial file, no print job, no audit event)."""
+    import threading
+
+    from issuer import export
+    from issuer.export import ExportRefused
+
+    barrier = threading.Barrier(2, timeout=30)
+    real_claim = export._claim
+
+    def claim_together(*args, **kwargs):  # type: ignore[no-untyped-def]
+        barrier.wait()
+        return real_claim(*args, **kwargs)
+
+    monkeypatch.setattr(export, "_claim", claim_together)
+    outcomes: dict[str, object] = {}
+
+    def run(name: str) -> None:
+        try:
+            outcomes[name] = _export(issuer, approved.batch_id, tmp_path / f"{name}.age", operator=name)
+        except Exception as e:  # noqa: BLE001 - recorded and checked below
+            outcomes[name] = e
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("carol", "dave")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    done = {n: r for n, r in outcomes.items() if isinstance(r, export.ExportResult)}
+    refused = {n: r for n, r in outcomes.items() if isinstance(r, ExportRefused)}
+    assert len(done) == 1 and len(refused) == 1, outcomes
+    [(winner, result)], [(loser, error)] = done.items(), refused.items()
+    assert "exported by another process" in str(error) and "--reexport --reason" in str(error)
+    assert "\n" not in str(error)
+    assert (tmp_path / f"{winner}.age").exists() and not (tmp_path / f"{loser}.age").exists()
+    assert not list(tmp_path.glob("*.partial"))
+    with issuer.sessions() as session:
+        jobs = session.execute(select(PrintJob.operator, PrintJob.card_count, PrintJob.files)).all()
+        events = session.execute(select(AuditEvent.action, AuditEvent.actor)
+                                 .where(AuditEvent.action.like("batch.%export"))).all()
+    assert [(j.operator, j.card_count, json.loads(j.files)[0]["sha256"]) for j in jobs] == [
+        (winner, approved.count, result.sha256)]
+    assert [tuple(e) for e in events] == [("batch.export", winner)]
+
+
+def test_a_failed_export_releases_its_claim(issuer, approved, tmp_path):
+    """An export that fails before its file is complete forgets its claim: the next first export needs no
+    --reexport (the codes were not handed out)."""
+    from issuer.errors import ExportError
+
+    with pytest.raises(ExportError):  # the card file is read only after the claim: fail while writing
+        _export(issuer, approved.batch_id, tmp_path / "missing" / "a.age")
+    with issuer.sessions() as session:
+        assert session.execute(select(PrintJob.id)).all() == []
+    _export(issuer, approved.batch_id, tmp_path / "a.age")

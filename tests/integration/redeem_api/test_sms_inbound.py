@@ -109,3 +109,34 @@ def test_signatures_missing_wrong_stale_or_replayed_and_other_roles_are_refused(
     # another role's key, however well signed
     body, headers = signed(world.keys["terminal"], {**document, "message_id": "s-3"}, world.now)
     assert client.post(URL, data=body, headers={**auth(world.keys["terminal"]), **headers}).status_code == 403
+
+
+def test_every_reply_names_the_configured_hotline_not_a_made_up_one(world):
+    client = world.app(VOUCHER_BRAND_HOTLINE="0592-7654321").test_client()
+    for i, text in enumerate((f"CZ {ACCOUNT_CLEAN} {generate_code()}", "余额查询",
+                              f"CZ {ACCOUNT_CLEAN} {world.cards[0].code}")):
+        send(client, world, text, message_id=f"h-{i}")
+    with world.sessions.begin() as s:
+        rows = s.execute(select(OutboxMessage.kind, OutboxMessage.payload)
+                         .where(OutboxMessage.recipient == PHONE).order_by(OutboxMessage.id)).all()
+    assert len(rows) == 3
+    texts = [render(kind, payload, lang=lang) for kind, payload in rows for lang in ("zh", "en")]
+    for text in texts[:4]:  # the refusal and the help, zh and en
+        assert "0592-7654321" in text and "95598" not in text and "00000" not in text, text
+    assert all("95598" not in text for text in texts)
+
+
+def test_a_top_up_held_for_fraud_review_gets_an_under_review_reply(world, clock):
+    client = world.app(clock, VOUCHER_FRAUD_ACCOUNT_AMOUNT="50.00", VOUCHER_FRAUD_ACTIONS="velocity.account_amount=hold",
+                       VOUCHER_BRAND_HOTLINE="0592-7654321").test_client()
+    response = send(client, world, f"CZ {ACCOUNT_CLEAN} {world.cards[0].code}", message_id="held-1")
+    assert response.status_code == 200 and response.get_json()["outcome"] == "held"
+    assert world.balance(ACCOUNT_CLEAN) == (0, 0)  # nothing credited while held
+    with world.sessions.begin() as s:
+        (kind, payload), = s.execute(select(OutboxMessage.kind, OutboxMessage.payload)
+                                     .where(OutboxMessage.recipient == PHONE)).all()
+    zh, en = render(kind, payload, lang="zh"), render(kind, payload, lang="en")
+    assert "审核中" in zh and ACCOUNT_CLEAN in zh and "0592-7654321" in zh and "充值未成功" not in zh, zh
+    assert "under review" in en and "0592-7654321" in en, en
+    code = world.cards[0].code
+    assert code not in payload and group_code(code) not in payload

@@ -111,3 +111,68 @@ def test_acquire_is_all_or_nothing_and_gives_back(world, now):
         ticket = throttle.acquire(s, [a], now)
         throttle.release(s, ticket)
         assert {c.key: c.failures for c in throttle.counters(s, now)}[a.key] == 1
+
+
+# ---- holder lookups: counted and checked in one step too (Throttle.acquire), so no overshoot either
+
+LOOKUP_LIMIT = 4
+LOOKUPS = dict(VOUCHER_THROTTLE_CLIENT_LOOKUPS=str(LOOKUP_LIMIT), VOUCHER_THROTTLE_CLIENT_FAILURES="1000",
+               VOUCHER_THROTTLE_WEB_IP_LOOKUPS=str(LOOKUP_LIMIT), VOUCHER_THROTTLE_WEB_IP_FAILURES="1000",
+               VOUCHER_THROTTLE_WEB_IP_CHALLENGE_AFTER="1000")
+
+
+def _at_once(calls) -> list[int]:
+    """Run the calls in one thread each, released together; their status codes."""
+    barrier = threading.Barrier(len(calls))
+    statuses: list[int] = []
+
+    def run(call) -> None:
+        barrier.wait()
+        statuses.append(call())
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return statuses
+
+
+def _lookup_storm(app, world) -> None:
+    """THREADS holder lookups at once by one terminal, and THREADS first steps of /redeem from one IP:
+    at most the limit of each is answered, the rest get 429, and the counter never passes the limit."""
+    terminal = auth(world.keys["terminal"])
+    api = [lambda c=app.test_client(): c.get(f"/api/v1/accounts/{ACCOUNT_ARREARS}", headers=terminal).status_code
+           for _ in range(THREADS)]
+    forms = []
+    for _ in range(THREADS):
+        client = app.test_client()
+        forms.append((client, open_form(client, "en")[1]))
+    web = [lambda c=c, f=f: c.post("/redeem", data={**f, "account_no": ACCOUNT_ARREARS,
+                                                     "code": world.cards[0].code}).status_code
+           for c, f in forms]
+    for calls, key in ((api, "lookup:client:"), (web, "lookup:ip:")):
+        statuses = _at_once(calls)
+        assert sorted(set(statuses)) == [200, 429], statuses
+        assert statuses.count(200) == LOOKUP_LIMIT, f"{statuses.count(200)} lookups answered, limit {LOOKUP_LIMIT}"
+        st = app.extensions[EXTENSION]
+        with world.sessions.begin() as s:
+            counted = [c.failures for c in st.throttle.counters(s, world.now) if c.key.startswith(key)]
+        assert counted == [LOOKUP_LIMIT], counted
+
+
+def test_concurrent_holder_lookups_stay_within_the_limit(world, now):
+    app = world.app(Clock(now), **LOOKUPS)
+    try:
+        _lookup_storm(app, world)
+    finally:
+        app.extensions[EXTENSION].engine.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_concurrent_holder_lookups_with_redis(world, now, redis_env):
+    app = world.app(Clock(now), **LOOKUPS, **redis_env)
+    try:
+        _lookup_storm(app, world)
+    finally:
+        app.extensions[EXTENSION].engine.dispose()

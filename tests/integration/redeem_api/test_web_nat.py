@@ -99,3 +99,33 @@ def test_a_busy_address_must_show_fresh_single_use_work_then_is_blocked_far_beyo
     blocked = _redeem(client, account, world.cards[1].code)
     assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
     app.extensions[EXTENSION].engine.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_holder_lookup_step_asks_a_busy_address_for_work_too(world, now):
+    """Past the challenge threshold, the first step (whose account?) is refused without a proof of work:
+    enumerating holders from a busy address costs work like guessing codes does."""
+    app = world.app(Clock(now), VOUCHER_THROTTLE_WEB_IP_CHALLENGE_AFTER="2", VOUCHER_THROTTLE_WEB_IP_FAILURES="50",
+                    VOUCHER_THROTTLE_WEB_POW_BITS="4", VOUCHER_THROTTLE_WEB_IP_LOOKUPS="100")
+    client = app.test_client()
+    for i in range(2):  # unknown accounts: failed lookups of this address
+        _, fields = open_form(client, "en")
+        first = client.post("/redeem", data={**fields, "account_no": f"39000000{i:02d}", "code": generate_code()},
+                            environ_base=NAT)
+        assert first.status_code == 404, first.status_code
+    _, fields = open_form(client, "en")
+    refused = client.post("/redeem", data={**fields, "account_no": "3200000000", "code": world.cards[0].code},
+                          environ_base=NAT)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 429 and 'data-code="challenge_required"' in html, refused.status_code
+    assert 'name="ticket"' not in html and "3200000000" in html  # no holder shown; the account is kept
+    challenge = _challenge(html)
+    assert challenge
+    with world.sessions.begin() as s:  # the refused lookup counted nothing
+        counted = {c.key: c.failures for c in app.extensions[EXTENSION].throttle.counters(s, now)}
+    assert counted["ip:100.64.0.1"] == 2 and counted["lookup:ip:100.64.0.1"] == 2
+    fields = {**form_fields(html), "pow_challenge": challenge, "pow_solution": proof_of_work.solve(challenge)}
+    shown = client.post("/redeem", data={**fields, "account_no": "3200000000", "code": world.cards[0].code},
+                        environ_base=NAT)
+    assert shown.status_code == 200 and 'name="ticket"' in shown.get_data(as_text=True)
+    app.extensions[EXTENSION].engine.dispose()

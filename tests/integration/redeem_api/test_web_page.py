@@ -243,3 +243,50 @@ def test_a_pasted_card_url_or_token_redeems(client, world):
     _, fields = open_form(client)
     response = submit(client, fields, ACCOUNT_CLEAN, world.cards[1].token)  # the bare token, as before
     assert response.status_code == 200 and 'id="result"' in response.get_data(as_text=True)
+
+
+def shown_reference(response) -> str:  # type: ignore[no-untyped-def]
+    """The reference the page shows the customer (参考号 / Reference), checked against X-Request-Id."""
+    found = re.findall(r'参考号 / Reference: <span id="request-id">([^<]*)</span>', response.get_data(as_text=True))
+    assert len(found) == 1, response.get_data(as_text=True)
+    assert found[0] == response.headers["X-Request-Id"]
+    return found[0]
+
+
+def test_result_refusal_and_error_pages_show_the_request_id_as_a_reference(client, world, caplog):
+    """Issue 22: only JSON errors carried the request id; a customer with a refused or a successful web
+    redemption now reads the id of its log line (参考号 / Reference) to quote to customer service."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="redeem_api.requests")
+    form, fields = open_form(client, "en")
+    assert "Reference" not in form.get_data(as_text=True)  # nothing to quote before anything happened
+    refused = submit(client, fields, ACCOUNT_ARREARS, world.cards[-1].code)  # a refusal: not activated
+    assert refused.status_code == 422
+    reference = shown_reference(refused)
+    assert any(getattr(r, "request_id", None) == reference and r.status == 422 for r in caplog.records)
+    _, fields = open_form(client, "zh")
+    typo = submit(client, fields, ACCOUNT_ARREARS, "1234", headers={"X-Request-Id": "till-7:call-42"})
+    assert shown_reference(typo) == "till-7:call-42"  # the caller's own id, when it is a sane one
+    forged = submit(client, {**fields, "csrf_token": "forged"}, ACCOUNT_ARREARS, world.cards[0].code,
+                    headers={"X-Request-Id": '<b>"x"</b>'})
+    assert forged.status_code == 403 and "&lt;b&gt;" not in forged.get_data(as_text=True)
+    assert re.fullmatch(r"[0-9a-f]{32}", shown_reference(forged))  # an unsafe id is replaced, never echoed
+    big = client.post("/redeem", data={**fields, "code": "1" * 50_000, "account_no": ACCOUNT_ARREARS})
+    assert big.status_code == 413 and shown_reference(big)
+    _, fields = open_form(client, "en")
+    done = submit(client, fields, ACCOUNT_ARREARS, group_code(world.cards[0].code))
+    assert done.status_code == 200 and "Recharge successful" in done.get_data(as_text=True)
+    assert shown_reference(done) != reference
+
+
+def test_a_held_redemption_shows_its_reference(world, clock):
+    from tests.integration.redeem_api.test_fraud_holds_api import HOLDING
+
+    client = world.app(clock, **HOLDING).test_client()
+    _, fields = open_form(client, "zh")
+    assert submit(client, fields, ACCOUNT_CLEAN, world.cards[0].code).status_code == 200
+    _, fields = open_form(client, "zh")
+    held = submit(client, fields, ACCOUNT_CLEAN, world.cards[1].code)
+    assert held.status_code == 202 and 'data-code="held_for_review"' in held.get_data(as_text=True)
+    assert shown_reference(held)

@@ -16,6 +16,7 @@ import vouchers.storage.api_models  # noqa: F401 - every model module registers 
 import vouchers.storage.ledger_models  # noqa: F401
 import vouchers.storage.metering_models  # noqa: F401
 import vouchers.storage.sts_models  # noqa: F401
+import vouchers.storage.request_models  # noqa: F401
 from vouchers.storage.models import Base
 
 TRIGGER_CHECKED_FOREIGN_KEYS = {"customer_bills", "ledger_postings", "metering_bills", "payments"}

@@ -51,7 +51,7 @@ def test_a_payment_before_2000_is_a_line_error():
                   b"R3,0101,1.00,CNY,1900-01-01T00:00:00Z\nR4,0101,1.00,CNY,0001-01-01T00:00:00+14:00\n")
     assert isinstance(found[0], PaymentLine)
     assert [(e.line, e.external_ref) for e in found[1:]] == [(3, "R2"), (4, "R3"), (5, "R4")]
-    assert "before 2000-01-01T00:00:00+00:00" in found[1].message and "before" in found[2].message
+    assert "before 2000-01-01T08:00:00+08:00" in found[1].message and "before" in found[2].message
 
 
 def test_an_amount_over_the_cap_is_a_line_error():

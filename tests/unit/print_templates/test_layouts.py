@@ -42,10 +42,12 @@ def test_a4_cards_geometry() -> None:
     layout = load_layout("a4-cards")
     assert (layout.card.width_mm, layout.card.height_mm) == (85.6, 54.0)
     assert (layout.page.width_mm, layout.page.height_mm) == (210.0, 297.0)
-    assert layout.cards_per_page == 10
-    assert layout.marks.crop_marks
+    assert layout.cards_per_page == 8  # 2 x 4: gutters of twice the bleed leave no room for a fifth row
+    assert layout.marks.crop_marks and layout.duplex
+    assert layout.card.bleed_mm == 3.0 and layout.grid.gap_x_mm >= 6.0 and layout.grid.gap_y_mm >= 6.0
+    assert layout.marks.offset_mm > layout.card.bleed_mm  # crop marks start outside the bleed
     origins = layout.card_origins_mm()
-    assert len(origins) == 10
+    assert len(origins) == 8
     # centred on the page
     x0, y0 = origins[0]
     x_last, y_last = origins[-1]
@@ -201,7 +203,7 @@ def test_a_new_layout_is_just_a_file(tmp_path) -> None:
         "size": "A5", "orientation": "landscape",
         "margin_top_mm": 8.0, "margin_right_mm": 8.0, "margin_bottom_mm": 8.0, "margin_left_mm": 8.0,
     }
-    raw["grid"].update(columns=2, rows=2, gap_x_mm=4.0, gap_y_mm=4.0)
+    raw["grid"].update(columns=2, rows=2, gap_x_mm=6.0, gap_y_mm=6.0)
     raw["cover"].update(margin_mm=10.0, body_size=8.0)
     toml_text = _to_toml(raw)
     path = tmp_path / "a5-custom.toml"
@@ -212,8 +214,8 @@ def test_a_new_layout_is_just_a_file(tmp_path) -> None:
     out = tmp_path / "out" / "custom.pdf"
     out.parent.mkdir()
     [rendered] = render_batch(batch.cards, batch.cover, layout, out, workers=1)
-    assert rendered.pages == 1 + 2
-    found = scan(rasterise(out, tmp_path / "png", first=2))
+    assert rendered.pages == 2 + 2 * 2  # the cover and its back, then fronts and backs of 2 sheets
+    found = scan(rasterise(out, tmp_path / "png", first=3))[::2]  # the fronts
     assert sorted(t for p in found for t in p["code128"]) == sorted(batch.serials)
     assert sorted(token_from_scan(t) for p in found for t in p["qrcode"]) == sorted(batch.tokens)
 

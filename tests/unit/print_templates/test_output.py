@@ -45,7 +45,7 @@ def test_split_into_numbered_files(batch25, tmp_path) -> None:
     )
     assert [f.path.name for f in files] == ["batch-0001.pdf", "batch-0002.pdf", "batch-0003.pdf"]
     assert [f.card_count for f in files] == [10, 10, 5]
-    assert [f.pages for f in files] == [2, 2, 2]
+    assert [f.pages for f in files] == [6, 6, 4]  # cover and its back, then 2, 2, 1 sheets of fronts and backs
     assert listing(tmp_path) == ["batch-0001.pdf", "batch-0002.pdf", "batch-0003.pdf"]  # no temp file left
     serials = [c.serial for c in batch25.cards]
     assert [(f.first_serial, f.last_serial) for f in files] == [

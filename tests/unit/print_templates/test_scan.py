@@ -28,13 +28,18 @@ def test_every_symbol_scans_back(layout_name, batch24, tmp_path) -> None:
     files = render_batch(batch24.cards, batch24.cover, layout, out, workers=2, branding=branding)
     assert [f.path for f in files] == [out]
     card_pages = -(-len(batch24.cards) // layout.cards_per_page)
-    assert files[0].pages == 1 + card_pages
+    # duplex layouts: the cover, its blank back, then each sheet of fronts followed by its backs
+    assert files[0].pages == (2 + 2 * card_pages if layout.duplex else 1 + card_pages)
 
     # page 1 is the cover: no symbols on it
     cover_png = rasterise(out, tmp_path / "cover", first=1, last=1)
     assert decode(cover_png, "qrcode") == [] and decode(cover_png, "code128") == []
 
-    pages = rasterise(out, tmp_path / "pages", first=2)
+    pages = rasterise(out, tmp_path / "pages", first=3 if layout.duplex else 2)
+    if layout.duplex:  # the backs carry no symbol at all: neither the token nor a barcode
+        backs, pages = pages[1::2], pages[::2]
+        assert len(backs) == card_pages
+        assert all(page == {"qrcode": [], "code128": []} for page in scan(backs))
     assert len(pages) == card_pages
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(pages[0], ARTIFACTS / f"{layout_name}.png")

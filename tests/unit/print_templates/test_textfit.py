@@ -18,7 +18,7 @@ from print_templates import (
     load_layout,
     render_batch,
 )
-from print_templates.layout import MM, PanelField, TextField
+from print_templates.layout import MM, PanelField, ParagraphField, TextField
 from print_templates.typeset import fit_text, register
 
 from .conftest import make_batch
@@ -39,11 +39,16 @@ def words_by_page(pdf) -> list[list[tuple[float, float, float, float, str]]]:
     ]
 
 
-def field_boxes_pt(layout) -> list[tuple[float, float, float, float, str]]:
+def first_card_page(layout, *, back: bool = False) -> int:
+    """Index of the first page of fronts (or of backs) in a rendered file."""
+    return (3 if back else 2) if layout.duplex else 1
+
+
+def field_boxes_pt(layout, *, back: bool = False) -> list[tuple[float, float, float, float, str]]:
     """Boxes that may hold text, in points from the card's top-left."""
     boxes = []
-    for f in layout.fields:
-        if isinstance(f, TextField):
+    for f in layout.back_fields if back else layout.fields:
+        if isinstance(f, (TextField, ParagraphField)):
             boxes.append((f.box.x * MM, f.box.y * MM, f.box.right * MM, f.box.bottom * MM, f.name))
         elif isinstance(f, PanelField) and f.label:
             top = f.box.y * MM - 0.4 * MM - f.label_size * 1.3
@@ -51,12 +56,12 @@ def field_boxes_pt(layout) -> list[tuple[float, float, float, float, str]]:
     return boxes
 
 
-def assert_words_inside_fields(layout, pdf, tolerance: float = 0.3) -> int:
-    """Every word on the first card page lies wholly inside one text box of
+def assert_words_inside_fields(layout, pdf, tolerance: float = 0.3, *, back: bool = False) -> int:
+    """Every word on the first card page (or page of backs) lies wholly inside one text box of
     the card slot it is on; returns how many words were checked."""
-    words = words_by_page(pdf)[1]
-    boxes = field_boxes_pt(layout)
-    slots = [(x * MM, y * MM) for x, y in layout.card_origins_mm()]
+    words = words_by_page(pdf)[first_card_page(layout, back=back)]
+    boxes = field_boxes_pt(layout, back=back)
+    slots = [(x * MM, y * MM) for x, y in (layout.back_origins_mm() if back else layout.card_origins_mm())]
     card_w, card_h = layout.card.width_mm * MM, layout.card.height_mm * MM
     checked = 0
     for x0, y0, x1, y1, text in words:
@@ -86,8 +91,10 @@ def test_longest_values_stay_in_their_boxes(layout_name, face_value, tmp_path) -
     render_batch(batch.cards, batch.cover, layout, out, workers=1)
     checked = assert_words_inside_fields(layout, out)
     assert checked >= 20 * min(3, layout.cards_per_page) // 2
+    if layout.duplex:  # the backs' terms, redeem lines and serials too
+        assert assert_words_inside_fields(layout, out, back=True) >= 20 * min(3, layout.cards_per_page) // 2
     # and the values really are there
-    text = " ".join(w[4] for w in words_by_page(out)[1])
+    text = " ".join(w[4] for w in words_by_page(out)[first_card_page(layout)])
     assert batch.cards[0].serial in text
     assert ("¥5,000.00" if face_value == 500_000 else "¥99,999.99") in text
 
@@ -129,7 +136,7 @@ def test_long_utility_name_shrinks(tmp_path) -> None:
     out = tmp_path / "b.pdf"
     render_batch(batch.cards, batch.cover, "a4-cards", out, workers=1, branding=PrintBranding(utility_name=name))
     assert assert_words_inside_fields(load_layout("a4-cards"), out) > 0
-    [word] = [w for w in words_by_page(out)[1] if w[4] == name][:1]
+    [word] = [w for w in words_by_page(out)[first_card_page(load_layout("a4-cards"))] if w[4] == name][:1]
     assert 6.0 <= word[3] - word[1] < 8.5  # shrunk, not below the minimum
 
 

@@ -283,7 +283,7 @@ def test_serve_runs_one_worker_per_core_with_a_timeout():
     assert default_workers() == len(os.sched_getaffinity(0))
     options = gunicorn_options("127.0.0.1", 8000, default_workers(), 4, 30, False)
     assert options["bind"] == "127.0.0.1:8000" and options["workers"] == default_workers()
-    assert options["worker_class"] == "gthread" and options["threads"] == 4
+    assert options["worker_class"] == "redeem_api.gunicorn_conf.BoundedThreadWorker" and options["threads"] == 4
     assert options["timeout"] == 30 and options["graceful_timeout"] == 30
     assert options["preload_app"] is False  # every worker builds its own engine after the fork
     assert options["accesslog"] is None

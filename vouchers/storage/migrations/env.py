@@ -9,7 +9,8 @@ import importlib
 # Register every table module (for autogenerate comparisons); an area not
 # built in this checkout is simply absent.
 for _module in ("vouchers.storage.models", "vouchers.storage.ledger_models", "vouchers.storage.api_models", "vouchers.storage.metering_models",
-                "vouchers.storage.sts_models", "vouchers.storage.staff_models"):
+                "vouchers.storage.sts_models", "vouchers.storage.staff_models",
+                "vouchers.storage.request_models"):
     try:
         importlib.import_module(_module)
     except ModuleNotFoundError as _e:
