@@ -92,6 +92,26 @@ def fulfil(request_id: int, operator: str, out_path: Path | None, workers: int |
              f"request {request_id}: created {summary.batch_id} ({summary.count} cards, draft, created by "
              f"{row.requested_by}; an approver other than them approves it)")
         return
+    if row.kind == "batch_export":  # the export claims itself in its own transactions (issuer.export._claim)
+        from issuer.export import export_batch
+
+        with context.sessions().begin() as session:
+            done_by = proven(session)
+        now = context.now()
+        exported = export_batch(context.sessions(), context.key_store(), context.passphrase(), row.subject_id,
+                                row.params["recipient"], out_path, operator=done_by, now=now)
+        result = {"file": Path(exported.path).name, "sha256": exported.sha256, "count": exported.count}
+        with context.sessions().begin() as session:
+            batch_desk.mark_done(session, request_id, done_by=done_by, subject_id=row.subject_id, result=result,
+                                 now=now)
+    else:
+        done_by, result = _carry_out(row, proven, out_path, workers)
+    emit(as_json, {"request_id": request_id, "kind": row.kind, "subject_id": row.subject_id, **result},
+         f"request {request_id}: {row.kind} of {row.subject_id} done by {done_by}")
+
+
+def _carry_out(row, proven, out_path: Path | None, workers: int | None) -> tuple[str, dict]:
+    """Print, close or revoke in one transaction with the proof of who did it and the request marked done."""
     with context.sessions().begin() as session:
         done_by = proven(session)
         now = context.now()
@@ -99,12 +119,6 @@ def fulfil(request_id: int, operator: str, out_path: Path | None, workers: int |
             files = render(row.subject_id, out_path, layout=row.params["layout"], operator=done_by,
                            workers=workers, session=session)
             result = {"files": [{"name": f.path.name, "sha256": f.sha256, "cards": f.card_count} for f in files]}
-        elif row.kind == "batch_export":
-            from issuer.export import export_batch
-
-            exported = export_batch(session, context.key_store(), context.passphrase(), row.subject_id,
-                                    row.params["recipient"], out_path, operator=done_by, now=now)
-            result = {"file": Path(exported.path).name, "sha256": exported.sha256, "count": exported.count}
         elif row.kind == "batch_close":
             from issuer.batches import close_batch
 
@@ -115,7 +129,5 @@ def fulfil(request_id: int, operator: str, out_path: Path | None, workers: int |
 
             revoke_key(context.key_store(), row.subject_id, now)
             result = {"revoked": row.subject_id}
-        batch_desk.mark_done(session, request_id, done_by=done_by, subject_id=row.subject_id, result=result,
-                             now=now)
-    emit(as_json, {"request_id": request_id, "kind": row.kind, "subject_id": row.subject_id, **result},
-         f"request {request_id}: {row.kind} of {row.subject_id} done by {done_by}")
+        batch_desk.mark_done(session, row.id, done_by=done_by, subject_id=row.subject_id, result=result, now=now)
+    return done_by, result
