@@ -73,26 +73,59 @@ def scan(session: Session, *, since: dt.datetime, until: dt.datetime, cfg: Fraud
 _P, _CA, _R, _AC = Payment.__table__, CustomerAccount.__table__, Redemption.__table__, ApiClient.__table__
 
 
+def screen_import(session: Session, import_id: int, *, cfg: FraudConfig, tz: zoneinfo.ZoneInfo, now: dt.datetime,
+                  record: bool = True) -> ScanResult:
+    """The money-in rules over the payments one imported file just booked (``voucherctl payments import``).
+
+    The same pass as the scan (and so the same :func:`decide`), narrowed to the
+    accounts the file credits and to the file's time span (plus the day before,
+    to warm the windows); only the file's own payments are judged. The money has
+    moved (the file is booked as a whole), so a rule set to ``hold`` is
+    recorded as an alert here too, as in the scan.
+    """
+    span = session.execute(select(func.min(_P.c.paid_at), func.max(_P.c.paid_at))
+                           .where(_P.c.import_id == import_id)).one()
+    if span[0] is None:
+        return ScanResult(now, now)
+    lo, hi = (v if v.tzinfo else v.replace(tzinfo=dt.timezone.utc) for v in span)
+    result = ScanResult(lo, hi + dt.timedelta(microseconds=1))
+
+    def emit(event: Event, hit: Hit, key: str, ref: str | None = None) -> None:
+        result.hits[hit.rule] += 1
+        result.flagged[hit.rule].add(key)
+        if record:
+            result.recorded += fraud_engine.record(
+                session, event, [replace(hit, action=ALERT, details={**hit.details, "import_id": import_id})],
+                now=now, key=key, ref=ref)
+
+    _money_in_rules(session, result, result.since, result.until, cfg, tz, emit, import_id=import_id)
+    return result
+
+
 def _money_in_rules(session: Session, result: ScanResult, since: dt.datetime, until: dt.datetime,
-                    cfg: FraudConfig, tz: zoneinfo.ZoneInfo, emit: Any) -> None:
-    rows = session.execute(
+                    cfg: FraudConfig, tz: zoneinfo.ZoneInfo, emit: Any, *, import_id: int | None = None) -> None:
+    """The inline rules over [since, until) in one time-ordered pass; ``import_id``: only that file's accounts
+    are read and only its payments judged."""
+    query = (
         select(_P.c.id, _P.c.channel, _P.c.external_ref, _P.c.amount, _P.c.paid_at, _CA.c.account_no,
                V.c.distributor_id, V.c.batch_pk, V.c.sequence, V.c.activated_at, V.c.redeemed_at,
-               _R.c.client_pk, _AC.c.client_id)
+               _R.c.client_pk, _AC.c.client_id, _P.c.import_id)
         .join(_CA, _CA.c.id == _P.c.customer_id)
         .outerjoin(V, and_(_P.c.channel == "voucher", V.c.serial == _P.c.external_ref))
         .outerjoin(_R, and_(_P.c.channel == "voucher", _R.c.serial == _P.c.external_ref))
         .outerjoin(_AC, _AC.c.id == _R.c.client_pk)
-        .where(_P.c.paid_at >= since - DAY, _P.c.paid_at < until, _P.c.status == "booked")
-        .order_by(_P.c.paid_at, _P.c.id)
-        .execution_options(yield_per=20_000))
+        .where(_P.c.paid_at >= since - DAY, _P.c.paid_at < until, _P.c.status == "booked"))
+    if import_id is not None:
+        query = query.where(_P.c.customer_id.in_(select(_P.c.customer_id).where(_P.c.import_id == import_id)
+                                                 .distinct().scalar_subquery()))
+    rows = session.execute(query.order_by(_P.c.paid_at, _P.c.id).execution_options(yield_per=20_000))
     void = _void_sequences(session)
     accounts: dict[str, deque[tuple[dt.datetime, int, bool, bool]]] = defaultdict(deque)
     acc_state: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # cards, amount, just-under in the window
     terminals: dict[int, deque[dt.datetime]] = defaultdict(deque)
     quick: dict[tuple[str, str], deque[dt.datetime]] = defaultdict(deque)
     for (pid, channel, ref, amount, paid_at, account_no, dist, batch_pk, sequence, activated, redeemed,
-         client_pk, client_id) in rows:
+         client_pk, client_id, row_import) in rows:
         at = paid_at if paid_at.tzinfo else paid_at.replace(tzinfo=dt.timezone.utc)
         is_card = channel == "voucher"
         if activated is not None and activated.tzinfo is None:
@@ -132,7 +165,7 @@ def _money_in_rules(session: Session, result: ScanResult, since: dt.datetime, un
             seqs = void[batch_pk]
             i = bisect.bisect_left(seqs, sequence - cfg.void_distance)
             near = i < len(seqs) and seqs[i] <= sequence + cfg.void_distance
-        if at < since:
+        if at < since or (import_id is not None and row_import != import_id):
             continue  # warming the windows only
         result.events += 1
         facts = Facts(account_cards_day=state[0], account_amount_day=state[1], terminal_hour=terminal_hour,

@@ -13,6 +13,7 @@ from vouchers.books.payments import post_payment
 from tests.inprocess_cli import in_process_cli
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, PASSPHRASE, WEB_PASSPHRASE
 from tests.integration.services.fraud_support import QUIET, alerts, only, pay, redeem_card
+from vouchers.services.fraud_config import FraudConfig
 from vouchers.services.fraud_scan import scan
 
 DAY, HOUR = dt.timedelta(days=1), dt.timedelta(hours=1)
@@ -97,3 +98,23 @@ def test_channel_refund_after_use_needs_a_token_vended_before_the_refund(world, 
         reverse_payment(s, used.booking.payment_id, now=now + HOUR, actor="t", reason="refund")
     assert _scan(world, QUIET, now - HOUR, now + DAY).hits == {"channel.refund_after_use": 1}
     assert alerts(world) == [("channel.refund_after_use", ACCOUNT_CLEAN, "alert")]
+
+
+def test_an_imported_payments_file_is_screened_by_the_same_rules_at_import(world, now, cli, tmp_path):
+    """Three payments just under the review threshold (1000.00) onto one account in a day: structuring, raised by
+    ``payments import`` itself; two such payments onto another account (the near miss) raise nothing."""
+    local = now.astimezone(now.tzinfo)
+    lines = [f"IMP-{i},{account},950.00,CNY,{(local + i * HOUR).isoformat()}"
+             for i, account in enumerate((ACCOUNT_CLEAN, ACCOUNT_CLEAN, ACCOUNT_CLEAN, ACCOUNT_ARREARS,
+                                          ACCOUNT_ARREARS))]
+    path = tmp_path / "alipay_import.csv"
+    path.write_text("external_ref,account_no,amount,currency,paid_at\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    code, out, err = cli("payments", "import", "--channel", "alipay", str(path), "--json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["booked"] == 5
+    assert document["fraud"] == {"hits": {"channel.structuring": 1}, "recorded": 1}
+    assert alerts(world) == [("channel.structuring", ACCOUNT_CLEAN, "alert")]
+    # the scan over the same range agrees and records nothing new (one alert per rule and event)
+    rescan = _scan(world, FraudConfig(), now - HOUR, now + DAY)
+    assert rescan.hits.get("channel.structuring") == 1 and rescan.recorded == 0
