@@ -42,8 +42,8 @@ RULES: dict[str, Rule] = {r.id: r for r in (
          "one terminal redeeming more cards than allowed in a rolling hour",
          "同一终端一小时内兑换次数超过上限"),
     Rule("velocity.terminal_hours", TERMINAL, ALERT, True,
-         "a terminal redeeming outside its site's opening hours",
-         "终端在网点营业时间以外兑换"),
+         "a terminal redeeming (or a counter channel taking a payment) outside its site's opening hours",
+         "终端（或有营业时间的柜台渠道）在网点营业时间以外兑换或收款"),
     Rule("insider.quick_redeem", DISTRIBUTOR, ALERT, True,
          "cards redeemed minutes after activation, concentrated on one account",
          "激活后数分钟内即被兑换的卡集中充入同一户号"),
@@ -130,19 +130,22 @@ def is_just_under(cfg: FraudConfig, event: Event) -> bool:
             and cfg.review_threshold - cfg.structuring_band <= event.amount < cfg.review_threshold)
 
 
-def outside_hours(cfg: FraudConfig, local_hour: int) -> bool:
-    if cfg.open_hour < cfg.close_hour:
-        return not cfg.open_hour <= local_hour < cfg.close_hour
-    return cfg.close_hour <= local_hour < cfg.open_hour  # a site open over midnight
+def outside_hours(cfg: FraudConfig, local_hour: int, hours: tuple[int, int] | None = None) -> bool:
+    """Whether ``local_hour`` is outside ``hours`` (default: the installation's ``[open_hour, close_hour)``)."""
+    open_hour, close_hour = hours or (cfg.open_hour, cfg.close_hour)
+    if open_hour < close_hour:
+        return not open_hour <= local_hour < close_hour
+    return close_hour <= local_hour < open_hour  # a site open over midnight
 
 
 def decide(cfg: FraudConfig, event: Event, facts: Facts) -> list[Hit]:
     """The inline rules that fire for ``event`` (each at most once)."""
     hits: list[Hit] = []
 
-    def hit(rule: str, subject_id: str | None, **details: Any) -> None:
+    def hit(rule: str, subject_id: str | None, subject_type: str | None = None, **details: Any) -> None:
         r = RULES[rule]
-        hits.append(Hit(rule, cfg.action(rule, r.action), r.subject, subject_id or event.account_no, details))
+        hits.append(Hit(rule, cfg.action(rule, r.action), subject_type or r.subject, subject_id or event.account_no,
+                        details))
 
     if event.kind == "redemption" and facts.account_cards_day > cfg.account_cards:
         hit("velocity.account_cards", event.account_no, cards=facts.account_cards_day, limit=cfg.account_cards)
@@ -152,8 +155,11 @@ def decide(cfg: FraudConfig, event: Event, facts: Facts) -> list[Hit]:
         if facts.terminal_hour > cfg.terminal_per_hour:
             hit("velocity.terminal_rate", event.terminal, redemptions=facts.terminal_hour,
                 limit=cfg.terminal_per_hour)
-        if outside_hours(cfg, event.local_hour):
-            hit("velocity.terminal_hours", event.terminal, local_hour=event.local_hour)
+    hours = cfg.hours_of(event.terminal, event.channel)
+    if hours is not None and event.kind in ("redemption", "payment") and outside_hours(cfg, event.local_hour, hours):
+        # a terminal's case, or (a counter channel with hours of its own) the channel's
+        hit("velocity.terminal_hours", event.terminal or event.channel, None if event.terminal else CHANNEL,
+            local_hour=event.local_hour, hours=f"{hours[0]}-{hours[1]}")
     if is_quick(cfg, event) and facts.quick_cards_day >= cfg.quick_cards and event.distributor_id:
         hit("insider.quick_redeem", event.distributor_id, account_no=event.account_no,
             quick_cards=facts.quick_cards_day, limit=cfg.quick_cards)

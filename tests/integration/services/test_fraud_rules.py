@@ -72,6 +72,25 @@ def test_velocity_terminal_rate_and_opening_hours(world, deps, now):
     assert alerts(world)[1:] == [("velocity.terminal_hours", world.client_ids["terminal2"], "alert")]
 
 
+def test_opening_hours_per_site_inline(world, deps, now):
+    """``terminal2`` keeps a late shop (10:00-02:00); ``terminal`` keeps the installation's 07:00-22:00; the
+    counter channel closes at 18:00 (its own hours); an online channel has none."""
+    late, plain = world.client_ids["terminal2"], world.client_ids["terminal"]
+    hours = only(deps, open_hour=7, close_hour=22, site_hours={late: (10, 2), "counter_cash": (8, 18)})
+    evening = now.replace(hour=23, minute=0)
+    redeem_card(world, hours, world.cards[0], evening, terminal="terminal2")  # open late: quiet
+    assert alerts(world) == []
+    redeem_card(world, hours, world.cards[1], evening + MIN, terminal="terminal")  # the default: closed
+    assert alerts(world) == [("velocity.terminal_hours", plain, "alert")]
+    redeem_card(world, hours, world.cards[2], now.replace(hour=9, minute=30), terminal="terminal2")  # not open yet
+    assert alerts(world)[1:] == [("velocity.terminal_hours", late, "alert")]
+    pay(world, hours, 5_000, "CC-1", now.replace(hour=17, minute=59), channel="counter_cash")
+    pay(world, hours, 5_000, "ALI-1", now.replace(hour=23, minute=30), channel="alipay")
+    assert len(alerts(world)) == 2
+    pay(world, hours, 5_000, "CC-2", now.replace(hour=18, minute=0), channel="counter_cash")
+    assert alerts(world)[2:] == [("velocity.terminal_hours", "counter_cash", "alert")]
+
+
 def test_insider_quick_redeem_holds_fresh_cards_concentrated_on_one_account(world, deps, now):
     """The world's cards were activated at ``now`` by D001."""
     deps = only(deps, quick_minutes=10, quick_cards=2, hold=("insider.quick_redeem",))
