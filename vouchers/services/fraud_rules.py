@@ -16,7 +16,8 @@ from vouchers.services.fraud_config import FraudConfig
 
 ALERT, HOLD = "alert", "hold"
 ACCOUNT, DISTRIBUTOR, TERMINAL, CHANNEL, BATCH = "account", "distributor", "terminal", "channel", "batch"
-SUBJECTS = (ACCOUNT, DISTRIBUTOR, TERMINAL, CHANNEL, BATCH)
+OPERATOR = "operator"  # who reversed (the reversal's actor)
+SUBJECTS = (ACCOUNT, DISTRIBUTOR, TERMINAL, CHANNEL, BATCH, OPERATOR)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("channel.reversal_rate", CHANNEL, ALERT, False,
          "a channel's reversal rate on one day far above its baseline",
          "某渠道当日冲正率远高于基线"),
+    Rule("channel.reversal_operator", OPERATOR, ALERT, False,
+         "one operator's reversals on one day far above that operator's baseline",
+         "某操作员当日冲正率远高于其基线"),
     Rule("channel.refund_after_use", ACCOUNT, ALERT, False,
          "a payment refunded after its credit was used (a keypad token vended)",
          "缴费在电费已使用（已售电表令牌）后被退款"),

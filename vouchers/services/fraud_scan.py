@@ -66,6 +66,7 @@ def scan(session: Session, *, since: dt.datetime, until: dt.datetime, cfg: Fraud
     _money_in_rules(session, result, since, until, cfg, tz, emit)
     _bulk_same_day(session, since, until, cfg, tz, emit)
     _reversal_rate(session, since, until, cfg, tz, emit)
+    _reversal_operator(session, since, until, cfg, tz, emit)
     _refund_after_use(session, since, until, tz, emit)
     return result
 
@@ -243,6 +244,47 @@ def _reversal_rate(session: Session, since: dt.datetime, until: dt.datetime, cfg
                                 {"day": d.isoformat(), "payments": total, "reversed": reversed_,
                                  "rate_bp": rate_bp, "baseline_bp": base_bp}),
                      f"channel:{channel}:{d.isoformat()}")
+
+
+def _reversal_operator(session: Session, since: dt.datetime, until: dt.datetime, cfg: FraudConfig,
+                       tz: zoneinfo.ZoneInfo, emit: Any) -> None:
+    """Reversals per operator (the reversal's actor) and local day, as a rate of that day's channel payments,
+    against the operator's own baseline: the median of its daily rates over the 28 days before (a day with
+    payments and none of its reversals counts as 0). Same thresholds as the channel rule."""
+    T = LedgerTransaction.__table__
+    lo = since - BASELINE_DAYS * DAY
+    pday = _local_day(session, _P.c.paid_at, tz).label("day")
+    totals: dict[dt.date, int] = {}
+    for local_day, total in session.execute(select(pday, func.count())
+                                            .where(_P.c.paid_at >= lo, _P.c.paid_at < until,
+                                                   _P.c.channel != "voucher").group_by(pday)):
+        totals[_as_date(local_day)] = int(total)
+    tday = _local_day(session, T.c.posted_at, tz).label("day")
+    per_operator: dict[str, dict[dt.date, int]] = defaultdict(dict)
+    for actor, local_day, n in session.execute(select(T.c.actor, tday, func.count())
+                                               .where(T.c.source == PAYMENT_REVERSAL_SOURCE, T.c.posted_at >= lo,
+                                                      T.c.posted_at < until).group_by(T.c.actor, tday)):
+        per_operator[actor][_as_date(local_day)] = int(n)
+    first_day = since.astimezone(tz).date()
+    rule = RULES["channel.reversal_operator"]
+    for actor, days in per_operator.items():
+        for d, n in sorted(days.items()):
+            if d < first_day or n < cfg.reversal_min:
+                continue
+            rate_bp = n * 10_000 // max(totals.get(d, 0), n)
+            base_bp = _median_rate_bp([(totals[b], days.get(b, 0)) for back in range(1, BASELINE_DAYS + 1)
+                                       if (b := d - dt.timedelta(days=back)) in totals])
+            if rate_bp > cfg.reversal_floor_bp and rate_bp > cfg.reversal_factor * base_bp:
+                at = dt.datetime.combine(d, dt.time(0), tzinfo=tz)
+                event = Event(kind="operator_day", account_no="-", amount=0, channel="-", at=at, local_hour=0)
+                emit(event, Hit(rule.id, ALERT, rule.subject, actor[:64],
+                                {"day": d.isoformat(), "reversed": n, "payments": totals.get(d, 0),
+                                 "rate_bp": rate_bp, "baseline_bp": base_bp}),
+                     f"operator:{actor[:100]}:{d.isoformat()}")
+
+
+def _as_date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
 def _median_rate_bp(days: list[tuple[int, int]]) -> int:

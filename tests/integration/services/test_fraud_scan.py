@@ -82,8 +82,35 @@ def test_channel_reversal_rate_against_the_channels_baseline(world, now):
     assert not _scan(world, cfg, now - DAY - HOUR, now - 2 * HOUR).hits
     assert not _scan(world, cfg, now - HOUR, now + DAY).hits  # 3000 bp is not above 3 x 1000 bp
     fired = _scan(world, dataclasses.replace(cfg, reversal_factor=2), now - HOUR, now + DAY)
-    assert fired.hits == {"channel.reversal_rate": 1}
-    assert alerts(world) == [("channel.reversal_rate", "alipay", "alert")]
+    # the one operator who reversed them all is over its own baseline too (channel.reversal_operator)
+    assert fired.hits == {"channel.reversal_rate": 1, "channel.reversal_operator": 1}
+    assert alerts(world, "channel.reversal_rate") == [("channel.reversal_rate", "alipay", "alert")]
+
+
+def test_reversal_rate_per_operator_against_the_operators_own_baseline(world, now):
+    """alice reverses one payment in ten every day; today she reverses 3 of 20 (1500 bp, not above 3 x her 1000 bp)
+    and mallory, who never reverses, reverses 3 of 20 too: only mallory fires."""
+    cfg = dataclasses.replace(QUIET, reversal_min=3, reversal_factor=3, reversal_floor_bp=200)
+    with world.sessions.begin() as s:
+        n = 0
+        for back, payments, reversals in ((0, 20, {"alice": 3, "mallory": 3}), (1, 10, {"alice": 1}),
+                                          (2, 10, {"alice": 1}), (3, 10, {"alice": 1})):
+            day = now - back * DAY
+            ids = []
+            for i in range(payments):
+                n += 1
+                channel = ("alipay", "wechat_pay", "bank_counter")[n % 3]  # spread: no channel stands out
+                ids.append(post_payment(s, channel, ACCOUNT_ARREARS, 100, f"RO-{n}", day + i * dt.timedelta(minutes=5),
+                                        day).payment_id)
+            for actor, count in reversals.items():
+                for _ in range(count):
+                    reverse_payment(s, ids.pop(), now=day + 2 * HOUR, actor=actor, reason="refund")
+    fired = _scan(world, cfg, now - HOUR, now + DAY)
+    assert fired.hits.get("channel.reversal_operator") == 1
+    assert alerts(world, "channel.reversal_operator") == [("channel.reversal_operator", "mallory", "alert")]
+    # a near miss for mallory: four reversals are needed
+    quiet = _scan(world, dataclasses.replace(cfg, reversal_min=4), now - HOUR, now + DAY)
+    assert "channel.reversal_operator" not in quiet.hits
 
 
 def test_channel_refund_after_use_needs_a_token_vended_before_the_refund(world, deps, now):
