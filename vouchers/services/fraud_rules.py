@@ -17,7 +17,8 @@ from vouchers.services.fraud_config import FraudConfig
 ALERT, HOLD = "alert", "hold"
 ACCOUNT, DISTRIBUTOR, TERMINAL, CHANNEL, BATCH = "account", "distributor", "terminal", "channel", "batch"
 OPERATOR = "operator"  # who reversed (the reversal's actor)
-SUBJECTS = (ACCOUNT, DISTRIBUTOR, TERMINAL, CHANNEL, BATCH, OPERATOR)
+STAFF = "staff"  # a staff member (username)
+SUBJECTS = (ACCOUNT, DISTRIBUTOR, TERMINAL, CHANNEL, BATCH, OPERATOR, STAFF)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("insider.bulk_same_day", DISTRIBUTOR, ALERT, False,
          "stock activated in bulk and largely redeemed the same day",
          "批量激活的卡当天大量被兑换"),
+    Rule("insider.staff_match", STAFF, ALERT, True,
+         "money credited to an account whose phone or address is a staff member's",
+         "充值或缴费入账的户号电话或地址与员工相同"),
     Rule("stolen.near_void", BATCH, ALERT, True,
          "a card redeemed from a batch within a few serials of a voided card",
          "兑换的卡与同批次已作废卡的序列号相近"),
@@ -113,6 +117,7 @@ class Facts:
     quick_cards_day: int = 0  # quick cards of this card's distributor onto this account (0: this card is not quick)
     near_void: bool = False
     just_under_day: int = 0  # just-under payments onto this account (0: this payment is not just under)
+    staff_match: str | None = None  # the (enabled) staff member whose phone or address the account shares
 
 
 @dataclass(frozen=True)
@@ -167,6 +172,8 @@ def decide(cfg: FraudConfig, event: Event, facts: Facts) -> list[Hit]:
     if is_quick(cfg, event) and facts.quick_cards_day >= cfg.quick_cards and event.distributor_id:
         hit("insider.quick_redeem", event.distributor_id, account_no=event.account_no,
             quick_cards=facts.quick_cards_day, limit=cfg.quick_cards)
+    if facts.staff_match and event.kind in ("redemption", "payment"):
+        hit("insider.staff_match", facts.staff_match, account_no=event.account_no)
     if facts.near_void and event.batch_pk is not None:
         hit("stolen.near_void", str(event.batch_pk), serial=event.serial, distance=cfg.void_distance)
     if is_just_under(cfg, event) and facts.just_under_day >= cfg.structuring_count:

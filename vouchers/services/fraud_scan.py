@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 import zoneinfo
 
-from sqlalchemy import Integer, String, and_, cast, func, select
+from sqlalchemy import Integer, String, and_, cast, false, func, select
 from sqlalchemy.orm import Session
 
 from vouchers.books.corrections import PAYMENT_REVERSAL_SOURCE
@@ -27,6 +27,7 @@ from vouchers.books.sql import is_postgres
 from vouchers.storage.api_models import ApiClient, Redemption
 from vouchers.storage.ledger_models import CustomerAccount, Distributor, LedgerTransaction, Payment, VoucherActivation
 from vouchers.storage.ledger_models import vouchers_lifecycle as V
+from vouchers.storage.staff_models import StaffAccount
 from vouchers.storage.sts_models import StsVend
 from vouchers.services import fraud_engine
 from vouchers.services.fraud_config import FraudConfig
@@ -121,6 +122,7 @@ def _money_in_rules(session: Session, result: ScanResult, since: dt.datetime, un
                                                  .distinct().scalar_subquery()))
     rows = session.execute(query.order_by(_P.c.paid_at, _P.c.id).execution_options(yield_per=20_000))
     void = _void_sequences(session)
+    staff_of = _staff_matches(session)
     accounts: dict[str, deque[tuple[dt.datetime, int, bool, bool]]] = defaultdict(deque)
     acc_state: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # cards, amount, just-under in the window
     terminals: dict[int, deque[dt.datetime]] = defaultdict(deque)
@@ -170,10 +172,22 @@ def _money_in_rules(session: Session, result: ScanResult, since: dt.datetime, un
             continue  # warming the windows only
         result.events += 1
         facts = Facts(account_cards_day=state[0], account_amount_day=state[1], terminal_hour=terminal_hour,
-                      quick_cards_day=quick_count, near_void=near, just_under_day=state[2] if under else 0)
+                      quick_cards_day=quick_count, near_void=near, just_under_day=state[2] if under else 0,
+                      staff_match=staff_of.get(account_no))
         for hit in decide(cfg, event, facts):
             key = fraud_engine.redemption_key(ref) if is_card else fraud_engine.payment_key(channel, ref)
             emit(event, hit, key, str(pid))
+
+
+def _staff_matches(session: Session) -> dict[str, str]:
+    """Account number -> the (enabled, first) staff member whose phone or address the account shares."""
+    S, C2 = StaffAccount.__table__, fraud_engine.STAFF_CUSTOMER
+    found: dict[str, str] = {}
+    for account_no, username in session.execute(select(C2.c.account_no, S.c.username)
+                                                .select_from(S.join(C2, fraud_engine.STAFF_MATCH))
+                                                .where(S.c.disabled == false()).order_by(S.c.id)):
+        found.setdefault(account_no, username)
+    return found
 
 
 def _void_sequences(session: Session) -> dict[int, list[int]]:

@@ -133,6 +133,7 @@ class CustomerAccount(Base):
     meter_no: Mapped[str | None] = mapped_column(String(64))
     phone: Mapped[str | None] = mapped_column(String(32), index=True)  # digits (and a leading +), 0015
     district: Mapped[str | None] = mapped_column(String(64))  # of the address; shown masked to confirm the holder
+    address: Mapped[str | None] = mapped_column(String(200))  # 0019: normalised (normalise_address); fraud rules
     currency: Mapped[str] = mapped_column(String(3))
     arrears_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     prepaid_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))

@@ -115,3 +115,41 @@ def test_stolen_near_void_holds_a_card_near_a_voided_range_of_its_batch(world, d
     assert [a[0] for a in alerts(world)] == ["stolen.near_void"]
 
 
+
+
+def test_insider_staff_match_flags_money_onto_an_account_sharing_a_staff_phone_or_address(world, deps, now,
+                                                                                         monkeypatch):
+    from tests.staff_helpers import GOOD_PASSWORD, cheap_argon2
+    from vouchers.books.customers import normalise_address
+    from vouchers.services.fraud_scan import scan
+    from vouchers.services.staff import set_contact
+    from vouchers.staff.accounts import create_staff
+    from vouchers.storage.ledger_models import CustomerAccount
+
+    with world.sessions.begin() as s:
+        cheap_argon2(monkeypatch)
+        create_staff(s, username="clerk1", roles=("customer_service",), password=GOOD_PASSWORD,
+                     seal_key=b"k" * 32, now=now, actor="setup")
+        s.execute(update(CustomerAccount).where(CustomerAccount.account_no == ACCOUNT_CLEAN)
+                  .values(phone="13800001234"))
+        s.execute(update(CustomerAccount).where(CustomerAccount.account_no == ACCOUNT_ARREARS)
+                  .values(address=normalise_address("8 Riverside Road, Block 2")))
+    rules = only(deps)  # every other rule asleep; staff_match has no threshold
+    redeem_card(world, rules, world.cards[0], now + MIN)  # nobody's contact details recorded yet
+    assert alerts(world) == []
+    with world.sessions.begin() as s:
+        set_contact(s, "clerk1", phone="138-0000 1234", address=None, now=now, actor="admin")
+    redeem_card(world, rules, world.cards[1], now + 2 * MIN)  # the clerk's phone: fires
+    assert alerts(world) == [("insider.staff_match", "clerk1", "alert")]
+    pay(world, rules, 5_000, "SM-1", now + 3 * MIN, ACCOUNT_ARREARS)  # another address: quiet
+    assert len(alerts(world)) == 1
+    with world.sessions.begin() as s:
+        set_contact(s, "clerk1", phone=None, address="8 riverside road,  block 2", now=now, actor="admin")
+    pay(world, rules, 5_000, "SM-2", now + 4 * MIN, ACCOUNT_ARREARS)  # the same address spelt otherwise
+    assert alerts(world)[1:] == [("insider.staff_match", "clerk1", "alert")]
+    # the scan decides the same rule with today's contact details: it also finds the money that came in before
+    # they were recorded (the first card, SM-1), and records the two flagged inline once
+    with world.sessions.begin() as s:
+        found = scan(s, since=now, until=now + dt.timedelta(hours=1), cfg=rules.fraud, tz=now.tzinfo,
+                     now=now + dt.timedelta(hours=1))
+    assert found.hits["insider.staff_match"] == 4 and found.recorded == 2
