@@ -5,6 +5,7 @@ import csv
 import datetime as dt
 import io
 import os
+from pathlib import Path
 
 import click
 
@@ -12,7 +13,7 @@ from vouchers.services.fraud import KINDS, list_alerts, list_lockouts, unlock as
 from vouchers.services.fraud_rules import RULES, describe
 from vouchers.services.throttle import ThrottleLimits, build, subject_keys
 from voucherctl import context
-from voucherctl.output import REASON, CliError, emit, json_option
+from voucherctl.output import REASON, CliError, emit, json_option, output_files
 
 
 @click.group()
@@ -205,16 +206,35 @@ def case_close(case_id: int, verdict: str, note: str, operator: str | None, as_j
 @fraud.command("report")
 @click.option("--since", required=True, help="Start: a local date (YYYY-MM-DD).")
 @click.option("--until", default=None, help="End (exclusive); default now.")
-@click.option("--format", "fmt", type=click.Choice(("text", "json", "csv")), default="text", show_default=True)
-def report_cmd(since: str, until: str | None, fmt: str) -> None:
-    """Alerts and held amounts by rule, channel, distributor and month."""
-    from vouchers.services.fraud_cases import report
+@click.option("--format", "fmt", type=click.Choice(("text", "json", "csv", "pdf")), default="text",
+              show_default=True)
+@click.option("--out", "pdf_out", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="--format pdf: the file to write.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="PDF language.")
+def report_cmd(since: str, until: str | None, fmt: str, pdf_out: Path | None, lang: str) -> None:
+    """Alerts and held amounts by rule, channel, distributor and month (text, JSON, CSV or a zh/en PDF)."""
+    from vouchers.services.fraud_cases import report, report_minor
 
+    if fmt == "pdf" and pdf_out is None:
+        raise CliError("--format pdf needs --out FILE")
     since_at = _day_start(since, "--since")
     until_at = _day_start(until, "--until") if until else context.now()
+    settings = context.settings()
     with context.sessions().begin() as session:
-        rows = report(session, since=since_at, until=until_at, tz=context.settings().tz)
-    if fmt == "json":
+        if fmt == "pdf":
+            minor = report_minor(session, since=since_at, until=until_at, tz=settings.tz)
+        else:
+            rows = report(session, since=since_at, until=until_at, tz=settings.tz)
+    if fmt == "pdf":
+        from print_templates.fraud_report import FraudReportView, fraud_report_pdf
+
+        view = FraudReportView(since_at, until_at, settings.tz, settings.currency, minor,
+                               {rule_id: describe(rule_id, lang) for rule_id in RULES})
+        assert pdf_out is not None
+        with output_files(None, pdf_out) as (_, pdf_file):
+            pdf_file.write_bytes(fraud_report_pdf(view, lang=lang, branding=context.print_branding()))
+        click.echo(f"wrote {pdf_out}")
+    elif fmt == "json":
         emit(True, {"since": since_at.isoformat(), "until": until_at.isoformat(), "rows": rows})
     elif fmt == "csv":
         out = io.StringIO()

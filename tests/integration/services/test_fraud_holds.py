@@ -119,7 +119,7 @@ def cli(world, now, monkeypatch, capsys):
     yield from in_process_cli(world.db_url, world.home, monkeypatch, capsys, now=now + HOUR)
 
 
-def test_the_analysts_commands_hold_release_cases_and_report(world, deps, now, cli):
+def test_the_analysts_commands_hold_release_cases_and_report(world, deps, now, cli, tmp_path):
     held = redeem_card(world, _holding(deps), world.cards[0], now)
     pay(world, only(deps, account_amount=1), 5_000, "CL-1", now, ACCOUNT_ARREARS)  # an alert; the money moves
     code, out, err = cli("fraud", "holds", "--status", "held", "--json")
@@ -151,3 +151,10 @@ def test_the_analysts_commands_hold_release_cases_and_report(world, deps, now, c
     assert "velocity.account_cards,voucher,D001,2026-11,1,1,100.00,0.00" in lines
     code, out, err = cli("fraud", "report", "--since", now.date().isoformat(), "--format", "json")
     assert {r["rule"] for r in json.loads(out)["rows"]} == {"velocity.account_cards", "velocity.account_amount"}
+    pdf = tmp_path / "fraud.pdf"
+    code, out, err = cli("fraud", "report", "--since", now.date().isoformat(), "--format", "pdf", "--out", str(pdf),
+                         "--lang", "en")
+    assert code == 0, err
+    assert pdf.read_bytes().startswith(b"%PDF-") and out.strip() == f"wrote {pdf}"
+    code, out, err = cli("fraud", "report", "--since", now.date().isoformat(), "--format", "pdf")
+    assert code != 0 and "--out" in err
