@@ -27,6 +27,7 @@ from vouchers.books.sql import is_postgres
 from vouchers.storage.api_models import ApiClient, Redemption
 from vouchers.storage.ledger_models import CustomerAccount, Distributor, LedgerTransaction, Payment, VoucherActivation
 from vouchers.storage.ledger_models import vouchers_lifecycle as V
+from vouchers.storage.models import Batch
 from vouchers.storage.staff_models import StaffAccount
 from vouchers.storage.sts_models import StsVend
 from vouchers.services import fraud_engine
@@ -122,6 +123,7 @@ def _money_in_rules(session: Session, result: ScanResult, since: dt.datetime, un
                                                  .distinct().scalar_subquery()))
     rows = session.execute(query.order_by(_P.c.paid_at, _P.c.id).execution_options(yield_per=20_000))
     void = _void_sequences(session)
+    edges = _BatchEdges(session, cfg.void_distance)
     staff_of = _staff_matches(session)
     accounts: dict[str, deque[tuple[dt.datetime, int, bool, bool]]] = defaultdict(deque)
     acc_state: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # cards, amount, just-under in the window
@@ -168,6 +170,8 @@ def _money_in_rules(session: Session, result: ScanResult, since: dt.datetime, un
             seqs = void[batch_pk]
             i = bisect.bisect_left(seqs, sequence - cfg.void_distance)
             near = i < len(seqs) and seqs[i] <= sequence + cfg.void_distance
+        if is_card and batch_pk is not None and sequence is not None and not near:
+            near = edges.near(batch_pk, sequence)
         if at < since or (import_id is not None and row_import != import_id):
             continue  # warming the windows only
         result.events += 1
@@ -188,6 +192,45 @@ def _staff_matches(session: Session) -> dict[str, str]:
                                                 .where(S.c.disabled == false()).order_by(S.c.id)):
         found.setdefault(account_no, username)
     return found
+
+
+class _BatchEdges:
+    """Void cards near the ends of batches, for ``stolen.near_void`` across batches: a card within
+    ``distance`` serials of a void card of the batch issued just before (its last cards) or just after (its
+    first cards), counting through the boundary - as the inline check does."""
+
+    def __init__(self, session: Session, distance: int) -> None:
+        B = Batch.__table__
+        self.distance = distance
+        self.order = [int(pk) for pk, in session.execute(select(B.c.id).order_by(B.c.id))]
+        self.count = {int(pk): int(n) for pk, n in session.execute(select(B.c.id, B.c["count"]))}
+        self.first_void: dict[int, int] = {}  # batch -> its lowest void sequence within distance of its start
+        self.last_void: dict[int, int] = {}  # batch -> its highest void sequence within distance of its end
+        if distance <= 0:
+            return
+        for batch_pk, sequence, count in session.execute(
+                select(V.c.batch_pk, V.c.sequence, B.c["count"]).join(B, B.c.id == V.c.batch_pk)
+                .where(V.c.status == "void", (V.c.sequence <= distance) | (V.c.sequence > B.c["count"] - distance))):
+            if sequence <= distance:
+                self.first_void[batch_pk] = min(sequence, self.first_void.get(batch_pk, sequence))
+            if sequence > count - distance:
+                self.last_void[batch_pk] = max(sequence, self.last_void.get(batch_pk, sequence))
+        self.position = {pk: i for i, pk in enumerate(self.order)}
+
+    def near(self, batch_pk: int, sequence: int) -> bool:
+        if self.distance <= 0 or batch_pk not in self.position:
+            return False
+        i = self.position[batch_pk]
+        if sequence <= self.distance and i > 0:
+            prev = self.order[i - 1]
+            last = self.last_void.get(prev)
+            if last is not None and self.count[prev] - last + sequence <= self.distance:
+                return True
+        if sequence > self.count[batch_pk] - self.distance and i + 1 < len(self.order):
+            first = self.first_void.get(self.order[i + 1])
+            if first is not None and self.count[batch_pk] - sequence + first <= self.distance:
+                return True
+        return False
 
 
 def _void_sequences(session: Session) -> dict[int, list[int]]:

@@ -115,6 +115,31 @@ def test_stolen_near_void_holds_a_card_near_a_voided_range_of_its_batch(world, d
     assert [a[0] for a in alerts(world)] == ["stolen.near_void"]
 
 
+def test_stolen_near_void_across_batches_counts_through_the_boundary(world, deps, now):
+    """The last five cards of box A were stolen and voided; box B (issued next) is sold: its first cards are
+    as near the stolen ones as A's own. Inline and scan agree."""
+    from vouchers.services.fraud_scan import scan
+
+    deps = only(deps, void_distance=3, hold=("stolen.near_void",))
+    _, box_a = world.new_batch(20)
+    _, box_b = world.new_batch(20, activate_count=6)
+    with world.sessions.begin() as s:
+        s.execute(update(Voucher).where(Voucher.serial.in_([c.serial for c in box_a[15:]])).values(status="void"))
+    assert not redeem_card(world, deps, box_b[3], now + MIN).held  # B's 4th card: 4 serials past A's last
+    assert alerts(world) == []
+    assert redeem_card(world, deps, box_b[2], now + 2 * MIN).held  # B's 3rd: 3 past A's last (void)
+    assert [a[0] for a in alerts(world)] == ["stolen.near_void"]
+    with world.sessions.begin() as s:
+        found = scan(s, since=now, until=now + dt.timedelta(hours=1), cfg=deps.fraud, tz=now.tzinfo,
+                     now=now + dt.timedelta(hours=1))
+    assert found.flagged.get("stolen.near_void", set()) == set()  # the held card has no payment row yet
+    pay_day = only(deps, void_distance=4)  # 4: B's 4th card is near too - seen by the scan over its payment
+    with world.sessions.begin() as s:
+        found = scan(s, since=now, until=now + dt.timedelta(hours=1), cfg=pay_day.fraud, tz=now.tzinfo,
+                     now=now + dt.timedelta(hours=1))
+    assert found.flagged["stolen.near_void"] == {f"voucher:{box_b[3].serial}"}
+
+
 
 
 def test_insider_staff_match_flags_money_onto_an_account_sharing_a_staff_phone_or_address(world, deps, now,
