@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from vouchers.books.corrections import PAYMENT_REVERSAL_SOURCE
 from vouchers.books.sql import is_postgres
-from vouchers.storage.api_models import ApiClient, Redemption
+from vouchers.storage.api_models import ApiClient, FraudHold, Redemption
 from vouchers.storage.ledger_models import CustomerAccount, Distributor, LedgerTransaction, Payment, VoucherActivation
 from vouchers.storage.ledger_models import vouchers_lifecycle as V
 from vouchers.storage.models import Batch
@@ -70,6 +70,7 @@ def scan(session: Session, *, since: dt.datetime, until: dt.datetime, cfg: Fraud
     _reversal_rate(session, since, until, cfg, tz, emit)
     _reversal_operator(session, since, until, cfg, tz, emit)
     _refund_after_use(session, since, until, tz, emit)
+    _refund_after_release(session, since, until, tz, emit)
     return result
 
 
@@ -371,4 +372,32 @@ def _refund_after_use(session: Session, since: dt.datetime, until: dt.datetime, 
         event = Event(kind="payment", account_no=account_no, amount=int(amount), channel=channel, at=at,
                       local_hour=at.astimezone(tz).hour)
         emit(event, Hit(rule.id, ALERT, rule.subject, account_no, {"payment_id": pid}),
+             fraud_engine.payment_key(channel, external_ref), str(pid))
+
+
+def _refund_after_release(session: Session, since: dt.datetime, until: dt.datetime, tz: zoneinfo.ZoneInfo,
+                          emit: Any) -> None:
+    """A held payment an analyst released to the account, then refunded by its channel (posted in the range).
+
+    The refund itself is not refused: the channel has returned the money already, and the books record it.
+    What is special is that someone vouched for the payment: the alert names who released it and when.
+    """
+    T, H = LedgerTransaction.__table__, FraudHold.__table__
+    rows = session.execute(
+        select(_P.c.id, _P.c.channel, _P.c.external_ref, _P.c.amount, _CA.c.account_no, T.c.posted_at,
+               H.c.hold_id, H.c.resolved_by, H.c.resolved_at)
+        .join(_CA, _CA.c.id == _P.c.customer_id)
+        .join(H, and_(H.c.payment_id == _P.c.id, H.c.status == "released"))
+        .join(T, and_(T.c.source == PAYMENT_REVERSAL_SOURCE, T.c.external_ref == cast(_P.c.id, String)))
+        .where(T.c.posted_at >= since, T.c.posted_at < until, _P.c.status == "reversed")).all()
+    rule = RULES["channel.refund_after_release"]
+    for pid, channel, external_ref, amount, account_no, posted_at, hold_id, released_by, released_at in rows:
+        at = posted_at if posted_at.tzinfo else posted_at.replace(tzinfo=dt.timezone.utc)
+        released = released_at if released_at is None or released_at.tzinfo else \
+            released_at.replace(tzinfo=dt.timezone.utc)
+        event = Event(kind="payment", account_no=account_no, amount=int(amount), channel=channel, at=at,
+                      local_hour=at.astimezone(tz).hour)
+        emit(event, Hit(rule.id, ALERT, rule.subject, account_no,
+                        {"payment_id": pid, "hold_id": hold_id, "released_by": released_by,
+                         "released_at": released.isoformat() if released else None}),
              fraud_engine.payment_key(channel, external_ref), str(pid))
