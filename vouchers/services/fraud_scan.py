@@ -112,7 +112,7 @@ def _money_in_rules(session: Session, result: ScanResult, since: dt.datetime, un
     are read and only its payments judged."""
     query = (
         select(_P.c.id, _P.c.channel, _P.c.external_ref, _P.c.amount, _P.c.paid_at, _CA.c.account_no,
-               V.c.distributor_id, V.c.batch_pk, V.c.sequence, V.c.activated_at, V.c.redeemed_at,
+               V.c.distributor_id, V.c.batch_pk, V.c.sequence, V.c.activated_at,
                _R.c.client_pk, _AC.c.client_id, _P.c.import_id)
         .join(_CA, _CA.c.id == _P.c.customer_id)
         .outerjoin(V, and_(_P.c.channel == "voucher", V.c.serial == _P.c.external_ref))
@@ -130,7 +130,7 @@ def _money_in_rules(session: Session, result: ScanResult, since: dt.datetime, un
     acc_state: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # cards, amount, just-under in the window
     terminals: dict[int, deque[dt.datetime]] = defaultdict(deque)
     quick: dict[tuple[str, str], deque[dt.datetime]] = defaultdict(deque)
-    for (pid, channel, ref, amount, paid_at, account_no, dist, batch_pk, sequence, activated, redeemed,
+    for (pid, channel, ref, amount, paid_at, account_no, dist, batch_pk, sequence, activated,
          client_pk, client_id, row_import) in rows:
         at = paid_at if paid_at.tzinfo else paid_at.replace(tzinfo=dt.timezone.utc)
         is_card = channel == "voucher"
