@@ -9,8 +9,8 @@ money-in rows over ``--days``: half card redemptions (a card, its redemption
 and its payments row, by terminals or the web page), half channel payments,
 onto Pareto-skewed accounts. Rows go in by bulk paths, not through the money-in
 flow: SQLite executemany in one transaction, PostgreSQL ``COPY``. Then, in one
-run: the baseline (``SELECT count(*)`` over the same ``paid_at`` range), the
-scan's dry run (``voucherctl fraud scan --dry-run``'s function: every rule,
+run: two baselines (``SELECT count(*)`` over the same ``paid_at`` range, and
+the scan's own range read fetched with no rule run), the scan's dry run (``voucherctl fraud scan --dry-run``'s function: every rule,
 nothing recorded), and with ``--without-index`` the scan again after dropping
 ``ix_payments_paid_at`` and once more after recreating it (SQLite only).
 Prints one JSON object.
@@ -37,7 +37,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from vouchers.services.fraud_config import FraudConfig  # noqa: E402
-from vouchers.services.fraud_scan import scan  # noqa: E402
+from vouchers.services.fraud_scan import money_in_query, scan  # noqa: E402
 from vouchers.storage.db import make_engine  # noqa: E402
 from vouchers.storage.migrate import upgrade_to_head  # noqa: E402
 
@@ -178,6 +178,22 @@ def _timed_scan(engine, since: dt.datetime, until: dt.datetime) -> dict:  # type
     return found
 
 
+def _timed_read(engine, since: dt.datetime, until: dt.datetime) -> dict:  # type: ignore[no-untyped-def]
+    """The scan's own range read (same statement, same joins, rows typed and fetched), with no rule run: what
+    the scan costs before it decides anything."""
+    with Session(engine) as session:
+        pg = engine.dialect.name == "postgresql"
+        server0 = _backend_cpu(session) if pg else None
+        started, cpu0 = time.perf_counter(), time.process_time()
+        n = sum(1 for _ in session.execute(money_in_query(since, until).execution_options(yield_per=20_000)))
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu0
+        server1 = _backend_cpu(session) if pg else None
+    found = {"wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1), "rows": n}
+    if server0 is not None and server1 is not None:
+        found["postgresql_backend_cpu_seconds"] = round(server1 - server0, 1)
+    return found
+
+
 def _timed_count(engine, since: dt.datetime, until: dt.datetime) -> dict:  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
         pg = engine.dialect.name == "postgresql"
@@ -230,6 +246,7 @@ def main() -> None:
             del rows
             since, until = START, START + dt.timedelta(days=args.days)
             summary["baseline_count"] = _timed_count(engine, since - dt.timedelta(days=1), until)
+            summary["bare_read"] = _timed_read(engine, since, until)
             summary["scan"] = _timed_scan(engine, since, until)
             if args.without_index and args.db == "sqlite":
                 with engine.begin() as conn:

@@ -106,10 +106,9 @@ def screen_import(session: Session, import_id: int, *, cfg: FraudConfig, tz: zon
     return result
 
 
-def _money_in_rules(session: Session, result: ScanResult, since: dt.datetime, until: dt.datetime,
-                    cfg: FraudConfig, tz: zoneinfo.ZoneInfo, emit: Any, *, import_id: int | None = None) -> None:
-    """The inline rules over [since, until) in one time-ordered pass; ``import_id``: only that file's accounts
-    are read and only its payments judged."""
+def money_in_query(since: dt.datetime, until: dt.datetime, import_id: int | None = None) -> Any:
+    """The one range read of the money-in rules: [since - 1 day, until) in time order (the benchmark times
+    reading it bare as its baseline); ``import_id``: only the accounts that file credits."""
     query = (
         select(_P.c.id, _P.c.channel, _P.c.external_ref, _P.c.amount, _P.c.paid_at, _CA.c.account_no,
                V.c.distributor_id, V.c.batch_pk, V.c.sequence, V.c.activated_at,
@@ -122,7 +121,14 @@ def _money_in_rules(session: Session, result: ScanResult, since: dt.datetime, un
     if import_id is not None:
         query = query.where(_P.c.customer_id.in_(select(_P.c.customer_id).where(_P.c.import_id == import_id)
                                                  .distinct().scalar_subquery()))
-    rows = session.execute(query.order_by(_P.c.paid_at, _P.c.id).execution_options(yield_per=20_000))
+    return query.order_by(_P.c.paid_at, _P.c.id)
+
+
+def _money_in_rules(session: Session, result: ScanResult, since: dt.datetime, until: dt.datetime,
+                    cfg: FraudConfig, tz: zoneinfo.ZoneInfo, emit: Any, *, import_id: int | None = None) -> None:
+    """The inline rules over [since, until) in one time-ordered pass; ``import_id``: only that file's accounts
+    are read and only its payments judged."""
+    rows = session.execute(money_in_query(since, until, import_id).execution_options(yield_per=20_000))
     void = _void_sequences(session)
     edges = _BatchEdges(session, cfg.void_distance)
     staff_of = _staff_matches(session)
