@@ -66,7 +66,7 @@ RULES: dict[str, Rule] = {r.id: r for r in (
          "某渠道当日冲正率远高于基线"),
     Rule("channel.reversal_operator", OPERATOR, ALERT, False,
          "one operator's reversals on one day far above that operator's baseline",
-         "某操作员当日冲正率远高于其基线"),
+         "某操作员当日冲正笔数远高于其基线"),
     Rule("channel.refund_after_release", ACCOUNT, ALERT, False,
          "a payment held for review, released to the account, then refunded by its channel",
          "被冻结的缴费经审核放行入账后又被渠道退款"),

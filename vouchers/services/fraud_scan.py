@@ -312,9 +312,10 @@ def _reversal_rate(session: Session, since: dt.datetime, until: dt.datetime, cfg
 
 def _reversal_operator(session: Session, since: dt.datetime, until: dt.datetime, cfg: FraudConfig,
                        tz: zoneinfo.ZoneInfo, emit: Any) -> None:
-    """Reversals per operator (the reversal's actor) and local day, as a rate of that day's channel payments,
-    against the operator's own baseline: the median of its daily rates over the 28 days before (a day with
-    payments and none of its reversals counts as 0). Same thresholds as the channel rule."""
+    """Reversals per operator (the reversal's actor) and local day against the operator's own baseline: the
+    median of its daily counts over the 28 days before (a day with payments and none of its reversals counts
+    as 0). A count, not a rate: one operator among many refunds a small share of any day's payments, so the
+    channel rule's rate floor would hide it. ``reversal_min`` and ``reversal_factor`` as for the channels."""
     T = LedgerTransaction.__table__
     lo = since - BASELINE_DAYS * DAY
     pday = _local_day(session, _P.c.paid_at, tz).label("day")
@@ -335,15 +336,17 @@ def _reversal_operator(session: Session, since: dt.datetime, until: dt.datetime,
         for d, n in sorted(days.items()):
             if d < first_day or n < cfg.reversal_min:
                 continue
-            rate_bp = n * 10_000 // max(totals.get(d, 0), n)
-            base_bp = _median_rate_bp([(totals[b], days.get(b, 0)) for back in range(1, BASELINE_DAYS + 1)
-                                       if (b := d - dt.timedelta(days=back)) in totals])
-            if rate_bp > cfg.reversal_floor_bp and rate_bp > cfg.reversal_factor * base_bp:
+            history = sorted(days.get(b, 0) for back in range(1, BASELINE_DAYS + 1)
+                             if (b := d - dt.timedelta(days=back)) in totals)
+            middle = len(history) // 2
+            baseline = (0 if not history else history[middle] if len(history) % 2
+                        else (history[middle - 1] + history[middle]) / 2)
+            if n > cfg.reversal_factor * baseline:
                 at = dt.datetime.combine(d, dt.time(0), tzinfo=tz)
                 event = Event(kind="operator_day", account_no="-", amount=0, channel="-", at=at, local_hour=0)
                 emit(event, Hit(rule.id, ALERT, rule.subject, actor[:64],
                                 {"day": d.isoformat(), "reversed": n, "payments": totals.get(d, 0),
-                                 "rate_bp": rate_bp, "baseline_bp": base_bp}),
+                                 "baseline": baseline}),
                      f"operator:{actor[:100]}:{d.isoformat()}")
 
 

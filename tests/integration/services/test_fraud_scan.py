@@ -88,8 +88,8 @@ def test_channel_reversal_rate_against_the_channels_baseline(world, now):
 
 
 def test_reversal_rate_per_operator_against_the_operators_own_baseline(world, now):
-    """alice reverses one payment in ten every day; today she reverses 3 of 20 (1500 bp, not above 3 x her 1000 bp)
-    and mallory, who never reverses, reverses 3 of 20 too: only mallory fires."""
+    """alice reverses one payment every day; today she reverses 3 (not above 3 x her 1)
+    and mallory, who never reverses, reverses 3 too: only mallory fires."""
     cfg = dataclasses.replace(QUIET, reversal_min=3, reversal_factor=3, reversal_floor_bp=200)
     with world.sessions.begin() as s:
         n = 0
