@@ -379,20 +379,24 @@ class _Gen:
         return {self.pay(account, at, self.ordinary_amount())}
 
     def inject_reversal_operator(self, day: int) -> set[str]:
-        """One operator refunding six payments (spread over the channels) in a morning."""
+        """One back-office operator refunding six bank direct debits in a morning. ``bank_debit`` carries no
+        ordinary traffic here: the pattern's reversals would otherwise double the channels' reversal volume
+        and bury the channel-rate pattern's incidents in their own baseline."""
         actor = f"op{self.w.next_id('operator')}"
         start = dt.datetime.combine(START + dt.timedelta(days=day), dt.time(8), tzinfo=TZ)
         for i in range(6):
             at = start + dt.timedelta(minutes=self.rng.randrange(0, 240))
-            self.pay(self.account(), at, self.ordinary_amount(), channel=CHANNELS[i % len(CHANNELS)],
+            self.pay(self.account(), at, self.ordinary_amount(), channel="bank_debit",
                      reversed_at=at + dt.timedelta(hours=1), actor=actor)
         return {f"operator:{actor}:{(START + dt.timedelta(days=day)).isoformat()}"}
 
     def inject_refund_after_release(self, day: int) -> set[str]:
-        """A payment held, released by an analyst an hour later, refunded by the channel a day later."""
+        """A direct debit held, released by an analyst an hour later, returned by the bank a day later (on
+        ``bank_debit``, like the operator pattern: the channels' reversal baselines stay the ordinary ones)."""
         at = self.instant(day)
         account = self.account()
-        key = self.pay(account, at, 150_000, reversed_at=at + dt.timedelta(days=1))
+        key = self.pay(account, at, 150_000, channel="bank_debit", reversed_at=at + dt.timedelta(days=1),
+                       actor="bank-returns")
         pid = self.w.ids["payment"]
         channel = key.split(":")[1]
         self.w.add(FraudHold, id=self.w.next_id("hold"), hold_id=f"hold_{pid:020d}", kind="payment",

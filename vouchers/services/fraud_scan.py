@@ -36,6 +36,7 @@ from vouchers.services.fraud_rules import ALERT, RULES, Event, Facts, Hit, decid
 
 DAY, HOUR = dt.timedelta(days=1), dt.timedelta(hours=1)
 BASELINE_DAYS = 28
+OPERATOR_HISTORY_DAYS = 7  # an operator-day is judged once the books hold a week of payments before it
 REFUND_LOOKBACK = dt.timedelta(days=60)
 
 
@@ -338,6 +339,8 @@ def _reversal_operator(session: Session, since: dt.datetime, until: dt.datetime,
                 continue
             history = sorted(days.get(b, 0) for back in range(1, BASELINE_DAYS + 1)
                              if (b := d - dt.timedelta(days=back)) in totals)
+            if len(history) < OPERATOR_HISTORY_DAYS:
+                continue  # the first days of the books: no baseline yet for anyone
             middle = len(history) // 2
             baseline = (0 if not history else history[middle] if len(history) % 2
                         else (history[middle - 1] + history[middle]) / 2)

@@ -82,8 +82,8 @@ def test_channel_reversal_rate_against_the_channels_baseline(world, now):
     assert not _scan(world, cfg, now - DAY - HOUR, now - 2 * HOUR).hits
     assert not _scan(world, cfg, now - HOUR, now + DAY).hits  # 3000 bp is not above 3 x 1000 bp
     fired = _scan(world, dataclasses.replace(cfg, reversal_factor=2), now - HOUR, now + DAY)
-    # the one operator who reversed them all is over its own baseline too (channel.reversal_operator)
-    assert fired.hits == {"channel.reversal_rate": 1, "channel.reversal_operator": 1}
+    # four days of books: too early to judge the one operator who reversed them (channel.reversal_operator)
+    assert fired.hits == {"channel.reversal_rate": 1}
     assert alerts(world, "channel.reversal_rate") == [("channel.reversal_rate", "alipay", "alert")]
 
 
@@ -93,8 +93,8 @@ def test_reversal_rate_per_operator_against_the_operators_own_baseline(world, no
     cfg = dataclasses.replace(QUIET, reversal_min=3, reversal_factor=3, reversal_floor_bp=200)
     with world.sessions.begin() as s:
         n = 0
-        for back, payments, reversals in ((0, 20, {"alice": 3, "mallory": 3}), (1, 10, {"alice": 1}),
-                                          (2, 10, {"alice": 1}), (3, 10, {"alice": 1})):
+        history = tuple((back, 4, {"alice": 1}) for back in range(1, 8))  # a week of books before today
+        for back, payments, reversals in ((0, 20, {"alice": 3, "mallory": 3}), *history):
             day = now - back * DAY
             ids = []
             for i in range(payments):
