@@ -383,6 +383,7 @@ class _Gen:
         ordinary traffic here: the pattern's reversals would otherwise double the channels' reversal volume
         and bury the channel-rate pattern's incidents in their own baseline."""
         actor = f"op{self.w.next_id('operator')}"
+        day = max(day, 8)  # the rule judges a day once the books hold a week before it
         start = dt.datetime.combine(START + dt.timedelta(days=day), dt.time(8), tzinfo=TZ)
         for i in range(6):
             at = start + dt.timedelta(minutes=self.rng.randrange(0, 240))
