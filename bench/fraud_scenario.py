@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, insert
 
-from vouchers.storage.api_models import ApiClient, Redemption
+from vouchers.storage.api_models import ApiClient, FraudHold, Redemption
 from vouchers.storage.ledger_models import (
     CustomerAccount,
     Distributor,
@@ -35,6 +35,7 @@ from vouchers.storage.ledger_models import (
     VoucherActivation,
 )
 from vouchers.storage.models import Batch, Voucher
+from vouchers.storage.staff_models import StaffAccount
 from vouchers.storage.sts_models import StsVend
 
 TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -46,7 +47,8 @@ HOURLY = (1, 1, 1, 1, 1, 2, 4, 8, 12, 14, 13, 11, 10, 9, 9, 9, 10, 12, 14, 13, 1
 OPEN_HOURLY = tuple(w if 7 <= h < 22 else 0 for h, w in enumerate(HOURLY))
 PATTERNS = ("velocity.account_cards", "velocity.account_amount", "velocity.terminal_rate",
             "velocity.terminal_hours", "insider.quick_redeem", "insider.bulk_same_day", "stolen.near_void",
-            "channel.structuring", "channel.reversal_rate", "channel.refund_after_use")
+            "channel.structuring", "channel.reversal_rate", "channel.refund_after_use", "insider.staff_match",
+            "channel.reversal_operator", "channel.refund_after_release")
 BATCH_SIZE = 5_000
 
 
@@ -56,6 +58,7 @@ class Scenario:
     days: int
     ordinary: set[str] = field(default_factory=set)  # keys of ordinary transactions
     ordinary_activations: set[str] = field(default_factory=set)
+    ordinary_operator_days: set[str] = field(default_factory=set)  # the everyday refunds' operator-days
     ordinary_channel_days: set[str] = field(default_factory=set)
     instances: dict[str, list[set[str]]] = field(default_factory=lambda: defaultdict(list))
     transactions: int = 0  # every money-in row written (ordinary and injected)
@@ -120,7 +123,7 @@ class _Gen:
             cid = w.next_id("customer")
             no = f"5{i:09d}"
             w.add(CustomerAccount, id=cid, account_no=no, name=f"bench {i}", meter_no=None, currency="CNY",
-                  arrears_account_id=0, prepaid_account_id=0, created_at=t0)
+                  arrears_account_id=0, prepaid_account_id=0, created_at=t0, phone=f"139{i:08d}")
             self.accounts.append((cid, no))
         # a few accounts are busy (landlords paying for tenants), most pay a few times a month
         self.weights = [rng.paretovariate(3.0) for _ in range(accounts)]
@@ -205,7 +208,8 @@ class _Gen:
         return self.redeem(serial, account, at, face, terminal)
 
     def pay(self, account: tuple[int, str], at: dt.datetime, amount: int, channel: str | None = None,
-            reversed_at: dt.datetime | None = None, vended_at: dt.datetime | None = None) -> str:
+            reversed_at: dt.datetime | None = None, vended_at: dt.datetime | None = None,
+            actor: str = "bench") -> str:
         channel = channel or self.rng.choice(CHANNELS)
         pid = self.w.next_id("payment")
         ref = f"P{pid:010d}"
@@ -220,7 +224,7 @@ class _Gen:
         if reversed_at is not None:
             self.w.add(LedgerTransaction, id=self.w.next_id("transaction"), kind="payment_reversal",
                        source="payment_reversal", external_ref=str(pid), occurred_at=reversed_at,
-                       posted_at=reversed_at, actor="bench", memo="refund", reverses_id=self.tx)
+                       posted_at=reversed_at, actor=actor, memo="refund", reverses_id=self.tx)
         self.sc.transactions += 1
         return f"payment:{channel}:{ref}"
 
@@ -255,6 +259,8 @@ class _Gen:
         for ch in CHANNELS:
             for d in range(sc.days):
                 sc.ordinary_channel_days.add(f"channel:{ch}:{(START + dt.timedelta(days=d)).isoformat()}")
+        for d in range(sc.days + 4):  # the everyday refunds (reversed up to three days later)
+            sc.ordinary_operator_days.add(f"operator:bench:{(START + dt.timedelta(days=d)).isoformat()}")
         inject = {
             "velocity.account_cards": self.inject_account_cards,
             "velocity.account_amount": self.inject_account_amount,
@@ -265,6 +271,9 @@ class _Gen:
             "stolen.near_void": self.inject_near_void,
             "channel.structuring": self.inject_structuring,
             "channel.refund_after_use": self.inject_refund_after_use,
+            "insider.staff_match": self.inject_staff_match,
+            "channel.reversal_operator": self.inject_reversal_operator,
+            "channel.refund_after_release": self.inject_refund_after_release,
         }
         for pattern, make in inject.items():
             for _ in range(per_pattern):
@@ -329,12 +338,15 @@ class _Gen:
         return label
 
     def inject_near_void(self, day: int) -> set[str]:
-        """A box of 40 cards: the last 20 stolen and voided; one of the first 20 redeemed near them."""
+        """A box of 40 cards: the last 20 stolen and voided; one of the first 20 redeemed near them, or (half the
+        time) one of the first 20 of the next box."""
         batch, dist = self.new_batch(40), self.rng.choice(self.distributors)[1]
         at = self.instant(day, OPEN_HOURLY)
         for seq in range(21, 41):
             self.card(distributor=dist, activated=None, redeemed=None, status="void", batch=(batch, seq))  # type: ignore[arg-type]
         seq = self.rng.randrange(5, 21)
+        if self.rng.random() < 0.5:  # across the boundary: the first cards of the box issued next
+            batch, seq = self.new_batch(40), self.rng.randrange(1, 21)
         serial = self.card(distributor=dist, activated=at - dt.timedelta(days=3), redeemed=at, batch=(batch, seq),
                            face=10_000)
         return {self.redeem(serial, self.account(), at, 10_000, self.rng.choice(self.terminals))}
@@ -349,6 +361,52 @@ class _Gen:
         return {self.pay(self.account(), at, 20_000, vended_at=at + dt.timedelta(seconds=2),
                          reversed_at=at + dt.timedelta(days=self.rng.uniform(0.5, 2)))}
 
+    def inject_staff_match(self, day: int) -> set[str]:
+        """A staff member's own account (same phone), credited once: a card or a payment."""
+        n = self.w.next_id("staff")
+        phone = f"137{n:08d}"
+        self.w.add(StaffAccount, id=n, username=f"staff{n}", roles="customer_service", distributor_id=None,
+                   password_hash="bench", totp_sealed=b"bench", totp_last_step=None, disabled=False,
+                   created_at=self.t0, created_by="bench", disabled_at=None, reset_requested_by=None,
+                   reset_requested_at=None, phone=phone, address=None)
+        cid = self.w.next_id("customer")
+        account = (cid, f"7{n:09d}")
+        self.w.add(CustomerAccount, id=cid, account_no=account[1], name=f"staff relative {n}", meter_no=None,
+                   currency="CNY", arrears_account_id=0, prepaid_account_id=0, created_at=self.t0, phone=phone)
+        at = self.instant(day, OPEN_HOURLY)
+        if self.rng.random() < 0.5:
+            return {self.redeem_new(account, at, terminal=self.rng.choice(self.terminals))}
+        return {self.pay(account, at, self.ordinary_amount())}
+
+    def inject_reversal_operator(self, day: int) -> set[str]:
+        """One back-office operator refunding six bank direct debits in a morning. ``bank_debit`` carries no
+        ordinary traffic here: the pattern's reversals would otherwise double the channels' reversal volume
+        and bury the channel-rate pattern's incidents in their own baseline."""
+        actor = f"op{self.w.next_id('operator')}"
+        day = max(day, 8)  # the rule judges a day once the books hold a week before it
+        start = dt.datetime.combine(START + dt.timedelta(days=day), dt.time(8), tzinfo=TZ)
+        for i in range(6):
+            at = start + dt.timedelta(minutes=self.rng.randrange(0, 240))
+            self.pay(self.account(), at, self.ordinary_amount(), channel="bank_debit",
+                     reversed_at=at + dt.timedelta(hours=1), actor=actor)
+        return {f"operator:{actor}:{(START + dt.timedelta(days=day)).isoformat()}"}
+
+    def inject_refund_after_release(self, day: int) -> set[str]:
+        """A direct debit held, released by an analyst an hour later, returned by the bank a day later (on
+        ``bank_debit``, like the operator pattern: the channels' reversal baselines stay the ordinary ones)."""
+        at = self.instant(day)
+        account = self.account()
+        key = self.pay(account, at, 150_000, channel="bank_debit", reversed_at=at + dt.timedelta(days=1),
+                       actor="bank-returns")
+        pid = self.w.ids["payment"]
+        channel = key.split(":")[1]
+        self.w.add(FraudHold, id=self.w.next_id("hold"), hold_id=f"hold_{pid:020d}", kind="payment",
+                   account_no=account[1], amount=150_000, currency="CNY", channel=channel, voucher_id=None,
+                   serial=None, payment_id=pid, client_pk=None, distributor_id=None, rules="velocity.account_amount",
+                   status="released", created_at=at, transaction_id=self.tx, resolved_at=at + dt.timedelta(hours=1),
+                   resolved_by="analyst", reason="known customer", resolution_transaction_id=None)
+        return {key}
+
     def inject_reversal_rate(self, per_pattern: int) -> None:
         """Channel-days with ten extra refunded payments (a compromised channel operator)."""
         pairs = [(ch, d) for ch in CHANNELS for d in range(self.sc.days)]
@@ -358,7 +416,7 @@ class _Gen:
             for i in range(30):  # ten of them refunded
                 at = self.instant(d)
                 self.pay(self.account(), at, self.ordinary_amount(), channel=ch,
-                         reversed_at=at + dt.timedelta(hours=1) if i % 3 == 0 else None)
+                         reversed_at=at + dt.timedelta(hours=1) if i % 3 == 0 else None, actor="channel-ops")
             self.sc.instances["channel.reversal_rate"].append({key})
 
 
@@ -370,7 +428,8 @@ def score(sc: Scenario, flagged: dict[str, set[str]]) -> dict[str, object]:
         instances = sc.instances.get(pattern, [])
         found = sum(1 for keys in instances if keys & flagged.get(pattern, set()))
         fp_units = (sc.ordinary_activations if pattern == "insider.bulk_same_day" else
-                    sc.ordinary_channel_days if pattern == "channel.reversal_rate" else sc.ordinary)
+                    sc.ordinary_channel_days if pattern == "channel.reversal_rate" else
+                    sc.ordinary_operator_days if pattern == "channel.reversal_operator" else sc.ordinary)
         fp = len(fp_units & flagged.get(pattern, set()))
         per_rule[pattern] = {"instances": len(instances), "detected": found,
                              "recall": round(found / len(instances), 4) if instances else None,

@@ -5,6 +5,7 @@ import csv
 import datetime as dt
 import io
 import os
+from pathlib import Path
 
 import click
 
@@ -13,7 +14,7 @@ from vouchers.services.fraud_rules import RULES, describe
 from vouchers.services.throttle import ThrottleLimits, build, subject_keys
 from voucherctl import context
 from voucherctl.data_as_of import allow_stale_option, line, stamp
-from voucherctl.output import REASON, CliError, emit, json_option
+from voucherctl.output import REASON, CliError, emit, json_option, output_files
 
 
 @click.group()
@@ -206,18 +207,39 @@ def case_close(case_id: int, verdict: str, note: str, operator: str | None, as_j
 @fraud.command("report")
 @click.option("--since", required=True, help="Start: a local date (YYYY-MM-DD).")
 @click.option("--until", default=None, help="End (exclusive); default now.")
-@click.option("--format", "fmt", type=click.Choice(("text", "json", "csv")), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(("text", "json", "csv", "pdf")), default="text",
+              show_default=True)
+@click.option("--out", "pdf_out", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="--format pdf: the file to write.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="PDF language.")
 @allow_stale_option
-def report_cmd(since: str, until: str | None, fmt: str, allow_stale: bool) -> None:
-    """Alerts and held amounts by rule, channel, distributor and month (read from the reports database; with
-    ``--format csv`` the data's as-of line goes to stderr, the CSV alone to stdout)."""
-    from vouchers.services.fraud_cases import report
+def report_cmd(since: str, until: str | None, fmt: str, pdf_out: Path | None, lang: str, allow_stale: bool) -> None:
+    """Alerts and held amounts by rule, channel, distributor and month (text, JSON, CSV or a zh/en PDF; read
+    from the reports database; with ``--format csv`` the data's as-of line goes to stderr, the CSV alone to
+    stdout)."""
+    from vouchers.services.fraud_cases import report, report_minor
 
+    if fmt == "pdf" and pdf_out is None:
+        raise CliError("--format pdf needs --out FILE")
     since_at = _day_start(since, "--since")
     until_at = _day_start(until, "--until") if until else context.now()
+    settings = context.settings()
     with context.report_session(allow_stale) as (session, data_as_of):
-        rows = report(session, since=since_at, until=until_at, tz=context.settings().tz)
-    if fmt == "json":
+        if fmt == "pdf":
+            minor = report_minor(session, since=since_at, until=until_at, tz=settings.tz)
+        else:
+            rows = report(session, since=since_at, until=until_at, tz=settings.tz)
+    if fmt == "pdf":
+        from print_templates.fraud_report import FraudReportView, fraud_report_pdf
+
+        view = FraudReportView(since_at, until_at, settings.tz, settings.currency, minor,
+                               {rule_id: describe(rule_id, lang) for rule_id in RULES})
+        assert pdf_out is not None
+        with output_files(None, pdf_out) as (_, pdf_file):
+            pdf_file.write_bytes(fraud_report_pdf(view, lang=lang, branding=context.print_branding()))
+        click.echo(f"wrote {pdf_out}")
+        click.echo(line(data_as_of))
+    elif fmt == "json":
         emit(True, stamp({"since": since_at.isoformat(), "until": until_at.isoformat(), "rows": rows}, data_as_of))
     elif fmt == "csv":
         out = io.StringIO()
@@ -235,6 +257,8 @@ def report_cmd(since: str, until: str | None, fmt: str, allow_stale: bool) -> No
         if not rows:
             click.echo("no fraud alerts in the range")
         click.echo(line(data_as_of))
+
+
 def _throttle():  # type: ignore[no-untyped-def]
     """The throttle store the web uses (Redis if VOUCHER_REDIS_URL, else the database) and its limits."""
     settings = context.settings()

@@ -76,6 +76,8 @@ def import_cmd(channel: str, fmt: str, operator: str, file: Path, as_json: bool)
             # who needs a late fee or a reconnection: read from the file's stage, before it goes at commit
             touched = metering_money_in.pending_in_import(session, result.transaction_ids,
                                                           today=metering.local_date(now), tz=metering.tz)
+            # the fraud rules over the file's payments, in the import's transaction (None: rules off)
+            screened = _screen(session, result.import_id, now) if result.booked else None
     except FileRejected as e:
         report_rejection(e, as_json)
         return
@@ -90,17 +92,31 @@ def import_cmd(channel: str, fmt: str, operator: str, file: Path, as_json: bool)
                 "sha256": result.sha256, "lines": result.lines, "booked": result.booked,
                 "duplicates": result.duplicates, "amounts": {c: money(a) for c, a in sorted(result.amounts.items())},
                 "transaction_ids": list(result.transaction_ids), "skipped": [e.as_dict() for e in result.skipped],
-                "metering": follow_up.as_dict()}
+                "metering": follow_up.as_dict(),
+                "fraud": {"hits": dict(sorted(screened.hits.items())), "recorded": screened.recorded}
+                if screened is not None else {"hits": {}, "recorded": 0}}
     emit(as_json, document,
          f"{result.file_name}: {result.booked} payments booked, {result.duplicates} already booked"
          + "".join(f", {money(a)} {c}" for c, a in sorted(result.amounts.items()))
          + (f"; {len(result.skipped)} lines skipped (refunds)" if result.skipped else "")
          + (f"; late fees {money(follow_up.late_fee_fen)} on {follow_up.late_fee_accounts} accounts"
             if follow_up.late_fee_accounts else "")
-         + (f"; {follow_up.reconnects} reconnect orders" if follow_up.reconnects else ""))
+         + (f"; {follow_up.reconnects} reconnect orders" if follow_up.reconnects else "")
+         + (f"; fraud alerts: {', '.join(f'{r} {n}' for r, n in sorted(screened.hits.items()))}"
+            if screened is not None and screened.hits else ""))
     if failure is not None:
         raise CliError(f"the payments are booked, but late fees / cost control of their accounts failed ({failure}); "
                        "the month-end late-fee run and `voucherctl cost-control run` will catch up")
+
+
+def _screen(session, import_id: int, now):  # type: ignore[no-untyped-def]
+    """:func:`vouchers.services.fraud_scan.screen_import` with the installation's rules; None when they are off."""
+    from vouchers.services.fraud_scan import screen_import
+
+    cfg = context.fraud_config()
+    if not cfg.enabled:
+        return None
+    return screen_import(session, import_id, cfg=cfg, tz=context.settings().tz, now=now)
 
 
 @payments.command("post")

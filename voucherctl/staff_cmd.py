@@ -1,4 +1,4 @@
-"""``voucherctl staff``: create, list, disable, reset-2fa; ``voucherctl login`` / ``logout``."""
+"""``voucherctl staff``: create, list, disable, contact, reset-2fa; ``voucherctl login`` / ``logout``."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -82,6 +82,23 @@ def disable(username: str, reason: str, operator: str, as_json: bool) -> None:
                       role=ADMIN)
         info = accounts.disable_staff(session, username, now=context.now(), actor=actor, reason=reason)
     emit(as_json, info.as_json(), f"disabled {info.username}")
+
+
+@staff.command("contact")
+@click.argument("username")
+@click.option("--phone", default=None, help="The staff member's phone ('' clears it).")
+@click.option("--address", default=None, help="Home address ('' clears it).")
+@click.option("--operator", required=True, type=OPERATOR, help="A logged-in admin.")
+@json_option
+def contact(username: str, phone: str | None, address: str | None, operator: str, as_json: bool) -> None:
+    """Record a staff member's phone and address: money onto a customer account sharing either raises the
+    fraud alert insider.staff_match."""
+    with context.sessions().begin() as session:
+        actor = prove(session, operator, action="staff_contact", subject_type="staff", subject_id=username,
+                      role=ADMIN)
+        info = staff_service.set_contact(session, username, phone=phone, address=address, now=context.now(),
+                                         actor=actor)
+    emit(as_json, info.as_json(), f"contact details of {info.username} recorded")
 
 
 @staff.command("reset-2fa")

@@ -65,6 +65,14 @@ def normalise_phone(phone: str) -> str:
     return value
 
 
+def normalise_address(address: str) -> str:
+    """An address as stored and compared: spaces collapsed, case folded (two spellings of one address match)."""
+    value = " ".join(address.split()).casefold() if isinstance(address, str) else ""
+    if not value or len(value) > 200 or not value.isprintable():
+        raise InvalidAccountData("address must be 1-200 printable characters")
+    return value
+
+
 def get_customer(session: Session, account_no: str) -> CustomerAccount:
     customer = None
     if isinstance(account_no, str) and ACCOUNT_NO.match(account_no):
@@ -77,7 +85,8 @@ def get_customer(session: Session, account_no: str) -> CustomerAccount:
 
 def create_customer(session: Session, account_no: str, name: str, *, meter_no: str | None = None,
                     district: str | None = None, currency: str = "CNY", arrears: int = 0,
-                    arrears_due: dt.date | None = None, now: dt.datetime, phone: str | None = None) -> AccountSummary:
+                    arrears_due: dt.date | None = None, now: dt.datetime, phone: str | None = None,
+                    address: str | None = None) -> AccountSummary:
     """Open an account; ``arrears`` (minor units) becomes one opening bill due ``arrears_due``."""
     validate_account_no(account_no)
     if not isinstance(name, str) or not name.strip() or len(name) > 200 or not name.isprintable():
@@ -88,6 +97,7 @@ def create_customer(session: Session, account_no: str, name: str, *, meter_no: s
         raise InvalidAccountData("district must be 1-64 printable characters")
     check_currency(currency)
     phone = normalise_phone(phone) if phone is not None else None
+    address = normalise_address(address) if address is not None else None
     if isinstance(arrears, bool) or not isinstance(arrears, int) or arrears < 0:
         raise InvalidAccountData("arrears must be zero or a positive amount")
     if arrears and arrears_due is None:
@@ -98,7 +108,7 @@ def create_customer(session: Session, account_no: str, name: str, *, meter_no: s
                                     (chart.customer_prepaid(account_no), currency)], now)
     customer = CustomerAccount(
         account_no=account_no, name=name.strip(), meter_no=meter_no.strip() if meter_no else None,
-        phone=phone, district=district.strip() if district else None, currency=currency,
+        phone=phone, district=district.strip() if district else None, address=address, currency=currency,
         arrears_account_id=ids[(chart.customer_arrears(account_no), currency)],
         prepaid_account_id=ids[(chart.customer_prepaid(account_no), currency)], created_at=utc(now))
     session.add(customer)

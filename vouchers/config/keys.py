@@ -211,6 +211,10 @@ KEYS: tuple[Key, ...] = (
         "velocity.terminal_hours: sites open at this local hour.", 0, 23),
     Key("VOUCHER_FRAUD_CLOSE_HOUR", "fraud.close_hour", "integer", "22",
         "velocity.terminal_hours: sites close at this local hour.", 1, 24),
+    Key("VOUCHER_FRAUD_SITE_HOURS", "fraud.site_hours", "list", "none",
+        "velocity.terminal_hours per site: `site=OPEN-CLOSE`, comma-separated; a site is a terminal's client id "
+        "or a payment channel (e.g. `c_0123456789abcdef=8-20, counter_cash=8-18`). A terminal without its own "
+        "hours keeps open_hour/close_hour; a channel without its own is not checked."),
     Key("VOUCHER_FRAUD_QUICK_MINUTES", "fraud.quick_minutes", "integer", "10",
         "insider.quick_redeem: a card redeemed this many minutes after activation is quick.", 1, 10080),
     Key("VOUCHER_FRAUD_QUICK_CARDS", "fraud.quick_cards", "integer", "3",

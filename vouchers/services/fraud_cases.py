@@ -98,6 +98,14 @@ REPORT_DIMENSIONS = ("rule", "channel", "distributor", "month")
 
 def report(session: Session, *, since: dt.datetime, until: dt.datetime, tz: zoneinfo.ZoneInfo) -> list[dict[str, Any]]:
     """Alerts and held amounts by rule, channel, distributor and local month (one row per combination)."""
+    return [{**{k: r[k] for k in ("rule", "channel", "distributor", "month", "alerts", "holds")},
+             "held_amount": format_amount(r["held_minor"]), "still_held": format_amount(r["still_held_minor"])}
+            for r in report_minor(session, since=since, until=until, tz=tz)]
+
+
+def report_minor(session: Session, *, since: dt.datetime, until: dt.datetime,
+                 tz: zoneinfo.ZoneInfo) -> list[dict[str, Any]]:
+    """:func:`report` with the amounts in minor units (``held_minor``, ``still_held_minor``): for the PDF."""
     rows = session.execute(
         select(FraudAlert.kind, FraudAlert.channel, FraudAlert.distributor_id, FraudAlert.at, FraudAlert.hold_id,
                FraudHold.amount, FraudHold.status)
@@ -115,5 +123,5 @@ def report(session: Session, *, since: dt.datetime, until: dt.datetime, tz: zone
             if status == "held":
                 g["held_now"] += int(amount or 0)
     return [{"rule": k[0], "channel": k[1], "distributor": k[2], "month": k[3], "alerts": g["alerts"],
-             "holds": len(g["holds"]), "held_amount": format_amount(g["held"]),
-             "still_held": format_amount(g["held_now"])} for k, g in sorted(groups.items())]
+             "holds": len(g["holds"]), "held_minor": g["held"], "still_held_minor": g["held_now"]}
+            for k, g in sorted(groups.items())]

@@ -37,9 +37,19 @@ class FraudConfig:
     reversal_factor: int = 3  # ... and a rate above this times its baseline (median daily rate of the 28 days before)
     reversal_floor_bp: int = 200  # ... and above this rate (basis points) whatever the baseline
     actions: Mapping[str, str] = field(default_factory=dict)  # rule id -> alert | hold (default: the rule's)
+    # a site's own opening hours: a terminal's client id or a payment channel -> (open, close), local;
+    # a terminal without its own uses [open_hour, close_hour); a channel without its own is not checked
+    site_hours: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     def action(self, rule: str, default: str) -> str:
         return self.actions.get(rule, default)
+
+    def hours_of(self, terminal: str | None, channel: str) -> tuple[int, int] | None:
+        """The opening hours that apply to an event: its terminal's, else its channel's, else (terminals only)
+        the installation's; None: nothing to check (an online channel without hours of its own)."""
+        if terminal is not None:
+            return self.site_hours.get(terminal) or self.site_hours.get(channel) or (self.open_hour, self.close_hour)
+        return self.site_hours.get(channel)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> FraudConfig:
@@ -72,6 +82,17 @@ class FraudConfig:
             if not sep or action.strip() not in ACTIONS:
                 raise FraudConfigError(f"VOUCHER_FRAUD_ACTIONS: {item.strip()!r} is not rule=alert|hold")
             actions[rule.strip()] = action.strip()
+        site_hours: dict[str, tuple[int, int]] = {}
+        for item in (env.get("VOUCHER_FRAUD_SITE_HOURS") or "").replace(";", ",").split(","):
+            if not item.strip():
+                continue
+            site, sep, hours = item.strip().partition("=")
+            open_, dash, close = hours.strip().partition("-")
+            if not (sep and dash and site.strip() and open_.strip().isdigit() and close.strip().isdigit()
+                    and 0 <= int(open_) <= 23 and 1 <= int(close) <= 24 and int(open_) != int(close)):
+                raise FraudConfigError(f"VOUCHER_FRAUD_SITE_HOURS: {item.strip()!r} is not site=OPEN-CLOSE "
+                                       "(hours 0-23 and 1-24, e.g. c_0123456789abcdef=8-20)")
+            site_hours[site.strip()] = (int(open_), int(close))
         enabled = (env.get("VOUCHER_FRAUD_ENABLED") or "true").strip().lower() not in ("0", "false", "no", "off")
         return cls(
             enabled=enabled,
@@ -92,4 +113,5 @@ class FraudConfig:
             reversal_factor=integer("VOUCHER_FRAUD_REVERSAL_FACTOR", cls.reversal_factor, 1),
             reversal_floor_bp=integer("VOUCHER_FRAUD_REVERSAL_FLOOR_BP", cls.reversal_floor_bp, 0, 10_000),
             actions=actions,
+            site_hours=site_hours,
         )

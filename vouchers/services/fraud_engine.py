@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, select
+from sqlalchemy import and_, bindparam, false, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,8 @@ from vouchers.storage import hot_sql
 from vouchers.storage.api_models import FraudAlert, FraudCase, FraudHold, Redemption
 from vouchers.storage.ledger_models import CustomerAccount, Payment
 from vouchers.storage.ledger_models import vouchers_lifecycle as V
+from vouchers.storage.models import Batch
+from vouchers.storage.staff_models import StaffAccount
 from vouchers.storage.types import UTCDateTime
 from vouchers.services.fraud_config import FraudConfig
 from vouchers.services.fraud_rules import Event, Facts, Hit, decide, is_just_under, is_quick
@@ -35,6 +37,12 @@ _CUSTOMER = select(_CA.c.id).where(_CA.c.account_no == bindparam("no")).scalar_s
 _IN_DAY = and_(_P.c.customer_id == _CUSTOMER, _P.c.paid_at > _SINCE, _P.c.status == "booked")
 _HELD = and_(_H.c.account_no == bindparam("no"), _H.c.created_at > _SINCE, _H.c.status == "held")
 _HOUR_AGO = bindparam("hour_ago", type_=UTCDateTime())
+_B = Batch.__table__
+_PREV_B = _B.alias("prev_batch")
+_S, STAFF_CUSTOMER = StaffAccount.__table__, CustomerAccount.__table__.alias("staff_customer")
+# staff whose phone or address the customer shares: the staff table is small, the customer one row
+STAFF_MATCH = or_(and_(_S.c.phone.is_not(None), _S.c.phone == STAFF_CUSTOMER.c.phone),
+                  and_(_S.c.address.is_not(None), _S.c.address == STAFF_CUSTOMER.c.address))
 # ONE statement per event: the account's last day (cards, money, just-under payments, what is on hold for
 # it), the terminal's last hour (NULL client: 0) and a void card near the serial (NULL batch: none)
 _ACCOUNT_DAY = select(
@@ -48,6 +56,17 @@ _ACCOUNT_DAY = select(
     .scalar_subquery(),
     select(V.c.id).where(V.c.batch_pk == bindparam("batch"), V.c.sequence >= bindparam("vlo"),
                          V.c.sequence <= bindparam("vhi"), V.c.status == "void").limit(1).exists(),
+    # across batches: the batch issued just before (its last cards) or just after (its first cards)
+    select(V.c.id).join(_PREV_B, _PREV_B.c.id == V.c.batch_pk)
+    .where(V.c.batch_pk == select(func.max(_B.c.id)).where(_B.c.id < bindparam("batch")).scalar_subquery(),
+           V.c.sequence >= _PREV_B.c["count"] + bindparam("vlo"), V.c.status == "void").limit(1).exists(),
+    select(V.c.id).where(V.c.batch_pk == select(func.min(_B.c.id)).where(_B.c.id > bindparam("batch"))
+                         .scalar_subquery(),
+                         V.c.sequence <= bindparam("vhi") - select(_B.c["count"]).where(_B.c.id == bindparam("batch"))
+                         .scalar_subquery(), V.c.status == "void").limit(1).exists(),
+    select(_S.c.username).select_from(_S.join(STAFF_CUSTOMER, STAFF_MATCH))
+    .where(STAFF_CUSTOMER.c.account_no == bindparam("no"), _S.c.disabled == false()).order_by(_S.c.id).limit(1)
+    .scalar_subquery(),
 )
 # this distributor's cards onto this account in the last day, with their activation and redemption instants
 _DISTRIBUTOR_CARDS = (select(V.c.activated_at, V.c.redeemed_at)
@@ -62,7 +81,8 @@ def facts(session: Session, event: Event, cfg: FraudConfig, *, client_pk: int | 
     day_ago = event.at - DAY
     near = (event.batch_pk, sequence - cfg.void_distance, sequence + cfg.void_distance) \
         if event.batch_pk is not None and sequence is not None else (None, 0, -1)
-    cards, amount, under, held_cards, held_amount, terminal, near_void = hot_sql.one_or_none(session, _ACCOUNT_DAY, {
+    cards, amount, under, held_cards, held_amount, terminal, near_void, near_prev, near_next, staff = \
+        hot_sql.one_or_none(session, _ACCOUNT_DAY, {
         "no": event.account_no, "since": day_ago, "lo": cfg.review_threshold - cfg.structuring_band,
         "hi": cfg.review_threshold, "client": client_pk, "hour_ago": event.at - HOUR, "batch": near[0],
         "vlo": near[1], "vhi": near[2]})
@@ -76,7 +96,8 @@ def facts(session: Session, event: Event, cfg: FraudConfig, *, client_pk: int | 
             if activated is not None and redeemed is not None and redeemed - activated <= window)
     return Facts(account_cards_day=int(cards) + int(held_cards) + this_card,
                  account_amount_day=int(amount) + int(held_amount) + event.amount,
-                 terminal_hour=terminal, quick_cards_day=quick, near_void=bool(near_void),
+                 terminal_hour=terminal, quick_cards_day=quick,
+                 near_void=bool(near_void) or bool(near_prev) or bool(near_next), staff_match=staff,
                  just_under_day=int(under) + 1 if is_just_under(cfg, event) else 0)
 
 

@@ -16,7 +16,9 @@ from vouchers.services.fraud_config import FraudConfig
 
 ALERT, HOLD = "alert", "hold"
 ACCOUNT, DISTRIBUTOR, TERMINAL, CHANNEL, BATCH = "account", "distributor", "terminal", "channel", "batch"
-SUBJECTS = (ACCOUNT, DISTRIBUTOR, TERMINAL, CHANNEL, BATCH)
+OPERATOR = "operator"  # who reversed (the reversal's actor)
+STAFF = "staff"  # a staff member (username)
+SUBJECTS = (ACCOUNT, DISTRIBUTOR, TERMINAL, CHANNEL, BATCH, OPERATOR, STAFF)
 
 
 @dataclass(frozen=True)
@@ -42,14 +44,17 @@ RULES: dict[str, Rule] = {r.id: r for r in (
          "one terminal redeeming more cards than allowed in a rolling hour",
          "同一终端一小时内兑换次数超过上限"),
     Rule("velocity.terminal_hours", TERMINAL, ALERT, True,
-         "a terminal redeeming outside its site's opening hours",
-         "终端在网点营业时间以外兑换"),
+         "a terminal redeeming (or a counter channel taking a payment) outside its site's opening hours",
+         "终端（或有营业时间的柜台渠道）在网点营业时间以外兑换或收款"),
     Rule("insider.quick_redeem", DISTRIBUTOR, ALERT, True,
          "cards redeemed minutes after activation, concentrated on one account",
          "激活后数分钟内即被兑换的卡集中充入同一户号"),
     Rule("insider.bulk_same_day", DISTRIBUTOR, ALERT, False,
          "stock activated in bulk and largely redeemed the same day",
          "批量激活的卡当天大量被兑换"),
+    Rule("insider.staff_match", STAFF, ALERT, True,
+         "money credited to an account whose phone or address is a staff member's",
+         "充值或缴费入账的户号电话或地址与员工相同"),
     Rule("stolen.near_void", BATCH, ALERT, True,
          "a card redeemed from a batch within a few serials of a voided card",
          "兑换的卡与同批次已作废卡的序列号相近"),
@@ -59,6 +64,12 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("channel.reversal_rate", CHANNEL, ALERT, False,
          "a channel's reversal rate on one day far above its baseline",
          "某渠道当日冲正率远高于基线"),
+    Rule("channel.reversal_operator", OPERATOR, ALERT, False,
+         "one operator's reversals on one day far above that operator's baseline",
+         "某操作员当日冲正笔数远高于其基线"),
+    Rule("channel.refund_after_release", ACCOUNT, ALERT, False,
+         "a payment held for review, released to the account, then refunded by its channel",
+         "被冻结的缴费经审核放行入账后又被渠道退款"),
     Rule("channel.refund_after_use", ACCOUNT, ALERT, False,
          "a payment refunded after its credit was used (a keypad token vended)",
          "缴费在电费已使用（已售电表令牌）后被退款"),
@@ -109,6 +120,7 @@ class Facts:
     quick_cards_day: int = 0  # quick cards of this card's distributor onto this account (0: this card is not quick)
     near_void: bool = False
     just_under_day: int = 0  # just-under payments onto this account (0: this payment is not just under)
+    staff_match: str | None = None  # the (enabled) staff member whose phone or address the account shares
 
 
 @dataclass(frozen=True)
@@ -130,19 +142,22 @@ def is_just_under(cfg: FraudConfig, event: Event) -> bool:
             and cfg.review_threshold - cfg.structuring_band <= event.amount < cfg.review_threshold)
 
 
-def outside_hours(cfg: FraudConfig, local_hour: int) -> bool:
-    if cfg.open_hour < cfg.close_hour:
-        return not cfg.open_hour <= local_hour < cfg.close_hour
-    return cfg.close_hour <= local_hour < cfg.open_hour  # a site open over midnight
+def outside_hours(cfg: FraudConfig, local_hour: int, hours: tuple[int, int] | None = None) -> bool:
+    """Whether ``local_hour`` is outside ``hours`` (default: the installation's ``[open_hour, close_hour)``)."""
+    open_hour, close_hour = hours or (cfg.open_hour, cfg.close_hour)
+    if open_hour < close_hour:
+        return not open_hour <= local_hour < close_hour
+    return close_hour <= local_hour < open_hour  # a site open over midnight
 
 
 def decide(cfg: FraudConfig, event: Event, facts: Facts) -> list[Hit]:
     """The inline rules that fire for ``event`` (each at most once)."""
     hits: list[Hit] = []
 
-    def hit(rule: str, subject_id: str | None, **details: Any) -> None:
+    def hit(rule: str, subject_id: str | None, subject_type: str | None = None, **details: Any) -> None:
         r = RULES[rule]
-        hits.append(Hit(rule, cfg.action(rule, r.action), r.subject, subject_id or event.account_no, details))
+        hits.append(Hit(rule, cfg.action(rule, r.action), subject_type or r.subject, subject_id or event.account_no,
+                        details))
 
     if event.kind == "redemption" and facts.account_cards_day > cfg.account_cards:
         hit("velocity.account_cards", event.account_no, cards=facts.account_cards_day, limit=cfg.account_cards)
@@ -152,11 +167,16 @@ def decide(cfg: FraudConfig, event: Event, facts: Facts) -> list[Hit]:
         if facts.terminal_hour > cfg.terminal_per_hour:
             hit("velocity.terminal_rate", event.terminal, redemptions=facts.terminal_hour,
                 limit=cfg.terminal_per_hour)
-        if outside_hours(cfg, event.local_hour):
-            hit("velocity.terminal_hours", event.terminal, local_hour=event.local_hour)
+    hours = cfg.hours_of(event.terminal, event.channel)
+    if hours is not None and event.kind in ("redemption", "payment") and outside_hours(cfg, event.local_hour, hours):
+        # a terminal's case, or (a counter channel with hours of its own) the channel's
+        hit("velocity.terminal_hours", event.terminal or event.channel, None if event.terminal else CHANNEL,
+            local_hour=event.local_hour, hours=f"{hours[0]}-{hours[1]}")
     if is_quick(cfg, event) and facts.quick_cards_day >= cfg.quick_cards and event.distributor_id:
         hit("insider.quick_redeem", event.distributor_id, account_no=event.account_no,
             quick_cards=facts.quick_cards_day, limit=cfg.quick_cards)
+    if facts.staff_match and event.kind in ("redemption", "payment"):
+        hit("insider.staff_match", facts.staff_match, account_no=event.account_no)
     if facts.near_void and event.batch_pk is not None:
         hit("stolen.near_void", str(event.batch_pk), serial=event.serial, distance=cfg.void_distance)
     if is_just_under(cfg, event) and facts.just_under_day >= cfg.structuring_count:

@@ -19,14 +19,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 import zoneinfo
 
-from sqlalchemy import Integer, String, and_, cast, func, select
+from sqlalchemy import Integer, String, and_, cast, false, func, select
 from sqlalchemy.orm import Session
 
 from vouchers.books.corrections import PAYMENT_REVERSAL_SOURCE
 from vouchers.books.sql import is_postgres
-from vouchers.storage.api_models import ApiClient, Redemption
+from vouchers.storage.api_models import ApiClient, FraudHold, Redemption
 from vouchers.storage.ledger_models import CustomerAccount, Distributor, LedgerTransaction, Payment, VoucherActivation
 from vouchers.storage.ledger_models import vouchers_lifecycle as V
+from vouchers.storage.models import Batch
+from vouchers.storage.staff_models import StaffAccount
 from vouchers.storage.sts_models import StsVend
 from vouchers.services import fraud_engine
 from vouchers.services.fraud_config import FraudConfig
@@ -34,6 +36,7 @@ from vouchers.services.fraud_rules import ALERT, RULES, Event, Facts, Hit, decid
 
 DAY, HOUR = dt.timedelta(days=1), dt.timedelta(hours=1)
 BASELINE_DAYS = 28
+OPERATOR_HISTORY_DAYS = 7  # an operator-day is judged once the books hold a week of payments before it
 REFUND_LOOKBACK = dt.timedelta(days=60)
 
 
@@ -66,33 +69,76 @@ def scan(session: Session, *, since: dt.datetime, until: dt.datetime, cfg: Fraud
     _money_in_rules(session, result, since, until, cfg, tz, emit)
     _bulk_same_day(session, since, until, cfg, tz, emit)
     _reversal_rate(session, since, until, cfg, tz, emit)
+    _reversal_operator(session, since, until, cfg, tz, emit)
     _refund_after_use(session, since, until, tz, emit)
+    _refund_after_release(session, since, until, tz, emit)
     return result
 
 
 _P, _CA, _R, _AC = Payment.__table__, CustomerAccount.__table__, Redemption.__table__, ApiClient.__table__
 
 
-def _money_in_rules(session: Session, result: ScanResult, since: dt.datetime, until: dt.datetime,
-                    cfg: FraudConfig, tz: zoneinfo.ZoneInfo, emit: Any) -> None:
-    rows = session.execute(
+def screen_import(session: Session, import_id: int, *, cfg: FraudConfig, tz: zoneinfo.ZoneInfo, now: dt.datetime,
+                  record: bool = True) -> ScanResult:
+    """The money-in rules over the payments one imported file just booked (``voucherctl payments import``).
+
+    The same pass as the scan (and so the same :func:`decide`), narrowed to the
+    accounts the file credits and to the file's time span (plus the day before,
+    to warm the windows); only the file's own payments are judged. The money has
+    moved (the file is booked as a whole), so a rule set to ``hold`` is
+    recorded as an alert here too, as in the scan.
+    """
+    span = session.execute(select(func.min(_P.c.paid_at), func.max(_P.c.paid_at))
+                           .where(_P.c.import_id == import_id)).one()
+    if span[0] is None:
+        return ScanResult(now, now)
+    lo, hi = (v if v.tzinfo else v.replace(tzinfo=dt.timezone.utc) for v in span)
+    result = ScanResult(lo, hi + dt.timedelta(microseconds=1))
+
+    def emit(event: Event, hit: Hit, key: str, ref: str | None = None) -> None:
+        result.hits[hit.rule] += 1
+        result.flagged[hit.rule].add(key)
+        if record:
+            result.recorded += fraud_engine.record(
+                session, event, [replace(hit, action=ALERT, details={**hit.details, "import_id": import_id})],
+                now=now, key=key, ref=ref)
+
+    _money_in_rules(session, result, result.since, result.until, cfg, tz, emit, import_id=import_id)
+    return result
+
+
+def money_in_query(since: dt.datetime, until: dt.datetime, import_id: int | None = None) -> Any:
+    """The one range read of the money-in rules: [since - 1 day, until) in time order (the benchmark times
+    reading it bare as its baseline); ``import_id``: only the accounts that file credits."""
+    query = (
         select(_P.c.id, _P.c.channel, _P.c.external_ref, _P.c.amount, _P.c.paid_at, _CA.c.account_no,
-               V.c.distributor_id, V.c.batch_pk, V.c.sequence, V.c.activated_at, V.c.redeemed_at,
-               _R.c.client_pk, _AC.c.client_id)
+               V.c.distributor_id, V.c.batch_pk, V.c.sequence, V.c.activated_at,
+               _R.c.client_pk, _AC.c.client_id, _P.c.import_id)
         .join(_CA, _CA.c.id == _P.c.customer_id)
         .outerjoin(V, and_(_P.c.channel == "voucher", V.c.serial == _P.c.external_ref))
         .outerjoin(_R, and_(_P.c.channel == "voucher", _R.c.serial == _P.c.external_ref))
         .outerjoin(_AC, _AC.c.id == _R.c.client_pk)
-        .where(_P.c.paid_at >= since - DAY, _P.c.paid_at < until, _P.c.status == "booked")
-        .order_by(_P.c.paid_at, _P.c.id)
-        .execution_options(yield_per=20_000))
+        .where(_P.c.paid_at >= since - DAY, _P.c.paid_at < until, _P.c.status == "booked"))
+    if import_id is not None:
+        query = query.where(_P.c.customer_id.in_(select(_P.c.customer_id).where(_P.c.import_id == import_id)
+                                                 .distinct().scalar_subquery()))
+    return query.order_by(_P.c.paid_at, _P.c.id)
+
+
+def _money_in_rules(session: Session, result: ScanResult, since: dt.datetime, until: dt.datetime,
+                    cfg: FraudConfig, tz: zoneinfo.ZoneInfo, emit: Any, *, import_id: int | None = None) -> None:
+    """The inline rules over [since, until) in one time-ordered pass; ``import_id``: only that file's accounts
+    are read and only its payments judged."""
+    rows = session.execute(money_in_query(since, until, import_id).execution_options(yield_per=20_000))
     void = _void_sequences(session)
+    edges = _BatchEdges(session, cfg.void_distance)
+    staff_of = _staff_matches(session)
     accounts: dict[str, deque[tuple[dt.datetime, int, bool, bool]]] = defaultdict(deque)
     acc_state: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # cards, amount, just-under in the window
     terminals: dict[int, deque[dt.datetime]] = defaultdict(deque)
     quick: dict[tuple[str, str], deque[dt.datetime]] = defaultdict(deque)
-    for (pid, channel, ref, amount, paid_at, account_no, dist, batch_pk, sequence, activated, redeemed,
-         client_pk, client_id) in rows:
+    for (pid, channel, ref, amount, paid_at, account_no, dist, batch_pk, sequence, activated,
+         client_pk, client_id, row_import) in rows:
         at = paid_at if paid_at.tzinfo else paid_at.replace(tzinfo=dt.timezone.utc)
         is_card = channel == "voucher"
         if activated is not None and activated.tzinfo is None:
@@ -132,14 +178,67 @@ def _money_in_rules(session: Session, result: ScanResult, since: dt.datetime, un
             seqs = void[batch_pk]
             i = bisect.bisect_left(seqs, sequence - cfg.void_distance)
             near = i < len(seqs) and seqs[i] <= sequence + cfg.void_distance
-        if at < since:
+        if is_card and batch_pk is not None and sequence is not None and not near:
+            near = edges.near(batch_pk, sequence)
+        if at < since or (import_id is not None and row_import != import_id):
             continue  # warming the windows only
         result.events += 1
         facts = Facts(account_cards_day=state[0], account_amount_day=state[1], terminal_hour=terminal_hour,
-                      quick_cards_day=quick_count, near_void=near, just_under_day=state[2] if under else 0)
+                      quick_cards_day=quick_count, near_void=near, just_under_day=state[2] if under else 0,
+                      staff_match=staff_of.get(account_no))
         for hit in decide(cfg, event, facts):
             key = fraud_engine.redemption_key(ref) if is_card else fraud_engine.payment_key(channel, ref)
             emit(event, hit, key, str(pid))
+
+
+def _staff_matches(session: Session) -> dict[str, str]:
+    """Account number -> the (enabled, first) staff member whose phone or address the account shares."""
+    S, C2 = StaffAccount.__table__, fraud_engine.STAFF_CUSTOMER
+    found: dict[str, str] = {}
+    for account_no, username in session.execute(select(C2.c.account_no, S.c.username)
+                                                .select_from(S.join(C2, fraud_engine.STAFF_MATCH))
+                                                .where(S.c.disabled == false()).order_by(S.c.id)):
+        found.setdefault(account_no, username)
+    return found
+
+
+class _BatchEdges:
+    """Void cards near the ends of batches, for ``stolen.near_void`` across batches: a card within
+    ``distance`` serials of a void card of the batch issued just before (its last cards) or just after (its
+    first cards), counting through the boundary - as the inline check does."""
+
+    def __init__(self, session: Session, distance: int) -> None:
+        B = Batch.__table__
+        self.distance = distance
+        self.order = [int(pk) for pk, in session.execute(select(B.c.id).order_by(B.c.id))]
+        self.count = {int(pk): int(n) for pk, n in session.execute(select(B.c.id, B.c["count"]))}
+        self.first_void: dict[int, int] = {}  # batch -> its lowest void sequence within distance of its start
+        self.last_void: dict[int, int] = {}  # batch -> its highest void sequence within distance of its end
+        if distance <= 0:
+            return
+        for batch_pk, sequence, count in session.execute(
+                select(V.c.batch_pk, V.c.sequence, B.c["count"]).join(B, B.c.id == V.c.batch_pk)
+                .where(V.c.status == "void", (V.c.sequence <= distance) | (V.c.sequence > B.c["count"] - distance))):
+            if sequence <= distance:
+                self.first_void[batch_pk] = min(sequence, self.first_void.get(batch_pk, sequence))
+            if sequence > count - distance:
+                self.last_void[batch_pk] = max(sequence, self.last_void.get(batch_pk, sequence))
+        self.position = {pk: i for i, pk in enumerate(self.order)}
+
+    def near(self, batch_pk: int, sequence: int) -> bool:
+        if self.distance <= 0 or batch_pk not in self.position:
+            return False
+        i = self.position[batch_pk]
+        if sequence <= self.distance and i > 0:
+            prev = self.order[i - 1]
+            last = self.last_void.get(prev)
+            if last is not None and self.count[prev] - last + sequence <= self.distance:
+                return True
+        if sequence > self.count[batch_pk] - self.distance and i + 1 < len(self.order):
+            first = self.first_void.get(self.order[i + 1])
+            if first is not None and self.count[batch_pk] - sequence + first <= self.distance:
+                return True
+        return False
 
 
 def _void_sequences(session: Session) -> dict[int, list[int]]:
@@ -212,6 +311,52 @@ def _reversal_rate(session: Session, since: dt.datetime, until: dt.datetime, cfg
                      f"channel:{channel}:{d.isoformat()}")
 
 
+def _reversal_operator(session: Session, since: dt.datetime, until: dt.datetime, cfg: FraudConfig,
+                       tz: zoneinfo.ZoneInfo, emit: Any) -> None:
+    """Reversals per operator (the reversal's actor) and local day against the operator's own baseline: the
+    median of its daily counts over the 28 days before (a day with payments and none of its reversals counts
+    as 0). A count, not a rate: one operator among many refunds a small share of any day's payments, so the
+    channel rule's rate floor would hide it. ``reversal_min`` and ``reversal_factor`` as for the channels."""
+    T = LedgerTransaction.__table__
+    lo = since - BASELINE_DAYS * DAY
+    pday = _local_day(session, _P.c.paid_at, tz).label("day")
+    totals: dict[dt.date, int] = {}
+    for local_day, total in session.execute(select(pday, func.count())
+                                            .where(_P.c.paid_at >= lo, _P.c.paid_at < until,
+                                                   _P.c.channel != "voucher").group_by(pday)):
+        totals[_as_date(local_day)] = int(total)
+    tday = _local_day(session, T.c.posted_at, tz).label("day")
+    per_operator: dict[str, dict[dt.date, int]] = defaultdict(dict)
+    for actor, local_day, n in session.execute(select(T.c.actor, tday, func.count())
+                                               .where(T.c.source == PAYMENT_REVERSAL_SOURCE, T.c.posted_at >= lo,
+                                                      T.c.posted_at < until).group_by(T.c.actor, tday)):
+        per_operator[actor][_as_date(local_day)] = int(n)
+    first_day = since.astimezone(tz).date()
+    rule = RULES["channel.reversal_operator"]
+    for actor, days in per_operator.items():
+        for d, n in sorted(days.items()):
+            if d < first_day or n < cfg.reversal_min:
+                continue
+            history = sorted(days.get(b, 0) for back in range(1, BASELINE_DAYS + 1)
+                             if (b := d - dt.timedelta(days=back)) in totals)
+            if len(history) < OPERATOR_HISTORY_DAYS:
+                continue  # the first days of the books: no baseline yet for anyone
+            middle = len(history) // 2
+            baseline = (0 if not history else history[middle] if len(history) % 2
+                        else (history[middle - 1] + history[middle]) / 2)
+            if n > cfg.reversal_factor * baseline:
+                at = dt.datetime.combine(d, dt.time(0), tzinfo=tz)
+                event = Event(kind="operator_day", account_no="-", amount=0, channel="-", at=at, local_hour=0)
+                emit(event, Hit(rule.id, ALERT, rule.subject, actor[:64],
+                                {"day": d.isoformat(), "reversed": n, "payments": totals.get(d, 0),
+                                 "baseline": baseline}),
+                     f"operator:{actor[:100]}:{d.isoformat()}")
+
+
+def _as_date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
 def _median_rate_bp(days: list[tuple[int, int]]) -> int:
     """The median daily reversal rate (basis points): a baseline that past incidents do not inflate."""
     rates = sorted(r * 10_000 // t for t, r in days if t)
@@ -239,4 +384,32 @@ def _refund_after_use(session: Session, since: dt.datetime, until: dt.datetime, 
         event = Event(kind="payment", account_no=account_no, amount=int(amount), channel=channel, at=at,
                       local_hour=at.astimezone(tz).hour)
         emit(event, Hit(rule.id, ALERT, rule.subject, account_no, {"payment_id": pid}),
+             fraud_engine.payment_key(channel, external_ref), str(pid))
+
+
+def _refund_after_release(session: Session, since: dt.datetime, until: dt.datetime, tz: zoneinfo.ZoneInfo,
+                          emit: Any) -> None:
+    """A held payment an analyst released to the account, then refunded by its channel (posted in the range).
+
+    The refund itself is not refused: the channel has returned the money already, and the books record it.
+    What is special is that someone vouched for the payment: the alert names who released it and when.
+    """
+    T, H = LedgerTransaction.__table__, FraudHold.__table__
+    rows = session.execute(
+        select(_P.c.id, _P.c.channel, _P.c.external_ref, _P.c.amount, _CA.c.account_no, T.c.posted_at,
+               H.c.hold_id, H.c.resolved_by, H.c.resolved_at)
+        .join(_CA, _CA.c.id == _P.c.customer_id)
+        .join(H, and_(H.c.payment_id == _P.c.id, H.c.status == "released"))
+        .join(T, and_(T.c.source == PAYMENT_REVERSAL_SOURCE, T.c.external_ref == cast(_P.c.id, String)))
+        .where(T.c.posted_at >= since, T.c.posted_at < until, _P.c.status == "reversed")).all()
+    rule = RULES["channel.refund_after_release"]
+    for pid, channel, external_ref, amount, account_no, posted_at, hold_id, released_by, released_at in rows:
+        at = posted_at if posted_at.tzinfo else posted_at.replace(tzinfo=dt.timezone.utc)
+        released = released_at if released_at is None or released_at.tzinfo else \
+            released_at.replace(tzinfo=dt.timezone.utc)
+        event = Event(kind="payment", account_no=account_no, amount=int(amount), channel=channel, at=at,
+                      local_hour=at.astimezone(tz).hour)
+        emit(event, Hit(rule.id, ALERT, rule.subject, account_no,
+                        {"payment_id": pid, "hold_id": hold_id, "released_by": released_by,
+                         "released_at": released.isoformat() if released else None}),
              fraud_engine.payment_key(channel, external_ref), str(pid))

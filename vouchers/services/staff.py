@@ -89,3 +89,27 @@ def record_action(session: Session, who: sessions.Resumed, *, action: str, subje
     audit.record(session, now=now, actor=who.staff.username, action=action, subject_type=subject_type,
                  subject_id=subject_id, reason=reason, to_state=to_state,
                  details={**(details or {}), "staff_id": who.staff.pk, "session_id": who.session_id})
+
+
+def set_contact(session: Session, username: str, *, phone: str | None, address: str | None, now: dt.datetime,
+                actor: str) -> StaffInfo:
+    """Record a staff member's phone and address (normalised as the customers'), audited: the fraud rule
+    ``insider.staff_match`` flags money credited to a customer account that shares either. An empty string
+    clears one; None leaves it as it is."""
+    from sqlalchemy import select
+
+    from vouchers.books.customers import normalise_address, normalise_phone
+    from vouchers.storage.staff_models import StaffAccount
+
+    info = accounts.get_staff(session, username)  # StaffNotFound
+    row = session.execute(select(StaffAccount).where(StaffAccount.id == info.pk)).scalar_one()
+    before = {"phone": row.phone, "address": row.address}
+    if phone is not None:
+        row.phone = normalise_phone(phone) if phone.strip() else None
+    if address is not None:
+        row.address = normalise_address(address) if address.strip() else None
+    audit.record(session, now=now, actor=actor, action="staff.contact", subject_type="staff", subject_id=row.username,
+                 details={"phone_changed": before["phone"] != row.phone,
+                          "address_changed": before["address"] != row.address})
+    session.flush()
+    return info

@@ -133,6 +133,7 @@ class CustomerAccount(Base):
     meter_no: Mapped[str | None] = mapped_column(String(64))
     phone: Mapped[str | None] = mapped_column(String(32), index=True)  # digits (and a leading +), 0015
     district: Mapped[str | None] = mapped_column(String(64))  # of the address; shown masked to confirm the holder
+    address: Mapped[str | None] = mapped_column(String(200))  # 0019: normalised (normalise_address); fraud rules
     currency: Mapped[str] = mapped_column(String(3))
     arrears_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     prepaid_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
@@ -258,6 +259,7 @@ class Payment(Base):
         CheckConstraint(f"status IN {PAYMENT_STATUSES!r}", name="ck_payments_status"),
         Index("ix_payments_channel_paid_at", "channel", "paid_at"),  # PostgreSQL: BRIN on paid_at instead
         Index("ix_payments_customer_paid_at", "customer_id", "paid_at"),  # 0015: fraud rules per account
+        Index("ix_payments_paid_at", "paid_at"),  # 0019: the fraud scan's range read (PostgreSQL: the BRIN)
     )
 
 

@@ -34,6 +34,9 @@ class StaffAccount(Base):
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     reset_requested_by: Mapped[str | None] = mapped_column(String(64))  # a pending 2FA reset (maker)
     reset_requested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # 0019: the fraud rule insider.staff_match compares these with the customers' (normalised as theirs)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(String(200))
 
 
 class StaffSession(Base):

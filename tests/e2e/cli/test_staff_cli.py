@@ -177,3 +177,24 @@ def test_maker_checker_binds_to_logged_in_people(cli, password_file, clock, now,
                  code(carol["totp_secret"], clock.now, 1)), "alone is refused")
     _refused(cli("login", "--username", "carol", "--password-file", password_file, "--totp",
                  code(carol["totp_secret"], clock.now, 1)), "wrong username, password or code")
+
+
+def test_staff_contact_records_phone_and_address_audited_by_a_logged_in_admin(cli, password_file, clock):
+    from vouchers.storage.staff_models import StaffAccount
+
+    _ok(cli("init"))
+    admin = _create(cli, password_file, "root", "admin")
+    _login(cli, password_file, admin, clock.now)
+    _create(cli, password_file, "clerk", "customer_service", operator="root")
+    shown = _ok(cli("staff", "contact", "clerk", "--phone", "138 0000 1234", "--address", "8  Riverside Road",
+                    "--operator", "root", "--json"))
+    assert shown["username"] == "clerk" and "13800001234" not in json.dumps(shown)  # not echoed
+    _refused(cli("staff", "contact", "clerk", "--phone", "12", "--operator", "root"), "phone")
+    _refused(cli("staff", "contact", "nobody", "--phone", "13800001234", "--operator", "root"), "nobody")
+    _ok(cli("logout"))
+    _refused(cli("staff", "contact", "clerk", "--phone", "138 0000 1234", "--operator", "root"), "log in")
+    with context.sessions().begin() as s:
+        row = s.execute(select(StaffAccount).where(StaffAccount.username == "clerk")).scalar_one()
+        assert (row.phone, row.address) == ("13800001234", "8 riverside road")
+        audited = s.execute(select(AuditEvent.actor).where(AuditEvent.action == "staff.contact")).scalars().all()
+    assert audited == ["root"]

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from vouchers.books import chart
 from vouchers.books.verify import verify
-from vouchers.storage.api_models import FraudHold, Redemption
+from vouchers.storage.api_models import FraudAlert, FraudHold, Redemption
 from vouchers.storage.ledger_models import LedgerAccount, Payment
 from vouchers.storage.models import AuditEvent, Voucher
 from tests.inprocess_cli import in_process_cli
@@ -110,6 +110,44 @@ def test_a_held_payment_is_released_to_the_account_or_returned_to_the_channel(wo
     _verified(world)
 
 
+def test_a_released_held_payment_refunded_afterwards_raises_an_alert_naming_who_released_it(world, deps, now):
+    """Released to the account by an analyst, then refunded by the channel: the refund is booked (the channel
+    has paid it back), and the scan raises channel.refund_after_release. A held payment returned to its channel
+    (a refund too, but nobody vouched for it) and a refunded payment never held raise nothing."""
+    from vouchers.books.corrections import reverse_payment
+    from vouchers.services.fraud_scan import scan
+    from tests.integration.services.fraud_support import QUIET, alerts
+
+    holding = only(deps, account_amount=4_000, hold=("velocity.account_amount",))
+    released = pay(world, holding, 5_000, "RR-1", now, ACCOUNT_ARREARS)
+    _release(world, only(deps), released.held.hold_id, "account", now + HOUR)
+    returned = pay(world, holding, 5_000, "RR-2", now + HOUR, ACCOUNT_ARREARS)
+    _release(world, only(deps), returned.held.hold_id, "source", now + 2 * HOUR)
+    plain = pay(world, only(deps), 1_000, "RR-3", now + HOUR, ACCOUNT_CLEAN)
+    with world.sessions.begin() as s:
+        ids = dict(s.execute(select(Payment.external_ref, Payment.id)
+                             .where(Payment.external_ref.in_(("RR-1", "RR-3")))).all())
+        reverse_payment(s, ids["RR-3"], now=now + 3 * HOUR, actor="clerk", reason="refund")
+
+    def scanned():  # type: ignore[no-untyped-def]
+        with world.sessions.begin() as s:
+            return scan(s, since=now, until=now + dt.timedelta(days=1), cfg=QUIET, tz=now.tzinfo,
+                        now=now + dt.timedelta(days=1))
+
+    assert "channel.refund_after_release" not in scanned().hits  # RR-2 returned, RR-3 never held
+    before = alerts(world)  # RR-3 was a keypad meter's payment: channel.refund_after_use
+    with world.sessions.begin() as s:
+        reverse_payment(s, ids["RR-1"], now=now + 4 * HOUR, actor="clerk", reason="customer asked")
+    found = scanned()
+    assert found.hits["channel.refund_after_release"] == 1 and plain.held is None
+    assert alerts(world)[len(before):] == [("channel.refund_after_release", ACCOUNT_ARREARS, "alert")]
+    with world.sessions.begin() as s:
+        details = json.loads(s.execute(select(FraudAlert.details)
+                                       .where(FraudAlert.kind == "channel.refund_after_release")).scalar_one())
+    assert details["hold_id"] == released.held.hold_id and details["released_by"]
+    _verified(world)
+
+
 @pytest.fixture
 def cli(world, now, monkeypatch, capsys):
     monkeypatch.setenv("VOUCHER_KEY_PASSPHRASE", PASSPHRASE)
@@ -119,7 +157,7 @@ def cli(world, now, monkeypatch, capsys):
     yield from in_process_cli(world.db_url, world.home, monkeypatch, capsys, now=now + HOUR)
 
 
-def test_the_analysts_commands_hold_release_cases_and_report(world, deps, now, cli):
+def test_the_analysts_commands_hold_release_cases_and_report(world, deps, now, cli, tmp_path):
     held = redeem_card(world, _holding(deps), world.cards[0], now)
     pay(world, only(deps, account_amount=1), 5_000, "CL-1", now, ACCOUNT_ARREARS)  # an alert; the money moves
     code, out, err = cli("fraud", "holds", "--status", "held", "--json")
@@ -151,3 +189,10 @@ def test_the_analysts_commands_hold_release_cases_and_report(world, deps, now, c
     assert "velocity.account_cards,voucher,D001,2026-11,1,1,100.00,0.00" in lines
     code, out, err = cli("fraud", "report", "--since", now.date().isoformat(), "--format", "json")
     assert {r["rule"] for r in json.loads(out)["rows"]} == {"velocity.account_cards", "velocity.account_amount"}
+    pdf = tmp_path / "fraud.pdf"
+    code, out, err = cli("fraud", "report", "--since", now.date().isoformat(), "--format", "pdf", "--out", str(pdf),
+                         "--lang", "en")
+    assert code == 0, err
+    assert pdf.read_bytes().startswith(b"%PDF-") and out.strip() == f"wrote {pdf}"
+    code, out, err = cli("fraud", "report", "--since", now.date().isoformat(), "--format", "pdf")
+    assert code != 0 and "--out" in err

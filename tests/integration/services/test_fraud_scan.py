@@ -13,6 +13,7 @@ from vouchers.books.payments import post_payment
 from tests.inprocess_cli import in_process_cli
 from tests.integration.redeem_api.world import ACCOUNT_ARREARS, ACCOUNT_CLEAN, PASSPHRASE, WEB_PASSPHRASE
 from tests.integration.services.fraud_support import QUIET, alerts, only, pay, redeem_card
+from vouchers.services.fraud_config import FraudConfig
 from vouchers.services.fraud_scan import scan
 
 DAY, HOUR = dt.timedelta(days=1), dt.timedelta(hours=1)
@@ -81,8 +82,35 @@ def test_channel_reversal_rate_against_the_channels_baseline(world, now):
     assert not _scan(world, cfg, now - DAY - HOUR, now - 2 * HOUR).hits
     assert not _scan(world, cfg, now - HOUR, now + DAY).hits  # 3000 bp is not above 3 x 1000 bp
     fired = _scan(world, dataclasses.replace(cfg, reversal_factor=2), now - HOUR, now + DAY)
+    # four days of books: too early to judge the one operator who reversed them (channel.reversal_operator)
     assert fired.hits == {"channel.reversal_rate": 1}
-    assert alerts(world) == [("channel.reversal_rate", "alipay", "alert")]
+    assert alerts(world, "channel.reversal_rate") == [("channel.reversal_rate", "alipay", "alert")]
+
+
+def test_reversal_rate_per_operator_against_the_operators_own_baseline(world, now):
+    """alice reverses one payment every day; today she reverses 3 (not above 3 x her 1)
+    and mallory, who never reverses, reverses 3 too: only mallory fires."""
+    cfg = dataclasses.replace(QUIET, reversal_min=3, reversal_factor=3, reversal_floor_bp=200)
+    with world.sessions.begin() as s:
+        n = 0
+        history = tuple((back, 4, {"alice": 1}) for back in range(1, 8))  # a week of books before today
+        for back, payments, reversals in ((0, 20, {"alice": 3, "mallory": 3}), *history):
+            day = now - back * DAY
+            ids = []
+            for i in range(payments):
+                n += 1
+                channel = ("alipay", "wechat_pay", "bank_counter")[n % 3]  # spread: no channel stands out
+                ids.append(post_payment(s, channel, ACCOUNT_ARREARS, 100, f"RO-{n}", day + i * dt.timedelta(minutes=5),
+                                        day).payment_id)
+            for actor, count in reversals.items():
+                for _ in range(count):
+                    reverse_payment(s, ids.pop(), now=day + 2 * HOUR, actor=actor, reason="refund")
+    fired = _scan(world, cfg, now - HOUR, now + DAY)
+    assert fired.hits.get("channel.reversal_operator") == 1
+    assert alerts(world, "channel.reversal_operator") == [("channel.reversal_operator", "mallory", "alert")]
+    # a near miss for mallory: four reversals are needed
+    quiet = _scan(world, dataclasses.replace(cfg, reversal_min=4), now - HOUR, now + DAY)
+    assert "channel.reversal_operator" not in quiet.hits
 
 
 def test_channel_refund_after_use_needs_a_token_vended_before_the_refund(world, deps, now):
@@ -97,3 +125,23 @@ def test_channel_refund_after_use_needs_a_token_vended_before_the_refund(world, 
         reverse_payment(s, used.booking.payment_id, now=now + HOUR, actor="t", reason="refund")
     assert _scan(world, QUIET, now - HOUR, now + DAY).hits == {"channel.refund_after_use": 1}
     assert alerts(world) == [("channel.refund_after_use", ACCOUNT_CLEAN, "alert")]
+
+
+def test_an_imported_payments_file_is_screened_by_the_same_rules_at_import(world, now, cli, tmp_path):
+    """Three payments just under the review threshold (1000.00) onto one account in a day: structuring, raised by
+    ``payments import`` itself; two such payments onto another account (the near miss) raise nothing."""
+    local = now.astimezone(now.tzinfo)
+    lines = [f"IMP-{i},{account},950.00,CNY,{(local + i * HOUR).isoformat()}"
+             for i, account in enumerate((ACCOUNT_CLEAN, ACCOUNT_CLEAN, ACCOUNT_CLEAN, ACCOUNT_ARREARS,
+                                          ACCOUNT_ARREARS))]
+    path = tmp_path / "alipay_import.csv"
+    path.write_text("external_ref,account_no,amount,currency,paid_at\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    code, out, err = cli("payments", "import", "--channel", "alipay", str(path), "--json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["booked"] == 5
+    assert document["fraud"] == {"hits": {"channel.structuring": 1}, "recorded": 1}
+    assert alerts(world) == [("channel.structuring", ACCOUNT_CLEAN, "alert")]
+    # the scan over the same range agrees and records nothing new (one alert per rule and event)
+    rescan = _scan(world, FraudConfig(), now - HOUR, now + DAY)
+    assert rescan.hits.get("channel.structuring") == 1 and rescan.recorded == 0

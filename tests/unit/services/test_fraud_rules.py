@@ -41,3 +41,28 @@ def test_decide_is_at_the_threshold_quiet_and_over_it_fires():
     assert decide(cfg, card, Facts(account_cards_day=5, account_amount_day=50_000)) == []
     [hit] = decide(cfg, card, Facts(account_cards_day=6, account_amount_day=60_000))
     assert (hit.rule, hit.subject_type, hit.subject_id) == ("velocity.account_cards", "account", "3100000001")
+
+
+def test_opening_hours_per_site_with_the_installations_as_default():
+    cfg = FraudConfig.from_env({"VOUCHER_FRAUD_OPEN_HOUR": "7", "VOUCHER_FRAUD_CLOSE_HOUR": "22",
+                                "VOUCHER_FRAUD_SITE_HOURS": "c_late=10-2; counter_cash=8-18"})
+    assert cfg.site_hours == {"c_late": (10, 2), "counter_cash": (8, 18)}
+
+    def fired(local_hour: int, *, terminal: str | None = None, channel: str = "voucher", kind: str = "redemption"):
+        event = Event(kind, "3100000001", 10_000, channel, AT, local_hour, terminal=terminal)
+        return [(h.subject_type, h.subject_id) for h in decide(cfg, event, Facts()) if h.rule == "velocity.terminal_hours"]
+
+    # a terminal with hours of its own (open over midnight): 23:00 and 01:00 are open, 07:00 is not
+    assert fired(23, terminal="c_late") == [] and fired(1, terminal="c_late") == []
+    assert fired(7, terminal="c_late") == [("terminal", "c_late")]
+    # any other terminal keeps the installation's [7, 22)
+    assert fired(7, terminal="c_other") == [] and fired(23, terminal="c_other") == [("terminal", "c_other")]
+    # a counter channel with hours of its own: its payments are checked, the channel is the case's subject
+    assert fired(9, channel="counter_cash", kind="payment") == []
+    assert fired(19, channel="counter_cash", kind="payment") == [("channel", "counter_cash")]
+    # an online channel without hours of its own takes payments at any hour
+    assert fired(3, channel="alipay", kind="payment") == []
+    for bad in ("c_x=8", "c_x=25-3", "=8-9", "c_x=8-8", "c_x=a-b"):
+        with pytest.raises(FraudConfigError) as caught:
+            FraudConfig.from_env({"VOUCHER_FRAUD_SITE_HOURS": bad})
+        assert "\n" not in str(caught.value)
