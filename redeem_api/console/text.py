@@ -51,3 +51,8 @@ TEXT: dict[str, dict[str, str]] = {
         "stock": "Our stock", "your_distributor": "Distributor",
     },
 }
+
+from redeem_api.console.text_back import TEXT_BACK  # noqa: E402 - the back-office pages' texts, one catalogue
+
+for _language, _texts in TEXT_BACK.items():
+    TEXT[_language].update(_texts)

@@ -19,6 +19,14 @@ ROUTES = [
     ("GET", "/console/customers?q=3100000001"),
     ("GET", "/console/distributor"),
     ("GET", "/console/distributor/batches/{batch}"),
+    ("GET", "/console/finance/reconcile"),
+    ("POST", "/console/finance/reconcile"),
+    ("GET", "/console/finance/reports"),
+    ("GET", "/console/finance/reports?report=liability&download=csv"),
+    ("GET", "/console/finance/reversals"),
+    ("POST", "/console/finance/reversals"),
+    ("POST", "/console/finance/reversals/1/confirm"),
+    ("POST", "/console/finance/reversals/1/reject"),
     ("POST", "/console/logout"),
 ]
 ALLOWED = {
@@ -30,6 +38,13 @@ ALLOWED = {
     "/console/customers?q=3100000001": {roles.CUSTOMER_SERVICE, roles.FRAUD_ANALYST},
     "/console/distributor": {roles.DISTRIBUTOR},
     "/console/distributor/batches/{batch}": {roles.DISTRIBUTOR},
+    "/console/finance/reconcile": {roles.FINANCE},
+    "/console/finance/reports": {roles.FINANCE},
+    "/console/finance/reports?report=liability&download=csv": {roles.FINANCE},
+    "/console/finance/reversals": {roles.FINANCE, roles.APPROVER},
+    ("POST", "/console/finance/reversals"): {roles.FINANCE},  # proposing: finance only; confirming: approvers
+    "/console/finance/reversals/1/confirm": {roles.APPROVER},
+    "/console/finance/reversals/1/reject": {roles.APPROVER},
     "/console/logout": set(roles.ROLES),
 }
 
@@ -88,7 +103,7 @@ def test_role_by_route_matrix(app, world, clock, staff):
                                                   "reason": "matrix"})
             else:
                 response = client.get(url)
-            allowed = bool(person_roles & ALLOWED[path])
+            allowed = bool(person_roles & ALLOWED.get((method, path), ALLOWED.get(path, set())))
             if path == "/console/" and person_roles == {roles.DISTRIBUTOR}:
                 assert response.status_code == 303 and response.headers["Location"].startswith("/console/distributor")
                 continue
