@@ -14,7 +14,7 @@ from flask import Flask
 
 from redeem_api.console.gate import ConsoleState, EXTENSION, gate
 from redeem_api.console.views import bp
-from redeem_api.console import finance_views  # noqa: F401,E402 - registers the finance pages on bp
+from redeem_api.console import admin_views, finance_views, fraud_views, service_views  # noqa: F401 - pages on bp
 from redeem_api.state import AppState
 from vouchers.staff.config import StaffConfig
 from vouchers.staff.totp import seal_key
