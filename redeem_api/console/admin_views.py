@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from flask import Response, g, redirect, request, url_for
 
-from redeem_api.console.gate import NAV_EXTRA, allowed, console, csrf_ok, lang, now, page, refuse
+from redeem_api.console.gate import NAV_EXTRA, allowed, console, lang, now, page, refuse
+from redeem_api.console.guard import guard
 from redeem_api.console.views import bp
 from redeem_api.state import state
 from vouchers.books.timeutil import local_date
@@ -52,19 +53,15 @@ def _audit_page(status: int = 200, **extra) -> Response:
 
 
 @bp.get("/audit")
+@guard(AUDIT)
 def audit_page() -> Response:
-    if not allowed(AUDIT):
-        return refuse(403, "forbidden")
     return _audit_page()
 
 
 @bp.post("/audit/verify")
+@guard(AUDIT, form=True)
 def audit_verify() -> Response:
     """Recompute the audit hash chain and the books' invariants now; both results are audited."""
-    if not allowed(AUDIT):
-        return refuse(403, "forbidden")
-    if not csrf_ok():
-        return refuse(403, "csrf_failed")
     with state().sessions.begin() as s:
         chain = service_desk.audit_status(s)
         books = verify_books(s, today=local_date(now(), state().config.settings.timezone))
@@ -87,19 +84,15 @@ def _staff_page(status: int = 200, **extra) -> Response:
 
 
 @bp.get("/admin/staff")
+@guard(STAFF_PAGE)
 def staff_page() -> Response:
-    if not allowed(STAFF_PAGE):
-        return refuse(403, "forbidden")
     return _staff_page()
 
 
 @bp.post("/admin/staff")
+@guard(ADMINS, form=True)
 def create_staff() -> Response:
     """A new account; its TOTP secret and otpauth URI are shown on this answer only."""
-    if not allowed(ADMINS):
-        return refuse(403, "forbidden")
-    if not csrf_ok():
-        return refuse(403, "csrf_failed")
     distributor = request.form.get("distributor", "").strip()[:64] or None
     try:
         with state().sessions.begin() as s:
@@ -115,11 +108,8 @@ def create_staff() -> Response:
 
 
 @bp.post("/admin/staff/<username>/disable")
+@guard(ADMINS, form=True)
 def disable_staff(username: str) -> Response:
-    if not allowed(ADMINS):
-        return refuse(403, "forbidden")
-    if not csrf_ok():
-        return refuse(403, "csrf_failed")
     reason = request.form.get("reason", "")
     problem = _reason(reason)
     if problem:
@@ -139,12 +129,9 @@ def disable_staff(username: str) -> Response:
 
 
 @bp.post("/admin/staff/<username>/reset-2fa")
+@guard(ADMINS, form=True)
 def request_reset(username: str) -> Response:
     """The maker's half of a second-factor reset (an admin; never for themselves)."""
-    if not allowed(ADMINS):
-        return refuse(403, "forbidden")
-    if not csrf_ok():
-        return refuse(403, "csrf_failed")
     try:
         with state().sessions.begin() as s:
             accounts.request_2fa_reset(s, username[:64], now=now(), maker=g.console.staff)
@@ -158,12 +145,9 @@ def request_reset(username: str) -> Response:
 
 
 @bp.post("/admin/staff/<username>/reset-2fa/approve")
+@guard(RESET_APPROVERS, form=True)
 def approve_reset(username: str) -> Response:
     """The checker's half: a different approver with a fresh code; the new secret is shown once, to them."""
-    if not allowed(RESET_APPROVERS):
-        return refuse(403, "forbidden")
-    if not csrf_ok():
-        return refuse(403, "csrf_failed")
     try:
         with state().sessions.begin() as s:
             enrolment = accounts.approve_2fa_reset(s, username[:64], seal_key=console().seal_key, now=now(),
@@ -189,19 +173,15 @@ def _clients_page(status: int = 200, **extra) -> Response:
 
 
 @bp.get("/admin/clients")
+@guard(ADMINS)
 def clients_page() -> Response:
-    if not allowed(ADMINS):
-        return refuse(403, "forbidden")
     return _clients_page()
 
 
 @bp.post("/admin/clients")
+@guard(ADMINS, form=True)
 def create_api_client() -> Response:
     """A new API client; its key is shown on this answer only (only its hash is stored)."""
-    if not allowed(ADMINS):
-        return refuse(403, "forbidden")
-    if not csrf_ok():
-        return refuse(403, "csrf_failed")
     form = request.form
     try:
         with state().sessions.begin() as s:
@@ -217,11 +197,8 @@ def create_api_client() -> Response:
 
 
 @bp.post("/admin/clients/<client_id>/revoke")
+@guard(ADMINS, form=True)
 def revoke_api_client(client_id: str) -> Response:
-    if not allowed(ADMINS):
-        return refuse(403, "forbidden")
-    if not csrf_ok():
-        return refuse(403, "csrf_failed")
     try:
         with state().sessions.begin() as s:
             record = revoke_client(s, client_id[:40], now=now(), actor=g.console.staff.username)

@@ -18,7 +18,8 @@ from pathlib import Path
 from flask import Response, g, redirect, request, url_for
 from werkzeug.utils import secure_filename
 
-from redeem_api.console.gate import NAV_EXTRA, allowed, console, csrf_ok, lang, now, page, refuse
+from redeem_api.console.gate import NAV_EXTRA, allowed, console, lang, now, page, refuse
+from redeem_api.console.guard import guard
 from redeem_api.console.views import bp
 from redeem_api.state import state
 from vouchers.books import formats
@@ -80,18 +81,14 @@ def _reconcile_page(status: int = 200, **extra) -> Response:
 
 
 @bp.get("/finance/reconcile")
+@guard(FINANCE_PAGES)
 def reconcile_form() -> Response:
-    if not allowed(FINANCE_PAGES):
-        return refuse(403, "forbidden")
     return _reconcile_page()
 
 
 @bp.post("/finance/reconcile")
+@guard(FINANCE_PAGES, form=True)
 def reconcile_upload() -> Response:
-    if not allowed(FINANCE_PAGES):
-        return refuse(403, "forbidden")
-    if not csrf_ok():
-        return refuse(403, "csrf_failed")
     channel = request.form.get("channel", "")[:32]
     fmt = request.form.get("format", "generic")[:16]
     upload = request.files.get("file")
@@ -132,9 +129,8 @@ def _day(name: str, default: dt.date) -> dt.date:
 
 
 @bp.get("/finance/reports")
+@guard(FINANCE_PAGES)
 def finance_reports_page() -> Response:
-    if not allowed(FINANCE_PAGES):
-        return refuse(403, "forbidden")
     settings = state().config.settings
     tz, currency = settings.timezone, settings.currency
     today = local_date(now(), tz)
@@ -217,18 +213,14 @@ def _reversals_page(status: int = 200, **extra) -> Response:
 
 
 @bp.get("/finance/reversals")
+@guard(REVERSALS)
 def reversals_page() -> Response:
-    if not allowed(REVERSALS):
-        return refuse(403, "forbidden")
     return _reversals_page()
 
 
 @bp.post("/finance/reversals")
+@guard(PROPOSE, form=True)
 def propose_reversal() -> Response:
-    if not allowed(PROPOSE):
-        return refuse(403, "forbidden")
-    if not csrf_ok():
-        return refuse(403, "csrf_failed")
     typed_id = request.form.get("payment_id", "").strip()[:20]
     channel, ref = request.form.get("channel", "").strip()[:32], request.form.get("external_ref", "").strip()[:64]
     try:
@@ -252,10 +244,6 @@ def propose_reversal() -> Response:
 
 
 def _decide(request_id: int, decision: str) -> Response:
-    if not allowed(CONFIRM):
-        return refuse(403, "forbidden")
-    if not csrf_ok():
-        return refuse(403, "csrf_failed")
     code = request.form.get("totp", "")[:16]
     try:
         with state().sessions.begin() as s:
@@ -274,10 +262,12 @@ def _decide(request_id: int, decision: str) -> Response:
 
 
 @bp.post("/finance/reversals/<int:request_id>/confirm")
+@guard(CONFIRM, form=True)
 def confirm_reversal(request_id: int) -> Response:
     return _decide(request_id, "confirm")
 
 
 @bp.post("/finance/reversals/<int:request_id>/reject")
+@guard(CONFIRM, form=True)
 def reject_reversal(request_id: int) -> Response:
     return _decide(request_id, "reject")

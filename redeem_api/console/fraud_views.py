@@ -10,7 +10,8 @@ import datetime as dt
 
 from flask import Response, g, redirect, request, url_for
 
-from redeem_api.console.gate import NAV_EXTRA, allowed, csrf_ok, lang, now, page, refuse
+from redeem_api.console.gate import NAV_EXTRA, lang, now, page, refuse
+from redeem_api.console.guard import guard
 from redeem_api.console.views import bp
 from redeem_api.state import state
 from vouchers.errors import VoucherError
@@ -34,9 +35,8 @@ def _iso_local(text: str | None) -> str:
 
 
 @bp.get("/fraud/cases")
+@guard(FRAUD)
 def cases_page() -> Response:
-    if not allowed(FRAUD):
-        return refuse(403, "forbidden")
     open_only = request.args.get("open") == "1"
     with state().sessions.begin() as s:
         rows = list_cases(s, open_only=open_only, limit=200)
@@ -53,18 +53,14 @@ def _case_page(case_id: int, status: int = 200, **extra) -> Response:
 
 
 @bp.get("/fraud/cases/<int:case_id>")
+@guard(FRAUD)
 def case_page(case_id: int) -> Response:
-    if not allowed(FRAUD):
-        return refuse(403, "forbidden")
     return _case_page(case_id)
 
 
 @bp.post("/fraud/cases/<int:case_id>/close")
+@guard(FRAUD, form=True)
 def close_case_action(case_id: int) -> Response:
-    if not allowed(FRAUD):
-        return refuse(403, "forbidden")
-    if not csrf_ok():
-        return refuse(403, "csrf_failed")
     verdict = request.form.get("verdict", "")[:8]
     note = request.form.get("note", "")[:2000]
     try:
@@ -90,19 +86,15 @@ def _holds_page(status: int = 200, **extra) -> Response:
 
 
 @bp.get("/fraud/holds")
+@guard(FRAUD)
 def holds_page() -> Response:
-    if not allowed(FRAUD):
-        return refuse(403, "forbidden")
     return _holds_page()
 
 
 @bp.post("/fraud/holds/<hold_id>/release")
+@guard(FRAUD, form=True)
 def release_hold(hold_id: str) -> Response:
     """To the customer's account, or back where it came from (the card's liability, the channel). Idempotent."""
-    if not allowed(FRAUD):
-        return refuse(403, "forbidden")
-    if not csrf_ok():
-        return refuse(403, "csrf_failed")
     to = request.form.get("to", "")
     reason = request.form.get("reason", "").strip()[:500]
     if to not in ("account", "source") or not reason:

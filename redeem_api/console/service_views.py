@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from flask import Response, g, redirect, request, url_for
 
-from redeem_api.console.gate import NAV_EXTRA, allowed, csrf_ok, lang, now, page, refuse
+from redeem_api.console.gate import NAV_EXTRA, lang, now, page
+from redeem_api.console.guard import guard
 from redeem_api.console.views import bp
 from redeem_api.state import state
 from vouchers.books.errors import LedgerError
@@ -33,9 +34,8 @@ NAV_EXTRA.extend([("console.card_page", "card_history", CARDS), ("console.lockou
 # -- STS tokens and reprint --------------------------------------------------------------------
 
 @bp.get("/service/accounts/<account_no>/tokens")
+@guard(TOKENS)
 def tokens_page(account_no: str) -> Response:
-    if not allowed(TOKENS):
-        return refuse(403, "forbidden")
     account_no = account_no[:32]
     with state().sessions.begin() as s:
         tokens = service_desk.tokens_of(s, account_no)
@@ -45,12 +45,9 @@ def tokens_page(account_no: str) -> Response:
 
 
 @bp.post("/service/meters/<pan>/reprint")
+@guard(TOKENS, form=True)
 def reprint_receipt(pan: str) -> Response:
     """The meter's last token again, as the 80 mm receipt PDF (a meter accepts each TID once: no new credit)."""
-    if not allowed(TOKENS):
-        return refuse(403, "forbidden")
-    if not csrf_ok():
-        return refuse(403, "csrf_failed")
     from vouchers.vending.receipts import render_receipt
     from vouchers.vending.service import reprint_last
 
@@ -74,9 +71,8 @@ def reprint_receipt(pan: str) -> Response:
 # -- a card by serial --------------------------------------------------------------------------
 
 @bp.get("/service/cards")
+@guard(CARDS)
 def card_page() -> Response:
-    if not allowed(CARDS):
-        return refuse(403, "forbidden")
     serial = (request.args.get("serial") or "").strip()[:32]
     card, status = None, 200
     if serial:
@@ -99,19 +95,15 @@ def _lockouts_page(status: int = 200, **extra) -> Response:
 
 
 @bp.get("/service/lockouts")
+@guard(LOCKOUTS)
 def lockouts_page() -> Response:
-    if not allowed(LOCKOUTS):
-        return refuse(403, "forbidden")
     return _lockouts_page()
 
 
 @bp.post("/service/lockouts/unlock")
+@guard(LOCKOUTS, form=True)
 def unlock_lockout() -> Response:
     """Forget a subject's failures of the window (as ``voucherctl fraud unlock``), with a reason; audited."""
-    if not allowed(LOCKOUTS):
-        return refuse(403, "forbidden")
-    if not csrf_ok():
-        return refuse(403, "csrf_failed")
     kind = request.form.get("kind", "")
     value = request.form.get("subject", "").strip()[:101]
     reason = request.form.get("reason", "").strip()

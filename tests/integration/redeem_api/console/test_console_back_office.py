@@ -207,6 +207,11 @@ def test_admin_creates_and_disables_staff_and_a_2fa_reset_takes_two_people(app, 
 def test_admin_creates_an_api_client_whose_key_is_shown_once_and_revokes_it(app, world, clock, staff):
     admin = app.test_client()
     login(admin, staff["admin"], clock.now)
+    foreign = app.test_client()
+    login(foreign, staff["finance"], clock.now)
+    for data in ({}, {"csrf_token": token(foreign)}):  # a missing or another session's token: nothing made
+        refused = admin.post("/console/admin/clients", data={**data, "name": "Till 8", "role": "terminal"})
+        assert refused.status_code == 403 and 'data-code="csrf_failed"' in refused.get_data(as_text=True)
     made = admin.post("/console/admin/clients", data={"csrf_token": token(admin), "name": "Till 9",
                                                      "role": "terminal"})
     html = made.get_data(as_text=True)

@@ -123,6 +123,8 @@ def test_a_reversal_request_can_be_rejected_and_roles_are_kept_apart(app, world,
     assert refused.status_code == 403
     finance = app.test_client()
     login(finance, staff["finance"], clock.now)
+    no_token = finance.post("/console/finance/reversals", data={"payment_id": str(payment.id), "reason": "x"})
+    assert no_token.status_code == 403 and 'data-code="csrf_failed"' in no_token.get_data(as_text=True)
     for data, expect in (({"payment_id": str(payment.id), "reason": ""}, "reason is required"),
                          ({"payment_id": "999999", "reason": "r"}, "no payment 999999"),
                          ({"channel": "wechat_pay", "external_ref": "NOPE", "reason": "r"}, "give a payment id")):
