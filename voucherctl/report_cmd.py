@@ -374,9 +374,7 @@ def daily_close_cmd(date_text: str | None, no_checkpoint: bool, currency: str | 
         _write_csv(csv_file, finance_reports.DAILY_CLOSE_HEADER, finance_reports.daily_close_rows(r, checkpoint),
                    excel)
         if pdf_file:
-            from print_templates.statements import render_daily_close
-
-            render_daily_close(pdf_file, r, checkpoint=checkpoint)
+            finance_reports.render_daily_close_pdf(pdf_file, r, checkpoint=checkpoint)
     document = documents.daily_close(r, checkpoint)
 
     def human() -> None:

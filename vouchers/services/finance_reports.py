@@ -56,3 +56,24 @@ def render_liability_pdf(session: Session, path: Path, r: LiabilityReport, *, fi
         channels=channel_report(session, start=start, end=end, currency=currency, granularity="month", tz=tz),
         breakage=breakage_report(session, start=start, end=end, currency=currency, tz=tz),
         trial=trial_balance(session, as_of=end, currency=currency), tz=tz, branding=branding)
+
+
+def print_branding(branding):  # -> print_templates.PrintBranding (printing loads reportlab: imported when used)
+    """The utility's branding as reports print it."""
+    from print_templates.model import PrintBranding
+
+    return PrintBranding.from_branding(branding)
+
+
+def render_daily_close_pdf(path: Path, r: DailyClose, *, checkpoint: dict | None = None) -> None:
+    """The daily close PDF (``checkpoint``: the signed audit head, when the edge could sign one)."""
+    from print_templates.statements import render_daily_close
+
+    render_daily_close(path, r, checkpoint=checkpoint)
+
+
+def collection_pdf(result, *, lang: str, branding) -> bytes:
+    """The collection report PDF of :func:`vouchers.services.collection.collection_report`'s result."""
+    from print_templates import metering_reports
+
+    return metering_reports.report_pdf(result.analysis, lang=lang, months=result.months, branding=branding)
