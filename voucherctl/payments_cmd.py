@@ -218,19 +218,21 @@ def _two_person_reversal(session, payment_id, channel, external_ref, reason, ope
     if confirm_id is not None:
         r = reversals.confirm(session, who, confirm_id, totp_code=fresh_code(who, totp_code),
                               seal_key=context.totp_seal_key(), now=context.now())
-        text = (f"payment {r.payment_id} ({r.channel} {r.external_ref}, {money(r.amount)} {r.currency} to "
-                f"{r.account_no}) reversed by transaction {r.reversal_id}: proposed by {r.requested_by}, "
+        p = r.payment
+        text = (f"payment {p.payment_id} ({p.channel} {p.external_ref}, {money(p.amount)} {p.currency} to "
+                f"{p.account_no}) reversed by transaction {r.reversal_id}: proposed by {r.requested_by}, "
                 f"confirmed by {r.decided_by}")
     elif reject_id is not None:
         r = reversals.reject(session, who, reject_id, reason=reason, totp_code=fresh_code(who, totp_code),
                              seal_key=context.totp_seal_key(), now=context.now())
-        text = f"reversal request {r.request_id} of payment {r.payment_id} rejected by {r.decided_by}"
+        text = f"reversal request {r.request_id} of payment {r.payment.payment_id} rejected by {r.decided_by}"
     else:
         r = reversals.propose(session, who, _payment_id(session, payment_id, channel, external_ref), reason=reason,
                               now=context.now())
-        text = (f"reversal request {r.request_id} of payment {r.payment_id} ({money(r.amount)} {r.currency}) proposed "
-                f"by {r.requested_by}; a different approver confirms it: voucherctl payments reverse --confirm "
-                f"{r.request_id} --operator APPROVER --totp CODE")
+        p = r.payment
+        text = (f"reversal request {r.request_id} of payment {p.payment_id} ({money(p.amount)} {p.currency}) "
+                f"proposed by {r.requested_by}; a different approver confirms it: voucherctl payments reverse "
+                f"--confirm {r.request_id} --operator APPROVER --totp CODE")
     emit(as_json, r.as_json(), text)
 
 

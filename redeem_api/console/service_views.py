@@ -107,8 +107,9 @@ def unlock_lockout() -> Response:
     kind = request.form.get("kind", "")
     value = request.form.get("subject", "").strip()[:101]
     reason = request.form.get("reason", "").strip()
+    one_word = bool(value) and len(value) <= 100 and not any(c.isspace() for c in value)
     problem = (None if kind in UNLOCK_KINDS else "choose account, ip or client") \
-        or (None if value and len(value) <= 100 and not any(c.isspace() for c in value) else "the subject is one word") \
+        or (None if one_word else "the subject is one word") \
         or (text_problem(reason, REASON_MAX) if reason else "a reason is required")
     if problem:
         return _lockouts_page(400, message=problem)

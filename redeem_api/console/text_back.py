@@ -82,6 +82,7 @@ TEXT_BACK: dict[str, dict[str, str]] = {
         "staff": "Staff", "sts_tokens": "STS tokens", "subject": "Subject", "subject_kind": "Kind of subject",
         "to_account": "to the customer's account", "to_source": "back to its source", "token": "Token",
         "totp_secret": "TOTP secret", "unlock": "Unlock", "unlocked": "Unlocked.", "verdict": "Verdict",
-        "verdict_fraud": "fraud", "verdict_legit": "legitimate", "verify_now": "Verify the audit chain and the books now",
+        "verdict_fraud": "fraud", "verdict_legit": "legitimate",
+        "verify_now": "Verify the audit chain and the books now",
     },
 }

@@ -52,13 +52,7 @@ class RequestNotFound(RequestRefused):
 @dataclass(frozen=True)
 class ReversalRequest:
     request_id: int
-    payment_id: int
-    channel: str
-    external_ref: str
-    account_no: str
-    amount: int
-    currency: str
-    paid_at: dt.datetime
+    payment: payment_service.PaymentResult  # the payment as it stands now
     reason: str
     status: str  # pending, approved, rejected
     requested_by: str
@@ -71,9 +65,10 @@ class ReversalRequest:
     def as_json(self) -> dict[str, object]:
         from vouchers.money import format_amount
 
-        return {"request_id": self.request_id, "payment_id": self.payment_id, "channel": self.channel,
-                "external_ref": self.external_ref, "account_no": self.account_no,
-                "amount": format_amount(self.amount), "currency": self.currency, "reason": self.reason,
+        p = self.payment
+        return {"request_id": self.request_id, "payment_id": p.payment_id, "channel": p.channel,
+                "external_ref": p.external_ref, "account_no": p.account_no,
+                "amount": format_amount(p.amount), "currency": p.currency, "reason": self.reason,
                 "status": self.status, "requested_by": self.requested_by,
                 "requested_at": self.requested_at.isoformat(), "decided_by": self.decided_by,
                 "decided_at": self.decided_at.isoformat() if self.decided_at else None,
@@ -90,8 +85,7 @@ def _reason(reason: str) -> str:
 
 def _view(session: Session, row: ApprovalRequest) -> ReversalRequest:
     p = payment_service.result_of(session, session.get(Payment, int(row.subject_id)), created=False)
-    return ReversalRequest(row.id, p.payment_id, p.channel, p.external_ref, p.account_no, p.amount, p.currency,
-                           p.paid_at, row.reason, row.status, row.requested_by, from_db(row.requested_at),
+    return ReversalRequest(row.id, p, row.reason, row.status, row.requested_by, from_db(row.requested_at),
                            row.decided_by, from_db(row.decided_at) if row.decided_at else None, row.decision_reason,
                            int(row.result) if row.result else None)
 
