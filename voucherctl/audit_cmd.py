@@ -7,11 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vouchers.storage.audit import verify_chain
-from vouchers.storage.models import AuditEvent
+from vouchers.services.service_desk import audit_events, audit_status
 from voucherctl import context
 from voucherctl.output import CliError, emit, json_option
 from vouchers.text import printable
@@ -120,9 +118,10 @@ def verify(checkpoints: tuple[Path, ...], as_json: bool) -> None:
 
         trusted = load_audit_key(context.key_store(), context.passphrase()).public_key()
     with context.sessions().begin() as session:
-        problems: list[dict[str, Any]] = [{"event_id": p.event_id, "problem": p.problem}
-                                          for p in verify_chain(session)]
-        total = session.query(AuditEvent).count()
+        status = audit_status(session)
+        problems: list[dict[str, Any]] = [{"event_id": event_id, "problem": problem}
+                                          for event_id, problem in status.problems]
+        total = status.events
         checked = [] if trusted is None else _check_checkpoints(session, checkpoints, trusted, problems)
     document: dict[str, Any] = {"events": total, "ok": not problems, "problems": problems}
     if checkpoints:
@@ -167,12 +166,9 @@ def _check_checkpoints(session: Session, paths: tuple[Path, ...], trusted: Ed255
 def list_events(subject: str | None, limit: int, as_json: bool) -> None:
     """Newest events first."""
     with context.sessions().begin() as session:
-        query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
-        if subject:
-            query = query.where(AuditEvent.subject_id == subject)
         events = [{"id": e.id, "at": context.when_iso(e.at), "actor": e.actor, "action": e.action,
-                   "subject": f"{e.subject_type}:{e.subject_id}", "from": e.from_state, "to": e.to_state,
-                   "reason": e.reason} for e in session.execute(query).scalars()]
+                   "subject": e.subject, "from": e.from_state, "to": e.to_state,
+                   "reason": e.reason} for e in audit_events(session, subject=subject, limit=limit)]
     # one line an event, even for events written before actors and reasons were checked
     emit(as_json, {"events": events}, lambda: [click.echo(
         f"{e['id']:>6} {e['at']} {printable(e['actor']):<14} {e['action']:<18} {e['subject']:<24} "

@@ -11,6 +11,7 @@ from vouchers.metering import collection as metering_collection
 from vouchers.metering.billing import parse_period
 from vouchers.metering.collection import report_csv
 from vouchers.services import collection as collection_service
+from vouchers.services import finance_reports
 from voucherctl import context
 from voucherctl.billing_cmd import catalog, cli_errors, config, parse_instant
 from voucherctl.data_as_of import allow_stale_option, emit_report, line, pdf_note
@@ -57,10 +58,8 @@ def write_collection_report(first: dt.date, last: dt.date, *, csv_out: Path | No
         if csv_file is not None:
             csv_file.write_bytes(report_csv(result.analysis, result.months).encode(csv_encoding(excel)))
         if pdf_file is not None:
-            from print_templates import metering_reports as pdf
-
-            pdf_file.write_bytes(pdf.report_pdf(result.analysis, lang=lang, months=result.months,
-                                                branding=context.print_branding(), data_note=pdf_note(data_as_of)))
+            pdf_file.write_bytes(finance_reports.collection_pdf(result, lang=lang, branding=context.print_branding(),
+                                                                data_note=pdf_note(data_as_of)))
     document = result.as_dict()
     if as_json or (csv_out is None and pdf_out is None):
         emit_report(as_json, document, lambda: _human(result, lang), data_as_of)

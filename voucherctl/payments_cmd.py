@@ -22,10 +22,11 @@ from vouchers.metering import money_in as metering_money_in
 from vouchers.storage.ledger_models import Payment
 from vouchers.errors import VoucherError
 from vouchers.services import list_documents as documents
-from vouchers.services import lists, money_in
+from vouchers.services import lists, money_in, reversals
+from vouchers.staff import accounts
 from vouchers.text import printable
 from voucherctl import context
-from voucherctl.staff_auth import prove_checker, totp_option
+from voucherctl.staff_auth import fresh_code, prove_checker, session_of, totp_option
 from voucherctl.billing_cmd import catalog, config
 from voucherctl.ledger_cmd import money, parse_date, parse_money
 from voucherctl.data_as_of import allow_stale_option, emit_report
@@ -172,25 +173,41 @@ def post(channel: str, account_no: str, amount: str, external_ref: str, paid_at:
 @click.argument("payment_id", type=int, required=False)
 @click.option("--channel", default=None, help="With --ref: the payment by its channel reference instead of its id.")
 @click.option("--ref", "external_ref", default=None, help="The channel's reference of the payment (with --channel).")
-@click.option("--reason", required=True)
-@click.option("--operator", required=True, help="Once staff exist: the logged-in approver (with --totp).")
+@click.option("--reason", default=None, help="Why (required to reverse, to propose and to reject).")
+@click.option("--operator", required=True,
+              help="Once staff exist: the logged-in finance user (proposes) or approver (--confirm/--reject).")
+@click.option("--confirm", "confirm_id", type=int, default=None, metavar="REQUEST",
+              help="Once staff exist: confirm reversal request REQUEST (a different approver, with --totp).")
+@click.option("--reject", "reject_id", type=int, default=None, metavar="REQUEST",
+              help="Once staff exist: reject reversal request REQUEST (a different approver, with --reason, --totp).")
 @totp_option
 @json_option
-def reverse(payment_id: int | None, channel: str | None, external_ref: str | None, reason: str, operator: str,
-            totp_code: str | None, as_json: bool) -> None:
+def reverse(payment_id: int | None, channel: str | None, external_ref: str | None, reason: str | None,
+            operator: str, confirm_id: int | None, reject_id: int | None, totp_code: str | None,
+            as_json: bool) -> None:
     """Reverse one booked, unsettled payment - posted alone or a line of an imported file - once.
 
-    Its legs are mirrored (kind payment_reversal) and the bills it paid reopen.
+    Its legs are mirrored (kind payment_reversal) and the bills it paid reopen. Once staff accounts
+    exist it takes two people: a finance user proposes it (PAYMENT_ID or --channel/--ref, --reason),
+    a different approver confirms it (--confirm REQUEST --totp CODE) or rejects it (--reject REQUEST).
     """
+    deciding = confirm_id is not None or reject_id is not None
     by_ref = channel is not None or external_ref is not None
-    if (payment_id is not None) == by_ref or (by_ref and (channel is None or external_ref is None)):
+    if deciding:
+        if confirm_id is not None and reject_id is not None or payment_id is not None or by_ref:
+            raise CliError("--confirm or --reject take a request number alone")
+    elif (payment_id is not None) == by_ref or (by_ref and (channel is None or external_ref is None)):
         raise CliError("give PAYMENT_ID, or --channel and --ref (not both)")
+    if (reject_id is not None or not deciding) and not (reason or "").strip():
+        raise CliError("--reason is required")
     with context.sessions().begin() as session:
-        if payment_id is None:
-            found = payment_service.get_payment(session, channel, external_ref)
-            if found is None:
-                raise CliError(f"no payment {external_ref} on channel {channel}")
-            payment_id = found.id
+        if accounts.any_staff(session):
+            _two_person_reversal(session, payment_id, channel, external_ref, reason, operator, confirm_id, reject_id,
+                                 totp_code, as_json)
+            return
+        if deciding:
+            raise CliError("--confirm and --reject apply once staff accounts exist (reversal requests)")
+        payment_id = _payment_id(session, payment_id, channel, external_ref)
         operator = prove_checker(session, operator, action="payment_reverse", subject_type="payment",
                                  subject_id=str(payment_id), totp_code=totp_code)
         posted = reverse_payment(session, payment_id, now=context.now(), actor=operator, reason=reason)
@@ -200,6 +217,40 @@ def reverse(payment_id: int | None, channel: str | None, external_ref: str | Non
                 "currency": p.currency, "status": "reversed"}
     emit(as_json, document, f"payment {p.payment_id} ({p.channel} {p.external_ref}, {money(p.amount)} {p.currency} "
                             f"to {p.account_no}) reversed by transaction {posted.transaction_id}")
+
+
+def _payment_id(session, payment_id: int | None, channel: str | None, external_ref: str | None) -> int:
+    if payment_id is not None:
+        return payment_id
+    found = payment_service.get_payment(session, channel, external_ref)
+    if found is None:
+        raise CliError(f"no payment {external_ref} on channel {channel}")
+    return found.id
+
+
+def _two_person_reversal(session, payment_id, channel, external_ref, reason, operator, confirm_id, reject_id,
+                         totp_code, as_json) -> None:
+    """The same requests as the console's (:mod:`vouchers.services.reversals`)."""
+    who = session_of(session, operator)
+    if confirm_id is not None:
+        r = reversals.confirm(session, who, confirm_id, totp_code=fresh_code(who, totp_code),
+                              seal_key=context.totp_seal_key(), now=context.now())
+        p = r.payment
+        text = (f"payment {p.payment_id} ({p.channel} {p.external_ref}, {money(p.amount)} {p.currency} to "
+                f"{p.account_no}) reversed by transaction {r.reversal_id}: proposed by {r.requested_by}, "
+                f"confirmed by {r.decided_by}")
+    elif reject_id is not None:
+        r = reversals.reject(session, who, reject_id, reason=reason, totp_code=fresh_code(who, totp_code),
+                             seal_key=context.totp_seal_key(), now=context.now())
+        text = f"reversal request {r.request_id} of payment {r.payment.payment_id} rejected by {r.decided_by}"
+    else:
+        r = reversals.propose(session, who, _payment_id(session, payment_id, channel, external_ref), reason=reason,
+                              now=context.now())
+        p = r.payment
+        text = (f"reversal request {r.request_id} of payment {p.payment_id} ({money(p.amount)} {p.currency}) "
+                f"proposed by {r.requested_by}; a different approver confirms it: voucherctl payments reverse "
+                f"--confirm {r.request_id} --operator APPROVER --totp CODE")
+    emit(as_json, r.as_json(), text)
 
 
 @payments.command("list")

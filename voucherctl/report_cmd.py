@@ -30,6 +30,7 @@ from voucherctl.collection_cmd import write_collection_report
 from voucherctl.data_as_of import allow_stale_option, emit_report, pdf_note
 from voucherctl.output import CliError, csv_encoding, excel_option, json_option, output_files
 from vouchers.money import SUPPORTED_CURRENCIES
+from vouchers.services import finance_reports
 
 csv_option = click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
                           help="Also write the report's rows to this CSV file.")
@@ -139,17 +140,10 @@ def liability(as_of: str | None, date_from: str | None, currency: str | None, cs
             context.report_session(allow_stale) as (session, data_as_of):
         r = liability_report(session, as_of=end, currency=cur, last_valid_day=last, period_start=start)
         if pdf_file:
-            from print_templates.finance_reports import render_finance_report
-
-            tz = context.settings().timezone
-            render_finance_report(
-                pdf_file, title_note=f"{first} .. {last} ({tz}) · {cur} · {pdf_note(data_as_of)}", liability=r,
-                channels=channel_report(session, start=start, end=end, currency=cur, granularity="month", tz=tz),
-                breakage=breakage_report(session, start=start, end=end, currency=cur, tz=tz),
-                trial=trial_balance(session, as_of=end, currency=cur), tz=tz, branding=context.print_branding())
-        _write_csv(csv_file, ["batch_id", "face_value", "active_count", "liability"],
-                   ([b["batch_id"], money(int(b["face_value"])), b["active_count"], money(int(b["liability"]))]
-                    for b in r.by_batch), excel)
+            finance_reports.render_liability_pdf(session, pdf_file, r, first=first, last=last, start=start, end=end,
+                                                 currency=cur, tz=context.settings().timezone,
+                                                 branding=context.print_branding(), data_note=pdf_note(data_as_of))
+        _write_csv(csv_file, finance_reports.LIABILITY_HEADER, finance_reports.liability_rows(r), excel)
     document = liability_document(r)
 
     def human() -> None:
@@ -391,23 +385,10 @@ def daily_close_cmd(date_text: str | None, no_checkpoint: bool, currency: str | 
 
             checkpoint, _ = sign_and_keep(r.audit_head)
         rf = r.liability
-        _write_csv(csv_file, ["section", "item", "count", "amount"],
-                   [["channel_money_in", c.channel, c.count, money(c.money_in)] for c in r.channels]
-                   + [["channel_settled", c.channel, "", money(c.settled)] for c in r.channels]
-                   + [["channel_fees", c.channel, "", money(c.fees)] for c in r.channels]
-                   + [["liability", line.key, line.count, money(line.amount)]
-                      for line in (rf.opening, rf.activated, rf.redeemed, rf.expired, rf.voided, rf.closing)]
-                   + [["ledger", "voucher_liability_opening", "", money(rf.ledger_opening)],
-                      ["ledger", "voucher_liability_closing", "", money(rf.ledger_closing)],
-                      ["ledger", "journal_imbalance", "", money(r.journal_imbalance)]]
-                   + [["difference", d.check, "", money(d.amount)] for d in r.differences]
-                   + [["audit", "head_event_id", r.audit_head.events, r.audit_head.event_id],
-                      ["audit", "head_hash", "", r.audit_head.hash]]
-                   + ([["audit", "checkpoint_signature", "", checkpoint["signature"]]] if checkpoint else []), excel)
+        _write_csv(csv_file, finance_reports.DAILY_CLOSE_HEADER, finance_reports.daily_close_rows(r, checkpoint),
+                   excel)
         if pdf_file:
-            from print_templates.statements import render_daily_close
-
-            render_daily_close(pdf_file, r, checkpoint=checkpoint, data_note=pdf_note(data_as_of))
+            finance_reports.render_daily_close_pdf(pdf_file, r, checkpoint=checkpoint, data_note=pdf_note(data_as_of))
     document = documents.daily_close(r, checkpoint)
 
     def human() -> None:

@@ -76,6 +76,22 @@ def logged_in(session: Session) -> sessions.Resumed | None:
                            limits=sessions.Limits(limits.idle, limits.absolute), kind="cli")
 
 
+def session_of(session: Session, operator: str) -> sessions.Resumed:
+    """The live CLI session of ``operator`` (staff accounts exist), or one clear line saying why not."""
+    who = logged_in(session)
+    if who is None:
+        raise CliError(f"--operator {operator!r} alone is refused once staff accounts exist: log in first "
+                       f"(`voucherctl login --username {operator.lower()}`)")
+    if who.staff.username != operator.strip().lower():
+        raise CliError(f"--operator {operator!r} is not the staff member logged in here ({who.staff.username})")
+    return who
+
+
+def fresh_code(who: sessions.Resumed, totp_code: str | None) -> str:
+    """The step-up code: as given, or asked for on the terminal."""
+    return totp_code or click.prompt(f"TOTP code for {who.staff.username}", err=True)
+
+
 def prove(session: Session, operator: str, *, action: str, subject_type: str, subject_id: str,
           role: str | None = None, step_up: bool = False, totp_code: str | None = None) -> str:
     """The operator name to record, after the proof the current state of the install asks for.
@@ -87,16 +103,11 @@ def prove(session: Session, operator: str, *, action: str, subject_type: str, su
     if not accounts.any_staff(session):
         _no_staff_notice()
         return operator
-    who = logged_in(session)
-    if who is None:
-        raise CliError(f"--operator {operator!r} alone is refused once staff accounts exist: log in first "
-                       f"(`voucherctl login --username {operator.lower()}`)")
-    if who.staff.username != operator.strip().lower():
-        raise CliError(f"--operator {operator!r} is not the staff member logged in here ({who.staff.username})")
+    who = session_of(session, operator)
     if role is not None and not who.staff.has(role):
         raise CliError(f"{who.staff.username} does not hold the {role} role needed to {action.replace('_', ' ')}")
     if step_up:
-        code = totp_code or click.prompt(f"TOTP code for {who.staff.username}", err=True)
+        code = fresh_code(who, totp_code)
         if not accounts.step_up(session, who.staff.pk, code, seal_key=context.totp_seal_key(), now=context.now()):
             raise CliError("the TOTP code is wrong or was already used: a fresh code is needed to approve")
     staff_service.record_action(session, who, action=f"cli.{action}", subject_type=subject_type,

@@ -16,6 +16,7 @@ from redeem_api.console.gate import ConsoleState, EXTENSION, gate
 from redeem_api.console.views import bp
 from redeem_api.console import issuer_views  # noqa: F401 - the issuer's batch desk, on bp
 from redeem_api.console import distributor_views  # noqa: F401 - the portal's activation and statement, on bp
+from redeem_api.console import admin_views, finance_views, fraud_views, service_views  # noqa: F401 - pages on bp
 from redeem_api.state import AppState
 from vouchers.staff.config import StaffConfig
 from vouchers.staff.totp import seal_key

@@ -121,10 +121,14 @@ def page(template: str, status: int = 200, **context) -> Response:
     return response
 
 
+# Further pages add (endpoint, text key, roles) here when their module is imported.
+NAV_EXTRA: list[tuple[str, str, frozenset[str]]] = []
+
+
 def _nav(who: sessions.Resumed) -> list[tuple[str, str]]:
     links = [("console.dashboard", "dashboard", DASHBOARD), ("console.batches", "batches", BATCHES),
              ("console.customers", "customers", CUSTOMERS), ("console.portal", "distributor", PORTAL),
-             ("console.requests_page", "requests", frozenset({ISSUER_OPERATOR, APPROVER, ADMIN}))]
+             ("console.requests_page", "requests", frozenset({ISSUER_OPERATOR, APPROVER, ADMIN})), *NAV_EXTRA]
     return [(endpoint, label) for endpoint, label, roles in links if who.staff.roles & roles]
 
 

@@ -52,6 +52,9 @@ TEXT: dict[str, dict[str, str]] = {
     },
 }
 
-from redeem_api.console.text_issuer import ISSUER_TEXT  # noqa: E402 - the issuer's pages, merged in
-for _language, _texts in ISSUER_TEXT.items():
-    TEXT[_language].update(_texts)
+from redeem_api.console.text_back import TEXT_BACK  # noqa: E402 - the back-office pages' texts
+from redeem_api.console.text_issuer import ISSUER_TEXT  # noqa: E402 - the issuer's pages
+
+for _extra in (ISSUER_TEXT, TEXT_BACK):  # one catalogue
+    for _language, _texts in _extra.items():
+        TEXT[_language].update(_texts)

@@ -100,10 +100,8 @@ def reverse_transaction(session: Session, transaction_id: int, *, now: dt.dateti
     return journal.Posted(reversal_id, True)
 
 
-def reverse_payment(session: Session, payment_id: int, *, now: dt.datetime, actor: str,
-                    reason: str) -> journal.Posted:
-    """Reverse one channel payment: Dr arrears/prepaid as it credited them, Cr clearing; reopen its bills."""
-    reason = _reason(reason)
+def reversible_payment(session: Session, payment_id: int) -> Payment:
+    """The payment if it can be reversed now (booked, not settled, not a voucher redemption), else the reason why not."""
     payment = session.get(Payment, payment_id)
     if payment is None:
         raise TransactionNotFound(f"no payment {payment_id}")
@@ -114,6 +112,14 @@ def reverse_payment(session: Session, payment_id: int, *, now: dt.datetime, acto
     if payment.reconciliation_id is not None:
         raise PaymentNotReversible(f"payment {payment.external_ref} is already settled by reconciliation "
                                    f"{payment.reconciliation_id}; it cannot be reversed")
+    return payment
+
+
+def reverse_payment(session: Session, payment_id: int, *, now: dt.datetime, actor: str,
+                    reason: str) -> journal.Posted:
+    """Reverse one channel payment: Dr arrears/prepaid as it credited them, Cr clearing; reopen its bills."""
+    reason = _reason(reason)
+    payment = reversible_payment(session, payment_id)
     customer = session.get(CustomerAccount, payment.customer_id)
     assert customer is not None
     clearing = get_channel(payment.channel).clearing_account

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vouchers.storage.db import Base
@@ -54,4 +54,34 @@ class StaffSession(Base):
     __table_args__ = (
         CheckConstraint(f"kind IN {SESSION_KINDS!r}", name="ck_staff_sessions_kind"),
         Index("ix_staff_sessions_staff_pk", "staff_pk"),
+    )
+
+
+REQUEST_STATUSES = ("pending", "approved", "rejected")
+
+
+class ApprovalRequest(Base):
+    """Maker-checker between two people: one proposes an action, a different approver confirms or rejects it.
+
+    ``kind`` names the action (``payment_reversal``); ``subject_id`` what it acts on. At most one pending
+    request per kind and subject. ``result`` says what the confirmed action produced (a transaction id).
+    """
+
+    __tablename__ = "approval_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(8))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(String(64))
+    __table_args__ = (
+        CheckConstraint(f"status IN {REQUEST_STATUSES!r}", name="ck_approval_requests_status"),
+        Index("uq_approval_requests_pending", "kind", "subject_id", unique=True,
+              postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+        Index("ix_approval_requests_status", "status"),
     )
