@@ -27,9 +27,8 @@ from voucherctl.output import CliError
 # thread, then reads the whole request head and body in that thread with no time limit: a handful of
 # clients that connect and say nothing, or trickle a header byte a second, hold every thread (slow loris).
 # Our worker waits at most FIRST_BYTES_SECONDS for the first bytes (then parks the socket on the poller,
-# as gunicorn does) and gives a request REQUEST_READ_SECONDS in total to arrive; a slower one is dropped.
+# as gunicorn does) and gives a request `web.request_read_seconds` (default 10) in total to arrive; a slower one is dropped.
 FIRST_BYTES_SECONDS = 0.25
-REQUEST_READ_SECONDS = 10.0  # VOUCHER_REQUEST_READ_SECONDS overrides it
 WORKER_CLASS = "voucherctl.serve_cmd.BoundedThreadWorker"
 
 
@@ -92,10 +91,7 @@ _worker_class = None
 
 
 def _request_read_seconds() -> float:
-    try:
-        return min(max(float(context.settings().env.get("VOUCHER_REQUEST_READ_SECONDS", REQUEST_READ_SECONDS)), 1.0), 300.0)
-    except ValueError:
-        return REQUEST_READ_SECONDS
+    return context.settings().web.request_read_seconds
 
 
 def __getattr__(name: str) -> Any:

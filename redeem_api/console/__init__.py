@@ -15,13 +15,11 @@ from flask import Flask
 from redeem_api.console.gate import ConsoleState, EXTENSION, gate
 from redeem_api.console.views import bp
 from redeem_api.state import AppState
-from vouchers.staff.config import StaffConfig
 from vouchers.staff.totp import seal_key
 
 
 def install(app: Flask, state: AppState) -> None:
     """Register the console's routes and its session gate (once per process)."""
-    app.extensions[EXTENSION] = ConsoleState(StaffConfig.from_env(state.config.settings.env),
-                                             seal_key(state.pepper))
+    app.extensions[EXTENSION] = ConsoleState(state.config.settings.staff, seal_key(state.pepper))
     app.register_blueprint(bp)
     app.before_request(gate)

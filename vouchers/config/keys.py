@@ -117,7 +117,7 @@ KEYS: tuple[Key, ...] = (
     Key("VOUCHER_CONSOLE_LOGIN_IP_FAILURES", "console.login_ip_failures", "integer", "20",
         "Failed staff logins per IP address in one throttle window.", 1, 100000),
     Key("VOUCHER_REQUEST_READ_SECONDS", "web.request_read_seconds", "number", "10",
-        "Seconds a client may take to send a request (`serve`; clamped to 1..300).", 1, 300),
+        "Seconds a client may take to send a request (`serve`).", 1, 300),
     Key("VOUCHER_LOG_FORMAT", "log_format", "string", "`text`",
         "Log lines of `serve`: `text`, or `json` (one JSON object a line, gunicorn's too, and one line per request "
         "with its `request_id`, route, status and duration).", choices=("text", "json")),

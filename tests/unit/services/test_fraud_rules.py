@@ -5,22 +5,23 @@ import datetime as dt
 
 import pytest
 
-from vouchers.services.fraud_config import FraudConfig, FraudConfigError
+from vouchers.config import ConfigError, Settings
+from vouchers.services.fraud_config import FraudConfig
 from vouchers.services.fraud_rules import RULES, Event, Facts, decide, outside_hours
 
 AT = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc)
 
 
 def test_settings_come_from_the_environment_in_yuan_and_bad_ones_are_one_line():
-    cfg = FraudConfig.from_env({"VOUCHER_FRAUD_ACCOUNT_AMOUNT": "2000.00", "VOUCHER_FRAUD_ACCOUNT_CARDS": "4",
-                                "VOUCHER_FRAUD_ACTIONS": "velocity.account_cards=hold, stolen.near_void=alert"})
+    cfg = Settings.from_env({"VOUCHER_FRAUD_ACCOUNT_AMOUNT": "2000.00", "VOUCHER_FRAUD_ACCOUNT_CARDS": "4",
+                             "VOUCHER_FRAUD_ACTIONS": "velocity.account_cards=hold, stolen.near_void=alert"}).fraud
     assert (cfg.account_amount, cfg.account_cards) == (200_000, 4)
     assert cfg.action("velocity.account_cards", "alert") == "hold" and cfg.action("channel.structuring", "x") == "x"
     for bad in ({"VOUCHER_FRAUD_ACCOUNT_CARDS": "0"}, {"VOUCHER_FRAUD_ACCOUNT_AMOUNT": "lots"},
                 {"VOUCHER_FRAUD_ACTIONS": "velocity.account_cards=block"}):
-        with pytest.raises(FraudConfigError) as caught:
-            FraudConfig.from_env(bad)
-        assert "\n" not in str(caught.value)
+        with pytest.raises(ConfigError) as caught:
+            Settings.from_env(bad)
+        assert "\n" not in str(caught.value) and next(iter(bad)) in str(caught.value)
 
 
 def test_every_rule_has_a_stable_id_and_both_languages():
