@@ -2,8 +2,10 @@
 
 docs/configuration.md is generated from this table (``python -m vouchers.config.doc``) and a test
 checks it is up to date; another test checks every ``VOUCHER_*`` name in the code is a row here.
-The parsers that turn values into typed configuration (``Settings``, ``ApiConfig``,
-``MeteringConfig``, the SMS gateway) keep their own defaults; the ``default`` column documents them.
+Each row is a typed field of :class:`vouchers.config.Settings` (directly, or of a part's settings:
+``Settings.throttle``, ``.fraud``, ``.metering``, ``.staff``, ``.web``, ``.sms``), parsed against the
+row's kind and range by :mod:`vouchers.config.values`; the fields keep their own defaults, which the
+``default`` column documents.
 """
 from __future__ import annotations
 
