@@ -18,7 +18,6 @@ from vouchers.config.branding import load_branding
 from vouchers.config.file import config_path, read_file
 from vouchers.config.parts import SmsSettings, WebSettings
 from vouchers.config.values import typed
-from vouchers.errors import ConfigError
 from vouchers.metering.config import MeteringConfig
 from vouchers.services.fraud_config import FraudConfig
 from vouchers.services.throttle import ThrottleLimits

@@ -63,12 +63,18 @@ def typed(values: Mapping[str, str], name: str) -> Any:
         raise ConfigError(f"{name} must be one of {', '.join(key.choices)}, got {raw!r}")
     if key.choices:
         return raw.lower()
-    if kind == "timezone":
-        try:
-            zoneinfo.ZoneInfo(raw)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
-            raise ConfigError(f"{name}: unknown time zone {raw!r}") from e
+    if kind == "timezone" and not known_zone(raw):
+        raise ConfigError(f"{name}: unknown time zone {raw!r}")
     return raw
+
+
+def known_zone(name: str) -> bool:
+    """Is ``name`` an IANA time zone this machine knows?"""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def given(values: Mapping[str, str], fields: Mapping[str, str]) -> dict[str, Any]:
