@@ -31,8 +31,6 @@ def in_process_cli(db_url: str, home: Path, monkeypatch: pytest.MonkeyPatch, cap
 
     def run(*argv: str) -> tuple[int, str, str]:
         capsys.readouterr()
-        context.settings.cache_clear()  # each run reads its settings afresh, as a new process would
-        context.branding.cache_clear()
         code = main(list(argv))
         out, err = capsys.readouterr()
         return code, out, err
