@@ -34,7 +34,7 @@ from vouchers.storage.db import make_engine, session_factory
 from vouchers.storage.schema_version import current_revision, head_revision
 from vouchers.vending.keys import backend_for
 from vouchers.services.deps import ServiceDeps, built_once
-from vouchers.services.fraud_config import FraudConfig, FraudConfigError
+from vouchers.services.fraud_config import FraudConfig
 from vouchers.services.throttle import build as build_throttle
 from vouchers.config import ConfigError, load_settings
 
@@ -97,13 +97,13 @@ def create_app(config: ApiConfig | None = None) -> Flask:
     app.session_interface = _PageSessions()
     if config.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies, x_proto=config.trusted_proxies)
-    metering = metering_support.install(app, metering_support.load(config.settings.env))  # once per process
+    metering = metering_support.install(app, metering_support.load(config.settings))  # once per process
     app.extensions[EXTENSION] = AppState(
         config=config, engine=engine, sessions=session_factory(engine), pepper=pepper,
         keyring=KeyRingCache(keys, config.keyring_refresh_seconds), throttle=throttle, keys=keys,
         metrics=Metrics.for_process(), fingerprint_secret=AppState.derive(pepper, "idempotency"),
         csrf_secret=AppState.derive(pepper, "csrf"),
-        services=_service_deps(keys, metering, _fraud_config(config.settings.env)),
+        services=_service_deps(keys, metering, config.settings.fraud),
         clients=ClientCache(config.api_key_cache_seconds) if config.api_key_cache_seconds else None,
     )
 
@@ -117,14 +117,6 @@ def create_app(config: ApiConfig | None = None) -> Flask:
     _register_hooks(app)
     _register_error_handlers(app)
     return app
-
-
-def _fraud_config(env) -> FraudConfig:  # type: ignore[no-untyped-def]
-    """The fraud rules' settings; a bad one is a configuration error like any other."""
-    try:
-        return FraudConfig.from_env(env)
-    except FraudConfigError as e:
-        raise ConfigError(str(e)) from e
 
 
 def _service_deps(keys: WebKeys, metering: MeteringSupport, fraud: FraudConfig) -> ServiceDeps:

@@ -19,7 +19,6 @@ import functools
 import os
 import socket
 import time
-from collections.abc import Mapping
 from typing import Any
 
 # Slow clients. gunicorn's gthread worker waits up to 5 s for a new connection's first bytes in a pool
@@ -91,10 +90,8 @@ _worker_class = None
 
 
 def _request_read_seconds() -> float:
-    try:
-        return min(max(float(_environment().get("VOUCHER_REQUEST_READ_SECONDS", REQUEST_READ_SECONDS)), 1.0), 300.0)
-    except ValueError:
-        return REQUEST_READ_SECONDS
+    web = _web_settings()
+    return web.request_read_seconds if web is not None else REQUEST_READ_SECONDS
 
 
 def __getattr__(name: str) -> Any:
@@ -121,16 +118,16 @@ def __getattr__(name: str) -> Any:
     return _worker_class
 
 
-def _environment() -> Mapping[str, str]:
-    """The settings' values (the configuration file overridden by ``VOUCHER_*`` variables), read once."""
-    return _effective_env()
-
-
 @functools.cache
-def _effective_env() -> Mapping[str, str]:
-    from vouchers.config.settings import effective_env
+def _web_settings() -> Any:
+    """The web part of the settings (the configuration file overridden by ``VOUCHER_*`` variables), read once;
+    None when they are bad: the app itself then stops with its one-line message."""
+    from vouchers.config import ConfigError, load_settings
 
-    return effective_env(os.environ)[0]
+    try:
+        return load_settings(os.environ).web
+    except ConfigError:
+        return None
 
 
 def post_worker_init(_worker: Any) -> None:
@@ -175,8 +172,8 @@ def settings(*, threads: int, timeout: int, access_log: bool, log_format: str) -
 
 
 def _log_format() -> str:
-    raw = (_environment().get("VOUCHER_LOG_FORMAT") or "").strip().lower()
-    return raw if raw in ("text", "json") else "text"  # a bad value stops the app itself, with its message
+    web = _web_settings()
+    return web.log_format if web is not None else "text"
 
 
 def _module_settings() -> dict[str, Any]:

@@ -12,12 +12,12 @@ with a tariff) are :func:`vouchers.services.kwh.kwh_figures`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
+from vouchers.config import Settings
 from vouchers.metering.config import MeteringConfig
 from vouchers.tariffs import Catalog, load_catalog
 from vouchers.services.kwh import KWH_FIELDS, kwh_figures
@@ -32,10 +32,9 @@ class MeteringSupport:
     config: MeteringConfig
 
 
-def load(env: Mapping[str, str]) -> MeteringSupport:
-    """The tariff catalogue (``VOUCHER_TARIFF_DIR`` or the shipped data) and the metering settings."""
-    return MeteringSupport(catalog=load_catalog(env.get("VOUCHER_TARIFF_DIR") or None),
-                           config=MeteringConfig.from_env(env))
+def load(settings: Settings) -> MeteringSupport:
+    """The tariff catalogue (``tariffs.dir`` or the shipped data) and the metering settings."""
+    return MeteringSupport(catalog=load_catalog(settings.tariff_dir), config=settings.metering)
 
 
 def install(app: Flask, found: MeteringSupport) -> MeteringSupport:

@@ -37,7 +37,8 @@ def in_process_cli(db_url: str, home: Path, monkeypatch: pytest.MonkeyPatch, cap
         return code, out, err
 
     yield run
-    context.engine().dispose()
+    if context.engine.cache_info().currsize:  # built by a run (never build one here: the settings may be bad)
+        context.engine().dispose()
     context.dispose_reports_engines()
     context.settings.cache_clear()
     context.engine.cache_clear()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,8 +47,7 @@ catalog = context.catalog  # the tariff catalogue and metering settings live wit
 config = context.metering_config
 
 
-def actor() -> str:
-    return os.environ.get("VOUCHER_ACTOR") or os.environ.get("USER") or "operator"
+actor = context.actor
 
 
 def parse_day(text: str | None, option: str) -> dt.date:

@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # imported when used: a command that needs no tariffs loads n
     from vouchers.branding import Branding
     from vouchers.services.report_source import DataAsOf
     from vouchers.storage.replica import Freshness
+    from vouchers.services.fraud_config import FraudConfig
+    from vouchers.staff.config import StaffConfig
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -164,13 +166,7 @@ def reports_sessions() -> sessionmaker[Session]:
 
 def reports_max_lag_seconds() -> int:
     """VOUCHER_REPORTS_MAX_LAG_SECONDS (default 300)."""
-    from vouchers.errors import ConfigError
-    from vouchers.setting_values import env_int
-
-    try:
-        return env_int(settings().env, "VOUCHER_REPORTS_MAX_LAG_SECONDS", 300, minimum=0, maximum=86400)
-    except ConfigError as e:
-        raise CliError(str(e)) from e
+    return settings().reports_max_lag_seconds
 
 
 def replay_probe(session: Session) -> Freshness:
@@ -226,20 +222,14 @@ def catalog() -> Catalog:
     from vouchers.tariffs import TariffError, load_catalog
 
     try:
-        return load_catalog(settings().env.get("VOUCHER_TARIFF_DIR") or None)
+        return load_catalog(settings().tariff_dir)
     except TariffError as e:
         raise CliError(str(e)) from e
 
 
 def metering_config() -> MeteringConfig:
     """Billing, cost-control and time-zone settings (file and ``VOUCHER_*`` variables)."""
-    from vouchers.metering.config import MeteringConfig
-    from vouchers.metering.errors import MeteringError
-
-    try:
-        return MeteringConfig.from_env(settings().env)
-    except MeteringError as e:
-        raise CliError(str(e)) from e
+    return settings().metering
 
 
 def services() -> ServiceDeps:
@@ -253,14 +243,14 @@ def services() -> ServiceDeps:
                        fraud=fraud_config())
 
 
-def fraud_config():  # type: ignore[no-untyped-def]
-    """The fraud rules' thresholds and actions (``fraud.*``); a bad value is one clear error."""
-    from vouchers.services.fraud_config import FraudConfig, FraudConfigError
+def fraud_config() -> FraudConfig:
+    """The fraud rules' thresholds and actions (``fraud.*``)."""
+    return settings().fraud
 
-    try:
-        return FraudConfig.from_env(settings().env)
-    except FraudConfigError as e:
-        raise CliError(str(e)) from e
+
+def actor() -> str:
+    """The operator recorded by billing, STS and fraud commands: ``VOUCHER_ACTOR``, else ``$USER``."""
+    return settings().actor or os.environ.get("USER") or "operator"
 
 
 def web_passphrase() -> str:
@@ -304,9 +294,7 @@ def local_times(document: dict[str, Any], source: object, *names: str) -> dict[s
 @functools.cache
 def branding() -> Branding:
     """The utility's branding in force (``[branding]`` / ``VOUCHER_BRAND_*``), the logo file read once."""
-    from vouchers.config.branding import load_branding
-
-    return load_branding(settings().env)
+    return settings().branding
 
 
 def print_branding():  # -> print_templates.PrintBranding (imported when used: printing loads reportlab)
@@ -316,15 +304,9 @@ def print_branding():  # -> print_templates.PrintBranding (imported when used: p
     return PrintBranding.from_branding(branding())
 
 
-def staff_config():
+def staff_config() -> StaffConfig:
     """Session lifetimes and login throttle limits of staff members (``VOUCHER_CONSOLE_*``)."""
-    from vouchers.staff.config import StaffConfig
-    from vouchers.errors import ConfigError
-
-    try:
-        return StaffConfig.from_env(settings().env)
-    except ConfigError as e:
-        raise CliError(str(e)) from e
+    return settings().staff
 
 
 def totp_seal_key() -> bytes:

@@ -4,14 +4,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import os
 from pathlib import Path
 
 import click
 
 from vouchers.services.fraud import KINDS, list_alerts, list_lockouts, unlock as unlock_subject
 from vouchers.services.fraud_rules import RULES, describe
-from vouchers.services.throttle import ThrottleLimits, build, subject_keys
+from vouchers.services.throttle import build, subject_keys
 from voucherctl import context
 from voucherctl.data_as_of import allow_stale_option, line, stamp
 from voucherctl.output import REASON, CliError, emit, json_option, output_files
@@ -23,7 +22,7 @@ def fraud() -> None:
 
 
 def _actor(operator: str | None) -> str:
-    return operator or os.environ.get("VOUCHER_ACTOR") or os.environ.get("USER") or "operator"
+    return operator or context.actor()
 
 
 def _day_start(text: str, option: str) -> dt.datetime:
@@ -262,8 +261,7 @@ def report_cmd(since: str, until: str | None, fmt: str, pdf_out: Path | None, la
 def _throttle():  # type: ignore[no-untyped-def]
     """The throttle store the web uses (Redis if VOUCHER_REDIS_URL, else the database) and its limits."""
     settings = context.settings()
-    limits = ThrottleLimits.from_env(settings.env)
-    return build(settings, limits), limits
+    return build(settings, settings.throttle, prefix=settings.redis_prefix), settings.throttle
 
 
 @fraud.command("lockouts")
@@ -293,8 +291,6 @@ def lockouts(show_all: bool, as_json: bool) -> None:
 @json_option
 def unlock(account_no: str | None, ip: str | None, client_id: str | None, reason: str, as_json: bool) -> None:
     """Lift a lockout at once: forget the subject's failures of the window (audited)."""
-    import os
-
     given = [(kind, value) for kind, value in (("account", account_no), ("ip", ip), ("client", client_id))
              if value is not None]
     if len(given) != 1:
@@ -306,7 +302,7 @@ def unlock(account_no: str | None, ip: str | None, client_id: str | None, reason
     keys = subject_keys(account_no=value if kind == "account" else None, ip=value if kind == "ip" else None,
                         client_id=value if kind == "client" else None)
     throttle, _ = _throttle()
-    actor = os.environ.get("VOUCHER_ACTOR") or os.environ.get("USER") or "operator"
+    actor = context.actor()
     with context.sessions().begin() as session:
         cleared = unlock_subject(session, throttle, keys, subject_type=kind, subject_id=value, reason=reason,
                                  now=context.now(), actor=actor)

@@ -5,7 +5,7 @@ import datetime as dt
 
 import click
 
-from vouchers.storage.retention import ENV_DAYS, purge as purge_records, retention_days
+from vouchers.storage.retention import purge as purge_records
 from voucherctl import context
 from voucherctl.output import emit, json_option
 
@@ -17,12 +17,12 @@ def idempotency() -> None:
 
 @idempotency.command("purge")
 @click.option("--older-than", "days", type=click.IntRange(1), default=None,
-              help=f"Days a finished record is kept (default {ENV_DAYS}, else 7).")
+              help="Days a finished record is kept (default VOUCHER_IDEMPOTENCY_RETENTION_DAYS, else 7).")
 @click.option("--batch-size", type=click.IntRange(1, 100_000), default=5000, show_default=True)
 @json_option
 def purge(days: int | None, batch_size: int, as_json: bool) -> None:
     """Delete finished records older than DAYS, in batches; in-flight ones are never deleted."""
-    days = days if days is not None else retention_days(context.settings().env)
+    days = days if days is not None else context.settings().idempotency_retention_days
     now = context.now()
     deleted = purge_records(context.sessions(), now=now, older_than_days=days, batch_size=batch_size)
     cutoff = now - dt.timedelta(days=days)

@@ -8,7 +8,7 @@ import click
 
 from vouchers.notify import outbox
 from vouchers.notify.errors import NotifyError
-from vouchers.notify.gateway import gateway_from_env
+from vouchers.notify.gateway import make_gateway
 from voucherctl import context
 from voucherctl.output import CliError, emit, json_option, progress
 
@@ -40,11 +40,10 @@ def send(limit: int | None, max_attempts: int, lang: str | None, as_json: bool) 
 
     Exit status 3 (with one line on stderr) if any message failed or went dead in this run.
     """
-    lang = lang or context.settings().env.get("VOUCHER_SMS_LANG") or "zh"
-    if lang not in ("zh", "en"):
-        raise CliError("VOUCHER_SMS_LANG must be zh or en")
-    try:
-        gateway = gateway_from_env(context.settings().env)  # before the database: a missing gateway marks nothing
+    sms = context.settings().sms
+    lang = lang or sms.lang
+    try:  # before the database: a missing gateway marks nothing
+        gateway = make_gateway(sink=sms.sink, url=sms.url, token=sms.token, timeout=sms.timeout_seconds)
     except NotifyError as e:
         raise CliError(str(e)) from e
     sessions = context.sessions()

@@ -249,9 +249,9 @@ def _vending_errors(func: F) -> F:
 
 
 def _actor() -> str:
-    import os
+    from voucherctl import context
 
-    return os.environ.get("VOUCHER_ACTOR") or os.environ.get("USER") or "operator"
+    return context.actor()
 
 
 def _vend_doc(result: Any) -> dict[str, Any]:

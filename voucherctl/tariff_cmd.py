@@ -48,10 +48,10 @@ def _tariff_errors(func: F) -> F:
 def _catalog() -> Catalog:
     ctx = click.get_current_context()
     data_dir = ctx.find_root().meta.get("tariff.data_dir")
-    if data_dir is None:  # neither --data-dir nor VOUCHER_TARIFF_DIR: the configuration file's tariffs.dir
+    if data_dir is None:  # no --data-dir: the configuration's tariffs.dir (file, or VOUCHER_TARIFF_DIR over it)
         from voucherctl import context
 
-        data_dir = context.settings().env.get("VOUCHER_TARIFF_DIR") or None
+        data_dir = context.settings().tariff_dir
     return load_catalog(data_dir)
 
 
@@ -76,7 +76,7 @@ def _s(value: Decimal) -> str:
 
 
 @click.group()
-@click.option("--data-dir", envvar="VOUCHER_TARIFF_DIR", default=None, metavar="DIR",
+@click.option("--data-dir", default=None, metavar="DIR",
               help="Tariff data files to use instead of the shipped ones (env VOUCHER_TARIFF_DIR).")
 def tariff(data_dir: str | None) -> None:
     """Electricity tariffs: list them, price a reading, convert money to kWh, late fees."""

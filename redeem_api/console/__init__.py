@@ -18,13 +18,11 @@ from redeem_api.console import issuer_views  # noqa: F401 - the issuer's batch d
 from redeem_api.console import distributor_views  # noqa: F401 - the portal's activation and statement, on bp
 from redeem_api.console import admin_views, finance_views, fraud_views, service_views  # noqa: F401 - pages on bp
 from redeem_api.state import AppState
-from vouchers.staff.config import StaffConfig
 from vouchers.staff.totp import seal_key
 
 
 def install(app: Flask, state: AppState) -> None:
     """Register the console's routes and its session gate (once per process)."""
-    app.extensions[EXTENSION] = ConsoleState(StaffConfig.from_env(state.config.settings.env),
-                                             seal_key(state.pepper))
+    app.extensions[EXTENSION] = ConsoleState(state.config.settings.staff, seal_key(state.pepper))
     app.register_blueprint(bp)
     app.before_request(gate)

@@ -29,7 +29,10 @@ ALLOWED: dict[str, set[str]] = {
     "print_templates": {CORE, "vouchers.books", "vouchers.metering"},
     "vouchers.storage": {CORE},
     "vouchers.keystore": {CORE},
-    "vouchers.config": {CORE},  # the key table and the file reader; only the edges load it
+    # the key table, the file reader and the typed settings: it builds each part's settings type (the
+    # throttle's limits, the fraud thresholds, billing's, the staff's), so it sits above them; only the
+    # edges load it, and nothing below imports it (the parts get their values passed in)
+    "vouchers.config": {CORE, "vouchers.metering", "vouchers.staff", "vouchers.services"},
     "vouchers.books": {CORE, "vouchers.storage"},
     "vouchers.notify": {CORE, "vouchers.storage"},
     # staff accounts, passwords, TOTP, sessions: below the services, beside the books
@@ -155,6 +158,9 @@ def test_the_source_tree_holds_exactly_the_five_packages():
     ("redeem_api/bad.py", "from issuer.signing_keys import x\n", "imports issuer"),
     # a service reading the configuration itself instead of being handed its values
     ("vouchers/services/bad.py", "from vouchers.config import load_settings\n", "imports vouchers.config"),
+    ("vouchers/metering/bad.py", "from vouchers.config.values import typed\n", "imports vouchers.config"),
+    # the configuration reaching up into an edge
+    ("vouchers/config/bad.py", "from redeem_api.config import ApiConfig\n", "imports redeem_api"),
     # a CLI command other than serve importing the web app
     ("voucherctl/bad_cmd.py", "from redeem_api.app import create_app\n", "imports redeem_api"),
 ])

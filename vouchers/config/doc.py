@@ -26,6 +26,10 @@ Every setting can be written in a TOML file, as an environment variable, or both
   the file (a configuration file gets copied, backed up and diffed). A database URL with a password
   may be written in the file; keep such a file readable by the service account only.
 - Relative paths are relative to the working directory, in the file as in the environment.
+- **In the code** every key is a typed field of `vouchers.config.Settings` (or of one part's settings:
+  `settings.throttle`, `.fraud`, `.metering`, `.staff`, `.web`, `.sms`), built once by each edge and
+  passed in; nothing outside `vouchers/config` looks a setting up by its name (a test checks it), and
+  every value is checked when the program starts, not when it is first used.
 
 Example `voucher.toml`:
 

@@ -7,12 +7,12 @@ environment variable, so a value means the same wherever it is written.
 from __future__ import annotations
 
 import tomllib
-import zoneinfo
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from vouchers.config.keys import BY_TOML, SECTIONS, Key
+from vouchers.config.values import known_zone
 from vouchers.errors import ConfigError, InvalidMoney
 from vouchers.money import parse_amount
 
@@ -100,9 +100,6 @@ def as_text(key: Key, value: Any) -> str:
         raise ConfigError(f"must be a string, got {value!r}")
     if key.choices and value not in key.choices:
         raise ConfigError(f"must be one of {', '.join(key.choices)}, got {value!r}")
-    if kind == "timezone":
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
-            raise ConfigError(f"is not a known time zone: {value!r}") from e
+    if kind == "timezone" and not known_zone(value):
+        raise ConfigError(f"is not a known time zone: {value!r}")
     return value

@@ -2,8 +2,10 @@
 
 docs/configuration.md is generated from this table (``python -m vouchers.config.doc``) and a test
 checks it is up to date; another test checks every ``VOUCHER_*`` name in the code is a row here.
-The parsers that turn values into typed configuration (``Settings``, ``ApiConfig``,
-``MeteringConfig``, the SMS gateway) keep their own defaults; the ``default`` column documents them.
+Each row is a typed field of :class:`vouchers.config.Settings` (directly, or of a part's settings:
+``Settings.throttle``, ``.fraud``, ``.metering``, ``.staff``, ``.web``, ``.sms``), parsed against the
+row's kind and range by :mod:`vouchers.config.values`; the fields keep their own defaults, which the
+``default`` column documents.
 """
 from __future__ import annotations
 
@@ -124,7 +126,7 @@ KEYS: tuple[Key, ...] = (
     Key("VOUCHER_CONSOLE_LOGIN_IP_FAILURES", "console.login_ip_failures", "integer", "20",
         "Failed staff logins per IP address in one throttle window.", 1, 100000),
     Key("VOUCHER_REQUEST_READ_SECONDS", "web.request_read_seconds", "number", "10",
-        "Seconds a client may take to send a request (`serve`; clamped to 1..300).", 1, 300),
+        "Seconds a client may take to send a request (`serve`).", 1, 300),
     Key("VOUCHER_LOG_FORMAT", "log_format", "string", "`text`",
         "Log lines of `serve`: `text`, or `json` (one JSON object a line, gunicorn's too, and one line per request "
         "with its `request_id`, route, status and duration).", choices=("text", "json")),

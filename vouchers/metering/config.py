@@ -1,6 +1,7 @@
 """Configuration of billing, cost control and collection warnings.
 
-Everything the rules leave to the local utility is a setting here, read once
+Everything the rules leave to the local utility is a setting here:
+
 setting                                environment variable         default
 =====================================  ===========================  =====================================
 days from bill date to due date        VOUCHER_BILL_DUE_DAYS        7 (the fee runs from the 8th day, R8)
@@ -17,9 +18,10 @@ accounts per billing batch             VOUCHER_BILLING_BATCH        5000
 billing threads (PostgreSQL only)      VOUCHER_BILLING_WORKERS      2
 business time zone                     VOUCHER_TIMEZONE             Asia/Shanghai
 =====================================  ===========================  =====================================
-=======
-by the caller (CLI, web app: configuration file and ``VOUCHER_*`` variables)
-and passed to the services. The keys, their defaults (docs/tariffs.md §3-§4) and
+
+They are read once at the edge (``vouchers.config`` builds ``Settings.metering``
+from the configuration file and the ``VOUCHER_*`` variables) and passed to the
+services. The keys, their defaults (docs/tariffs.md §3-§4) and
 their meaning are rows of docs/configuration.md (``billing.*``,
 ``cost_control.*``, ``collection.*``, ``timezone``).
 """
@@ -27,12 +29,9 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from vouchers.metering.errors import ConfigError
-from vouchers.errors import InvalidMoney
-from vouchers.money import parse_amount
 
 
 @dataclass(frozen=True)
@@ -75,37 +74,3 @@ class MeteringConfig:
     def local_time(self, day: dt.date, hour: int = 0) -> dt.datetime:
         """The aware UTC instant of ``hour``:00 local on ``day``."""
         return dt.datetime.combine(day, dt.time(hour), tzinfo=self.tz).astimezone(dt.UTC)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> MeteringConfig:
-        def integer(name: str, default: int) -> int:
-            raw = env.get(name)
-            if raw is None or raw.strip() == "":
-                return default
-            try:
-                return int(raw.strip())
-            except ValueError as e:
-                raise ConfigError(f"{name} must be a whole number, got {raw!r}") from e
-
-        def yuan(name: str, default: int) -> int:
-            raw = env.get(name)
-            if raw is None or raw.strip() == "":
-                return default
-            try:
-                return parse_amount(raw.strip())
-            except InvalidMoney as e:
-                raise ConfigError(f"{name}: {e}") from e
-
-        return cls(
-            timezone=env.get("VOUCHER_TIMEZONE") or "Asia/Shanghai",
-            due_days=integer("VOUCHER_BILL_DUE_DAYS", 7),
-            warning_threshold_fen=yuan("VOUCHER_LOW_BALANCE_WARNING", 3000),
-            notice_days=integer("VOUCHER_DISCONNECT_NOTICE_DAYS", 1),
-            disconnect_hour=integer("VOUCHER_DISCONNECT_HOUR", 8),
-            red_days_past_due=integer("VOUCHER_RED_DAYS_PAST_DUE", 30),
-            red_large_customer_fen=yuan("VOUCHER_RED_LARGE_CUSTOMER", 1_000_000),
-            yellow_late_payments=integer("VOUCHER_YELLOW_LATE_PAYMENTS", 2),
-            blue_days_to_zero=integer("VOUCHER_BLUE_DAYS_TO_ZERO", 3),
-            batch_size=integer("VOUCHER_BILLING_BATCH", 5000),
-            billing_workers=integer("VOUCHER_BILLING_WORKERS", 2),
-        )

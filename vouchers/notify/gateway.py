@@ -6,7 +6,6 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
@@ -109,20 +108,13 @@ class FileSink:
             raise GatewayError(f"cannot write the SMS sink file: {e.strerror or type(e).__name__}") from None
 
 
-def gateway_from_env(env: Mapping[str, str]) -> SmsGateway:
-    """``VOUCHER_SMS_SINK`` (a file) wins; else ``VOUCHER_SMS_URL`` + ``VOUCHER_SMS_TOKEN``; else an error."""
-    sink = env.get("VOUCHER_SMS_SINK")
+def make_gateway(*, sink: Path | None, url: str | None, token: str | None, timeout: float = DEFAULT_TIMEOUT) -> SmsGateway:
+    """A sink file (``VOUCHER_SMS_SINK``) wins; else ``VOUCHER_SMS_URL`` + ``VOUCHER_SMS_TOKEN``; else an error."""
     if sink:
         return FileSink(Path(sink).expanduser())
-    url, token = env.get("VOUCHER_SMS_URL"), env.get("VOUCHER_SMS_TOKEN")
     if url and token:
         check_url(url)
-        timeout = env.get("VOUCHER_SMS_TIMEOUT") or str(DEFAULT_TIMEOUT)
-        try:
-            seconds = float(timeout)
-        except ValueError as e:
-            raise GatewayNotConfigured("VOUCHER_SMS_TIMEOUT must be a number of seconds") from e
-        return HttpGateway(url, token, timeout=seconds)
+        return HttpGateway(url, token, timeout=timeout)
     if url:
         raise GatewayNotConfigured("VOUCHER_SMS_TOKEN is not set (needed with VOUCHER_SMS_URL)")
     raise GatewayNotConfigured("no SMS gateway configured: set VOUCHER_SMS_URL and VOUCHER_SMS_TOKEN, "

@@ -24,7 +24,6 @@ from sqlalchemy import Engine, Select, bindparam, case, delete, or_, select, upd
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from vouchers.setting_values import env_int
 from vouchers.errors import VoucherError
 from vouchers.storage import hot_sql
 from vouchers.storage.api_models import ThrottleCounter
@@ -459,21 +458,6 @@ class ThrottleLimits:
             return 0
         return min(self.web_pow_bits + (over - 1) // self.web_ip_challenge_after, self.web_pow_bits + 8)
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> ThrottleLimits:
-        d = cls()
-        return cls(
-            window_seconds=env_int(env, "VOUCHER_THROTTLE_WINDOW_SECONDS", d.window_seconds, maximum=7 * 86400),
-            client_failures=env_int(env, "VOUCHER_THROTTLE_CLIENT_FAILURES", d.client_failures),
-            account_failures=env_int(env, "VOUCHER_THROTTLE_ACCOUNT_FAILURES", d.account_failures),
-            web_ip_failures=env_int(env, "VOUCHER_THROTTLE_WEB_IP_FAILURES", d.web_ip_failures),
-            web_account_failures=env_int(env, "VOUCHER_THROTTLE_WEB_ACCOUNT_FAILURES", d.web_account_failures),
-            web_ip_challenge_after=env_int(env, "VOUCHER_THROTTLE_WEB_IP_CHALLENGE_AFTER", d.web_ip_challenge_after),
-            web_pow_bits=env_int(env, "VOUCHER_THROTTLE_WEB_POW_BITS", d.web_pow_bits, maximum=32),
-            client_lookups=env_int(env, "VOUCHER_THROTTLE_CLIENT_LOOKUPS", d.client_lookups),
-            web_ip_lookups=env_int(env, "VOUCHER_THROTTLE_WEB_IP_LOOKUPS", d.web_ip_lookups),
-            sms_sender_failures=env_int(env, "VOUCHER_THROTTLE_SMS_SENDER_FAILURES", d.sms_sender_failures),
-        )
 
 
 def build(settings: Any, limits: ThrottleLimits, engine: Engine | None = None, prefix: str | None = None,
@@ -485,7 +469,7 @@ def build(settings: Any, limits: ThrottleLimits, engine: Engine | None = None, p
 
         client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         return RedisThrottle(client, limits.window_seconds,
-                             prefix=prefix or settings.env.get("VOUCHER_REDIS_PREFIX") or "vouchers:throttle:")
+                             prefix=prefix or "vouchers:throttle:")
     autocommit = None
     if engine is not None and engine.dialect.name == "postgresql":
         from sqlalchemy import create_engine

@@ -147,10 +147,9 @@ def savepoint(session: Session) -> Iterator[None]:
     """A SAVEPOINT whose rollback also forgets the commit-time work queued inside it.
 
     For work that may be refused while the transaction around it must still commit (a refused
-    redemption keeps its counted attempt, its fraud alert and its stored refusal).
+    redemption keeps its counted attempt, its fraud alert and its stored refusal). The rollback's
+    forgetting is the generic one every SAVEPOINT gets (:func:`_snapshot_at_savepoint`, :func:`_drop_hooks`).
     """
-    hooks = dict(session.info.get(_KEY, {}))
-    scratch = {name: copy.copy(value) for name, value in session.info.get(_STATE, {}).items()}
     nested = session.begin_nested()
     # SQLAlchemy emits the SAVEPOINT lazily, when the nested transaction first asks for its connection;
     # emit it now, so no statement of the block can run before it (hot_sql, driver cursors).
@@ -160,7 +159,5 @@ def savepoint(session: Session) -> Iterator[None]:
     except BaseException:
         if nested.is_active:
             nested.rollback()
-        session.info[_KEY] = hooks
-        session.info[_STATE] = scratch
         raise
     nested.commit()

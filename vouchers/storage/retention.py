@@ -8,27 +8,14 @@ deleted, however old: :mod:`vouchers.services.idempotency` takes a stale one ove
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vouchers.storage.api_models import IdempotencyRecord
-from vouchers.errors import ConfigError
 
-DEFAULT_DAYS = 7
-ENV_DAYS = "VOUCHER_IDEMPOTENCY_RETENTION_DAYS"
 _T = IdempotencyRecord.__table__
-
-
-def retention_days(env: Mapping[str, str]) -> int:
-    """Days replays are guaranteed: ``VOUCHER_IDEMPOTENCY_RETENTION_DAYS`` (default 7, at least 1)."""
-    raw = env.get(ENV_DAYS) or ""
-    if raw == "":
-        return DEFAULT_DAYS
-    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
-        raise ConfigError(f"{ENV_DAYS} must be a whole number of days, at least 1")
-    return int(raw)
 
 
 def purge(sessions: sessionmaker[Session], *, now: dt.datetime, older_than_days: int, batch_size: int = 5000,

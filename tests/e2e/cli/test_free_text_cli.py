@@ -9,6 +9,7 @@ from vouchers.storage.db import make_engine, session_factory
 from vouchers.storage.models import AuditEvent
 from tests.conftest import cheap_sealing
 from tests.inprocess_cli import in_process_cli
+from voucherctl import context
 from tests.e2e.cli.conftest import FAR_EXPIRY
 
 FORGED = "eve\n     9 2026-11-26T02:00:00+00:00 admin batch.approve"
@@ -104,6 +105,7 @@ def test_an_actor_from_the_environment_is_checked_where_the_audit_event_is_writt
     assert cli("init")[0] == 0
     assert cli("accounts", "create", "--account-no", "P1", "--name", "Han Meimei")[0] == 0
     monkeypatch.setenv("VOUCHER_ACTOR", FORGED)
+    context.settings.cache_clear()  # a process reads its settings once: the next run plays a new process
     code, out, err = cli("billing", "assign", "P1", "--tariff", "fj-residential", "--mode", "prepaid",
                          "--area", "湖里区", "--meter", "MP1")
     assert code == 1 and out == ""

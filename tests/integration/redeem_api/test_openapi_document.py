@@ -2,7 +2,9 @@
 too), the document valid OpenAPI 3.1, shipped in the package and served as JSON at /openapi.json."""
 from __future__ import annotations
 
+import json
 import re
+from collections import Counter
 from importlib import resources
 
 import pytest
@@ -49,3 +51,35 @@ def test_the_document_ships_in_the_package_and_is_served_unchanged(client):
     assert response.status_code == 200 and response.mimetype == "application/json"
     assert response.get_json() == shipped
     assert client.get("/openapi.json").get_data() == response.get_data()  # the same text every time
+
+
+def inline_error_responses(document: dict) -> Counter[str]:
+    """Error responses (4xx, 5xx) written out in the paths, as canonical JSON with their status."""
+    found: Counter[str] = Counter()
+    for item in document["paths"].values():
+        for operation in item.values():
+            if isinstance(operation, dict):
+                for status, response in operation.get("responses", {}).items():
+                    if str(status)[0] in "45" and "$ref" not in response:
+                        found[json.dumps([str(status), response], sort_keys=True)] += 1
+    return found
+
+
+def test_no_error_response_is_written_out_twice():
+    """One used by several operations is a components/responses entry, referenced with $ref."""
+    document = spec()
+    repeated = {text[:120]: n for text, n in inline_error_responses(document).items() if n > 1}
+    assert repeated == {}, "move these into components/responses and $ref them"
+    shared = document["components"]["responses"]
+    used = {r["$ref"].rsplit("/", 1)[1] for item in document["paths"].values() for op in item.values()
+            if isinstance(op, dict) for r in op.get("responses", {}).values() if "$ref" in r}
+    assert used == set(shared), "every shared response is used, and only those that exist"
+
+
+def test_the_repeat_finder_sees_a_copy():
+    document = spec()
+    copy = next(r for r in document["components"]["responses"].values())
+    first, second = [op for item in document["paths"].values() for op in item.values() if isinstance(op, dict)][:2]
+    first["responses"]["599"] = dict(copy)
+    second["responses"]["599"] = dict(copy)
+    assert max(inline_error_responses(document).values()) == 2

@@ -16,7 +16,7 @@ SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><rect wid
 
 def branding_from(tmp_path: Path, toml: str, **env: str) -> Branding:
     (tmp_path / "voucher.toml").write_text(toml, encoding="utf-8")
-    return load_branding(load_settings({"VOUCHER_HOME": str(tmp_path), **env}).env)
+    return load_settings({"VOUCHER_HOME": str(tmp_path), **env}).branding
 
 
 def error(tmp_path: Path, toml: str) -> str:

@@ -28,7 +28,7 @@ def test_the_file_in_the_home_is_read_and_the_environment_wins(tmp_path):
                                      '[throttle]\nweb_ip_failures = 3\n')
     settings = load_settings({"VOUCHER_HOME": str(tmp_path), "VOUCHER_CURRENCY": "USD"})
     assert (settings.timezone, settings.issuer_code, settings.currency) == ("UTC", 7, "USD")
-    assert settings.env["VOUCHER_THROTTLE_WEB_IP_FAILURES"] == "3"
+    assert settings.throttle.web_ip_failures == 3
     assert settings.source == tmp_path / "voucher.toml"
 
 

@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from vouchers.config import ConfigError as SettingsError, Settings
 from vouchers.metering.config import MeteringConfig
-from vouchers.metering.errors import ConfigError, InvalidReading, LineError
+from vouchers.metering.errors import InvalidReading, LineError
 from vouchers.metering.readings import CsvSource, ReadingInput
 from vouchers.metering.units import (
     format_kwh,
@@ -89,15 +90,18 @@ def test_csv_hash_is_of_the_bytes() -> None:
 
 
 def test_config_from_env() -> None:
-    config = MeteringConfig.from_env({"VOUCHER_LOW_BALANCE_WARNING": "50.00", "VOUCHER_DISCONNECT_NOTICE_DAYS": "7",
-                                      "VOUCHER_BILL_DUE_DAYS": "15"})
+    def from_env(env):  # the edges' way: the typed settings build it
+        return Settings.from_env(env).metering
+
+    config = from_env({"VOUCHER_LOW_BALANCE_WARNING": "50.00", "VOUCHER_DISCONNECT_NOTICE_DAYS": "7",
+                       "VOUCHER_BILL_DUE_DAYS": "15"})
     assert (config.warning_threshold_fen, config.notice_days, config.due_days) == (5000, 7, 15)
-    assert MeteringConfig.from_env({}) == MeteringConfig()
+    assert from_env({}) == MeteringConfig()
     for env in ({"VOUCHER_LOW_BALANCE_WARNING": "30.001"}, {"VOUCHER_DISCONNECT_HOUR": "25"},
                 {"VOUCHER_BILL_DUE_DAYS": "seven"}, {"VOUCHER_TIMEZONE": "Mars/Olympus"},
                 {"VOUCHER_BILLING_BATCH": "0"}):
-        with pytest.raises(ConfigError):
-            MeteringConfig.from_env(env)
+        with pytest.raises(SettingsError, match=next(iter(env))):
+            from_env(env)
     local = MeteringConfig().local_time(dt.date(2026, 3, 27), 8)
     assert local == dt.datetime(2026, 3, 27, 0, 0, tzinfo=dt.UTC)
 

@@ -7,7 +7,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from vouchers.notify.errors import GatewayError, GatewayNotConfigured
-from vouchers.notify.gateway import FileSink, HttpGateway, SmsMessage, gateway_from_env
+from vouchers.config import ConfigError, Settings
+from vouchers.notify.gateway import FileSink, HttpGateway, SmsMessage, make_gateway
 
 MSG = SmsMessage(idempotency_id="om-7", account_no="3300012345", kind="sms.sts_token", lang="zh", text="充值码")
 
@@ -82,13 +83,13 @@ def test_http_gateway_refuses_a_url_that_would_send_the_token_in_clear(url):
     with pytest.raises(GatewayNotConfigured, match="https"):
         HttpGateway(url, "t")
     with pytest.raises(GatewayNotConfigured, match="VOUCHER_SMS_URL"):
-        gateway_from_env({"VOUCHER_SMS_URL": url, "VOUCHER_SMS_TOKEN": "t"})
+        make_gateway(sink=None, url=url, token="t")
 
 
 @pytest.mark.parametrize("url", ["https://sms.example/x", "HTTPS://sms.example:8443/x", "http://localhost:8080/sms",
                                  "http://127.0.0.1:9/sms", "http://[::1]:8080/sms", "http://LOCALHOST/sms"])
 def test_http_gateway_takes_https_and_plain_http_only_on_this_machine(url):
-    assert isinstance(gateway_from_env({"VOUCHER_SMS_URL": url, "VOUCHER_SMS_TOKEN": "t"}), HttpGateway)
+    assert isinstance(make_gateway(sink=None, url=url, token="t"), HttpGateway)
 
 
 def test_http_gateway_unreachable_is_a_failure():
@@ -106,14 +107,20 @@ def test_file_sink_appends_json_lines(tmp_path):
         FileSink(tmp_path / "missing-dir" / "sms.jsonl").send(MSG)
 
 
-def test_gateway_from_env(tmp_path):
-    assert isinstance(gateway_from_env({"VOUCHER_SMS_SINK": str(tmp_path / "s.jsonl")}), FileSink)
-    assert isinstance(gateway_from_env({"VOUCHER_SMS_URL": "https://sms.example/x", "VOUCHER_SMS_TOKEN": "t"}),
-                      HttpGateway)
+def gateway_of(env):
+    """The gateway the CLI builds from these settings (``outbox send``)."""
+    sms = Settings.from_env(env).sms
+    return make_gateway(sink=sms.sink, url=sms.url, token=sms.token, timeout=sms.timeout_seconds)
+
+
+def test_the_gateway_from_the_settings(tmp_path):
+    assert isinstance(gateway_of({"VOUCHER_SMS_SINK": str(tmp_path / "s.jsonl")}), FileSink)
+    http = gateway_of({"VOUCHER_SMS_URL": "https://sms.example/x", "VOUCHER_SMS_TOKEN": "t", "VOUCHER_SMS_TIMEOUT": "2.5"})
+    assert isinstance(http, HttpGateway) and http.timeout == 2.5
     for env, message in [({}, "no SMS gateway configured"),
                          ({"VOUCHER_SMS_URL": "https://sms.example/x"}, "VOUCHER_SMS_TOKEN"),
-                         ({"VOUCHER_SMS_URL": "ftp://x", "VOUCHER_SMS_TOKEN": "t"}, "http"),
-                         ({"VOUCHER_SMS_URL": "https://x", "VOUCHER_SMS_TOKEN": "t", "VOUCHER_SMS_TIMEOUT": "x"},
-                          "TIMEOUT")]:
+                         ({"VOUCHER_SMS_URL": "ftp://x", "VOUCHER_SMS_TOKEN": "t"}, "http")]:
         with pytest.raises(GatewayNotConfigured, match=message):
-            gateway_from_env(env)
+            gateway_of(env)
+    with pytest.raises(ConfigError, match="VOUCHER_SMS_TIMEOUT"):  # a bad value stops the settings, not the send
+        gateway_of({"VOUCHER_SMS_URL": "https://x", "VOUCHER_SMS_TOKEN": "t", "VOUCHER_SMS_TIMEOUT": "x"})

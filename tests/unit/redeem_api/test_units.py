@@ -236,13 +236,15 @@ def test_metrics_refuse_a_directory_named_after_the_import():
 def test_openapi_refs_resolve_and_document_is_json():
     document = spec()
     json.dumps(document)
-    schemas = document["components"]["schemas"]
+    components = document["components"]
 
     def walk(node):
         if isinstance(node, dict):
             ref = node.get("$ref")
             if ref:
-                assert ref.startswith("#/components/schemas/") and ref.rsplit("/", 1)[1] in schemas, ref
+                kind, _, name = ref.removeprefix("#/components/").partition("/")
+                assert ref.startswith("#/components/") and kind in ("schemas", "responses"), ref
+                assert name in components[kind], ref
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):

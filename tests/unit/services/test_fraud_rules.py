@@ -5,22 +5,23 @@ import datetime as dt
 
 import pytest
 
-from vouchers.services.fraud_config import FraudConfig, FraudConfigError
+from vouchers.config import ConfigError, Settings
+from vouchers.services.fraud_config import FraudConfig
 from vouchers.services.fraud_rules import RULES, Event, Facts, decide, outside_hours
 
 AT = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc)
 
 
 def test_settings_come_from_the_environment_in_yuan_and_bad_ones_are_one_line():
-    cfg = FraudConfig.from_env({"VOUCHER_FRAUD_ACCOUNT_AMOUNT": "2000.00", "VOUCHER_FRAUD_ACCOUNT_CARDS": "4",
-                                "VOUCHER_FRAUD_ACTIONS": "velocity.account_cards=hold, stolen.near_void=alert"})
+    cfg = Settings.from_env({"VOUCHER_FRAUD_ACCOUNT_AMOUNT": "2000.00", "VOUCHER_FRAUD_ACCOUNT_CARDS": "4",
+                             "VOUCHER_FRAUD_ACTIONS": "velocity.account_cards=hold, stolen.near_void=alert"}).fraud
     assert (cfg.account_amount, cfg.account_cards) == (200_000, 4)
     assert cfg.action("velocity.account_cards", "alert") == "hold" and cfg.action("channel.structuring", "x") == "x"
     for bad in ({"VOUCHER_FRAUD_ACCOUNT_CARDS": "0"}, {"VOUCHER_FRAUD_ACCOUNT_AMOUNT": "lots"},
                 {"VOUCHER_FRAUD_ACTIONS": "velocity.account_cards=block"}):
-        with pytest.raises(FraudConfigError) as caught:
-            FraudConfig.from_env(bad)
-        assert "\n" not in str(caught.value)
+        with pytest.raises(ConfigError) as caught:
+            Settings.from_env(bad)
+        assert "\n" not in str(caught.value) and next(iter(bad)) in str(caught.value)
 
 
 def test_every_rule_has_a_stable_id_and_both_languages():
@@ -44,8 +45,8 @@ def test_decide_is_at_the_threshold_quiet_and_over_it_fires():
 
 
 def test_opening_hours_per_site_with_the_installations_as_default():
-    cfg = FraudConfig.from_env({"VOUCHER_FRAUD_OPEN_HOUR": "7", "VOUCHER_FRAUD_CLOSE_HOUR": "22",
-                                "VOUCHER_FRAUD_SITE_HOURS": "c_late=10-2; counter_cash=8-18"})
+    cfg = Settings.from_env({"VOUCHER_FRAUD_OPEN_HOUR": "7", "VOUCHER_FRAUD_CLOSE_HOUR": "22",
+                             "VOUCHER_FRAUD_SITE_HOURS": "c_late=10-2; counter_cash=8-18"}).fraud
     assert cfg.site_hours == {"c_late": (10, 2), "counter_cash": (8, 18)}
 
     def fired(local_hour: int, *, terminal: str | None = None, channel: str = "voucher", kind: str = "redemption"):
@@ -63,6 +64,6 @@ def test_opening_hours_per_site_with_the_installations_as_default():
     # an online channel without hours of its own takes payments at any hour
     assert fired(3, channel="alipay", kind="payment") == []
     for bad in ("c_x=8", "c_x=25-3", "=8-9", "c_x=8-8", "c_x=a-b"):
-        with pytest.raises(FraudConfigError) as caught:
-            FraudConfig.from_env({"VOUCHER_FRAUD_SITE_HOURS": bad})
+        with pytest.raises(ConfigError) as caught:
+            Settings.from_env({"VOUCHER_FRAUD_SITE_HOURS": bad})
         assert "\n" not in str(caught.value)

@@ -146,8 +146,15 @@ def test_data_dir_with_a_broken_file(capsys: pytest.CaptureFixture[str], tmp_pat
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "bad.toml").write_text('schema = "tariff/1"\nid = "bad"\nname = [\n', encoding="utf-8")
     assert "bad.toml: not valid TOML" in run_error(capsys, "--data-dir", str(tmp_path), "list")
+    from voucherctl import context
+
     monkeypatch.setenv("VOUCHER_TARIFF_DIR", str(tmp_path))
-    assert "bad.toml" in run_error(capsys, "list")
+    context.settings.cache_clear()  # a process reads its settings once: this test plays a new process
+    try:
+        assert "bad.toml" in run_error(capsys, "list")
+    finally:
+        monkeypatch.delenv("VOUCHER_TARIFF_DIR")
+        context.settings.cache_clear()
 
 
 def test_data_dir_without_late_fee_rules(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

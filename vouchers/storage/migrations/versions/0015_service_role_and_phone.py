@@ -4,8 +4,7 @@ customer accounts: an optional ``phone`` (customer service finds an account by i
 Revision ID: 0015_service_role_and_phone
 Revises: 0014_consignments
 
-The role CHECK constraint is widened as in 0007 (PostgreSQL re-creates it;
-SQLite's stored definition is edited in place, the rows stay valid). The
+The role CHECK constraint is widened as in 0007 (:mod:`vouchers.storage.migrations.check_in`). The
 phone column is nullable: no table rewrite on either database.
 """
 from __future__ import annotations
@@ -13,6 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import text
+
+from vouchers.storage.migrations.check_in import replace_check_in
 
 revision = "0015_service_role_and_phone"
 down_revision = "0014_consignments"
@@ -23,32 +24,8 @@ _OLD = "('terminal', 'distributor', 'channel', 'finance', 'admin', 'headend')"
 _NEW = "('terminal', 'distributor', 'channel', 'finance', 'admin', 'headend', 'service')"
 
 
-def _sqlite_replace(before: str, after: str) -> None:
-    bind = op.get_bind()
-    version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
-    bind.exec_driver_sql("PRAGMA writable_schema=ON")
-    try:
-        changed = bind.execute(text(
-            "UPDATE sqlite_master SET sql = replace(sql, :before, :after) "
-            "WHERE type = 'table' AND name = 'api_clients' AND instr(sql, :before) > 0"),
-            {"before": f"CHECK (role IN {before})", "after": f"CHECK (role IN {after})"}).rowcount
-        if changed != 1:
-            raise RuntimeError("api_clients: the role CHECK constraint is not the expected one; not changed")
-        bind.exec_driver_sql(f"PRAGMA schema_version={int(version) + 1}")
-    finally:
-        bind.exec_driver_sql("PRAGMA writable_schema=OFF")
-
-
-def _replace(before: str, after: str) -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        _sqlite_replace(before, after)
-        return
-    op.drop_constraint("ck_api_clients_role", "api_clients", type_="check")
-    op.create_check_constraint("ck_api_clients_role", "api_clients", f"role IN {after}")
-
-
 def upgrade() -> None:
-    _replace(_OLD, _NEW)
+    replace_check_in("api_clients", "role", "ck_api_clients_role", _OLD, _NEW)
     with op.batch_alter_table("customer_accounts") as batch:
         batch.add_column(sa.Column("phone", sa.String(32), nullable=True))
     op.create_index("ix_customer_accounts_phone", "customer_accounts", ["phone"])
@@ -62,4 +39,4 @@ def downgrade() -> None:
     left = op.get_bind().execute(text("SELECT count(*) FROM api_clients WHERE role = 'service'")).scalar_one()
     if left:
         raise RuntimeError(f"{left} service API clients exist: delete them before downgrading")
-    _replace(_NEW, _OLD)
+    replace_check_in("api_clients", "role", "ck_api_clients_role", _NEW, _OLD)

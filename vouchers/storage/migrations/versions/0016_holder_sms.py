@@ -9,8 +9,7 @@ the holder confirmation then shows no district) and
 ``outbox_messages.recipient`` (the sender's number of an SMS top-up reply;
 NULL: the account's own number, as before) are new nullable columns: no
 table rewrite. The two CHECK constraints accept one more value each, changed
-as 0007_headend_role does (PostgreSQL drops and re-creates them, SQLite edits
-the stored definition in place). ``sms_inbound`` keeps one row per signed
+as 0007_headend_role does (:mod:`vouchers.storage.migrations.check_in`). ``sms_inbound`` keeps one row per signed
 gateway request accepted: a second request with the same signature or the
 same message id of the same gateway is a replay.
 """
@@ -19,6 +18,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import text
+
+from vouchers.storage.migrations.check_in import replace_check_in
 
 revision = "0016_holder_sms"
 down_revision = "0015_service_role_and_phone"
@@ -31,38 +32,13 @@ _CHANNELS_OLD = "('terminal', 'web')"
 _CHANNELS_NEW = "('terminal', 'web', 'sms')"
 
 
-def _sqlite_replace(table: str, column: str, before: str, after: str) -> None:
-    bind = op.get_bind()
-    version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
-    bind.exec_driver_sql("PRAGMA writable_schema=ON")
-    try:
-        changed = bind.execute(text(
-            "UPDATE sqlite_master SET sql = replace(sql, :before, :after) "
-            "WHERE type = 'table' AND name = :table AND instr(sql, :before) > 0"),
-            {"before": f"CHECK ({column} IN {before})", "after": f"CHECK ({column} IN {after})",
-             "table": table}).rowcount
-        if changed != 1:
-            raise RuntimeError(f"{table}: the {column} CHECK constraint is not the expected one; not changed")
-        bind.exec_driver_sql(f"PRAGMA schema_version={int(version) + 1}")
-    finally:
-        bind.exec_driver_sql("PRAGMA writable_schema=OFF")
-
-
-def _replace(table: str, column: str, name: str, before: str, after: str) -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        _sqlite_replace(table, column, before, after)
-        return
-    op.drop_constraint(name, table, type_="check")
-    op.create_check_constraint(name, table, f"{column} IN {after}")
-
-
 def upgrade() -> None:
     with op.batch_alter_table("customer_accounts") as batch:
         batch.add_column(sa.Column("district", sa.String(64), nullable=True))
     with op.batch_alter_table("outbox_messages") as batch:
         batch.add_column(sa.Column("recipient", sa.String(32), nullable=True))
-    _replace("api_clients", "role", "ck_api_clients_role", _ROLES_OLD, _ROLES_NEW)
-    _replace("redemptions", "channel", "ck_redemptions_channel", _CHANNELS_OLD, _CHANNELS_NEW)
+    replace_check_in("api_clients", "role", "ck_api_clients_role", _ROLES_OLD, _ROLES_NEW)
+    replace_check_in("redemptions", "channel", "ck_redemptions_channel", _CHANNELS_OLD, _CHANNELS_NEW)
     op.create_table(
         "sms_inbound",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
@@ -84,8 +60,8 @@ def downgrade() -> None:
             raise RuntimeError(f"{left} {what} exist: delete them before downgrading")
     op.drop_index("ix_sms_inbound_received_at", "sms_inbound")
     op.drop_table("sms_inbound")
-    _replace("redemptions", "channel", "ck_redemptions_channel", _CHANNELS_NEW, _CHANNELS_OLD)
-    _replace("api_clients", "role", "ck_api_clients_role", _ROLES_NEW, _ROLES_OLD)
+    replace_check_in("redemptions", "channel", "ck_redemptions_channel", _CHANNELS_NEW, _CHANNELS_OLD)
+    replace_check_in("api_clients", "role", "ck_api_clients_role", _ROLES_NEW, _ROLES_OLD)
     with op.batch_alter_table("outbox_messages") as batch:
         batch.drop_column("recipient")
     # ALTER TABLE ... DROP COLUMN on both databases (SQLite 3.35+): a batch rebuild of customer_accounts would
