@@ -183,3 +183,49 @@ def decide(cfg: FraudConfig, event: Event, facts: Facts) -> list[Hit]:
         hit("channel.structuring", event.account_no, payments=facts.just_under_day,
             threshold=cfg.review_threshold)
     return hits
+
+
+REVERSAL_BASELINE_DAYS = 28  # a channel-day's baseline: the median daily reversal rate of the 28 days before
+
+
+@dataclass(frozen=True)
+class ReversalDay:
+    day: dt.date
+    payments: int
+    reversed: int
+    rate_bp: int
+    baseline_bp: int
+
+
+def reversal_rate_days(cfg: FraudConfig, days: dict[dt.date, tuple[int, int]]) -> list[ReversalDay]:
+    """The days of one channel (``{day: (payments, reversed)}``) on which ``channel.reversal_rate`` fires.
+
+    A day fires with at least ``reversal_min`` reversals and a rate above ``reversal_floor_bp`` and above
+    ``reversal_factor`` times its baseline: the median daily rate of the 28 days before, *leaving out the days
+    that fired themselves*. The median alone keeps a few incidents from inflating the baseline, but not a
+    channel whose history is mostly incidents - its first days (one incident day is the whole baseline of the
+    next), or an attack that runs day after day for two weeks and more; a fired day is no one's "normal". A day
+    without any (unfired) day before it is judged against a baseline of 0, i.e. by the count and the floor.
+    The price: a channel whose rate rises for good keeps alerting (on its one open case) until someone looks."""
+    fired: list[ReversalDay] = []
+    fired_days: set[dt.date] = set()
+    for d, (total, reversed_) in sorted(days.items()):
+        if reversed_ < cfg.reversal_min or not total:
+            continue
+        rate_bp = reversed_ * 10_000 // total
+        before = [days[b] for back in range(1, REVERSAL_BASELINE_DAYS + 1)
+                  if (b := d - dt.timedelta(days=back)) in days and b not in fired_days]
+        base_bp = median_rate_bp(before)
+        if rate_bp > cfg.reversal_floor_bp and rate_bp > cfg.reversal_factor * base_bp:
+            fired.append(ReversalDay(d, total, reversed_, rate_bp, base_bp))
+            fired_days.add(d)
+    return fired
+
+
+def median_rate_bp(days: list[tuple[int, int]]) -> int:
+    """The median daily reversal rate (basis points) of ``(payments, reversed)`` days."""
+    rates = sorted(r * 10_000 // t for t, r in days if t)
+    if not rates:
+        return 0
+    middle = len(rates) // 2
+    return rates[middle] if len(rates) % 2 else (rates[middle - 1] + rates[middle]) // 2

@@ -32,10 +32,11 @@ from vouchers.storage.staff_models import StaffAccount
 from vouchers.storage.sts_models import StsVend
 from vouchers.services import fraud_engine
 from vouchers.services.fraud_config import FraudConfig
-from vouchers.services.fraud_rules import ALERT, RULES, Event, Facts, Hit, decide, is_just_under, is_quick
+from vouchers.services.fraud_rules import (ALERT, REVERSAL_BASELINE_DAYS, RULES, Event, Facts, Hit, decide,
+                                           is_just_under, is_quick, reversal_rate_days)
 
 DAY, HOUR = dt.timedelta(days=1), dt.timedelta(hours=1)
-BASELINE_DAYS = 28
+BASELINE_DAYS = REVERSAL_BASELINE_DAYS
 OPERATOR_HISTORY_DAYS = 7  # an operator-day is judged once the books hold a week of payments before it
 REFUND_LOOKBACK = dt.timedelta(days=60)
 
@@ -287,8 +288,8 @@ def _reversal_rate(session: Session, since: dt.datetime, until: dt.datetime, cfg
     day = _local_day(session, _P.c.paid_at, tz).label("day")
     rows = session.execute(
         select(_P.c.channel, day, func.count(), func.sum(cast(_P.c.status == "reversed", Integer)))
-        .where(_P.c.paid_at >= since - BASELINE_DAYS * DAY, _P.c.paid_at < until, _P.c.channel != "voucher")
-        .group_by(_P.c.channel, day)).all()
+        .where(_P.c.paid_at >= since - 2 * BASELINE_DAYS * DAY, _P.c.paid_at < until, _P.c.channel != "voucher")
+        .group_by(_P.c.channel, day)).all()  # twice the window: the days of the range's baselines are judged too
     per_channel: dict[str, dict[dt.date, tuple[int, int]]] = defaultdict(dict)
     for channel, local_day, total, reversed_ in rows:
         d = local_day if isinstance(local_day, dt.date) else dt.date.fromisoformat(str(local_day))
@@ -296,19 +297,17 @@ def _reversal_rate(session: Session, since: dt.datetime, until: dt.datetime, cfg
     first_day = since.astimezone(tz).date()
     rule = RULES["channel.reversal_rate"]
     for channel, days in per_channel.items():
-        for d, (total, reversed_) in sorted(days.items()):
-            if d < first_day or reversed_ < cfg.reversal_min:
+        # the 28 days before ``since`` are judged too (on their own 28 days), so that those that fired stay out
+        # of the baselines of the range's days; only the range's days are reported
+        for f in reversal_rate_days(cfg, days):
+            if f.day < first_day:
                 continue
-            rate_bp = reversed_ * 10_000 // total
-            base_bp = _median_rate_bp([days[b] for back in range(1, BASELINE_DAYS + 1)
-                                       if (b := d - dt.timedelta(days=back)) in days])
-            if rate_bp > cfg.reversal_floor_bp and rate_bp > cfg.reversal_factor * base_bp:
-                at = dt.datetime.combine(d, dt.time(0), tzinfo=tz)
-                event = Event(kind="channel_day", account_no="-", amount=0, channel=channel, at=at, local_hour=0)
-                emit(event, Hit(rule.id, ALERT, rule.subject, channel,
-                                {"day": d.isoformat(), "payments": total, "reversed": reversed_,
-                                 "rate_bp": rate_bp, "baseline_bp": base_bp}),
-                     f"channel:{channel}:{d.isoformat()}")
+            at = dt.datetime.combine(f.day, dt.time(0), tzinfo=tz)
+            event = Event(kind="channel_day", account_no="-", amount=0, channel=channel, at=at, local_hour=0)
+            emit(event, Hit(rule.id, ALERT, rule.subject, channel,
+                            {"day": f.day.isoformat(), "payments": f.payments, "reversed": f.reversed,
+                             "rate_bp": f.rate_bp, "baseline_bp": f.baseline_bp}),
+                 f"channel:{channel}:{f.day.isoformat()}")
 
 
 def _reversal_operator(session: Session, since: dt.datetime, until: dt.datetime, cfg: FraudConfig,
@@ -355,15 +354,6 @@ def _reversal_operator(session: Session, since: dt.datetime, until: dt.datetime,
 
 def _as_date(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-
-
-def _median_rate_bp(days: list[tuple[int, int]]) -> int:
-    """The median daily reversal rate (basis points): a baseline that past incidents do not inflate."""
-    rates = sorted(r * 10_000 // t for t, r in days if t)
-    if not rates:
-        return 0
-    middle = len(rates) // 2
-    return rates[middle] if len(rates) % 2 else (rates[middle - 1] + rates[middle]) // 2
 
 
 def _refund_after_use(session: Session, since: dt.datetime, until: dt.datetime, tz: zoneinfo.ZoneInfo,

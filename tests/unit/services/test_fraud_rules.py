@@ -7,7 +7,8 @@ import pytest
 
 from vouchers.config import ConfigError, Settings
 from vouchers.services.fraud_config import FraudConfig
-from vouchers.services.fraud_rules import RULES, Event, Facts, decide, outside_hours
+from vouchers.services.fraud_rules import (RULES, Event, Facts, decide, median_rate_bp, outside_hours,
+                                           reversal_rate_days)
 
 AT = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc)
 
@@ -67,3 +68,36 @@ def test_opening_hours_per_site_with_the_installations_as_default():
         with pytest.raises(ConfigError) as caught:
             Settings.from_env({"VOUCHER_FRAUD_SITE_HOURS": bad})
         assert "\n" not in str(caught.value)
+
+
+def _days(start: dt.date, rates: list[tuple[int, int]]) -> dict[dt.date, tuple[int, int]]:
+    return {start + dt.timedelta(days=i): r for i, r in enumerate(rates)}
+
+
+def test_reversal_rate_fired_days_stay_out_of_the_baseline():
+    cfg = FraudConfig()  # reversal_min 5, factor 3, floor 200 bp
+    start = dt.date(2026, 3, 2)
+    normal, incident = (200, 1), (200, 12)  # 50 bp; 600 bp
+    # a young channel attacked on its first days: each incident day would be the next one's whole baseline
+    young = _days(start, [incident, incident, normal, incident, incident])
+    fired = reversal_rate_days(cfg, young)
+    assert [f.day for f in fired] == [start, start + dt.timedelta(days=1), start + dt.timedelta(days=3),
+                                      start + dt.timedelta(days=4)]
+    assert [f.baseline_bp for f in fired] == [0, 0, 50, 50]
+    # an attack running for three weeks after four quiet weeks: from its 15th day the incidents would be the
+    # median of the 28 days before, and the channel's "normal"
+    long = _days(start, [normal] * 28 + [incident] * 21)
+    fired = reversal_rate_days(cfg, long)
+    assert len(fired) == 21 and {f.baseline_bp for f in fired} == {50}
+    assert fired[-1].day == start + dt.timedelta(days=48)
+
+
+def test_reversal_rate_near_misses():
+    cfg = FraudConfig()
+    start = dt.date(2026, 3, 2)
+    base = [(200, 2)] * 10  # 100 bp
+    assert not reversal_rate_days(cfg, _days(start, [*base, (200, 4)]))  # 200 bp... and under the minimum count
+    assert not reversal_rate_days(cfg, _days(start, [*base, (200, 6)]))  # 300 bp: not above 3 x 100 bp
+    assert [f.rate_bp for f in reversal_rate_days(cfg, _days(start, [*base, (200, 7)]))] == [350]
+    assert not reversal_rate_days(cfg, _days(start, [(1000, 5)]))  # no history, 50 bp: under the floor
+    assert median_rate_bp([(200, 1), (200, 3), (100, 0), (0, 0)]) == 50  # (0 + 50 + 150): middle; empty days skipped
