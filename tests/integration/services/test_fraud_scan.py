@@ -87,6 +87,25 @@ def test_channel_reversal_rate_against_the_channels_baseline(world, now):
     assert alerts(world, "channel.reversal_rate") == [("channel.reversal_rate", "alipay", "alert")]
 
 
+def test_channel_reversal_rate_days_that_fired_before_the_range_stay_out_of_its_baseline(world, now):
+    """Three incident days in a row before the scanned day, two quiet days before them: with the fired days in
+    it, the median of the five days before today would be an incident's rate (3000 bp) and hide today's."""
+    cfg = dataclasses.replace(QUIET, reversal_min=3, reversal_factor=2, reversal_floor_bp=200)
+    with world.sessions.begin() as s:
+        n = 0
+        history = ((10, 3), (10, 3), (10, 3), (10, 3), (10, 0), (10, 1))  # today, 3 incident days, 2 quiet
+        for back, (payments, reversals) in enumerate(history):
+            day = now - back * DAY
+            for i in range(payments):
+                n += 1
+                p = post_payment(s, "alipay", ACCOUNT_ARREARS, 100, f"RB-{n}", day + i * dt.timedelta(minutes=5), day)
+                if i < reversals:
+                    reverse_payment(s, p.payment_id, now=day + HOUR, actor="t", reason="refund")
+    fired = _scan(world, cfg, now - HOUR, now + DAY)  # today only: the days before are the warm-up
+    assert fired.hits == {"channel.reversal_rate": 1}
+    assert alerts(world, "channel.reversal_rate") == [("channel.reversal_rate", "alipay", "alert")]
+
+
 def test_reversal_rate_per_operator_against_the_operators_own_baseline(world, now):
     """alice reverses one payment every day; today she reverses 3 (not above 3 x her 1)
     and mallory, who never reverses, reverses 3 too: only mallory fires."""
