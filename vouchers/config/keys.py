@@ -236,7 +236,8 @@ KEYS: tuple[Key, ...] = (
     Key("VOUCHER_FRAUD_REVERSAL_MIN", "fraud.reversal_min", "integer", "5",
         "channel.reversal_rate: a channel-day needs at least this many reversals...", 1),
     Key("VOUCHER_FRAUD_REVERSAL_FACTOR", "fraud.reversal_factor", "integer", "3",
-        "...and a reversal rate this many times its baseline (median daily rate of the 28 days before)...", 1),
+        "...and a reversal rate this many times its baseline (median daily rate of the 28 days before, days that "
+        "fired left out)...", 1),
     Key("VOUCHER_FRAUD_REVERSAL_FLOOR_BP", "fraud.reversal_floor_bp", "integer", "200",
         "...and above this rate (basis points) whatever the baseline.", 0, 10000),
 )
