@@ -67,17 +67,22 @@ def test_insider_bulk_same_day_needs_enough_of_an_activation_redeemed_on_its_day
     assert alerts(world) == [("insider.bulk_same_day", "D001", "alert")]
 
 
-def test_channel_reversal_rate_against_the_channels_baseline(world, now):
-    cfg = dataclasses.replace(QUIET, reversal_min=3, reversal_factor=3, reversal_floor_bp=200)
+def _alipay_days(world, now, days):  # type: ignore[no-untyped-def]
+    """``(payments, reversed)`` of alipay per day: today first, then each day before."""
     with world.sessions.begin() as s:
         n = 0
-        for back, (payments, reversals) in enumerate(((10, 3), (10, 2), (10, 0), (10, 1))):  # today, then 3 days
+        for back, (payments, reversals) in enumerate(days):
             day = now - back * DAY
             for i in range(payments):
                 n += 1
                 p = post_payment(s, "alipay", ACCOUNT_ARREARS, 100, f"RR-{n}", day + i * dt.timedelta(minutes=5), day)
                 if i < reversals:
                     reverse_payment(s, p.payment_id, now=day + HOUR, actor="t", reason="refund")
+
+
+def test_channel_reversal_rate_against_the_channels_baseline(world, now):
+    cfg = dataclasses.replace(QUIET, reversal_min=3, reversal_factor=3, reversal_floor_bp=200)
+    _alipay_days(world, now, ((10, 3), (10, 2), (10, 0), (10, 1)))  # today, then 3 days
     # yesterday: 2 of 10 is under the minimum count; today: 3 of 10 = 30% against a 10% baseline (3/30)... x3 = 30%
     assert not _scan(world, cfg, now - DAY - HOUR, now - 2 * HOUR).hits
     assert not _scan(world, cfg, now - HOUR, now + DAY).hits  # 3000 bp is not above 3 x 1000 bp
@@ -91,16 +96,7 @@ def test_channel_reversal_rate_days_that_fired_before_the_range_stay_out_of_its_
     """Three incident days in a row before the scanned day, two quiet days before them: with the fired days in
     it, the median of the five days before today would be an incident's rate (3000 bp) and hide today's."""
     cfg = dataclasses.replace(QUIET, reversal_min=3, reversal_factor=2, reversal_floor_bp=200)
-    with world.sessions.begin() as s:
-        n = 0
-        history = ((10, 3), (10, 3), (10, 3), (10, 3), (10, 0), (10, 1))  # today, 3 incident days, 2 quiet
-        for back, (payments, reversals) in enumerate(history):
-            day = now - back * DAY
-            for i in range(payments):
-                n += 1
-                p = post_payment(s, "alipay", ACCOUNT_ARREARS, 100, f"RB-{n}", day + i * dt.timedelta(minutes=5), day)
-                if i < reversals:
-                    reverse_payment(s, p.payment_id, now=day + HOUR, actor="t", reason="refund")
+    _alipay_days(world, now, ((10, 3), (10, 3), (10, 3), (10, 3), (10, 0), (10, 1)))  # today, 3 incident days, 2 quiet
     fired = _scan(world, cfg, now - HOUR, now + DAY)  # today only: the days before are the warm-up
     assert fired.hits == {"channel.reversal_rate": 1}
     assert alerts(world, "channel.reversal_rate") == [("channel.reversal_rate", "alipay", "alert")]
