@@ -38,10 +38,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("customer_accounts") as batch:
-        batch.drop_column("address")
-    with op.batch_alter_table("staff_accounts") as batch:
-        batch.drop_column("address")
-        batch.drop_column("phone")
+    # ALTER TABLE ... DROP COLUMN on both databases (SQLite 3.35+): a batch rebuild of customer_accounts would
+    # drop the table that other tables' rows point at, which SQLite's foreign keys refuse
+    op.drop_column("customer_accounts", "address")
+    op.drop_column("staff_accounts", "address")
+    op.drop_column("staff_accounts", "phone")
     if op.get_bind().dialect.name != "postgresql":  # PostgreSQL's BRIN index belongs to 0002
         op.drop_index("ix_payments_paid_at", table_name="payments", if_exists=True)
