@@ -303,7 +303,9 @@ def test_every_refusal_of_a_well_formed_code_runs_the_same_statements(world, now
         seen[kind] = statements
     assert seen["void"] == seen["unknown"] and seen["inactive"] == seen["unknown"]
     assert seen["redeemed"] == seen["unknown"]
-    assert world.count(FraudAlert) == 2  # the void and the unsold card raised their alerts all the same
+    # the void and the unsold card raised their alerts all the same (the genuine redemption before them may
+    # raise stolen.near_void: the void batch is the next one, within the rule's distance)
+    assert world.count(FraudAlert, FraudAlert.kind.in_(("void_voucher", "inactive_voucher"))) == 2
     dispose(app)
 
 
