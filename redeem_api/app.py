@@ -78,7 +78,11 @@ def create_app(config: ApiConfig | None = None) -> Flask:
     if have != want:
         engine.dispose()
         raise ConfigError(f"database schema is at {have}, expected {want}: run `voucherctl init`")
-    reports = _reports_engine(config)
+    try:
+        reports = _reports_engine(config)
+    except ConfigError:
+        engine.dispose()
+        raise
     throttle = build_throttle(config.settings, config.throttle, engine, prefix=config.redis_prefix,
                               pool_size=config.db_pool_size)
 

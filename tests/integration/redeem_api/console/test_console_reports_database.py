@@ -106,3 +106,16 @@ def test_a_lagging_standby_shows_the_page_with_a_banner_stating_the_lag(reports_
     app.extensions[EXTENSION].replay_probe = lagging(world, 20)  # within the maximum: the as-of, no banner
     html = client.get(f"/console/finance/reports?report=daily_close&day={today}&lang=en").get_data(as_text=True)
     assert 'id="data-stale"' not in html and "(standby, lag 20 s)" in html
+
+
+def test_the_app_does_not_start_on_a_reports_database_that_is_missing_or_not_ours(world, clock, tmp_path):
+    from vouchers.config import ConfigError
+
+    missing = tmp_path / "nowhere.db"
+    with pytest.raises(ConfigError, match="the reports database .* does not exist"):
+        world.app(clock, VOUCHER_REPORTS_DATABASE_URL=f"sqlite:///{missing}")
+    assert not missing.exists()  # a reader creates no database
+    empty = tmp_path / "empty.db"
+    make_engine(f"sqlite:///{empty}").connect().close()
+    with pytest.raises(ConfigError, match="reports database's schema is at nothing"):
+        world.app(clock, VOUCHER_REPORTS_DATABASE_URL=f"sqlite:///{empty}")
