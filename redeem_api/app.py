@@ -17,6 +17,7 @@ import traceback
 from flask import Flask, Request, Response, g, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
+from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -31,6 +32,7 @@ from redeem_api.metrics import Metrics
 from redeem_api.server_errors import HTTP_CODES
 from redeem_api.state import EXTENSION, AppState, ClientCache, KeyRingCache, close_db
 from vouchers.storage.db import make_engine, session_factory
+from vouchers.storage.replica import ReportsDatabaseError, check_reports_schema, reports_engine
 from vouchers.storage.schema_version import current_revision, head_revision
 from vouchers.vending.keys import backend_for
 from vouchers.services.deps import ServiceDeps, built_once
@@ -76,6 +78,11 @@ def create_app(config: ApiConfig | None = None) -> Flask:
     if have != want:
         engine.dispose()
         raise ConfigError(f"database schema is at {have}, expected {want}: run `voucherctl init`")
+    try:
+        reports = _reports_engine(config)
+    except ConfigError:
+        engine.dispose()
+        raise
     throttle = build_throttle(config.settings, config.throttle, engine, prefix=config.redis_prefix,
                               pool_size=config.db_pool_size)
 
@@ -105,6 +112,7 @@ def create_app(config: ApiConfig | None = None) -> Flask:
         csrf_secret=AppState.derive(pepper, "csrf"),
         services=_service_deps(keys, metering, config.settings.fraud),
         clients=ClientCache(config.api_key_cache_seconds) if config.api_key_cache_seconds else None,
+        reports_engine=reports,
     )
 
     from redeem_api.routes import accounts, headend, keys, lists, ops, payments, redemptions, sms, vouchers, web
@@ -117,6 +125,23 @@ def create_app(config: ApiConfig | None = None) -> Flask:
     _register_hooks(app)
     _register_error_handlers(app)
     return app
+
+
+def _reports_engine(config: ApiConfig) -> Engine | None:
+    """VOUCHER_REPORTS_DATABASE_URL's read-only engine (the console's reports and dashboard), built once."""
+    url = config.settings.reports_database_url
+    if url is None:
+        return None
+    try:
+        engine = reports_engine(url, pool_size=config.db_pool_size)
+    except ReportsDatabaseError as e:
+        raise ConfigError(str(e)) from e
+    try:
+        check_reports_schema(engine)
+    except ReportsDatabaseError as e:
+        engine.dispose()
+        raise ConfigError(str(e)) from e
+    return engine
 
 
 def _service_deps(keys: WebKeys, metering: MeteringSupport, fraud: FraudConfig) -> ServiceDeps:

@@ -11,6 +11,7 @@ import hmac
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app, g
@@ -19,11 +20,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vouchers.keystore.web_keys import WebKeys
 from redeem_api.config import ApiConfig
+from vouchers.storage.db import session_factory
 from redeem_api.metrics import Metrics
 from vouchers.keyring import KeyRing
 from vouchers.services.clients import ClientInfo
 from vouchers.services.deps import ServiceDeps
 from vouchers.services.throttle import Throttle
+from vouchers.storage.replica import Freshness, freshness
 
 log = logging.getLogger(__name__)
 EXTENSION = "vouchers_redeem_api"
@@ -103,6 +106,14 @@ class AppState:
     services: ServiceDeps  # tariffs, metering settings, vending backend: passed to the money services
     keys: WebKeys  # the web's narrow key-store handle (vending keys are unsealed through it)
     clients: ClientCache | None = None  # VOUCHER_API_KEY_CACHE_SECONDS > 0
+    # The console's reports and dashboard read here: VOUCHER_REPORTS_DATABASE_URL's read-only engine when set,
+    # else the primary's sessions (see report_sessions).
+    reports_engine: Engine | None = None
+    replay_probe: Callable[[Session], Freshness] = freshness  # a reports database's freshness (tests inject one)
+
+    def __post_init__(self) -> None:
+        self.report_sessions: sessionmaker[Session] = (
+            session_factory(self.reports_engine) if self.reports_engine is not None else self.sessions)
 
     @staticmethod
     def derive(pepper: bytes, label: str) -> bytes:

@@ -140,6 +140,29 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
     return engine.url.render_as_string(hide_password=False)
 
 
+@pytest.fixture(scope="session")
+def pg_primary() -> Iterator[str]:
+    """A second migrated PostgreSQL database (the primary of these tests), made once per test process."""
+    with scratch_pg_database("voucher_primary") as url:
+        engine = make_engine(url)
+        upgrade_to_head(engine)
+        engine.dispose()
+        yield url
+
+
+@pytest.fixture
+def primary_url(db_url, request, tmp_path) -> str:
+    """An empty migrated database beside ``db_url``, on the same engine kind: the primary of the tests whose
+    ``db_url`` is the reports database (``VOUCHER_REPORTS_DATABASE_URL``)."""
+    if db_url.startswith("sqlite"):
+        return sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path / "primary.db")
+    url = request.getfixturevalue("pg_primary")
+    engine = make_engine(url)
+    _truncate_all(engine)
+    engine.dispose()
+    return url
+
+
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     engine = make_engine(db_url)

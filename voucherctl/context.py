@@ -137,7 +137,9 @@ _read_only_engines: dict[str, Engine] = {}  # the reports' engines, one per URL,
 def _read_only_engine(url: str) -> Engine:
     if url not in _read_only_engines:
         try:
-            _read_only_engines[url] = make_engine(url, read_only=True)
+            from vouchers.storage.replica import reports_engine
+
+            _read_only_engines[url] = reports_engine(url)
         except (ImportError, NoSuchModuleError) as e:
             raise CliError(f"unsupported database URL scheme {make_url(url).drivername!r} in "
                            f"VOUCHER_REPORTS_DATABASE_URL ({_URL_HINT})") from e
@@ -156,11 +158,13 @@ def reports_sessions() -> sessionmaker[Session]:
     url = _reports_url()
     if url is None:
         return sessions()
+    from vouchers.storage.replica import ReportsDatabaseError, check_reports_schema
+
     eng = _read_only_engine(url)
-    current = current_revision(eng)
-    if current != head_revision():
-        raise CliError(f"the reports database's schema is at {current or 'nothing'}, expected {head_revision()} "
-                       "(check VOUCHER_REPORTS_DATABASE_URL: it must be a standby or copy of the primary)")
+    try:
+        check_reports_schema(eng)
+    except ReportsDatabaseError as e:
+        raise CliError(str(e)) from e
     return session_factory(eng)
 
 
@@ -181,21 +185,17 @@ def report_session(allow_stale: bool = False) -> Iterator[tuple[Session, DataAsO
     """A report's read-only transaction on the reports database and the as-of of the data it reads; a standby
     lagging more than VOUCHER_REPORTS_MAX_LAG_SECONDS is refused in one line unless ``allow_stale``. The
     transaction is rolled back at the end: a report writes nothing."""
-    from vouchers.services.report_source import StaleReports, open_report
+    from vouchers.services.report_source import StaleReports, report_transaction
 
     factory = reports_sessions()
     max_lag = reports_max_lag_seconds()
-    with factory() as session:
-        try:
-            as_of = open_report(session, now=now(), max_lag_seconds=max_lag, allow_stale=allow_stale,
-                                probe=replay_probe)
-        except StaleReports as e:
-            raise CliError(f"{e} (VOUCHER_REPORTS_MAX_LAG_SECONDS): try again when it has caught up, "
-                           "or pass --allow-stale") from e
-        try:
-            yield session, as_of
-        finally:
-            session.rollback()
+    try:
+        with report_transaction(factory, now=now(), max_lag_seconds=max_lag, allow_stale=allow_stale,
+                                probe=replay_probe) as opened:
+            yield opened
+    except StaleReports as e:
+        raise CliError(f"{e} (VOUCHER_REPORTS_MAX_LAG_SECONDS): try again when it has caught up, "
+                       "or pass --allow-stale") from e
 
 
 def now() -> dt.datetime:

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from vouchers.services import report_source
 from vouchers.services.report_source import LIVE, DataAsOf
 from voucherctl import context
 from voucherctl.output import emit
@@ -47,11 +48,10 @@ def line(as_of: DataAsOf) -> str:
 
 
 def pdf_note(as_of: DataAsOf) -> str:
-    """The PDF cover line, in Chinese and English."""
-    if as_of.source == LIVE:
-        return f"数据截至 / data as of {_at(as_of, False)} · 主库实时 / live"
-    lag = "?" if as_of.lag_seconds is None else f"{as_of.lag_seconds:.0f} s"
-    return f"数据截至 / data as of {_at(as_of, False)} · 备库回放 / standby replay, lag {lag}"
+    """The PDF cover line, in Chinese and English (the console's downloads state the same)."""
+    import zoneinfo
+
+    return report_source.pdf_note(as_of, zoneinfo.ZoneInfo(context.settings().timezone))
 
 
 def emit_report(as_json: bool, document: dict[str, Any], human: Callable[[], object] | str, as_of: DataAsOf) -> None:

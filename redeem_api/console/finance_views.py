@@ -20,6 +20,7 @@ from werkzeug.utils import secure_filename
 
 from redeem_api.console.gate import NAV_EXTRA, allowed, console, lang, now, page, refuse
 from redeem_api.console.guard import guard
+from redeem_api.console.report_data import report_session
 from redeem_api.console.views import bp
 from redeem_api.state import state
 from vouchers.books import formats
@@ -147,14 +148,16 @@ def finance_reports_page() -> Response:
         return page("finance_reports.html", 400, message="dates: YYYY-MM-DD, month: YYYY-MM", kind=kind,
                     day=today, as_of=today, month=f"{today:%Y-%m}")
     context = {"kind": kind, "day": day, "as_of": as_of, "month": month}
-    with state().sessions.begin() as s:
+    with report_session() as (s, data):  # the reports database; read-only
+        context["data"] = data
+        note = data.pdf_note  # PDFs state the data's as-of as the CLI's do; CSVs keep their contract's columns
         try:
             if kind == "daily_close":
                 r = daily_close(s, day, tz=tz, currency=currency, now=now())
                 if download == "csv":
                     body = _csv(finance_reports.DAILY_CLOSE_HEADER, finance_reports.daily_close_rows(r))
                 elif download == "pdf":  # the web holds no audit key: no signed checkpoint on it
-                    body = _pdf(lambda path: finance_reports.render_daily_close_pdf(path, r))
+                    body = _pdf(lambda path: finance_reports.render_daily_close_pdf(path, r, data_note=note))
                 context["close"] = r
                 name = f"daily-close-{day}"
             elif kind == "liability":
@@ -165,7 +168,7 @@ def finance_reports_page() -> Response:
                 elif download == "pdf":
                     body = _pdf(lambda path: finance_reports.render_liability_pdf(
                         s, path, r, first=as_of.replace(day=1), last=as_of, start=start, end=end, currency=currency,
-                        tz=tz, branding=_branding()))
+                        tz=tz, branding=_branding(), data_note=note))
                 context["liability"] = r
                 name = f"liability-{as_of}"
             else:
@@ -174,12 +177,13 @@ def finance_reports_page() -> Response:
                 if download == "csv":
                     body = collection_csv(r.analysis, r.months).encode("utf-8-sig")
                 elif download == "pdf":
-                    body = finance_reports.collection_pdf(r, lang=lang(), branding=_branding())
+                    body = finance_reports.collection_pdf(r, lang=lang(), branding=_branding(), data_note=note)
                 context["collection"] = r
                 name = f"collection-{month}"
         except VoucherError as e:
             return page("finance_reports.html", 400, message=str(e), **context)
-        if download:
+    if download:  # the audit trail is the primary's
+        with state().sessions.begin() as s:
             record_action(s, g.console, action="console.report.download", subject_type="report", subject_id=kind,
                           now=now(), details={"format": download, "name": name})
     if download == "csv":

@@ -23,6 +23,8 @@ TEXT: dict[str, dict[str, str]] = {
         "balance": "预付余额", "arrears": "欠费", "open_bills": "未结账单", "payments": "缴费记录",
         "redemptions": "充值卡充值记录", "no_results": "没有找到。", "due": "到期日", "outstanding": "未付",
         "serial": "卡号", "when": "时间", "stock": "本网点库存", "your_distributor": "网点",
+        "data_as_of": "数据截至", "data_standby": "备库", "data_live": "主库实时", "data_lag": "延迟",
+        "data_stale": "注意：报表备库落后主库 {lag} 秒，超过允许的 {max} 秒；以下数据可能不是最新的。",
     },
     "en": {
         "html_lang": "en", "switch": "中文", "console": "Voucher console",
@@ -49,6 +51,9 @@ TEXT: dict[str, dict[str, str]] = {
         "payments": "Payments", "redemptions": "Voucher redemptions", "no_results": "Nothing found.",
         "due": "Due", "outstanding": "Outstanding", "serial": "Serial", "when": "When",
         "stock": "Our stock", "your_distributor": "Distributor",
+        "data_as_of": "data as of", "data_standby": "standby", "data_live": "live", "data_lag": "lag",
+        "data_stale": "Warning: the reports standby lags the primary by {lag} s, more than the {max} s allowed; "
+                      "the figures below may be out of date.",
     },
 }
 

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, g, redirect, request, session, url_for
 
 from redeem_api.console.gate import (BATCHES, COOKIE, COOKIE_PATH, CUSTOMERS, DASHBOARD, PORTAL, REVIEW, VERIFY,
                                      allowed, console, csrf_ok, lang, now, page, refuse)
+from redeem_api.console.report_data import report_session
 from redeem_api.http import client_ip
 from redeem_api.state import state
 from vouchers.books.errors import LedgerError
@@ -114,9 +115,9 @@ def dashboard() -> Response:
             return redirect(url_for("console.portal", lang=lang()), code=303)
         return refuse(403, "forbidden")
     settings = state().config.settings
-    with state().sessions.begin() as s:
+    with report_session() as (s, data):
         board = dashboard_figures(s, now=now(), tz=settings.timezone, currency=settings.currency)
-    return page("dashboard.html", board=board, redemptions=_bars(board.redemptions), payments=_bars(board.payments),
+    return page("dashboard.html", data=data, board=board, redemptions=_bars(board.redemptions), payments=_bars(board.payments),
                 checkpoint=_last_checkpoint(settings.home), can_verify=allowed(VERIFY))
 
 

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import _truncate_all, scratch_pg_database, sqlite_copy
 from tests.e2e.test_finance_lists_cli import ACC1, PASSPHRASE, PAYMENT_CHANNELS, _build_day, at, pdf_text
 from tests.inprocess_cli import in_process_cli
 from voucherctl import context
 from vouchers.storage.db import make_engine
 from vouchers.storage.ledger_models import CustomerAccount, Payment
-from vouchers.storage.migrate import upgrade_to_head
 from vouchers.storage.replica import Freshness
 
 NOW = at(10, days=1)  # 2026-11-27 10:00 in Beijing: the CLI's clock
@@ -42,28 +39,6 @@ REPORTS = [
     ("payments", "list"),
     ("fraud", "report", "--since", "2026-11-01", "--format", "json"),
 ]
-
-
-@pytest.fixture(scope="session")
-def pg_primary() -> Iterator[str]:
-    """A second migrated PostgreSQL database (the primary of these tests), made once per test process."""
-    with scratch_pg_database("voucher_primary") as url:
-        engine = make_engine(url)
-        upgrade_to_head(engine)
-        engine.dispose()
-        yield url
-
-
-@pytest.fixture
-def primary_url(db_url, request, tmp_path) -> str:
-    """An empty migrated database beside ``db_url`` (which becomes the reports database)."""
-    if db_url.startswith("sqlite"):
-        return sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path / "primary.db")
-    url = request.getfixturevalue("pg_primary")
-    engine = make_engine(url)
-    _truncate_all(engine)
-    engine.dispose()
-    return url
 
 
 @pytest.fixture

@@ -42,11 +42,11 @@ KEYS: tuple[Key, ...] = (
         "Connections per web worker (`serve` raises it to the thread count).", 1, 100),
     Key("VOUCHER_REPORTS_DATABASE_URL", "database.reports_url", "string", "unset (reports read `VOUCHER_DATABASE_URL`)",
         "Where the report commands read (`report ...`, `collection report`, `accounts statement|search`, "
-        "`payments list`, `fraud report`): a hot standby, in read-only transactions; every report states the "
+        "`payments list`, `fraud report`) and the console's finance reports and dashboard: a hot standby, in read-only transactions; every report states the "
         "standby's replay time as its data's as-of (docs/operations.md, \"Reports from a standby\")."),
     Key("VOUCHER_REPORTS_MAX_LAG_SECONDS", "database.reports_max_lag_seconds", "integer", "300",
         "A report refuses to run (unless `--allow-stale`) while the reports standby lags the primary by more "
-        "than this.", 0, 86400),
+        "than this; the console shows its pages anyway, with a warning banner stating the lag.", 0, 86400),
     Key("VOUCHER_REDIS_URL", "redis.url", "string", "unset (throttle counters in the database)",
         "Redis for the redemption throttle's counters."),
     Key("VOUCHER_REDIS_PREFIX", "redis.prefix", "string", "`vouchers:throttle:`",

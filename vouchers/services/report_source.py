@@ -15,10 +15,13 @@ The lag is measured by the database server's clock, against the replay timestamp
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+
+from vouchers.display import local_text
 
 from vouchers.errors import VoucherError
 from vouchers.storage.replica import Freshness, begin_read_only, freshness
@@ -66,4 +69,40 @@ def open_report(session: Session, *, now: dt.datetime, max_lag_seconds: float, a
     return data_as_of(probe(session), now=now, max_lag_seconds=max_lag_seconds, allow_stale=allow_stale)
 
 
-__all__ = ["DataAsOf", "LIVE", "STANDBY", "StaleReports", "data_as_of", "open_report"]
+@contextmanager
+def report_transaction(factory: sessionmaker[Session], *, now: dt.datetime, max_lag_seconds: float,
+                       allow_stale: bool, probe: Callable[[Session], Freshness] = freshness,
+                       ) -> Iterator[tuple[Session, DataAsOf]]:
+    """A report's read-only transaction on a session of ``factory`` (the reports database's, or the
+    primary's) and the as-of of the data it reads (:func:`open_report`; :class:`StaleReports` unless
+    ``allow_stale``). Rolled back at the end: a report writes nothing. The CLI and the console both read
+    their reports through this."""
+    with factory() as session:
+        as_of = open_report(session, now=now, max_lag_seconds=max_lag_seconds, allow_stale=allow_stale,
+                            probe=probe)
+        try:
+            yield session, as_of
+        finally:
+            session.rollback()
+
+
+def is_stale(as_of: DataAsOf, max_lag_seconds: float) -> bool:
+    """A standby lagging more than the maximum, or by an unknown amount (read with ``allow_stale``)."""
+    return as_of.source == STANDBY and (as_of.lag_seconds is None or as_of.lag_seconds > max_lag_seconds)
+
+
+def as_of_text(as_of: DataAsOf, tz: dt.tzinfo) -> str:
+    """The as-of instant as people read it (``2026-11-27 09:50:05 (UTC+8)``, business time), or ``unknown``."""
+    return "unknown" if as_of.at is None else local_text(as_of.at, tz, seconds=True)
+
+
+def pdf_note(as_of: DataAsOf, tz: dt.tzinfo) -> str:
+    """The line a report's PDF cover states its data's as-of with, in Chinese and English."""
+    if as_of.source == LIVE:
+        return f"数据截至 / data as of {as_of_text(as_of, tz)} · 主库实时 / live"
+    lag = "?" if as_of.lag_seconds is None else f"{as_of.lag_seconds:.0f} s"
+    return f"数据截至 / data as of {as_of_text(as_of, tz)} · 备库回放 / standby replay, lag {lag}"
+
+
+__all__ = ["DataAsOf", "LIVE", "STANDBY", "StaleReports", "as_of_text", "data_as_of", "is_stale", "open_report",
+           "pdf_note", "report_transaction"]

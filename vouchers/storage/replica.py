@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+
+from vouchers.storage.db import make_engine
+from vouchers.storage.schema_version import current_revision, head_revision
 
 # One round trip, the first statement of the report's transaction. ``caught_up``: the standby has replayed
 # all the WAL it received and its receiver is streaming, so an old replay timestamp only means the primary
@@ -57,3 +62,28 @@ def begin_read_only(session: Session) -> None:
     by itself (``make_engine(..., read_only=True)``) and a transaction there is one snapshot already."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+
+
+class ReportsDatabaseError(Exception):
+    """``VOUCHER_REPORTS_DATABASE_URL`` names no database of this code's schema (one line for people)."""
+
+
+def reports_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """The reports database's engine: every connection refuses writes. A SQLite file must exist (a reader
+    must not create an empty database); the schema is checked by :func:`check_reports_schema`. Built once
+    per process (the CLI per URL, the web app in ``create_app``)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if not Path(parsed.database).is_file():
+            raise ReportsDatabaseError(f"the reports database {parsed.database} does not exist "
+                                       "(check VOUCHER_REPORTS_DATABASE_URL)")
+    return make_engine(url, pool_size=pool_size, read_only=True)
+
+
+def check_reports_schema(engine: Engine) -> None:
+    """The reports database must be at this code's schema head, as the primary must."""
+    current = current_revision(engine)
+    if current != head_revision():
+        raise ReportsDatabaseError(
+            f"the reports database's schema is at {current or 'nothing'}, expected {head_revision()} "
+            "(check VOUCHER_REPORTS_DATABASE_URL: it must be a standby or copy of the primary)")

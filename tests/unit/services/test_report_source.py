@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from vouchers.services.report_source import LIVE, STANDBY, DataAsOf, StaleReports, data_as_of
+from vouchers.services.report_source import LIVE, STANDBY, DataAsOf, StaleReports, data_as_of, is_stale, pdf_note
 from vouchers.storage.replica import LIVE as LIVE_FRESHNESS, Freshness
 
 NOW = dt.datetime(2026, 12, 7, 1, 0, tzinfo=dt.timezone.utc)
@@ -46,3 +46,16 @@ def test_a_standby_that_replayed_nothing_yet_is_refused_unless_caught_up_or_allo
     assert data_as_of(nothing, now=NOW, max_lag_seconds=300, allow_stale=True) == DataAsOf(None, STANDBY, None)
     caught_up = Freshness(True, None, SERVER, True)
     assert data_as_of(caught_up, now=NOW, max_lag_seconds=300, allow_stale=False) == DataAsOf(SERVER, STANDBY, 0.0)
+
+
+def test_stale_is_a_standby_over_the_maximum_or_of_unknown_lag_read_anyway_by_the_console():
+    read = lambda lag: data_as_of(standby(lag), now=NOW, max_lag_seconds=300, allow_stale=True)  # noqa: E731
+    assert not is_stale(read(300), 300) and is_stale(read(301), 300)
+    assert is_stale(DataAsOf(None, STANDBY, None), 300)
+    assert not is_stale(DataAsOf(NOW, LIVE), 0)
+
+
+def test_the_pdf_note_is_in_business_time_in_chinese_and_english():
+    beijing = dt.timezone(dt.timedelta(hours=8))
+    assert pdf_note(DataAsOf(NOW, LIVE), beijing) == "数据截至 / data as of 2026-12-07 09:00:00 (UTC+8) · 主库实时 / live"
+    assert pdf_note(DataAsOf(None, STANDBY, None), beijing).endswith("unknown · 备库回放 / standby replay, lag ?")
