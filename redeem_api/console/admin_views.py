@@ -18,7 +18,7 @@ from vouchers.books.verify import verify as verify_books
 from vouchers.errors import VoucherError
 from vouchers.services import service_desk
 from vouchers.services.batch_review import ReviewRefused
-from vouchers.services.batch_review import _checker as require_checker  # approver role + fresh TOTP, one rule
+from vouchers.services.batch_review import require_checker  # approver role + fresh TOTP, one rule
 from vouchers.services.clients import ClientError, ClientNotFound, create_client, list_clients, revoke_client
 from vouchers.services.staff import record_action
 from vouchers.staff import accounts

@@ -34,8 +34,8 @@ from vouchers.batch_request import BatchRequest, InvalidBatchRequest, validate_r
 from vouchers.books import stock, voucher_books
 from vouchers.errors import InvalidSerial, VoucherError
 from vouchers.serials import range_last
+from vouchers.services import two_person
 from vouchers.services.staff import record_action
-from vouchers.staff import accounts
 from vouchers.staff.roles import ADMIN, APPROVER, ISSUER_OPERATOR
 from vouchers.staff.sessions import Resumed
 from vouchers.storage import audit, batch_states
@@ -68,6 +68,10 @@ class SamePerson(DeskRefused):
 
 class StepUpRefused(DeskRefused):
     code = "step_up_refused"
+
+
+REFUSALS = two_person.Refusals(not_pending=DeskRefused, role=DeskRefused, same_person=SamePerson,
+                               step_up=StepUpRefused)
 
 
 @dataclass(frozen=True)
@@ -284,30 +288,27 @@ def _load(session: Session, request_id: int) -> StaffRequest:
 
 def confirm(session: Session, who: Resumed, request_id: int, *, totp_code: str, seal_key: bytes,
             now: dt.datetime) -> RequestRow:
-    """The second person: an approver other than the proposer, with a fresh TOTP code.
+    """The second person: an approver other than the proposer, with a fresh TOTP code (:mod:`two_person`).
 
     A void runs at once; a key revocation becomes ``approved`` for the issuer process to carry out.
     """
     row = _load(session, request_id)
     if row.kind not in TWO_PERSON_KINDS:
         raise DeskRefused(f"request {request_id} ({row.kind}) needs no second person")
-    if row.status != "pending":
-        raise DeskRefused(f"request {request_id} is {row.status}: only a pending proposal can be confirmed")
-    _need(who, APPROVER)
-    if row.requested_by.casefold() == who.staff.username.casefold():
-        raise SamePerson(f"{who.staff.username} proposed request {request_id}: a different approver must confirm it")
-    if not accounts.step_up(session, who.staff.pk, totp_code, seal_key=seal_key, now=now):
-        raise StepUpRefused("the TOTP code is wrong or was already used: a fresh code is needed")
-    row.decided_by, row.decided_at, row.status = who.staff.username, now, "approved"
-    details: dict[str, Any] = {"kind": row.kind, "subject": row.subject_id, "proposed_by": row.requested_by,
-                               "step_up": True}
-    if row.kind == "batch_void":
-        batch, voided = void_batch(session, row.subject_id or "", row.reason or "", who.staff.username, now)
-        row.status, row.done_by, row.done_at = "done", who.staff.username, now
-        row.result = json.dumps({"vouchers_voided": voided})
-        details["vouchers_voided"] = voided
-    record_action(session, who, action=f"console.request.{row.kind}.confirm", subject_type="staff_request",
-                  subject_id=str(row.id), now=now, to_state=row.status, details=details)
+    proposed_by = row.requested_by
+
+    def carry_out() -> two_person.Audit:
+        details: dict[str, Any] = {"kind": row.kind, "subject": row.subject_id, "proposed_by": proposed_by}
+        if row.kind == "batch_void":
+            batch, voided = void_batch(session, row.subject_id or "", row.reason or "", who.staff.username, now)
+            row.status, row.done_by, row.done_at = "done", who.staff.username, now
+            row.result = json.dumps({"vouchers_voided": voided})
+            details["vouchers_voided"] = voided
+        return two_person.Audit(action=f"console.request.{row.kind}.confirm", subject_type="staff_request",
+                                subject_id=str(row.id), to_state=row.status, details=details)
+
+    two_person.decide(session, who, StaffRequest, row, status="approved", totp_code=totp_code, seal_key=seal_key,
+                      now=now, refusals=REFUSALS, carry_out=carry_out)
     session.flush()
     return RequestRow.of(row)
 

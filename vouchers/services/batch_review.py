@@ -14,9 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vouchers.errors import VoucherError
+from vouchers.services import two_person
 from vouchers.services.staff import record_action
-from vouchers.staff import accounts
-from vouchers.staff.roles import APPROVER
 from vouchers.staff.sessions import Resumed
 from vouchers.storage import batch_states
 from vouchers.storage.models import Batch
@@ -29,6 +28,10 @@ class ReviewRefused(VoucherError):
 
 class StepUpRefused(ReviewRefused):
     code = "step_up_refused"
+
+
+REFUSALS = two_person.Refusals(not_pending=ReviewRefused, role=ReviewRefused, same_person=ReviewRefused,
+                               step_up=StepUpRefused)
 
 
 @dataclass(frozen=True)
@@ -55,17 +58,15 @@ def list_batches(session: Session, *, status: str | None = None, limit: int = 20
             for b in session.execute(query).scalars()]
 
 
-def _checker(session: Session, who: Resumed, totp_code: str, seal_key: bytes, now: dt.datetime) -> None:
-    if not who.staff.has(APPROVER):
-        raise ReviewRefused(f"{who.staff.username} does not hold the approver role")
-    if not accounts.step_up(session, who.staff.pk, totp_code, seal_key=seal_key, now=now):
-        raise StepUpRefused("the TOTP code is wrong or was already used: a fresh code is needed")
+def require_checker(session: Session, who: Resumed, totp_code: str, seal_key: bytes, now: dt.datetime) -> None:
+    """The approver role and a fresh TOTP code (:func:`two_person.require_checker`), refused as a review."""
+    two_person.require_checker(session, who, totp_code, seal_key, now, refusals=REFUSALS)
 
 
 def approve(session: Session, who: Resumed, batch_id: str, *, totp_code: str, seal_key: bytes,
             now: dt.datetime) -> str:
     """Approve a draft batch; its status after."""
-    _checker(session, who, totp_code, seal_key, now)
+    require_checker(session, who, totp_code, seal_key, now)
     batch = batch_states.approve(session, batch_id, who.staff.username, now)
     record_action(session, who, action="console.batch.approve", subject_type="batch", subject_id=batch_id,
                   now=now, details={"step_up": True})
@@ -79,7 +80,7 @@ def reject(session: Session, who: Resumed, batch_id: str, *, reason: str, totp_c
     problem = text_problem(reason, REASON_MAX) if reason else "a reason is required"
     if problem:
         raise ReviewRefused(problem)
-    _checker(session, who, totp_code, seal_key, now)
+    require_checker(session, who, totp_code, seal_key, now)
     batch = batch_states.get_batch(session, batch_id)
     if batch.status != "draft":
         raise batch_states.BatchStateError(f"batch {batch_id} is {batch.status}: only a draft can be rejected")

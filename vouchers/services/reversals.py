@@ -20,8 +20,8 @@ from vouchers.books import payments as payment_service
 from vouchers.books.corrections import reverse_payment, reversible_payment
 from vouchers.books.timeutil import from_db
 from vouchers.errors import VoucherError
+from vouchers.services import two_person
 from vouchers.services.batch_review import ReviewRefused, StepUpRefused
-from vouchers.services.batch_review import _checker as require_checker  # approver role + fresh TOTP, one rule
 from vouchers.services.staff import record_action
 from vouchers.staff.roles import FINANCE
 from vouchers.staff.sessions import Resumed
@@ -47,6 +47,10 @@ class SecondPersonRequired(RequestRefused):
 
 class RequestNotFound(RequestRefused):
     code = "request_not_found"
+
+
+REFUSALS = two_person.Refusals(not_pending=RequestRefused, role=ReviewRefused, same_person=SecondPersonRequired,
+                               step_up=StepUpRefused)
 
 
 @dataclass(frozen=True)
@@ -116,30 +120,28 @@ def propose(session: Session, who: Resumed, payment_id: int, *, reason: str, now
     return _view(session, row)
 
 
-def _open(session: Session, who: Resumed, request_id: int) -> ApprovalRequest:
+def _load(session: Session, request_id: int) -> ApprovalRequest:
     row = session.get(ApprovalRequest, request_id, with_for_update=True)
     if row is None or row.kind != KIND:
         raise RequestNotFound(f"no payment reversal request {request_id}")
-    if row.status != "pending":
-        raise RequestRefused(f"request {request_id} is already {row.status} (by {row.decided_by})")
-    if row.requested_by == who.staff.username:
-        raise SecondPersonRequired(f"{who.staff.username} proposed request {request_id}: a second person must "
-                                   "confirm or reject it")
     return row
 
 
 def confirm(session: Session, who: Resumed, request_id: int, *, totp_code: str, seal_key: bytes,
             now: dt.datetime) -> ReversalRequest:
     """The checker's half: a different person with the approver role and a fresh code; the payment is reversed."""
-    row = _open(session, who, request_id)
-    require_checker(session, who, totp_code, seal_key, now)
-    posted = reverse_payment(session, int(row.subject_id), now=now, actor=who.staff.username, reason=row.reason)
-    row.status, row.decided_by, row.decided_at = "approved", who.staff.username, now
-    row.result = str(posted.transaction_id)
-    record_action(session, who, action="payment.reversal.confirm", subject_type="payment",
-                  subject_id=row.subject_id, now=now, reason=row.reason, to_state="reversed",
-                  details={"request_id": row.id, "requested_by": row.requested_by,
-                           "reversal_id": posted.transaction_id, "step_up": True})
+    row = _load(session, request_id)
+
+    def carry_out() -> two_person.Audit:
+        posted = reverse_payment(session, int(row.subject_id), now=now, actor=who.staff.username, reason=row.reason)
+        row.result = str(posted.transaction_id)
+        return two_person.Audit(action="payment.reversal.confirm", subject_type="payment", subject_id=row.subject_id,
+                                to_state="reversed", reason=row.reason,
+                                details={"request_id": row.id, "requested_by": row.requested_by,
+                                         "reversal_id": posted.transaction_id})
+
+    two_person.decide(session, who, ApprovalRequest, row, status="approved", totp_code=totp_code,
+                      seal_key=seal_key, now=now, refusals=REFUSALS, carry_out=carry_out)
     return _view(session, row)
 
 
@@ -147,12 +149,16 @@ def reject(session: Session, who: Resumed, request_id: int, *, reason: str, totp
            now: dt.datetime) -> ReversalRequest:
     """A different approver turns the proposal down (with a reason and a fresh code); nothing is booked."""
     reason = _reason(reason)
-    row = _open(session, who, request_id)
-    require_checker(session, who, totp_code, seal_key, now)
-    row.status, row.decided_by, row.decided_at, row.decision_reason = "rejected", who.staff.username, now, reason
-    record_action(session, who, action="payment.reversal.reject", subject_type="payment",
-                  subject_id=row.subject_id, now=now, reason=reason, to_state="rejected",
-                  details={"request_id": row.id, "requested_by": row.requested_by, "step_up": True})
+    row = _load(session, request_id)
+
+    def carry_out() -> two_person.Audit:
+        return two_person.Audit(action="payment.reversal.reject", subject_type="payment", subject_id=row.subject_id,
+                                to_state="rejected", reason=reason,
+                                details={"request_id": row.id, "requested_by": row.requested_by})
+
+    two_person.decide(session, who, ApprovalRequest, row, status="rejected", totp_code=totp_code,
+                      seal_key=seal_key, now=now, refusals=REFUSALS, carry_out=carry_out,
+                      values={"decision_reason": reason})
     return _view(session, row)
 
 
