@@ -125,9 +125,8 @@ def _reports_url() -> str | None:
         raise CliError(f"invalid VOUCHER_REPORTS_DATABASE_URL ({_URL_HINT})") from e
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         path = Path(parsed.database)
-        if not path.is_file():  # a reader must not create an empty database
-            raise CliError(f"the reports database {path} does not exist (check VOUCHER_REPORTS_DATABASE_URL)")
-        _check_sqlite_file(path)
+        if path.is_file():  # a missing file is refused by replica.reports_engine (a reader never creates one)
+            _check_sqlite_file(path)
     return url
 
 
@@ -136,10 +135,12 @@ _read_only_engines: dict[str, Engine] = {}  # the reports' engines, one per URL,
 
 def _read_only_engine(url: str) -> Engine:
     if url not in _read_only_engines:
-        try:
-            from vouchers.storage.replica import reports_engine
+        from vouchers.storage.replica import ReportsDatabaseError, reports_engine
 
+        try:
             _read_only_engines[url] = reports_engine(url)
+        except ReportsDatabaseError as e:
+            raise CliError(str(e)) from e
         except (ImportError, NoSuchModuleError) as e:
             raise CliError(f"unsupported database URL scheme {make_url(url).drivername!r} in "
                            f"VOUCHER_REPORTS_DATABASE_URL ({_URL_HINT})") from e
