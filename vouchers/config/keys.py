@@ -226,7 +226,8 @@ KEYS: tuple[Key, ...] = (
     Key("VOUCHER_FRAUD_BULK_REDEEMED", "fraud.bulk_redeemed", "integer", "20",
         "...of which at least this many were redeemed on the activation's local day.", 1),
     Key("VOUCHER_FRAUD_VOID_DISTANCE", "fraud.void_distance", "integer", "50",
-        "stolen.near_void: a card within this many serials of a void card of its batch.", 0, 1000000),
+        "stolen.near_void: a card within this many serials of a void card of its batch or, counted through the "
+        "boundary, of the batch before or after it.", 0, 1000000),
     Key("VOUCHER_FRAUD_REVIEW_THRESHOLD", "fraud.review_threshold", "amount", "`1000.00`",
         "channel.structuring: payments (yuan) at or above this are reviewed by hand."),
     Key("VOUCHER_FRAUD_STRUCTURING_BAND", "fraud.structuring_band", "amount", "`100.00`",
